@@ -1,0 +1,29 @@
+"""Errors users see. Each carries a one-line, actionable message."""
+
+
+class FaceSculptError(Exception):
+    """Base class of every error facesculpt raises on purpose."""
+
+
+class InvalidImageError(FaceSculptError):
+    """The input is not a readable image (missing, empty, corrupt, unsupported)."""
+
+
+class FaceNotFoundError(FaceSculptError):
+    """No face was detected in the image."""
+
+
+class FaceTooSmallError(FaceSculptError):
+    """A face was found but it is smaller than the minimum size the fit supports."""
+
+
+class ShapeError(FaceSculptError, ValueError):
+    """A tensor argument has the wrong shape or dtype."""
+
+
+class ConfigError(FaceSculptError, ValueError):
+    """A config override names an unknown field or has a bad value."""
+
+
+class AssetError(FaceSculptError):
+    """A bundled or installed model file is missing, truncated or corrupt."""

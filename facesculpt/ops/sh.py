@@ -1,0 +1,77 @@
+"""Second-order spherical harmonics for Lambertian irradiance.
+
+Basis order (band by band): Y00; Y1-1 (y), Y10 (z), Y11 (x); Y2-2 (xy), Y2-1 (yz),
+Y20 (3z^2-1), Y21 (xz), Y22 (x^2-y^2). The basis returned by ``sh_basis`` already
+includes the Lambertian cosine-lobe factors (pi, 2pi/3, pi/4 per band; Ramamoorthi &
+Hanrahan 2001), so shading = basis(n) @ coeffs is irradiance / pi-free radiance
+factor: an albedo a lit by coeffs renders as a * shading.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from facesculpt.core.checks import check_shape
+
+_C0 = 0.5 * math.sqrt(1.0 / math.pi)
+_C1 = math.sqrt(3.0 / (4.0 * math.pi))
+_C2a = 0.5 * math.sqrt(15.0 / math.pi)
+_C2b = 0.25 * math.sqrt(5.0 / math.pi)
+_C2c = 0.25 * math.sqrt(15.0 / math.pi)
+_A = (math.pi, 2.0 * math.pi / 3.0, math.pi / 4.0)
+#: value of basis[0] for any normal; ambient light of level L has coeffs[0] = L / AMBIENT_BASIS.
+AMBIENT_BASIS = _A[0] * _C0
+
+
+def sh_basis(normals: torch.Tensor) -> torch.Tensor:
+    """Irradiance SH basis of unit normals (..., 3) -> (..., 9)."""
+    x, y, z = normals.unbind(-1)
+    one = torch.ones_like(x)
+    return torch.stack(
+        [
+            _A[0] * _C0 * one,
+            _A[1] * _C1 * y,
+            _A[1] * _C1 * z,
+            _A[1] * _C1 * x,
+            _A[2] * _C2a * x * y,
+            _A[2] * _C2a * y * z,
+            _A[2] * _C2b * (3.0 * z * z - 1.0),
+            _A[2] * _C2a * x * z,
+            _A[2] * _C2c * 2.0 * (x * x - y * y),
+        ],
+        dim=-1,
+    )
+
+
+def sh_shade(normals: torch.Tensor, coeffs: torch.Tensor) -> torch.Tensor:
+    """Shading (B, ..., 3) of unit normals (B, ..., 3) under SH coeffs (B, 9, 3)."""
+    check_shape("coeffs", coeffs, ("B", 9, 3))
+    B = coeffs.shape[0]
+    basis = sh_basis(normals)
+    flat = basis.reshape(B, -1, 9)
+    return (flat @ coeffs).reshape(normals.shape[:-1] + (3,))
+
+
+def ambient_coeffs(batch: int = 1, level: float = 1.0, dtype=torch.float32) -> torch.Tensor:
+    """(batch, 9, 3) coefficients of a uniform light that shades every normal to ``level``."""
+    c = torch.zeros(batch, 9, 3, dtype=dtype)
+    c[:, 0, :] = level / AMBIENT_BASIS
+    return c
+
+
+def fit_sh(normals: torch.Tensor, colors: torch.Tensor, weights: torch.Tensor | None = None,
+           ridge: float = 1e-3) -> torch.Tensor:
+    """Least-squares SH coeffs (9, 3) so that sh_basis(normals) @ coeffs ~= colors.
+
+    normals: (N, 3), colors: (N, 3), weights: (N,) or None. Ridge-regularised towards
+    zero for the non-constant bands.
+    """
+    Y = sh_basis(normals)
+    w = torch.ones(Y.shape[0], dtype=Y.dtype) if weights is None else weights
+    A = Y.T @ (Y * w[:, None])
+    reg = torch.full((9,), ridge, dtype=Y.dtype)
+    reg[0] = 0.0
+    A = A + torch.diag(reg) * w.sum()
+    b = Y.T @ (colors * w[:, None])
+    return torch.linalg.solve(A, b)
