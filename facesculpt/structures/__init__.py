@@ -93,7 +93,9 @@ class SHLighting:
     """Second-order (3-band) spherical-harmonics irradiance, per colour channel.
 
     coeffs: (B, 9, 3) float — band-ordered real SH coefficients (see ops/sh.py),
-            expressed in the model frame.
+            expressed in the view frame: camera axes turned to +Y up, +Z towards the
+            camera (equal to the model frame for a frontal, upright face), so the
+            light stays put when the head turns.
     """
 
     coeffs: torch.Tensor
@@ -149,8 +151,9 @@ class FaceParams:
     """Everything the fit estimates, by name.
 
     pose:      Pose — rigid head pose.
-    shape:     (B, V, 3) float — per-vertex offsets of the coarse mesh (cm) on top of
-               the shape model's base (identity + expression of this photo).
+    shape:     the shape model's parameters: for the default ``LandmarkMeshModel`` (B, 468, 3)
+               per-vertex offsets (cm) on top of this photo's landmark mesh; for a
+               ``PCAShapeModel`` (B, K) coefficients.
     light:     SHLighting.
     camera:    Camera.
     """

@@ -1,0 +1,203 @@
+"""The ``facesculpt`` command line.
+
+    facesculpt reconstruct PATH... -o OUTDIR [--preset fast|default] [--device cpu|cuda] [--max-faces N]
+    facesculpt demo -o OUTDIR [--preset ...]
+
+Errors are one line on stderr and a non-zero exit; tracebacks only with --verbose.
+A batch goes on past a bad file and exits 1 at the end if any image failed.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def _bundled_photo() -> Path:
+    return Path(__file__).resolve().parent / "assets" / "grace_hopper.jpg"
+
+
+def _parse_overrides(items):
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set expects KEY=VALUE, got '{item}'")
+        try:
+            import json
+
+            out[key] = json.loads(value)
+        except ValueError:
+            out[key] = value
+    return out
+
+
+class _Bars:
+    """tqdm progress: one bar over images, one per fit stage."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.stage = None
+        self.bar = None
+
+    def __call__(self, stage: str, step: int, total: int):
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        if stage != self.stage or self.bar is None:
+            self.close()
+            self.stage = stage
+            self.bar = tqdm(total=total, desc=f"  {stage}", leave=False, file=sys.stderr, dynamic_ncols=True)
+        self.bar.n = step
+        self.bar.refresh()
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+        self.bar = None
+        self.stage = None
+
+
+def _stem_dirs(outdir: Path, path: Path, n: int, used: set) -> list[Path]:
+    stem = path.stem or "image"
+    base = stem
+    k = 2
+    while base in used:
+        base = f"{stem}_{k}"
+        k += 1
+    used.add(base)
+    return [outdir / (base if i == 0 else f"{base}_face{i + 1}") for i in range(n)]
+
+
+def cmd_reconstruct(args) -> int:
+    from facesculpt.config import make_config
+    from facesculpt.core.errors import FaceSculptError
+    from facesculpt.io.discover import find_images
+    from facesculpt.io.image import load_image
+    from facesculpt.io.results import write_result
+    from facesculpt.pipeline import reconstruct_all
+
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            print("error: --device cuda asked for, but no CUDA device is available (use --device cpu)", file=sys.stderr)
+            return EXIT_USAGE
+    try:
+        cfg = make_config(args.preset, max_faces=args.max_faces, **_parse_overrides(args.set))
+    except (FaceSculptError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    outdir = Path(args.output)
+    entries = find_images(args.paths, exclude=[outdir])
+    if not entries:
+        print("error: no images found in the given paths", file=sys.stderr)
+        return EXIT_USAGE
+    show = not args.quiet and sys.stderr.isatty() or args.progress
+    bars = _Bars(show)
+    failures: list[str] = []
+    done: list[Path] = []
+    used: set = set()
+    from tqdm import tqdm
+
+    it = tqdm(entries, desc="images", unit="img", file=sys.stderr, disable=not show, dynamic_ncols=True)
+    for entry in it:
+        path, err = entry if isinstance(entry, tuple) else (entry, None)
+        path = Path(path)
+        t0 = time.perf_counter()
+        try:
+            if err is not None:
+                raise err if isinstance(err, BaseException) else FaceSculptError(str(err))
+            image = load_image(path)
+            recs = reconstruct_all(image, config=cfg, name=path.name, progress=bars)
+            bars.close()
+            for folder, rec in zip(_stem_dirs(outdir, path, len(recs), used), recs):
+                write_result(folder, image, rec)
+                done.append(folder)
+                m = rec.metrics
+                msg = (f"{path.name}: {folder}  ({time.perf_counter() - t0:.1f} s, in-view PSNR "
+                       f"{m['inview_psnr']:.2f} dB, SSIM {m['inview_ssim']:.3f})")
+                tqdm.write(msg, file=sys.stdout)
+        except KeyboardInterrupt:
+            raise
+        except Exception as e:  # one line per failure; the batch goes on
+            bars.close()
+            if args.verbose:
+                traceback.print_exc()
+            text = str(e) if isinstance(e, FaceSculptError) else f"{type(e).__name__}: {e}"
+            line = text.splitlines()[0] if text else type(e).__name__
+            if path.name not in line:
+                line = f"{path.name}: {line}"
+            failures.append(line)
+            tqdm.write(f"error: {line}", file=sys.stderr)
+    n_ok = len(done)
+    print(f"done: {n_ok} face(s) reconstructed, {len(failures)} image(s) failed; outputs in {outdir}")
+    return EXIT_FAILED if failures else 0
+
+
+def cmd_demo(args) -> int:
+    args.paths = [str(_bundled_photo())]
+    return cmd_reconstruct(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="facesculpt", description="One photo to a textured, relightable 3D face.")
+    p.add_argument("--version", action="version", version=_version())
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp):
+        sp.add_argument("-o", "--output", required=True, help="output folder (one sub-folder per image)")
+        sp.add_argument("--preset", default="default", help="fast | default")
+        sp.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="cpu (default) or cuda")
+        sp.add_argument("--max-faces", type=int, default=1, help="faces per image, largest first")
+        sp.add_argument("--set", action="append", metavar="KEY=VALUE",
+                        help="config override, e.g. --set photometric.iterations=40 (repeatable)")
+        sp.add_argument("--verbose", action="store_true", help="print tracebacks")
+        sp.add_argument("--quiet", action="store_true", help="no progress bars")
+        sp.add_argument("--progress", action="store_true", help="progress bars even when stderr is not a terminal")
+
+    r = sub.add_parser("reconstruct", help="reconstruct faces from images and folders")
+    r.add_argument("paths", nargs="+", help="image files and folders (searched recursively)")
+    common(r)
+    r.set_defaults(func=cmd_reconstruct)
+    d = sub.add_parser("demo", help="reconstruct the bundled sample photo")
+    common(d)
+    d.set_defaults(func=cmd_demo)
+    return p
+
+
+def _version() -> str:
+    from facesculpt import __version__
+
+    return f"facesculpt {__version__}"
+
+
+def main(argv=None) -> int:
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "max_faces", 1) < 1:
+        print("error: --max-faces must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:
+        if getattr(args, "verbose", False):
+            traceback.print_exc()
+        print(f"error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

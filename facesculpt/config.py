@@ -1,0 +1,158 @@
+"""Dataclass configs and named presets.
+
+Every field has a docstring (the string literal under it). Overrides go through
+``make_config(preset, **overrides)`` or ``with_overrides``; an unknown field name is a
+``ConfigError``, never silently ignored.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from facesculpt.core.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class LandmarkFitConfig:
+    """Stage 1: pose and shape corrections from the 478 mediapipe landmarks."""
+
+    iterations: int = 60
+    """Optimiser steps (LBFGS inner iterations count as one step each)."""
+    w_landmark: float = 1.0
+    """Weight of the squared 2D reprojection error (pixels, normalised by face size)."""
+    w_depth: float = 0.05
+    """Weight of agreement with mediapipe's relative depth (z) after perspective division."""
+    w_laplacian: float = 50.0
+    """Laplacian smoothness of the per-vertex shape corrections (cm^2)."""
+    w_offset: float = 0.5
+    """L2 pull of the shape corrections towards zero (cm^2)."""
+
+
+@dataclass(frozen=True)
+class PhotometricFitConfig:
+    """Stage 2: analysis-by-synthesis fit of pose, shape corrections, SH light and a low-res albedo."""
+
+    enabled: bool = True
+    """Run the photometric stage at all (the ``fast`` preset turns it off)."""
+    iterations: int = 80
+    """Adam steps."""
+    render_size: int = 192
+    """Side of the square face crop the fit renders and compares, in pixels."""
+    albedo_size: int = 32
+    """Side of the low-frequency UV albedo optimised in this stage (upsampled bilinearly)."""
+    lr_pose: float = 2e-3
+    """Adam step for rotation (rad) and translation (scaled by depth)."""
+    lr_shape: float = 5e-3
+    """Adam step for the per-vertex shape corrections (cm)."""
+    lr_light: float = 1e-2
+    """Adam step for the SH coefficients."""
+    lr_albedo: float = 2e-2
+    """Adam step for the low-res albedo texels."""
+    w_photo: float = 1.0
+    """Weight of the robust L1 photometric loss over the face region."""
+    w_landmark: float = 2e-3
+    """Weight of the landmark reprojection term (squared, normalised by face size)."""
+    w_laplacian: float = 50.0
+    """Laplacian smoothness of the shape corrections."""
+    w_offset: float = 0.5
+    """L2 pull of the shape corrections towards the stage-1 result."""
+    w_albedo_smooth: float = 0.05
+    """Smoothness (squared finite differences) of the low-res albedo."""
+    w_albedo_sym: float = 0.05
+    """Left/right symmetry of the low-res albedo (mirror u -> 1 - u)."""
+    w_light_reg: float = 1e-3
+    """Pull of the non-ambient SH coefficients towards zero."""
+    outlier_sigma: float = 3.0
+    """Pixels whose residual exceeds this many robust standard deviations are rejected as occluders."""
+    outlier_every: int = 10
+    """Re-estimate the outlier mask every this many steps."""
+    antialias: bool = True
+    """Use antialiased (edge-gradient) rendering of the face silhouette."""
+
+
+@dataclass(frozen=True)
+class TextureConfig:
+    """UV unwrap, de-lighting and completion."""
+
+    size: int = 512
+    """Side of the UV maps (albedo, texture, visibility), in texels."""
+    min_facing: float = 0.15
+    """Texels whose normal faces the camera with cos below this get zero confidence."""
+    full_facing: float = 0.5
+    """Cosine at and above which the facing confidence is 1."""
+    depth_tolerance: float = 0.3
+    """A texel is occluded when it lies this far (cm) behind the z-buffer."""
+    mirror: bool = True
+    """Fill unseen texels from the mirrored texel where that was seen."""
+    shading_floor: float = 0.15
+    """Lower clamp of the shading used to de-light (avoids blowing up dark texels)."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole pipeline's configuration."""
+
+    name: str = "default"
+    """Preset name, recorded in params.json."""
+    landmarks: LandmarkFitConfig = field(default_factory=LandmarkFitConfig)
+    """Stage 1 settings."""
+    photometric: PhotometricFitConfig = field(default_factory=PhotometricFitConfig)
+    """Stage 2 settings."""
+    texture: TextureConfig = field(default_factory=TextureConfig)
+    """UV texture settings."""
+    subdivision_levels: int = 2
+    """Loop subdivision levels of the coarse 468-vertex mesh (2 gives the dense export mesh)."""
+    min_face_size: int = 64
+    """Faces smaller than this many pixels (bounding-box side) are refused."""
+    max_faces: int = 1
+    """How many faces per image to reconstruct (largest first)."""
+    detection_max_side: int = 1280
+    """Images are downscaled to at most this side for face detection."""
+    seed: int = 0
+    """Seed of every random choice in the fit."""
+
+
+def _presets() -> dict[str, Config]:
+    return {
+        "fast": Config(name="fast", photometric=PhotometricFitConfig(enabled=False)),
+        "default": Config(name="default"),
+    }
+
+
+PRESETS = tuple(_presets())
+
+
+def with_overrides(cfg: Any, **overrides: Any) -> Any:
+    """A copy of dataclass ``cfg`` with fields replaced; nested fields via ``"photometric.iterations"``
+    keys or ``photometric={"iterations": 10}``. Unknown names raise ConfigError."""
+    names = {f.name for f in dataclasses.fields(cfg)}
+    direct: dict[str, Any] = {}
+    nested: dict[str, dict[str, Any]] = {}
+    for key, value in overrides.items():
+        head, _, rest = key.partition(".")
+        if head not in names:
+            raise ConfigError(
+                f"unknown config field '{key}' for {type(cfg).__name__} (known: {', '.join(sorted(names))})"
+            )
+        if rest:
+            nested.setdefault(head, {})[rest] = value
+        elif isinstance(value, dict) and dataclasses.is_dataclass(getattr(cfg, head)):
+            nested.setdefault(head, {}).update(value)
+        else:
+            direct[head] = value
+    for head, sub in nested.items():
+        direct[head] = with_overrides(getattr(cfg, head), **sub)
+    return dataclasses.replace(cfg, **direct)
+
+
+def make_config(preset: str = "default", **overrides: Any) -> Config:
+    """The named preset with overrides applied."""
+    presets = _presets()
+    if preset not in presets:
+        raise ConfigError(f"unknown preset '{preset}' (choose from: {', '.join(presets)})")
+    return with_overrides(presets[preset], **overrides)
+
+
+def config_to_dict(cfg: Any) -> dict:
+    return dataclasses.asdict(cfg)

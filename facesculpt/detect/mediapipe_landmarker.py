@@ -1,0 +1,154 @@
+"""Face detection and 478-point landmarks with mediapipe's bundled models.
+
+Two passes, so small and several faces work: mediapipe's full-range face detector on
+a downscaled copy finds face boxes; the face-mesh model then runs on a square crop
+around each box (at most ``crop_side`` pixels), and its landmarks are mapped back to
+the full-resolution image. When the detector finds nothing, the face-mesh model runs
+on the whole downscaled image as a fall-back (it carries its own detector).
+"""
+from __future__ import annotations
+
+import os
+import threading
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from facesculpt.core.errors import FaceNotFoundError, FaceTooSmallError
+from facesculpt.structures import Landmarks
+
+_LOCK = threading.Lock()
+
+
+def _quiet_mediapipe() -> None:
+    # mediapipe's C++ logging goes to stderr; keep the command line readable.
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+@lru_cache(maxsize=1)
+def _detector():
+    _quiet_mediapipe()
+    import mediapipe as mp
+
+    return mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5)
+
+
+@lru_cache(maxsize=1)
+def _mesher():
+    _quiet_mediapipe()
+    import mediapipe as mp
+
+    return mp.solutions.face_mesh.FaceMesh(
+        static_image_mode=True, max_num_faces=4, refine_landmarks=True, min_detection_confidence=0.3
+    )
+
+
+def _resize(img: np.ndarray, scale: float) -> np.ndarray:
+    from PIL import Image
+
+    h, w = img.shape[:2]
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(Image.fromarray(img).resize(size, Image.BILINEAR))
+
+
+def _mesh_on(img: np.ndarray) -> list[np.ndarray]:
+    """Run the face-mesh model; (478, 3) pixel landmarks per face found."""
+    h, w = img.shape[:2]
+    with _LOCK:
+        res = _mesher().process(np.ascontiguousarray(img))
+    out = []
+    for face in res.multi_face_landmarks or []:
+        pts = np.array([(p.x * w, p.y * h, p.z * w) for p in face.landmark], dtype=np.float64)
+        out.append(pts)
+    return out
+
+
+def _boxes(img: np.ndarray) -> list[tuple[float, float, float, float]]:
+    h, w = img.shape[:2]
+    with _LOCK:
+        res = _detector().process(np.ascontiguousarray(img))
+    boxes = []
+    for det in res.detections or []:
+        b = det.location_data.relative_bounding_box
+        boxes.append((b.xmin * w, b.ymin * h, (b.xmin + b.width) * w, (b.ymin + b.height) * h))
+    return boxes
+
+
+def _bbox_of(points: np.ndarray) -> np.ndarray:
+    p = points[:468, :2]
+    return np.array([p[:, 0].min(), p[:, 1].min(), p[:, 0].max(), p[:, 1].max()])
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
+    x1, y1 = min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
+    area = lambda r: (r[2] - r[0]) * (r[3] - r[1])  # noqa: E731
+    return inter / max(area(a) + area(b) - inter, 1e-9)
+
+
+def detect_faces(
+    image: np.ndarray,
+    *,
+    max_faces: int = 1,
+    min_face_size: int = 64,
+    detection_max_side: int = 1280,
+    crop_side: int = 512,
+    name: str = "image",
+) -> list[Landmarks]:
+    """Faces in ``image`` (H, W, 3) uint8 RGB, largest first, at most ``max_faces``.
+
+    Raises FaceNotFoundError when there is none, FaceTooSmallError when the largest
+    face is smaller than ``min_face_size`` pixels. Smaller extra faces are dropped.
+    """
+    H, W = image.shape[:2]
+    scale = min(1.0, detection_max_side / max(H, W))
+    small = _resize(image, scale) if scale < 1.0 else image
+    found: list[np.ndarray] = []
+    for x0, y0, x1, y1 in sorted(_boxes(small), key=lambda b: -(b[2] - b[0]) * (b[3] - b[1])):
+        if len(found) >= max_faces:
+            break
+        cx, cy = (x0 + x1) / 2 / scale, (y0 + y1) / 2 / scale
+        side = 2.2 * max(x1 - x0, y1 - y0) / scale
+        cx0, cy0 = int(round(cx - side / 2)), int(round(cy - side / 2))
+        cs = int(round(side))
+        # pad so crops at the image border stay square and centred
+        pad = max(0, -cx0, -cy0, cx0 + cs - W, cy0 + cs - H)
+        src = np.pad(image, ((pad, pad), (pad, pad), (0, 0)), mode="edge") if pad else image
+        crop = src[cy0 + pad : cy0 + pad + cs, cx0 + pad : cx0 + pad + cs]
+        if crop.size == 0:
+            continue
+        cscale = min(1.0, crop_side / cs) if cs > crop_side else crop_side / cs
+        crop_r = _resize(crop, cscale)
+        meshes = _mesh_on(crop_r)
+        if not meshes:
+            continue
+        # the face nearest the crop centre
+        centre = np.array(crop_r.shape[1::-1]) / 2
+        pts = min(meshes, key=lambda p: np.linalg.norm(p[:468, :2].mean(0) - centre))
+        pts = pts / cscale
+        pts[:, 0] += cx0
+        pts[:, 1] += cy0
+        if any(_iou(_bbox_of(pts), _bbox_of(f)) > 0.5 for f in found):
+            continue
+        found.append(pts)
+    if not found:
+        found = [p / scale for p in _mesh_on(small)]
+    if not found:
+        raise FaceNotFoundError(f"no face found in {name} (try a larger, frontal, well-lit photo)")
+    found.sort(key=lambda p: -np.ptp(p[:468, 0]) * np.ptp(p[:468, 1]))
+    biggest = _bbox_of(found[0])
+    size = max(biggest[2] - biggest[0], biggest[3] - biggest[1])
+    if size < min_face_size:
+        raise FaceTooSmallError(
+            f"face in {name} is {size:.0f} px, smaller than the {min_face_size} px minimum (use a closer or larger photo)"
+        )
+    out = []
+    for pts in found[:max_faces]:
+        bb = _bbox_of(pts)
+        if max(bb[2] - bb[0], bb[3] - bb[1]) < min_face_size:
+            continue
+        out.append(Landmarks(torch.tensor(pts, dtype=torch.float32), torch.tensor(bb, dtype=torch.float32), (H, W)))
+    return out

@@ -1,0 +1,1 @@
+"""Fitting: losses (pure functions), shape models, and the optimisation stages."""

@@ -1,0 +1,138 @@
+"""Stage 2: analysis-by-synthesis photometric fit (GANFit §3.4, adapted to a CPU).
+
+Optimises pose, the shape model's parameters, SH light and a low-frequency UV albedo
+against a square face crop, with a robust L1 photometric loss over the rendered face
+region (occluder pixels — hair, glasses, hands — are rejected, not fitted), the
+landmark term and regularisers. The fine albedo is not optimised here: the texture
+stage unwraps it from the photo at full resolution once the geometry and light are known.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import torch
+import torch.nn.functional as F
+
+from facesculpt.config import PhotometricFitConfig
+from facesculpt.fitting.losses import (
+    grid_smoothness,
+    inlier_weights,
+    landmark_loss,
+    robust_photo_loss,
+    uv_symmetry,
+)
+from facesculpt.render.face import render_face
+from facesculpt.structures import Camera, Pose
+
+Progress = Optional[Callable[[str, int, int], None]]
+
+
+def upsample_albedo(low: torch.Tensor, size: int) -> torch.Tensor:
+    """(B, s, s, 3) -> (B, size, size, 3) bilinear."""
+    x = F.interpolate(low.permute(0, 3, 1, 2), size=(size, size), mode="bilinear", align_corners=False)
+    return x.permute(0, 2, 3, 1)
+
+
+def fit_photometric(
+    target: torch.Tensor,
+    landmarks_xy: torch.Tensor,
+    face_size: float,
+    model,
+    shape0: torch.Tensor,
+    densify: Callable[[torch.Tensor], torch.Tensor],
+    faces: torch.Tensor,
+    uvs: torch.Tensor,
+    face_weight: torch.Tensor,
+    pose: Pose,
+    camera: Camera,
+    light0: torch.Tensor,
+    albedo0: torch.Tensor,
+    cfg: PhotometricFitConfig,
+    progress: Progress = None,
+):
+    """Fit against ``target`` (1, R, R, 3) seen by ``camera`` (the crop camera).
+
+    landmarks_xy: (1, 468, 2) crop pixels; face_weight: (F,) float per dense face (0 drops
+    a face from the photometric loss, e.g. eye and mouth interiors); light0: (1, 9, 3);
+    albedo0: (1, s, s, 3) initial low-res albedo. Returns (pose, shape, light, albedo_low, losses).
+    """
+    rotvec = pose.rotvec.clone().requires_grad_(True)
+    depth0 = pose.translation[:, 2:3].clone()
+    tnorm = (pose.translation / depth0).clone().requires_grad_(True)
+    shape = shape0.clone().requires_grad_(True)
+    light = light0.clone().requires_grad_(True)
+    albedo_low = albedo0.clone().clamp(0.02, 0.98).requires_grad_(True)
+    opt = torch.optim.Adam(
+        [
+            {"params": [rotvec], "lr": cfg.lr_pose},
+            {"params": [tnorm], "lr": cfg.lr_pose * 0.5},
+            {"params": [shape], "lr": cfg.lr_shape},
+            {"params": [light], "lr": cfg.lr_light},
+            {"params": [albedo_low], "lr": cfg.lr_albedo},
+        ]
+    )
+    R = target.shape[1]
+    tex_size = max(64, cfg.albedo_size * 4)
+    dc0 = light0[:, 0:1].detach()
+
+    def render(with_grad: bool = True):
+        p = Pose(rotvec, tnorm * depth0)
+        coarse = model.vertices(shape)
+        dense = densify(coarse)
+        rend = render_face(dense, faces, uvs, p, camera, upsample_albedo(albedo_low, tex_size), light,
+                           background=target, antialias=cfg.antialias)
+        return p, coarse, rend
+
+    def region_mask(rend):
+        fw = face_weight[rend.frags.pix_to_face.clamp(min=0)]
+        return rend.mask & (fw > 0)
+
+    def loss_terms(p, coarse, rend, weights):
+        photo = robust_photo_loss(rend.image, target, weights)
+        uv = camera.project(p.apply(coarse))
+        lm = landmark_loss(uv, landmarks_xy, face_size)
+        reg_shape = model.regularizer(shape - shape0, cfg.w_laplacian, cfg.w_offset)
+        reg_alb = cfg.w_albedo_smooth * grid_smoothness(albedo_low) + cfg.w_albedo_sym * uv_symmetry(albedo_low)
+        reg_light = cfg.w_light_reg * ((light[:, 1:] ** 2).sum() + ((light[:, :1] - dc0) ** 2).sum())
+        total = cfg.w_photo * photo + cfg.w_landmark * lm + reg_shape + reg_alb + reg_light
+        return total, {"photo": photo, "landmark": lm}
+
+    with torch.no_grad():
+        p, coarse, rend = render()
+        mask = region_mask(rend)
+        weights = inlier_weights(rend.image, target, mask, cfg.outlier_sigma)
+        _, t0 = loss_terms(p, coarse, rend, weights)
+        # the photometric loss of the initialisation over the full face region, no rejection
+        photo_init_all = robust_photo_loss(rend.image, target, mask.float())
+    history = []
+    for it in range(cfg.iterations):
+        opt.zero_grad()
+        p, coarse, rend = render()
+        if it % cfg.outlier_every == 0 and it > 0:
+            weights = inlier_weights(rend.image.detach(), target, region_mask(rend), cfg.outlier_sigma)
+        total, terms = loss_terms(p, coarse, rend, weights)
+        total.backward()
+        opt.step()
+        with torch.no_grad():
+            albedo_low.clamp_(0.0, 1.0)
+        history.append(float(terms["photo"]))
+        if progress is not None:
+            progress("photometric", it + 1, cfg.iterations)
+    with torch.no_grad():
+        p, coarse, rend = render()
+        mask = region_mask(rend)
+        _, t1 = loss_terms(p, coarse, rend, weights)
+        photo_final_all = robust_photo_loss(rend.image, target, mask.float())
+        inlier_fraction = float(weights.sum() / mask.float().sum().clamp(min=1))
+    losses = {
+        "photo_initial": float(t0["photo"]),
+        "photo_final": float(t1["photo"]),
+        "photo_initial_unmasked": float(photo_init_all),
+        "photo_final_unmasked": float(photo_final_all),
+        "landmark_initial": float(t0["landmark"]),
+        "landmark_final": float(t1["landmark"]),
+        "inlier_fraction": inlier_fraction,
+        "iterations": cfg.iterations,
+    }
+    out_pose = Pose(rotvec.detach(), (tnorm * depth0).detach())
+    return out_pose, shape.detach(), light.detach(), albedo_low.detach(), losses

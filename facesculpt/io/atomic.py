@@ -1,0 +1,205 @@
+"""Atomic result writing: a failed image leaves no half-written output folder.
+
+``atomic_output_dir`` builds a result in a hidden sibling folder and renames it into
+place at the end; ``write_json``, ``write_png`` and ``write_png16`` write each file through a
+temporary sibling file and ``os.replace``, so a reader never sees a partial file either.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import enum
+import io
+import json
+import math
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+from PIL import Image
+
+from facesculpt.core.errors import FaceSculptError, ShapeError
+
+
+def _sibling(final: Path, tag: str) -> Path:
+    return final.parent / f".{final.name}.{tag}-{uuid.uuid4().hex[:8]}"
+
+
+def _not_a_folder(final: Path) -> FaceSculptError:
+    return FaceSculptError(
+        f"cannot write results to {final}: a file with that name exists (remove it or choose another output folder)"
+    )
+
+
+@contextlib.contextmanager
+def atomic_output_dir(final: os.PathLike | str) -> Iterator[Path]:
+    """Yield a temporary folder that becomes ``final`` when the block succeeds.
+
+    The temporary folder is ``<parent>/.<name>.tmp-XXXXXXXX`` (same file system, so the
+    final step is a rename; parents are created). On success an existing ``final`` folder
+    is renamed aside (``.<name>.old-XXXXXXXX``), the new one renamed in, and the old one
+    deleted; if the rename in fails the old result is put back. On any exception
+    (KeyboardInterrupt included) the temporary folder is deleted and the exception
+    re-raised, so nothing is left behind. ``final`` being an existing *file* is an error
+    (raised before the block runs).
+    """
+    final = Path(final)
+    if final.exists() and not final.is_dir():
+        raise _not_a_folder(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    while True:  # os.mkdir (not tempfile.mkdtemp) so the folder gets normal, umask-based permissions
+        tmp = _sibling(final, "tmp")
+        try:
+            os.mkdir(tmp)
+            break
+        except FileExistsError:
+            continue
+    try:
+        yield tmp
+        _commit(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _commit(tmp: Path, final: Path) -> None:
+    old = None
+    if final.is_symlink() or final.exists():
+        if not final.is_dir():
+            raise _not_a_folder(final)
+        old = _sibling(final, "old")
+        os.rename(final, old)
+    try:
+        os.rename(tmp, final)
+    except BaseException:
+        if old is not None:
+            os.rename(old, final)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_bytes_atomic(path: os.PathLike | str, data: bytes) -> None:
+    path = Path(path)
+    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+# ----------------------------------------------------------------------------- JSON
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Plain JSON types from numpy/torch scalars and arrays, paths, enums and dataclasses.
+
+    Arrays and tensors become (nested) lists; non-finite floats become ``None`` (JSON has
+    no NaN/Infinity); dict keys become strings; sets become sorted lists.
+    """
+    if obj is None or isinstance(obj, (bool, str)):
+        return obj
+    if isinstance(obj, int):
+        return int(obj)
+    if isinstance(obj, float):
+        return float(obj) if math.isfinite(obj) else None
+    if hasattr(obj, "detach") and hasattr(obj, "cpu"):  # torch.Tensor, without importing torch
+        obj = obj.detach().cpu().numpy()
+    if isinstance(obj, np.generic):
+        return to_jsonable(obj.item())
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, dict):
+        return {(k if isinstance(k, str) else str(to_jsonable(k))): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, (set, frozenset)):
+        return sorted((to_jsonable(v) for v in obj), key=repr)
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    if isinstance(obj, enum.Enum):
+        return to_jsonable(obj.value)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    raise TypeError(f"write_json: cannot convert {type(obj).__name__} to JSON")
+
+
+def write_json(path: os.PathLike | str, obj: Any) -> None:
+    """Write ``obj`` as UTF-8 JSON: sorted keys, indent 2, trailing newline (see ``to_jsonable``)."""
+    text = json.dumps(to_jsonable(obj), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
+    _write_bytes_atomic(path, (text + "\n").encode("utf-8"))
+
+
+# ----------------------------------------------------------------------------- PNG
+
+
+def _as_numpy(arr: Any) -> np.ndarray:
+    if hasattr(arr, "detach") and hasattr(arr, "cpu"):
+        arr = arr.detach().cpu().numpy()
+    return np.asarray(arr)
+
+
+def to_uint8_image(arr: Any, name: str = "image") -> np.ndarray:
+    """(H, W), (H, W, 1), (H, W, 3) or (H, W, 4) uint8, bool or float in [0, 1] -> uint8.
+
+    Floats are clipped to [0, 1] and rounded (``round(x * 255)``); (H, W, 1) becomes (H, W).
+    Raises ``ShapeError`` for other shapes/dtypes and ``ValueError`` for NaN/inf.
+    """
+    a = _as_numpy(arr)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (3, 4))) or a.shape[0] == 0 or a.shape[1] == 0:
+        raise ShapeError(f"{name}: expected shape (H, W), (H, W, 3) or (H, W, 4), got {tuple(a.shape)}")
+    if a.dtype == np.uint8:
+        return np.ascontiguousarray(a)
+    if a.dtype == np.bool_:
+        return a.astype(np.uint8) * 255
+    if np.issubdtype(a.dtype, np.floating):
+        if not np.isfinite(a).all():
+            raise ValueError(f"{name}: contains NaN or infinite values")
+        return np.rint(np.clip(a, 0.0, 1.0) * 255.0).astype(np.uint8)
+    raise ShapeError(f"{name}: expected uint8, bool or float in [0, 1], got {a.dtype}")
+
+
+def encode_png(arr: Any, name: str = "image") -> bytes:
+    """PNG bytes of an 8-bit image (see ``to_uint8_image`` for accepted inputs)."""
+    buf = io.BytesIO()
+    Image.fromarray(to_uint8_image(arr, name)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def write_png(path: os.PathLike | str, arr: Any) -> None:
+    """Write an 8-bit PNG (gray, RGB or RGBA).
+
+    arr: (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); uint8, bool, or float in [0, 1]
+         (clipped, rounded); numpy or torch. Row 0 is the top of the image.
+    """
+    _write_bytes_atomic(path, encode_png(arr, f"write_png({Path(path).name})"))
+
+
+def write_png16(path: os.PathLike | str, arr: Any) -> None:
+    """Write a 16-bit grayscale PNG (depth, displacement, masks with fine steps).
+
+    arr: (H, W) uint16, or float in [0, 1] (stored as ``round(x * 65535)``).
+    """
+    name = f"write_png16({Path(path).name})"
+    a = _as_numpy(arr)
+    if a.ndim != 2 or a.shape[0] == 0 or a.shape[1] == 0:
+        raise ShapeError(f"{name}: expected shape (H, W), got {tuple(a.shape)}")
+    if np.issubdtype(a.dtype, np.floating):
+        if not np.isfinite(a).all():
+            raise ValueError(f"{name}: contains NaN or infinite values")
+        a = np.rint(np.clip(a, 0.0, 1.0) * 65535.0).astype(np.uint16)
+    elif a.dtype != np.uint16:
+        raise ShapeError(f"{name}: expected uint16 or float in [0, 1], got {a.dtype}")
+    im = Image.fromarray(np.ascontiguousarray(a, dtype=np.uint16))  # mode "I;16"
+    buf = io.BytesIO()
+    im.save(buf, format="PNG")
+    _write_bytes_atomic(path, buf.getvalue())

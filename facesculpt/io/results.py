@@ -1,0 +1,99 @@
+"""Write one Reconstruction to its output folder, atomically."""
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from facesculpt.config import config_to_dict
+from facesculpt.io.atomic import atomic_output_dir, write_json, write_png
+from facesculpt.io.export import write_glb, write_obj
+from facesculpt.ops.image import to_tensor, to_uint8
+from facesculpt.ops.mesh import vertex_normals
+from facesculpt.render.face import render_face
+
+#: overlay/render images are written at most this large (longer side)
+OVERLAY_MAX = 2048
+
+
+def package_versions() -> dict:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for name in ("facesculpt", "torch", "numpy", "mediapipe", "numba", "scipy", "pillow", "trimesh", "pygltflib"):
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def params_dict(rec) -> dict:
+    p = rec.params
+    return {
+        "units": "model frame in centimetres (exports in metres); camera OpenCV (x right, y down, z forward)",
+        "camera": {
+            "focal_px": float(p.camera.focal[0]),
+            "principal_px": p.camera.principal[0].tolist(),
+            "image_size_hw": list(p.camera.image_size),
+        },
+        "pose": {
+            "rotvec_rad": p.pose.rotvec[0].tolist(),
+            "rotation_matrix": p.pose.matrix()[0].tolist(),
+            "translation_cm": p.pose.translation[0].tolist(),
+            "convention": "x_cam = R @ X_model + t",
+        },
+        "light": {
+            "sh_coeffs": p.light.coeffs[0].tolist(),
+            "convention": "9x3 band-ordered irradiance SH in the view frame (+Y up, +Z to camera); see facesculpt/ops/sh.py",
+        },
+        "landmarks_bbox_px": rec.landmarks.bbox.tolist(),
+        "losses": rec.losses,
+        "timings_s": rec.timings,
+        "config": config_to_dict(rec.config),
+        "versions": package_versions(),
+    }
+
+
+def render_overlay(image: np.ndarray, rec) -> tuple[np.ndarray, np.ndarray]:
+    """(overlay RGB, render RGBA) uint8 at the photo's size (shrunk to OVERLAY_MAX)."""
+    H, W = image.shape[:2]
+    s = min(1.0, OVERLAY_MAX / max(H, W))
+    h, w = max(1, round(H * s)), max(1, round(W * s))
+    cam = rec.params.camera.crop(0.0, 0.0, s, (h, w))
+    with torch.no_grad():
+        rend = render_face(rec.mesh.verts, rec.mesh.faces, rec.mesh.uvs, rec.params.pose, cam,
+                           rec.maps.albedo, rec.params.light.coeffs)
+    photo = image if s == 1.0 else np.asarray(__import__("PIL.Image", fromlist=["Image"]).fromarray(image).resize((w, h)))
+    col = to_uint8(rend.image)
+    m = rend.mask[0].numpy()
+    over = photo.copy()
+    over[m] = (0.75 * col[m] + 0.25 * photo[m]).astype(np.uint8)
+    rgba = np.concatenate([col, (m * 255).astype(np.uint8)[..., None]], axis=-1)
+    return over, rgba
+
+
+def write_result(folder: Path, image: np.ndarray, rec, extra_writers=()) -> Path:
+    """Write every output of ``rec`` into ``folder`` (replaced atomically). Returns the folder."""
+    folder = Path(folder)
+    with atomic_output_dir(folder) as tmp:
+        tmp = Path(tmp)
+        verts = rec.mesh.verts[0].detach()
+        normals = vertex_normals(rec.mesh.verts.detach(), rec.mesh.faces)[0]
+        albedo = to_uint8(rec.maps.albedo)
+        write_png(tmp / "albedo.png", albedo)
+        write_png(tmp / "texture.png", to_uint8(rec.maps.texture))
+        write_png(tmp / "visibility.png", to_uint8(rec.maps.visibility[..., None].expand(-1, -1, -1, 3))[..., 0])
+        write_obj(tmp / "mesh.obj", verts.numpy(), rec.mesh.faces.numpy(), rec.mesh.uvs.numpy(), normals.numpy(),
+                  texture_name="albedo.png")
+        write_glb(tmp / "mesh.glb", verts.numpy(), rec.mesh.faces.numpy(), rec.mesh.uvs.numpy(), normals.numpy(), albedo)
+        over, rgba = render_overlay(image, rec)
+        write_png(tmp / "overlay.png", over)
+        write_png(tmp / "render.png", rgba)
+        for writer in extra_writers:
+            writer(tmp, rec)
+        write_json(tmp / "params.json", params_dict(rec))
+        write_json(tmp / "metrics.json", rec.metrics)
+    return folder

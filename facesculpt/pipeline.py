@@ -1,0 +1,219 @@
+"""Composition of the stages: detect -> fit (landmarks, photometric) -> texture -> metrics.
+
+Stages are plain functions over typed values; this module wires them together and is
+the only place that knows their order. File work lives in ``facesculpt.io`` and the
+command line; nothing here reads or writes files (except ``reconstruct`` accepting a
+path for convenience, through ``facesculpt.io``).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Union
+
+import numpy as np
+import torch
+
+from facesculpt.config import Config, make_config
+from facesculpt.core.errors import FaceSculptError
+from facesculpt.detect import detect_faces
+from facesculpt.fitting.initialize import initialize
+from facesculpt.fitting.landmark_stage import fit_landmarks
+from facesculpt.fitting.photometric_stage import fit_photometric
+from facesculpt.fitting.shape_models import LandmarkMeshModel
+from facesculpt.metrics.image import l1, psnr, ssim
+from facesculpt.metrics.landmarks import normalised_landmark_error
+from facesculpt.ops.image import crop_resize, square_box, to_tensor
+from facesculpt.ops.mesh import laplacian, vertex_normals
+from facesculpt.ops.sh import AMBIENT_BASIS, ambient_coeffs, fit_sh
+from facesculpt.render.face import render_face
+from facesculpt.structures import Camera, FaceMesh, FaceParams, Landmarks, Pose, SHLighting, UVMaps
+from facesculpt.texture.unwrap import unwrap
+from facesculpt.topology import load_topology
+
+Progress = Optional[Callable[[str, int, int], None]]
+
+#: crop (relative to the landmark box) the photometric fit compares against
+FIT_CROP_EXPAND = 1.25
+#: crop the texture is unwrapped from (wider, so the whole mesh lands inside)
+TEXTURE_CROP_EXPAND = 1.6
+#: largest side of the texture crop (enough for a 512^2 UV map)
+TEXTURE_CROP_MAX = 1024
+#: largest side of the crop the in-view metrics are computed on
+METRIC_CROP_MAX = 512
+
+
+@dataclass
+class Reconstruction:
+    """One reconstructed face.
+
+    mesh:        FaceMesh — the dense mesh (model frame, cm) that is rendered and exported.
+    coarse:      (1, 468, 3) — the fitted coarse mesh.
+    params:      FaceParams — pose, shape parameters, SH light, camera (full image).
+    maps:        UVMaps — albedo, texture (as seen), visibility, shading.
+    landmarks:   Landmarks — mediapipe detections it was fitted to.
+    losses:      per-stage losses, e.g. {"landmarks": {...}, "photometric": {...}}.
+    metrics:     in-view L1/PSNR/SSIM and landmark error (see ``evaluate``).
+    timings:     seconds per stage.
+    config:      the Config used.
+    crop:        (x0, y0, side) of the square crop the metrics and overlays use.
+    """
+
+    mesh: FaceMesh
+    coarse: torch.Tensor
+    params: FaceParams
+    maps: UVMaps
+    landmarks: Landmarks
+    losses: dict
+    metrics: dict
+    timings: dict
+    config: Config
+    crop: tuple[float, float, float] = field(default=(0.0, 0.0, 0.0))
+
+
+def _face_weights(topo) -> torch.Tensor:
+    """1 for skin faces, 0 for the eye and mouth fillers (kept out of the photometric loss)."""
+    return (topo.dense_face_region == 0).float()
+
+
+def initial_light_and_albedo(image: torch.Tensor, dense: torch.Tensor, topo, pose: Pose, camera: Camera,
+                             tex_cfg, size: int = 64):
+    """White-balanced SH light (unit ambient per channel) fitted to the seen texels by least
+    squares, and the albedo it implies. Colour and exposure go into the albedo; the light
+    keeps direction and relative strength (the albedo/light scale ambiguity resolved this way)."""
+    from dataclasses import replace as dc_replace
+
+    cfg_lo = dc_replace(tex_cfg, size=size, mirror=True)
+    maps = unwrap(image, dense, topo.dense_faces, topo.dense_uvs, pose, camera, ambient_coeffs(1), cfg_lo)
+    w = maps.visibility.reshape(-1)
+    from facesculpt.texture.unwrap import texel_geometry
+
+    geo = texel_geometry(dense, topo.dense_faces, topo.dense_uvs, pose, camera, size)
+    n = geo.normal_view.reshape(-1, 3)
+    col = maps.texture.reshape(-1, 3)
+    keep = w > 0.3
+    coeffs = fit_sh(n[keep].double(), col[keep].double(), w[keep].double(), ridge=1e-2).float()
+    dc = (coeffs[0] * AMBIENT_BASIS).clamp(min=1e-3)
+    light = (coeffs / dc)[None]
+    maps = unwrap(image, dense, topo.dense_faces, topo.dense_uvs, pose, camera, light, cfg_lo)
+    return light, maps.albedo
+
+
+def evaluate(image: np.ndarray, rec: "Reconstruction", topo) -> dict:
+    """In-view metrics: the exported albedo rendered with the fitted light and camera vs the photo,
+    over the rendered skin region of a square face crop; and the normalised landmark error."""
+    x0, y0, side = rec.crop
+    R = int(min(METRIC_CROP_MAX, max(64, round(side))))
+    target = to_tensor(crop_resize(image, x0, y0, side, R))
+    cam = rec.params.camera.crop(x0, y0, R / side, (R, R))
+    with torch.no_grad():
+        rend = render_face(rec.mesh.verts, rec.mesh.faces, rec.mesh.uvs, rec.params.pose, cam,
+                           rec.maps.albedo, rec.params.light.coeffs, background=target)
+        skin = _face_weights(topo)[rend.frags.pix_to_face.clamp(min=0)] > 0
+        mask = rend.mask & skin
+        pred = rend.image.clamp(0, 1)
+        full_cam = rec.params.camera
+        uv68 = full_cam.project(rec.params.pose.apply(rec.coarse))[0, topo.lmk68]
+    lm_err = normalised_landmark_error(uv68, rec.landmarks.points[topo.lmk68, :2])
+    return {
+        "inview_l1": l1(pred, target, mask),
+        "inview_psnr": psnr(pred, target, mask),
+        "inview_ssim": ssim(pred, target, mask),
+        "inview_pixels": int(mask.sum()),
+        "landmark_error_iod": lm_err,
+    }
+
+
+def reconstruct_face(image: np.ndarray, landmarks: Landmarks, cfg: Config, progress: Progress = None) -> Reconstruction:
+    """Fit one detected face of ``image`` (H, W, 3) uint8."""
+    torch.manual_seed(cfg.seed)
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    topo = load_topology(cfg.subdivision_levels)
+    base, pose, cam = initialize(landmarks, topo.canonical)
+    model = LandmarkMeshModel(base, laplacian(topo.faces, base.shape[0], kind="uniform"))
+    pose, shape, lm_losses = fit_landmarks(landmarks, model, pose, cam, cfg.landmarks, progress)
+    losses = {"landmarks": lm_losses}
+    timings["landmarks"] = time.perf_counter() - t
+
+    # the face crop the photometric fit and the metrics use
+    x0, y0, side = square_box(landmarks.bbox.tolist(), FIT_CROP_EXPAND)
+    t = time.perf_counter()
+    pc = cfg.photometric
+    R = pc.render_size
+    target = to_tensor(crop_resize(image, x0, y0, side, R))
+    cam_fit = cam.crop(x0, y0, R / side, (R, R))
+    dense = topo.densify(model.vertices(shape))
+    light, albedo_init = initial_light_and_albedo(target, dense, topo, pose, cam_fit, cfg.texture)
+    timings["light_init"] = time.perf_counter() - t
+    if pc.enabled:
+        t = time.perf_counter()
+        lm_xy = (landmarks.points[None, :468, :2] - torch.tensor([x0, y0])) * (R / side)
+        low = torch.nn.functional.interpolate(albedo_init.permute(0, 3, 1, 2), size=(pc.albedo_size,) * 2,
+                                              mode="area").permute(0, 2, 3, 1)
+        pose, shape, light, _, ph_losses = fit_photometric(
+            target, lm_xy, landmarks.size * R / side, model, shape, topo.densify, topo.dense_faces,
+            topo.dense_uvs, _face_weights(topo), pose, cam_fit, light, low, pc, progress,
+        )
+        losses["photometric"] = ph_losses
+        timings["photometric"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    coarse = model.vertices(shape)
+    dense = topo.densify(coarse)
+    tx0, ty0, tside = square_box(landmarks.bbox.tolist(), TEXTURE_CROP_EXPAND)
+    TR = int(min(TEXTURE_CROP_MAX, max(128, round(tside))))
+    tex_img = to_tensor(crop_resize(image, tx0, ty0, tside, TR))
+    cam_tex = cam.crop(tx0, ty0, TR / tside, (TR, TR))
+    maps = unwrap(tex_img, dense, topo.dense_faces, topo.dense_uvs, pose, cam_tex, light, cfg.texture)
+    timings["texture"] = time.perf_counter() - t
+
+    mesh = FaceMesh(dense, topo.dense_faces, topo.dense_uvs)
+    params = FaceParams(pose, shape, SHLighting(light), cam)
+    rec = Reconstruction(mesh, coarse, params, maps, landmarks, losses, {}, timings, cfg, (x0, y0, side))
+    t = time.perf_counter()
+    rec.metrics = evaluate(image, rec, topo)
+    timings["metrics"] = time.perf_counter() - t
+    return rec
+
+
+def reconstruct_all(
+    image: Union[np.ndarray, str],
+    preset: str = "default",
+    config: Optional[Config] = None,
+    *,
+    max_faces: Optional[int] = None,
+    name: str = "image",
+    progress: Progress = None,
+) -> list[Reconstruction]:
+    """Reconstruct up to ``max_faces`` faces (largest first) of an image array (H, W, 3) uint8 or path."""
+    if isinstance(image, (str, bytes)) or hasattr(image, "__fspath__"):
+        from facesculpt.io.image import load_image
+
+        name = str(image)
+        image = load_image(image)
+    cfg = config if config is not None else make_config(preset)
+    n = cfg.max_faces if max_faces is None else max_faces
+    torch.set_grad_enabled(True)
+    t = time.perf_counter()
+    faces = detect_faces(image, max_faces=n, min_face_size=cfg.min_face_size,
+                         detection_max_side=cfg.detection_max_side, name=name)
+    t_detect = time.perf_counter() - t
+    out = []
+    for lmk in faces:
+        rec = reconstruct_face(image, lmk, cfg, progress)
+        rec.timings = {"detect": t_detect, **rec.timings}
+        out.append(rec)
+    return out
+
+
+def reconstruct(image: Union[np.ndarray, str], preset: str = "default", config: Optional[Config] = None,
+                progress: Progress = None) -> Reconstruction:
+    """Reconstruct the largest face of ``image`` ((H, W, 3) uint8 RGB array or a path).
+
+    Raises FaceNotFoundError / FaceTooSmallError / InvalidImageError with one-line messages.
+    """
+    return reconstruct_all(image, preset, config, max_faces=1, progress=progress)[0]
+
+
+__all__ = ["Reconstruction", "reconstruct", "reconstruct_all", "reconstruct_face", "evaluate", "FaceSculptError"]

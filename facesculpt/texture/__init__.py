@@ -1,0 +1,1 @@
+"""UV texture: unwrap, de-lighting and completion."""

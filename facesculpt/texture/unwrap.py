@@ -1,0 +1,134 @@
+"""Unwrap the photo into UV space with per-texel visibility, de-light it with the fitted
+SH light, and complete the texels the photo did not see (mirror, then smooth fill)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from facesculpt.config import TextureConfig
+from facesculpt.ops.image import push_pull_fill, sample_pixels
+from facesculpt.ops.mesh import vertex_normals
+from facesculpt.ops.sh import sh_shade
+from facesculpt.render.face import project_vertices, to_view_frame
+from facesculpt.render.interpolate import interpolate
+from facesculpt.render.rasterize import Fragments, rasterize
+from facesculpt.structures import Camera, Pose, UVMaps
+
+
+@dataclass(frozen=True)
+class UVRaster:
+    """Which dense face and barycentrics each texel of an S x S map lies on.
+
+    frags: Fragments of batch 1 at (S, S); inside: (S, S) bool (texel centre inside the chart).
+    """
+
+    frags: Fragments
+    inside: torch.Tensor
+
+
+def uv_raster(uvs: torch.Tensor, faces: torch.Tensor, size: int) -> UVRaster:
+    """Rasterise the UV layout (V, 2) at ``size`` x ``size`` (row 0 at v = 1)."""
+    key = (size, int(uvs.shape[0]), float(uvs.double().sum()), int(faces.shape[0]))
+    return _uv_raster_cached(key, uvs, faces)
+
+
+_UV_CACHE: dict = {}
+
+
+def _uv_raster_cached(key, uvs, faces):
+    hit = _UV_CACHE.get(key)
+    if hit is None:
+        S = key[0]
+        screen = torch.stack([uvs[:, 0] * S, (1 - uvs[:, 1]) * S, torch.ones_like(uvs[:, 0])], dim=-1)[None].float()
+        frags = rasterize(screen, faces, (S, S))
+        hit = UVRaster(frags, frags.pix_to_face[0] >= 0)
+        if len(_UV_CACHE) > 4:
+            _UV_CACHE.clear()
+        _UV_CACHE[key] = hit
+    return hit
+
+
+def _smoothstep(x: torch.Tensor, a: float, b: float) -> torch.Tensor:
+    t = ((x - a) / max(b - a, 1e-6)).clamp(0, 1)
+    return t * t * (3 - 2 * t)
+
+
+@dataclass
+class TexelGeometry:
+    """Per-texel geometry of a posed mesh. pos_cam, normal_view: (1,S,S,3); xy: (1,S,S,2) pixels."""
+
+    pos_cam: torch.Tensor
+    normal_view: torch.Tensor
+    xy: torch.Tensor
+    inside: torch.Tensor
+
+
+def texel_geometry(verts_model, faces, uvs, pose: Pose, camera: Camera, size: int) -> TexelGeometry:
+    uvr = uv_raster(uvs, faces, size)
+    cam = pose.apply(verts_model)
+    n_view = to_view_frame(vertex_normals(verts_model, faces), pose)
+    attrs = torch.cat([cam, n_view], dim=-1)
+    interp = interpolate(attrs, uvr.frags, faces)
+    pos = interp[..., :3]
+    n = torch.nn.functional.normalize(interp[..., 3:6], dim=-1, eps=1e-8)
+    xy = camera.project(pos.reshape(1, -1, 3)).reshape(1, size, size, 2)
+    return TexelGeometry(pos, n, xy, uvr.inside[None])
+
+
+def unwrap(
+    image: torch.Tensor,
+    verts_model: torch.Tensor,
+    faces: torch.Tensor,
+    uvs: torch.Tensor,
+    pose: Pose,
+    camera: Camera,
+    sh_coeffs: torch.Tensor,
+    cfg: TextureConfig,
+) -> UVMaps:
+    """UV maps of a face seen in ``image`` (1, H, W, 3) float by ``camera`` (at the image's size).
+
+    verts_model: (1, V, 3) dense vertices; faces (F, 3); uvs (V, 2); sh_coeffs (1, 9, 3).
+    """
+    S = cfg.size
+    H, W = camera.image_size
+    with torch.no_grad():
+        geo = texel_geometry(verts_model, faces, uvs, pose, camera, S)
+        texture = sample_pixels(image, geo.xy)
+        # occlusion: compare each texel's depth with the z-buffer of the image
+        screen = project_vertices(verts_model, pose, camera)
+        frags = rasterize(screen, faces, (H, W))
+        zb = frags.zbuf.clone()
+        zb[frags.pix_to_face < 0] = float("inf")
+        px = geo.xy[..., 0].floor().long().clamp(0, W - 1)
+        py = geo.xy[..., 1].floor().long().clamp(0, H - 1)
+        zimg = zb[0][py[0], px[0]][None]
+        visible = geo.pos_cam[..., 2] <= zimg + cfg.depth_tolerance
+        in_image = (geo.xy[..., 0] >= 0) & (geo.xy[..., 0] < W) & (geo.xy[..., 1] >= 0) & (geo.xy[..., 1] < H)
+        view_dir = -torch.nn.functional.normalize(geo.pos_cam, dim=-1)
+        # normals are in the view frame (+Y up, +Z to camera); camera rays in the OpenCV frame
+        view_dir = view_dir * torch.tensor([1.0, -1.0, -1.0])
+        cos = (geo.normal_view * view_dir).sum(-1)
+        conf = _smoothstep(cos, cfg.min_facing, cfg.full_facing) * (visible & in_image & geo.inside).float()
+        shading = sh_shade(geo.normal_view, sh_coeffs)
+        albedo_seen = (texture / shading.clamp(min=cfg.shading_floor)).clamp(0, 1)
+        albedo = complete_albedo(albedo_seen, conf, mirror=cfg.mirror)
+        texture = torch.where(geo.inside[..., None], texture, albedo * shading.clamp(0, None))
+    return UVMaps(albedo=albedo, texture=texture, visibility=conf, shading=shading)
+
+
+def complete_albedo(albedo: torch.Tensor, conf: torch.Tensor, mirror: bool = True) -> torch.Tensor:
+    """Fill unseen texels: take the mirrored texel (u -> 1 - u) where it was seen better, then a
+    smooth push-pull fill for the rest, blended by confidence so no seam shows.
+
+    albedo: (B, S, S, 3); conf: (B, S, S) in [0, 1].
+    """
+    a, w = albedo, conf
+    if mirror:
+        am, wm = albedo.flip(2), conf.flip(2)
+        gain = (1 - w) * wm
+        total = w + gain
+        a = torch.where(total[..., None] > 1e-6, (w[..., None] * a + gain[..., None] * am) / total.clamp(min=1e-6)[..., None], a)
+        w = total.clamp(0, 1)
+    filled = push_pull_fill(a, w)
+    return (w[..., None] * a + (1 - w[..., None]) * filled).clamp(0, 1)

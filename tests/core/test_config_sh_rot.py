@@ -1,0 +1,70 @@
+import math
+
+import pytest
+import torch
+
+from facesculpt.config import PRESETS, make_config, with_overrides
+from facesculpt.core.errors import ConfigError, ShapeError
+from facesculpt.ops.rotations import euler_yxz_to_matrix, matrix_to_rotvec, rotvec_to_matrix
+from facesculpt.ops.sh import AMBIENT_BASIS, ambient_coeffs, fit_sh, sh_basis, sh_shade
+
+
+def test_presets_exist_and_differ():
+    assert set(PRESETS) >= {"fast", "default"}
+    assert make_config("fast").photometric.enabled is False
+    assert make_config("default").photometric.enabled is True
+
+
+def test_override_nested_and_typo_fails():
+    c = make_config("default", **{"photometric.iterations": 7}, max_faces=2)
+    assert c.photometric.iterations == 7 and c.max_faces == 2
+    with pytest.raises(ConfigError, match="photometrc"):
+        make_config("default", photometrc=3)
+    with pytest.raises(ConfigError, match="iteration"):
+        with_overrides(c, **{"photometric.iteration": 3})
+    with pytest.raises(ConfigError, match="unknown preset"):
+        make_config("fastest")
+
+
+def test_rotvec_roundtrip_and_reference():
+    R = rotvec_to_matrix(torch.tensor([[0.0, 0.0, math.pi / 2]]))[0]
+    assert torch.allclose(R @ torch.tensor([1.0, 0, 0]), torch.tensor([0.0, 1, 0]), atol=1e-6)
+    r = torch.tensor([[0.3, -0.2, 0.1], [1e-9, 0, 0]])
+    assert torch.allclose(matrix_to_rotvec(rotvec_to_matrix(r)), r, atol=1e-6)
+    # yaw turns +Z (towards the viewer) towards +X
+    assert euler_yxz_to_matrix(math.pi / 2)[0, 2] > 0.99
+
+
+def test_rotvec_gradcheck_near_zero():
+    r = torch.tensor([[1e-5, -2e-5, 3e-5]], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(rotvec_to_matrix, (r,))
+    r = torch.tensor([[0.4, -0.1, 0.8]], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(rotvec_to_matrix, (r,))
+
+
+def test_sh_ambient_and_reference_values():
+    n = torch.nn.functional.normalize(torch.randn(1, 50, 3), dim=-1)
+    assert torch.allclose(sh_shade(n, ambient_coeffs(1, 0.6)), torch.full((1, 50, 3), 0.6), atol=1e-6)
+    # a light from +Z: coefficient on Y10 (index 2) brightens normals facing +Z only
+    c = torch.zeros(1, 9, 3)
+    c[0, 2] = 1.0
+    up = sh_shade(torch.tensor([[[0.0, 0.0, 1.0]]]), c)
+    down = sh_shade(torch.tensor([[[0.0, 0.0, -1.0]]]), c)
+    expected = (2 * math.pi / 3) * math.sqrt(3 / (4 * math.pi))
+    assert up[0, 0, 0] == pytest.approx(expected, rel=1e-6)
+    assert down[0, 0, 0] == pytest.approx(-expected, rel=1e-6)
+    assert AMBIENT_BASIS == pytest.approx(math.pi * 0.5 / math.sqrt(math.pi))
+
+
+def test_fit_sh_recovers_light():
+    n = torch.nn.functional.normalize(torch.randn(2000, 3, dtype=torch.float64), dim=-1)
+    c = torch.randn(9, 3, dtype=torch.float64) * 0.3
+    c[0] += 1.0
+    col = sh_basis(n) @ c
+    est = fit_sh(n, col, ridge=0.0)
+    assert torch.allclose(est, c, atol=1e-8)
+
+
+def test_sh_shape_error():
+    with pytest.raises(ShapeError, match=r"expected shape \('B', 9, 3\)"):
+        sh_shade(torch.zeros(1, 4, 3), torch.zeros(1, 4, 3))
