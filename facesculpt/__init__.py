@@ -16,11 +16,11 @@ def reconstruct(image, preset: str = "default", config=None, progress=None):
     return _reconstruct(image, preset=preset, config=config, progress=progress)
 
 
-def reconstruct_all(image, preset: str = "default", config=None, max_faces=None, progress=None):
+def reconstruct_all(image, preset: str = "default", config=None, max_faces=None, progress=None, valid_mask=None):
     """Reconstruct up to ``max_faces`` faces, largest first; see pipeline.reconstruct_all."""
     from facesculpt.pipeline import reconstruct_all as _all
 
-    return _all(image, preset=preset, config=config, max_faces=max_faces, progress=progress)
+    return _all(image, preset=preset, config=config, max_faces=max_faces, progress=progress, valid_mask=valid_mask)
 
 
 __all__ = ["reconstruct", "reconstruct_all", "__version__"]

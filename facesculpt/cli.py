@@ -170,6 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="reconstruct the bundled sample photo")
     common(d)
     d.set_defaults(func=cmd_demo)
+    from facesculpt.bench.cli import register as register_benchmark
+    from facesculpt.identity.cli import register as register_compare
+
+    register_compare(sub)
+    register_benchmark(sub)
     return p
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from facesculpt.core.errors import ConfigError
+from facesculpt.detail.config import DetailConfig
+from facesculpt.identity.config import IdentityConfig
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,10 @@ class Config:
     """Stage 2 settings."""
     texture: TextureConfig = field(default_factory=TextureConfig)
     """UV texture settings."""
+    identity: IdentityConfig = field(default_factory=IdentityConfig)
+    """Face-recognition losses in the photometric fit."""
+    detail: DetailConfig = field(default_factory=DetailConfig)
+    """Displacement detail stage."""
     subdivision_levels: int = 2
     """Loop subdivision levels of the coarse 468-vertex mesh (2 gives the dense export mesh)."""
     min_face_size: int = 64

@@ -57,6 +57,7 @@ class Reconstruction:
     timings:     seconds per stage.
     config:      the Config used.
     crop:        (x0, y0, side) of the square crop the metrics and overlays use.
+    detail:      the detail stage's result (``facesculpt.detail``) or None.
     """
 
     mesh: FaceMesh
@@ -69,6 +70,7 @@ class Reconstruction:
     timings: dict
     config: Config
     crop: tuple[float, float, float] = field(default=(0.0, 0.0, 0.0))
+    detail: Optional[object] = None
 
 
 def _face_weights(topo) -> torch.Tensor:
@@ -77,14 +79,14 @@ def _face_weights(topo) -> torch.Tensor:
 
 
 def initial_light_and_albedo(image: torch.Tensor, dense: torch.Tensor, topo, pose: Pose, camera: Camera,
-                             tex_cfg, size: int = 64):
+                             tex_cfg, size: int = 64, valid: Optional[torch.Tensor] = None):
     """White-balanced SH light (unit ambient per channel) fitted to the seen texels by least
     squares, and the albedo it implies. Colour and exposure go into the albedo; the light
     keeps direction and relative strength (the albedo/light scale ambiguity resolved this way)."""
     from dataclasses import replace as dc_replace
 
     cfg_lo = dc_replace(tex_cfg, size=size, mirror=True)
-    maps = unwrap(image, dense, topo.dense_faces, topo.dense_uvs, pose, camera, ambient_coeffs(1), cfg_lo)
+    maps = unwrap(image, dense, topo.dense_faces, topo.dense_uvs, pose, camera, ambient_coeffs(1), cfg_lo, valid)
     w = maps.visibility.reshape(-1)
     from facesculpt.texture.unwrap import texel_geometry
 
@@ -95,7 +97,7 @@ def initial_light_and_albedo(image: torch.Tensor, dense: torch.Tensor, topo, pos
     coeffs = fit_sh(n[keep].double(), col[keep].double(), w[keep].double(), ridge=1e-2).float()
     dc = (coeffs[0] * AMBIENT_BASIS).clamp(min=1e-3)
     light = (coeffs / dc)[None]
-    maps = unwrap(image, dense, topo.dense_faces, topo.dense_uvs, pose, camera, light, cfg_lo)
+    maps = unwrap(image, dense, topo.dense_faces, topo.dense_uvs, pose, camera, light, cfg_lo, valid)
     return light, maps.albedo
 
 
@@ -124,8 +126,21 @@ def evaluate(image: np.ndarray, rec: "Reconstruction", topo) -> dict:
     }
 
 
-def reconstruct_face(image: np.ndarray, landmarks: Landmarks, cfg: Config, progress: Progress = None) -> Reconstruction:
-    """Fit one detected face of ``image`` (H, W, 3) uint8."""
+def _crop_mask(valid: Optional[np.ndarray], x0: float, y0: float, side: float, size: int):
+    """(1, size, size) bool crop of an (H, W) validity mask, or None."""
+    if valid is None:
+        return None
+    m = crop_resize(np.repeat((np.asarray(valid) > 0).astype(np.uint8)[..., None] * 255, 3, axis=2), x0, y0, side, size)
+    return torch.from_numpy(m[..., 0] > 127)[None]
+
+
+def reconstruct_face(image: np.ndarray, landmarks: Landmarks, cfg: Config, progress: Progress = None,
+                     valid_mask: Optional[np.ndarray] = None) -> Reconstruction:
+    """Fit one detected face of ``image`` (H, W, 3) uint8.
+
+    ``valid_mask`` (H, W) bool, optional: False marks pixels the fit and the texture must not
+    use (a known occluder, or a region hidden on purpose by the hold-out benchmark).
+    """
     torch.manual_seed(cfg.seed)
     timings: dict[str, float] = {}
     t = time.perf_counter()
@@ -144,16 +159,23 @@ def reconstruct_face(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
     target = to_tensor(crop_resize(image, x0, y0, side, R))
     cam_fit = cam.crop(x0, y0, R / side, (R, R))
     dense = topo.densify(model.vertices(shape))
-    light, albedo_init = initial_light_and_albedo(target, dense, topo, pose, cam_fit, cfg.texture)
+    light, albedo_init = initial_light_and_albedo(target, dense, topo, pose, cam_fit, cfg.texture,
+                                                  valid=_crop_mask(valid_mask, x0, y0, side, R))
     timings["light_init"] = time.perf_counter() - t
     if pc.enabled:
         t = time.perf_counter()
         lm_xy = (landmarks.points[None, :468, :2] - torch.tensor([x0, y0])) * (R / side)
         low = torch.nn.functional.interpolate(albedo_init.permute(0, 3, 1, 2), size=(pc.albedo_size,) * 2,
                                               mode="area").permute(0, 2, 3, 1)
+        extra = None
+        if cfg.identity.enabled:
+            from facesculpt.identity.fitting import make_identity_terms
+
+            extra = make_identity_terms(target, lm_xy[:, topo.lmk68], cfg.identity, topo, cfg.seed)
         pose, shape, light, _, ph_losses = fit_photometric(
             target, lm_xy, landmarks.size * R / side, model, shape, topo.densify, topo.dense_faces,
-            topo.dense_uvs, _face_weights(topo), pose, cam_fit, light, low, pc, progress,
+            topo.dense_uvs, _face_weights(topo), pose, cam_fit, light, low, pc, progress, extra_terms=extra,
+            valid=_crop_mask(valid_mask, x0, y0, side, R),
         )
         losses["photometric"] = ph_losses
         timings["photometric"] = time.perf_counter() - t
@@ -165,12 +187,19 @@ def reconstruct_face(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
     TR = int(min(TEXTURE_CROP_MAX, max(128, round(tside))))
     tex_img = to_tensor(crop_resize(image, tx0, ty0, tside, TR))
     cam_tex = cam.crop(tx0, ty0, TR / tside, (TR, TR))
-    maps = unwrap(tex_img, dense, topo.dense_faces, topo.dense_uvs, pose, cam_tex, light, cfg.texture)
+    maps = unwrap(tex_img, dense, topo.dense_faces, topo.dense_uvs, pose, cam_tex, light, cfg.texture,
+                  valid=_crop_mask(valid_mask, tx0, ty0, tside, TR))
     timings["texture"] = time.perf_counter() - t
 
     mesh = FaceMesh(dense, topo.dense_faces, topo.dense_uvs)
     params = FaceParams(pose, shape, SHLighting(light), cam)
     rec = Reconstruction(mesh, coarse, params, maps, landmarks, losses, {}, timings, cfg, (x0, y0, side))
+    if cfg.detail.enabled:
+        from facesculpt.detail import refine_detail
+
+        t = time.perf_counter()
+        rec.detail = refine_detail(image, rec, topo, cfg.detail, progress)
+        timings["detail"] = time.perf_counter() - t
     t = time.perf_counter()
     rec.metrics = evaluate(image, rec, topo)
     timings["metrics"] = time.perf_counter() - t
@@ -185,8 +214,12 @@ def reconstruct_all(
     max_faces: Optional[int] = None,
     name: str = "image",
     progress: Progress = None,
+    valid_mask: Optional[np.ndarray] = None,
 ) -> list[Reconstruction]:
-    """Reconstruct up to ``max_faces`` faces (largest first) of an image array (H, W, 3) uint8 or path."""
+    """Reconstruct up to ``max_faces`` faces (largest first) of an image array (H, W, 3) uint8 or path.
+
+    ``valid_mask`` (H, W) bool, optional: pixels the fit may use (see ``reconstruct_face``).
+    """
     if isinstance(image, (str, bytes)) or hasattr(image, "__fspath__"):
         from facesculpt.io.image import load_image
 
@@ -201,7 +234,7 @@ def reconstruct_all(
     t_detect = time.perf_counter() - t
     out = []
     for lmk in faces:
-        rec = reconstruct_face(image, lmk, cfg, progress)
+        rec = reconstruct_face(image, lmk, cfg, progress, valid_mask)
         rec.timings = {"detect": t_detect, **rec.timings}
         out.append(rec)
     return out

@@ -149,7 +149,9 @@ def _read_npz() -> dict[str, np.ndarray]:
             f"topology asset missing: {ref} (regenerate it with tools/build_topology.py)"
         ) from exc
     except Exception as exc:  # zip/npy errors: truncated or corrupt file
-        raise AssetError(f"topology asset unreadable: {ref}: {exc} (regenerate it with tools/build_topology.py)") from exc
+        raise AssetError(
+            f"topology asset unreadable: {ref}: {exc} (regenerate it with tools/build_topology.py)"
+        ) from exc
     for key, (dtype, shape) in _KEYS.items():
         if key not in data:
             raise AssetError(f"topology asset {ref}: expected array {key!r}, found {sorted(data)}")

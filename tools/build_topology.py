@@ -162,9 +162,9 @@ def generalised_procrustes(shapes: np.ndarray, iters: int = 10, trim: float = 0.
 def find_mirror(P: np.ndarray) -> np.ndarray:
     """Left/right partner of every vertex of a roughly symmetric shape (V, 3).
 
-    The symmetry plane is estimated from the pairs themselves (two rounds); partners are
-    matched one-to-one after reflection
-    (minimum total distance; plain nearest neighbours are not one-to-one around the lips). Raises if the map is not an involution.
+    The symmetry plane is estimated from the pairs themselves (three rounds); partners
+    are matched one-to-one after reflection (minimum total distance; plain nearest
+    neighbours are not one-to-one around the lips). Raises unless the map is an involution.
     """
     from scipy.optimize import linear_sum_assignment
 

@@ -49,12 +49,19 @@ def fit_photometric(
     albedo0: torch.Tensor,
     cfg: PhotometricFitConfig,
     progress: Progress = None,
+    extra_terms: Optional[Callable[[dict], tuple]] = None,
+    valid: Optional[torch.Tensor] = None,
 ):
     """Fit against ``target`` (1, R, R, 3) seen by ``camera`` (the crop camera).
 
     landmarks_xy: (1, 468, 2) crop pixels; face_weight: (F,) float per dense face (0 drops
     a face from the photometric loss, e.g. eye and mouth interiors); light0: (1, 9, 3);
     albedo0: (1, s, s, 3) initial low-res albedo. Returns (pose, shape, light, albedo_low, losses).
+
+    ``valid`` (1, R, R) bool marks the pixels that may be compared (None: all), e.g. to hide
+    a region on purpose. ``extra_terms(state) -> (loss tensor, {name: float})`` adds terms to the objective (e.g. the
+    identity losses); ``state`` holds "render" (FaceRender), "pose", "coarse" (1,468,3),
+    "dense" (1,V,3), "light" (1,9,3), "albedo_tex" (1,T,T,3), "camera", "step".
     """
     rotvec = pose.rotvec.clone().requires_grad_(True)
     depth0 = pose.translation[:, 2:3].clone()
@@ -75,17 +82,23 @@ def fit_photometric(
     tex_size = max(64, cfg.albedo_size * 4)
     dc0 = light0[:, 0:1].detach()
 
+    state: dict = {}
+
     def render(with_grad: bool = True):
         p = Pose(rotvec, tnorm * depth0)
         coarse = model.vertices(shape)
         dense = densify(coarse)
-        rend = render_face(dense, faces, uvs, p, camera, upsample_albedo(albedo_low, tex_size), light,
+        albedo_tex = upsample_albedo(albedo_low, tex_size)
+        rend = render_face(dense, faces, uvs, p, camera, albedo_tex, light,
                            background=target, antialias=cfg.antialias)
+        state.update(render=rend, pose=p, coarse=coarse, dense=dense, light=light, albedo_tex=albedo_tex,
+                     camera=camera)
         return p, coarse, rend
 
     def region_mask(rend):
         fw = face_weight[rend.frags.pix_to_face.clamp(min=0)]
-        return rend.mask & (fw > 0)
+        m = rend.mask & (fw > 0)
+        return m if valid is None else m & valid
 
     def loss_terms(p, coarse, rend, weights):
         photo = robust_photo_loss(rend.image, target, weights)
@@ -95,8 +108,14 @@ def fit_photometric(
         reg_alb = cfg.w_albedo_smooth * grid_smoothness(albedo_low) + cfg.w_albedo_sym * uv_symmetry(albedo_low)
         reg_light = cfg.w_light_reg * ((light[:, 1:] ** 2).sum() + ((light[:, :1] - dc0) ** 2).sum())
         total = cfg.w_photo * photo + cfg.w_landmark * lm + reg_shape + reg_alb + reg_light
-        return total, {"photo": photo, "landmark": lm}
+        terms = {"photo": photo, "landmark": lm}
+        if extra_terms is not None:
+            extra, named = extra_terms(state)
+            total = total + extra
+            terms.update(named)
+        return total, terms
 
+    state["step"] = -1
     with torch.no_grad():
         p, coarse, rend = render()
         mask = region_mask(rend)
@@ -108,6 +127,7 @@ def fit_photometric(
     for it in range(cfg.iterations):
         opt.zero_grad()
         p, coarse, rend = render()
+        state["step"] = it
         if it % cfg.outlier_every == 0 and it > 0:
             weights = inlier_weights(rend.image.detach(), target, region_mask(rend), cfg.outlier_sigma)
         total, terms = loss_terms(p, coarse, rend, weights)
@@ -118,6 +138,7 @@ def fit_photometric(
         history.append(float(terms["photo"]))
         if progress is not None:
             progress("photometric", it + 1, cfg.iterations)
+    state["step"] = cfg.iterations
     with torch.no_grad():
         p, coarse, rend = render()
         mask = region_mask(rend)
@@ -134,5 +155,9 @@ def fit_photometric(
         "inlier_fraction": inlier_fraction,
         "iterations": cfg.iterations,
     }
+    for k in t1:
+        if k not in ("photo", "landmark"):
+            losses[f"{k}_initial"] = float(t0[k])
+            losses[f"{k}_final"] = float(t1[k])
     out_pose = Pose(rotvec.detach(), (tnorm * depth0).detach())
     return out_pose, shape.detach(), light.detach(), albedo_low.detach(), losses

@@ -10,7 +10,7 @@ import torch
 from facesculpt.config import config_to_dict
 from facesculpt.io.atomic import atomic_output_dir, write_json, write_png
 from facesculpt.io.export import write_glb, write_obj
-from facesculpt.ops.image import to_tensor, to_uint8
+from facesculpt.ops.image import to_uint8
 from facesculpt.ops.mesh import vertex_normals
 from facesculpt.render.face import render_face
 
@@ -92,6 +92,10 @@ def write_result(folder: Path, image: np.ndarray, rec, extra_writers=()) -> Path
         over, rgba = render_overlay(image, rec)
         write_png(tmp / "overlay.png", over)
         write_png(tmp / "render.png", rgba)
+        if getattr(rec, "detail", None) is not None:
+            from facesculpt.detail import write_detail
+
+            write_detail(tmp, rec)
         for writer in extra_writers:
             writer(tmp, rec)
         write_json(tmp / "params.json", params_dict(rec))

@@ -30,8 +30,8 @@ def interpolate(attrs: torch.Tensor, frags: Fragments, faces: torch.Tensor) -> t
     check_float("attrs", attrs)
     V, C = attrs.shape[1], attrs.shape[2]
     if faces.numel() and int(faces.max()) >= V:
-        raise ShapeError(f"attrs: faces index vertex {int(faces.max())}, but attrs has V={V} rows "
-                         f"(shape {tuple(attrs.shape)})")
+        raise ShapeError(f"attrs: expected at least {int(faces.max()) + 1} vertex rows (faces index "
+                         f"vertex {int(faces.max())}), got V={V} (shape {tuple(attrs.shape)})")
     faces = faces.long().to(attrs.device)
     idx, b, _, _, f = covered_pixels(frags.pix_to_face)
     bsel = b if attrs.shape[0] == B else torch.zeros_like(b)

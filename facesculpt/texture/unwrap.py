@@ -85,10 +85,13 @@ def unwrap(
     camera: Camera,
     sh_coeffs: torch.Tensor,
     cfg: TextureConfig,
+    valid: torch.Tensor | None = None,
 ) -> UVMaps:
     """UV maps of a face seen in ``image`` (1, H, W, 3) float by ``camera`` (at the image's size).
 
-    verts_model: (1, V, 3) dense vertices; faces (F, 3); uvs (V, 2); sh_coeffs (1, 9, 3).
+    verts_model: (1, V, 3) dense vertices; faces (F, 3); uvs (V, 2); sh_coeffs (1, 9, 3);
+    valid: (1, H, W) float/bool or None — pixels that may be used (0 hides them; such texels get
+    zero confidence and are completed like unseen ones).
     """
     S = cfg.size
     H, W = camera.image_size
@@ -110,6 +113,8 @@ def unwrap(
         view_dir = view_dir * torch.tensor([1.0, -1.0, -1.0])
         cos = (geo.normal_view * view_dir).sum(-1)
         conf = _smoothstep(cos, cfg.min_facing, cfg.full_facing) * (visible & in_image & geo.inside).float()
+        if valid is not None:
+            conf = conf * sample_pixels(valid.float()[..., None], geo.xy)[..., 0].clamp(0, 1).eq(1).float()
         shading = sh_shade(geo.normal_view, sh_coeffs)
         albedo_seen = (texture / shading.clamp(min=cfg.shading_floor)).clamp(0, 1)
         albedo = complete_albedo(albedo_seen, conf, mirror=cfg.mirror)

@@ -73,12 +73,12 @@ def render_scene() -> torch.Tensor:
     pix = interpolate(attrs, frags, f)
     ii, jj = torch.meshgrid(torch.arange(8), torch.arange(16), indexing="ij")
     checker = ((ii + jj) % 2).to(D)
-    tex = torch.stack([0.55 + 0.35 * checker, 0.45 + 0.1 * ii / 7, 0.35 + 0.3 * (1 - checker) * jj / 15], -1)[None]
+    tex = torch.stack([0.6 + 0.3 * checker, 0.5 + 0.25 * ii / 7, 0.4 + 0.4 * (1 - checker) * jj / 15], -1)[None]
     albedo = texture(tex, pix[..., :2])
-    coeffs = ambient_coeffs(1, 0.45, D)
-    coeffs[0, 1] = torch.tensor([0.25, 0.22, 0.2], dtype=D)   # from above (+y)
-    coeffs[0, 3] = torch.tensor([-0.2, -0.2, -0.15], dtype=D)  # from the viewer's left (-x)
-    coeffs[0, 2] = torch.tensor([0.2, 0.2, 0.25], dtype=D)    # from the front (+z)
+    coeffs = ambient_coeffs(1, 0.6, D)
+    coeffs[0, 1] = torch.tensor([0.4, 0.38, 0.35], dtype=D)   # from above (+y)
+    coeffs[0, 3] = torch.tensor([-0.3, -0.3, -0.25], dtype=D)  # from the viewer's left (-x)
+    coeffs[0, 2] = torch.tensor([0.25, 0.25, 0.3], dtype=D)   # from the front (+z)
     coeffs[0, 6] = torch.tensor([0.03, 0.02, 0.0], dtype=D)
     color = lambertian_sh(albedo, pix[..., 2:], coeffs)
     color = composite(color, frags.mask, torch.tensor([0.12, 0.15, 0.22], dtype=D))

@@ -1,0 +1,1 @@
+"""Quality benchmarks run from the command line (`facesculpt benchmark ...`)."""
