@@ -204,3 +204,27 @@ def test_build_script_is_deterministic(tmp_path):
         a, b = np.load(out), np.load(ASSET)
         diff = [k for k in b.files if k not in a.files or not np.array_equal(a[k], b[k])]
         pytest.fail(f"regenerated topology.npz differs from the committed one in {diff}")
+
+
+def test_missing_or_corrupt_asset_fails(tmp_path, monkeypatch):
+    import importlib.resources as real
+
+    import facesculpt.topology as T
+    from facesculpt.core.errors import AssetError
+
+    class FakeResources:
+        files = staticmethod(lambda pkg: tmp_path)
+        as_file = staticmethod(real.as_file)
+
+    monkeypatch.setattr(T, "resources", FakeResources)
+    with pytest.raises(AssetError, match="missing"):
+        T._read_npz()
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "assets" / "topology.npz").write_bytes(ASSET.read_bytes()[:1000])
+    with pytest.raises(AssetError, match="unreadable"):
+        T._read_npz()
+    good = dict(np.load(ASSET))
+    good["faces"] = good["faces"].astype(np.int32)
+    np.savez(tmp_path / "assets" / "topology.npz", **good)
+    with pytest.raises(AssetError, match="faces"):
+        T._read_npz()

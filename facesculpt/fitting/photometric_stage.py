@@ -135,7 +135,7 @@ def fit_photometric(
         opt.step()
         with torch.no_grad():
             albedo_low.clamp_(0.0, 1.0)
-        history.append(float(terms["photo"]))
+        history.append(float(terms["photo"].detach()))
         if progress is not None:
             progress("photometric", it + 1, cfg.iterations)
     state["step"] = cfg.iterations

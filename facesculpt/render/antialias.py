@@ -108,6 +108,9 @@ def antialias(color: torch.Tensor, frags: Fragments, verts_screen: torch.Tensor,
     p2f = frags.pix_to_face
     depth = torch.where(p2f >= 0, frags.zbuf.detach(), torch.full_like(frags.zbuf, float("inf")))
     sil = silhouette_edges(verts_screen, faces)
+    # a pair can only be blended if one of its two faces has a silhouette edge at all
+    has_sil = torch.cat([sil.any(-1), torch.zeros(B, 1, dtype=torch.bool, device=sil.device)], 1)
+    hs = has_sil.gather(1, torch.where(p2f >= 0, p2f, sil.shape[1]).reshape(B, -1)).reshape(B, H, W)
     flat = color.reshape(B * H * W, C)
     vs = verts_screen.to(color.dtype)
     delta_idx, delta_val = [], []
@@ -115,10 +118,12 @@ def antialias(color: torch.Tensor, frags: Fragments, verts_screen: torch.Tensor,
         if horizontal:
             fa, fb = p2f[:, :, :-1], p2f[:, :, 1:]
             da, db = depth[:, :, :-1], depth[:, :, 1:]
+            cand = (fa != fb) & (hs[:, :, :-1] | hs[:, :, 1:])
         else:
             fa, fb = p2f[:, :-1, :], p2f[:, 1:, :]
             da, db = depth[:, :-1, :], depth[:, 1:, :]
-        bi, ii, jj = (fa != fb).nonzero(as_tuple=True)
+            cand = (fa != fb) & (hs[:, :-1, :] | hs[:, 1:, :])
+        bi, ii, jj = cand.nonzero(as_tuple=True)
         if bi.numel() == 0:
             continue
         ib, jb = (ii, jj + 1) if horizontal else (ii + 1, jj)
