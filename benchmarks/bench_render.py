@@ -1,6 +1,6 @@
 """Speed of the CPU render primitives (rasterize, interpolate, antialias), forward and backward.
 
-    .venv/bin/python benchmarks/bench_render.py [--repeat 10] [--sizes 256 512] [--backend cpu]
+    .venv/bin/python benchmarks/bench_render.py [--repeat 10] [--sizes 256 512] [--backend cpu] [--threads N]
 
 Mesh: a bumpy spherical cap on an 86 x 86 vertex grid (7396 vertices, 14450 faces), seen
 front-on and filling about half the image, like the face mesh in the photometric fit.
@@ -54,7 +54,10 @@ def main():
     ap.add_argument("--repeat", type=int, default=10)
     ap.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     ap.add_argument("--backend", default="cpu")
+    ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch default)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     verts, faces, uvs = bumpy_cap()
     rows = []
     for S in args.sizes:

@@ -6,9 +6,37 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class DetailConfig:
-    """Fine geometric detail by a displacement map along the normal."""
+    """Fine geometric detail by a displacement map along the normal (shape from shading in UV space)."""
 
     enabled: bool = False
     """Run the detail stage (the ``full`` preset turns it on)."""
     size: int = 512
     """Side of the UV displacement map, in texels."""
+    coarse_size: int = 256
+    """Side of the first, coarser solve (0 to solve at ``size`` only); its result starts the fine solve."""
+    iterations: int = 60
+    """Adam steps of the coarse solve."""
+    fine_iterations: int = 25
+    """Adam steps of the solve at ``size``."""
+    lr_displacement: float = 0.004
+    """Adam step of the displacement, cm."""
+    lr_albedo: float = 0.02
+    """Adam step of the refined log-albedo."""
+    w_laplacian: float = 0.02
+    """Laplacian smoothness of the displacement (cm, per texel of the 512 map; L2R's smoothness of the detail)."""
+    w_low: float = 10.0
+    """Pull of the displacement's local mean (over ``low_cells`` texels) to zero, so detail cannot absorb coarse shape."""
+    low_cells: int = 32
+    """Side, in texels of the 512 map, of the blocks whose mean displacement is pulled to zero."""
+    w_albedo_smooth: float = 20.0
+    """Yang et al.'s edge-aware albedo smoothness: sum of w_ij |A_i - A_j|^2 over neighbouring texels."""
+    alpha: float = 80.0
+    """Yang et al.'s alpha: w_ij = exp(-alpha |A0_i - A0_j|) from the coarse albedo A0."""
+    w_symmetry: float = 0.1
+    """Left/right symmetry of the displacement (u -> 1 - u) where both sides were seen."""
+    w_unseen: float = 1.0
+    """Pull of the displacement to zero where the texel was not seen (weight 1 - visibility)."""
+    max_displacement: float = 0.4
+    """The displacement is clamped to +- this many cm."""
+    mesh_levels: int = 1
+    """Extra Loop subdivisions of the dense mesh that carry the displacement in ``mesh_detail.*``."""

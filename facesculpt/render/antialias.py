@@ -23,8 +23,12 @@ facing). Edges between two triangles of the same winding are interior: crossing 
 a continuous surface and is not blended.
 
 The colour passed in should already contain the background (``composite`` first).
-The blend weights are piecewise-smooth in the vertices; the choice of pairs and edges
-is not differentiated (fixed for a given ``Fragments``).
+The blend weights are piecewise-smooth in the vertices: the choice of pairs and edges
+is not differentiated (fixed for a given ``Fragments``), and the blend is continuous
+but has a kink where a crossing passes the midpoint between two pixel centres (the
+receiving pixel switches there). Heuristics, as in nvdiffrast: the front triangle is
+chosen by comparing the depths at the two pixel centres, and only pairs of horizontal
+and vertical neighbours are looked at (no diagonals).
 """
 from __future__ import annotations
 

@@ -144,15 +144,16 @@ def barycentrics(verts_screen: torch.Tensor, faces: torch.Tensor, pix_to_face: t
     V = verts_screen.shape[1]
     vid = (b[:, None] * V + faces[f]).reshape(-1)  # index_select: cheaper than 2-D indexing, fwd and bwd
     v = verts_screen.reshape(-1, 3).index_select(0, vid).reshape(-1, 3, 3)  # (K, 3 corners, 3)
-    p = torch.stack([j, i], -1).to(dt) + 0.5  # (K, 2) pixel centres
-    d = v[..., :2] - p[:, None, :]  # corners relative to the pixel centre
-    d1 = d[:, [1, 2, 0]]
-    d2 = d[:, [2, 0, 1]]
+    x, y, z = v.unbind(-1)  # (K, 3) each
+    x = x - (j.to(dt) + 0.5)[:, None]  # corners relative to the pixel centre
+    y = y - (i.to(dt) + 0.5)[:, None]
+    x0, x1, x2 = x.unbind(-1)
+    y0, y1, y2 = y.unbind(-1)
     # edge function of the edge opposite corner k, e.g. w0 = cross(v1 - p, v2 - p); the
     # screen-space barycentrics are w / area with area = w0 + w1 + w2, and the area cancels
     # in the perspective correction: bary = (w / z) / sum(w / z), z = area / sum(w / z).
-    w = d1[..., 0] * d2[..., 1] - d1[..., 1] * d2[..., 0]  # (K, 3)
-    q = w / v[..., 2]
+    w = torch.stack([x1 * y2 - y1 * x2, x2 * y0 - y2 * x0, x0 * y1 - y0 * x1], -1)  # (K, 3)
+    q = w / z
     qs = q.sum(-1, keepdim=True)
     # the kernel decided in float64; in a lower precision a sliver can round to 0 area.
     qs = torch.where(qs == 0, torch.full_like(qs, torch.finfo(dt).tiny), qs)

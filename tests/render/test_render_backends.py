@@ -59,3 +59,15 @@ def test_unknown_backend_fails():
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="nvdiffrast"):
             rasterize(verts, faces, (8, 8), backend="cuda")
+
+
+def test_cpu_backend_keeps_torch_thread_count():
+    # numba's OpenMP layer resets the process-wide OpenMP thread count on start-up
+    verts, faces = _random_mesh(8, B=1)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        rasterize(verts, faces, (32, 40), backend="cpu")
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

@@ -176,6 +176,15 @@ def rasterize_ids(verts: torch.Tensor, faces: torch.Tensor, H: int, W: int, cull
     fbox = np.empty((B, F, 4), dtype=np.int64)
     out = np.full((B, H, W), -1, dtype=np.int64)
     if F > 0 and H > 0 and W > 0:
-        _setup(v, fc, H, W, float(near), bool(cull), fdata, fbox)
-        _raster(fdata, fbox, H, W, BAND_ROWS, out)
+        # one knob for both: numba uses as many threads as torch. numba's OpenMP threading
+        # layer resets the process-wide OpenMP thread count when it starts, which would
+        # silently change torch.get_num_threads(); restore it.
+        nt = torch.get_num_threads()
+        numba.set_num_threads(max(1, min(nt, numba.config.NUMBA_NUM_THREADS)))
+        try:
+            _setup(v, fc, H, W, float(near), bool(cull), fdata, fbox)
+            _raster(fdata, fbox, H, W, BAND_ROWS, out)
+        finally:
+            if torch.get_num_threads() != nt:
+                torch.set_num_threads(nt)
     return torch.from_numpy(out)

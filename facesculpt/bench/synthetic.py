@@ -1,0 +1,135 @@
+"""Synthetic ground-truth benchmark: reconstruct generated faces and compare with their truth.
+
+Metrics (per face, over the pixels where the true face's skin and the reconstruction's skin
+both render):
+
+* ``normal_mad_deg``: mean angle between true and predicted view-frame normals, degrees;
+* ``side``: scale-invariant depth error (Unsup3D): sqrt(mean(e^2) - mean(e)^2), e = log z_pred - log z_true;
+* ``albedo_psnr``: PSNR of the reconstructed UV albedo against the true one over the skin texels of
+  the chart (``albedo_psnr_aligned``: after a per-channel least-squares gain, which removes the
+  albedo/light scale ambiguity);
+* ``light_error``: relative RMS difference of the shading the true and fitted light give to
+  front-facing normals, each normalised by its mean (scale-invariant), per cent.
+
+Coarse and detailed geometry are scored the same way: the reconstruction's dense mesh is
+rasterised once; each pixel's normal is looked up (bilinear, at the pixel's UV) in the
+coarse or the detailed per-texel normal map of the detail stage, and the detailed depth is the
+coarse depth moved by the displacement along the normal (z - d n_z).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from facesculpt.ops.sh import sh_basis
+from facesculpt.render.face import project_vertices
+from facesculpt.render.interpolate import interpolate
+from facesculpt.render.rasterize import rasterize
+from facesculpt.render.texture import texture as sample_texture
+from facesculpt.topology import REGION_SKIN
+
+
+def mean_angle_deg(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> float:
+    """Mean angle (degrees) between unit vectors a, b (..., 3) over ``mask`` (...)."""
+    cos = (F.normalize(a, dim=-1) * F.normalize(b, dim=-1)).sum(-1).clamp(-1, 1)
+    return float(torch.rad2deg(torch.acos(cos[mask])).mean()) if bool(mask.any()) else float("nan")
+
+
+def side(pred: torch.Tensor, true: torch.Tensor, mask: torch.Tensor) -> float:
+    """Scale-invariant depth error sqrt(mean(e^2) - mean(e)^2), e = log pred - log true, over ``mask``."""
+    m = mask & (pred > 0) & (true > 0)
+    if not bool(m.any()):
+        return float("nan")
+    e = torch.log(pred[m].double()) - torch.log(true[m].double())
+    return float(torch.sqrt((e.pow(2).mean() - e.mean().pow(2)).clamp(min=0)))
+
+
+def light_error(pred: torch.Tensor, true: torch.Tensor, n: int = 2000) -> float:
+    """Scale-invariant relative RMS shading difference (per cent) over front-facing normals (z > 0.2)."""
+    g = torch.Generator().manual_seed(0)
+    dirs = F.normalize(torch.randn(n, 3, generator=g), dim=-1)
+    dirs = dirs[dirs[:, 2] > 0.2]
+    Y = sh_basis(dirs)
+    sp, st = Y @ pred[0].float(), Y @ true[0].float()
+    sp = sp / sp.mean(0, keepdim=True)
+    st = st / st.mean(0, keepdim=True)
+    return float(100 * (sp - st).pow(2).mean().sqrt())
+
+
+def albedo_psnr(pred: torch.Tensor, true: torch.Tensor, mask: torch.Tensor, aligned: bool = False) -> float:
+    """PSNR (dB) of UV albedo maps (1, S, S, 3) over ``mask`` (1, S, S); ``aligned``: per-channel gain first."""
+    if pred.shape[1] != true.shape[1]:
+        pred = F.interpolate(pred.permute(0, 3, 1, 2), size=true.shape[1:3], mode="area").permute(0, 2, 3, 1)
+    p, t = pred[mask], true[mask]
+    if aligned:
+        p = p * ((p * t).sum(0) / p.pow(2).sum(0).clamp(min=1e-8))
+    mse = float((p - t).pow(2).mean())
+    return 10 * math.log10(1.0 / max(mse, 1e-12))
+
+
+def evaluate_synthetic(face, rec, topo) -> dict:
+    """Metrics of reconstruction ``rec`` (with ``rec.detail`` set) against the truth of ``face``."""
+    from facesculpt.detail.sfs import texel_frames
+
+    cam = rec.params.camera
+    H, W = face.image.shape[:2]
+    if tuple(cam.image_size) != (H, W):
+        cam = cam.crop(0.0, 0.0, W / cam.image_size[1], (H, W))
+    with torch.no_grad():
+        verts, faces, uvs = rec.mesh.verts.detach(), rec.mesh.faces, rec.mesh.uvs
+        screen = project_vertices(verts, rec.params.pose, cam)
+        frags = rasterize(screen, faces, (H, W))
+        p2f = frags.pix_to_face[0]
+        covered = p2f >= 0
+        skin = covered & (topo.dense_face_region[p2f.clamp(min=0)] == REGION_SKIN)
+        mask = skin & torch.as_tensor(face.mask)
+        uv_pix = interpolate(uvs[None].float(), frags, faces)
+        if rec.detail is not None:
+            n_coarse_map, n_detail_map = rec.detail.coarse_normal_view, rec.detail.normal_view
+            disp = rec.detail.displacement
+        else:
+            n_coarse_map = texel_frames(verts, faces, uvs, rec.params.pose, rec.maps.albedo.shape[1]).normal
+            n_detail_map, disp = n_coarse_map, torch.zeros(n_coarse_map.shape[:3])
+        nc = F.normalize(sample_texture(n_coarse_map, uv_pix)[0], dim=-1)
+        nd = F.normalize(sample_texture(n_detail_map, uv_pix)[0], dim=-1)
+        dpix = sample_texture(disp[..., None], uv_pix)[0, ..., 0]
+        z_c = frags.zbuf[0]
+        z_d = z_c - dpix * nc[..., 2]
+        n_true = torch.as_tensor(face.normals)
+        z_true = torch.as_tensor(face.depth)
+        S = face.albedo.shape[1]
+        from facesculpt.detail import _skin_texels
+
+        uv_skin = _skin_texels(texel_frames(verts, faces, uvs, rec.params.pose, S), topo) > 0
+        out = {
+            "pixels": int(mask.sum()),
+            "normal_mad_deg": {"coarse": mean_angle_deg(nc, n_true, mask), "detail": mean_angle_deg(nd, n_true, mask)},
+            "side": {"coarse": side(z_c, z_true, mask), "detail": side(z_d, z_true, mask)},
+            "albedo_psnr": albedo_psnr(rec.maps.albedo, face.albedo, uv_skin),
+            "albedo_psnr_aligned": albedo_psnr(rec.maps.albedo, face.albedo, uv_skin, aligned=True),
+            "light_error_pct": light_error(rec.params.light.coeffs.detach(), face.light),
+        }
+        if rec.detail is not None:
+            out["albedo_psnr_detail"] = albedo_psnr(rec.detail.albedo, face.albedo, uv_skin)
+            out["albedo_psnr_detail_aligned"] = albedo_psnr(rec.detail.albedo, face.albedo, uv_skin, aligned=True)
+            out["detail_seconds"] = float(rec.timings.get("detail", float("nan")))
+    return out
+
+
+def summarise(rows: list[dict]) -> dict:
+    """Means of the per-face metrics (nested dicts averaged key by key; NaNs skipped)."""
+    def mean(vals):
+        v = [x for x in vals if x is not None and not (isinstance(x, float) and math.isnan(x))]
+        return float(np.mean(v)) if v else float("nan")
+
+    keys = [k for k in rows[0] if isinstance(rows[0][k], (int, float, dict))] if rows else []
+    out = {}
+    for k in keys:
+        if isinstance(rows[0][k], dict):
+            out[k] = {s: mean([r[k][s] for r in rows if k in r]) for s in rows[0][k]}
+        else:
+            out[k] = mean([r.get(k) for r in rows])
+    return out

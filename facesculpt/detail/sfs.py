@@ -1,0 +1,192 @@
+"""Shape from shading in UV space: a displacement map d (cm along the normal) and a refined
+albedo A that together explain the unwrapped photo T ~ A * shade(n(d)) under the fitted SH light.
+
+Everything happens per texel of the S x S UV map, so no rasterisation is needed inside the
+loop. For the texel at surface point P(u, v) with unit normal n, displacing P' = P + d n
+gives (ignoring the d x curvature terms) the tangents P'_u = P_u + d_u n, P'_v = P_v + d_v n
+and the normal n' ~ P'_u x P'_v. P_u, P_v (cm per UV unit) come from the UV layout's
+per-face Jacobians, averaged at the vertices and interpolated over the UV raster; d_u, d_v
+are central differences of the map.
+
+Hand-written: no installable library does texel-space photometric displacement
+estimation; the optimisation is plain torch autograd + Adam.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from facesculpt.detail.config import DetailConfig
+from facesculpt.ops.sh import sh_shade
+from facesculpt.render.face import to_view_frame
+from facesculpt.render.interpolate import interpolate
+from facesculpt.structures import Pose
+from facesculpt.texture.unwrap import uv_raster
+
+#: the reference map size the per-texel regulariser weights are expressed at
+REF_SIZE = 512
+
+
+@dataclass
+class TexelFrames:
+    """Per-texel surface frame of a posed mesh in the view frame (all (1, S, S, 3) except inside).
+
+    normal: unit normal n; du, dv: tangents P_u, P_v in cm per UV unit; inside: (1, S, S) bool
+    (texel centre on the chart); face: (1, S, S) long dense face id (-1 outside).
+    """
+
+    normal: torch.Tensor
+    du: torch.Tensor
+    dv: torch.Tensor
+    inside: torch.Tensor
+    face: torch.Tensor
+
+
+def vertex_uv_jacobians(verts: torch.Tensor, faces: torch.Tensor, uvs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-vertex tangents (P_u, P_v), each (B, V, 3) in the verts' frame (cm per UV unit).
+
+    verts: (B, V, 3); faces: (F, 3); uvs: (V, 2). Face Jacobians [P_u P_v] = [e1 e2] inv([duv1 duv2])
+    are summed at the vertices with the face's UV area as weight.
+    """
+    p0, p1, p2 = verts[:, faces[:, 0]], verts[:, faces[:, 1]], verts[:, faces[:, 2]]
+    t0, t1, t2 = uvs[faces[:, 0]], uvs[faces[:, 1]], uvs[faces[:, 2]]
+    e1, e2 = p1 - p0, p2 - p0
+    a1, a2 = t1 - t0, t2 - t0
+    det = a1[:, 0] * a2[:, 1] - a2[:, 0] * a1[:, 1]  # 2 x signed UV area
+    safe = torch.where(det.abs() > 1e-12, det, torch.full_like(det, 1e-12))
+    # inverse of [[a1u, a2u], [a1v, a2v]]
+    pu = (e1 * a2[:, 1, None] - e2 * a1[:, 1, None]) / safe[:, None]
+    pv = (-e1 * a2[:, 0, None] + e2 * a1[:, 0, None]) / safe[:, None]
+    w = det.abs()[None, :, None]
+    V = verts.shape[1]
+    out = []
+    for t in (pu * w, pv * w):
+        acc = torch.zeros(verts.shape[0], V, 3, dtype=verts.dtype)
+        for k in range(3):
+            acc.index_add_(1, faces[:, k], t)
+        out.append(acc)
+    wsum = torch.zeros(V, dtype=verts.dtype).index_add_(0, faces.reshape(-1), det.abs().repeat_interleave(3).to(verts.dtype))
+    wsum = wsum.clamp(min=1e-12)[None, :, None]
+    return out[0] / wsum, out[1] / wsum
+
+
+def texel_frames(verts: torch.Tensor, faces: torch.Tensor, uvs: torch.Tensor, pose: Pose, size: int) -> TexelFrames:
+    """Per-texel normal and UV tangents of ``verts`` (1, V, 3) model frame, in the view frame."""
+    from facesculpt.ops.mesh import vertex_normals
+
+    uvr = uv_raster(uvs, faces, size)
+    n = vertex_normals(verts, faces)
+    pu, pv = vertex_uv_jacobians(verts, faces, uvs)
+    attrs = to_view_frame(torch.cat([n, pu, pv], dim=1), pose)
+    V = verts.shape[1]
+    attrs = torch.cat([attrs[:, :V], attrs[:, V:2 * V], attrs[:, 2 * V:]], dim=-1)
+    it = interpolate(attrs, uvr.frags, faces)
+    normal = F.normalize(it[..., 0:3], dim=-1, eps=1e-8)
+    return TexelFrames(normal, it[..., 3:6], it[..., 6:9], uvr.inside[None], uvr.frags.pix_to_face)
+
+
+def detail_normals(d: torch.Tensor, frames: TexelFrames) -> torch.Tensor:
+    """Unit normals (1, S, S, 3) of the surface displaced by ``d`` (1, S, S) cm."""
+    S = d.shape[-1]
+    dp = F.pad(d[:, None], (1, 1, 1, 1), mode="replicate")[:, 0]
+    # u grows with the column, v grows upwards (towards row 0); central differences per UV unit
+    d_u = (dp[:, 1:-1, 2:] - dp[:, 1:-1, :-2]) * (S / 2.0)
+    d_v = (dp[:, :-2, 1:-1] - dp[:, 2:, 1:-1]) * (S / 2.0)
+    n = frames.normal
+    tu = frames.du + d_u[..., None] * n
+    tv = frames.dv + d_v[..., None] * n
+    c = torch.cross(tu, tv, dim=-1)
+    sign = torch.sign((torch.cross(frames.du, frames.dv, dim=-1) * n).sum(-1, keepdim=True))
+    sign = torch.where(sign == 0, torch.ones_like(sign), sign)
+    out = F.normalize(c * sign, dim=-1, eps=1e-8)
+    return torch.where(frames.inside[..., None], out, n)
+
+
+def _laplacian(x: torch.Tensor) -> torch.Tensor:
+    """5-point Laplacian of (1, S, S) with replicated borders."""
+    p = F.pad(x[:, None], (1, 1, 1, 1), mode="replicate")[:, 0]
+    return p[:, :-2, 1:-1] + p[:, 2:, 1:-1] + p[:, 1:-1, :-2] + p[:, 1:-1, 2:] - 4 * x
+
+
+def yang_weights(albedo: torch.Tensor, alpha: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Yang et al. (eqs. 8-9) edge weights w = exp(-alpha |A0_i - A0_j|) between horizontal and vertical
+    neighbours of the coarse albedo (1, S, S, 3): ((1, S, S-1), (1, S-1, S))."""
+    dx = (albedo[:, :, 1:] - albedo[:, :, :-1]).norm(dim=-1)
+    dy = (albedo[:, 1:] - albedo[:, :-1]).norm(dim=-1)
+    return torch.exp(-alpha * dx), torch.exp(-alpha * dy)
+
+
+def _resize(x: torch.Tensor, size: int, mode: str = "bilinear") -> torch.Tensor:
+    """(1, S, S[, C]) map -> (1, size, size[, C])."""
+    chan = x.dim() == 4
+    t = x.permute(0, 3, 1, 2) if chan else x[:, None]
+    if t.shape[-1] != size:
+        if mode == "area" and size < t.shape[-1]:
+            t = F.interpolate(t, size=(size, size), mode="area")
+        else:
+            t = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False)
+    return t.permute(0, 2, 3, 1) if chan else t[:, 0]
+
+
+@dataclass
+class SfSResult:
+    """displacement: (1, S, S) cm; albedo: (1, S, S, 3); normal: (1, S, S, 3) view frame; losses: dict."""
+
+    displacement: torch.Tensor
+    albedo: torch.Tensor
+    normal: torch.Tensor
+    losses: dict
+
+
+def solve_displacement(texture: torch.Tensor, visibility: torch.Tensor, albedo0: torch.Tensor, light: torch.Tensor,
+                       frames: TexelFrames, skin: torch.Tensor, cfg: DetailConfig, init: torch.Tensor | None = None,
+                       iterations: int | None = None, progress=None) -> SfSResult:
+    """Jointly fit a displacement (cm) and a log-albedo to ``texture`` at the frames' size.
+
+    texture, albedo0: (1, S, S, 3); visibility, skin: (1, S, S) (skin: 1 on skin texels, 0 eyes/mouth/outside);
+    light: (1, 9, 3); init: optional (1, S, S) starting displacement.
+    """
+    S = texture.shape[1]
+    r = S / REF_SIZE
+    conf = (visibility * skin).detach()
+    wsum = conf.sum().clamp(min=1.0)
+    wx, wy = yang_weights(albedo0, cfg.alpha)
+    both = conf * conf.flip(-1)
+    d = (init.clone() if init is not None else torch.zeros(1, S, S)).requires_grad_(True)
+    log_a = torch.log(albedo0.clamp(min=1e-3)).clone().requires_grad_(True)
+    opt = torch.optim.Adam([{"params": [d], "lr": cfg.lr_displacement}, {"params": [log_a], "lr": cfg.lr_albedo}])
+    steps = cfg.iterations if iterations is None else iterations
+    cells = max(2, int(round(cfg.low_cells * r)))
+    losses = {}
+    for it in range(steps):
+        opt.zero_grad(set_to_none=True)
+        n = detail_normals(d, frames)
+        a = log_a.exp()
+        pred = a * sh_shade(n, light)
+        data = (conf[..., None] * (pred - texture).pow(2)).sum() / wsum
+        lap = _laplacian(d) / (r * r)
+        e_lap = (skin * lap.pow(2)).mean()
+        low = F.avg_pool2d((d * skin)[:, None], cells, ceil_mode=True)
+        e_low = low.pow(2).mean()
+        ax = (a[:, :, 1:] - a[:, :, :-1]).pow(2).sum(-1) / (r * r)
+        ay = (a[:, 1:] - a[:, :-1]).pow(2).sum(-1) / (r * r)
+        e_alb = ((wx * ax).mean() + (wy * ay).mean())
+        e_sym = (both * (d - d.flip(-1)).pow(2)).mean()
+        e_uns = ((1 - conf) * d.pow(2)).mean()
+        loss = (data + cfg.w_laplacian * e_lap + cfg.w_low * e_low + cfg.w_albedo_smooth * e_alb
+                + cfg.w_symmetry * e_sym + cfg.w_unseen * e_uns)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            d.clamp_(-cfg.max_displacement, cfg.max_displacement)
+            d.mul_((skin > 0).float())
+        if progress is not None:
+            progress("detail", it + 1, steps)
+    losses = {"data": float(data), "laplacian": float(e_lap), "low": float(e_low), "albedo_smooth": float(e_alb),
+              "symmetry": float(e_sym), "unseen": float(e_uns), "total": float(loss)}
+    with torch.no_grad():
+        d = d.detach()
+        n = detail_normals(d, frames)
+    return SfSResult(d, log_a.detach().exp().clamp(0, 1), n, losses)

@@ -1,0 +1,113 @@
+"""The command line through a subprocess: outputs, exit codes, one-line errors, bad inputs."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+CLI = [sys.executable, "-m", "facesculpt.cli"]
+
+
+def run(*args, cwd=None):
+    return subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory, grace_hopper):
+    d = tmp_path_factory.mktemp("inputs")
+    gh = Image.fromarray(grace_hopper)
+    gh.save(d / "good.jpg", quality=95)
+    gh.convert("L").save(d / "gray.jpg")
+    rgba = gh.convert("RGBA")
+    rgba.putalpha(200)
+    rgba.save(d / "rgba.png")
+    (np.asarray(gh.convert("L"), dtype=np.uint16) * 257).astype(np.uint16)
+    Image.fromarray((np.asarray(gh.convert("L"), dtype=np.uint16) * 257)).save(d / "gray16.png")
+    gh.convert("CMYK").save(d / "cmyk.jpg")
+    # EXIF orientation 6: stored rotated, displayed upright after a 90 degree turn
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    gh.rotate(90, expand=True).save(d / "rotated.jpg", exif=exif.tobytes())
+    (d / "empty.jpg").write_bytes(b"")
+    (d / "notes.jpg").write_text("this is not an image\n")
+    data = (d / "good.jpg").read_bytes()
+    (d / "truncated.jpg").write_bytes(data[: len(data) // 3])
+    Image.fromarray(np.full((300, 300, 3), 127, np.uint8)).save(d / "noface.png")
+    gh.resize((80, 94)).save(d / "tiny.png")
+    return d
+
+
+def test_reconstruct_good_photo_fast(tmp_path, inputs):
+    r = run("reconstruct", inputs / "good.jpg", "-o", tmp_path / "out", "--preset", "fast")
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "out" / "good"
+    assert (out / "mesh.glb").is_file() and (out / "albedo.png").is_file()
+    assert "good.jpg" in r.stdout and "done: 1 face(s)" in r.stdout
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["inview_psnr"] > 22
+
+
+UNUSUAL = ["gray.jpg", "rgba.png", "gray16.png", "cmyk.jpg", "rotated.jpg"]
+
+
+def test_unusual_but_valid_images_work(tmp_path, inputs):
+    r = run("reconstruct", *[inputs / n for n in UNUSUAL], "-o", tmp_path, "--preset", "fast")
+    assert r.returncode == 0, r.stderr
+    assert "done: 5 face(s) reconstructed, 0 image(s) failed" in r.stdout
+    for name in UNUSUAL:
+        params = json.loads((tmp_path / Path(name).stem / "params.json").read_text())
+        H, W = params["camera"]["image_size_hw"]
+        # EXIF honoured: the rotated file comes out upright again, 600 high and 512 wide
+        assert (H, W) == (600, 512), name
+
+
+BAD = {
+    "empty.jpg": "empty",
+    "notes.jpg": "not an image",
+    "truncated.jpg": "truncated",
+    "noface.png": "no face",
+    "tiny.png": "smaller than",
+    "missing.jpg": "no such file",
+}
+
+
+def test_bad_inputs_one_line_error_each_and_no_output(tmp_path, inputs):
+    r = run("reconstruct", *[inputs / n for n in BAD], "-o", tmp_path / "out", "--preset", "fast")
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr
+    errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == len(BAD), r.stderr
+    for name, words in BAD.items():
+        line = [e for e in errors if name in e]
+        assert len(line) == 1 and words in line[0], (name, r.stderr)
+    out = tmp_path / "out"
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_batch_goes_on_past_bad_files(tmp_path, inputs):
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    for name in ("good.jpg", "empty.jpg", "notes.jpg"):
+        (folder / name).write_bytes((inputs / name).read_bytes())
+    r = run("reconstruct", folder, "-o", tmp_path / "out", "--preset", "fast")
+    assert r.returncode == 1
+    assert (tmp_path / "out" / "good" / "mesh.obj").is_file()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good"]
+    assert sum(line.startswith("error:") for line in r.stderr.splitlines()) == 2
+    assert "1 face(s) reconstructed, 2 image(s) failed" in r.stdout
+
+
+def test_verbose_shows_traceback(tmp_path, inputs):
+    r = run("reconstruct", inputs / "noface.png", "-o", tmp_path, "--verbose", "--preset", "fast")
+    assert r.returncode == 1 and "Traceback" in r.stderr
+
+
+def test_usage_errors(tmp_path, inputs):
+    r = run("reconstruct", inputs / "good.jpg", "-o", tmp_path, "--preset", "fastest")
+    assert r.returncode == 2 and "unknown preset" in r.stderr
+    r = run("reconstruct", inputs / "good.jpg", "-o", tmp_path, "--set", "photometric.iteratons=3")
+    assert r.returncode == 2 and "iteratons" in r.stderr
+    assert not any(tmp_path.iterdir())
