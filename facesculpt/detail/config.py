@@ -14,9 +14,9 @@ class DetailConfig:
     """Side of the UV displacement map, in texels."""
     coarse_size: int = 256
     """Side of the first, coarser solve (0 to solve at ``size`` only); its result starts the fine solve."""
-    iterations: int = 60
+    iterations: int = 40
     """Adam steps of the coarse solve."""
-    fine_iterations: int = 25
+    fine_iterations: int = 10
     """Adam steps of the solve at ``size``."""
     lr_displacement: float = 0.004
     """Adam step of the displacement, cm."""

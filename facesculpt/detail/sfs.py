@@ -184,8 +184,9 @@ def solve_displacement(texture: torch.Tensor, visibility: torch.Tensor, albedo0:
             d.mul_((skin > 0).float())
         if progress is not None:
             progress("detail", it + 1, steps)
-    losses = {"data": float(data), "laplacian": float(e_lap), "low": float(e_low), "albedo_smooth": float(e_alb),
-              "symmetry": float(e_sym), "unseen": float(e_uns), "total": float(loss)}
+    losses = {"data": float(data.detach()), "laplacian": float(e_lap.detach()), "low": float(e_low.detach()),
+              "albedo_smooth": float(e_alb.detach()), "symmetry": float(e_sym.detach()), "unseen": float(e_uns.detach()),
+              "total": float(loss.detach())}
     with torch.no_grad():
         d = d.detach()
         n = detail_normals(d, frames)

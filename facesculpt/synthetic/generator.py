@@ -57,8 +57,8 @@ class SyntheticConfig:
     """Depth of the deepest creases, cm (each crease gets 0.5-1 x this)."""
     wrinkle_width: float = 0.14
     """Gaussian sigma of a crease's cross-section, cm."""
-    pore_depth: float = 0.008
-    """Standard deviation of the pore noise, cm."""
+    pore_depth: float = 0.006
+    """Standard deviation of the pore noise, cm (band-limited to what ``render_levels`` = 4 can carry)."""
     shape_std: float = 0.35
     """Standard deviation of the smooth random shape bumps, cm."""
     yaw_max: float = 20.0
@@ -282,7 +282,7 @@ def make_displacement(rng: np.random.Generator, topo, S: int, cfg: SyntheticConf
         d += crease(dist, depth * rng.uniform(0.6, 1.0), 1.6 * sig) * win
     # pores
     if cfg.pore_depth > 0:
-        pores = _gauss_blur(rng.standard_normal((S, S)).astype(np.float32), 0.8)
+        pores = _gauss_blur(rng.standard_normal((S, S)).astype(np.float32), 1.5 * S / 512)
         d += cfg.pore_depth * pores / max(float(pores.std()), 1e-6)
     return d.astype(np.float32)
 
