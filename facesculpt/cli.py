@@ -89,7 +89,10 @@ def cmd_reconstruct(args) -> int:
 
         if not torch.cuda.is_available():
             print("error: --device cuda asked for, but no CUDA device is available (use --device cpu)", file=sys.stderr)
-            return EXIT_USAGE
+        else:
+            print("error: --device cuda is not supported by this version: the fit runs on the CPU "
+                  "(use --device cpu)", file=sys.stderr)
+        return EXIT_USAGE
     try:
         cfg = make_config(args.preset, max_faces=args.max_faces, **_parse_overrides(args.set))
     except (FaceSculptError, ValueError) as e:
@@ -154,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def common(sp):
         sp.add_argument("-o", "--output", required=True, help="output folder (one sub-folder per image)")
-        sp.add_argument("--preset", default="default", help="fast | default")
+        sp.add_argument("--preset", default="default", help="fast | default | full")
         sp.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="cpu (default) or cuda")
         sp.add_argument("--max-faces", type=int, default=1, help="faces per image, largest first")
         sp.add_argument("--set", action="append", metavar="KEY=VALUE",

@@ -123,6 +123,7 @@ def _presets() -> dict[str, Config]:
     return {
         "fast": Config(name="fast", photometric=PhotometricFitConfig(enabled=False)),
         "default": Config(name="default"),
+        "full": Config(name="full", detail=DetailConfig(enabled=True)),
     }
 
 

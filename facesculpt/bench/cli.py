@@ -1,7 +1,233 @@
-"""`facesculpt benchmark synthetic|holdout` (to be completed)."""
+"""`facesculpt benchmark synthetic|holdout`.
+
+    facesculpt benchmark synthetic --n N --seed S -o DIR [--size 512] [--preset default]
+        [--variants detail,smooth] [--noise 0] [--blur 0] [--downsample 1] [--no-detail-stage] [--set K=V]
+    facesculpt benchmark holdout PATH... -o DIR [--preset default] [--regions cheek,eye] [--set K=V]
+
+Each prints a table and writes it as JSON (``DIR/results.json``, written atomically). Errors are
+one line on stderr and a non-zero exit; a bad image is reported and the rest go on.
+"""
 from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def _fmt(x, spec=".2f") -> str:
+    return "nan" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
+
+
+def _config(args, detail: bool):
+    from facesculpt.cli import _parse_overrides
+    from facesculpt.config import make_config
+
+    over = _parse_overrides(args.set)
+    if detail:
+        over.setdefault("detail.enabled", True)
+    return make_config(args.preset, **over)
+
+
+def _write_face(folder: Path, face) -> None:
+    """The photo and its ground truth, written atomically into ``folder``."""
+    from facesculpt.detail import displacement_scale
+    from facesculpt.io.atomic import atomic_output_dir, write_json, write_png, write_png16
+
+    with atomic_output_dir(folder) as tmp:
+        tmp = Path(tmp)
+        write_png(tmp / "photo.png", face.image)
+        write_png(tmp / "photo_clean.png", face.clean)
+        write_png(tmp / "albedo.png", face.albedo[0].numpy())
+        d = face.displacement[0]
+        sc = displacement_scale(d)
+        write_png16(tmp / "displacement.png", ((d - sc["offset_cm"]) / sc["scale_cm"]).clamp(0, 1).numpy())
+        write_png(tmp / "normals.png", (face.normals * 0.5 + 0.5) * face.mask[..., None])
+        zmax = float(face.depth.max()) if face.depth.max() > 0 else 1.0
+        write_png16(tmp / "depth.png", face.depth / (zmax * 1.001))
+        write_png(tmp / "mask.png", face.mask)
+        write_json(tmp / "truth.json", {
+            "displacement_png": sc,
+            "depth_png": {"formula": "z_cm = png_value / 65535 * scale_cm (0 = background)", "scale_cm": zmax * 1.001},
+            "normals_png": "view-frame normals (+Y up, +Z to camera), RGB = n * 0.5 + 0.5, skin pixels only",
+            "light_sh": face.light[0], "pose": {"rotvec_rad": face.pose.rotvec[0], "translation_cm": face.pose.translation[0]},
+            "camera": {"focal_px": float(face.camera.focal[0]), "principal_px": face.camera.principal[0]},
+            "coarse_verts_cm": face.verts[0], "info": face.info,
+        })
+
+
+def cmd_synthetic(args) -> int:
+    import torch
+
+    from facesculpt.bench.synthetic import evaluate_synthetic, summarise
+    from facesculpt.core.errors import FaceSculptError
+    from facesculpt.io.atomic import write_json
+    from facesculpt.pipeline import reconstruct_all
+    from facesculpt.synthetic import SyntheticConfig, generate_face
+    from facesculpt.topology import load_topology
+
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    if args.n < 1 or not variants or any(v not in ("detail", "smooth") for v in variants):
+        print("error: --n must be >= 1 and --variants a comma list of detail, smooth", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        cfg = _config(args, detail=not args.no_detail_stage)
+        syn = [SyntheticConfig(size=args.size, detail=(v == "detail"), noise_sigma=args.noise, blur_sigma=args.blur,
+                               downsample=args.downsample) for v in variants]
+    except (FaceSculptError, ValueError, TypeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    out = Path(args.output)
+    topo = load_topology(cfg.subdivision_levels)
+    rows, failures = [], []
+    head = f"{'face':<16}{'MAD coarse':>11}{'MAD detail':>11}{'SIDE coarse':>12}{'SIDE detail':>12}{'alb PSNR':>9}{'light %':>8}{'t_det s':>8}"
+    print(head)
+    for i in range(args.n):
+        for v, sc in zip(variants, syn):
+            name = f"{v}_{args.seed + i:04d}"
+            try:
+                face = generate_face(args.seed + i, sc)
+                _write_face(out / "faces" / name, face)
+                rec = reconstruct_all(face.image, config=cfg, max_faces=1, name=name)[0]
+                m = evaluate_synthetic(face, rec, topo)
+                m.update(name=name, variant=v, seed=args.seed + i, timings_s=rec.timings)
+                rows.append(m)
+                print(f"{name:<16}{_fmt(m['normal_mad_deg']['coarse']):>11}{_fmt(m['normal_mad_deg']['detail']):>11}"
+                      f"{_fmt(m['side']['coarse'], '.4f'):>12}{_fmt(m['side']['detail'], '.4f'):>12}"
+                      f"{_fmt(m['albedo_psnr_aligned']):>9}{_fmt(m['light_error_pct'], '.1f'):>8}"
+                      f"{_fmt(m.get('detail_seconds', float('nan')), '.1f'):>8}", flush=True)
+            except KeyboardInterrupt:
+                raise
+            except Exception as e:  # report and go on
+                line = str(e).splitlines()[0] if str(e) else type(e).__name__
+                failures.append(f"{name}: {line}")
+                print(f"error: {name}: {line}", file=sys.stderr)
+            torch.set_grad_enabled(True)
+    by = {v: [r for r in rows if r["variant"] == v] for v in variants}
+    main = by.get("detail") or by[variants[0]]
+    summary = summarise(main) if main else {}
+    for v in variants:
+        summary[v] = summarise(by[v]) if by[v] else {}
+    if main:
+        c, d = summary["normal_mad_deg"]["coarse"], summary["normal_mad_deg"]["detail"]
+        summary["normal_improvement_pct"] = 100 * (c - d) / c if c else float("nan")
+    result = {"summary": summary, "faces": rows, "failures": failures,
+              "settings": {"n": args.n, "seed": args.seed, "size": args.size, "preset": cfg.name,
+                           "detail_stage": cfg.detail.enabled, "variants": variants, "noise": args.noise,
+                           "blur": args.blur, "downsample": args.downsample}}
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "results.json", result)
+    for v in variants:
+        s = summary.get(v) or {}
+        if s:
+            print(f"{'mean ' + v:<16}{_fmt(s['normal_mad_deg']['coarse']):>11}{_fmt(s['normal_mad_deg']['detail']):>11}"
+                  f"{_fmt(s['side']['coarse'], '.4f'):>12}{_fmt(s['side']['detail'], '.4f'):>12}"
+                  f"{_fmt(s['albedo_psnr_aligned']):>9}{_fmt(s['light_error_pct'], '.1f'):>8}"
+                  f"{_fmt(s.get('detail_seconds', float('nan')), '.1f'):>8}")
+    print(f"results: {out / 'results.json'}" + (f"; {len(failures)} face(s) failed" if failures else ""))
+    return EXIT_FAILED if failures or not rows else 0
+
+
+def cmd_holdout(args) -> int:
+    import torch
+
+    from facesculpt.bench.holdout import REGIONS, evaluate_holdout, region_mask
+    from facesculpt.core.errors import FaceSculptError
+    from facesculpt.detect import detect_faces
+    from facesculpt.io.atomic import write_json
+    from facesculpt.io.discover import find_images
+    from facesculpt.io.image import load_image
+    from facesculpt.pipeline import reconstruct_all
+    from facesculpt.topology import load_topology
+
+    regions = [r.strip() for r in args.regions.split(",") if r.strip()]
+    bad = [r for r in regions if r not in REGIONS]
+    if bad or not regions:
+        print(f"error: unknown region(s) {', '.join(bad) or '(none)'} (choose from: {', '.join(REGIONS)})", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        cfg = _config(args, detail=False)
+    except (FaceSculptError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    out = Path(args.output)
+    entries = find_images(args.paths, exclude=[out])
+    if not entries:
+        print("error: no images found in the given paths", file=sys.stderr)
+        return EXIT_USAGE
+    topo = load_topology(cfg.subdivision_levels)
+    rows, failures = [], []
+    print(f"{'image':<28}{'region':<8}{'pixels':>8}{'PSNR dB':>9}{'SSIM':>7}{'time s':>8}")
+    for entry in entries:
+        path, err = entry if isinstance(entry, tuple) else (entry, None)
+        path = Path(path)
+        try:
+            if err is not None:
+                raise err if isinstance(err, BaseException) else FaceSculptError(str(err))
+            image = load_image(path)
+            lmk = detect_faces(image, max_faces=1, min_face_size=cfg.min_face_size,
+                               detection_max_side=cfg.detection_max_side, name=path.name)[0]
+            for region in regions:
+                t0 = time.perf_counter()
+                hidden = region_mask(lmk, topo, region, image.shape[:2])
+                rec = reconstruct_all(image, config=cfg, max_faces=1, name=path.name, valid_mask=~hidden)[0]
+                m = evaluate_holdout(image, rec, hidden, topo)
+                m.update(image=str(path), region=region, seconds=time.perf_counter() - t0)
+                rows.append(m)
+                print(f"{path.name[:27]:<28}{region:<8}{m['pixels']:>8}{_fmt(m['psnr']):>9}{_fmt(m['ssim'], '.3f'):>7}"
+                      f"{m['seconds']:>8.1f}", flush=True)
+                torch.set_grad_enabled(True)
+        except KeyboardInterrupt:
+            raise
+        except Exception as e:
+            line = str(e).splitlines()[0] if str(e) else type(e).__name__
+            if path.name not in line:
+                line = f"{path.name}: {line}"
+            failures.append(line)
+            print(f"error: {line}", file=sys.stderr)
+    import numpy as np
+
+    summary = {}
+    for region in regions:
+        rr = [r for r in rows if r["region"] == region and r["pixels"] > 0]
+        summary[region] = {"psnr": float(np.mean([r["psnr"] for r in rr])) if rr else float("nan"),
+                           "ssim": float(np.mean([r["ssim"] for r in rr])) if rr else float("nan"), "n": len(rr)}
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "results.json", {"summary": summary, "rows": rows, "failures": failures,
+                                      "settings": {"preset": cfg.name, "regions": regions}})
+    for region, s in summary.items():
+        print(f"{'mean':<28}{region:<8}{'':>8}{_fmt(s['psnr']):>9}{_fmt(s['ssim'], '.3f'):>7}")
+    print(f"results: {out / 'results.json'}" + (f"; {len(failures)} image(s) failed" if failures else ""))
+    return EXIT_FAILED if failures or not rows else 0
 
 
 def register(subparsers) -> None:
     """Add the ``benchmark`` sub-command to the main parser's subparsers."""
-    return None
+    b = subparsers.add_parser("benchmark", help="quality benchmarks (synthetic ground truth, held-out completion)")
+    bs = b.add_subparsers(dest="benchmark", required=True)
+
+    def common(sp):
+        sp.add_argument("-o", "--output", required=True, help="output folder (results.json and per-face files)")
+        sp.add_argument("--preset", default="default", help="reconstruction preset (fast | default | full)")
+        sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="config override (repeatable)")
+        sp.add_argument("--verbose", action="store_true", help="print tracebacks")
+
+    s = bs.add_parser("synthetic", help="generate faces with known truth, reconstruct, score")
+    s.add_argument("--n", type=int, default=6, help="faces per variant")
+    s.add_argument("--seed", type=int, default=0, help="seed of the first face (face i uses seed + i)")
+    s.add_argument("--size", type=int, default=512, help="photo side, pixels")
+    s.add_argument("--variants", default="detail,smooth", help="comma list: detail (wrinkles, pores), smooth (none)")
+    s.add_argument("--noise", type=float, default=0.0, help="Gaussian noise sigma on the photo (0-1 scale)")
+    s.add_argument("--blur", type=float, default=0.0, help="Gaussian blur sigma, pixels")
+    s.add_argument("--downsample", type=int, default=1, help="down-sample factor (and back up)")
+    s.add_argument("--no-detail-stage", action="store_true", help="do not force the detail stage on")
+    common(s)
+    s.set_defaults(func=cmd_synthetic)
+    h = bs.add_parser("holdout", help="hide a face region, reconstruct, score the completed texture there")
+    h.add_argument("paths", nargs="+", help="image files and folders")
+    h.add_argument("--regions", default="cheek,eye", help="comma list of regions to hide: cheek, eye")
+    common(h)
+    h.set_defaults(func=cmd_holdout)

@@ -32,6 +32,8 @@ class DetailConfig:
     """Yang et al.'s edge-aware albedo smoothness: sum of w_ij |A_i - A_j|^2 over neighbouring texels."""
     alpha: float = 80.0
     """Yang et al.'s alpha: w_ij = exp(-alpha |A0_i - A0_j|) from the coarse albedo A0."""
+    albedo_blur: int = 9
+    """Side (texels of the 512 map) of the box filter that smooths the coarse albedo to start the refined albedo."""
     w_symmetry: float = 0.1
     """Left/right symmetry of the displacement (u -> 1 - u) where both sides were seen."""
     w_unseen: float = 1.0

@@ -155,7 +155,12 @@ def solve_displacement(texture: torch.Tensor, visibility: torch.Tensor, albedo0:
     wx, wy = yang_weights(albedo0, cfg.alpha)
     both = conf * conf.flip(-1)
     d = (init.clone() if init is not None else torch.zeros(1, S, S)).requires_grad_(True)
-    log_a = torch.log(albedo0.clamp(min=1e-3)).clone().requires_grad_(True)
+    # start the albedo from a local mean of the coarse albedo, so the detail shading baked into A0 is
+    # first offered to the displacement; sharp albedo marks come back through the data term where the
+    # Yang weights let them
+    k = max(3, int(round(cfg.albedo_blur * r)) | 1)
+    a_init = F.avg_pool2d(F.pad(albedo0.permute(0, 3, 1, 2), (k // 2,) * 4, mode="replicate"), k, stride=1)
+    log_a = torch.log(a_init.permute(0, 2, 3, 1).clamp(min=1e-3)).contiguous().requires_grad_(True)
     opt = torch.optim.Adam([{"params": [d], "lr": cfg.lr_displacement}, {"params": [log_a], "lr": cfg.lr_albedo}])
     steps = cfg.iterations if iterations is None else iterations
     cells = max(2, int(round(cfg.low_cells * r)))

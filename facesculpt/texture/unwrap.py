@@ -117,6 +117,9 @@ def unwrap(
             conf = conf * sample_pixels(valid.float()[..., None], geo.xy)[..., 0].clamp(0, 1).eq(1).float()
         shading = sh_shade(geo.normal_view, sh_coeffs)
         albedo_seen = (texture / shading.clamp(min=cfg.shading_floor)).clamp(0, 1)
+        # texels in deep shade cannot be de-lit reliably (dividing by a small number blows up
+        # noise and any light-model error): trust them less, so completion takes over
+        conf = conf * _smoothstep(shading.mean(-1), cfg.shading_floor, 2.5 * cfg.shading_floor)
         albedo = complete_albedo(albedo_seen, conf, mirror=cfg.mirror)
         texture = torch.where(geo.inside[..., None], texture, albedo * shading.clamp(0, None))
     return UVMaps(albedo=albedo, texture=texture, visibility=conf, shading=shading)

@@ -111,3 +111,9 @@ def test_usage_errors(tmp_path, inputs):
     r = run("reconstruct", inputs / "good.jpg", "-o", tmp_path, "--set", "photometric.iteratons=3")
     assert r.returncode == 2 and "iteratons" in r.stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_device_cuda_is_refused_clearly(tmp_path, inputs):
+    r = run("reconstruct", inputs / "good.jpg", "-o", tmp_path, "--device", "cuda")
+    assert r.returncode == 2 and "cuda" in r.stderr and "Traceback" not in r.stderr
+    assert not any(tmp_path.iterdir())

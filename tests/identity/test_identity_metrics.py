@@ -69,7 +69,7 @@ def test_photo_embedding_bad_input_fails():
 
 
 def test_recall_at_k_reference():
-    q = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    q = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 3.0]])
     g = np.array([[0.0, 1.0], [9.0, 0.0], [0.0, 0.5], [5.0, 5.0]])
     # query 0 (a): nearest a ; query 1 (b): nearest b ; query 2 (c): nearest are a, a, then c
     r = recall_at_k(q, g, ["a", "b", "c"], ["a", "b", "a", "c"], ks=(1, 2, 3, 10))

@@ -1,0 +1,32 @@
+"""`facesculpt benchmark`: bad input is a one-line error with a non-zero exit; metric helpers."""
+import math
+
+import torch
+
+from facesculpt.bench.synthetic import light_error, mean_angle_deg, side
+from facesculpt.cli import main
+
+
+def test_synthetic_bad_args_fail(tmp_path, capsys):
+    assert main(["benchmark", "synthetic", "--n", "0", "-o", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:")
+    assert main(["benchmark", "synthetic", "--variants", "bogus", "-o", str(tmp_path / "o")]) == 2
+
+
+def test_holdout_bad_args_fail(tmp_path, capsys):
+    assert main(["benchmark", "holdout", str(tmp_path), "--regions", "nose", "-o", str(tmp_path / "o")]) == 2
+    assert main(["benchmark", "holdout", str(tmp_path / "missing"), "-o", str(tmp_path / "o")]) != 0
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error:")
+
+
+def test_metrics_reference_values():
+    a = torch.tensor([[0.0, 0.0, 1.0]])
+    b = torch.tensor([[0.0, math.sin(0.1), math.cos(0.1)]])
+    assert abs(mean_angle_deg(a, b, torch.tensor([True])) - math.degrees(0.1)) < 1e-3
+    z = torch.tensor([10.0, 20.0, 30.0])
+    assert side(2 * z, z, torch.ones(3, dtype=torch.bool)) < 1e-6  # scale-invariant
+    assert side(z + torch.tensor([1.0, 0, 0]), z, torch.ones(3, dtype=torch.bool)) > 1e-3
+    L = torch.randn(1, 9, 3)
+    L[:, 0] = 3.0
+    assert light_error(L, 2 * L) < 1e-4 and light_error(L, L + 0.5 * torch.randn(1, 9, 3)) > 0.1
