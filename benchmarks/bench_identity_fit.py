@@ -6,7 +6,8 @@ For grace_hopper (bundled) and scikit-image's astronaut: wall time of ``reconstr
 image (after one warm-up run that loads the models and compiles the kernels), the
 photometric stage's time, its final photometric loss, and the identity distances
 (``facesculpt.metrics.identity``) of the in-view and +-30 deg yaw renders to the photo.
-Prints one table to stdout.
+Prints one table to stdout, then the cost of one evaluation + backward of the in-view terms
+and of the random view at the fit's render size (median of 5, identity-on settings).
 """
 from __future__ import annotations
 
@@ -28,6 +29,47 @@ def _parse_set(items):
     return out
 
 
+def _step_costs(img, rec, cfg, repeats: int = 5) -> tuple[float, float]:
+    """Seconds for (in-view identity + content, random view), each with its backward."""
+    import statistics
+    from dataclasses import replace
+
+    from facesculpt.identity.fitting import make_identity_terms
+    from facesculpt.ops.image import crop_resize, square_box, to_tensor
+    from facesculpt.pipeline import FIT_CROP_EXPAND
+    from facesculpt.render.face import render_face
+    from facesculpt.topology import load_topology
+
+    topo = load_topology(cfg.subdivision_levels)
+    R = cfg.photometric.render_size
+    x0, y0, side = square_box(rec.landmarks.bbox.tolist(), FIT_CROP_EXPAND)
+    target = to_tensor(crop_resize(img, x0, y0, side, R))
+    cam = rec.params.camera.crop(x0, y0, R / side, (R, R))
+    lm68 = ((rec.landmarks.points[topo.lmk68, :2] - torch.tensor([x0, y0])) * (R / side))[None]
+    out = []
+    for icfg in (replace(cfg.identity, w_random_pose=0.0), replace(cfg.identity, w_identity=0.0, w_content=0.0,
+                                                                      random_pose_every=1, every=10 ** 9)):
+        terms = make_identity_terms(target, lm68, icfg, topo, cfg.seed)
+        ts = []
+        for i in range(repeats + 1):
+            coarse = rec.coarse.clone().requires_grad_(True)
+            light = rec.params.light.coeffs.clone().requires_grad_(True)
+            alb = rec.maps.albedo[:, ::4, ::4].contiguous().requires_grad_(True)
+            dense = topo.densify(coarse)
+            rend = render_face(dense, topo.dense_faces, topo.dense_uvs, rec.params.pose, cam, alb, light,
+                               background=target, antialias=True)
+            state = {"render": rend, "pose": rec.params.pose, "coarse": coarse, "dense": dense, "light": light,
+                     "albedo_tex": alb, "camera": cam, "step": 1}
+            t = time.perf_counter()
+            loss, _ = terms(state)
+            if loss.requires_grad:
+                loss.backward()
+            if i:
+                ts.append(time.perf_counter() - t)
+        out.append(statistics.median(ts))
+    return out[0], out[1]
+
+
 def main() -> None:
     import skimage.data
 
@@ -40,6 +82,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--set", action="append", metavar="KEY=VALUE", help="override for the identity-on runs")
+    ap.add_argument("--costs-only", action="store_true", help="only the per-step costs (fast preset fit)")
     ap.add_argument("--iterations", type=int, default=None, help="photometric iterations (default: preset's)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -55,12 +98,20 @@ def main() -> None:
         "on": make_config("default", **{**common, "identity.enabled": True, **_parse_set(args.set)}),
     }
     topo = load_topology(configs["on"].subdivision_levels)
+    if args.costs_only:
+        rec = reconstruct(photos["grace_hopper"], config=make_config("fast"))
+        _step_costs(photos["grace_hopper"], rec, configs["on"], 1)
+        inview, rnd = _step_costs(photos["grace_hopper"], rec, configs["on"])
+        print(f"in-view identity+content {inview:.3f} s, random view {rnd:.3f} s (with backward)")
+        return
     reconstruct(photos["grace_hopper"], config=configs["on"])          # warm-up
     rows = []
     for name, img in photos.items():
         for mode, cfg in configs.items():
             t = time.perf_counter()
             rec = reconstruct(img, config=cfg)
+            if name == "grace_hopper" and mode == "on":
+                rec_costs = rec
             wall = time.perf_counter() - t
             m = identity_metrics(img, rec, topo)
             rows.append((name, mode, wall, rec.timings.get("photometric", 0.0),
@@ -76,6 +127,10 @@ def main() -> None:
     for r in rows:
         print(f"| {r[0]} | {r[1]} | {r[2]:.1f} | {r[3]:.1f} | {r[4]:.4f} | {r[5]:.3f} | {r[6]:.3f} | {r[7]:.3f} "
               f"| {r[8]:.3f} |")
+    inview, rnd = _step_costs(photos["grace_hopper"], rec_costs, configs["on"])
+    k = configs["on"].identity.random_pose_every
+    print(f"per step (grace_hopper, render {configs['on'].photometric.render_size}px, incl. backward): in-view "
+          f"identity+content {inview:.3f} s, random view {rnd:.3f} s (every {k} steps: {inview + rnd / k:.3f} s/step)")
 
 
 if __name__ == "__main__":

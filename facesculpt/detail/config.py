@@ -22,19 +22,25 @@ class DetailConfig:
     """Adam step of the displacement, cm."""
     lr_albedo: float = 0.02
     """Adam step of the refined log-albedo."""
-    w_laplacian: float = 0.02
-    """Laplacian smoothness of the displacement (cm, per texel of the 512 map; L2R's smoothness of the detail)."""
+    w_laplacian: float = 0.5
+    """Laplacian smoothness of the displacement (cm, per texel of the 512 map; L2R's smoothness of the detail).
+    Tuned on synthetic seeds 100-102 (0.02 let the map absorb albedo texture)."""
     w_low: float = 10.0
     """Pull of the displacement's local mean (over ``low_cells`` texels) to zero, so detail cannot absorb coarse shape."""
     low_cells: int = 32
     """Side, in texels of the 512 map, of the blocks whose mean displacement is pulled to zero."""
-    w_albedo_smooth: float = 20.0
+    w_albedo_smooth: float = 5.0
     """Yang et al.'s edge-aware albedo smoothness: sum of w_ij |A_i - A_j|^2 over neighbouring texels."""
     alpha: float = 80.0
     """Yang et al.'s alpha: w_ij = exp(-alpha |A0_i - A0_j|) from the coarse albedo A0."""
-    albedo_blur: int = 9
+    albedo_blur: int = 3
     """Side (texels of the 512 map) of the box filter that smooths the coarse albedo to start the refined albedo."""
-    w_symmetry: float = 0.1
+    pyramid_levels: int = 1
+    """Levels of the Laplacian pyramid (sides S, S/2, ...) that parametrises the displacement's correction
+    in each solve; 1 = one value per texel."""
+    pyramid_skip: int = 0
+    """Finest pyramid levels left out (the correction is then smooth at their scale)."""
+    w_symmetry: float = 1.0
     """Left/right symmetry of the displacement (u -> 1 - u) where both sides were seen."""
     w_unseen: float = 1.0
     """Pull of the displacement to zero where the texel was not seen (weight 1 - visibility)."""

@@ -9,7 +9,7 @@ per-face Jacobians, averaged at the vertices and interpolated over the UV raster
 are central differences of the map.
 
 Hand-written: no installable library does texel-space photometric displacement
-estimation; the optimisation is plain torch autograd + Adam.
+estimation; the optimisation is plain torch autograd + Adam over a Laplacian pyramid of the map.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from facesculpt.core.errors import ConfigError
 from facesculpt.detail.config import DetailConfig
 from facesculpt.ops.sh import sh_shade
 from facesculpt.render.face import to_view_frame
@@ -143,38 +144,62 @@ class SfSResult:
 def solve_displacement(texture: torch.Tensor, visibility: torch.Tensor, albedo0: torch.Tensor, light: torch.Tensor,
                        frames: TexelFrames, skin: torch.Tensor, cfg: DetailConfig, init: torch.Tensor | None = None,
                        iterations: int | None = None, progress=None) -> SfSResult:
-    """Jointly fit a displacement (cm) and a log-albedo to ``texture`` at the frames' size.
+    """Fit a displacement (cm) and a log-albedo to ``texture`` at the frames' size.
 
     texture, albedo0: (1, S, S, 3); visibility, skin: (1, S, S) (skin: 1 on skin texels, 0 eyes/mouth/outside);
-    light: (1, 9, 3); init: optional (1, S, S) starting displacement.
+    light: (1, 9, 3); init: optional (1, S, S) starting displacement. The correction of the displacement is
+    parametrised by a Laplacian pyramid of ``cfg.pyramid_levels`` levels (the finest ``cfg.pyramid_skip``
+    left out). ``losses`` holds the final terms and ``data_start`` / ``total_start`` (the first step's),
+    so a caller can check that the fit improved.
     """
+    if cfg.pyramid_levels < 1 or not 0 <= cfg.pyramid_skip < cfg.pyramid_levels:
+        raise ConfigError(f"detail.pyramid_levels must be >= 1 and 0 <= detail.pyramid_skip < pyramid_levels "
+                          f"(got {cfg.pyramid_levels}, {cfg.pyramid_skip})")
     S = texture.shape[1]
     r = S / REF_SIZE
     conf = (visibility * skin).detach()
     wsum = conf.sum().clamp(min=1.0)
     wx, wy = yang_weights(albedo0, cfg.alpha)
     both = conf * conf.flip(-1)
-    d = (init.clone() if init is not None else torch.zeros(1, S, S)).requires_grad_(True)
+    skin_on = (skin > 0).float()
+    base = init.detach().clone() if init is not None else torch.zeros(1, S, S)
+    # the displacement is the starting map plus a Laplacian pyramid of corrections (sides S, S/2, ...):
+    # plain per-texel gradient steps barely move the smooth, mid-scale part of d; the coarse levels of
+    # the pyramid move it in a few steps
+    sides = [S]
+    while len(sides) < int(cfg.pyramid_levels) and sides[-1] // 2 >= 8:
+        sides.append(sides[-1] // 2)
+    sides = sides[min(int(cfg.pyramid_skip), len(sides) - 1):]
+    levels = [torch.zeros(1, 1, s, s, requires_grad=True) for s in sides]
+
+    def displacement():
+        # clamped in the forward pass (a texel pushed past the clamp stops receiving data gradients)
+        acc = base[:, None]
+        for g in levels:
+            acc = acc + (g if g.shape[-1] == S else F.interpolate(g, size=(S, S), mode="bilinear", align_corners=False))
+        return acc[:, 0].clamp(-cfg.max_displacement, cfg.max_displacement) * skin_on
+
     # start the albedo from a local mean of the coarse albedo, so the detail shading baked into A0 is
     # first offered to the displacement; sharp albedo marks come back through the data term where the
     # Yang weights let them
     k = max(3, int(round(cfg.albedo_blur * r)) | 1)
     a_init = F.avg_pool2d(F.pad(albedo0.permute(0, 3, 1, 2), (k // 2,) * 4, mode="replicate"), k, stride=1)
     log_a = torch.log(a_init.permute(0, 2, 3, 1).clamp(min=1e-3)).contiguous().requires_grad_(True)
-    opt = torch.optim.Adam([{"params": [d], "lr": cfg.lr_displacement}, {"params": [log_a], "lr": cfg.lr_albedo}])
+    opt = torch.optim.Adam([{"params": levels, "lr": cfg.lr_displacement},
+                            {"params": [log_a], "lr": cfg.lr_albedo}])
     steps = cfg.iterations if iterations is None else iterations
     cells = max(2, int(round(cfg.low_cells * r)))
-    losses = {}
+    losses: dict = {}
     for it in range(steps):
         opt.zero_grad(set_to_none=True)
+        d = displacement()
         n = detail_normals(d, frames)
         a = log_a.exp()
         pred = a * sh_shade(n, light)
         data = (conf[..., None] * (pred - texture).pow(2)).sum() / wsum
         lap = _laplacian(d) / (r * r)
         e_lap = (skin * lap.pow(2)).mean()
-        low = F.avg_pool2d((d * skin)[:, None], cells, ceil_mode=True)
-        e_low = low.pow(2).mean()
+        e_low = F.avg_pool2d((d * skin)[:, None], cells, ceil_mode=True).pow(2).mean() if cfg.w_low > 0 else d.sum() * 0
         ax = (a[:, :, 1:] - a[:, :, :-1]).pow(2).sum(-1) / (r * r)
         ay = (a[:, 1:] - a[:, :-1]).pow(2).sum(-1) / (r * r)
         e_alb = ((wx * ax).mean() + (wy * ay).mean())
@@ -182,17 +207,17 @@ def solve_displacement(texture: torch.Tensor, visibility: torch.Tensor, albedo0:
         e_uns = ((1 - conf) * d.pow(2)).mean()
         loss = (data + cfg.w_laplacian * e_lap + cfg.w_low * e_low + cfg.w_albedo_smooth * e_alb
                 + cfg.w_symmetry * e_sym + cfg.w_unseen * e_uns)
+        if it == 0:
+            start = {"data_start": float(data.detach()), "total_start": float(loss.detach())}
         loss.backward()
         opt.step()
-        with torch.no_grad():
-            d.clamp_(-cfg.max_displacement, cfg.max_displacement)
-            d.mul_((skin > 0).float())
         if progress is not None:
             progress("detail", it + 1, steps)
-    losses = {"data": float(data.detach()), "laplacian": float(e_lap.detach()), "low": float(e_low.detach()),
-              "albedo_smooth": float(e_alb.detach()), "symmetry": float(e_sym.detach()), "unseen": float(e_uns.detach()),
-              "total": float(loss.detach())}
+        if it == steps - 1:
+            losses = {"data": float(data.detach()), "laplacian": float(e_lap.detach()), "low": float(e_low.detach()),
+                      "albedo_smooth": float(e_alb.detach()), "symmetry": float(e_sym.detach()),
+                      "unseen": float(e_uns.detach()), "total": float(loss.detach()), **start}
     with torch.no_grad():
-        d = d.detach()
+        d = displacement().detach()
         n = detail_normals(d, frames)
     return SfSResult(d, log_a.detach().exp().clamp(0, 1), n, losses)

@@ -9,14 +9,16 @@ class IdentityConfig:
     """Face-recognition losses in the photometric fit (see docs/identity.md)."""
 
     enabled: bool = False
-    """Add the identity, content and random-pose identity terms to the photometric fit."""
-    w_identity: float = 0.1
+    """Add the identity, content and random-pose identity terms to the photometric fit (off by
+    default: on the bundled photos they do not lower the identity distances and cost time,
+    see docs/identity.md)."""
+    w_identity: float = 0.05
     """Weight of 1 - cos between the embeddings of the render and the photo (eq. 9)."""
-    w_content: float = 0.01
+    w_content: float = 0.002
     """Weight of the size-normalised distance of intermediate activations (eq. 10)."""
-    w_random_pose: float = 0.05
+    w_random_pose: float = 0.02
     """Weight of the identity term on a second render with random pose and light (eq. 8)."""
-    content_layers: tuple[str, ...] = ("level4", "level3")
+    content_layers: tuple[str, ...] = ("level3", "level2")
     """Activations the content term compares, by ``FEATURE_NAMES`` (stem, level4 (32x35x35),
     level3 (64x17x17), level2 (128x8x8), level1, level0)."""
     chip_landmarks: str = "photo"

@@ -2,9 +2,11 @@
 shading recovers a known displacement better than the coarse (smooth) geometry."""
 import math
 
+import pytest
 import torch
 import torch.nn.functional as F
 
+from facesculpt.core.errors import ConfigError
 from facesculpt.detail.config import DetailConfig
 from facesculpt.detail.sfs import TexelFrames, detail_normals, solve_displacement, vertex_uv_jacobians
 from facesculpt.ops.sh import AMBIENT_BASIS, sh_shade
@@ -46,7 +48,20 @@ def test_vertex_uv_jacobians_of_a_scaled_square():
     assert torch.allclose(pv, torch.tensor([0.0, 2, 0]).expand_as(pv))
 
 
-def test_sfs_beats_flat_geometry_on_a_known_bump():
+def _side_light():
+    light = torch.zeros(1, 9, 3)
+    light[:, 0] = 1 / AMBIENT_BASIS
+    light[:, 3] = 0.8  # from +x
+    light[:, 1] = 0.4  # from +y
+    return light
+
+
+def _mad(n, n_true):
+    return math.degrees(torch.acos((n * n_true).sum(-1).clamp(-1, 1)).mean())
+
+
+@pytest.mark.parametrize("pyramid", [1, 4])
+def test_sfs_beats_flat_geometry_on_a_known_bump(pyramid):
     torch.manual_seed(0)
     S, W = 64, 6.0
     fr = _plane(S, W)
@@ -63,7 +78,7 @@ def test_sfs_beats_flat_geometry_on_a_known_bump():
     texture = albedo * sh_shade(n_true, light)
     albedo0 = texture / sh_shade(fr.normal, light)  # what the texture stage hands over
     cfg = DetailConfig(enabled=True, lr_displacement=0.004, w_low=0.0, w_symmetry=0.0, albedo_blur=64,
-                       w_laplacian=0.0005)
+                       w_laplacian=0.0005, w_albedo_smooth=20.0, pyramid_levels=pyramid)
     res = solve_displacement(texture, torch.ones(1, S, S), albedo0, light, fr, torch.ones(1, S, S), cfg, iterations=150)
 
     def mad(n):
@@ -71,4 +86,16 @@ def test_sfs_beats_flat_geometry_on_a_known_bump():
 
     coarse, detail = mad(fr.normal), mad(res.normal)
     assert detail < 0.75 * coarse, (coarse, detail)
+    assert res.losses["data"] < 0.5 * res.losses["data_start"]  # the photometric residual went down
     assert torch.corrcoef(torch.stack([res.displacement.flatten(), d_true.flatten()]))[0, 1] > 0.5
+
+
+
+@pytest.mark.parametrize("levels, skip", [(0, 0), (3, 3), (3, -1)])
+def test_bad_pyramid_settings_fail(levels, skip):
+    S = 8
+    fr = _plane(S)
+    with pytest.raises(ConfigError, match="pyramid"):
+        solve_displacement(torch.full((1, S, S, 3), 0.5), torch.ones(1, S, S), torch.full((1, S, S, 3), 0.5),
+                           _side_light(), fr, torch.ones(1, S, S), DetailConfig(pyramid_levels=levels, pyramid_skip=skip),
+                           iterations=1)

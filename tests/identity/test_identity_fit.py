@@ -117,8 +117,8 @@ def test_turn_head_sign_and_centre():
     pose = Pose(matrix_to_rotvec(MODEL_TO_CV[None]), pose.translation)
     out = pose.apply(turn_head(verts, pose, math.radians(30.0)))
     assert torch.allclose(out[0, 0], torch.tensor([0.0, 0.0, 50.0]), atol=1e-5)
-    assert torch.allclose(out[0, 1], torch.tensor([4 * math.sin(math.radians(30)), 0.0, 50 - 4 * math.cos(math.radians(30))]),
-                          atol=1e-5)
+    s, c = math.sin(math.radians(30)), math.cos(math.radians(30))
+    assert torch.allclose(out[0, 1], torch.tensor([4 * s, 0.0, 50 - 4 * c]), atol=1e-5)
     assert torch.allclose(turn_head(verts, pose, 0.0), verts)
 
 
