@@ -126,7 +126,9 @@ def cmd_reconstruct(args) -> int:
                 done.append(folder)
                 m = rec.metrics
                 msg = (f"{path.name}: {folder}  ({time.perf_counter() - t0:.1f} s, in-view PSNR "
-                       f"{m['inview_psnr']:.2f} dB, SSIM {m['inview_ssim']:.3f})")
+                       f"{m['inview_psnr']:.2f} dB, SSIM {m['inview_ssim']:.3f}"
+                       + (f", identity distance {m['identity_distance_inview']:.2f}"
+                          if "identity_distance_inview" in m else "") + ")")
                 tqdm.write(msg, file=sys.stdout)
         except KeyboardInterrupt:
             raise

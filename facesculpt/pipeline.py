@@ -101,9 +101,10 @@ def initial_light_and_albedo(image: torch.Tensor, dense: torch.Tensor, topo, pos
     return light, maps.albedo
 
 
-def evaluate(image: np.ndarray, rec: "Reconstruction", topo) -> dict:
+def evaluate(image: np.ndarray, rec: "Reconstruction", topo, identity: bool = True) -> dict:
     """In-view metrics: the exported albedo rendered with the fitted light and camera vs the photo,
-    over the rendered skin region of a square face crop; and the normalised landmark error."""
+    over the rendered skin region of a square face crop; the normalised landmark error; with
+    ``identity``, the identity distances of ``facesculpt.metrics.identity.identity_metrics``."""
     x0, y0, side = rec.crop
     R = int(min(METRIC_CROP_MAX, max(64, round(side))))
     target = to_tensor(crop_resize(image, x0, y0, side, R))
@@ -117,13 +118,18 @@ def evaluate(image: np.ndarray, rec: "Reconstruction", topo) -> dict:
         full_cam = rec.params.camera
         uv68 = full_cam.project(rec.params.pose.apply(rec.coarse))[0, topo.lmk68]
     lm_err = normalised_landmark_error(uv68, rec.landmarks.points[topo.lmk68, :2])
-    return {
+    out = {
         "inview_l1": l1(pred, target, mask),
         "inview_psnr": psnr(pred, target, mask),
         "inview_ssim": ssim(pred, target, mask),
         "inview_pixels": int(mask.sum()),
         "landmark_error_iod": lm_err,
     }
+    if identity:
+        from facesculpt.metrics.identity import identity_metrics
+
+        out.update(identity_metrics(image, rec, topo))
+    return out
 
 
 def _crop_mask(valid: Optional[np.ndarray], x0: float, y0: float, side: float, size: int):
@@ -201,7 +207,7 @@ def reconstruct_face(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
         rec.detail = refine_detail(image, rec, topo, cfg.detail, progress)
         timings["detail"] = time.perf_counter() - t
     t = time.perf_counter()
-    rec.metrics = evaluate(image, rec, topo)
+    rec.metrics = evaluate(image, rec, topo, identity=cfg.identity_metrics)
     timings["metrics"] = time.perf_counter() - t
     return rec
 

@@ -37,6 +37,10 @@ def test_metrics_in_sane_range(rec_default, rec_fast_astronaut):
         assert 0.0 <= m["inview_l1"] < 0.06
         assert m["landmark_error_iod"] < 0.08
         assert m["inview_pixels"] > 5000
+        # the reconstruction is recognised as the person (dlib threshold 0.6), in view and turned
+        assert m["identity_distance_inview"] < 0.45
+        assert max(m["identity_distance_yaw_minus30"], m["identity_distance_yaw_plus30"]) < 0.6
+        assert m["identity_same_person_inview"] is True
 
 
 def test_mesh_is_dense_upright_and_facing_the_viewer(rec_default):
