@@ -49,6 +49,14 @@ print(json.dumps({"preset": preset, "rows": rows, "peak_rss_mb": peak}))
 """
 
 
+def _ident(m: dict) -> str:
+    """Identity distances (photo vs render) as 'in-view | worst of +-30 deg', or '- | -'."""
+    if "identity_distance_inview" not in m:
+        return "- | -"
+    side = max(m["identity_distance_yaw_minus30"], m["identity_distance_yaw_plus30"])
+    return f"{m['identity_distance_inview']:.3f} | {side:.3f}"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--presets", nargs="+", default=["fast", "default"])
@@ -66,7 +74,7 @@ def main() -> int:
             results.append(json.loads(out.stdout.strip().splitlines()[-1]))
     stages = ["detect", "landmarks", "light_init", "photometric", "texture", "detail", "metrics"]
     print(f"torch threads: {os.environ.get('BENCH_THREADS', '2')}, CPU: {os.cpu_count()} cores")
-    head = "| preset | photo | size | total s | " + " | ".join(stages) + " | PSNR dB | SSIM | peak RSS MB |"
+    head = "| preset | photo | size | total s | " + " | ".join(stages) + " | PSNR dB | SSIM | id d in-view | id d ±30° | peak RSS MB |"
     print(head)
     print("|" + "---|" * (head.count("|") - 1))
     for res in results:
@@ -74,7 +82,7 @@ def main() -> int:
             st = " | ".join(f"{r['stages_s'][s]:.2f}" if s in r["stages_s"] else "-" for s in stages)
             m = r["metrics"]
             print(f"| {res['preset']} | {r['photo']} | {r['size']} | {r['total_s']:.2f} | {st} | "
-                  f"{m['inview_psnr']:.2f} | {m['inview_ssim']:.3f} | {res['peak_rss_mb']:.0f} |")
+                  f"{m['inview_psnr']:.2f} | {m['inview_ssim']:.3f} | {_ident(m)} | {res['peak_rss_mb']:.0f} |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
