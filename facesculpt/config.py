@@ -64,7 +64,9 @@ class PhotometricFitConfig:
     w_albedo_sym: float = 0.05
     """Left/right symmetry of the low-res albedo (mirror u -> 1 - u)."""
     w_light_reg: float = 1e-3
-    """Pull of the non-ambient SH coefficients towards zero."""
+    """Pull of the SH coefficients (relative to the ambient term) towards the initial estimate
+    from the skin's shading (``pipeline.initial_light_and_albedo``); it used to pull the
+    non-ambient bands towards zero, i.e. towards a flat light the free albedo then imitates."""
     outlier_sigma: float = 3.0
     """Pixels whose residual exceeds this many robust standard deviations are rejected as occluders."""
     outlier_every: int = 10
@@ -125,8 +127,8 @@ class Config:
 def _presets() -> dict[str, Config]:
     return {
         "fast": Config(name="fast", photometric=PhotometricFitConfig(enabled=False)),
-        "default": Config(name="default"),
-        "full": Config(name="full", detail=DetailConfig(enabled=True)),
+        "default": Config(name="default", identity=IdentityConfig(enabled=True)),
+        "full": Config(name="full", detail=DetailConfig(enabled=True), identity=IdentityConfig(enabled=True)),
     }
 
 

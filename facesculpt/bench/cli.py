@@ -1,7 +1,8 @@
 """`facesculpt benchmark synthetic|holdout`.
 
     facesculpt benchmark synthetic --n N --seed S -o DIR [--size 512] [--preset default]
-        [--variants detail,smooth] [--noise 0] [--blur 0] [--downsample 1] [--no-detail-stage] [--set K=V]
+        [--variants detail,smooth] [--noise 0] [--blur 0] [--downsample 1] [--light-strength LO,HI]
+        [--no-detail-stage] [--set K=V]
     facesculpt benchmark holdout PATH... -o DIR [--preset default] [--regions cheek,eye] [--set K=V]
 
 Each prints a table and writes it as JSON (``DIR/results.json``, written atomically). Errors are
@@ -75,15 +76,22 @@ def cmd_synthetic(args) -> int:
         return EXIT_USAGE
     try:
         cfg = _config(args, detail=not args.no_detail_stage)
+        extra = {}
+        if args.light_strength is not None:
+            parts = args.light_strength.split(",")
+            lo, hi = (float(parts[0]), float(parts[-1])) if len(parts) == 2 else (-1.0, -1.0)
+            if not 0 <= lo <= hi <= 1.5:  # stronger lights would shade part of the face black
+                raise ValueError(f"--light-strength: expected LO,HI with 0 <= LO <= HI <= 1.5, got {args.light_strength}")
+            extra["light_strength"] = (lo, hi)
         syn = [SyntheticConfig(size=args.size, detail=(v == "detail"), noise_sigma=args.noise, blur_sigma=args.blur,
-                               downsample=args.downsample) for v in variants]
+                               downsample=args.downsample, **extra) for v in variants]
     except (FaceSculptError, ValueError, TypeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
     out = Path(args.output)
     topo = load_topology(cfg.subdivision_levels)
     rows, failures = [], []
-    head = f"{'face':<16}{'MAD coarse':>11}{'MAD detail':>11}{'SIDE coarse':>12}{'SIDE detail':>12}{'alb PSNR':>9}{'light %':>8}{'t_det s':>8}"
+    head = f"{'face':<16}{'MAD coarse':>11}{'MAD detail':>11}{'SIDE coarse':>12}{'SIDE detail':>12}{'alb PSNR':>9}{'light %':>8}{'l.gain':>7}{'t_det s':>8}"
     print(head)
     for i in range(args.n):
         for v, sc in zip(variants, syn):
@@ -97,7 +105,7 @@ def cmd_synthetic(args) -> int:
                 rows.append(m)
                 print(f"{name:<16}{_fmt(m['normal_mad_deg']['coarse']):>11}{_fmt(m['normal_mad_deg']['detail']):>11}"
                       f"{_fmt(m['side']['coarse'], '.4f'):>12}{_fmt(m['side']['detail'], '.4f'):>12}"
-                      f"{_fmt(m['albedo_psnr_aligned']):>9}{_fmt(m['light_error_pct'], '.1f'):>8}"
+                      f"{_fmt(m['albedo_psnr_aligned']):>9}{_fmt(m['light_error_pct'], '.1f'):>8}{_fmt(m['light_gain']):>7}"
                       f"{_fmt(m.get('detail_seconds', float('nan')), '.1f'):>8}", flush=True)
             except KeyboardInterrupt:
                 raise
@@ -117,7 +125,8 @@ def cmd_synthetic(args) -> int:
     result = {"summary": summary, "faces": rows, "failures": failures,
               "settings": {"n": args.n, "seed": args.seed, "size": args.size, "preset": cfg.name,
                            "detail_stage": cfg.detail.enabled, "variants": variants, "noise": args.noise,
-                           "blur": args.blur, "downsample": args.downsample}}
+                           "blur": args.blur, "downsample": args.downsample,
+                           "light_strength": list(syn[0].light_strength)}}
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "results.json", result)
     for v in variants:
@@ -125,7 +134,7 @@ def cmd_synthetic(args) -> int:
         if s:
             print(f"{'mean ' + v:<16}{_fmt(s['normal_mad_deg']['coarse']):>11}{_fmt(s['normal_mad_deg']['detail']):>11}"
                   f"{_fmt(s['side']['coarse'], '.4f'):>12}{_fmt(s['side']['detail'], '.4f'):>12}"
-                  f"{_fmt(s['albedo_psnr_aligned']):>9}{_fmt(s['light_error_pct'], '.1f'):>8}"
+                  f"{_fmt(s['albedo_psnr_aligned']):>9}{_fmt(s['light_error_pct'], '.1f'):>8}{_fmt(s['light_gain']):>7}"
                   f"{_fmt(s.get('detail_seconds', float('nan')), '.1f'):>8}")
     print(f"results: {out / 'results.json'}" + (f"; {len(failures)} face(s) failed" if failures else ""))
     return EXIT_FAILED if failures or not rows else 0
@@ -223,6 +232,9 @@ def register(subparsers) -> None:
     s.add_argument("--noise", type=float, default=0.0, help="Gaussian noise sigma on the photo (0-1 scale)")
     s.add_argument("--blur", type=float, default=0.0, help="Gaussian blur sigma, pixels")
     s.add_argument("--downsample", type=int, default=1, help="down-sample factor (and back up)")
+    s.add_argument("--light-strength", default=None, metavar="LO,HI",
+                   help="range of the directional light relative to the ambient, for analysis "
+                        "(default: the generator's, 0.35,0.7)")
     s.add_argument("--no-detail-stage", action="store_true", help="do not force the detail stage on")
     common(s)
     s.set_defaults(func=cmd_synthetic)

@@ -9,7 +9,15 @@ both render):
   the chart (``albedo_psnr_aligned``: after a per-channel least-squares gain, which removes the
   albedo/light scale ambiguity);
 * ``light_error``: relative RMS difference of the shading the true and fitted light give to
-  front-facing normals, each normalised by its mean (scale-invariant), per cent.
+  front-facing normals, each normalised by its mean (scale-invariant), per cent;
+* ``light_gain``: over the true skin normals of the photo, the least-squares slope of the fitted
+  light's mean-normalised shading against the true light's (1: the fitted shading varies with the
+  normal as strongly as the true one; < 1: too flat, e.g. the albedo absorbed part of it), and
+  ``light_shading_err``: the RMS difference of the two, relative to the true shading's standard
+  deviation there (0 is perfect, 1 is as wrong as a flat light);
+* ``light_dir_ratio``: |band-1 SH| / DC of the fitted light over that of the true light (the
+  directional/ambient ratio; it is poorly determined from a face, whose normals cover a cap of
+  the sphere over which 1, z and 3z^2 - 1 are nearly collinear, so read it next to the gain).
 
 Coarse and detailed geometry are scored the same way: the reconstruction's dense mesh is
 rasterised once; each pixel's normal is looked up (bilinear, at the pixel's UV) in the
@@ -57,6 +65,32 @@ def light_error(pred: torch.Tensor, true: torch.Tensor, n: int = 2000) -> float:
     sp = sp / sp.mean(0, keepdim=True)
     st = st / st.mean(0, keepdim=True)
     return float(100 * (sp - st).pow(2).mean().sqrt())
+
+
+def _lum_shading(coeffs: torch.Tensor, normals: torch.Tensor) -> torch.Tensor:
+    """Mean-normalised grey shading (N,) of unit normals (N, 3) under coeffs (1, 9, 3)."""
+    s = (sh_basis(normals.float()) @ coeffs[0].float()).mean(-1)
+    return s / s.mean().clamp(min=1e-8)
+
+
+def light_gain(pred: torch.Tensor, true: torch.Tensor, normals: torch.Tensor) -> tuple[float, float]:
+    """(gain, relative error) of the fitted light's shading over ``normals`` (N, 3); see the module doc.
+
+    pred, true: (1, 9, 3) SH coefficients."""
+    sp, st = _lum_shading(pred, normals), _lum_shading(true, normals)
+    dt = st - st.mean()
+    var = dt.pow(2).mean().clamp(min=1e-12)
+    gain = float(((sp - sp.mean()) * dt).mean() / var)
+    err = float((sp - st).pow(2).mean().sqrt() / var.sqrt())
+    return gain, err
+
+
+def light_dir_ratio(pred: torch.Tensor, true: torch.Tensor) -> float:
+    """(|band 1| / DC of ``pred``) / (the same of ``true``), channel-averaged; coeffs (1, 9, 3)."""
+    def r(c):
+        return (c[0, 1:4].norm(dim=0) / c[0, 0].abs().clamp(min=1e-8)).mean()
+
+    return float(r(pred.float()) / r(true.float()).clamp(min=1e-8))
 
 
 def albedo_psnr(pred: torch.Tensor, true: torch.Tensor, mask: torch.Tensor, aligned: bool = False) -> float:
@@ -112,6 +146,13 @@ def evaluate_synthetic(face, rec, topo) -> dict:
             "albedo_psnr_aligned": albedo_psnr(rec.maps.albedo, face.albedo, uv_skin, aligned=True),
             "light_error_pct": light_error(rec.params.light.coeffs.detach(), face.light),
         }
+        m_true = torch.as_tensor(face.mask)
+        if bool(m_true.any()):
+            gain, err = light_gain(rec.params.light.coeffs.detach(), face.light, n_true[m_true])
+        else:
+            gain, err = float("nan"), float("nan")
+        out.update(light_gain=gain, light_shading_err=err,
+                   light_dir_ratio=light_dir_ratio(rec.params.light.coeffs.detach(), face.light))
         if rec.detail is not None:
             out["albedo_psnr_detail"] = albedo_psnr(rec.detail.albedo, face.albedo, uv_skin)
             out["albedo_psnr_detail_aligned"] = albedo_psnr(rec.detail.albedo, face.albedo, uv_skin, aligned=True)

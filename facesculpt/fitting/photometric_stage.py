@@ -106,7 +106,9 @@ def fit_photometric(
         lm = landmark_loss(uv, landmarks_xy, face_size)
         reg_shape = model.regularizer(shape - shape0, cfg.w_laplacian, cfg.w_offset)
         reg_alb = cfg.w_albedo_smooth * grid_smoothness(albedo_low) + cfg.w_albedo_sym * uv_symmetry(albedo_low)
-        reg_light = cfg.w_light_reg * ((light[:, 1:] ** 2).sum() + ((light[:, :1] - dc0) ** 2).sum())
+        # the light stays near its estimate from the skin's shading (light0): the free albedo
+        # could otherwise absorb the smooth fall-off of the shading and flatten the light
+        reg_light = cfg.w_light_reg * ((light - light0) / dc0).pow(2).sum()
         total = cfg.w_photo * photo + cfg.w_landmark * lm + reg_shape + reg_alb + reg_light
         terms = {"photo": photo, "landmark": lm}
         if extra_terms is not None:

@@ -18,6 +18,11 @@ that ``fit_photometric`` adds to its objective every step:
   for an expression (we have no expression basis) — over a grey background, its chip cut
   with its projected landmarks; 1 - cos against the photo's embedding (eq. 8's identity
   term). It runs every ``random_pose_every`` steps with its weight scaled by that number.
+  By default (``random_pose_texture="photo"``) the random view is not shaded with the fit's
+  low-res albedo but coloured with the photo itself, projected onto the current mesh in the
+  fitted view (``photo_textured_view``; badly seen vertices take their mirror partner's pixel)
+  — what the texture stage will do after the fit — and (``random_pose_grad="shape"``) its
+  gradient reaches only the shape: the lever the +-30 deg identity distances respond to.
 
 For the initial and final evaluations (``step`` -1 and the last, under ``torch.no_grad``)
 every term is computed, and the random view is replaced by two fixed views (yaw -30 and
@@ -36,7 +41,10 @@ from facesculpt.core.errors import ConfigError
 from facesculpt.identity.config import IdentityConfig
 from facesculpt.identity.losses import content_loss, identity_loss
 from facesculpt.identity.network import CHIP_SIZE, FEATURE_NAMES
-from facesculpt.render.face import render_face
+from facesculpt.ops.mesh import vertex_normals
+from facesculpt.render.face import project_vertices, render_face, to_view_frame
+from facesculpt.render.interpolate import interpolate
+from facesculpt.render.rasterize import rasterize
 from facesculpt.structures import Camera, Pose
 
 #: dlib places pixel centres at integer coordinates, facesculpt at +0.5 (docs/conventions.md)
@@ -48,8 +56,13 @@ Terms = Callable[[dict], tuple[torch.Tensor, dict[str, float]]]
 def _check_config(cfg: IdentityConfig) -> list[int]:
     if cfg.chip_landmarks not in ("photo", "mesh"):
         raise ConfigError(f"identity.chip_landmarks: expected 'photo' or 'mesh', got {cfg.chip_landmarks!r}")
-    if cfg.every < 1 or cfg.random_pose_every < 1:
-        raise ConfigError("identity.every and identity.random_pose_every must be at least 1")
+    if cfg.every < 1 or cfg.random_pose_every < 1 or cfg.random_views < 1:
+        raise ConfigError("identity.every, identity.random_pose_every and identity.random_views must be at least 1")
+    if cfg.random_pose_grad not in ("all", "shape_light", "shape"):
+        raise ConfigError(f"identity.random_pose_grad: expected 'all', 'shape_light' or 'shape', "
+                          f"got {cfg.random_pose_grad!r}")
+    if cfg.random_pose_texture not in ("fit", "photo"):
+        raise ConfigError(f"identity.random_pose_texture: expected 'fit' or 'photo', got {cfg.random_pose_texture!r}")
     unknown = [n for n in cfg.content_layers if n not in FEATURE_NAMES]
     if unknown:
         raise ConfigError(f"identity.content_layers: unknown {unknown} (choose from {', '.join(FEATURE_NAMES)})")
@@ -124,6 +137,58 @@ def expression_offsets(topo, amounts: torch.Tensor, scale_cm: float) -> torch.Te
     return off * scale_cm
 
 
+def photo_confidence(verts_model: torch.Tensor, faces: torch.Tensor, pose: Pose, camera: Camera,
+                     depth_tolerance: float = 0.3, min_facing: float = 0.15, full_facing: float = 0.5
+                     ) -> torch.Tensor:
+    """(B, V) in [0, 1], no gradient: how well ``camera`` sees each vertex of ``verts_model``
+    (B, V, 3) — 0 when it lies more than ``depth_tolerance`` cm behind the z-buffer or off the
+    image, else a ramp of the cosine between its normal and the direction to the camera from
+    ``min_facing`` (0) to ``full_facing`` (1), the texture stage's defaults."""
+    with torch.no_grad():
+        H, W = camera.image_size
+        screen = project_vertices(verts_model, pose, camera)
+        frags = rasterize(screen, faces, camera.image_size)
+        g = (screen[..., :2] * screen.new_tensor([2.0 / W, 2.0 / H]) - 1.0)[:, None]      # (B, 1, V, 2)
+        zb = torch.nn.functional.grid_sample(frags.zbuf[:, None].to(g.dtype), g, mode="nearest",
+                                             padding_mode="zeros", align_corners=False)[:, 0, 0]
+        seen = (screen[..., 2] <= zb + depth_tolerance) & (zb > 0)
+        pts = pose.apply(verts_model)                                            # OpenCV camera frame
+        to_cam = torch.nn.functional.normalize(-pts, dim=-1) * pts.new_tensor([1.0, -1.0, -1.0])  # view frame
+        n = to_view_frame(vertex_normals(verts_model, faces), pose)
+        facing = ((n * to_cam).sum(-1) - min_facing) / (full_facing - min_facing)
+        return facing.clamp(0.0, 1.0) * seen.to(facing.dtype)
+
+
+def photo_textured_view(verts_view: torch.Tensor, verts_src: torch.Tensor, faces: torch.Tensor,
+                        mirror: torch.Tensor, pose: Pose, camera_src: Camera, camera_view: Camera,
+                        photo: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
+    """The mesh ``verts_view`` (1, V, 3) seen by ``camera_view``, coloured with the photo.
+
+    Each surface point takes the pixel of ``photo`` (1, H, W, 3) where the same point of
+    ``verts_src`` (1, V, 3) (the mesh as fitted to the photo) projects through ``pose`` and
+    ``camera_src``; where the photo sees a vertex badly (``photo_confidence``) its mirror
+    partner's pixel (``mirror`` (V,) long) is blended in, as the texture stage completes
+    unseen texels. No re-lighting: the photo's own shading travels with the surface.
+    ``background`` (1, h, w, 3) fills uncovered pixels. Returns (1, h, w, 3), differentiable
+    w.r.t. both vertex sets (not through the confidence).
+    """
+    check_shape("verts_view", verts_view, (1, "V", 3))
+    check_shape("verts_src", verts_src, (1, verts_view.shape[1], 3))
+    H, W = camera_src.image_size
+    check_shape("photo", photo, (1, H, W, 3))
+    check_float("photo", photo)
+    frags = rasterize(project_vertices(verts_view, pose, camera_view), faces, camera_view.image_size)
+    src = camera_src.project(pose.apply(verts_src))                             # (1, V, 2) photo pixels
+    conf = photo_confidence(verts_src, faces, pose, camera_src)[..., None].to(src.dtype)
+    pix = interpolate(torch.cat([src, src[:, mirror], conf], dim=-1), frags, faces)     # (1, h, w, 5)
+    grid = torch.cat([pix[..., 0:2], pix[..., 2:4]], dim=0) * src.new_tensor([2.0 / W, 2.0 / H]) - 1.0
+    img = photo.permute(0, 3, 1, 2).expand(2, -1, -1, -1).to(grid.dtype)
+    own, mirrored = torch.nn.functional.grid_sample(img, grid, mode="bilinear", padding_mode="border",
+                                                    align_corners=False).permute(0, 2, 3, 1).split(1)
+    w = pix[..., 4:5]
+    return torch.where((frags.pix_to_face >= 0)[..., None], w * own + (1 - w) * mirrored, background)
+
+
 def make_identity_terms(target: torch.Tensor, landmarks68_xy: torch.Tensor, cfg: IdentityConfig, topo,
                         seed: int = 0, network=None) -> Terms:
     """The identity terms for ``fit_photometric(..., extra_terms=...)``.
@@ -175,6 +240,13 @@ def make_identity_terms(target: torch.Tensor, landmarks68_xy: torch.Tensor, cfg:
         pose: Pose = state["pose"]
         camera: Camera = state["camera"]
         coarse, dense = state["coarse"], state["dense"]
+        albedo_tex = state["albedo_tex"]
+        if cfg.random_pose_grad != "all":
+            albedo_tex = albedo_tex.detach()
+        if cfg.random_pose_grad == "shape":
+            light = light.detach()
+            pose = Pose(pose.rotvec.detach(), pose.translation.detach())
+        dense_neutral = dense
         if expr is not None:
             expr = expr.to(coarse.dtype)
             coarse = coarse + expr[None]
@@ -187,10 +259,14 @@ def make_identity_terms(target: torch.Tensor, landmarks68_xy: torch.Tensor, cfg:
         S = int(cfg.random_view_size)
         cam = camera.crop(bx, by, S / side, (S, S))
         bg = torch.full((1, S, S, 3), float(cfg.background), dtype=dense.dtype, device=dense.device)
-        rend = render_face(dense_t, topo.dense_faces, topo.dense_uvs, pose, cam, state["albedo_tex"], light,
-                           background=bg)
+        if cfg.random_pose_texture == "photo":
+            image = photo_textured_view(dense_t, dense_neutral, topo.dense_faces, topo.dense_mirror, pose, camera,
+                                        cam, target, bg)
+        else:
+            image = render_face(dense_t, topo.dense_faces, topo.dense_uvs, pose, cam, albedo_tex, light,
+                                background=bg).image
         lm = (lm_xy - lm_xy.new_tensor([bx, by])) * (S / side) - DLIB_PIXEL_OFFSET
-        c = cut_chips(rend.image.permute(0, 3, 1, 2), lm.to(rend.image.dtype), CHIP_SIZE, cfg.padding)
+        c = cut_chips(image.permute(0, 3, 1, 2), lm.to(image.dtype), CHIP_SIZE, cfg.padding)
         emb, _ = embed_chip(c, False)
         return identity_loss(emb, emb_photo)[0]
 
@@ -211,7 +287,8 @@ def make_identity_terms(target: torch.Tensor, landmarks68_xy: torch.Tensor, cfg:
         image = state["render"].image
         total = image.new_zeros(())
         named: dict[str, float] = {}
-        if evaluation or step % cfg.every == 0:
+        in_view_on = cfg.w_identity > 0 or cfg.w_content > 0
+        if evaluation or (in_view_on and step % cfg.every == 0):
             ident, cont = in_view(state)
             total = total + cfg.every * (cfg.w_identity * ident + cfg.w_content * cont)
             named["identity"] = float(ident.detach())
@@ -223,7 +300,7 @@ def make_identity_terms(target: torch.Tensor, landmarks68_xy: torch.Tensor, cfg:
                 total = total + cfg.w_random_pose * rp
                 named["identity_random_pose"] = float(rp.detach())
             elif step % cfg.random_pose_every == 0:
-                rp = random_view(state)
+                rp = torch.stack([random_view(state) for _ in range(cfg.random_views)]).mean()
                 total = total + cfg.random_pose_every * cfg.w_random_pose * rp
                 named["identity_random_pose"] = float(rp.detach())
         return total, named
@@ -231,4 +308,5 @@ def make_identity_terms(target: torch.Tensor, landmarks68_xy: torch.Tensor, cfg:
     return terms
 
 
-__all__ = ["make_identity_terms", "turn_head", "chip_box", "expression_offsets", "DLIB_PIXEL_OFFSET"]
+__all__ = ["make_identity_terms", "turn_head", "chip_box", "expression_offsets", "photo_textured_view",
+           "photo_confidence", "DLIB_PIXEL_OFFSET"]

@@ -71,10 +71,11 @@ def photo_embedding(image: np.ndarray, landmarks68: torch.Tensor) -> torch.Tenso
         return embed(chip)[0]
 
 
-def render_embedding(rec, topo, yaw_deg: float = 0.0, *, image: np.ndarray | None = None,
+def render_embedding(rec, topo, yaw_deg: float = 0.0, *, pitch_deg: float = 0.0, image: np.ndarray | None = None,
                      return_chip: bool = False):
     """(128,) embedding of ``rec`` rendered with its fitted camera, pose and light, the head
-    turned by ``yaw_deg`` about its centre (camera frame), over grey — or over ``image``
+    turned by ``yaw_deg`` and ``pitch_deg`` (positive tilts the face up) about its centre
+    (camera frame, as ``turn_head``), over grey — or over ``image``
     (the photo, (H, W, 3) uint8) when given. With ``return_chip`` also the (150, 150, 3)
     uint8 chip."""
     from facesculpt.identity import cut_chips, embed
@@ -86,9 +87,9 @@ def render_embedding(rec, topo, yaw_deg: float = 0.0, *, image: np.ndarray | Non
     with torch.no_grad():
         coarse = rec.coarse.detach()
         centre = coarse.mean(dim=1)
-        yaw = math.radians(yaw_deg)
-        verts = turn_head(rec.mesh.verts.detach(), pose, yaw, 0.0, centre)
-        lm3 = turn_head(coarse[:, topo.lmk68], pose, yaw, 0.0, centre)
+        yaw, pitch = math.radians(yaw_deg), math.radians(pitch_deg)
+        verts = turn_head(rec.mesh.verts.detach(), pose, yaw, pitch, centre)
+        lm3 = turn_head(coarse[:, topo.lmk68], pose, yaw, pitch, centre)
         lm_xy = camera.project(pose.apply(lm3))                              # (1, 68, 2) photo pixels
         bx, by, side = chip_box(lm_xy, PADDING)
         S = RENDER_SIZE

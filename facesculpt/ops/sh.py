@@ -75,3 +75,37 @@ def fit_sh(normals: torch.Tensor, colors: torch.Tensor, weights: torch.Tensor | 
     A = A + torch.diag(reg) * w.sum()
     b = Y.T @ (colors * w[:, None])
     return torch.linalg.solve(A, b)
+
+
+def fit_sh_robust(normals: torch.Tensor, colors: torch.Tensor, weights: torch.Tensor | None = None,
+                  ridge_band1: float = 1e-4, ridge_band2: float = 1e-1, iterations: int = 5,
+                  scale: float = 2.0) -> torch.Tensor:
+    """SH coeffs (9, 3) fitted to ``colors`` (N, 3) of a surface of one constant albedo per channel,
+    by iteratively reweighted least squares that down-weights texels whose albedo deviates.
+
+    normals: (N, 3) unit; weights: (N,) prior weights or None. The residual of a texel is taken
+    relative to its predicted shading (``|col - sh| / sh``, i.e. the albedo's relative deviation),
+    and weighted by Cauchy's function with ``scale`` x its robust standard deviation; brows,
+    lips, freckles and moles drop out. Ridge: per band, times the total weight (no ridge on
+    band 0). A face's normals cover a cap of the sphere, over which 1, z and 3z^2 - 1 are
+    nearly collinear: a ridge on band 1 shrinks the directional part into the ambient term
+    (the fitted light comes out flat while its shading over the cap still matches), so band 1
+    gets almost none; band 2, which a Lambertian surface attenuates most, gets a little.
+    """
+    check_shape("normals", normals, ("N", 3))
+    check_shape("colors", colors, (normals.shape[0], 3))
+    Y = sh_basis(normals)
+    prior = torch.ones(Y.shape[0], dtype=Y.dtype) if weights is None else weights.to(Y.dtype)
+    reg = torch.tensor([0.0] + [ridge_band1] * 3 + [ridge_band2] * 5, dtype=Y.dtype)
+    w = prior
+    coeffs = None
+    for it in range(iterations + 1):
+        A = Y.T @ (Y * w[:, None]) + torch.diag(reg) * w.sum()
+        coeffs = torch.linalg.solve(A, Y.T @ (colors * w[:, None]))
+        if it == iterations:
+            break
+        pred = Y @ coeffs
+        rel = ((colors - pred).abs() / pred.abs().clamp(min=1e-3)).mean(-1)
+        sigma = 1.4826 * rel[prior > 0].median().clamp(min=1e-4)
+        w = prior / (1.0 + (rel / (scale * sigma)) ** 2)
+    return coeffs

@@ -3,7 +3,8 @@ import math
 
 import torch
 
-from facesculpt.bench.synthetic import light_error, mean_angle_deg, side
+from facesculpt.bench.synthetic import light_dir_ratio, light_error, light_gain, mean_angle_deg, side
+from facesculpt.ops.sh import ambient_coeffs, sh_basis
 from facesculpt.cli import main
 
 
@@ -12,6 +13,10 @@ def test_synthetic_bad_args_fail(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:")
     assert main(["benchmark", "synthetic", "--variants", "bogus", "-o", str(tmp_path / "o")]) == 2
+    for bad in ("0.9,0.5", "0.5", "0.5,3"):
+        assert main(["benchmark", "synthetic", "--light-strength", bad, "-o", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: --light-strength")
 
 
 def test_holdout_bad_args_fail(tmp_path, capsys):
@@ -30,3 +35,21 @@ def test_metrics_reference_values():
     L = torch.randn(1, 9, 3)
     L[:, 0] = 3.0
     assert light_error(L, 2 * L) < 1e-4 and light_error(L, L + 0.5 * torch.randn(1, 9, 3)) > 0.1
+
+
+def test_light_gain_and_dir_ratio_reference_values():
+    g = torch.Generator().manual_seed(0)
+    n = torch.nn.functional.normalize(torch.randn(3000, 3, generator=g), dim=-1)
+    n = n[n[:, 2] > 0.4]
+    true = ambient_coeffs(1)
+    a1 = float(sh_basis(torch.tensor([[0.0, 0.0, 1.0]]))[0, 2])
+    true[0, 2] = 0.5 / a1  # frontal light, directional/ambient 0.5
+    flat = ambient_coeffs(1)
+    half = ambient_coeffs(1)
+    half[0, 2] = 0.25 / a1
+    gain, err = light_gain(3 * true, true, n)  # scale-invariant
+    assert abs(gain - 1) < 1e-4 and err < 1e-4
+    gain, err = light_gain(flat, true, n)
+    assert abs(gain) < 1e-4 and abs(err - 1) < 1e-3
+    assert 0.4 < light_gain(half, true, n)[0] < 0.6  # a light half as strong is about half as contrasty
+    assert abs(light_dir_ratio(half, true) - 0.5) < 1e-4 and abs(light_dir_ratio(2 * true, true) - 1) < 1e-4

@@ -6,7 +6,7 @@ import torch
 from facesculpt.config import PRESETS, make_config, with_overrides
 from facesculpt.core.errors import ConfigError, ShapeError
 from facesculpt.ops.rotations import euler_yxz_to_matrix, matrix_to_rotvec, rotvec_to_matrix
-from facesculpt.ops.sh import AMBIENT_BASIS, ambient_coeffs, fit_sh, sh_basis, sh_shade
+from facesculpt.ops.sh import AMBIENT_BASIS, ambient_coeffs, fit_sh, fit_sh_robust, sh_basis, sh_shade
 
 
 def test_presets_exist_and_differ():
@@ -68,3 +68,36 @@ def test_fit_sh_recovers_light():
 def test_sh_shape_error():
     with pytest.raises(ShapeError, match=r"expected shape \('B', 9, 3\)"):
         sh_shade(torch.zeros(1, 4, 3), torch.zeros(1, 4, 3))
+
+
+def _cap_scene(seed: int = 0):
+    """Normals on a face-like cap (n_z >= 0.45), a frontal light with directional/ambient 0.5,
+    a constant albedo with 15 % dark 'brow/freckle' texels (albedo x 0.4)."""
+    g = torch.Generator().manual_seed(seed)
+    n = torch.nn.functional.normalize(torch.randn(6000, 3, generator=g, dtype=torch.float64), dim=-1)
+    n = n * torch.sign(n[:, 2:3])
+    n = n[n[:, 2] >= 0.45]
+    light = ambient_coeffs(1, dtype=torch.float64)[0]
+    a1 = sh_basis(torch.tensor([[0.0, 1.0, 0.0]], dtype=torch.float64))[0, 1]
+    direction = torch.tensor([0.2, 0.3, 1.0], dtype=torch.float64)
+    light[1:4] = (0.5 * direction / direction.norm() / a1)[[1, 2, 0], None]
+    albedo = torch.full((n.shape[0], 1), 0.6, dtype=torch.float64)
+    albedo[torch.rand(n.shape[0], generator=g) < 0.15] *= 0.4
+    return n, albedo * (sh_basis(n) @ light), light
+
+
+def _dir_ratio(c):
+    return float((c[1:4].norm(dim=0) / c[0]).mean())
+
+
+def test_fit_sh_robust_keeps_the_directional_part():
+    n, col, light = _cap_scene()
+    est = fit_sh_robust(n, col)
+    assert _dir_ratio(est) == pytest.approx(_dir_ratio(light), rel=0.02)
+    # the plain ridge fit shrinks the directional part into the ambient term on such a cap
+    assert _dir_ratio(fit_sh(n, col, ridge=1e-2)) < 0.75 * _dir_ratio(light)
+
+
+def test_fit_sh_robust_shape_error():
+    with pytest.raises(ShapeError, match="colors"):
+        fit_sh_robust(torch.zeros(10, 3), torch.zeros(9, 3))

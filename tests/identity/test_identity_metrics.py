@@ -51,6 +51,19 @@ def test_own_render_is_nearer_than_other_persons_render(recs):
         assert own < 0.6 < cross
 
 
+def test_render_embedding_pitch(recs):
+    """A pitched render (a held-out view of the benchmark) is a different image of the same person."""
+    topo = load_topology()
+    img, rec = recs["grace"]
+    e = photo_embedding(img, rec.landmarks.points[topo.lmk68, :2])
+    flat = render_embedding(rec, topo)
+    assert torch.equal(render_embedding(rec, topo, pitch_deg=0.0), flat)
+    for pitch in (-15.0, 15.0):
+        tilted = render_embedding(rec, topo, pitch_deg=pitch)
+        assert float(torch.linalg.vector_norm(tilted - flat)) > 0.02
+        assert float(torch.linalg.vector_norm(tilted - e)) < 0.6
+
+
 def test_photo_embedding_equals_chip_of_whole_photo(recs):
     topo = load_topology()
     img, rec = recs["astro"]
