@@ -23,6 +23,16 @@ def _fmt(x, spec=".2f") -> str:
     return "nan" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
 
 
+def _row(name: str, m: dict) -> str:
+    """One line of the synthetic benchmark's table (a face's metrics or a variant's means)."""
+    rel = m.get("detail_normal_mad_deg", {})
+    return (f"{name:<16}{_fmt(m['normal_mad_deg']['coarse']):>11}{_fmt(m['normal_mad_deg']['detail']):>11}"
+            f"{_fmt(rel.get('coarse')):>11}{_fmt(rel.get('detail')):>11}"
+            f"{_fmt(m['side']['coarse'], '.4f'):>12}{_fmt(m['side']['detail'], '.4f'):>12}"
+            f"{_fmt(m['albedo_psnr_aligned']):>9}{_fmt(m['light_error_pct'], '.1f'):>8}{_fmt(m['light_gain']):>7}"
+            f"{_fmt(m.get('detail_seconds', float('nan')), '.1f'):>8}")
+
+
 def _config(args, detail: bool):
     from facesculpt.cli import _parse_overrides
     from facesculpt.config import make_config
@@ -47,6 +57,7 @@ def _write_face(folder: Path, face) -> None:
         sc = displacement_scale(d)
         write_png16(tmp / "displacement.png", ((d - sc["offset_cm"]) / sc["scale_cm"]).clamp(0, 1).numpy())
         write_png(tmp / "normals.png", (face.normals * 0.5 + 0.5) * face.mask[..., None])
+        write_png(tmp / "normals_smooth.png", (face.normals_smooth * 0.5 + 0.5) * face.mask[..., None])
         zmax = float(face.depth.max()) if face.depth.max() > 0 else 1.0
         write_png16(tmp / "depth.png", face.depth / (zmax * 1.001))
         write_png(tmp / "mask.png", face.mask)
@@ -91,7 +102,8 @@ def cmd_synthetic(args) -> int:
     out = Path(args.output)
     topo = load_topology(cfg.subdivision_levels)
     rows, failures = [], []
-    head = f"{'face':<16}{'MAD coarse':>11}{'MAD detail':>11}{'SIDE coarse':>12}{'SIDE detail':>12}{'alb PSNR':>9}{'light %':>8}{'l.gain':>7}{'t_det s':>8}"
+    head = (f"{'face':<16}{'MAD coarse':>11}{'MAD detail':>11}{'rel coarse':>11}{'rel detail':>11}{'SIDE coarse':>12}"
+            f"{'SIDE detail':>12}{'alb PSNR':>9}{'light %':>8}{'l.gain':>7}{'t_det s':>8}")
     print(head)
     for i in range(args.n):
         for v, sc in zip(variants, syn):
@@ -103,10 +115,7 @@ def cmd_synthetic(args) -> int:
                 m = evaluate_synthetic(face, rec, topo)
                 m.update(name=name, variant=v, seed=args.seed + i, timings_s=rec.timings)
                 rows.append(m)
-                print(f"{name:<16}{_fmt(m['normal_mad_deg']['coarse']):>11}{_fmt(m['normal_mad_deg']['detail']):>11}"
-                      f"{_fmt(m['side']['coarse'], '.4f'):>12}{_fmt(m['side']['detail'], '.4f'):>12}"
-                      f"{_fmt(m['albedo_psnr_aligned']):>9}{_fmt(m['light_error_pct'], '.1f'):>8}{_fmt(m['light_gain']):>7}"
-                      f"{_fmt(m.get('detail_seconds', float('nan')), '.1f'):>8}", flush=True)
+                print(_row(name, m), flush=True)
             except KeyboardInterrupt:
                 raise
             except Exception as e:  # report and go on
@@ -122,6 +131,8 @@ def cmd_synthetic(args) -> int:
     if main:
         c, d = summary["normal_mad_deg"]["coarse"], summary["normal_mad_deg"]["detail"]
         summary["normal_improvement_pct"] = 100 * (c - d) / c if c else float("nan")
+        c, d = summary["detail_normal_mad_deg"]["coarse"], summary["detail_normal_mad_deg"]["detail"]
+        summary["detail_normal_improvement_pct"] = 100 * (c - d) / c if c else float("nan")
     result = {"summary": summary, "faces": rows, "failures": failures,
               "settings": {"n": args.n, "seed": args.seed, "size": args.size, "preset": cfg.name,
                            "detail_stage": cfg.detail.enabled, "variants": variants, "noise": args.noise,
@@ -132,10 +143,7 @@ def cmd_synthetic(args) -> int:
     for v in variants:
         s = summary.get(v) or {}
         if s:
-            print(f"{'mean ' + v:<16}{_fmt(s['normal_mad_deg']['coarse']):>11}{_fmt(s['normal_mad_deg']['detail']):>11}"
-                  f"{_fmt(s['side']['coarse'], '.4f'):>12}{_fmt(s['side']['detail'], '.4f'):>12}"
-                  f"{_fmt(s['albedo_psnr_aligned']):>9}{_fmt(s['light_error_pct'], '.1f'):>8}{_fmt(s['light_gain']):>7}"
-                  f"{_fmt(s.get('detail_seconds', float('nan')), '.1f'):>8}")
+            print(_row("mean " + v, s))
     print(f"results: {out / 'results.json'}" + (f"; {len(failures)} face(s) failed" if failures else ""))
     return EXIT_FAILED if failures or not rows else 0
 

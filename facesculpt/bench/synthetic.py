@@ -4,6 +4,12 @@ Metrics (per face, over the pixels where the true face's skin and the reconstruc
 both render):
 
 * ``normal_mad_deg``: mean angle between true and predicted view-frame normals, degrees;
+* ``detail_normal_mad_deg``: the error of the *detail alone*, with the coarse shape's error taken
+  out: each predicted detailed normal is carried onto the true smooth surface by the smallest
+  rotation that takes the predicted coarse normal to the true smooth one (the true surface
+  without its displacement), and compared with the true detailed normal. For the coarse
+  geometry this is the angle the true detail itself makes (predicted detail = none); 0 would
+  be a perfect detail stage whatever the coarse shape's error. Over the same pixels;
 * ``side``: scale-invariant depth error (Unsup3D): sqrt(mean(e^2) - mean(e)^2), e = log z_pred - log z_true;
 * ``albedo_psnr``: PSNR of the reconstructed UV albedo against the true one over the skin texels of
   the chart (``albedo_psnr_aligned``: after a per-channel least-squares gain, which removes the
@@ -44,6 +50,16 @@ def mean_angle_deg(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> floa
     """Mean angle (degrees) between unit vectors a, b (..., 3) over ``mask`` (...)."""
     cos = (F.normalize(a, dim=-1) * F.normalize(b, dim=-1)).sum(-1).clamp(-1, 1)
     return float(torch.rad2deg(torch.acos(cos[mask])).mean()) if bool(mask.any()) else float("nan")
+
+
+def rotate_between(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Rotate ``v`` by the smallest rotation that takes unit vector ``a`` to unit vector ``b``
+    (Rodrigues; all (..., 3); a = -b is left as the identity)."""
+    k = torch.cross(a, b, dim=-1)
+    sin = k.norm(dim=-1, keepdim=True)
+    cos = (a * b).sum(-1, keepdim=True)
+    k = k / sin.clamp(min=1e-12)
+    return v * cos + torch.cross(k, v, dim=-1) * sin + k * (k * v).sum(-1, keepdim=True) * (1 - cos)
 
 
 def side(pred: torch.Tensor, true: torch.Tensor, mask: torch.Tensor) -> float:
@@ -138,9 +154,14 @@ def evaluate_synthetic(face, rec, topo) -> dict:
         from facesculpt.detail import _skin_texels
 
         uv_skin = _skin_texels(texel_frames(verts, faces, uvs, rec.params.pose, S), topo) > 0
+        n_smooth = torch.as_tensor(face.normals_smooth)
+        m_rel = mask & (n_smooth.norm(dim=-1) > 0.5)
+        nd_on_true = rotate_between(nc, F.normalize(n_smooth, dim=-1, eps=1e-8), nd)
         out = {
             "pixels": int(mask.sum()),
             "normal_mad_deg": {"coarse": mean_angle_deg(nc, n_true, mask), "detail": mean_angle_deg(nd, n_true, mask)},
+            "detail_normal_mad_deg": {"coarse": mean_angle_deg(n_smooth, n_true, m_rel),
+                                      "detail": mean_angle_deg(nd_on_true, n_true, m_rel)},
             "side": {"coarse": side(z_c, z_true, mask), "detail": side(z_d, z_true, mask)},
             "albedo_psnr": albedo_psnr(rec.maps.albedo, face.albedo, uv_skin),
             "albedo_psnr_aligned": albedo_psnr(rec.maps.albedo, face.albedo, uv_skin, aligned=True),

@@ -91,6 +91,9 @@ class SyntheticFace:
     pose:         Pose; camera: Camera (at the photo's size).
     verts:        (1, V, 3) — true smooth shape at the coarse level (468 vertices, cm).
     normals:      (H, W, 3) float — true per-pixel view-frame normals (0 outside the face).
+    normals_smooth: (H, W, 3) float — the same for the true surface without its displacement
+                  (equal to ``normals`` for a face generated without detail); the benchmark's
+                  detail-relative normal error compares against it.
     depth:        (H, W) float — true camera depth, cm (0 outside the face).
     mask:         (H, W) bool — pixels covered by the face's skin region.
     info:         dict of the generator's random draws (JSON-able).
@@ -105,6 +108,7 @@ class SyntheticFace:
     camera: Camera
     verts: torch.Tensor
     normals: np.ndarray
+    normals_smooth: np.ndarray
     depth: np.ndarray
     mask: np.ndarray
     info: dict = field(default_factory=dict)
@@ -414,10 +418,18 @@ def generate_face(seed: int, cfg: SyntheticConfig = SyntheticConfig()) -> Synthe
     image = _degrade(clean, rng, cfg)
     p2f = rend.frags.pix_to_face[0]
     skin = (region[p2f.clamp(min=0)] == REGION_SKIN) & (p2f >= 0)
+    normals = (rend.normals_view[0] * rend.mask[0, ..., None]).numpy()
+    if float(disp.abs().max()) > 0:
+        sv, sf, suv, _ = displaced_mesh(coarse, None, cfg.render_levels)
+        with torch.no_grad():
+            srend = render_face(sv, sf, suv, pose, cam, albedo, light, background=bg)
+        normals_smooth = (srend.normals_view[0] * srend.mask[0, ..., None]).numpy()
+    else:
+        normals_smooth = normals.copy()
     info = {"seed": int(seed), "yaw_deg": yaw, "pitch_deg": pitch, "roll_deg": roll, "distance_cm": z,
             "detail": cfg.detail, "displacement_rms_cm": float(disp.pow(2).mean().sqrt())}
     return SyntheticFace(
         image=image, clean=clean, albedo=albedo, displacement=disp, light=light, pose=pose, camera=cam,
-        verts=coarse, normals=(rend.normals_view[0] * rend.mask[0, ..., None]).numpy(),
+        verts=coarse, normals=normals, normals_smooth=normals_smooth,
         depth=(rend.frags.zbuf[0] * rend.mask[0]).numpy(), mask=skin.numpy(), info=info,
     )

@@ -37,8 +37,17 @@ def test_truth_maps_consistent():
     assert np.allclose(np.linalg.norm(n, axis=-1), 1, atol=1e-3)
     assert (n[:, 2] > 0).mean() > 0.95  # skin faces the camera
     assert float(f.displacement.abs().max()) > 0.02
+    # the undisplaced surface's normals: unit where the face is, differ from the detailed ones only a little
+    # (a few silhouette pixels of the displaced surface are not covered by the smooth one: zero there)
+    ns = f.normals_smooth[f.mask]
+    cover = np.abs(np.linalg.norm(ns, axis=-1) - 1) < 1e-3
+    assert cover.mean() > 0.98
+    ns, n = ns[cover], n[cover]
+    ang = np.degrees(np.arccos(np.clip((ns * n).sum(-1), -1, 1)))
+    assert 0.1 < ang.mean() < 15
     smooth = generate_face(0, SyntheticConfig(size=96, uv_size=64, render_levels=2, freckles=5, detail=False))
     assert float(smooth.displacement.abs().max()) == 0.0
+    assert np.array_equal(smooth.normals_smooth, smooth.normals)
 
 
 def test_degradations_change_only_the_photo():
