@@ -40,6 +40,14 @@ class DetailConfig:
     in each solve; 1 = one value per texel."""
     pyramid_skip: int = 0
     """Finest pyramid levels left out (the correction is then smooth at their scale)."""
+    w_edge: float = 30.0
+    """Penalty on the displacement's gradient across the coarse albedo's colour edges (lip
+    outlines, brows, moles), weighted by 1 - exp(-edge_alpha |c_i - c_j|) with c the albedo's
+    chromaticity (rgb / (r + g + b)) and grown over the albedo box filter's reach: there a
+    change of shading is taken as albedo, not as relief. Chromaticity, because the
+    white-balanced light's shading (real creases baked into the coarse albedo included) is grey."""
+    edge_alpha: float = 20.0
+    """Sharpness of that edge map (per unit of chromaticity difference)."""
     w_symmetry: float = 1.0
     """Left/right symmetry of the displacement (u -> 1 - u) where both sides were seen."""
     w_unseen: float = 1.0

@@ -185,6 +185,18 @@ def solve_displacement(texture: torch.Tensor, visibility: torch.Tensor, albedo0:
     k = max(3, int(round(cfg.albedo_blur * r)) | 1)
     a_init = F.avg_pool2d(F.pad(albedo0.permute(0, 3, 1, 2), (k // 2,) * 4, mode="replicate"), k, stride=1)
     log_a = torch.log(a_init.permute(0, 2, 3, 1).clamp(min=1e-3)).contiguous().requires_grad_(True)
+    # albedo edges by chromaticity (1 - Yang weight of the chromaticity at edge_alpha, the largest of a
+    # texel's four): under the white-balanced light, shading (creases baked into A0 included) is grey and
+    # leaves the chromaticity alone, while lip outlines, brows and moles change it. Grown over the box
+    # filter's reach: the blurred albedo start spreads an edge that far, and the relief must not follow it
+    chroma = albedo0 / albedo0.sum(-1, keepdim=True).clamp(min=1e-3)
+    ex, ey = yang_weights(chroma, cfg.edge_alpha)
+    edge = torch.zeros(1, S, S)
+    edge[:, :, 1:] = torch.maximum(edge[:, :, 1:], 1 - ex)
+    edge[:, :, :-1] = torch.maximum(edge[:, :, :-1], 1 - ex)
+    edge[:, 1:] = torch.maximum(edge[:, 1:], 1 - ey)
+    edge[:, :-1] = torch.maximum(edge[:, :-1], 1 - ey)
+    edge = F.max_pool2d(edge[:, None], k, stride=1, padding=k // 2)[:, 0]
     opt = torch.optim.Adam([{"params": levels, "lr": cfg.lr_displacement},
                             {"params": [log_a], "lr": cfg.lr_albedo}])
     steps = cfg.iterations if iterations is None else iterations
@@ -203,10 +215,16 @@ def solve_displacement(texture: torch.Tensor, visibility: torch.Tensor, albedo0:
         ax = (a[:, :, 1:] - a[:, :, :-1]).pow(2).sum(-1) / (r * r)
         ay = (a[:, 1:] - a[:, :-1]).pow(2).sum(-1) / (r * r)
         e_alb = ((wx * ax).mean() + (wy * ay).mean())
+        if cfg.w_edge > 0:
+            dx = (d[:, :, 1:] - d[:, :, :-1]).pow(2) / (r * r)
+            dy = (d[:, 1:] - d[:, :-1]).pow(2) / (r * r)
+            e_edge = (edge[:, :, 1:] * dx).mean() + (edge[:, 1:] * dy).mean()
+        else:
+            e_edge = d.sum() * 0
         e_sym = (both * (d - d.flip(-1)).pow(2)).mean()
         e_uns = ((1 - conf) * d.pow(2)).mean()
         loss = (data + cfg.w_laplacian * e_lap + cfg.w_low * e_low + cfg.w_albedo_smooth * e_alb
-                + cfg.w_symmetry * e_sym + cfg.w_unseen * e_uns)
+                + cfg.w_edge * e_edge + cfg.w_symmetry * e_sym + cfg.w_unseen * e_uns)
         if it == 0:
             start = {"data_start": float(data.detach()), "total_start": float(loss.detach())}
         loss.backward()
@@ -215,7 +233,7 @@ def solve_displacement(texture: torch.Tensor, visibility: torch.Tensor, albedo0:
             progress("detail", it + 1, steps)
         if it == steps - 1:
             losses = {"data": float(data.detach()), "laplacian": float(e_lap.detach()), "low": float(e_low.detach()),
-                      "albedo_smooth": float(e_alb.detach()), "symmetry": float(e_sym.detach()),
+                      "albedo_smooth": float(e_alb.detach()), "symmetry": float(e_sym.detach()), "edge": float(e_edge.detach()),
                       "unseen": float(e_uns.detach()), "total": float(loss.detach()), **start}
     with torch.no_grad():
         d = displacement().detach()

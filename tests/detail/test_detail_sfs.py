@@ -99,3 +99,26 @@ def test_bad_pyramid_settings_fail(levels, skip):
         solve_displacement(torch.full((1, S, S, 3), 0.5), torch.ones(1, S, S), torch.full((1, S, S, 3), 0.5),
                            _side_light(), fr, torch.ones(1, S, S), DetailConfig(pyramid_levels=levels, pyramid_skip=skip),
                            iterations=1)
+
+
+def test_edge_term_keeps_albedo_edges_out_of_the_relief():
+    # a flat surface with a sharp albedo band (a lip or brow outline): any relief is fake
+    S, W = 64, 6.0
+    fr = _plane(S, W)
+    albedo = torch.full((1, S, S, 3), 0.7)
+    albedo[:, 28:36] = torch.tensor([0.45, 0.25, 0.25])
+    light = _side_light()
+    texture = albedo * sh_shade(fr.normal, light)
+    albedo0 = texture / sh_shade(fr.normal, light)
+    ones = torch.ones(1, S, S)
+    near = torch.zeros(S, dtype=torch.bool)
+    near[24:32] = near[32:40] = True  # the texels around the two edges (28 and 36)
+
+    def fake_relief(w_edge):
+        cfg = DetailConfig(enabled=True, w_low=0.0, w_symmetry=0.0, w_edge=w_edge)
+        res = solve_displacement(texture, ones, albedo0, light, fr, ones, cfg, iterations=60)
+        return _mad(res.normal[:, near], fr.normal[:, near])
+
+    without, with_edge = fake_relief(0.0), fake_relief(100.0)
+    assert without > 0.05, without  # the blurred albedo start does leak the edge into the relief
+    assert with_edge < 0.8 * without, (without, with_edge)
