@@ -3,6 +3,9 @@
     import facesculpt
     rec = facesculpt.reconstruct("photo.jpg", preset="default")
     rec.mesh.verts, rec.maps.albedo, rec.params.light.coeffs, rec.metrics
+
+    for frame in facesculpt.iter_video_frames("clip.mp4", every=5):   # videos: frame by frame
+        rec = facesculpt.reconstruct(frame.image, preset="fast")
 """
 from __future__ import annotations
 
@@ -23,4 +26,11 @@ def reconstruct_all(image, preset: str = "default", config=None, max_faces=None,
     return _all(image, preset=preset, config=config, max_faces=max_faces, progress=progress, valid_mask=valid_mask)
 
 
-__all__ = ["reconstruct", "reconstruct_all", "__version__"]
+def iter_video_frames(path, every: int = 1, max_frames=None):
+    """Frames of a video file as ``VideoFrame(index, time_s, image)``, image (H, W, 3) uint8 RGB; see io.video."""
+    from facesculpt.io.video import iter_video_frames as _frames
+
+    return _frames(path, every=every, max_frames=max_frames)
+
+
+__all__ = ["reconstruct", "reconstruct_all", "iter_video_frames", "__version__"]

@@ -76,12 +76,60 @@ def _stem_dirs(outdir: Path, path: Path, n: int, used: set) -> list[Path]:
     return [outdir / (base if i == 0 else f"{base}_face{i + 1}") for i in range(n)]
 
 
+def _quality(m: dict) -> str:
+    return (f"in-view PSNR {m['inview_psnr']:.2f} dB, SSIM {m['inview_ssim']:.3f}"
+            + (f", identity distance {m['identity_distance_inview']:.2f}" if "identity_distance_inview" in m else ""))
+
+
+def _reconstruct_video(path: Path, folder: Path, cfg, args, bars) -> tuple[Path, int, int, list[str]]:
+    """Reconstruct the sampled frames of one video into ``folder`` (written atomically, as one
+    result): ``frame_NNNNNN[_faceK]/`` per frame and face, and ``frames.json`` (per frame: time,
+    folder, pose, light, metrics; frames without a face listed as skipped). Frames are fitted
+    independently. Returns (folder, faces written, frames read, one note per skipped frame); raises if no
+    frame gave a face, so nothing is left behind."""
+    from facesculpt.core.errors import FaceNotFoundError, FaceTooSmallError
+    from facesculpt.io.atomic import atomic_output_dir, write_json
+    from facesculpt.io.results import params_dict, write_result
+    from facesculpt.io.video import iter_video_frames, video_info
+    from facesculpt.pipeline import reconstruct_all
+
+    info = video_info(path)
+    frames, skipped, notes = [], [], []
+    n_read = 0
+    with atomic_output_dir(folder) as tmp:
+        for fr in iter_video_frames(path, every=args.every, max_frames=args.max_frames):
+            n_read += 1
+            try:
+                recs = reconstruct_all(fr.image, config=cfg, name=f"{path.name} frame {fr.index}", progress=bars)
+            except (FaceNotFoundError, FaceTooSmallError) as e:
+                bars.close()
+                skipped.append({"frame": fr.index, "time_s": fr.time_s, "reason": str(e).splitlines()[0]})
+                notes.append(f"note: {path.name}: frame {fr.index} skipped: {str(e).splitlines()[0]}")
+                continue
+            bars.close()
+            for k, rec in enumerate(recs):
+                name = f"frame_{fr.index:06d}" + ("" if k == 0 else f"_face{k + 1}")
+                write_result(Path(tmp) / name, fr.image, rec)
+                p = params_dict(rec)
+                frames.append({"frame": fr.index, "time_s": fr.time_s, "face": k + 1, "folder": name,
+                               "pose": p["pose"], "light": p["light"]["sh_coeffs"], "metrics": rec.metrics})
+        if not frames:
+            raise FaceNotFoundError(f"{path.name}: no face found in any of the {n_read} frame(s) read"
+                                    + (" (the video has no decodable frames)" if n_read == 0 else ""))
+        write_json(Path(tmp) / "frames.json", {
+            "video": path.name, "fps": info.fps, "frame_count": info.frames, "size_hw": list(info.size_hw),
+            "every": args.every, "frames_read": n_read, "faces": frames, "skipped": skipped,
+            "note": "each frame is fitted independently (no temporal smoothing); time_s is null when the fps is unknown"})
+    return folder, len(frames), n_read, notes
+
+
 def cmd_reconstruct(args) -> int:
     from facesculpt.config import make_config
     from facesculpt.core.errors import FaceSculptError
     from facesculpt.io.discover import find_images
     from facesculpt.io.image import load_image
     from facesculpt.io.results import write_result
+    from facesculpt.io.video import is_video_name
     from facesculpt.pipeline import reconstruct_all
 
     if args.device == "cuda":
@@ -98,8 +146,11 @@ def cmd_reconstruct(args) -> int:
     except (FaceSculptError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    if args.every < 1 or (args.max_frames is not None and args.max_frames < 1):
+        print("error: --every and --max-frames must be >= 1", file=sys.stderr)
+        return EXIT_USAGE
     outdir = Path(args.output)
-    entries = find_images(args.paths, exclude=[outdir])
+    entries = find_images(args.paths, exclude=[outdir], videos=True)
     if not entries:
         print("error: no images found in the given paths", file=sys.stderr)
         return EXIT_USAGE
@@ -118,18 +169,23 @@ def cmd_reconstruct(args) -> int:
         try:
             if err is not None:
                 raise err if isinstance(err, BaseException) else FaceSculptError(str(err))
+            if is_video_name(path):
+                folder, n_faces, n_read, notes = _reconstruct_video(path, _stem_dirs(outdir, path, 1, used)[0],
+                                                                    cfg, args, bars)
+                done.extend([folder] * n_faces)
+                for note in notes:
+                    tqdm.write(note, file=sys.stderr)
+                tqdm.write(f"{path.name}: {folder}  ({time.perf_counter() - t0:.1f} s, {n_faces} face(s) from "
+                           f"{n_read - len(notes)} of {n_read} frame(s) read; index in frames.json)", file=sys.stdout)
+                continue
             image = load_image(path)
             recs = reconstruct_all(image, config=cfg, name=path.name, progress=bars)
             bars.close()
             for folder, rec in zip(_stem_dirs(outdir, path, len(recs), used), recs):
                 write_result(folder, image, rec)
                 done.append(folder)
-                m = rec.metrics
-                msg = (f"{path.name}: {folder}  ({time.perf_counter() - t0:.1f} s, in-view PSNR "
-                       f"{m['inview_psnr']:.2f} dB, SSIM {m['inview_ssim']:.3f}"
-                       + (f", identity distance {m['identity_distance_inview']:.2f}"
-                          if "identity_distance_inview" in m else "") + ")")
-                tqdm.write(msg, file=sys.stdout)
+                tqdm.write(f"{path.name}: {folder}  ({time.perf_counter() - t0:.1f} s, {_quality(rec.metrics)})",
+                           file=sys.stdout)
         except KeyboardInterrupt:
             raise
         except Exception as e:  # one line per failure; the batch goes on
@@ -143,12 +199,13 @@ def cmd_reconstruct(args) -> int:
             failures.append(line)
             tqdm.write(f"error: {line}", file=sys.stderr)
     n_ok = len(done)
-    print(f"done: {n_ok} face(s) reconstructed, {len(failures)} image(s) failed; outputs in {outdir}")
+    print(f"done: {n_ok} face(s) reconstructed, {len(failures)} input(s) failed; outputs in {outdir}")
     return EXIT_FAILED if failures else 0
 
 
 def cmd_demo(args) -> int:
     args.paths = [str(_bundled_photo())]
+    args.every, args.max_frames = 1, None
     return cmd_reconstruct(args)
 
 
@@ -169,7 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--progress", action="store_true", help="progress bars even when stderr is not a terminal")
 
     r = sub.add_parser("reconstruct", help="reconstruct faces from images and folders")
-    r.add_argument("paths", nargs="+", help="image files and folders (searched recursively)")
+    r.add_argument("paths", nargs="+", help="image and video files and folders (searched recursively)")
+    r.add_argument("--every", type=int, default=1, metavar="N", help="videos: reconstruct every N-th frame (default 1)")
+    r.add_argument("--max-frames", type=int, default=None, metavar="N", help="videos: at most N frames per video")
     common(r)
     r.set_defaults(func=cmd_reconstruct)
     d = sub.add_parser("demo", help="reconstruct the bundled sample photo")

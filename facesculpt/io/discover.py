@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Iterable, NamedTuple, Optional
 
 from facesculpt.io.image import IMAGE_EXTENSIONS, display_name
+from facesculpt.io.video import VIDEO_EXTENSIONS, is_video_name
 
 
 class FoundImage(NamedTuple):
@@ -29,7 +30,8 @@ def is_image_name(path: os.PathLike | str) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 
-def find_images(paths: Iterable[os.PathLike | str], *, exclude: Iterable[os.PathLike | str] = ()) -> list[FoundImage]:
+def find_images(paths: Iterable[os.PathLike | str], *, exclude: Iterable[os.PathLike | str] = (),
+                videos: bool = False) -> list[FoundImage]:
     """Expand files and folders into a sorted, de-duplicated list of ``FoundImage``.
 
     paths:   files are taken as given, whatever their extension (a non-image then fails
@@ -39,6 +41,8 @@ def find_images(paths: Iterable[os.PathLike | str], *, exclude: Iterable[os.Path
              unfinished ``.name.tmp-*`` result folders).
     exclude: folders not to search (e.g. the output folder when it lies inside an input
              folder, so results are not read back as inputs).
+    videos:  also take files with a video extension (``io.video.VIDEO_EXTENSIONS``) from
+             folders (the reconstruct command does; the hold-out benchmark does not).
 
     Returns entries sorted by path, each file once (compared by resolved path). A path
     that does not exist, a folder that cannot be listed or holds no images gives an entry
@@ -63,14 +67,15 @@ def find_images(paths: Iterable[os.PathLike | str], *, exclude: Iterable[os.Path
             for root, dirs, files in os.walk(p, onerror=listing_errors.append):
                 dirs[:] = [d for d in dirs if not d.startswith(".") and os.path.realpath(os.path.join(root, d)) not in excluded]
                 for fn in files:
-                    if not fn.startswith(".") and is_image_name(fn):
+                    if not fn.startswith(".") and (is_image_name(fn) or (videos and is_video_name(fn))):
                         add(Path(root) / fn)
                         n_images += 1
             for e in listing_errors:
                 add(Path(e.filename or p), f"cannot read folder {display_name(e.filename or p)}: {e.strerror or e} (check its permissions)")
             if n_images == 0 and not listing_errors:
-                exts = ", ".join(IMAGE_EXTENSIONS)
-                add(p, f"no images found in folder {name} (looked for {exts})")
+                exts = ", ".join(IMAGE_EXTENSIONS + (VIDEO_EXTENSIONS if videos else ()))
+                what = "images or videos" if videos else "images"
+                add(p, f"no {what} found in folder {name} (looked for {exts})")
         elif p.exists():
             add(p)
         elif p.is_symlink():

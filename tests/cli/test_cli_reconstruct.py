@@ -56,7 +56,7 @@ UNUSUAL = ["gray.jpg", "rgba.png", "gray16.png", "cmyk.jpg", "rotated.jpg"]
 def test_unusual_but_valid_images_work(tmp_path, inputs):
     r = run("reconstruct", *[inputs / n for n in UNUSUAL], "-o", tmp_path, "--preset", "fast")
     assert r.returncode == 0, r.stderr
-    assert "done: 5 face(s) reconstructed, 0 image(s) failed" in r.stdout
+    assert "done: 5 face(s) reconstructed, 0 input(s) failed" in r.stdout
     for name in UNUSUAL:
         params = json.loads((tmp_path / Path(name).stem / "params.json").read_text())
         H, W = params["camera"]["image_size_hw"]
@@ -97,7 +97,7 @@ def test_batch_goes_on_past_bad_files(tmp_path, inputs):
     assert (tmp_path / "out" / "good" / "mesh.obj").is_file()
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good"]
     assert sum(line.startswith("error:") for line in r.stderr.splitlines()) == 2
-    assert "1 face(s) reconstructed, 2 image(s) failed" in r.stdout
+    assert "1 face(s) reconstructed, 2 input(s) failed" in r.stdout
 
 
 def test_verbose_shows_traceback(tmp_path, inputs):
