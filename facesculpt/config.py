@@ -25,9 +25,13 @@ class LandmarkFitConfig:
     """Weight of the squared 2D reprojection error (pixels, normalised by face size)."""
     w_depth: float = 0.05
     """Weight of agreement with mediapipe's relative depth (z) after perspective division."""
-    w_laplacian: float = 50.0
-    """Laplacian smoothness of the per-vertex shape corrections (cm^2)."""
-    w_offset: float = 0.5
+    w_laplacian: float = 1e-3
+    """Laplacian smoothness of the per-vertex shape corrections (cm^2). Balanced against the
+    landmark term, whose gradient per vertex is small (squared pixels / face size^2, averaged
+    over 468 points): at 50 (the value until 2026-11-22) the corrections stayed below 1e-5 cm,
+    i.e. the shape was mediapipe's frontalised mesh as is, and the perspective projection of
+    that weak-perspective mesh missed mediapipe's own 2D points by ~3 px (docs/pipeline.md)."""
+    w_offset: float = 1e-4
     """L2 pull of the shape corrections towards zero (cm^2)."""
 
 
