@@ -12,12 +12,14 @@ class DetailConfig:
     """Run the detail stage (the ``full`` preset turns it on)."""
     size: int = 512
     """Side of the UV displacement map, in texels."""
-    coarse_size: int = 256
-    """Side of the first, coarser solve (0 to solve at ``size`` only); its result starts the fine solve."""
-    iterations: int = 40
-    """Adam steps of the coarse solve."""
+    coarse_size: int = 0
+    """Side of a first, coarser solve whose result starts the solve at ``size`` (0: solve at ``size``
+    only, the default since 2026-12-02: the 256 -> 512 schedule left the pore-scale detail, which only
+    the 512 map carries, with 10 steps; see docs/detail.md)."""
+    iterations: int = 60
+    """Adam steps of the first solve (the only one when ``coarse_size`` is 0)."""
     fine_iterations: int = 10
-    """Adam steps of the solve at ``size``."""
+    """Adam steps of the solve at ``size`` after a coarser one."""
     lr_displacement: float = 0.004
     """Adam step of the displacement, cm."""
     lr_albedo: float = 0.02
@@ -48,8 +50,17 @@ class DetailConfig:
     white-balanced light's shading (real creases baked into the coarse albedo included) is grey."""
     edge_alpha: float = 20.0
     """Sharpness of that edge map (per unit of chromaticity difference)."""
+    edge_log_step: float = 0.1
+    """With > 0, the edge map also marks steps of the coarse albedo's log (norm over RGB, per texel of
+    the 512 map) well above this: 1 - exp(-(step / edge_log_step)^4), a soft threshold. Brows and
+    moles change the albedo by tens of per cent from one texel to the next, a crease's or a pore's
+    shading by a few."""
     w_symmetry: float = 1.0
     """Left/right symmetry of the displacement (u -> 1 - u) where both sides were seen."""
+    symmetry_scale: int = 17
+    """Side (texels of the 512 map) of the box filter applied to the displacement before the
+    symmetry term compares it with its mirror image; 0 or 1 compares texel by texel. Wrinkles and
+    folds are roughly mirrored, pores and moles are not."""
     w_unseen: float = 1.0
     """Pull of the displacement to zero where the texel was not seen (weight 1 - visibility)."""
     max_displacement: float = 0.4

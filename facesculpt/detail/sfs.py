@@ -4,7 +4,8 @@ albedo A that together explain the unwrapped photo T ~ A * shade(n(d)) under the
 Everything happens per texel of the S x S UV map, so no rasterisation is needed inside the
 loop. For the texel at surface point P(u, v) with unit normal n, displacing P' = P + d n
 gives (ignoring the d x curvature terms) the tangents P'_u = P_u + d_u n, P'_v = P_v + d_v n
-and the normal n' ~ P'_u x P'_v. P_u, P_v (cm per UV unit) come from the UV layout's
+and the normal n' ~ P'_u x P'_v, with P_u x P_v replaced by the interpolated normal times the
+same area element (so d = 0 gives the coarse normal exactly). P_u, P_v (cm per UV unit) come from the UV layout's
 per-face Jacobians, averaged at the vertices and interpolated over the UV raster; d_u, d_v
 are central differences of the map.
 
@@ -96,11 +97,12 @@ def detail_normals(d: torch.Tensor, frames: TexelFrames) -> torch.Tensor:
     d_u = (dp[:, 1:-1, 2:] - dp[:, 1:-1, :-2]) * (S / 2.0)
     d_v = (dp[:, :-2, 1:-1] - dp[:, 2:, 1:-1]) * (S / 2.0)
     n = frames.normal
-    tu = frames.du + d_u[..., None] * n
-    tv = frames.dv + d_v[..., None] * n
-    c = torch.cross(tu, tv, dim=-1)
-    sign = torch.sign((torch.cross(frames.du, frames.dv, dim=-1) * n).sum(-1, keepdim=True))
-    sign = torch.where(sign == 0, torch.ones_like(sign), sign)
+    # (P_u + d_u n) x (P_v + d_v n) = P_u x P_v + d_u (n x P_v) + d_v (P_u x n); the first term is
+    # replaced by the smooth (interpolated) normal times the same area element, so that d = 0 gives
+    # the coarse normal exactly rather than the tangents' own, slightly faceted, cross product
+    area = (torch.cross(frames.du, frames.dv, dim=-1) * n).sum(-1, keepdim=True)
+    c = n * area + d_u[..., None] * torch.cross(n, frames.dv, dim=-1) + d_v[..., None] * torch.cross(frames.du, n, dim=-1)
+    sign = torch.where(area < 0, -torch.ones_like(area), torch.ones_like(area))
     out = F.normalize(c * sign, dim=-1, eps=1e-8)
     return torch.where(frames.inside[..., None], out, n)
 
@@ -191,6 +193,14 @@ def solve_displacement(texture: torch.Tensor, visibility: torch.Tensor, albedo0:
     # filter's reach: the blurred albedo start spreads an edge that far, and the relief must not follow it
     chroma = albedo0 / albedo0.sum(-1, keepdim=True).clamp(min=1e-3)
     ex, ey = yang_weights(chroma, cfg.edge_alpha)
+    if cfg.edge_log_step > 0:
+        # steps of log albedo far larger than creases and pores shade (brows, moles, lip outlines): a
+        # soft threshold, 1 - exp(-(step / edge_log_step)^4), folded into the same "keep" weights
+        la0 = torch.log(albedo0.clamp(min=1e-3))
+        step = cfg.edge_log_step / r  # per texel of the 512 map: a coarser map's steps span more surface
+        lx = (la0[:, :, 1:] - la0[:, :, :-1]).norm(dim=-1) / step
+        ly = (la0[:, 1:] - la0[:, :-1]).norm(dim=-1) / step
+        ex, ey = torch.minimum(ex, torch.exp(-lx.pow(4))), torch.minimum(ey, torch.exp(-ly.pow(4)))
     edge = torch.zeros(1, S, S)
     edge[:, :, 1:] = torch.maximum(edge[:, :, 1:], 1 - ex)
     edge[:, :, :-1] = torch.maximum(edge[:, :, :-1], 1 - ex)
@@ -201,6 +211,7 @@ def solve_displacement(texture: torch.Tensor, visibility: torch.Tensor, albedo0:
                             {"params": [log_a], "lr": cfg.lr_albedo}])
     steps = cfg.iterations if iterations is None else iterations
     cells = max(2, int(round(cfg.low_cells * r)))
+    sym_k = int(round(cfg.symmetry_scale * r)) | 1 if cfg.symmetry_scale > 1 else 1
     losses: dict = {}
     for it in range(steps):
         opt.zero_grad(set_to_none=True)
@@ -221,7 +232,11 @@ def solve_displacement(texture: torch.Tensor, visibility: torch.Tensor, albedo0:
             e_edge = (edge[:, :, 1:] * dx).mean() + (edge[:, 1:] * dy).mean()
         else:
             e_edge = d.sum() * 0
-        e_sym = (both * (d - d.flip(-1)).pow(2)).mean()
+        ds = d
+        if sym_k > 1:  # symmetry of the map's smooth part only: pores and fine marks are not mirrored
+            ds = F.pad(d[:, None], (sym_k // 2,) * 4, mode="replicate")
+            ds = F.avg_pool2d(F.avg_pool2d(ds, (sym_k, 1), stride=1), (1, sym_k), stride=1)[:, 0]  # separable box
+        e_sym = (both * (ds - ds.flip(-1)).pow(2)).mean()
         e_uns = ((1 - conf) * d.pow(2)).mean()
         loss = (data + cfg.w_laplacian * e_lap + cfg.w_low * e_low + cfg.w_albedo_smooth * e_alb
                 + cfg.w_edge * e_edge + cfg.w_symmetry * e_sym + cfg.w_unseen * e_uns)
