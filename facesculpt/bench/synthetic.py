@@ -242,4 +242,3 @@ def truth_proxy_reconstruction(face, cfg, topo):
         rec.detail = refine_detail(face.image, rec, topo, cfg.detail)
         timings["detail"] = time.perf_counter() - t
     return rec
-

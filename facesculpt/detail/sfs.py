@@ -5,9 +5,9 @@ Everything happens per texel of the S x S UV map, so no rasterisation is needed 
 loop. For the texel at surface point P(u, v) with unit normal n, displacing P' = P + d n
 gives (ignoring the d x curvature terms) the tangents P'_u = P_u + d_u n, P'_v = P_v + d_v n
 and the normal n' ~ P'_u x P'_v, with P_u x P_v replaced by the interpolated normal times the
-same area element (so d = 0 gives the coarse normal exactly). P_u, P_v (cm per UV unit) come from the UV layout's
-per-face Jacobians, averaged at the vertices and interpolated over the UV raster; d_u, d_v
-are central differences of the map.
+same area element (so d = 0 gives the coarse normal exactly). P_u, P_v (cm per UV unit) come
+from the UV layout's per-face Jacobians, averaged at the vertices and interpolated over the UV
+raster; d_u, d_v are central differences of the map.
 
 Hand-written: no installable library does texel-space photometric displacement
 estimation; the optimisation is plain torch autograd + Adam over a Laplacian pyramid of the map.
