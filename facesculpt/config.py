@@ -12,6 +12,8 @@ from typing import Any
 
 from facesculpt.core.errors import ConfigError
 from facesculpt.detail.config import DetailConfig
+from facesculpt.fitting.head_landmarks import HeadLandmarkConfig
+from facesculpt.fitting.head_shape import HeadPriors
 from facesculpt.identity.config import IdentityConfig
 
 
@@ -103,6 +105,14 @@ class Config:
 
     name: str = "default"
     """Preset name, recorded in params.json."""
+    face_model: str = "ict"
+    """The face surface fitted: "ict" (the ICT FaceKit morphable head with ARKit expressions, a full
+    head; ``facesculpt.face_model``) or "mediapipe468" (the earlier face mask on mediapipe's 468
+    points, kept as a second implementation for the synthetic detail benchmark until it moves)."""
+    head_landmarks: HeadLandmarkConfig = field(default_factory=HeadLandmarkConfig)
+    """Stage 1 on the morphable head ("ict")."""
+    head_priors: HeadPriors = field(default_factory=HeadPriors)
+    """Priors of the head's identity and expression in the photometric stage ("ict")."""
     landmarks: LandmarkFitConfig = field(default_factory=LandmarkFitConfig)
     """Stage 1 settings."""
     photometric: PhotometricFitConfig = field(default_factory=PhotometricFitConfig)

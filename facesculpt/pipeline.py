@@ -58,6 +58,12 @@ class Reconstruction:
     config:      the Config used.
     crop:        (x0, y0, side) of the square crop the metrics and overlays use.
     detail:      the detail stage's result (``facesculpt.detail``) or None.
+    head:        HeadParams or None — identity, expression, gaze and corrections of the morphable
+                 head (``config.face_model == "ict"``); then ``mesh`` is its face part (UV tile 0),
+                 ``coarse`` the 478 embedded mediapipe points (1, 478, 3) and:
+    head_verts:  (1, V, 3) the whole head in the fitted expression (cm, model frame).
+    textures:    {"head": (1, S, S, 3) head/neck tile, "eye_left", "eye_right": (1, s, s, 3) eyeball
+                 textures, "iris_rgb": (3,)} for the exports.
     """
 
     mesh: FaceMesh
@@ -71,6 +77,27 @@ class Reconstruction:
     config: Config
     crop: tuple[float, float, float] = field(default=(0.0, 0.0, 0.0))
     detail: Optional[object] = None
+    head: Optional[object] = None
+    head_verts: Optional[torch.Tensor] = None
+    textures: dict = field(default_factory=dict)
+
+    @property
+    def model(self):
+        """The FaceModel of a head reconstruction (None for the legacy mask)."""
+        if self.head is None:
+            return None
+        from facesculpt.face_model import load_face_model
+
+        return load_face_model()
+
+    @property
+    def fit_topology(self):
+        """The face surface the stages used: the head's ``FitView`` or the legacy ``Topology``."""
+        if self.head is not None:
+            from facesculpt.face_model import fit_view
+
+            return fit_view(self.model)
+        return load_topology(self.config.subdivision_levels)
 
 
 def _face_weights(topo) -> torch.Tensor:
@@ -157,6 +184,12 @@ def reconstruct_face(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
     ``valid_mask`` (H, W) bool, optional: False marks pixels the fit and the texture must not
     use (a known occluder, or a region hidden on purpose by the hold-out benchmark).
     """
+    if cfg.face_model == "ict":
+        return reconstruct_head(image, landmarks, cfg, progress, valid_mask)
+    if cfg.face_model != "mediapipe468":
+        from facesculpt.core.errors import ConfigError
+
+        raise ConfigError(f"unknown face_model '{cfg.face_model}' (choose from: ict, mediapipe468)")
     torch.manual_seed(cfg.seed)
     timings: dict[str, float] = {}
     t = time.perf_counter()
@@ -218,6 +251,134 @@ def reconstruct_face(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
         timings["detail"] = time.perf_counter() - t
     t = time.perf_counter()
     rec.metrics = evaluate(image, rec, topo, identity=cfg.identity_metrics)
+    timings["metrics"] = time.perf_counter() - t
+    return rec
+
+
+def openings_mask(landmarks: Landmarks, image_size: tuple[int, int]) -> np.ndarray:
+    """(H, W) bool, False inside the photo's mouth opening and eye openings (mediapipe's inner-lip
+    and eyelid contours): teeth, tongue and eyeballs there are not skin, and the head has its own
+    surfaces for them, so neither the fit nor the face texture may take those pixels."""
+    from PIL import Image, ImageDraw
+
+    topo = load_topology(0)
+    H, W = image_size
+    im = Image.new("L", (W, H), 1)
+    draw = ImageDraw.Draw(im)
+    pts = landmarks.points[:, :2].numpy()
+    for loop in (topo.mouth_loop, topo.eye_left_loop, topo.eye_right_loop):
+        poly = [tuple(map(float, pts[int(i)])) for i in loop]
+        draw.polygon(poly, fill=0)
+    return np.asarray(im, dtype=bool)
+
+
+def _filler_texels(view, size: int, exempt: bool) -> Optional[torch.Tensor]:
+    """(1, S, S) bool texels of the head's eye and mouth fillers (None if ``exempt`` is False: a
+    user's valid mask applies to every texel)."""
+    if not exempt:
+        return None
+    from facesculpt.texture.unwrap import uv_raster
+
+    p2f = uv_raster(view.dense_uvs, view.dense_faces, size).frags.pix_to_face[0]
+    region = view.dense_face_region[p2f.clamp(min=0)].long()
+    return ((p2f >= 0) & ((region == 1) | (region == 2)))[None]
+
+
+def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progress: Progress = None,
+                     valid_mask: Optional[np.ndarray] = None) -> Reconstruction:
+    """``reconstruct_face`` on the ICT morphable head (``cfg.face_model == "ict"``).
+
+    The photo's mouth and eye openings are kept out of the photometric fit and the face texture
+    (``openings_mask``)."""
+    from facesculpt.face_model import fit_view, load_face_model
+    from facesculpt.fitting.head_landmarks import fit_head_landmarks
+    from facesculpt.fitting.head_shape import HeadShapeFit
+    from facesculpt.texture.head import eye_texture, fill_head_tile, iris_colour, texel_mirror_grid
+
+    torch.manual_seed(cfg.seed)
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    model = load_face_model()
+    view = fit_view(model)
+    openings = openings_mask(landmarks, image.shape[:2])
+    user_mask = valid_mask
+    valid_mask = openings if valid_mask is None else (np.asarray(valid_mask) > 0) & openings
+    _, pose, cam = initialize(landmarks, view.canonical)
+    pose, head, lm_losses = fit_head_landmarks(landmarks, model, pose, cam, cfg.head_landmarks, progress)
+    losses = {"landmarks": lm_losses}
+    timings["landmarks"] = time.perf_counter() - t
+
+    x0, y0, side = square_box(landmarks.bbox.tolist(), FIT_CROP_EXPAND)
+    t = time.perf_counter()
+    pc = cfg.photometric
+    R = pc.render_size
+    target = to_tensor(crop_resize(image, x0, y0, side, R))
+    cam_fit = cam.crop(x0, y0, R / side, (R, R))
+    shape_fit = HeadShapeFit(model, view, head, cfg.head_priors)
+    shape = shape_fit.init_params()
+    light, albedo_init = initial_light_and_albedo(target, shape_fit.render_vertices(shape), view, pose, cam_fit,
+                                                  cfg.texture, valid=_crop_mask(valid_mask, x0, y0, side, R))
+    timings["light_init"] = time.perf_counter() - t
+    if pc.enabled:
+        t = time.perf_counter()
+        n_pts = int(model.landmarks["mediapipe"].faces.shape[0])
+        lm_xy = (landmarks.points[None, :n_pts, :2] - torch.tensor([x0, y0])) * (R / side)
+        low = torch.nn.functional.interpolate(albedo_init.permute(0, 3, 1, 2), size=(pc.albedo_size,) * 2,
+                                              mode="area").permute(0, 2, 3, 1)
+        extra = None
+        if cfg.identity.enabled:
+            from facesculpt.identity.fitting import make_identity_terms
+
+            extra = make_identity_terms(target, lm_xy[:, view.lmk68], cfg.identity, view, cfg.seed)
+        pose, shape, light, _, ph_losses = fit_photometric(
+            target, lm_xy, landmarks.size * R / side, shape_fit, shape, None, view.dense_faces,
+            view.dense_uvs, _face_weights(view), pose, cam_fit, light, low, pc, progress, extra_terms=extra,
+            valid=_crop_mask(valid_mask, x0, y0, side, R),
+        )
+        losses["photometric"] = ph_losses
+        timings["photometric"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    head = shape_fit.head_params(shape).detach()
+    with torch.no_grad():
+        head_verts = model.vertices(head)
+        points = model.points(head_verts, "mediapipe")
+        dense = view.render_verts(head_verts)
+    tx0, ty0, tside = square_box(landmarks.bbox.tolist(), TEXTURE_CROP_EXPAND)
+    TR = int(min(TEXTURE_CROP_MAX, max(128, round(tside))))
+    tex_img = to_tensor(crop_resize(image, tx0, ty0, tside, TR))
+    cam_tex = cam.crop(tx0, ty0, TR / tside, (TR, TR))
+    grid = texel_mirror_grid(view.fill, cfg.texture.size)
+    # the eye and mouth fillers take the photo's eyes and mouth (the openings mask keeps those
+    # pixels off the lids and lips, not off the fillers)
+    maps = unwrap(tex_img, dense, view.dense_faces, view.dense_uvs, pose, cam_tex, light, cfg.texture,
+                  valid=_crop_mask(valid_mask, tx0, ty0, tside, TR), mirror_grid=grid,
+                  valid_exempt=_filler_texels(view, cfg.texture.size, user_mask is None))
+    from facesculpt.face_model import PART_EYE_SOCKET_LEFT, PART_EYE_SOCKET_RIGHT, PART_HEAD_NECK, PART_MOUTH_SOCKET
+
+    head_rm = model.render_mesh((PART_HEAD_NECK, PART_MOUTH_SOCKET, PART_EYE_SOCKET_LEFT, PART_EYE_SOCKET_RIGHT))
+    head_tile = fill_head_tile(model, view.rmesh, head_rm, maps.albedo, cfg.texture.size)
+    iris = iris_colour(image, landmarks.points.numpy())
+    from facesculpt.face_model import PART_EYEBALL_LEFT, PART_EYEBALL_RIGHT
+
+    # one map per eye: the two eyeballs' UV layouts are mirror images whose front poles do not
+    # meet at one texel (a shared map would put both pupils ~1 mm off centre)
+    textures = {"head": head_tile, "eye_left": eye_texture(model, iris, eye=PART_EYEBALL_LEFT),
+                "eye_right": eye_texture(model, iris, eye=PART_EYEBALL_RIGHT), "iris_rgb": iris}
+    timings["texture"] = time.perf_counter() - t
+
+    mesh = FaceMesh(dense, view.dense_faces, view.dense_uvs)
+    params = FaceParams(pose, shape, SHLighting(light), cam)
+    rec = Reconstruction(mesh, points, params, maps, landmarks, losses, {}, timings, cfg, (x0, y0, side),
+                         head=head, head_verts=head_verts, textures=textures)
+    if cfg.detail.enabled:
+        from facesculpt.detail import refine_detail
+
+        t = time.perf_counter()
+        rec.detail = refine_detail(image, rec, view, cfg.detail, progress)
+        timings["detail"] = time.perf_counter() - t
+    t = time.perf_counter()
+    rec.metrics = evaluate(image, rec, view, identity=cfg.identity_metrics)
     timings["metrics"] = time.perf_counter() - t
     return rec
 

@@ -1,8 +1,8 @@
 """`facesculpt benchmark synthetic|holdout`.
 
-    facesculpt benchmark synthetic --n N --seed S -o DIR [--size 512] [--preset default]
-        [--variants detail,smooth] [--noise 0] [--blur 0] [--downsample 1] [--light-strength LO,HI]
-        [--proxy fitted|true] [--no-detail-stage] [--set K=V]
+    facesculpt benchmark synthetic --n N --seed S -o DIR [--model head|mask] [--yaw-max DEG] [--size 512]
+        [--preset default] [--variants detail,smooth] [--noise 0] [--blur 0] [--downsample 1]
+        [--light-strength LO,HI] [--proxy fitted|true] [--no-detail-stage] [--set K=V]
     facesculpt benchmark holdout PATH... -o DIR [--preset default] [--regions cheek,eye] [--set K=V]
 
 Each prints a table and writes it as JSON (``DIR/results.json``, written atomically). Errors are
@@ -23,10 +23,19 @@ def _fmt(x, spec=".2f") -> str:
     return "nan" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
 
 
-def _row(name: str, m: dict) -> str:
-    """One line of the synthetic benchmark's table (a face's metrics or a variant's means)."""
+#: the head benchmark's default largest yaw (degrees); the mask's is ``SyntheticConfig.yaw_max``
+HEAD_YAW_MAX = 60.0
+
+
+def _row(name: str, m: dict, head: bool = False) -> str:
+    """One line of the synthetic benchmark's table (a face's metrics or a variant's means); ``head``
+    adds the shape columns (vertex error aligned / in the camera frame, mm; expression MAE)."""
     rel = m.get("detail_normal_mad_deg", {})
-    return (f"{name:<16}{_fmt(m['normal_mad_deg']['coarse']):>11}{_fmt(m['normal_mad_deg']['detail']):>11}"
+    shape = ""
+    if head:
+        v = m.get("vertex_error_mm", {})
+        shape = f"{_fmt(v.get('aligned')):>9}{_fmt(v.get('camera')):>9}{_fmt(m.get('expression_mae'), '.3f'):>9}"
+    return (f"{name:<16}{shape}{_fmt(m['normal_mad_deg']['coarse']):>11}{_fmt(m['normal_mad_deg']['detail']):>11}"
             f"{_fmt(m['normal_mad_deg'].get('perfect_detail')):>11}"
             f"{_fmt(rel.get('coarse')):>11}{_fmt(rel.get('detail')):>11}"
             f"{_fmt(m['side']['coarse'], '.4f'):>12}{_fmt(m['side']['detail'], '.4f'):>12}"
@@ -34,14 +43,26 @@ def _row(name: str, m: dict) -> str:
             f"{_fmt(m.get('detail_seconds', float('nan')), '.1f'):>8}")
 
 
-def _config(args, detail: bool):
+def _config(args, detail: bool, face_model: str | None = None):
     from facesculpt.cli import _parse_overrides
     from facesculpt.config import make_config
 
     over = _parse_overrides(args.set)
     if detail:
         over.setdefault("detail.enabled", True)
+    if face_model is not None:
+        over.setdefault("face_model", face_model)
     return make_config(args.preset, **over)
+
+
+def _head_truth(face) -> dict:
+    """The true head parameters of a head face, for truth.json."""
+    from facesculpt.face_model import load_face_model
+
+    h = face.head
+    names = load_face_model().expression_names
+    return {"identity": h.identity[0], "expression": {n: float(w) for n, w in zip(names, h.expression[0])},
+            "gaze_rad": h.gaze[0]}
 
 
 def _write_face(folder: Path, face) -> None:
@@ -69,17 +90,25 @@ def _write_face(folder: Path, face) -> None:
             "light_sh": face.light[0], "pose": {"rotvec_rad": face.pose.rotvec[0], "translation_cm": face.pose.translation[0]},
             "camera": {"focal_px": float(face.camera.focal[0]), "principal_px": face.camera.principal[0]},
             "coarse_verts_cm": face.verts[0], "info": face.info,
+            **({"head": _head_truth(face)} if face.head is not None else {}),
         })
 
 
 def cmd_synthetic(args) -> int:
     import torch
 
-    from facesculpt.bench.synthetic import evaluate_synthetic, summarise, truth_proxy_reconstruction
+    from facesculpt.bench.synthetic import (
+        evaluate_head_synthetic,
+        evaluate_synthetic,
+        summarise,
+        truth_proxy_head_reconstruction,
+        truth_proxy_reconstruction,
+    )
     from facesculpt.core.errors import FaceSculptError
     from facesculpt.io.atomic import write_json
     from facesculpt.pipeline import reconstruct_all
     from facesculpt.synthetic import SyntheticConfig, generate_face
+    from facesculpt.synthetic.head import generate_head_face
     from facesculpt.topology import load_topology
 
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
@@ -89,9 +118,21 @@ def cmd_synthetic(args) -> int:
     if args.proxy not in ("fitted", "true"):
         print(f"error: --proxy must be fitted or true, got {args.proxy!r}", file=sys.stderr)
         return EXIT_USAGE
+    if args.model not in ("head", "mask"):
+        print(f"error: --model must be head or mask, got {args.model!r}", file=sys.stderr)
+        return EXIT_USAGE
+    head = args.model == "head"
+    yaw_max = (HEAD_YAW_MAX if head else SyntheticConfig.yaw_max) if args.yaw_max is None else args.yaw_max
+    if not (isinstance(yaw_max, (int, float)) and 0 <= yaw_max <= 90):
+        print(f"error: --yaw-max must be between 0 and 90 degrees, got {args.yaw_max!r}", file=sys.stderr)
+        return EXIT_USAGE
     try:
-        cfg = _config(args, detail=not args.no_detail_stage)
-        extra = {}
+        # head: the morphable head's generator, fitted with the head; mask: the hand-made shapes on
+        # the 468-point mask (out of the head's model), fitted on that surface
+        cfg = _config(args, detail=not args.no_detail_stage, face_model="ict" if head else "mediapipe468")
+        if head and cfg.face_model != "ict":
+            raise ValueError(f"--model head needs face_model=ict, got {cfg.face_model!r} (use --model mask)")
+        extra = {"model": args.model, "yaw_max": float(yaw_max)}
         if args.light_strength is not None:
             parts = args.light_strength.split(",")
             lo, hi = (float(parts[0]), float(parts[-1])) if len(parts) == 2 else (-1.0, -1.0)
@@ -104,25 +145,28 @@ def cmd_synthetic(args) -> int:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
     out = Path(args.output)
-    topo = load_topology(cfg.subdivision_levels)
+    topo = None if head else load_topology(cfg.subdivision_levels)
     rows, failures = [], []
-    head = (f"{'face':<16}{'MAD coarse':>11}{'MAD detail':>11}{'MAD perf.':>11}{'rel coarse':>11}{'rel detail':>11}{'SIDE coarse':>12}"
+    shape_cols = f"{'mm align':>9}{'mm cam':>9}{'expr MAE':>9}" if head else ""
+    title = (f"{'face':<16}{shape_cols}{'MAD coarse':>11}{'MAD detail':>11}{'MAD perf.':>11}{'rel coarse':>11}{'rel detail':>11}{'SIDE coarse':>12}"
             f"{'SIDE detail':>12}{'alb PSNR':>9}{'light %':>8}{'l.gain':>7}{'t_det s':>8}")
-    print(head)
+    print(title)
     for i in range(args.n):
         for v, sc in zip(variants, syn):
             name = f"{v}_{args.seed + i:04d}"
             try:
-                face = generate_face(args.seed + i, sc)
+                face = generate_head_face(args.seed + i, sc) if head else generate_face(args.seed + i, sc)
                 _write_face(out / "faces" / name, face)
                 if args.proxy == "true":
-                    rec = truth_proxy_reconstruction(face, cfg, topo)
+                    rec = truth_proxy_head_reconstruction(face, cfg) if head else truth_proxy_reconstruction(face, cfg, topo)
                 else:
                     rec = reconstruct_all(face.image, config=cfg, max_faces=1, name=name)[0]
-                m = evaluate_synthetic(face, rec, topo)
+                m = evaluate_head_synthetic(face, rec) if head else evaluate_synthetic(face, rec, topo)
                 m.update(name=name, variant=v, seed=args.seed + i, timings_s=rec.timings)
+                if head:
+                    m.update(abs_yaw_deg=abs(face.info["yaw_deg"]), actions=face.info["actions"])
                 rows.append(m)
-                print(_row(name, m), flush=True)
+                print(_row(name, m, head), flush=True)
             except KeyboardInterrupt:
                 raise
             except Exception as e:  # report and go on
@@ -144,6 +188,7 @@ def cmd_synthetic(args) -> int:
         summary["detail_normal_improvement_pct"] = 100 * (c - d) / c if c else float("nan")
     result = {"summary": summary, "faces": rows, "failures": failures,
               "settings": {"n": args.n, "seed": args.seed, "size": args.size, "preset": cfg.name,
+                           "model": args.model, "yaw_max": float(yaw_max), "face_model": cfg.face_model,
                            "detail_stage": cfg.detail.enabled, "proxy": args.proxy, "variants": variants, "noise": args.noise,
                            "blur": args.blur, "downsample": args.downsample,
                            "light_strength": list(syn[0].light_strength)}}
@@ -152,7 +197,7 @@ def cmd_synthetic(args) -> int:
     for v in variants:
         s = summary.get(v) or {}
         if s:
-            print(_row("mean " + v, s))
+            print(_row("mean " + v, s, head))
     print(f"results: {out / 'results.json'}" + (f"; {len(failures)} face(s) failed" if failures else ""))
     return EXIT_FAILED if failures or not rows else 0
 
@@ -200,7 +245,7 @@ def cmd_holdout(args) -> int:
                 t0 = time.perf_counter()
                 hidden = region_mask(lmk, topo, region, image.shape[:2])
                 rec = reconstruct_all(image, config=cfg, max_faces=1, name=path.name, valid_mask=~hidden)[0]
-                m = evaluate_holdout(image, rec, hidden, topo)
+                m = evaluate_holdout(image, rec, hidden, rec.fit_topology)
                 m.update(image=str(path), region=region, seconds=time.perf_counter() - t0)
                 rows.append(m)
                 print(f"{path.name[:27]:<28}{region:<8}{m['pixels']:>8}{_fmt(m['psnr']):>9}{_fmt(m['ssim'], '.3f'):>7}"
@@ -244,6 +289,12 @@ def register(subparsers) -> None:
     s = bs.add_parser("synthetic", help="generate faces with known truth, reconstruct, score")
     s.add_argument("--n", type=int, default=6, help="faces per variant")
     s.add_argument("--seed", type=int, default=0, help="seed of the first face (face i uses seed + i)")
+    s.add_argument("--model", default="head",
+                   help="synthetic faces: head (the morphable head, identity ~ N(0, 1), sparse expressions, "
+                        "fitted with the head; the default) or mask (hand-made shapes on the 468-point mask, "
+                        "fitted with face_model=mediapipe468)")
+    s.add_argument("--yaw-max", type=float, default=None, metavar="DEG",
+                   help="largest head yaw, degrees, 0-90 (default 60 for head, 20 for mask)")
     s.add_argument("--size", type=int, default=512, help="photo side, pixels")
     s.add_argument("--variants", default="detail,smooth", help="comma list: detail (wrinkles, pores), smooth (none)")
     s.add_argument("--noise", type=float, default=0.0, help="Gaussian noise sigma on the photo (0-1 scale)")

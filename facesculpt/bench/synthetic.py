@@ -29,6 +29,13 @@ both render):
   directional/ambient ratio; it is poorly determined from a face, whose normals cover a cap of
   the sphere over which 1, z and 3z^2 - 1 are nearly collinear, so read it next to the gain).
 
+For faces on the morphable head (``synthetic.head``, the benchmark's default ``--model head``),
+``evaluate_head_synthetic`` adds the shape metrics: ``vertex_error_mm`` (mean distance over the
+model's narrow face region, mm: ``aligned`` after a similarity alignment of the fitted head to the
+true one, ``camera`` without it, each head placed by its own pose; ``mean_head``: the mean identity
+with a neutral expression, aligned — a baseline), ``expression_mae`` (mean |fitted - true| of the
+53 weights), ``expression_mae_active`` (over the weights the truth sets) and ``jaw_open_error``.
+
 Coarse and detailed geometry are scored the same way: the reconstruction's dense mesh is
 rasterised once; each pixel's normal is looked up (bilinear, at the pixel's UV) in the
 coarse or the detailed per-texel normal map of the detail stage, and the detailed depth is the
@@ -240,5 +247,105 @@ def truth_proxy_reconstruction(face, cfg, topo):
     if cfg.detail.enabled:
         t = time.perf_counter()
         rec.detail = refine_detail(face.image, rec, topo, cfg.detail)
+        timings["detail"] = time.perf_counter() - t
+    return rec
+
+
+# ----------------------------------------------------------------------------- the morphable head
+
+
+def similarity_error_mm(pred: torch.Tensor, true: torch.Tensor) -> float:
+    """Mean distance (mm) of points ``pred`` (N, 3) cm to ``true`` (N, 3) cm after the least-squares
+    similarity (Umeyama: scale, rotation, translation) that takes ``pred`` onto ``true``."""
+    from facesculpt.fitting.initialize import similarity_procrustes
+
+    s, R, t = similarity_procrustes(pred, true)
+    return float(((s * pred.double() @ R.T + t) - true.double()).norm(dim=1).mean()) * 10
+
+
+def head_shape_errors(model, pred_verts: torch.Tensor, pred_pose, true_verts: torch.Tensor, true_pose) -> dict:
+    """Face-region vertex errors (mm) of a head (1, V, 3) cm against the true head, over
+    ``model.narrow_face``: ``aligned`` after a similarity alignment, ``camera`` in the camera frame
+    (each head by its own pose, no alignment: includes pose and depth errors)."""
+    region = model.narrow_face
+    with torch.no_grad():
+        aligned = similarity_error_mm(pred_verts[0, region], true_verts[0, region])
+        pc = pred_pose.apply(pred_verts[:, region].float())[0]
+        tc = true_pose.apply(true_verts[:, region].float())[0]
+        camera = float((pc - tc).norm(dim=1).mean()) * 10
+    return {"aligned": aligned, "camera": camera}
+
+
+def evaluate_head_synthetic(face, rec) -> dict:
+    """Metrics of a morphable-head reconstruction ``rec`` (``rec.head`` set) against the truth of a
+    head face (``synthetic.head.generate_head_face``): the per-pixel metrics of ``evaluate_synthetic``
+    (normals, SIDE, albedo, light) on the fitted face part, plus
+
+    * ``vertex_error_mm``: mean distance over the narrow face region, ``aligned`` (similarity
+      alignment of the fitted head to the true one), ``camera`` (both in the camera frame, by their
+      poses), ``mean_head`` (the mean identity with a neutral expression, aligned: a baseline);
+    * ``expression_mae``: mean absolute error of the 53 expression weights; ``expression_mae_active``:
+      over the weights the truth sets (nan when neutral); ``jaw_open_error``: |fitted - true| jawOpen.
+    """
+    if rec.head is None or face.head is None:
+        raise ValueError("evaluate_head_synthetic: needs a head face and a morphable-head reconstruction "
+                         "(face_model = 'ict')")
+    model = rec.model
+    out = evaluate_synthetic(face, rec, rec.fit_topology)
+    verr = head_shape_errors(model, rec.head_verts.detach(), rec.params.pose, face.head_verts, face.pose)
+    with torch.no_grad():
+        mean_head = model.vertices(model.zero_params())
+    verr["mean_head"] = similarity_error_mm(mean_head[0, model.narrow_face], face.head_verts[0, model.narrow_face])
+    ef, et = rec.head.expression.detach()[0].double(), face.head.expression[0].double()
+    active = et > 0
+    jaw = model.expression_names.index("jawOpen")
+    out.update(vertex_error_mm=verr, expression_mae=float((ef - et).abs().mean()),
+               expression_mae_active=float((ef - et)[active].abs().mean()) if bool(active.any()) else float("nan"),
+               jaw_open_error=float((ef[jaw] - et[jaw]).abs()))
+    return out
+
+
+def truth_proxy_head_reconstruction(face, cfg):
+    """``truth_proxy_reconstruction`` for a head face: a ``Reconstruction`` whose head is the truth
+    (``rec.head``, ``rec.head_verts``, the face part as ``rec.mesh``, the true pose and camera), with
+    the light, texture and detail estimated from the photo as the head pipeline does
+    (``initial_light_and_albedo``, ``unwrap`` completed through the texel mirror map,
+    ``refine_detail``). No landmark or photometric fit runs; ``landmarks`` holds the projected true
+    mediapipe points, ``metrics`` stays empty, ``textures`` too."""
+    import time
+
+    from facesculpt.detail import refine_detail
+    from facesculpt.face_model import fit_view, load_face_model
+    from facesculpt.ops.image import to_tensor
+    from facesculpt.pipeline import Reconstruction, initial_light_and_albedo
+    from facesculpt.structures import FaceMesh, FaceParams, Landmarks, SHLighting
+    from facesculpt.texture.head import texel_mirror_grid
+    from facesculpt.texture.unwrap import unwrap
+
+    if face.head is None:
+        raise ValueError("truth_proxy_head_reconstruction: needs a head face (synthetic.head.generate_head_face)")
+    t0 = time.perf_counter()
+    model = load_face_model()
+    view = fit_view(model)
+    image = to_tensor(face.image)
+    cam, pose = face.camera, face.pose
+    head_verts = face.head_verts.float()
+    with torch.no_grad():
+        dense = view.render_verts(head_verts)
+        points = model.points(head_verts, "mediapipe")
+        light, _ = initial_light_and_albedo(image, dense, view, pose, cam, cfg.texture)
+        grid = texel_mirror_grid(view.rmesh, cfg.texture.size)
+        maps = unwrap(image, dense, view.dense_faces, view.dense_uvs, pose, cam, light, cfg.texture, mirror_grid=grid)
+        pts = cam.project(pose.apply(points))[0]
+    z = torch.zeros(pts.shape[0], 1)
+    lmk = Landmarks(torch.cat([pts, z], dim=1), torch.cat([pts.min(0).values, pts.max(0).values]),
+                    tuple(face.image.shape[:2]))
+    timings = {"texture": time.perf_counter() - t0}
+    rec = Reconstruction(FaceMesh(dense, view.dense_faces, view.dense_uvs), points,
+                         FaceParams(pose, torch.zeros_like(points), SHLighting(light), cam), maps, lmk, {}, {},
+                         timings, cfg, head=face.head, head_verts=head_verts)
+    if cfg.detail.enabled:
+        t = time.perf_counter()
+        rec.detail = refine_detail(face.image, rec, view, cfg.detail)
         timings["detail"] = time.perf_counter() - t
     return rec

@@ -39,7 +39,7 @@ def fit_photometric(
     face_size: float,
     model,
     shape0: torch.Tensor,
-    densify: Callable[[torch.Tensor], torch.Tensor],
+    densify: Optional[Callable[[torch.Tensor], torch.Tensor]],
     faces: torch.Tensor,
     uvs: torch.Tensor,
     face_weight: torch.Tensor,
@@ -54,7 +54,9 @@ def fit_photometric(
 ):
     """Fit against ``target`` (1, R, R, 3) seen by ``camera`` (the crop camera).
 
-    landmarks_xy: (1, 468, 2) crop pixels; face_weight: (F,) float per dense face (0 drops
+    landmarks_xy: (1, N, 2) crop pixels of the N points ``model.vertices`` gives; ``densify`` maps
+    them to the rendered mesh, or is None when the model has ``both(params) -> (points, render
+    verts)`` (the morphable head) and optionally ``project_(params)`` (run after every step); face_weight: (F,) float per dense face (0 drops
     a face from the photometric loss, e.g. eye and mouth interiors); light0: (1, 9, 3);
     albedo0: (1, s, s, 3) initial low-res albedo. Returns (pose, shape, light, albedo_low, losses).
 
@@ -86,8 +88,11 @@ def fit_photometric(
 
     def render(with_grad: bool = True):
         p = Pose(rotvec, tnorm * depth0)
-        coarse = model.vertices(shape)
-        dense = densify(coarse)
+        if densify is None:  # the shape model renders its own mesh (the morphable head)
+            coarse, dense = model.both(shape)
+        else:
+            coarse = model.vertices(shape)
+            dense = densify(coarse)
         albedo_tex = upsample_albedo(albedo_low, tex_size)
         rend = render_face(dense, faces, uvs, p, camera, albedo_tex, light,
                            background=target, antialias=cfg.antialias)
@@ -137,6 +142,8 @@ def fit_photometric(
         opt.step()
         with torch.no_grad():
             albedo_low.clamp_(0.0, 1.0)
+        if hasattr(model, "project_"):
+            model.project_(shape)
         history.append(float(terms["photo"].detach()))
         if progress is not None:
             progress("photometric", it + 1, cfg.iterations)

@@ -249,7 +249,8 @@ def make_identity_terms(target: torch.Tensor, landmarks68_xy: torch.Tensor, cfg:
         dense_neutral = dense
         if expr is not None:
             expr = expr.to(coarse.dtype)
-            coarse = coarse + expr[None]
+            n = expr.shape[0]  # offsets of the first 468 points (the head's 478 include the irises)
+            coarse = torch.cat([coarse[:, :n] + expr[None], coarse[:, n:]], dim=1)
             dense = dense + topo.densify(expr[None])
         centre = coarse.detach().mean(dim=1)
         dense_t = turn_head(dense, pose, yaw, pitch, centre)

@@ -50,6 +50,8 @@ def params_dict(rec) -> dict:
             "convention": "9x3 band-ordered irradiance SH in the view frame (+Y up, +Z to camera); see facesculpt/ops/sh.py",
         },
         "landmarks_bbox_px": rec.landmarks.bbox.tolist(),
+        **({"head": __import__("facesculpt.io.head_results", fromlist=["x"]).head_params_dict(rec)}
+           if getattr(rec, "head", None) is not None else {}),
         "losses": rec.losses,
         "timings_s": rec.timings,
         "config": config_to_dict(rec.config),
@@ -86,9 +88,15 @@ def write_result(folder: Path, image: np.ndarray, rec, extra_writers=()) -> Path
         write_png(tmp / "albedo.png", albedo)
         write_png(tmp / "texture.png", to_uint8(rec.maps.texture))
         write_png(tmp / "visibility.png", to_uint8(rec.maps.visibility[..., None].expand(-1, -1, -1, 3))[..., 0])
-        write_obj(tmp / "mesh.obj", verts.numpy(), rec.mesh.faces.numpy(), rec.mesh.uvs.numpy(), normals.numpy(),
-                  texture_name="albedo.png")
-        write_glb(tmp / "mesh.glb", verts.numpy(), rec.mesh.faces.numpy(), rec.mesh.uvs.numpy(), normals.numpy(), albedo)
+        if getattr(rec, "head", None) is not None:
+            from facesculpt.io.head_results import write_head_outputs
+
+            write_head_outputs(tmp, rec)
+        else:
+            write_obj(tmp / "mesh.obj", verts.numpy(), rec.mesh.faces.numpy(), rec.mesh.uvs.numpy(), normals.numpy(),
+                      texture_name="albedo.png")
+            write_glb(tmp / "mesh.glb", verts.numpy(), rec.mesh.faces.numpy(), rec.mesh.uvs.numpy(), normals.numpy(),
+                      albedo)
         over, rgba = render_overlay(image, rec)
         write_png(tmp / "overlay.png", over)
         write_png(tmp / "render.png", rgba)

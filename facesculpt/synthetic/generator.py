@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Optional
 
 import numpy as np
 import torch
@@ -77,6 +78,13 @@ class SyntheticConfig:
     """Down-sample the photo by this factor and back up (loses detail, keeps alignment)."""
     background: tuple[float, float, float] = (0.55, 0.57, 0.6)
     """Neutral background colour (linear 0-1)."""
+    model: str = "mask"
+    """Which surface the faces are built on: "mask" (this module's ``generate_face``: hand-made
+    shapes on the 468-point mask) or "head" (``synthetic.head.generate_head_face``: the ICT
+    morphable head with sampled identity and expression). Only read by the benchmark's dispatch."""
+    head_levels: int = 2
+    """Head faces only: subdivisions of the head's skin that carry the true displacement
+    (2: ~150k face vertices, ~0.6 mm edges, about what ``render_levels`` = 4 gives the mask)."""
 
 
 @dataclass
@@ -97,6 +105,8 @@ class SyntheticFace:
     depth:        (H, W) float — true camera depth, cm (0 outside the face).
     mask:         (H, W) bool — pixels covered by the face's skin region.
     info:         dict of the generator's random draws (JSON-able).
+    head:         HeadParams or None — the true identity, expression and gaze (head faces only).
+    head_verts:   (1, V, 3) or None — the true whole head (cm, model frame; head faces only).
     """
 
     image: np.ndarray
@@ -112,6 +122,8 @@ class SyntheticFace:
     depth: np.ndarray
     mask: np.ndarray
     info: dict = field(default_factory=dict)
+    head: Optional[object] = None
+    head_verts: Optional[torch.Tensor] = None
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from facesculpt.config import TextureConfig
+from facesculpt.core.errors import ShapeError
 from facesculpt.ops.image import push_pull_fill, sample_pixels
 from facesculpt.ops.mesh import vertex_normals
 from facesculpt.ops.sh import sh_shade
@@ -86,12 +87,20 @@ def unwrap(
     sh_coeffs: torch.Tensor,
     cfg: TextureConfig,
     valid: torch.Tensor | None = None,
+    *,
+    mirror_grid=None,
+    valid_exempt: torch.Tensor | None = None,
 ) -> UVMaps:
     """UV maps of a face seen in ``image`` (1, H, W, 3) float by ``camera`` (at the image's size).
 
     verts_model: (1, V, 3) dense vertices; faces (F, 3); uvs (V, 2); sh_coeffs (1, 9, 3);
     valid: (1, H, W) float/bool or None — pixels that may be used (0 hides them; such texels get
     zero confidence and are completed like unseen ones).
+    mirror_grid: the texel mirror map of this chart at ``cfg.size`` (``texture.head.
+    texel_mirror_grid``: (grid (1, S, S, 2), valid (1, S, S)) or a bare grid), used by the mirror
+    completion; None falls back to the ``u -> 1 - u`` flip (the old symmetric chart only).
+    valid_exempt: (1, S, S) bool or None — texels that ignore ``valid`` (the head's eye and mouth
+    fillers take the photo's eyes and mouth, which ``valid`` keeps off the lids and lips).
     """
     S = cfg.size
     H, W = camera.image_size
@@ -114,29 +123,67 @@ def unwrap(
         cos = (geo.normal_view * view_dir).sum(-1)
         conf = _smoothstep(cos, cfg.min_facing, cfg.full_facing) * (visible & in_image & geo.inside).float()
         if valid is not None:
-            conf = conf * sample_pixels(valid.float()[..., None], geo.xy)[..., 0].clamp(0, 1).eq(1).float()
+            ok = sample_pixels(valid.float()[..., None], geo.xy)[..., 0].clamp(0, 1).eq(1)
+            if valid_exempt is not None:
+                ok = ok | valid_exempt
+            conf = conf * ok.float()
         shading = sh_shade(geo.normal_view, sh_coeffs)
         albedo_seen = (texture / shading.clamp(min=cfg.shading_floor)).clamp(0, 1)
         # texels in deep shade cannot be de-lit reliably (dividing by a small number blows up
         # noise and any light-model error): trust them less, so completion takes over
         conf = conf * _smoothstep(shading.mean(-1), cfg.shading_floor, 2.5 * cfg.shading_floor)
-        albedo = complete_albedo(albedo_seen, conf, mirror=cfg.mirror)
+        albedo = complete_albedo(albedo_seen, conf, mirror=cfg.mirror, mirror_grid=mirror_grid)
         texture = torch.where(geo.inside[..., None], texture, albedo * shading.clamp(0, None))
     return UVMaps(albedo=albedo, texture=texture, visibility=conf, shading=shading)
 
 
-def complete_albedo(albedo: torch.Tensor, conf: torch.Tensor, mirror: bool = True) -> torch.Tensor:
-    """Fill unseen texels: take the mirrored texel (u -> 1 - u) where it was seen better, then a
-    smooth push-pull fill for the rest, blended by confidence so no seam shows.
+def complete_albedo(albedo: torch.Tensor, conf: torch.Tensor, mirror: bool = True, *,
+                    mirror_grid=None) -> torch.Tensor:
+    """Fill unseen texels: take the mirrored texel where it was seen better, then a smooth
+    push-pull fill for the rest, blended by confidence so no seam shows.
 
     albedo: (B, S, S, 3); conf: (B, S, S) in [0, 1].
+    mirror_grid: where each texel's mirror image lies, as ``texture.head.texel_mirror_grid``
+        returns it: a tuple (grid (1 or B, S, S, 2) tile-local (u, v), valid (1 or B, S, S) bool),
+        or a bare grid (positions outside [0, 1]^2 count as no mirror). The mirrored albedo and
+        confidence are sampled there bilinearly (albedo weighted by confidence, so unseen
+        neighbours do not bleed in). None: the mirror is the array flip ``u -> 1 - u``, right only
+        for a single chart symmetric about u = 0.5.
     """
     a, w = albedo, conf
     if mirror:
-        am, wm = albedo.flip(2), conf.flip(2)
+        if mirror_grid is None:
+            am, wm = albedo.flip(2), conf.flip(2)
+        else:
+            am, wm = _sample_mirror(albedo, conf, mirror_grid)
         gain = (1 - w) * wm
         total = w + gain
         a = torch.where(total[..., None] > 1e-6, (w[..., None] * a + gain[..., None] * am) / total.clamp(min=1e-6)[..., None], a)
         w = total.clamp(0, 1)
     filled = push_pull_fill(a, w)
     return (w[..., None] * a + (1 - w[..., None]) * filled).clamp(0, 1)
+
+
+def _sample_mirror(albedo: torch.Tensor, conf: torch.Tensor, mirror_grid):
+    """Albedo (B, S, S, 3) and confidence (B, S, S) at the mirror images of the texels."""
+    B, S = albedo.shape[0], albedo.shape[1]
+    if isinstance(mirror_grid, (tuple, list)):
+        grid, ok = mirror_grid
+    else:
+        grid, ok = mirror_grid, None
+    if not isinstance(grid, torch.Tensor) or grid.dim() != 4 or grid.shape[0] not in (1, B) \
+            or tuple(grid.shape[1:]) != (S, albedo.shape[2], 2):
+        got = tuple(grid.shape) if isinstance(grid, torch.Tensor) else type(grid).__name__
+        raise ShapeError(f"mirror_grid: expected a grid of shape (1 or {B}, {S}, {albedo.shape[2]}, 2) "
+                         f"matching the albedo, got {got}")
+    g = grid.to(albedo.dtype)
+    g = torch.stack([g[..., 0] * 2 - 1, 1 - 2 * g[..., 1]], -1).expand(B, -1, -1, -1)
+    w = conf.to(albedo.dtype)
+    stack = torch.cat([albedo * w[..., None], w[..., None]], -1).permute(0, 3, 1, 2)
+    s = torch.nn.functional.grid_sample(stack, g, mode="bilinear", padding_mode="zeros",
+                                        align_corners=False).permute(0, 2, 3, 1)
+    wm = s[..., 3]
+    am = s[..., :3] / wm.clamp(min=1e-8)[..., None]
+    if ok is not None:
+        wm = wm * ok.to(wm.dtype).expand(B, -1, -1)
+    return am, wm.clamp(0, 1)

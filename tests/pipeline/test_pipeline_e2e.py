@@ -8,7 +8,6 @@ import trimesh
 
 import facesculpt
 from facesculpt.io.results import write_result
-from facesculpt.topology import load_topology
 
 
 @pytest.fixture(scope="module")
@@ -44,12 +43,13 @@ def test_metrics_in_sane_range(rec_default, rec_fast_astronaut):
 
 
 def test_mesh_is_dense_upright_and_facing_the_viewer(rec_default):
-    topo = load_topology()
     v = rec_default.mesh.verts[0]
-    assert v.shape[0] == topo.dense_uvs.shape[0] >= 7000
-    # model frame: forehead above chin (+Y up), nose tip in front (+Z)
-    # Loop subdivision keeps the 468 coarse vertices first: 10 forehead, 152 chin, 1 nose tip
-    top, chin, nose = v[10], v[152], v[1]
+    assert v.shape[0] == rec_default.fit_topology.dense_uvs.shape[0] >= 9000
+    assert rec_default.head_verts.shape[1] == rec_default.model.num_verts
+    # model frame: forehead above chin (+Y up), nose tip in front (+Z); the 478 embedded mediapipe
+    # points: 10 forehead, 152 chin, 1 nose tip
+    p = rec_default.coarse[0]
+    top, chin, nose = p[10], p[152], p[1]
     assert top[1] > chin[1] + 10.0
     assert nose[2] > v[:, 2].mean() + 2.0
     # head pose of a near-frontal photo: the face looks at the camera (camera z is forward)
@@ -71,19 +71,20 @@ def test_albedo_complete_and_light_free(rec_default):
 def test_writes_all_outputs_that_load(tmp_path, grace_hopper, rec_default):
     out = write_result(tmp_path / "gh", grace_hopper, rec_default)
     names = {p.name for p in out.iterdir()}
-    expected = {"mesh.obj", "mesh.mtl", "albedo.png", "mesh.glb", "texture.png", "visibility.png",
-                "overlay.png", "render.png", "params.json", "metrics.json"}
+    expected = {"mesh.obj", "mesh.mtl", "albedo.png", "albedo_head.png", "eye_left.png", "eye_right.png", "mesh.glb",
+                "mesh_neutral.obj", "landmarks.json", "texture.png", "visibility.png", "overlay.png", "render.png", "params.json",
+                "metrics.json"}
     assert expected <= names
-    nfaces = rec_default.mesh.faces.shape[0]
-    obj = trimesh.load(out / "mesh.obj", process=False)
-    assert obj.faces.shape[0] == nfaces
-    assert obj.visual.uv is not None and obj.visual.uv.shape[0] == obj.vertices.shape[0]
+    nfaces = rec_default.model.faces.shape[0]  # the whole head, every part
+    obj = trimesh.load(out / "mesh.obj", force="scene", process=False)
+    assert sum(g.faces.shape[0] for g in obj.geometry.values()) == nfaces
+    face = obj.geometry["skin_face"] if "skin_face" in obj.geometry else max(obj.geometry.values(), key=len)
+    assert face.visual.uv is not None and face.visual.uv.shape[0] == face.vertices.shape[0]
     glb = trimesh.load(out / "mesh.glb", force="mesh", process=False)
     assert glb.faces.shape[0] == nfaces
-    assert glb.visual.uv is not None
     # metres, upright
     ext = glb.vertices.max(0) - glb.vertices.min(0)
-    assert 0.10 < ext[1] < 0.35 and ext[1] > ext[2]
+    assert 0.15 < ext[1] < 0.45 and ext[1] > ext[0]
     params = json.loads((out / "params.json").read_text())
     assert len(params["light"]["sh_coeffs"]) == 9
     assert params["config"]["name"] == "default"

@@ -1,0 +1,324 @@
+"""Stage 1 on the morphable head: pose, identity, expression and gaze from the 478 mediapipe landmarks.
+
+A projected Levenberg-Marquardt (Gauss-Newton with damping) over
+``[rotation increment (3), translation / depth (3), identity (K), expression (E), gaze (2 x 2)]``:
+the residuals are the perspective reprojection errors of the model's embedded landmarks
+(``FaceModel.landmarks["mediapipe"]``) normalised by the face size, mediapipe's relative depth
+(weak), and the priors as residuals (identity N(0, 1), a small L2 on expression and gaze, left and
+right gaze together). The expression weights carry an L1 term (they are >= 0, so it is linear) and
+are projected onto [0, 1] after every step: that and the identity prior keep the expression sparse
+and stop it from taking over identity directions (docs/face_model.md measures the split).
+
+Landmarks the head hides get no weight: each point's surface normal is turned by the current
+pose and a point whose normal faces away from the camera (mediapipe still guesses it, on the far
+cheek at large yaw) is ramped out; the weights are re-computed every iteration, as are robust
+(Huber) weights against a few wildly wrong points. The Jacobian is written out by the chain rule
+(the points are linear in identity and expression; ``tests/face_model`` compares it with
+``torch.func.jacfwd``): ~1.6k residuals x ~160 parameters, milliseconds per iteration.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import torch
+
+from facesculpt.face_model import PART_EYEBALL_LEFT, PART_EYEBALL_RIGHT, FaceModel, HeadParams, gaze_matrix
+from facesculpt.ops.rotations import rotvec_to_matrix, matrix_to_rotvec
+from facesculpt.structures import Camera, Landmarks, Pose
+
+Progress = Optional[Callable[[str, int, int], None]]
+
+#: mediapipe's iris points (centre + ring), right eye then left eye
+IRIS_RIGHT = tuple(range(468, 473))
+IRIS_LEFT = tuple(range(473, 478))
+
+
+@dataclass(frozen=True)
+class HeadLandmarkConfig:
+    """Stage 1 (landmarks) on the morphable head."""
+
+    iterations: int = 16
+    """Levenberg-Marquardt iterations (each one Jacobian and one linear solve)."""
+    w_landmark: float = 1.0
+    """Weight of the mean squared reprojection error (normalised by the face size)."""
+    w_depth: float = 0.02
+    """Weight of agreement with mediapipe's relative depth (after removing the mean)."""
+    w_identity: float = 3e-6
+    """Weight of the identity prior sum(alpha^2) (N(0, 1) coefficients)."""
+    w_expression_l1: float = 5e-6
+    """Weight of the L1 (sparsity) term sum(beta) on the expression weights."""
+    w_expression_l2: float = 3e-6
+    """Weight of sum(beta^2)."""
+    w_gaze: float = 1e-3
+    """Weight of sum(gaze^2) (radians)."""
+    w_vergence: float = 1e-2
+    """Weight of |gaze_left - gaze_right|^2: the two eyes look the same way."""
+    w_iris: float = 1.0
+    """Relative weight of the 10 iris points (they alone fix the gaze)."""
+    huber: float = 0.03
+    """Huber threshold of the per-point reprojection error, as a fraction of the face size."""
+    hidden_cos: tuple = (-0.05, 0.25)
+    """A landmark's weight ramps from 0 to 1 as the cosine between its normal and the direction to
+    the camera goes over this range (hidden points at large yaw drop out)."""
+    expression_first: int = 4
+    """Schedule: the first this many iterations fit pose, expression and gaze with the identity
+    held at its start; without it, identity modes take over an open jaw or a smile in the first
+    joint step (the identity and expression directions overlap) and the weights stay at 0."""
+    fit_identity: bool = True
+    """Fit the identity coefficients (False: the mean head)."""
+    fit_expression: bool = True
+    """Fit the expression weights (False: neutral)."""
+
+
+def _smoothstep(x, a, b):
+    t = ((x - a) / (b - a)).clamp(0, 1)
+    return t * t * (3 - 2 * t)
+
+
+def _landmark_normals(model: FaceModel, verts: torch.Tensor) -> torch.Tensor:
+    """(N, 3) unit normals of the mediapipe embedding's triangles on ``verts`` (V, 3)."""
+    emb = model.landmarks["mediapipe"]
+    tri = verts[model.faces[emb.faces]]
+    n = torch.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0], dim=-1)
+    return torch.nn.functional.normalize(n, dim=-1)
+
+
+def fit_head_landmarks(landmarks: Landmarks, model: FaceModel, pose: Pose, camera: Camera,
+                       cfg: HeadLandmarkConfig, progress: Progress = None, init: Optional[HeadParams] = None,
+                       _jacobian_check: Optional[list] = None):
+    """Fit pose and head parameters to ``landmarks`` (478 mediapipe points, pixels) seen by ``camera``.
+
+    pose: the initial rigid pose (e.g. from ``initialize``). Returns (pose, HeadParams, losses)
+    with losses {"landmark_initial", "landmark_final", "depth_final", "visible_landmarks",
+    "iterations"} (landmark terms: mean squared error / face size^2 over the weighted points).
+    ``init``: starting HeadParams (default zeros). ``_jacobian_check`` (tests): a list that gets,
+    per iteration, the largest difference between the written-out Jacobian and ``torch.func.jacfwd``.
+    """
+    dt = torch.float64
+    mean, idb, exb = (x.to(dt) for x in model.landmark_model("mediapipe"))
+    N = mean.shape[0]
+    K, E = idb.shape[0], exb.shape[0]
+    # eyeball centres as a linear function of identity: template centre + mean identity shift
+    eye_c0 = model.eye_centres.to(dt)
+    eye_cb = []
+    for part in (PART_EYEBALL_LEFT, PART_EYEBALL_RIGHT):
+        idx = torch.nonzero(model.vert_part == part)[:, 0]
+        eye_cb.append(model.identity_basis[:, idx].to(dt).mean(1))
+    eye_cb = torch.stack(eye_cb, 1)  # (K, 2, 3)
+    iris = (torch.tensor(IRIS_LEFT), torch.tensor(IRIS_RIGHT))
+
+    target = landmarks.points[:N, :2].to(dt)
+    zt = landmarks.points[:N, 2].to(dt)
+    zt = zt - zt.mean()
+    scale = float(landmarks.size)
+    f = camera.focal.to(dt)[0]
+    c = camera.principal.to(dt)[0]
+    R0 = pose.matrix()[0].to(dt)
+    depth0 = float(pose.translation[0, 2])
+    t0 = pose.translation[0].to(dt) / depth0
+    p0 = init if init is not None else model.zero_params(1, dt)
+    n_pose = 6
+    n_all = n_pose + K + E + 4
+    theta = torch.zeros(n_all, dtype=dt)
+    theta[3:6] = t0
+    theta[n_pose:n_pose + K] = p0.identity[0].to(dt)
+    theta[n_pose + K:n_pose + K + E] = p0.expression[0].to(dt)
+    theta[n_pose + K + E:] = p0.gaze[0].reshape(-1).to(dt)
+    free = torch.ones(n_all, dtype=torch.bool)
+    if not cfg.fit_identity:
+        free[n_pose:n_pose + K] = False
+    if not cfg.fit_expression:
+        free[n_pose + K:n_pose + K + E] = False
+    ex_sl = slice(n_pose + K, n_pose + K + E)
+    pt_w = torch.ones(N, dtype=dt)
+    pt_w[list(IRIS_LEFT + IRIS_RIGHT)] = cfg.w_iris
+
+    def unpack(th):
+        R = rotvec_to_matrix(th[0:3]) @ R0
+        T = th[3:6] * depth0
+        a = th[n_pose:n_pose + K]
+        b = th[ex_sl]
+        g = th[n_pose + K + E:].reshape(2, 2)
+        return R, T, a, b, g
+
+    def model_points(th):
+        R, T, a, b, g = unpack(th)
+        P = mean + torch.einsum("k,knc->nc", a, idb) + torch.einsum("e,enc->nc", b, exb)
+        cen = eye_c0 + torch.einsum("k,kjc->jc", a, eye_cb)
+        for j in range(2):
+            Rg = gaze_matrix(g[j][None])[0]
+            q = (P[iris[j]] - cen[j]) @ Rg.T + cen[j]
+            P = P.index_copy(0, iris[j], q)
+        return P, R, T
+
+    def residuals(th, w):
+        P, R, T = model_points(th)
+        X = P @ R.T + T
+        uv = X[:, :2] / X[:, 2:3] * f + c
+        r_lm = ((uv - target) / scale) * torch.sqrt(w * cfg.w_landmark / w.sum())[:, None]
+        z = X[:, 2] * f / T[2]
+        z = z - z.mean()
+        r_z = ((z - zt) / scale) * torch.sqrt(cfg.w_depth * w / w.sum())
+        _, _, a, b, g = unpack(th)
+        r_id = a * (cfg.w_identity ** 0.5)
+        r_ex = b * (cfg.w_expression_l2 ** 0.5)
+        r_g = g.reshape(-1) * (cfg.w_gaze ** 0.5)
+        r_v = (g[0] - g[1]) * (cfg.w_vergence ** 0.5)
+        return torch.cat([r_lm.reshape(-1), r_z, r_id, r_ex, r_g, r_v])
+
+    iris_all = torch.tensor(IRIS_LEFT + IRIS_RIGHT)
+
+    def jacobian(th, w):
+        """d residuals / d theta at ``th`` (whose rotation increment is 0), by the chain rule:
+        the points are linear in identity and expression, the projection's derivative is closed
+        form, and the gaze (4 columns, iris points only) by central differences."""
+        P, R, T = model_points(th)
+        _, _, a, b, g = unpack(th)
+        X = P @ R.T + T
+        v = P @ R.T  # rotated points
+        x, y, z = X[:, 0], X[:, 1], X[:, 2]
+        # dX/dtheta: (N, 3, n_all)
+        D = torch.zeros(N, 3, n_all, dtype=dt)
+        # rotation increment: exp(w) v ~ v + w x v  ->  dX/dw = -[v]_x
+        D[:, 0, 1], D[:, 0, 2] = v[:, 2], -v[:, 1]
+        D[:, 1, 0], D[:, 1, 2] = -v[:, 2], v[:, 0]
+        D[:, 2, 0], D[:, 2, 1] = v[:, 1], -v[:, 0]
+        D[:, 0, 3] = D[:, 1, 4] = D[:, 2, 5] = depth0
+        dPa = idb.permute(1, 2, 0).clone()  # (N, 3, K)
+        dPb = exb.permute(1, 2, 0).clone()  # (N, 3, E)
+        for j in range(2):  # iris points turn about the eye centre, which moves with identity
+            Rg = gaze_matrix(g[j][None])[0]
+            ids = iris[j]
+            cb = eye_cb[:, j].T[None]  # (1, 3, K)
+            dPa[ids] = torch.einsum("ij,njk->nik", Rg, dPa[ids] - cb) + cb
+            dPb[ids] = torch.einsum("ij,njk->nik", Rg, dPb[ids])
+        D[:, :, n_pose:n_pose + K] = torch.einsum("ij,njk->nik", R, dPa)
+        D[:, :, ex_sl] = torch.einsum("ij,njk->nik", R, dPb)
+        eps = 1e-5
+        for k in range(4):
+            e = torch.zeros(n_all, dtype=dt)
+            e[n_pose + K + E + k] = eps
+            Pp, _, _ = model_points(th + e)
+            Pm, _, _ = model_points(th - e)
+            D[iris_all, :, n_pose + K + E + k] = ((Pp[iris_all] - Pm[iris_all]) @ R.T) / (2 * eps)
+        # projection
+        fz = f / z
+        du = fz[:, None] * (D[:, 0] - (x / z)[:, None] * D[:, 2])
+        dv = fz[:, None] * (D[:, 1] - (y / z)[:, None] * D[:, 2])
+        sw = torch.sqrt(w * cfg.w_landmark / w.sum()) / scale
+        J_lm = torch.stack([du, dv], 1) * sw[:, None, None]  # (N, 2, n_all)
+        # depth: z_i f / T_z, mean removed
+        Tz = T[2]
+        dz = f / Tz * D[:, 2]
+        dz[:, 5] = dz[:, 5] - z * f / Tz ** 2 * depth0
+        dz = dz - dz.mean(0, keepdim=True)
+        J_z = dz * (torch.sqrt(cfg.w_depth * w / w.sum()) / scale)[:, None]
+        J_id = torch.zeros(K, n_all, dtype=dt)
+        J_id[:, n_pose:n_pose + K] = torch.eye(K, dtype=dt) * cfg.w_identity ** 0.5
+        J_ex = torch.zeros(E, n_all, dtype=dt)
+        J_ex[:, ex_sl] = torch.eye(E, dtype=dt) * cfg.w_expression_l2 ** 0.5
+        J_g = torch.zeros(4, n_all, dtype=dt)
+        J_g[:, n_pose + K + E:] = torch.eye(4, dtype=dt) * cfg.w_gaze ** 0.5
+        J_v = torch.zeros(2, n_all, dtype=dt)
+        J_v[:, n_pose + K + E:n_pose + K + E + 2] = torch.eye(2, dtype=dt) * cfg.w_vergence ** 0.5
+        J_v[:, n_pose + K + E + 2:] = -torch.eye(2, dtype=dt) * cfg.w_vergence ** 0.5
+        return torch.cat([J_lm.reshape(-1, n_all), J_z, J_id, J_ex, J_g, J_v])
+
+    def weights(th):
+        with torch.no_grad():
+            P, R, T = model_points(th)
+            X = P @ R.T + T
+            uv = X[:, :2] / X[:, 2:3] * f + c
+            # normals of the template mesh, turned by the pose (camera frame)
+            n = _landmark_normals(model, model.template.to(dt)) @ R.T
+            to_cam = torch.nn.functional.normalize(-X, dim=-1)
+            vis = _smoothstep((n * to_cam).sum(-1), *cfg.hidden_cos)
+            vis[list(IRIS_LEFT + IRIS_RIGHT)] = 1.0
+            err = ((uv - target) / scale).norm(dim=-1)
+            hub = torch.where(err <= cfg.huber, torch.ones_like(err), cfg.huber / err.clamp(min=1e-12))
+            return vis * hub * pt_w, vis
+
+    def cost(th, w):
+        r = residuals(th, w)
+        return float(0.5 * r.pow(2).sum() + cfg.w_expression_l1 * th[ex_sl].sum())
+
+    def lm_error(th, w):
+        P, R, T = model_points(th)
+        X = P @ R.T + T
+        uv = X[:, :2] / X[:, 2:3] * f + c
+        return float((((uv - target) / scale).pow(2).sum(-1) * w).sum() / w.sum())
+
+    w, vis = weights(theta)
+    lm0 = lm_error(theta, w)
+    lam = 1e-3
+    l1_grad = torch.zeros(n_all, dtype=dt)
+    l1_grad[ex_sl] = cfg.w_expression_l1
+    it_done = 0
+    for it in range(cfg.iterations):
+        w, vis = weights(theta)
+        r = residuals(theta, w)
+        J = jacobian(theta, w)
+        if _jacobian_check is not None:
+            J_ad = torch.func.jacfwd(lambda th: residuals(th, w))(theta)
+            _jacobian_check.append((float((J - J_ad).abs().max()), float(J_ad.abs().max())))
+        g_all = J.T @ r + l1_grad
+        H_all = J.T @ J
+        c0 = cost(theta, w)
+        accepted = False
+        for _ in range(6):
+            # projected step with an active set: expression weights at a bound whose step would
+            # leave [0, 1] are held there and the step is solved again for the others
+            act = free.clone()
+            if it < cfg.expression_first and cfg.fit_expression:
+                act[n_pose:n_pose + K] = False
+            for _round in range(4):
+                idx = torch.nonzero(act)[:, 0]
+                Hs = H_all[idx][:, idx]
+                A = Hs + lam * torch.diag(Hs.diagonal().clamp(min=1e-9))
+                step = torch.linalg.solve(A, -g_all[idx])
+                full = torch.zeros(n_all, dtype=dt)
+                full[idx] = step
+                b_new = theta[ex_sl] + full[ex_sl]
+                out = ((b_new < 0) & (theta[ex_sl] <= 1e-9)) | ((b_new > 1) & (theta[ex_sl] >= 1 - 1e-9))
+                out_all = torch.zeros(n_all, dtype=torch.bool)
+                out_all[ex_sl] = out & act[ex_sl]
+                if not bool(out_all.any()):
+                    break
+                act = act & ~out_all
+            th_new = theta + full
+            th_new[ex_sl] = th_new[ex_sl].clamp(0.0, 1.0)
+            if cost(th_new, w) < c0:
+                theta = th_new
+                lam = max(lam / 3, 1e-7)
+                accepted = True
+                break
+            lam *= 4
+        it_done = it + 1
+        if progress is not None:
+            progress("landmarks", it + 1, cfg.iterations)
+        if (not accepted or float(full.abs().max()) < 1e-7) and it >= cfg.expression_first:
+            break
+        # fold the rotation increment into R0 so the increment stays small
+        R0 = rotvec_to_matrix(theta[0:3]) @ R0
+        theta[0:3] = 0.0
+
+    w, vis = weights(theta)
+    lm1 = lm_error(theta, w)
+    R, T, a, b, g = unpack(theta)
+    out_pose = Pose(matrix_to_rotvec(R[None].detach()).float(), T[None].detach().float())
+    head = HeadParams(a[None].float(), b[None].float(), g[None].float())
+    P, R, T = model_points(theta)
+    X = P @ R.T + T
+    z = X[:, 2] * f / T[2]
+    losses = {
+        "landmark_initial": lm0,
+        "landmark_final": lm1,
+        "depth_final": float(((z - z.mean() - zt) / scale).pow(2).mean()),
+        "visible_landmarks": float((vis > 0.5).sum()),
+        "iterations": it_done,
+    }
+    return out_pose, head, losses
+
+
+__all__ = ["HeadLandmarkConfig", "fit_head_landmarks"]
