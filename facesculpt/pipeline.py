@@ -295,7 +295,6 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
     from facesculpt.fitting.head_shape import HeadShapeFit
     from facesculpt.texture.head import eye_texture, fill_head_tile, iris_colour, texel_mirror_grid
 
-    torch.manual_seed(cfg.seed)
     timings: dict[str, float] = {}
     t = time.perf_counter()
     model = load_face_model()

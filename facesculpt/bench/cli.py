@@ -107,8 +107,8 @@ def cmd_synthetic(args) -> int:
     from facesculpt.core.errors import FaceSculptError
     from facesculpt.io.atomic import write_json
     from facesculpt.pipeline import reconstruct_all
-    from facesculpt.synthetic import SyntheticConfig, generate_face
-    from facesculpt.synthetic.head import generate_head_face
+    from facesculpt.synthetic import SyntheticConfig
+    from facesculpt.synthetic.head import generate
     from facesculpt.topology import load_topology
 
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
@@ -155,7 +155,7 @@ def cmd_synthetic(args) -> int:
         for v, sc in zip(variants, syn):
             name = f"{v}_{args.seed + i:04d}"
             try:
-                face = generate_head_face(args.seed + i, sc) if head else generate_face(args.seed + i, sc)
+                face = generate(args.seed + i, sc)
                 _write_face(out / "faces" / name, face)
                 if args.proxy == "true":
                     rec = truth_proxy_head_reconstruction(face, cfg) if head else truth_proxy_reconstruction(face, cfg, topo)

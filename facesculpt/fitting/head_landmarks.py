@@ -29,6 +29,9 @@ from facesculpt.structures import Camera, Landmarks, Pose
 
 Progress = Optional[Callable[[str, int, int], None]]
 
+#: mediapipe's face-oval points (``FACEMESH_FACE_OVAL``)
+FACE_OVAL = (10, 109, 67, 103, 54, 21, 162, 127, 234, 93, 132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400,
+             378, 379, 365, 397, 288, 361, 323, 454, 356, 389, 251, 284, 332, 297, 338)
 #: mediapipe's iris points (centre + ring), right eye then left eye
 IRIS_RIGHT = tuple(range(468, 473))
 IRIS_LEFT = tuple(range(473, 478))
@@ -56,6 +59,10 @@ class HeadLandmarkConfig:
     """Weight of |gaze_left - gaze_right|^2: the two eyes look the same way."""
     w_iris: float = 1.0
     """Relative weight of the 10 iris points (they alone fix the gaze)."""
+    w_oval: float = 1.0
+    """Relative weight of mediapipe's 36 face-oval points (forehead, temples, jaw line): mediapipe
+    puts the side ones on the visible silhouette, which slides over the surface as the head turns,
+    so they are not fixed surface points."""
     huber: float = 0.03
     """Huber threshold of the per-point reprojection error, as a fraction of the face size."""
     hidden_cos: tuple = (-0.05, 0.25)
@@ -133,6 +140,7 @@ def fit_head_landmarks(landmarks: Landmarks, model: FaceModel, pose: Pose, camer
     ex_sl = slice(n_pose + K, n_pose + K + E)
     pt_w = torch.ones(N, dtype=dt)
     pt_w[list(IRIS_LEFT + IRIS_RIGHT)] = cfg.w_iris
+    pt_w[list(FACE_OVAL)] = cfg.w_oval
 
     def unpack(th):
         R = rotvec_to_matrix(th[0:3]) @ R0
@@ -195,13 +203,20 @@ def fit_head_landmarks(landmarks: Landmarks, model: FaceModel, pose: Pose, camer
             dPb[ids] = torch.einsum("ij,njk->nik", Rg, dPb[ids])
         D[:, :, n_pose:n_pose + K] = torch.einsum("ij,njk->nik", R, dPa)
         D[:, :, ex_sl] = torch.einsum("ij,njk->nik", R, dPb)
-        eps = 1e-5
-        for k in range(4):
-            e = torch.zeros(n_all, dtype=dt)
-            e[n_pose + K + E + k] = eps
-            Pp, _, _ = model_points(th + e)
-            Pm, _, _ = model_points(th - e)
-            D[iris_all, :, n_pose + K + E + k] = ((Pp[iris_all] - Pm[iris_all]) @ R.T) / (2 * eps)
+        for j in range(2):  # gaze: d/d(yaw, pitch) of R_y(yaw) R_x(pitch) (q - c), iris points only
+            ids = iris[j]
+            yv, pv = g[j, 0], g[j, 1]
+            cy, sy, cp, sp = torch.cos(yv), torch.sin(yv), torch.cos(pv), torch.sin(pv)
+            z0, o1 = torch.zeros((), dtype=dt), torch.ones((), dtype=dt)
+            Ry = torch.stack([cy, z0, sy, z0, o1, z0, -sy, z0, cy]).reshape(3, 3)
+            dRy = torch.stack([-sy, z0, cy, z0, z0, z0, -cy, z0, -sy]).reshape(3, 3)
+            Rx = torch.stack([o1, z0, z0, z0, cp, sp, z0, -sp, cp]).reshape(3, 3)
+            dRx = torch.stack([z0, z0, z0, z0, -sp, cp, z0, -cp, -sp]).reshape(3, 3)
+            cen = eye_c0[j] + torch.einsum("k,kc->c", a, eye_cb[:, j])
+            q = mean[ids] + torch.einsum("k,knc->nc", a, idb[:, ids]) + torch.einsum("e,enc->nc", b, exb[:, ids]) - cen
+            col = n_pose + K + E + 2 * j
+            D[ids, :, col] = (q @ (dRy @ Rx).T) @ R.T
+            D[ids, :, col + 1] = (q @ (Ry @ dRx).T) @ R.T
         # projection
         fz = f / z
         du = fz[:, None] * (D[:, 0] - (x / z)[:, None] * D[:, 2])
@@ -288,7 +303,8 @@ def fit_head_landmarks(landmarks: Landmarks, model: FaceModel, pose: Pose, camer
                 act = act & ~out_all
             th_new = theta + full
             th_new[ex_sl] = th_new[ex_sl].clamp(0.0, 1.0)
-            if cost(th_new, w) < c0:
+            c_new = cost(th_new, w)
+            if c_new < c0:
                 theta = th_new
                 lam = max(lam / 3, 1e-7)
                 accepted = True
@@ -297,7 +313,8 @@ def fit_head_landmarks(landmarks: Landmarks, model: FaceModel, pose: Pose, camer
         it_done = it + 1
         if progress is not None:
             progress("landmarks", it + 1, cfg.iterations)
-        if (not accepted or float(full.abs().max()) < 1e-7) and it >= cfg.expression_first:
+        small = not accepted or float(full.abs().max()) < 1e-7 or (c0 - c_new) < 1e-5 * c0
+        if small and it >= cfg.expression_first:
             break
         # fold the rotation increment into R0 so the increment stays small
         R0 = rotvec_to_matrix(theta[0:3]) @ R0

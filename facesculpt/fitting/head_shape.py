@@ -24,11 +24,11 @@ class HeadPriors:
 
     w_identity: float = 1e-4
     """sum(alpha^2): the N(0, 1) prior."""
-    w_identity_stage1: float = 1e-3
+    w_identity_stage1: float = 0.1
     """sum((alpha - alpha_stage1)^2): stay near the landmark fit."""
     w_expression_l1: float = 1e-4
     """sum(beta) (beta >= 0): sparsity."""
-    w_expression_stage1: float = 1e-3
+    w_expression_stage1: float = 0.1
     """sum((beta - beta_stage1)^2)."""
 
 

@@ -81,7 +81,7 @@ class SyntheticConfig:
     model: str = "mask"
     """Which surface the faces are built on: "mask" (this module's ``generate_face``: hand-made
     shapes on the 468-point mask) or "head" (``synthetic.head.generate_head_face``: the ICT
-    morphable head with sampled identity and expression). Only read by the benchmark's dispatch."""
+    morphable head with sampled identity and expression); ``synthetic.head.generate`` dispatches on it."""
     head_levels: int = 2
     """Head faces only: subdivisions of the head's skin that carry the true displacement
     (2: ~150k face vertices, ~0.6 mm edges, about what ``render_levels`` = 4 gives the mask)."""
