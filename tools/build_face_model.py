@@ -269,9 +269,11 @@ def main(argv=None) -> int:
     data = np.load(src / "morph_target_deltas.npz")
     names = [str(n) for n in data["names"]]
     meta = json.loads((src / "vertex_indices.json").read_text())
-    assert names[:NUM_IDENTITY] == [f"identity{i:03d}" for i in range(NUM_IDENTITY)]
+    if names[:NUM_IDENTITY] != [f"identity{i:03d}" for i in range(NUM_IDENTITY)]:
+        raise SystemExit("morph_target_deltas.npz: expected identity000..identity099 first")
     expr_names = meta["expressions"]
-    assert names[NUM_IDENTITY:NUM_IDENTITY + NUM_EXPRESSION] == expr_names
+    if names[NUM_IDENTITY:NUM_IDENTITY + NUM_EXPRESSION] != expr_names:
+        raise SystemExit("morph_target_deltas.npz: the 53 expressions are not in vertex_indices.json's order")
     neutral = data["neutral"].astype(np.float64)
     print("neutral vs obj max diff (cm):", np.abs(neutral - V).max())
 

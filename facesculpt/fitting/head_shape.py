@@ -62,7 +62,7 @@ class HeadShapeFit:
         for k, part in enumerate((PART_EYEBALL_LEFT, PART_EYEBALL_RIGHT)):
             on = torch.nonzero(model.vert_part[self.sub] == part)[:, 0]
             ball = torch.nonzero(model.vert_part == part)[:, 0]
-            shift = model.identity_basis[:, ball].mean(1) - 0.0  # (K, 3) eye-centre motion per mode
+            shift = model.identity_basis[:, ball].mean(1)  # (K, 3) eye-centre motion per mode
             self.eyes.append((on, model.eye_centres[k], shift))
         self.num_verts = V
 
