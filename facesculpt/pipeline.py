@@ -177,6 +177,30 @@ def _crop_mask(valid: Optional[np.ndarray], x0: float, y0: float, side: float, s
     return torch.from_numpy(m[..., 0] > 127)[None]
 
 
+@dataclass(frozen=True)
+class _Crop:
+    """A square crop of the photo around the face: box (x0, y0, side) in photo pixels, the crop
+    resized to ``size`` (image (1, size, size, 3) float), its camera and its share of a valid mask."""
+
+    x0: float
+    y0: float
+    side: float
+    size: int
+    image: torch.Tensor
+    camera: Camera
+    valid: Optional[torch.Tensor]
+
+
+def _face_crop(image: np.ndarray, landmarks: Landmarks, cam: Camera, expand: float, size: Optional[int],
+               valid_mask: Optional[np.ndarray]) -> _Crop:
+    """The crop ``expand`` x the landmark box, at ``size`` pixels (None: the texture crop's size rule,
+    the box's own size clamped to [128, TEXTURE_CROP_MAX])."""
+    x0, y0, side = square_box(landmarks.bbox.tolist(), expand)
+    R = int(min(TEXTURE_CROP_MAX, max(128, round(side)))) if size is None else int(size)
+    return _Crop(x0, y0, side, R, to_tensor(crop_resize(image, x0, y0, side, R)), cam.crop(x0, y0, R / side, (R, R)),
+                 _crop_mask(valid_mask, x0, y0, side, R))
+
+
 def reconstruct_face(image: np.ndarray, landmarks: Landmarks, cfg: Config, progress: Progress = None,
                      valid_mask: Optional[np.ndarray] = None) -> Reconstruction:
     """Fit one detected face of ``image`` (H, W, 3) uint8.
@@ -201,15 +225,13 @@ def reconstruct_face(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
     timings["landmarks"] = time.perf_counter() - t
 
     # the face crop the photometric fit and the metrics use
-    x0, y0, side = square_box(landmarks.bbox.tolist(), FIT_CROP_EXPAND)
     t = time.perf_counter()
     pc = cfg.photometric
-    R = pc.render_size
-    target = to_tensor(crop_resize(image, x0, y0, side, R))
-    cam_fit = cam.crop(x0, y0, R / side, (R, R))
+    fit = _face_crop(image, landmarks, cam, FIT_CROP_EXPAND, pc.render_size, valid_mask)
+    x0, y0, side, R, target, cam_fit = fit.x0, fit.y0, fit.side, fit.size, fit.image, fit.camera
     dense = topo.densify(model.vertices(shape))
     light, albedo_init = initial_light_and_albedo(target, dense, topo, pose, cam_fit, cfg.texture,
-                                                  valid=_crop_mask(valid_mask, x0, y0, side, R))
+                                                  valid=fit.valid)
     timings["light_init"] = time.perf_counter() - t
     if pc.enabled:
         t = time.perf_counter()
@@ -224,7 +246,7 @@ def reconstruct_face(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
         pose, shape, light, _, ph_losses = fit_photometric(
             target, lm_xy, landmarks.size * R / side, model, shape, topo.densify, topo.dense_faces,
             topo.dense_uvs, _face_weights(topo), pose, cam_fit, light, low, pc, progress, extra_terms=extra,
-            valid=_crop_mask(valid_mask, x0, y0, side, R),
+            valid=fit.valid,
         )
         losses["photometric"] = ph_losses
         timings["photometric"] = time.perf_counter() - t
@@ -232,12 +254,9 @@ def reconstruct_face(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
     t = time.perf_counter()
     coarse = model.vertices(shape)
     dense = topo.densify(coarse)
-    tx0, ty0, tside = square_box(landmarks.bbox.tolist(), TEXTURE_CROP_EXPAND)
-    TR = int(min(TEXTURE_CROP_MAX, max(128, round(tside))))
-    tex_img = to_tensor(crop_resize(image, tx0, ty0, tside, TR))
-    cam_tex = cam.crop(tx0, ty0, TR / tside, (TR, TR))
-    maps = unwrap(tex_img, dense, topo.dense_faces, topo.dense_uvs, pose, cam_tex, light, cfg.texture,
-                  valid=_crop_mask(valid_mask, tx0, ty0, tside, TR))
+    tex = _face_crop(image, landmarks, cam, TEXTURE_CROP_EXPAND, None, valid_mask)
+    maps = unwrap(tex.image, dense, topo.dense_faces, topo.dense_uvs, pose, tex.camera, light, cfg.texture,
+                  valid=tex.valid)
     timings["texture"] = time.perf_counter() - t
 
     mesh = FaceMesh(dense, topo.dense_faces, topo.dense_uvs)
@@ -307,16 +326,14 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
     losses = {"landmarks": lm_losses}
     timings["landmarks"] = time.perf_counter() - t
 
-    x0, y0, side = square_box(landmarks.bbox.tolist(), FIT_CROP_EXPAND)
     t = time.perf_counter()
     pc = cfg.photometric
-    R = pc.render_size
-    target = to_tensor(crop_resize(image, x0, y0, side, R))
-    cam_fit = cam.crop(x0, y0, R / side, (R, R))
+    fit = _face_crop(image, landmarks, cam, FIT_CROP_EXPAND, pc.render_size, valid_mask)
+    x0, y0, side, R, target, cam_fit = fit.x0, fit.y0, fit.side, fit.size, fit.image, fit.camera
     shape_fit = HeadShapeFit(model, view, head, cfg.head_priors)
     shape = shape_fit.init_params()
     light, albedo_init = initial_light_and_albedo(target, shape_fit.render_vertices(shape), view, pose, cam_fit,
-                                                  cfg.texture, valid=_crop_mask(valid_mask, x0, y0, side, R))
+                                                  cfg.texture, valid=fit.valid)
     timings["light_init"] = time.perf_counter() - t
     if pc.enabled:
         t = time.perf_counter()
@@ -332,7 +349,7 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
         pose, shape, light, _, ph_losses = fit_photometric(
             target, lm_xy, landmarks.size * R / side, shape_fit, shape, None, view.dense_faces,
             view.dense_uvs, _face_weights(view), pose, cam_fit, light, low, pc, progress, extra_terms=extra,
-            valid=_crop_mask(valid_mask, x0, y0, side, R),
+            valid=fit.valid,
         )
         losses["photometric"] = ph_losses
         timings["photometric"] = time.perf_counter() - t
@@ -343,15 +360,12 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
         head_verts = model.vertices(head)
         points = model.points(head_verts, "mediapipe")
         dense = view.render_verts(head_verts)
-    tx0, ty0, tside = square_box(landmarks.bbox.tolist(), TEXTURE_CROP_EXPAND)
-    TR = int(min(TEXTURE_CROP_MAX, max(128, round(tside))))
-    tex_img = to_tensor(crop_resize(image, tx0, ty0, tside, TR))
-    cam_tex = cam.crop(tx0, ty0, TR / tside, (TR, TR))
+    tex = _face_crop(image, landmarks, cam, TEXTURE_CROP_EXPAND, None, valid_mask)
     grid = texel_mirror_grid(view.fill, cfg.texture.size)
     # the eye and mouth fillers take the photo's eyes and mouth (the openings mask keeps those
     # pixels off the lids and lips, not off the fillers)
-    maps = unwrap(tex_img, dense, view.dense_faces, view.dense_uvs, pose, cam_tex, light, cfg.texture,
-                  valid=_crop_mask(valid_mask, tx0, ty0, tside, TR), mirror_grid=grid,
+    maps = unwrap(tex.image, dense, view.dense_faces, view.dense_uvs, pose, tex.camera, light, cfg.texture,
+                  valid=tex.valid, mirror_grid=grid,
                   valid_exempt=_filler_texels(view, cfg.texture.size, user_mask is None))
     from facesculpt.face_model import PART_EYE_SOCKET_LEFT, PART_EYE_SOCKET_RIGHT, PART_HEAD_NECK, PART_MOUTH_SOCKET
 
