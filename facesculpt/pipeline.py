@@ -201,6 +201,21 @@ def _face_crop(image: np.ndarray, landmarks: Landmarks, cam: Camera, expand: flo
                  _crop_mask(valid_mask, x0, y0, side, R))
 
 
+def _detail_and_metrics(image: np.ndarray, rec: "Reconstruction", surface, cfg: Config,
+                        progress: Progress) -> "Reconstruction":
+    """The closing stages of both surfaces: the detail stage (if enabled), then the metrics."""
+    if cfg.detail.enabled:
+        from facesculpt.detail import refine_detail
+
+        t = time.perf_counter()
+        rec.detail = refine_detail(image, rec, surface, cfg.detail, progress)
+        rec.timings["detail"] = time.perf_counter() - t
+    t = time.perf_counter()
+    rec.metrics = evaluate(image, rec, surface, identity=cfg.identity_metrics)
+    rec.timings["metrics"] = time.perf_counter() - t
+    return rec
+
+
 def reconstruct_face(image: np.ndarray, landmarks: Landmarks, cfg: Config, progress: Progress = None,
                      valid_mask: Optional[np.ndarray] = None) -> Reconstruction:
     """Fit one detected face of ``image`` (H, W, 3) uint8.
@@ -262,16 +277,7 @@ def reconstruct_face(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
     mesh = FaceMesh(dense, topo.dense_faces, topo.dense_uvs)
     params = FaceParams(pose, shape, SHLighting(light), cam)
     rec = Reconstruction(mesh, coarse, params, maps, landmarks, losses, {}, timings, cfg, (x0, y0, side))
-    if cfg.detail.enabled:
-        from facesculpt.detail import refine_detail
-
-        t = time.perf_counter()
-        rec.detail = refine_detail(image, rec, topo, cfg.detail, progress)
-        timings["detail"] = time.perf_counter() - t
-    t = time.perf_counter()
-    rec.metrics = evaluate(image, rec, topo, identity=cfg.identity_metrics)
-    timings["metrics"] = time.perf_counter() - t
-    return rec
+    return _detail_and_metrics(image, rec, topo, cfg, progress)
 
 
 def openings_mask(landmarks: Landmarks, image_size: tuple[int, int]) -> np.ndarray:
@@ -384,16 +390,7 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
     params = FaceParams(pose, shape, SHLighting(light), cam)
     rec = Reconstruction(mesh, points, params, maps, landmarks, losses, {}, timings, cfg, (x0, y0, side),
                          head=head, head_verts=head_verts, textures=textures)
-    if cfg.detail.enabled:
-        from facesculpt.detail import refine_detail
-
-        t = time.perf_counter()
-        rec.detail = refine_detail(image, rec, view, cfg.detail, progress)
-        timings["detail"] = time.perf_counter() - t
-    t = time.perf_counter()
-    rec.metrics = evaluate(image, rec, view, identity=cfg.identity_metrics)
-    timings["metrics"] = time.perf_counter() - t
-    return rec
+    return _detail_and_metrics(image, rec, view, cfg, progress)
 
 
 def reconstruct_all(

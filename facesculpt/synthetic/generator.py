@@ -285,22 +285,30 @@ def make_displacement(rng: np.random.Generator, topo, S: int, cfg: SyntheticConf
             d += crease(perp, depth * rng.uniform(0.3, 0.6), 0.7 * sig) * win
     # nasolabial folds: from the nose wing towards the mouth corner, bowed outwards
     for wing, mouth_c, sgn in ((lm[35], lm[54], 1), (lm[31], lm[48], -1)):
-        a = uvs[wing] + np.array([sgn * 0.03, 0.0])
-        b = uvs[mouth_c] + np.array([sgn * 0.03, -0.02])
-        ab = b - a
-        L = np.linalg.norm(ab)
-        dirv = ab / L
-        rel = grid - a
-        t = np.clip(rel @ dirv, 0, L)
-        foot = a + t[..., None] * dirv + np.array([sgn, 0.0]) * (0.25 * L * np.sin(np.pi * t / L))[..., None]
-        dist = np.linalg.norm(grid - foot, axis=-1)
-        win = np.sin(np.pi * np.clip(t / L, 0, 1)) ** 0.5
+        dist, win = nasolabial_fold(grid, uvs[wing], uvs[mouth_c], sgn, 1.0)
         d += crease(dist, depth * rng.uniform(0.6, 1.0), 1.6 * sig) * win
     # pores
     if cfg.pore_depth > 0:
         pores = _gauss_blur(rng.standard_normal((S, S)).astype(np.float32), 1.5 * S / 512)
         d += cfg.pore_depth * pores / max(float(pores.std()), 1e-6)
     return d.astype(np.float32)
+
+
+def nasolabial_fold(grid: np.ndarray, wing: np.ndarray, mouth_corner: np.ndarray, sgn: int, q: float):
+    """Distance (S, S) of each UV texel ``grid`` (S, S, 2) to a nasolabial fold running from beside the
+    nose wing towards beside the mouth corner, bowed outwards (``sgn`` +1 on the +u side, -1 on the -u
+    side), and its window along the fold (0 at the ends). ``q`` scales the UV offsets (1 on the mask's
+    chart; the head's chart passes its UV-per-cm ratio to the mask's)."""
+    a = wing + np.array([sgn * 0.03 * q, 0.0])
+    b = mouth_corner + np.array([sgn * 0.03 * q, -0.02 * q])
+    ab = b - a
+    length = np.linalg.norm(ab)
+    dirv = ab / length
+    t = np.clip((grid - a) @ dirv, 0, length)
+    foot = a + t[..., None] * dirv + np.array([sgn, 0.0]) * (0.25 * length * np.sin(np.pi * t / length))[..., None]
+    dist = np.linalg.norm(grid - foot, axis=-1)
+    win = np.sin(np.pi * np.clip(t / length, 0, 1)) ** 0.5
+    return dist, win
 
 
 def make_light(rng: np.random.Generator, strength: tuple[float, float]) -> torch.Tensor:

@@ -73,6 +73,7 @@ from facesculpt.synthetic.generator import (
     _uv_grid,
     _uv_to_px,
     make_light,
+    nasolabial_fold,
 )
 
 #: the head benchmark's default largest yaw, degrees
@@ -315,16 +316,7 @@ def make_head_displacement(rng: np.random.Generator, model: FaceModel, S: int, c
             d += crease(perp, depth * rng.uniform(0.3, 0.6), 0.7 * sig) * win
     # nasolabial folds: from the nose wing towards the mouth corner, bowed outwards
     for wing, mouth_c, sgn in ((lm[35], lm[54], 1), (lm[31], lm[48], -1)):
-        a = wing + np.array([sgn * 0.03 * q, 0.0])
-        b = mouth_c + np.array([sgn * 0.03 * q, -0.02 * q])
-        ab = b - a
-        length = np.linalg.norm(ab)
-        dirv = ab / length
-        rel = grid - a
-        t = np.clip(rel @ dirv, 0, length)
-        foot = a + t[..., None] * dirv + np.array([sgn, 0.0]) * (0.25 * length * np.sin(np.pi * t / length))[..., None]
-        dist = np.linalg.norm(grid - foot, axis=-1)
-        win = np.sin(np.pi * np.clip(t / length, 0, 1)) ** 0.5
+        dist, win = nasolabial_fold(grid, wing, mouth_c, sgn, q)
         d += crease(dist, depth * rng.uniform(0.6, 1.0), 1.6 * sig) * win
     # pores: the mask generator's band (1.5 texels of a 512 map of its chart), in cm
     if cfg.pore_depth > 0:
