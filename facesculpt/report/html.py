@@ -1,0 +1,263 @@
+"""``report.html`` for a result folder and ``index.html`` over a batch.
+
+The page is static HTML written from the files already in the folder (``params.json``,
+``metrics.json``, the PNG maps, ``mesh.glb``), so ``facesculpt report OUTDIR`` can (re)write it
+for any result folder. The 3D viewer's scripts (vendored three.js, ``viewer.js``, the CSS) are
+written once per batch into ``OUTDIR/_report/`` and linked relatively; each folder adds its own
+``report.html``, ``report_data.js`` (the compact mesh payload, see ``payload.py``) and, when the
+photo is at hand, ``report_photo.jpg``. Everything loads with classic ``<script>``/``<img>``/
+``<link>`` tags, which browsers allow from ``file://`` (module imports and fetch are not).
+"""
+from __future__ import annotations
+
+import html
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from facesculpt.io.atomic import _write_bytes_atomic
+from facesculpt.report.payload import build_payload, payload_script, read_viewer_mesh
+
+#: name of the batch folder holding the viewer's shared scripts
+ASSETS_DIR = "_report"
+#: longest side (pixels) of the photo copy shown in the report
+PHOTO_MAX = 1024
+
+_HERE = Path(__file__).resolve().parent
+_ASSET_FILES = {
+    "three.min.js": _HERE / "vendor" / "three.min.js",
+    "OrbitControls.js": _HERE / "vendor" / "OrbitControls.js",
+    "THREE_LICENSE": _HERE / "vendor" / "THREE_LICENSE",
+    "viewer.js": _HERE / "static" / "viewer.js",
+    "report.css": _HERE / "static" / "report.css",
+}
+#: (file, caption) of the maps shown when present
+_MAPS = (
+    ("albedo.png", "albedo (face, light-free)"),
+    ("albedo_head.png", "albedo (head and neck)"),
+    ("texture.png", "texture (photo unwrapped, lit)"),
+    ("visibility.png", "visibility"),
+    ("normal.png", "normal map"),
+    ("displacement.png", "displacement"),
+    ("eye_left.png", "left eye"),
+)
+
+
+def is_result_folder(path: Path) -> bool:
+    """A folder written by ``write_result`` (has ``params.json`` and ``mesh.glb``)."""
+    return (path / "params.json").is_file() and (path / "mesh.glb").is_file()
+
+
+def find_result_folders(root: Path) -> list[Path]:
+    """Result folders at or below ``root`` (sorted; hidden and temporary folders skipped)."""
+    root = Path(root)
+    if is_result_folder(root):
+        return [root]
+    out = []
+    for dirpath, dirnames, _ in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
+        if is_result_folder(Path(dirpath)):
+            out.append(Path(dirpath))
+    return out
+
+
+def write_assets(assets_dir: Path) -> Path:
+    """Copy the viewer's shared scripts and CSS into ``assets_dir`` (created). Returns it."""
+    assets_dir = Path(assets_dir)
+    assets_dir.mkdir(parents=True, exist_ok=True)
+    for name, src in _ASSET_FILES.items():
+        dst = assets_dir / name
+        if not dst.is_file() or dst.read_bytes() != src.read_bytes():
+            shutil.copyfile(src, dst)
+    return assets_dir
+
+
+def _esc(x) -> str:
+    return html.escape(str(x), quote=True)
+
+
+def _num(v) -> str:
+    if isinstance(v, bool) or v is None:
+        return _esc(v)
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return f"{v:.4g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.3e}"
+    return _esc(v)
+
+
+def _table(rows, head=None, cls="") -> str:
+    out = [f'<table class="{cls}">']
+    if head:
+        out.append("<tr>" + "".join(f"<th>{_esc(h)}</th>" for h in head) + "</tr>")
+    for row in rows:
+        cells = []
+        for c in row:
+            num = isinstance(c, (int, float)) and not isinstance(c, bool)
+            cells.append(f'<td class="num">{_num(c)}</td>' if num else f"<td>{_esc(c)}</td>")
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    out.append("</table>")
+    return "".join(out)
+
+
+def _flat(d, prefix="") -> list[tuple[str, object]]:
+    rows = []
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            rows += _flat(v, key + ".")
+        elif isinstance(v, list) and len(v) <= 4 and all(isinstance(x, (int, float)) for x in v):
+            rows.append((key, ", ".join(_num(x) for x in v)))
+        elif isinstance(v, list):
+            rows.append((key, f"[{len(v)} values]"))
+        else:
+            rows.append((key, v))
+    return rows
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _param_tables(params: dict, metrics: dict) -> str:
+    parts = []
+    if metrics:
+        parts.append("<div><h3>metrics</h3>" + _table(_flat(metrics), ("metric", "value")) + "</div>")
+    cam, pose = params.get("camera", {}), params.get("pose", {})
+    if cam or pose:
+        rows = [("focal (px)", cam.get("focal_px", "")),
+                ("principal point (px)", ", ".join(_num(x) for x in cam.get("principal_px", []))),
+                ("image size (h, w)", ", ".join(str(x) for x in cam.get("image_size_hw", []))),
+                ("rotation vector (rad)", ", ".join(_num(x) for x in pose.get("rotvec_rad", []))),
+                ("translation (cm)", ", ".join(_num(x) for x in pose.get("translation_cm", [])))]
+        parts.append("<div><h3>camera and pose</h3>" + _table(rows, ("", "value")) + "</div>")
+    head = params.get("head")
+    if head:
+        expr = sorted(head.get("expression", {}).items(), key=lambda kv: -kv[1])
+        rows = [(n, w) for n, w in expr if w >= 0.01] or [("(all below 0.01)", "")]
+        gaze = head.get("gaze_rad", {})
+        grows = [(eye, g.get("yaw", ""), g.get("pitch", "")) for eye, g in gaze.items()]
+        ident = np.asarray(head.get("identity", []), float)
+        parts.append("<div><h3>expression (fitted, &ge; 0.01)</h3>" + _table(rows, ("blendshape", "weight")) + "</div>")
+        parts.append("<div><h3>gaze (rad)</h3>" + _table(grows, ("eye", "yaw", "pitch"))
+                     + "<h3>identity</h3>" + _table([
+                         ("coefficients", len(ident)),
+                         ("norm", float(np.linalg.norm(ident)) if ident.size else ""),
+                         ("largest |coefficient|", float(np.abs(ident).max()) if ident.size else ""),
+                         ("corrections, max (cm)", head.get("corrections_cm_max", ""))], ("", "value")) + "</div>")
+    light = params.get("light", {}).get("sh_coeffs")
+    if light:
+        names = ("Y00", "Y1-1 (y)", "Y10 (z)", "Y11 (x)", "Y2-2", "Y2-1", "Y20", "Y21", "Y22")
+        rows = [(names[i] if i < len(names) else str(i), *c) for i, c in enumerate(light)]
+        parts.append("<div><h3>SH light</h3>" + _table(rows, ("band", "r", "g", "b")) + "</div>")
+    other = []
+    for key in ("losses", "timings_s"):
+        if params.get(key):
+            other.append(f"<details><summary>{_esc(key)}</summary>" + _table(_flat(params[key])) + "</details>")
+    if params.get("config"):
+        other.append("<details><summary>config</summary>" + _table(_flat(params["config"])) + "</details>")
+    if params.get("versions"):
+        other.append("<details><summary>versions</summary>" + _table(_flat(params["versions"])) + "</details>")
+    if other:
+        parts.append("<div><h3>run</h3>" + "".join(other) + "</div>")
+    return '<div class="tables">' + "".join(parts) + "</div>"
+
+
+def _page(folder: Path, assets_rel: str, title: str, params: dict, metrics: dict, has_photo: bool) -> str:
+    a = assets_rel.rstrip("/") + "/"
+    figs = []
+    if has_photo:
+        figs.append('<figure><img src="report_photo.jpg" alt="photo"><figcaption>photo</figcaption></figure>')
+    if (folder / "overlay.png").is_file():
+        figs.append('<figure><img src="overlay.png" alt="overlay"><figcaption>fitted face over the photo</figcaption></figure>')
+    maps = "".join(f'<figure><img src="{f}" alt="{_esc(c)}"><figcaption>{_esc(c)}</figcaption></figure>'
+                   for f, c in _MAPS if (folder / f).is_file())
+    views = "".join(f'<label><input type="radio" name="view" value="{v}"{" checked" if v == "textured" else ""}> {v}</label> '
+                    for v in ("textured", "shaded", "albedo", "normals", "wireframe"))
+    files = sorted(p.name for p in folder.iterdir() if p.is_file())
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{_esc(title)} - facesculpt report</title>
+<link rel="stylesheet" href="{a}report.css">
+</head><body data-viewer="loading">
+<header><h1>{_esc(title)}</h1><p>facesculpt reconstruction &middot; <a style="color:#9cf" href="../index.html">all results</a></p></header>
+<main>
+<section><h2>photo and fit</h2><div class="pair">{''.join(figs)}</div></section>
+<section><h2>3D head</h2><div id="viewer">
+<canvas id="viewer-canvas" width="640" height="640"></canvas>
+<div id="viewer-panel">
+<p id="viewer-status">loading the viewer...</p>
+<fieldset><legend>view</legend>{views}</fieldset>
+<fieldset><legend>light (relights the albedo in the textured and shaded views)</legend>
+<label class="slider"><span>azimuth (deg)</span><input id="light-azimuth" type="range" min="-180" max="180" step="1" value="30"><output></output></label>
+<label class="slider"><span>elevation (deg)</span><input id="light-elevation" type="range" min="-90" max="90" step="1" value="25"><output></output></label>
+</fieldset>
+<fieldset><legend>expression blendshapes <button id="expression-reset" type="button">reset to fitted</button></legend>
+<div id="expression-sliders"></div></fieldset>
+</div></div></section>
+<section><h2>maps</h2><div class="maps">{maps}</div></section>
+<section><h2>metrics and parameters</h2>{_param_tables(params, metrics)}</section>
+<section><h2>files</h2><p>{' &middot; '.join(f'<a href="{_esc(f)}">{_esc(f)}</a>' for f in files)}</p>
+<p style="font-size:12px;color:#666">Viewer: three.js (MIT, <a href="{a}THREE_LICENSE">licence</a>). Head model: ICT FaceKit (MIT).</p></section>
+</main>
+<script src="{a}three.min.js"></script>
+<script src="{a}OrbitControls.js"></script>
+<script src="report_data.js"></script>
+<script src="{a}viewer.js"></script>
+</body></html>
+"""
+
+
+def write_report(folder: Path, assets_rel: str = f"../{ASSETS_DIR}", photo: np.ndarray | None = None,
+                 title: str | None = None) -> Path:
+    """Write ``report.html`` and ``report_data.js`` (and ``report_photo.jpg`` from ``photo``,
+    (H, W, 3) uint8) into the result ``folder``; the page links the shared scripts at
+    ``assets_rel`` (relative to the folder). Returns the page's path."""
+    from PIL import Image
+
+    folder = Path(folder)
+    if photo is not None:
+        img = Image.fromarray(np.asarray(photo, np.uint8))
+        img.thumbnail((PHOTO_MAX, PHOTO_MAX))
+        img.save(folder / "report_photo.jpg", format="JPEG", quality=85)
+    payload = build_payload(read_viewer_mesh(folder / "mesh.glb"))
+    _write_bytes_atomic(folder / "report_data.js", payload_script(payload).encode("utf-8"))
+    page = _page(folder, assets_rel, title or folder.name, _read_json(folder / "params.json"),
+                 _read_json(folder / "metrics.json"), (folder / "report_photo.jpg").is_file())
+    _write_bytes_atomic(folder / "report.html", page.encode("utf-8"))
+    return folder / "report.html"
+
+
+def write_index(root: Path, folders: list[Path] | None = None, assets_rel: str = ASSETS_DIR) -> Path:
+    """``root/index.html``: one row per result folder below ``root`` with a link to its report."""
+    root = Path(root)
+    folders = find_result_folders(root) if folders is None else folders
+    rows = []
+    for f in folders:
+        rel = os.path.relpath(f, root).replace(os.sep, "/")
+        m = _read_json(f / "metrics.json")
+        thumb = f"{rel}/overlay.png" if (f / "overlay.png").is_file() else ""
+        link = f'<a href="{_esc(rel)}/report.html">{_esc(rel)}</a>' if (f / "report.html").is_file() else _esc(rel)
+        rows.append(f"<tr><td>{f'<img src={chr(34)}{_esc(thumb)}{chr(34)} style={chr(34)}height:96px{chr(34)}>' if thumb else ''}</td>"
+                    f"<td>{link}</td><td class=num>{_num(m.get('inview_psnr', ''))}</td>"
+                    f"<td class=num>{_num(m.get('inview_ssim', ''))}</td>"
+                    f"<td class=num>{_num(m.get('identity_distance_inview', ''))}</td></tr>")
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>facesculpt results</title>
+<link rel="stylesheet" href="{assets_rel}/report.css"></head><body>
+<header><h1>facesculpt results</h1><p>{len(folders)} reconstruction(s)</p></header>
+<main><section><table><tr><th></th><th>result</th><th>in-view PSNR (dB)</th><th>in-view SSIM</th><th>identity distance</th></tr>
+{''.join(rows)}</table></section></main></body></html>
+"""
+    _write_bytes_atomic(root / "index.html", page.encode("utf-8"))
+    return root / "index.html"
+
+
+__all__ = ["write_report", "write_assets", "write_index", "find_result_folders", "is_result_folder", "ASSETS_DIR"]
