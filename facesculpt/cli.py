@@ -2,6 +2,7 @@
 
     facesculpt reconstruct PATH... -o OUTDIR [--preset fast|default] [--device cpu|cuda] [--max-faces N]
     facesculpt demo -o OUTDIR [--preset ...]
+    facesculpt report OUTDIR [--serve]       (report.html per result folder, index.html; --no-report skips them)
 
 Errors are one line on stderr and a non-zero exit; tracebacks only with --verbose.
 A batch goes on past a bad file and exits 1 at the end if any image failed.
@@ -109,7 +110,7 @@ def _reconstruct_video(path: Path, folder: Path, cfg, args, bars) -> tuple[Path,
             bars.close()
             for k, rec in enumerate(recs):
                 name = f"frame_{fr.index:06d}" + ("" if k == 0 else f"_face{k + 1}")
-                write_result(Path(tmp) / name, fr.image, rec)
+                write_result(Path(tmp) / name, fr.image, rec, extra_writers=_report_writers(args, folder / name, fr.image))
                 p = params_dict(rec)
                 frames.append({"frame": fr.index, "time_s": fr.time_s, "face": k + 1, "folder": name,
                                "pose": p["pose"], "light": p["light"]["sh_coeffs"], "metrics": rec.metrics})
@@ -121,6 +122,17 @@ def _reconstruct_video(path: Path, folder: Path, cfg, args, bars) -> tuple[Path,
             "every": args.every, "frames_read": n_read, "faces": frames, "skipped": skipped,
             "note": "each frame is fitted independently (no temporal smoothing); time_s is null when the fps is unknown"})
     return folder, len(frames), n_read, notes
+
+
+def _report_writers(args, folder: Path, image) -> list:
+    """The report writer for ``write_result`` (none with --no-report); writes the batch's shared
+    viewer scripts first (so a batch where every input fails leaves no folder)."""
+    if args.no_report:
+        return []
+    from facesculpt.report.cli import report_writer, start_batch
+
+    start_batch(Path(args.output))
+    return [report_writer(Path(args.output), folder, image)]
 
 
 def cmd_reconstruct(args) -> int:
@@ -182,7 +194,7 @@ def cmd_reconstruct(args) -> int:
             recs = reconstruct_all(image, config=cfg, name=path.name, progress=bars)
             bars.close()
             for folder, rec in zip(_stem_dirs(outdir, path, len(recs), used), recs):
-                write_result(folder, image, rec)
+                write_result(folder, image, rec, extra_writers=_report_writers(args, folder, image))
                 done.append(folder)
                 tqdm.write(f"{path.name}: {folder}  ({time.perf_counter() - t0:.1f} s, {_quality(rec.metrics)})",
                            file=sys.stdout)
@@ -199,6 +211,10 @@ def cmd_reconstruct(args) -> int:
             failures.append(line)
             tqdm.write(f"error: {line}", file=sys.stderr)
     n_ok = len(done)
+    if not args.no_report:
+        from facesculpt.report.cli import finish_batch
+
+        finish_batch(outdir)
     print(f"done: {n_ok} face(s) reconstructed, {len(failures)} input(s) failed; outputs in {outdir}")
     return EXIT_FAILED if failures else 0
 
@@ -221,7 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--max-faces", type=int, default=1, help="faces per image, largest first")
         sp.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="config override, e.g. --set photometric.iterations=40 (repeatable)")
-        sp.add_argument("--verbose", action="store_true", help="print tracebacks")
+        sp.add_argument("--verbose", action="store_true", help="print tracebacks and third-party logs and warnings")
+        sp.add_argument("--no-report", action="store_true", help="skip report.html (the 3D viewer page) and index.html")
         sp.add_argument("--quiet", action="store_true", help="no progress bars")
         sp.add_argument("--progress", action="store_true", help="progress bars even when stderr is not a terminal")
 
@@ -236,9 +253,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_demo)
     from facesculpt.bench.cli import register as register_benchmark
     from facesculpt.identity.cli import register as register_compare
+    from facesculpt.report.cli import register as register_report
 
     register_compare(sub)
     register_benchmark(sub)
+    register_report(sub)
     return p
 
 
@@ -253,6 +272,12 @@ def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "verbose", False):
+        os.environ["FACESCULPT_NATIVE_LOGS"] = "1"  # mediapipe/TFLite C++ logs (core/quiet.py)
+    else:
+        import warnings
+
+        warnings.filterwarnings("ignore")  # third-party warnings only with --verbose
     if getattr(args, "max_faces", 1) < 1:
         print("error: --max-faces must be at least 1", file=sys.stderr)
         return EXIT_USAGE

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from facesculpt.core.errors import FaceNotFoundError, FaceTooSmallError
+from facesculpt.core.quiet import quiet_native_stderr
 from facesculpt.structures import Landmarks
 
 _LOCK = threading.Lock()
@@ -56,7 +57,7 @@ def _resize(img: np.ndarray, scale: float) -> np.ndarray:
 def _mesh_on(img: np.ndarray) -> list[np.ndarray]:
     """Run the face-mesh model; (478, 3) pixel landmarks per face found."""
     h, w = img.shape[:2]
-    with _LOCK:
+    with _LOCK, quiet_native_stderr():
         res = _mesher().process(np.ascontiguousarray(img))
     out = []
     for face in res.multi_face_landmarks or []:
@@ -67,7 +68,7 @@ def _mesh_on(img: np.ndarray) -> list[np.ndarray]:
 
 def _boxes(img: np.ndarray) -> list[tuple[float, float, float, float]]:
     h, w = img.shape[:2]
-    with _LOCK:
+    with _LOCK, quiet_native_stderr():
         res = _detector().process(np.ascontiguousarray(img))
     boxes = []
     for det in res.detections or []:

@@ -104,8 +104,8 @@ def write_result(folder: Path, image: np.ndarray, rec, extra_writers=()) -> Path
             from facesculpt.detail import write_detail
 
             write_detail(tmp, rec)
-        for writer in extra_writers:
-            writer(tmp, rec)
         write_json(tmp / "params.json", params_dict(rec))
         write_json(tmp / "metrics.json", rec.metrics)
+        for writer in extra_writers:  # last: a writer may read the files above (the report does)
+            writer(tmp, rec)
     return folder

@@ -64,7 +64,8 @@ def photo_embedding(image: np.ndarray, landmarks68: torch.Tensor) -> torch.Tenso
     x1, y1 = min(W, int(math.ceil(bx + side + grow))), min(H, int(math.ceil(by + side + grow)))
     if x1 - x0 < 9 or y1 - y0 < 9:
         raise InvalidImageError("the face's landmarks lie outside the image")
-    win = torch.from_numpy(np.ascontiguousarray(img[y0:y1, x0:x1])).permute(2, 0, 1)[None].float() / 255.0
+    # np.array copies: the photo may be read-only (torch warns on non-writable arrays)
+    win = torch.from_numpy(np.array(img[y0:y1, x0:x1])).permute(2, 0, 1)[None].float() / 255.0
     lm_win = lm - torch.tensor([x0, y0], dtype=lm.dtype) - DLIB_PIXEL_OFFSET
     with torch.no_grad():
         chip = cut_chips(win, lm_win, 150, PADDING)

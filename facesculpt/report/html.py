@@ -169,8 +169,10 @@ def _param_tables(params: dict, metrics: dict) -> str:
     return '<div class="tables">' + "".join(parts) + "</div>"
 
 
-def _page(folder: Path, assets_rel: str, title: str, params: dict, metrics: dict, has_photo: bool) -> str:
+def _page(folder: Path, assets_rel: str, title: str, params: dict, metrics: dict, has_photo: bool,
+          index_href: str | None) -> str:
     a = assets_rel.rstrip("/") + "/"
+    index_link = f' &middot; <a style="color:#9cf" href="{_esc(index_href)}">all results</a>' if index_href else ""
     figs = []
     if has_photo:
         figs.append('<figure><img src="report_photo.jpg" alt="photo"><figcaption>photo</figcaption></figure>')
@@ -187,7 +189,7 @@ def _page(folder: Path, assets_rel: str, title: str, params: dict, metrics: dict
 <title>{_esc(title)} - facesculpt report</title>
 <link rel="stylesheet" href="{a}report.css">
 </head><body data-viewer="loading">
-<header><h1>{_esc(title)}</h1><p>facesculpt reconstruction &middot; <a style="color:#9cf" href="../index.html">all results</a></p></header>
+<header><h1>{_esc(title)}</h1><p>facesculpt reconstruction{index_link}</p></header>
 <main>
 <section><h2>photo and fit</h2><div class="pair">{''.join(figs)}</div></section>
 <section><h2>3D head</h2><div id="viewer">
@@ -216,10 +218,11 @@ def _page(folder: Path, assets_rel: str, title: str, params: dict, metrics: dict
 
 
 def write_report(folder: Path, assets_rel: str = f"../{ASSETS_DIR}", photo: np.ndarray | None = None,
-                 title: str | None = None) -> Path:
+                 title: str | None = None, index_href: str | None = None) -> Path:
     """Write ``report.html`` and ``report_data.js`` (and ``report_photo.jpg`` from ``photo``,
     (H, W, 3) uint8) into the result ``folder``; the page links the shared scripts at
-    ``assets_rel`` (relative to the folder). Returns the page's path."""
+    ``assets_rel`` and the batch's index at ``index_href`` (both relative to the folder; no
+    index link when None). Returns the page's path."""
     from PIL import Image
 
     folder = Path(folder)
@@ -230,7 +233,7 @@ def write_report(folder: Path, assets_rel: str = f"../{ASSETS_DIR}", photo: np.n
     payload = build_payload(read_viewer_mesh(folder / "mesh.glb"))
     _write_bytes_atomic(folder / "report_data.js", payload_script(payload).encode("utf-8"))
     page = _page(folder, assets_rel, title or folder.name, _read_json(folder / "params.json"),
-                 _read_json(folder / "metrics.json"), (folder / "report_photo.jpg").is_file())
+                 _read_json(folder / "metrics.json"), (folder / "report_photo.jpg").is_file(), index_href)
     _write_bytes_atomic(folder / "report.html", page.encode("utf-8"))
     return folder / "report.html"
 

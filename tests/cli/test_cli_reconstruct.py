@@ -95,7 +95,8 @@ def test_batch_goes_on_past_bad_files(tmp_path, inputs):
     r = run("reconstruct", folder, "-o", tmp_path / "out", "--preset", "fast")
     assert r.returncode == 1
     assert (tmp_path / "out" / "good" / "mesh.obj").is_file()
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good"]
+    # the good image's folder, and the batch's report index and shared viewer scripts
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["_report", "good", "index.html"]
     assert sum(line.startswith("error:") for line in r.stderr.splitlines()) == 2
     assert "1 face(s) reconstructed, 2 input(s) failed" in r.stdout
 

@@ -181,8 +181,9 @@
     });
     var az = document.getElementById("light-azimuth"), el = document.getElementById("light-elevation");
     function lightFromInputs() { setLight(parseFloat(az.value), parseFloat(el.value)); }
-    az.addEventListener("input", lightFromInputs); el.addEventListener("input", lightFromInputs);
-    lightFromInputs();
+    function lightFromInputs2() { az.nextElementSibling.textContent = az.value; el.nextElementSibling.textContent = el.value; lightFromInputs(); }
+    az.addEventListener("input", lightFromInputs2); el.addEventListener("input", lightFromInputs2);
+    lightFromInputs2();
     var box2 = document.getElementById("expression-sliders"), sliders = [];
     data.target_names.forEach(function (name, i) {
       var row = document.createElement("label");
