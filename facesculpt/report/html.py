@@ -186,6 +186,7 @@ def _page(folder: Path, assets_rel: str, title: str, params: dict, metrics: dict
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>{_esc(title)} - facesculpt report</title>
 <link rel="stylesheet" href="{a}report.css">
 </head><body data-viewer="loading">
@@ -253,7 +254,7 @@ def write_index(root: Path, folders: list[Path] | None = None, assets_rel: str =
                     f"<td class=num>{_num(m.get('inview_ssim', ''))}</td>"
                     f"<td class=num>{_num(m.get('identity_distance_inview', ''))}</td></tr>")
     page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>facesculpt results</title>
+<html lang="en"><head><meta charset="utf-8"><title>facesculpt results</title><link rel="icon" href="data:,">
 <link rel="stylesheet" href="{assets_rel}/report.css"></head><body>
 <header><h1>facesculpt results</h1><p>{len(folders)} reconstruction(s)</p></header>
 <main><section><table><tr><th></th><th>result</th><th>in-view PSNR (dB)</th><th>in-view SSIM</th><th>identity distance</th></tr>
