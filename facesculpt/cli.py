@@ -121,6 +121,10 @@ def _reconstruct_video(path: Path, folder: Path, cfg, args, bars) -> tuple[Path,
             "video": path.name, "fps": info.fps, "frame_count": info.frames, "size_hw": list(info.size_hw),
             "every": args.every, "frames_read": n_read, "faces": frames, "skipped": skipped,
             "note": "each frame is fitted independently (no temporal smoothing); time_s is null when the fps is unknown"})
+        if not args.no_report:
+            from facesculpt.report.cli import clip_report
+
+            clip_report(Path(args.output), folder, Path(tmp))
     return folder, len(frames), n_read, notes
 
 

@@ -4,8 +4,10 @@ from facesculpt.report.html import (
     find_result_folders,
     is_result_folder,
     write_assets,
+    write_clip_report,
     write_index,
     write_report,
 )
 
-__all__ = ["write_report", "write_assets", "write_index", "find_result_folders", "is_result_folder", "ASSETS_DIR"]
+__all__ = ["write_report", "write_clip_report", "write_assets", "write_index", "find_result_folders",
+           "is_result_folder", "ASSETS_DIR"]

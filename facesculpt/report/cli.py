@@ -5,7 +5,15 @@ import os
 import sys
 from pathlib import Path
 
-from facesculpt.report.html import ASSETS_DIR, find_result_folders, is_result_folder, write_assets, write_index, write_report
+from facesculpt.report.html import (
+    ASSETS_DIR,
+    find_result_folders,
+    is_result_folder,
+    write_assets,
+    write_clip_report,
+    write_index,
+    write_report,
+)
 
 
 def assets_rel(outdir: Path, folder: Path, name: str = ASSETS_DIR) -> str:
@@ -23,6 +31,12 @@ def report_writer(outdir: Path, folder: Path, photo):
         write_report(Path(tmp), rel, photo=photo, title=name, index_href=index)
 
     return write
+
+
+def clip_report(outdir: Path, folder: Path, tmp: Path) -> None:
+    """The clip page of a video written into ``tmp``, which becomes ``folder`` (after its frames)."""
+    write_clip_report(Path(tmp), assets_rel(outdir, folder), title=Path(folder).name,
+                      index_href=assets_rel(outdir, folder, "index.html"))
 
 
 def start_batch(outdir: Path) -> None:
@@ -52,6 +66,9 @@ def cmd_report(args) -> int:
     batch = not is_result_folder(outdir)
     for f in folders:
         write_report(f, assets_rel(outdir, f), index_href=assets_rel(outdir, f, "index.html") if batch else None)
+    for frames_json in sorted(outdir.rglob("frames.json")):  # videos: the clip page over their frames
+        clip = frames_json.parent
+        write_clip_report(clip, assets_rel(outdir, clip), index_href=assets_rel(outdir, clip, "index.html") if batch else None)
     index = finish_batch(outdir)
     page = index if index is not None else folders[0] / "report.html"
     print(f"report: {len(folders)} result folder(s); open {page}")
@@ -88,4 +105,4 @@ def register(sub) -> None:
     r.set_defaults(func=cmd_report)
 
 
-__all__ = ["register", "report_writer", "start_batch", "finish_batch", "assets_rel", "cmd_report", "serve"]
+__all__ = ["register", "report_writer", "clip_report", "start_batch", "finish_batch", "assets_rel", "cmd_report", "serve"]

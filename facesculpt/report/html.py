@@ -170,7 +170,7 @@ def _param_tables(params: dict, metrics: dict) -> str:
 
 
 def _page(folder: Path, assets_rel: str, title: str, params: dict, metrics: dict, has_photo: bool,
-          index_href: str | None) -> str:
+          index_href: str | None, data_src: str = "report_data.js", clip: list | None = None) -> str:
     a = assets_rel.rstrip("/") + "/"
     index_link = f' &middot; <a style="color:#9cf" href="{_esc(index_href)}">all results</a>' if index_href else ""
     figs = []
@@ -183,6 +183,25 @@ def _page(folder: Path, assets_rel: str, title: str, params: dict, metrics: dict
     views = "".join(f'<label><input type="radio" name="view" value="{v}"{" checked" if v == "textured" else ""}> {v}</label> '
                     for v in ("textured", "shaded", "albedo", "normals", "wireframe"))
     files = sorted(p.name for p in folder.iterdir() if p.is_file())
+    if clip is None:
+        top = f'<section><h2>photo and fit</h2><div class="pair">{"".join(figs)}</div></section>'
+        bottom = (f'<section><h2>maps</h2><div class="maps">{maps}</div></section>'
+                  f'<section><h2>metrics and parameters</h2>{_param_tables(params, metrics)}</section>')
+        clip_box, clip_script = "", ""
+    else:
+        top = ""
+        rows = "".join(
+            f'<tr><td class="num">{f["frame"]}</td><td class="num">{_num(f["time_s"]) if f["time_s"] is not None else ""}</td>'
+            f'<td><a href="{_esc(f["folder"])}/report.html"><img src="{_esc(f["folder"])}/overlay.png" style="height:72px"></a></td>'
+            f'<td><a href="{_esc(f["folder"])}/report.html">{_esc(f["folder"])}</a></td></tr>' for f in clip)
+        bottom = (f'<section><h2>frames ({len(clip)}, each fitted on its own)</h2>'
+                  f'<table><tr><th>frame</th><th>time (s)</th><th></th><th>report</th></tr>{rows}</table></section>')
+        clip_box = ('<fieldset><legend>clip (the first frame\'s head, every frame\'s expression and rotation)</legend>'
+                    '<button id="clip-play" type="button">play</button> '
+                    f'<input id="clip-frame" type="range" min="0" max="{len(clip) - 1}" step="1" value="0"> '
+                    '<output id="clip-label"></output></fieldset>')
+        clip_script = '<script src="clip_data.js"></script>\n'
+
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -192,12 +211,12 @@ def _page(folder: Path, assets_rel: str, title: str, params: dict, metrics: dict
 </head><body data-viewer="loading">
 <header><h1>{_esc(title)}</h1><p>facesculpt reconstruction{index_link}</p></header>
 <main>
-<section><h2>photo and fit</h2><div class="pair">{''.join(figs)}</div></section>
+{top}
 <section><h2>3D head</h2><div id="viewer">
 <canvas id="viewer-canvas" width="640" height="640"></canvas>
 <div id="viewer-panel">
 <p id="viewer-status">loading the viewer...</p>
-<fieldset><legend>view</legend>{views}</fieldset>
+{clip_box}<fieldset><legend>view</legend>{views}</fieldset>
 <fieldset><legend>light (relights the albedo in the textured and shaded views)</legend>
 <label class="slider"><span>azimuth (deg)</span><input id="light-azimuth" type="range" min="-180" max="180" step="1" value="30"><output></output></label>
 <label class="slider"><span>elevation (deg)</span><input id="light-elevation" type="range" min="-90" max="90" step="1" value="25"><output></output></label>
@@ -205,15 +224,14 @@ def _page(folder: Path, assets_rel: str, title: str, params: dict, metrics: dict
 <fieldset><legend>expression blendshapes <button id="expression-reset" type="button">reset to fitted</button></legend>
 <div id="expression-sliders"></div></fieldset>
 </div></div></section>
-<section><h2>maps</h2><div class="maps">{maps}</div></section>
-<section><h2>metrics and parameters</h2>{_param_tables(params, metrics)}</section>
+{bottom}
 <section><h2>files</h2><p>{' &middot; '.join(f'<a href="{_esc(f)}">{_esc(f)}</a>' for f in files)}</p>
 <p style="font-size:12px;color:#666">Viewer: three.js (MIT, <a href="{a}THREE_LICENSE">licence</a>). Head model: ICT FaceKit (MIT).</p></section>
 </main>
 <script src="{a}three.min.js"></script>
 <script src="{a}OrbitControls.js"></script>
-<script src="report_data.js"></script>
-<script src="{a}viewer.js"></script>
+<script src="{_esc(data_src)}"></script>
+{clip_script}<script src="{a}viewer.js"></script>
 </body></html>
 """
 
@@ -239,11 +257,52 @@ def write_report(folder: Path, assets_rel: str = f"../{ASSETS_DIR}", photo: np.n
     return folder / "report.html"
 
 
+def _clip_frames(folder: Path) -> tuple[dict, list[dict]]:
+    """(frames.json, per first-face frame: frame, time_s, folder, expression weights, pose rotvec)."""
+    index = _read_json(folder / "frames.json")
+    frames = []
+    for f in index.get("faces", []):
+        if f.get("face", 1) != 1 or not is_result_folder(folder / f["folder"]):
+            continue
+        params = _read_json(folder / f["folder"] / "params.json")
+        expr = params.get("head", {}).get("expression", {})
+        frames.append({"frame": f["frame"], "time_s": f.get("time_s"), "folder": f["folder"],
+                       "names": list(expr), "weights": [float(w) for w in expr.values()],
+                       "rotvec": params.get("pose", {}).get("rotvec_rad", [0.0, 0.0, 0.0])})
+    return index, frames
+
+
+def write_clip_report(folder: Path, assets_rel: str = f"../{ASSETS_DIR}", title: str | None = None,
+                      index_href: str | None = None) -> Path | None:
+    """``report.html`` + ``clip_data.js`` for a video's folder (``frames.json`` and one result
+    folder per frame, each with its report): the viewer shows the first frame's head and plays
+    the fitted expression weights and head rotation of every frame at the video's time stamps;
+    a table links each frame's report. Returns the page's path; None when no frame has a head."""
+    folder = Path(folder)
+    index, frames = _clip_frames(folder)
+    frames = [f for f in frames if (folder / f["folder"] / "report_data.js").is_file()]
+    if not frames:
+        return None
+    names = frames[0]["names"]
+    clip = {"video": index.get("video"), "fps": index.get("fps"), "names": names,
+            "frames": [{k: f[k] for k in ("frame", "time_s", "folder", "weights", "rotvec")} for f in frames]}
+    _write_bytes_atomic(folder / "clip_data.js",
+                        ("window.FACESCULPT_CLIP = " + json.dumps(clip, separators=(",", ":")) + ";\n").encode("utf-8"))
+    page = _page(folder, assets_rel, title or folder.name, {}, {}, False, index_href,
+                 data_src=f"{frames[0]['folder']}/report_data.js", clip=frames)
+    _write_bytes_atomic(folder / "report.html", page.encode("utf-8"))
+    return folder / "report.html"
+
+
 def write_index(root: Path, folders: list[Path] | None = None, assets_rel: str = ASSETS_DIR) -> Path:
     """``root/index.html``: one row per result folder below ``root`` with a link to its report."""
     root = Path(root)
     folders = find_result_folders(root) if folders is None else folders
     rows = []
+    for clip in sorted(p.parent for p in root.rglob("frames.json") if (p.parent / "report.html").is_file()):
+        rel = os.path.relpath(clip, root).replace(os.sep, "/")
+        rows.append(f'<tr><td></td><td><a href="{_esc(rel)}/report.html">{_esc(rel)}</a> (clip: play)</td>'
+                    "<td></td><td></td><td></td></tr>")
     for f in folders:
         rel = os.path.relpath(f, root).replace(os.sep, "/")
         m = _read_json(f / "metrics.json")
@@ -264,4 +323,4 @@ def write_index(root: Path, folders: list[Path] | None = None, assets_rel: str =
     return root / "index.html"
 
 
-__all__ = ["write_report", "write_assets", "write_index", "find_result_folders", "is_result_folder", "ASSETS_DIR"]
+__all__ = ["write_report", "write_clip_report", "write_assets", "write_index", "find_result_folders", "is_result_folder", "ASSETS_DIR"]

@@ -93,7 +93,10 @@ def test_reconstruct_video_cli(tmp_path, clip):
     for f in index["faces"]:
         assert (out / f["folder"] / "mesh.glb").is_file() and (out / f["folder"] / "mesh.obj").is_file()
         assert f["metrics"]["inview_psnr"] > 20
-    assert sorted(p.name for p in out.iterdir()) == ["frame_000000", "frame_000004", "frames.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["clip_data.js", "frame_000000", "frame_000004", "frames.json",
+                                                     "report.html"]  # report.html: the clip page (docs/report.md)
+    clip = (out / "clip_data.js").read_text()
+    assert '"frame_000004"' in clip and (out / "frame_000004" / "report.html").is_file()
     assert not (tmp_path / "out" / "broken").exists()
     assert "2 face(s) reconstructed, 1 input(s) failed" in r.stdout
     # the same picture (re-encoded by a lossy codec) gives the same pose within 3 degrees

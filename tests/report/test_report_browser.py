@@ -116,3 +116,42 @@ def test_served_report(demo_out, browser):
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_clip_page_plays_the_frames(demo_out, browser, tmp_path):
+    """A video's page: the first frame's head, moved by every frame's expression and rotation."""
+    import json
+    import shutil
+
+    from facesculpt.report import write_clip_report
+
+    out, _ = demo_out
+    shutil.copytree(out / "_report", tmp_path / "_report")
+    clip = tmp_path / "clip"
+    for name in ("frame_000000", "frame_000002"):
+        shutil.copytree(out / "grace_hopper", clip / name)
+    params = json.loads((clip / "frame_000002" / "params.json").read_text())
+    params["head"]["expression"]["jawOpen"] = 1.0
+    params["pose"]["rotvec_rad"][1] += 0.4  # the head turns
+    (clip / "frame_000002" / "params.json").write_text(json.dumps(params))
+    (clip / "frames.json").write_text(json.dumps({"video": "clip.mp4", "fps": 10.0, "faces": [
+        {"frame": 0, "time_s": 0.0, "face": 1, "folder": "frame_000000"},
+        {"frame": 2, "time_s": 0.2, "face": 1, "folder": "frame_000002"}], "skipped": []}))
+    page = write_clip_report(clip, "../_report")
+    b = browser
+    b.errors.clear()
+    b.goto(page.resolve().as_uri())
+    b.wait_for(READY, timeout=90)
+    assert b.eval("facesculptViewer.error") is None and b.eval("facesculptViewer.clipFrame") == 0
+    first = b.screenshot("#viewer-canvas")
+    assert _foreground(first) > 0.15
+    b.eval("(() => { const s = document.getElementById('clip-frame'); s.value = '1';"
+           " s.dispatchEvent(new Event('input')); })()")
+    b.wait_for("facesculptViewer.clipFrame === 1")
+    b.pump(0.4)
+    assert _changed(first, b.screenshot("#viewer-canvas")) > 0.05
+    assert b.eval(f"facesculptViewer.weights()[{_index(b, 'jawOpen')}]") == 1.0
+    b.eval("document.getElementById('clip-play').click()")
+    b.wait_for("facesculptViewer.clipFrame === 0", timeout=10)  # plays on, loops back to the start
+    b.pump(0.3)
+    assert b.errors == []

@@ -140,6 +140,10 @@
                              new THREE.Vector3(lo[0] + sc[0] * 65535, lo[1] + sc[1] * 65535, lo[2] + sc[2] * 65535));
     var centre = box.getCenter(new THREE.Vector3()), size = box.getSize(new THREE.Vector3());
     var radius = size.length() / 2;
+    // rotate about the head's centre (clips turn the head)
+    var pivot = new THREE.Group();
+    scene.remove(group); pivot.add(group); scene.add(pivot);
+    pivot.position.copy(centre); group.position.copy(centre).negate();
     var controls = new THREE.OrbitControls(camera, canvas);
     controls.target.copy(centre);
     camera.position.set(centre.x, centre.y, centre.z + 0.5 * size.y / Math.tan(Math.PI * 15 / 180) * 1.15);
@@ -208,9 +212,15 @@
     applyWeights();
     setView("textured");
 
+    var clip = setupClip(window.FACESCULPT_CLIP, data, pivot, function (w) {
+      weights = w.slice();
+      sliders.forEach(function (s, i) { s[0].value = String(weights[i]); s[1].textContent = weights[i].toFixed(2); });
+      applyWeights();
+    });
     var frames = 0;
-    function loop() {
+    function loop(now) {
       resize();
+      if (clip) { clip.tick(now); }
       if (needs) {
         needs = false;
         renderer.render(scene, camera);
@@ -230,6 +240,49 @@
     state.setLight = setLight;
     state.weights = function () { return weights.slice(); };
     requestAnimationFrame(loop);
+  }
+
+  /* A clip: the first frame's head, every frame's fitted expression weights and head rotation
+     (relative to the first frame; OpenCV camera -> glTF view frame by a half turn about x). */
+  function setupClip(clip, data, pivot, setWeights) {
+    if (!clip || !clip.frames || !clip.frames.length) { return null; }
+    var play = document.getElementById("clip-play"), range = document.getElementById("clip-frame");
+    var label = document.getElementById("clip-label");
+    var order = clip.names.map(function (n) { return data.target_names.indexOf(n); });
+    function quat(rv) {
+      var v = new THREE.Vector3(rv[0], rv[1], rv[2]), a = v.length();
+      return a < 1e-12 ? new THREE.Quaternion() : new THREE.Quaternion().setFromAxisAngle(v.normalize(), a);
+    }
+    var flip = new THREE.Quaternion().setFromAxisAngle(new THREE.Vector3(1, 0, 0), Math.PI);
+    var q0inv = quat(clip.frames[0].rotvec).invert();
+    var times = clip.frames.map(function (f, i) { return f.time_s != null ? f.time_s - (clip.frames[0].time_s || 0) : i * 0.1; });
+    var period = times[times.length - 1] + (times.length > 1 ? (times[times.length - 1] / (times.length - 1)) || 0.1 : 0.1);
+    var current = -1, playing = false, start = 0;
+    function show(i) {
+      if (i === current) { return; }
+      current = i;
+      var f = clip.frames[i], w = data.weights.map(function () { return 0; });
+      order.forEach(function (j, k) { if (j >= 0) { w[j] = f.weights[k]; } });
+      pivot.quaternion.copy(flip).multiply(quat(f.rotvec)).multiply(q0inv).multiply(flip.clone().invert());
+      range.value = String(i);
+      label.textContent = "frame " + f.frame + (f.time_s != null ? " (" + f.time_s.toFixed(2) + " s)" : "");
+      state.clipFrame = i;
+      setWeights(w);
+    }
+    play.addEventListener("click", function () {
+      playing = !playing; play.textContent = playing ? "pause" : "play"; start = -1;
+    });
+    range.addEventListener("input", function () { playing = false; play.textContent = "play"; show(parseInt(range.value, 10)); });
+    show(0);
+    return {
+      tick: function (now) {
+        if (!playing) { return; }
+        if (start < 0) { start = now - times[current] * 1000; }
+        var t = ((now - start) / 1000) % period, i = 0;
+        while (i + 1 < times.length && times[i + 1] <= t) { i++; }
+        show(i);
+      }
+    };
   }
 
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); } else { start(); }
