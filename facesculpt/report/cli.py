@@ -28,7 +28,11 @@ def report_writer(outdir: Path, folder: Path, photo):
     name = Path(folder).name
 
     def write(tmp, rec):
-        write_report(Path(tmp), rel, photo=photo, title=name, index_href=index)
+        try:
+            write_report(Path(tmp), rel, photo=photo, title=name, index_href=index)
+        except Exception as e:  # the reconstruction is written all the same; `facesculpt report` can retry
+            text = str(e).splitlines()[0] if str(e) else type(e).__name__
+            print(f"note: {name}: report.html not written ({text})", file=sys.stderr)
 
     return write
 

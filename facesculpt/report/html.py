@@ -52,13 +52,13 @@ def is_result_folder(path: Path) -> bool:
 
 
 def find_result_folders(root: Path) -> list[Path]:
-    """Result folders at or below ``root`` (sorted; hidden and temporary folders skipped)."""
+    """Result folders at or below ``root`` (sorted; hidden/temporary folders and ``_report`` skipped)."""
     root = Path(root)
     if is_result_folder(root):
         return [root]
     out = []
     for dirpath, dirnames, _ in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != ASSETS_DIR)
         if is_result_folder(Path(dirpath)):
             out.append(Path(dirpath))
     return out

@@ -61,3 +61,14 @@ def _child(env_extra):
 def test_native_logs_silenced_unless_asked_for():
     assert _child({"FACESCULPT_NATIVE_LOGS": "0"}) == "after\n"  # fd 2 restored afterwards
     assert _child({"FACESCULPT_NATIVE_LOGS": "1"}) == "native log line\nafter\n"
+
+
+def test_a_failing_report_does_not_fail_the_result(tmp_path, capsys):
+    from facesculpt.report.cli import report_writer
+
+    folder = tmp_path / "photo"
+    folder.mkdir()  # no mesh.glb: the report cannot be built
+    report_writer(tmp_path, folder, None)(folder, None)
+    err = capsys.readouterr().err
+    assert err.startswith("note: photo: report.html not written") and len(err.splitlines()) == 1
+    assert not (folder / "report.html").exists()

@@ -131,6 +131,13 @@ def test_find_result_folders_and_index(head_glb, tmp_path):
     (tmp_path / "_report").mkdir()
     (tmp_path / "_report" / "params.json").write_text("{}")  # not a result folder: no mesh.glb
     assert find_result_folders(tmp_path) == [path.parent]
+    other = tmp_path / "_photo"  # a result of "_photo.jpg": only the shared _report folder is skipped
+    other.mkdir()
+    for name in ("params.json", "mesh.glb"):
+        (other / name).write_bytes((path.parent / name).read_bytes())
+    assert find_result_folders(tmp_path) == [other, path.parent]
+    (tmp_path / "_report" / "mesh.glb").write_bytes(b"")
+    assert find_result_folders(tmp_path) == [other, path.parent]
     assert find_result_folders(path.parent) == [path.parent]
     index = write_index(tmp_path).read_text()
     assert "<td>r</td>" in index and "report.html" not in index  # listed; no report yet, so no link
