@@ -189,6 +189,7 @@
     az.addEventListener("input", lightFromInputs2); el.addEventListener("input", lightFromInputs2);
     lightFromInputs2();
     var box2 = document.getElementById("expression-sliders"), sliders = [];
+    if (!data.target_names.length) { box2.parentNode.style.display = "none"; }  // a mesh without blendshapes
     data.target_names.forEach(function (name, i) {
       var row = document.createElement("label");
       row.className = "slider";
