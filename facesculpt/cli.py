@@ -174,7 +174,7 @@ def cmd_reconstruct(args) -> int:
     bars = _Bars(show)
     failures: list[str] = []
     done: list[Path] = []
-    used: set = set()
+    used: set = {"_report"}  # the report's shared scripts folder (facesculpt/report)
     from tqdm import tqdm
 
     it = tqdm(entries, desc="images", unit="img", file=sys.stderr, disable=not show, dynamic_ncols=True)

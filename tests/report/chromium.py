@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -85,6 +86,8 @@ class Browser:
             lines.append(line)
             m = re.search(r"DevTools listening on ws://[^:]+:(\d+)/", line)
             if m:
+                # keep reading chromium's stderr so a chatty browser never blocks on a full pipe
+                threading.Thread(target=lambda: [None for _ in self.proc.stderr], daemon=True).start()
                 return int(m.group(1))
         self.close()
         raise RuntimeError("chromium did not start: " + "".join(lines[-5:]))
