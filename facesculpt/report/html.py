@@ -169,6 +169,19 @@ def _param_tables(params: dict, metrics: dict) -> str:
     return '<div class="tables">' + "".join(parts) + "</div>"
 
 
+def light_direction(params: dict) -> tuple[float, float]:
+    """(azimuth, elevation) in degrees of the fitted SH light's band-1 direction (view frame:
+    +Y up, +Z towards the camera; azimuth from +Z towards +X), for the viewer's initial light;
+    (30, 25) without a light."""
+    sh = np.asarray(params.get("light", {}).get("sh_coeffs", []), float)
+    if sh.shape != (9, 3):
+        return 30.0, 25.0
+    y, z, x = sh[1:4].mean(1)  # band order Y1-1 (y), Y10 (z), Y11 (x): facesculpt/ops/sh.py
+    if np.hypot(np.hypot(x, y), z) < 1e-6:
+        return 30.0, 25.0
+    return float(np.degrees(np.arctan2(x, z))), float(np.degrees(np.arctan2(y, np.hypot(x, z))))
+
+
 def _page(folder: Path, assets_rel: str, title: str, params: dict, metrics: dict, has_photo: bool,
           index_href: str | None, data_src: str = "report_data.js", clip: list | None = None) -> str:
     a = assets_rel.rstrip("/") + "/"
@@ -183,6 +196,7 @@ def _page(folder: Path, assets_rel: str, title: str, params: dict, metrics: dict
     views = "".join(f'<label><input type="radio" name="view" value="{v}"{" checked" if v == "textured" else ""}> {v}</label> '
                     for v in ("textured", "shaded", "albedo", "normals", "wireframe"))
     files = sorted(p.name for p in folder.iterdir() if p.is_file())
+    light_az, light_el = light_direction(params)
     if clip is None:
         top = f'<section><h2>photo and fit</h2><div class="pair">{"".join(figs)}</div></section>'
         bottom = (f'<section><h2>maps</h2><div class="maps">{maps}</div></section>'
@@ -217,9 +231,9 @@ def _page(folder: Path, assets_rel: str, title: str, params: dict, metrics: dict
 <div id="viewer-panel">
 <p id="viewer-status">loading the viewer...</p>
 {clip_box}<fieldset><legend>view</legend>{views}</fieldset>
-<fieldset><legend>light (relights the albedo in the textured and shaded views)</legend>
-<label class="slider"><span>azimuth (deg)</span><input id="light-azimuth" type="range" min="-180" max="180" step="1" value="30"><output></output></label>
-<label class="slider"><span>elevation (deg)</span><input id="light-elevation" type="range" min="-90" max="90" step="1" value="25"><output></output></label>
+<fieldset><legend>light (starts from the fitted light's direction; relights the albedo in the textured and shaded views)</legend>
+<label class="slider"><span>azimuth (deg)</span><input id="light-azimuth" type="range" min="-180" max="180" step="1" value="{light_az:.0f}"><output></output></label>
+<label class="slider"><span>elevation (deg)</span><input id="light-elevation" type="range" min="-90" max="90" step="1" value="{light_el:.0f}"><output></output></label>
 </fieldset>
 <fieldset><legend>expression blendshapes <button id="expression-reset" type="button">reset to fitted</button></legend>
 <div id="expression-sliders"></div></fieldset>

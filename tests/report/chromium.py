@@ -20,7 +20,7 @@ CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrom
 def find_chromium() -> str | None:
     env = os.environ.get("FACESCULPT_CHROMIUM")
     if env:
-        return env
+        return shutil.which(env)
     for name in CHROMIUM_NAMES:
         path = shutil.which(name)
         if path:

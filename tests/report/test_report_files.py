@@ -125,6 +125,18 @@ def test_report_page_is_offline_and_relative(head_glb):
     assert vendor["version"] == "0.147.0" and vendor["licence"].startswith("MIT")
 
 
+def test_light_starts_from_the_fitted_sh_direction():
+    from facesculpt.report.html import light_direction
+
+    sh = np.zeros((9, 3))
+    sh[0] = 1.0
+    sh[3] = 0.5  # Y11 (x): light from the viewer's right
+    assert light_direction({"light": {"sh_coeffs": sh.tolist()}}) == pytest.approx((90.0, 0.0))
+    sh[3], sh[1], sh[2] = 0.0, 0.5, 0.5  # from above and the front
+    assert light_direction({"light": {"sh_coeffs": sh.tolist()}}) == pytest.approx((0.0, 45.0))
+    assert light_direction({}) == (30.0, 25.0)
+
+
 def test_find_result_folders_and_index(head_glb, tmp_path):
     path, _ = head_glb
     (path.parent / "params.json").write_text("{}")
