@@ -98,6 +98,13 @@ class TextureConfig:
     """Fill unseen texels from the mirrored texel where that was seen."""
     shading_floor: float = 0.15
     """Lower clamp of the shading used to de-light (avoids blowing up dark texels)."""
+    linear_light: bool = True
+    """Morphable head: fit and de-light in linear light (the sRGB photo decoded), the light
+    carrying exposure and colour; False: shade the sRGB values directly with a white light (as
+    before issue 12)."""
+    skin_prior: bool = True
+    """With ``linear_light``: split the skin's mean colour into albedo and light colour/exposure
+    with the measured skin reflectance prior (``texture.skin_prior``)."""
 
 
 @dataclass(frozen=True)
