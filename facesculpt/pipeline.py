@@ -346,14 +346,18 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
         from facesculpt.texture.color import srgb_to_linear
 
         target_light = srgb_to_linear(target)
-    light, albedo_init = initial_light_and_albedo(target_light, shape_fit.render_vertices(shape), view, pose, cam_fit,
-                                                  cfg.texture, valid=fit.valid)
-    if linear and cfg.texture.skin_prior:
-        from facesculpt.texture.skin_prior import anchor_light
-        from facesculpt.texture.unwrap import uv_raster
+    if linear:
+        from facesculpt.texture.light import initial_linear_light
 
-        inside = uv_raster(view.dense_uvs, view.dense_faces, albedo_init.shape[1]).inside[None].float()
-        light, albedo_init, losses["skin_prior"] = anchor_light(light, albedo_init, inside)
+        light, albedo_init, seen_skin = initial_linear_light(target_light, shape_fit.render_vertices(shape), view,
+                                                             pose, cam_fit, cfg.texture, valid=fit.valid)
+        if cfg.texture.skin_prior:
+            from facesculpt.texture.skin_prior import anchor_light
+
+            light, albedo_init, losses["skin_prior"] = anchor_light(light, albedo_init, seen_skin)
+    else:
+        light, albedo_init = initial_light_and_albedo(target, shape_fit.render_vertices(shape), view, pose, cam_fit,
+                                                      cfg.texture, valid=fit.valid)
     timings["light_init"] = time.perf_counter() - t
     if pc.enabled:
         t = time.perf_counter()

@@ -13,7 +13,8 @@ colour), with Gaussian priors
 * ``l ~ N(log(exposure) 1, s_e^2 11^T + s_c^2 I)``: exposure (one factor on all channels) and
   light colour (per channel) around a nominal white light.
 
-The MAP albedo is ``mu_a + S_a (S_a + S_l)^-1 (x - mu_a - mu_l)`` (Gaussian conditioning), and
+The MAP albedo is ``mu_a + S_a (S_a + S_l)^-1 (x - mu_a - mu_l)`` (Gaussian conditioning), clamped
+per channel into the table's range, and
 the light is scaled by ``exp(x - a)`` per channel. Brightness is shared between albedo and
 exposure by the two priors' variances, chromaticity mostly goes to the light.
 
@@ -42,8 +43,8 @@ class SkinPriorConfig:
     exposure: float = 1.0
     """Nominal light gain: the ambient SH level (irradiance of a surface facing all the light)
     expected for a well-exposed photo, in linear units of the photo."""
-    exposure_sigma: float = 0.4
-    """Std of the log exposure (0.4: a factor 1.5 is one sigma)."""
+    exposure_sigma: float = 0.3
+    """Std of the log exposure (0.3: a factor 1.35 is one sigma)."""
     colour_sigma: float = 0.12
     """Std of each channel's log light gain around the exposure (the light's colour)."""
 
@@ -98,7 +99,10 @@ def map_skin_albedo(seen: torch.Tensor, cfg: SkinPriorConfig = SkinPriorConfig()
     mu_l = np.full(3, np.log(cfg.exposure))
     S_l = cfg.exposure_sigma ** 2 * np.ones((3, 3)) + cfg.colour_sigma ** 2 * np.eye(3)
     a = mu_a + S_a @ np.linalg.solve(S_a + S_l, x - mu_a - mu_l)
-    return torch.from_numpy(np.exp(a)).to(seen.dtype)
+    # never outside the measured (and extended) skin: per channel within the table's range
+    t = load_skin_table().rgb
+    a = np.clip(np.exp(a), t.min(0), t.max(0))
+    return torch.from_numpy(a).to(seen.dtype)
 
 
 def robust_skin_mean(albedo: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
