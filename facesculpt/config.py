@@ -15,6 +15,8 @@ from facesculpt.detail.config import DetailConfig
 from facesculpt.fitting.head_landmarks import HeadLandmarkConfig
 from facesculpt.fitting.head_shape import HeadPriors
 from facesculpt.identity.config import IdentityConfig
+from facesculpt.texture.skin_prior import SkinPriorConfig
+
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,8 @@ class TextureConfig:
     skin_prior: bool = True
     """With ``linear_light``: split the skin's mean colour into albedo and light colour/exposure
     with the measured skin reflectance prior (``texture.skin_prior``)."""
+    skin: SkinPriorConfig = field(default_factory=SkinPriorConfig)
+    """The skin prior's exposure and light-colour spreads (``texture.skin_prior.SkinPriorConfig``)."""
 
 
 @dataclass(frozen=True)

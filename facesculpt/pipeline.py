@@ -354,7 +354,8 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
         if cfg.texture.skin_prior:
             from facesculpt.texture.skin_prior import anchor_light
 
-            light, albedo_init, losses["skin_prior"] = anchor_light(light, albedo_init, seen_skin)
+            light, albedo_init, losses["skin_prior"] = anchor_light(light, albedo_init, seen_skin,
+                                                                       cfg.texture.skin)
     else:
         light, albedo_init = initial_light_and_albedo(target, shape_fit.render_vertices(shape), view, pose, cam_fit,
                                                       cfg.texture, valid=fit.valid)

@@ -16,8 +16,9 @@ the same lights, over the pixels of the face part:
   absolute difference after one global scale, relative to their mean, per cent (over the skin
   texels both photos saw).
 
-Optional ``--dark``: the painted albedo is scaled to a dark skin tone (the mean of the
-``assets/skin_albedo.csv`` rows of ITA class "dark"), to check the skin prior does not whiten it.
+The painted albedo's skin tone is set (per-channel gain) to a measured one: a NIST subject of
+``assets/skin_albedo.csv`` drawn by the seed, or with ``--dark`` the mean of the table's rows of ITA
+class "dark" (darker than any NIST subject), to check the skin prior does not whiten it.
 SH light has no visibility, so the "side" light has no cast shadows (a harsh, low-ambient light).
 """
 from __future__ import annotations
@@ -91,12 +92,16 @@ class Subject:
             self.head_verts = model.vertices(head)
         # the painted albedo is a display colour: its decode is the true (linear) reflectance
         lin = srgb_to_linear(torch.as_tensor(make_head_albedo(r_albedo, model, uv_size, self.cfg.freckles))[None])
-        if dark:
-            from facesculpt.texture.skin_prior import robust_skin_mean
+        # the painted skin tone is hand-picked (and more saturated than any measured skin): the
+        # face is recoloured per channel to a measured subject of the skin table (a NIST subject
+        # drawn by the seed; with ``dark``, the mean of the table's dark ITA class)
+        from facesculpt.texture.skin_prior import load_skin_table, robust_skin_mean
 
-            inside = self._chart(uv_size)
-            gain = torch.as_tensor(dark_skin_rgb(), dtype=torch.float32) / robust_skin_mean(lin, inside)
-            lin = (lin * gain).clamp(0, 1)
+        table = load_skin_table()
+        nist = [i for i, s in enumerate(table.source) if s == "nist"]
+        tone = dark_skin_rgb() if dark else table.rgb[nist[int(r_albedo.integers(len(nist)))]]
+        gain = torch.as_tensor(tone, dtype=torch.float32) / robust_skin_mean(lin, self._chart(uv_size))
+        lin = (lin * gain).clamp(0, 1)
         self.albedo = lin.float()
         self.iris = IRIS_COLOURS[int(r_albedo.integers(len(IRIS_COLOURS)))]
         yaw = float(r_scene.uniform(-self.cfg.yaw_max, self.cfg.yaw_max))

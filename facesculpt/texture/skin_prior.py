@@ -43,10 +43,12 @@ class SkinPriorConfig:
     exposure: float = 1.0
     """Nominal light gain: the ambient SH level (irradiance of a surface facing all the light)
     expected for a well-exposed photo, in linear units of the photo."""
-    exposure_sigma: float = 0.3
-    """Std of the log exposure (0.3: a factor 1.35 is one sigma)."""
-    colour_sigma: float = 0.12
-    """Std of each channel's log light gain around the exposure (the light's colour)."""
+    exposure_sigma: float = 0.15
+    """Std of the log exposure (0.15: a factor 1.16 is one sigma): small, so a face darker than the
+    table's mean stays dark instead of being explained by a dim light (docs/appearance.md)."""
+    colour_sigma: float = 0.3
+    """Std of each channel's log light gain around the exposure (the light's colour; 0.3: a
+    factor 1.35 per channel, warm indoor to cool shade)."""
 
 
 @dataclass(frozen=True)
