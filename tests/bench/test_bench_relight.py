@@ -8,7 +8,7 @@ from facesculpt.ops.sh import sh_shade
 def test_sh_light_reference_values():
     L = sh_light(0.9, (0.0, 0.0, 1.0), 0.45, (1.0, 0.5, 2.0))
     n = torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
-    s = sh_shade(n, L[0])
+    s = sh_shade(n[None], L)[0]
     # facing the light: ambient + strength; side-on: ambient only; tinted per channel
     assert torch.allclose(s[0], torch.tensor([1.35, 0.675, 2.7]), atol=1e-4)
     assert torch.allclose(s[1], torch.tensor([0.9, 0.45, 1.8]), atol=1e-4)
