@@ -15,6 +15,8 @@ from facesculpt.detail.config import DetailConfig
 from facesculpt.fitting.head_landmarks import HeadLandmarkConfig
 from facesculpt.fitting.head_shape import HeadPriors
 from facesculpt.identity.config import IdentityConfig
+from facesculpt.texture.skin_prior import SkinPriorConfig
+
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,15 @@ class TextureConfig:
     """Fill unseen texels from the mirrored texel where that was seen."""
     shading_floor: float = 0.15
     """Lower clamp of the shading used to de-light (avoids blowing up dark texels)."""
+    linear_light: bool = True
+    """Morphable head: fit and de-light in linear light (the sRGB photo decoded), the light
+    carrying exposure and colour; False: shade the sRGB values directly with a white light (as
+    before issue 12)."""
+    skin_prior: bool = True
+    """With ``linear_light``: split the skin's mean colour into albedo and light colour/exposure
+    with the measured skin reflectance prior (``texture.skin_prior``)."""
+    skin: SkinPriorConfig = field(default_factory=SkinPriorConfig)
+    """The skin prior's exposure and light-colour spreads (``texture.skin_prior.SkinPriorConfig``)."""
 
 
 @dataclass(frozen=True)

@@ -151,7 +151,9 @@ def evaluate(image: np.ndarray, rec: "Reconstruction", topo, identity: bool = Tr
                            rec.maps.albedo, rec.params.light.coeffs, background=target)
         skin = _face_weights(topo)[rend.frags.pix_to_face.clamp(min=0)] > 0
         mask = rend.mask & skin
-        pred = rend.image.clamp(0, 1)
+        from facesculpt.texture.color import to_display
+
+        pred = to_display(rend.image, rec.maps.linear).clamp(0, 1)
         full_cam = rec.params.camera
         uv68 = full_cam.project(rec.params.pose.apply(rec.coarse))[0, topo.lmk68]
     lm_err = normalised_landmark_error(uv68, rec.landmarks.points[topo.lmk68, :2])
@@ -338,8 +340,25 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
     x0, y0, side, R, target, cam_fit = fit.x0, fit.y0, fit.side, fit.size, fit.image, fit.camera
     shape_fit = HeadShapeFit(model, view, head, cfg.head_priors)
     shape = shape_fit.init_params()
-    light, albedo_init = initial_light_and_albedo(target, shape_fit.render_vertices(shape), view, pose, cam_fit,
-                                                  cfg.texture, valid=fit.valid)
+    linear = bool(getattr(cfg.texture, "linear_light", False))
+    target_light = target
+    if linear:  # shade in linear light: decode the sRGB photo (issue 12)
+        from facesculpt.texture.color import srgb_to_linear
+
+        target_light = srgb_to_linear(target)
+    if linear:
+        from facesculpt.texture.light import initial_linear_light
+
+        light, albedo_init, seen_skin = initial_linear_light(target_light, shape_fit.render_vertices(shape), view,
+                                                             pose, cam_fit, cfg.texture, valid=fit.valid)
+        if cfg.texture.skin_prior:
+            from facesculpt.texture.skin_prior import anchor_light
+
+            light, albedo_init, losses["skin_prior"] = anchor_light(light, albedo_init, seen_skin,
+                                                                       cfg.texture.skin)
+    else:
+        light, albedo_init = initial_light_and_albedo(target, shape_fit.render_vertices(shape), view, pose, cam_fit,
+                                                      cfg.texture, valid=fit.valid)
     timings["light_init"] = time.perf_counter() - t
     if pc.enabled:
         t = time.perf_counter()
@@ -355,7 +374,7 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
         pose, shape, light, _, ph_losses = fit_photometric(
             target, lm_xy, landmarks.size * R / side, shape_fit, shape, None, view.dense_faces,
             view.dense_uvs, _face_weights(view), pose, cam_fit, light, low, pc, progress, extra_terms=extra,
-            valid=fit.valid,
+            valid=fit.valid, linear=linear,
         )
         losses["photometric"] = ph_losses
         timings["photometric"] = time.perf_counter() - t
@@ -367,12 +386,22 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
         points = model.points(head_verts, "mediapipe")
         dense = view.render_verts(head_verts)
     tex = _face_crop(image, landmarks, cam, TEXTURE_CROP_EXPAND, None, valid_mask)
+    if linear:
+        from dataclasses import replace as dc_replace
+
+        from facesculpt.texture.color import srgb_to_linear
+
+        tex = dc_replace(tex, image=srgb_to_linear(tex.image))
     grid = texel_mirror_grid(view.fill, cfg.texture.size)
     # the eye and mouth fillers take the photo's eyes and mouth (the openings mask keeps those
     # pixels off the lids and lips, not off the fillers)
     maps = unwrap(tex.image, dense, view.dense_faces, view.dense_uvs, pose, tex.camera, light, cfg.texture,
                   valid=tex.valid, mirror_grid=grid,
                   valid_exempt=_filler_texels(view, cfg.texture.size, user_mask is None))
+    if linear:
+        from dataclasses import replace as dc_replace
+
+        maps = dc_replace(maps, linear=True)
     from facesculpt.face_model import PART_EYE_SOCKET_LEFT, PART_EYE_SOCKET_RIGHT, PART_HEAD_NECK, PART_MOUTH_SOCKET
 
     head_rm = model.render_mesh((PART_HEAD_NECK, PART_MOUTH_SOCKET, PART_EYE_SOCKET_LEFT, PART_EYE_SOCKET_RIGHT))

@@ -1,4 +1,4 @@
-"""`facesculpt benchmark synthetic|holdout`.
+"""`facesculpt benchmark synthetic|holdout|relight` (relight: ``bench/relight.py``).
 
     facesculpt benchmark synthetic --n N --seed S -o DIR [--model head|mask] [--yaw-max DEG] [--size 512]
         [--preset default] [--variants detail,smooth] [--noise 0] [--blur 0] [--downsample 1]
@@ -315,3 +315,6 @@ def register(subparsers) -> None:
     h.add_argument("--regions", default="cheek,eye", help="comma list of regions to hide: cheek, eye")
     common(h)
     h.set_defaults(func=cmd_holdout)
+    from facesculpt.bench.relight import register as register_relight
+
+    register_relight(bs, common)

@@ -63,5 +63,7 @@ def evaluate_holdout(image: np.ndarray, rec, hidden: np.ndarray, topo) -> dict:
         p2f = rend.frags.pix_to_face
         skin = rend.mask & (topo.dense_face_region[p2f.clamp(min=0)] == REGION_SKIN)
     mask = skin & torch.from_numpy(hidden[y0:y1, x0:x1])[None]
-    pred = rend.image.clamp(0, 1)
+    from facesculpt.texture.color import to_display
+
+    pred = to_display(rend.image, rec.maps.linear).clamp(0, 1)
     return {"pixels": int(mask.sum()), "psnr": psnr(pred, target, mask), "ssim": ssim(pred, target, mask)}

@@ -147,7 +147,9 @@ def write_detail(folder, rec) -> None:
     write_png16(folder / "displacement.png", ((d - sc["offset_cm"]) / sc["scale_cm"]).clamp(0, 1).numpy())
     nmap = to_uint8(det.normal_tangent * 0.5 + 0.5)
     write_png(folder / "normal.png", nmap)
-    albedo = to_uint8(rec.maps.albedo)
+    from facesculpt.texture.color import to_display
+
+    albedo = to_uint8(to_display(rec.maps.albedo, rec.maps.linear))
     levels = int(getattr(rec.config.detail, "mesh_levels", 1))
     v2, f2, uv2 = detail_mesh(rec, levels)
     n2 = vertex_normals(v2, f2)[0]

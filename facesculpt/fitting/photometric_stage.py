@@ -8,6 +8,7 @@ stage unwraps it from the photo at full resolution once the geometry and light a
 """
 from __future__ import annotations
 
+from dataclasses import replace as dc_replace
 from typing import Callable, Optional
 
 import torch
@@ -21,7 +22,9 @@ from facesculpt.fitting.losses import (
     robust_photo_loss,
     uv_symmetry,
 )
+from facesculpt.ops.sh import AMBIENT_BASIS
 from facesculpt.render.face import render_face
+from facesculpt.texture.color import linear_to_srgb, srgb_to_linear
 from facesculpt.structures import Camera, Pose
 
 Progress = Optional[Callable[[str, int, int], None]]
@@ -51,6 +54,7 @@ def fit_photometric(
     progress: Progress = None,
     extra_terms: Optional[Callable[[dict], tuple]] = None,
     valid: Optional[torch.Tensor] = None,
+    linear: bool = False,
 ):
     """Fit against ``target`` (1, R, R, 3) seen by ``camera`` (the crop camera).
 
@@ -64,13 +68,21 @@ def fit_photometric(
     a region on purpose. ``extra_terms(state) -> (loss tensor, {name: float})`` adds terms to the objective (e.g. the
     identity losses); ``state`` holds "render" (FaceRender), "pose", "coarse" (1,468,3),
     "dense" (1,V,3), "light" (1,9,3), "albedo_tex" (1,T,T,3), "camera", "step".
+
+    ``linear``: the light and albedo are linear light and ``target`` is sRGB: the face is shaded
+    in linear light and its render encoded to sRGB before every comparison (the loss keeps its
+    sRGB scale; ``state["render"].image`` is then sRGB).
     """
     rotvec = pose.rotvec.clone().requires_grad_(True)
     depth0 = pose.translation[:, 2:3].clone()
     tnorm = (pose.translation / depth0).clone().requires_grad_(True)
     shape = shape0.clone().requires_grad_(True)
-    light = light0.clone().requires_grad_(True)
-    albedo_low = albedo0.clone().clamp(0.02, 0.98).requires_grad_(True)
+    # with ``linear``, the optimiser sees the light per unit ambient and the albedo sRGB-encoded,
+    # the scales its learning rates were tuned on (a linear light also carries the exposure)
+    unit = (light0[:, 0:1] * AMBIENT_BASIS).clamp(min=1e-4).detach() if linear else torch.ones(1, 1, 3)
+    light = (light0 / unit).clone().requires_grad_(True)
+    a0 = linear_to_srgb(albedo0) if linear else albedo0
+    albedo_low = a0.clone().clamp(0.02, 0.98).requires_grad_(True)
     opt = torch.optim.Adam(
         [
             {"params": [rotvec], "lr": cfg.lr_pose},
@@ -82,9 +94,11 @@ def fit_photometric(
     )
     R = target.shape[1]
     tex_size = max(64, cfg.albedo_size * 4)
+    light0 = light0 / unit
     dc0 = light0[:, 0:1].detach()
 
     state: dict = {}
+    target_bg = srgb_to_linear(target) if linear else target
 
     def render(with_grad: bool = True):
         p = Pose(rotvec, tnorm * depth0)
@@ -94,9 +108,13 @@ def fit_photometric(
             coarse = model.vertices(shape)
             dense = densify(coarse)
         albedo_tex = upsample_albedo(albedo_low, tex_size)
-        rend = render_face(dense, faces, uvs, p, camera, albedo_tex, light,
-                           background=target, antialias=cfg.antialias)
-        state.update(render=rend, pose=p, coarse=coarse, dense=dense, light=light, albedo_tex=albedo_tex,
+        if linear:
+            albedo_tex = srgb_to_linear(albedo_tex)
+        rend = render_face(dense, faces, uvs, p, camera, albedo_tex, light * unit,
+                           background=target_bg, antialias=cfg.antialias)
+        if linear:
+            rend = dc_replace(rend, image=linear_to_srgb(rend.image))
+        state.update(render=rend, pose=p, coarse=coarse, dense=dense, light=light * unit, albedo_tex=albedo_tex,
                      camera=camera)
         return p, coarse, rend
 
@@ -169,4 +187,5 @@ def fit_photometric(
             losses[f"{k}_initial"] = float(t0[k])
             losses[f"{k}_final"] = float(t1[k])
     out_pose = Pose(rotvec.detach(), (tnorm * depth0).detach())
-    return out_pose, shape.detach(), light.detach(), albedo_low.detach(), losses
+    albedo_out = srgb_to_linear(albedo_low.detach()) if linear else albedo_low.detach()
+    return out_pose, shape.detach(), (light * unit).detach(), albedo_out, losses

@@ -49,7 +49,12 @@ def head_parts(rec, head: HeadParams, with_morphs: bool = True) -> list[HeadPart
     with torch.no_grad():
         verts = model.vertices(head)
         normals = vertex_normals(verts, model.faces)[0]
-    textures = {key: to_uint8(rec.maps.albedo if key == "albedo" else rec.textures[key]) for key in TEXTURE_FILES}
+    from facesculpt.texture.color import to_display
+
+    # the face and head tiles are linear light when ``rec.maps.linear``; the eye textures are sRGB
+    textures = {key: to_uint8(to_display(rec.maps.albedo, rec.maps.linear) if key == "albedo" else
+                              to_display(rec.textures[key], rec.maps.linear and key == "head"))
+                for key in TEXTURE_FILES}
     parts = []
     for name, pids, tex, plain, rough in MATERIALS:
         rm = model.render_mesh(pids)

@@ -69,7 +69,9 @@ def render_overlay(image: np.ndarray, rec) -> tuple[np.ndarray, np.ndarray]:
         rend = render_face(rec.mesh.verts, rec.mesh.faces, rec.mesh.uvs, rec.params.pose, cam,
                            rec.maps.albedo, rec.params.light.coeffs)
     photo = image if s == 1.0 else np.asarray(__import__("PIL.Image", fromlist=["Image"]).fromarray(image).resize((w, h)))
-    col = to_uint8(rend.image)
+    from facesculpt.texture.color import to_display
+
+    col = to_uint8(to_display(rend.image, rec.maps.linear))
     m = rend.mask[0].numpy()
     over = photo.copy()
     over[m] = (0.75 * col[m] + 0.25 * photo[m]).astype(np.uint8)
@@ -84,9 +86,11 @@ def write_result(folder: Path, image: np.ndarray, rec, extra_writers=()) -> Path
         tmp = Path(tmp)
         verts = rec.mesh.verts[0].detach()
         normals = vertex_normals(rec.mesh.verts.detach(), rec.mesh.faces)[0]
-        albedo = to_uint8(rec.maps.albedo)
+        from facesculpt.texture.color import to_display
+
+        albedo = to_uint8(to_display(rec.maps.albedo, rec.maps.linear))
         write_png(tmp / "albedo.png", albedo)
-        write_png(tmp / "texture.png", to_uint8(rec.maps.texture))
+        write_png(tmp / "texture.png", to_uint8(to_display(rec.maps.texture, rec.maps.linear)))
         write_png(tmp / "visibility.png", to_uint8(rec.maps.visibility[..., None].expand(-1, -1, -1, 3))[..., 0])
         if getattr(rec, "head", None) is not None:
             from facesculpt.io.head_results import write_head_outputs

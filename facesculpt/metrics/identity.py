@@ -101,8 +101,11 @@ def render_embedding(rec, topo, yaw_deg: float = 0.0, *, pitch_deg: float = 0.0,
             bg = to_tensor(crop_resize(_as_image(image), bx, by, side, S))
         rend = render_face(verts, rec.mesh.faces, rec.mesh.uvs, pose, cam, rec.maps.albedo,
                            rec.params.light.coeffs, background=bg)
+        from facesculpt.texture.color import to_display
+
+        img = torch.where(rend.mask[..., None], to_display(rend.image, rec.maps.linear), bg)
         lm = (lm_xy - lm_xy.new_tensor([bx, by])) * (S / side) - DLIB_PIXEL_OFFSET
-        chip = cut_chips(rend.image.clamp(0, 1).permute(0, 3, 1, 2), lm, 150, PADDING)
+        chip = cut_chips(img.clamp(0, 1).permute(0, 3, 1, 2), lm, 150, PADDING)
         emb = embed(chip)[0]
     if return_chip:
         return emb, to_uint8(chip.permute(0, 2, 3, 1))

@@ -138,12 +138,15 @@ class UVMaps:
     texture:    (B, S, S, 3) float in [0, 1] — the photo unwrapped (lit, as seen).
     visibility: (B, S, S) float in [0, 1] — confidence that the texel was seen.
     shading:    (B, S, S, 3) float or None — per-texel SH irradiance used to de-light.
+    linear:     True when albedo, texture and shading are linear light (the sRGB photo decoded;
+                ``texture.color.to_display`` encodes them for files and photo comparisons).
     """
 
     albedo: torch.Tensor
     texture: torch.Tensor
     visibility: torch.Tensor
     shading: Optional[torch.Tensor] = None
+    linear: bool = False
 
 
 @dataclass

@@ -10,7 +10,7 @@ from facesculpt.config import TextureConfig
 from facesculpt.core.errors import ShapeError
 from facesculpt.ops.image import push_pull_fill, sample_pixels
 from facesculpt.ops.mesh import vertex_normals
-from facesculpt.ops.sh import sh_shade
+from facesculpt.ops.sh import AMBIENT_BASIS, sh_shade
 from facesculpt.render.face import project_vertices, to_view_frame
 from facesculpt.render.interpolate import interpolate
 from facesculpt.render.rasterize import Fragments, rasterize
@@ -128,10 +128,15 @@ def unwrap(
                 ok = ok | valid_exempt
             conf = conf * ok.float()
         shading = sh_shade(geo.normal_view, sh_coeffs)
-        albedo_seen = (texture / shading.clamp(min=cfg.shading_floor)).clamp(0, 1)
+        # the floor is relative to the light's ambient level (1 for a white-balanced light; a
+        # linear light also carries the exposure, so its level can be far from 1)
+        level = (sh_coeffs[:, 0] * AMBIENT_BASIS).mean(-1).clamp(min=1e-4).view(-1, 1, 1)
+        floor = cfg.shading_floor * level[..., None]
+        albedo_seen = (texture / torch.maximum(shading, floor)).clamp(0, 1)
         # texels in deep shade cannot be de-lit reliably (dividing by a small number blows up
         # noise and any light-model error): trust them less, so completion takes over
-        conf = conf * _smoothstep(shading.mean(-1), cfg.shading_floor, 2.5 * cfg.shading_floor)
+        rel = shading.mean(-1) / level
+        conf = conf * _smoothstep(rel, cfg.shading_floor, 2.5 * cfg.shading_floor)
         albedo = complete_albedo(albedo_seen, conf, mirror=cfg.mirror, mirror_grid=mirror_grid)
         texture = torch.where(geo.inside[..., None], texture, albedo * shading.clamp(0, None))
     return UVMaps(albedo=albedo, texture=texture, visibility=conf, shading=shading)

@@ -1,0 +1,68 @@
+"""Initial SH light in linear light (issue 12): one spatial light shape for all channels, fitted
+to the seen skin's luminance, kept physically plausible; colour and exposure are then set by the
+skin-reflectance prior (``texture.skin_prior.anchor_light``).
+
+Why not one SH fit per channel (``pipeline.initial_light_and_albedo``, made for sRGB values): in
+linear light a face's normals cover a cap of the sphere over which 1 and z are nearly collinear,
+and a channel with small values (blue on skin) can come out with a negative ambient term and a
+huge frontal term that match the cap equally well; normalised to unit ambient that light is
+garbage. One shape for all channels, and a band-1 ridge raised until the light is positive over the
+front hemisphere with a ratio of band 1 to ambient a real light can have, avoids it.
+"""
+from __future__ import annotations
+
+from dataclasses import replace as dc_replace
+from typing import Optional
+
+import torch
+
+from facesculpt.ops.sh import AMBIENT_BASIS, ambient_coeffs, fit_sh_robust, sh_basis
+from facesculpt.structures import Camera, Pose
+
+#: band-1 ridges tried in turn (the first gives the light the shading asks for)
+RIDGES = (1e-4, 1e-2, 1e-1, 1.0)
+#: a fitted light is accepted when its irradiance over the front hemisphere stays above this
+#: fraction of its ambient level
+MIN_FRONT_SHADING = 0.1
+
+
+def _front_normals(n: int = 2000) -> torch.Tensor:
+    g = torch.Generator().manual_seed(0)
+    v = torch.nn.functional.normalize(torch.randn(n, 3, generator=g, dtype=torch.float64), dim=-1)
+    return v * torch.sign(v[:, 2:3])
+
+
+def initial_linear_light(image: torch.Tensor, dense: torch.Tensor, view, pose: Pose, camera: Camera, tex_cfg,
+                         size: int = 64, valid: Optional[torch.Tensor] = None):
+    """Unit-ambient, white SH light (1, 9, 3) fitted to the seen skin of ``image`` (1, R, R, 3),
+    linear light, and the albedo (1, size, size, 3) it implies, with the skin weights (1, size, size)."""
+    from facesculpt.texture.unwrap import texel_geometry, unwrap, uv_raster
+    from facesculpt.topology import REGION_SKIN
+
+    cfg_lo = dc_replace(tex_cfg, size=size, mirror=True)
+    maps = unwrap(image, dense, view.dense_faces, view.dense_uvs, pose, camera, ambient_coeffs(1), cfg_lo, valid)
+    geo = texel_geometry(dense, view.dense_faces, view.dense_uvs, pose, camera, size)
+    face = uv_raster(view.dense_uvs, view.dense_faces, size).frags.pix_to_face[0].clamp(min=0)
+    skin = (view.dense_face_region[face] == REGION_SKIN).reshape(-1)
+    w = maps.visibility.reshape(-1)
+    n = geo.normal_view.reshape(-1, 3).double()
+    lum = maps.texture.reshape(-1, 3).double().mean(-1, keepdim=True).expand(-1, 3)
+    keep = (w > 0.3) & skin
+    if int(keep.sum()) < 50:
+        keep = w > 0.3
+    light = ambient_coeffs(1, dtype=torch.float64)
+    if int(keep.sum()) >= 20:
+        Yf = sh_basis(_front_normals())
+        for ridge in RIDGES:
+            c = fit_sh_robust(n[keep], lum[keep], w[keep].double(), ridge_band1=ridge)[:, 0]
+            dc = float(c[0] * AMBIENT_BASIS)
+            if dc > 1e-6 and float((Yf @ c).min()) > MIN_FRONT_SHADING * dc:
+                light = (c / dc)[None, :, None].expand(1, 9, 3)
+                break
+    light = light.float().contiguous()
+    maps = unwrap(image, dense, view.dense_faces, view.dense_uvs, pose, camera, light, cfg_lo, valid)
+    weight = (maps.visibility > 0.3) & skin.reshape(1, size, size)
+    return light, maps.albedo, weight.float()
+
+
+__all__ = ["initial_linear_light", "RIDGES", "MIN_FRONT_SHADING"]

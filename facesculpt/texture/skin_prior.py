@@ -1,0 +1,138 @@
+"""The skin-reflectance prior: how much of the skin's colour is albedo and how much is light.
+
+From one photo only the product albedo x irradiance is seen. The albedo's scale and colour are
+anchored with measured human skin (``assets/skin_albedo.csv``, built by
+``tools/build_skin_prior.py`` from NIST's 100-subject spectra, extended towards dark skin with a
+melanin model; ``assets/SKIN_ALBEDO.md``): in log space, the seen mean skin colour is the sum
+``x = a + l`` of the log skin albedo ``a`` and the log gain ``l`` of the light (exposure and
+colour), with Gaussian priors
+
+* ``a ~ N(mu_a, S_a)``: mean and covariance of the table's log albedos, each ITA skin-tone class
+  weighted equally (NIST is 81 % light skin; equal class weights keep dark skin as likely a priori
+  as light skin, so a dark face is not whitened towards the sample's majority);
+* ``l ~ N(log(exposure) 1, s_e^2 11^T + s_c^2 I)``: exposure (one factor on all channels) and
+  light colour (per channel) around a nominal white light.
+
+The MAP albedo is ``mu_a + S_a (S_a + S_l)^-1 (x - mu_a - mu_l)`` (Gaussian conditioning), clamped
+per channel into the table's range, and
+the light is scaled by ``exp(x - a)`` per channel. Brightness is shared between albedo and
+exposure by the two priors' variances, chromaticity mostly goes to the light.
+
+Hand-written: a 3x3 Gaussian conditioning; no library does it with this model.
+"""
+from __future__ import annotations
+
+import csv
+import functools
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+import torch
+
+from facesculpt.core.errors import ShapeError
+
+#: ITA (degrees) class bounds: very light > 55 > light > 41 > intermediate > 28 > tan > 10 > brown > -30 > dark
+ITA_BOUNDS = (55.0, 41.0, 28.0, 10.0, -30.0)
+
+
+@dataclass(frozen=True)
+class SkinPriorConfig:
+    """Priors of the albedo / light split (``anchor_light``)."""
+
+    exposure: float = 1.0
+    """Nominal light gain: the ambient SH level (irradiance of a surface facing all the light)
+    expected for a well-exposed photo, in linear units of the photo."""
+    exposure_sigma: float = 0.15
+    """Std of the log exposure (0.15: a factor 1.16 is one sigma): small, so a face darker than the
+    table's mean stays dark instead of being explained by a dim light (docs/appearance.md)."""
+    colour_sigma: float = 0.3
+    """Std of each channel's log light gain around the exposure (the light's colour; 0.3: a
+    factor 1.35 per channel, warm indoor to cool shade)."""
+
+
+@dataclass(frozen=True)
+class SkinTable:
+    """rgb (N, 3) linear-sRGB skin albedos, ita (N,) degrees, source (N,) str."""
+
+    rgb: np.ndarray
+    ita: np.ndarray
+    source: tuple
+
+
+@functools.lru_cache(maxsize=1)
+def load_skin_table() -> SkinTable:
+    """The committed table (``assets/skin_albedo.csv``); read on first call, cached."""
+    with resources.files("facesculpt").joinpath("assets/skin_albedo.csv").open("r") as f:
+        rows = [r for r in csv.reader(f) if r and not r[0].startswith("#")]
+    body = rows[1:]
+    rgb = np.array([[float(x) for x in r[1:4]] for r in body])
+    ita = np.array([float(r[7]) for r in body])
+    return SkinTable(rgb, ita, tuple(r[0] for r in body))
+
+
+def ita_class(ita: np.ndarray) -> np.ndarray:
+    """(N,) int class 0 (very light) .. 5 (dark) of ITA angles (degrees)."""
+    return np.sum(np.asarray(ita)[..., None] < np.array(ITA_BOUNDS), axis=-1)
+
+
+@functools.lru_cache(maxsize=1)
+def skin_log_gaussian() -> tuple[np.ndarray, np.ndarray]:
+    """(mu (3,), cov (3, 3)) of the table's log albedo, each ITA class weighted equally."""
+    t = load_skin_table()
+    cls = ita_class(t.ita)
+    w = np.zeros(len(cls))
+    for c in np.unique(cls):
+        w[cls == c] = 1.0 / np.sum(cls == c)
+    w /= w.sum()
+    x = np.log(t.rgb)
+    mu = w @ x
+    d = x - mu
+    cov = (d * w[:, None]).T @ d
+    return mu, cov
+
+
+def map_skin_albedo(seen: torch.Tensor, cfg: SkinPriorConfig = SkinPriorConfig()) -> torch.Tensor:
+    """MAP skin albedo (3,) linear of a seen mean skin colour ``seen`` (3,) linear (= albedo x light gain)."""
+    if seen.shape != (3,):
+        raise ShapeError(f"seen: expected shape (3,), got {tuple(seen.shape)}")
+    mu_a, S_a = skin_log_gaussian()
+    x = np.log(np.clip(seen.detach().double().numpy(), 1e-4, None))
+    mu_l = np.full(3, np.log(cfg.exposure))
+    S_l = cfg.exposure_sigma ** 2 * np.ones((3, 3)) + cfg.colour_sigma ** 2 * np.eye(3)
+    a = mu_a + S_a @ np.linalg.solve(S_a + S_l, x - mu_a - mu_l)
+    # never outside the measured (and extended) skin: per channel within the table's range
+    t = load_skin_table().rgb
+    a = np.clip(np.exp(a), t.min(0), t.max(0))
+    return torch.from_numpy(a).to(seen.dtype)
+
+
+def robust_skin_mean(albedo: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """(3,) robust skin colour of ``albedo`` (1, S, S, 3) over texels with ``weight`` (1, S, S) > 0.5:
+    per-channel median of those between the 25th and 90th luminance percentiles (brows, lashes,
+    nostrils and highlights left out)."""
+    px = albedo[0][weight[0] > 0.5]
+    if px.shape[0] < 20:
+        px = albedo[0].reshape(-1, 3)
+    lum = px @ px.new_tensor([0.2126, 0.7152, 0.0722])
+    lo, hi = torch.quantile(lum, lum.new_tensor([0.25, 0.9]))
+    band = px[(lum >= lo) & (lum <= hi)]
+    return (band if band.shape[0] else px).median(0).values
+
+
+def anchor_light(light: torch.Tensor, albedo: torch.Tensor, weight: torch.Tensor,
+                 cfg: SkinPriorConfig = SkinPriorConfig()) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """Move exposure and light colour out of the albedo.
+
+    light: (1, 9, 3) linear SH light; albedo: (1, S, S, 3) linear albedo it implies; weight:
+    (1, S, S) the seen skin texels. Returns (light (1, 9, 3) scaled per channel, albedo scaled by
+    the inverse, info {"seen_skin", "skin_albedo", "light_gain"} as lists)."""
+    seen = robust_skin_mean(albedo, weight).clamp(min=1e-4)
+    target = map_skin_albedo(seen, cfg)
+    gain = seen / target
+    info = {"seen_skin": seen.tolist(), "skin_albedo": target.tolist(), "light_gain": gain.tolist()}
+    return light * gain.view(1, 1, 3), (albedo / gain.view(1, 1, 1, 3)).clamp(0, 1), info
+
+
+__all__ = ["SkinPriorConfig", "SkinTable", "load_skin_table", "skin_log_gaussian", "map_skin_albedo",
+           "robust_skin_mean", "anchor_light", "ita_class", "ITA_BOUNDS"]
