@@ -402,10 +402,13 @@ def reconstruct_all(
     name: str = "image",
     progress: Progress = None,
     valid_mask: Optional[np.ndarray] = None,
+    box: Optional[tuple] = None,
 ) -> list[Reconstruction]:
     """Reconstruct up to ``max_faces`` faces (largest first) of an image array (H, W, 3) uint8 or path.
 
     ``valid_mask`` (H, W) bool, optional: pixels the fit may use (see ``reconstruct_face``).
+    ``box`` (x0, y0, x1, y1) pixels, optional: the face's box, given instead of detecting it (one face;
+    an inverted box or one outside the image raises ``InvalidBoxError``).
     """
     if isinstance(image, (str, bytes)) or hasattr(image, "__fspath__"):
         from facesculpt.io.image import load_image
@@ -417,7 +420,7 @@ def reconstruct_all(
     torch.set_grad_enabled(True)
     t = time.perf_counter()
     faces = detect_faces(image, max_faces=n, min_face_size=cfg.min_face_size,
-                         detection_max_side=cfg.detection_max_side, name=name)
+                         detection_max_side=cfg.detection_max_side, name=name, box=box)
     t_detect = time.perf_counter() - t
     out = []
     for lmk in faces:
@@ -428,12 +431,13 @@ def reconstruct_all(
 
 
 def reconstruct(image: Union[np.ndarray, str], preset: str = "default", config: Optional[Config] = None,
-                progress: Progress = None) -> Reconstruction:
-    """Reconstruct the largest face of ``image`` ((H, W, 3) uint8 RGB array or a path).
+                progress: Progress = None, box: Optional[tuple] = None) -> Reconstruction:
+    """Reconstruct the largest face of ``image`` ((H, W, 3) uint8 RGB array or a path), or the face in
+    ``box`` (x0, y0, x1, y1) pixels.
 
-    Raises FaceNotFoundError / FaceTooSmallError / InvalidImageError with one-line messages.
+    Raises FaceNotFoundError / FaceTooSmallError / InvalidImageError / InvalidBoxError with one-line messages.
     """
-    return reconstruct_all(image, preset, config, max_faces=1, progress=progress)[0]
+    return reconstruct_all(image, preset, config, max_faces=1, progress=progress, box=box)[0]
 
 
 __all__ = ["Reconstruction", "reconstruct", "reconstruct_all", "reconstruct_face", "evaluate", "FaceSculptError"]
