@@ -352,9 +352,12 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
             from facesculpt.identity.fitting import make_identity_terms
 
             extra = make_identity_terms(target, lm_xy[:, view.lmk68], cfg.identity, view, cfg.seed)
+        from dataclasses import replace as dc_replace
+
         pose, shape, light, _, ph_losses = fit_photometric(
             target, lm_xy, landmarks.size * R / side, shape_fit, shape, None, view.dense_faces,
-            view.dense_uvs, _face_weights(view), pose, cam_fit, light, low, pc, progress, extra_terms=extra,
+            view.dense_uvs, _face_weights(view), pose, cam_fit, light, low,
+            dc_replace(pc, lr_pose=0.0) if pc.hold_pose_head else pc, progress, extra_terms=extra,
             valid=fit.valid,
         )
         losses["photometric"] = ph_losses

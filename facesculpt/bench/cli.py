@@ -297,7 +297,7 @@ def cmd_aflw2000(args) -> int:
         return EXIT_USAGE
     out = Path(args.output)
     rows, yaws, failures, missed = [], [], [], []
-    print(f"{'image':<16}{'yaw':>7}{'NME2D %':>9}{'NME3D %':>9}{'detector':>12}{'time s':>8}")
+    print(f"{'image':<16}{'yaw':>7}{'NME2D %':>9}{'NME3D %':>9}{'time s':>8}  detector")
     for img, mat in pairs:
         t0 = time.perf_counter()
         try:
@@ -322,7 +322,7 @@ def cmd_aflw2000(args) -> int:
             m.update(image=img.name, seconds=time.perf_counter() - t0, detector=detector)
             rows.append(m)
             print(f"{img.stem:<16}{truth.yaw_deg:>7.1f}{_fmt(m['nme_2d_pct']):>9}{_fmt(m['nme_3d_pct']):>9}"
-                  f"{detector:>12}{m['seconds']:>8.1f}", flush=True)
+                  f"{m['seconds']:>8.1f}  {detector}", flush=True)
         except KeyboardInterrupt:
             raise
         except (FaceNotFoundError, FaceTooSmallError) as e:

@@ -224,9 +224,14 @@ def pose_face_box(image: np.ndarray) -> Optional[tuple[float, float, float, floa
 
 
 def dlib_face_box(image: np.ndarray) -> Optional[tuple[float, float, float, float]]:
-    """The largest face box of dlib's HOG frontal detector (upsampled once), or None."""
+    """The largest face box of dlib's HOG frontal detector (upsampled once), or None (also when dlib, an
+    optional dependency: the ``test`` extra's ``dlib-bin``, is not installed)."""
+    try:
+        det = _dlib_detector()
+    except ImportError:
+        return None
     with _LOCK:
-        rects = _dlib_detector()(np.ascontiguousarray(image), 1)
+        rects = det(np.ascontiguousarray(image), 1)
     if not rects:
         return None
     r = max(rects, key=lambda r: r.width() * r.height())
