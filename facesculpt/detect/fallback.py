@@ -121,23 +121,35 @@ def _graph_config():
     return text_format.Parse(_GRAPH, calculator_pb2.CalculatorGraphConfig())
 
 
+@lru_cache(maxsize=1)
+def _graph():
+    """The landmarks-in-a-box graph (built once; one run per call) and the dict its outputs go to."""
+    import mediapipe as mp
+
+    sink: dict = {}
+    graph = mp.CalculatorGraph(graph_config=_graph_config())
+    graph.observe_output_stream("landmarks", lambda _, p: sink.setdefault("landmarks", []).append(
+        mp.packet_getter.get_proto(p)))
+    graph.observe_output_stream("flag", lambda _, p: sink.setdefault("flag", []).append(mp.packet_getter.get_float(p)))
+    return graph, sink
+
+
 def _run_roi(image: np.ndarray, cx: float, cy: float, side: float) -> tuple[Optional[np.ndarray], float]:
     """(468, 3) pixel landmarks and the presence logit of the landmark model on the square ROI."""
     import mediapipe as mp
     from mediapipe.framework.formats import rect_pb2
 
     H, W = image.shape[:2]
-    out, flag = [], []
     with _LOCK:
-        graph = mp.CalculatorGraph(graph_config=_graph_config())
-        graph.observe_output_stream("landmarks", lambda _, p: out.append(mp.packet_getter.get_proto(p)))
-        graph.observe_output_stream("flag", lambda _, p: flag.append(mp.packet_getter.get_float(p)))
+        graph, sink = _graph()
+        sink.clear()
         graph.start_run()
         roi = rect_pb2.NormalizedRect(x_center=cx / W, y_center=cy / H, width=side / W, height=side / H, rotation=0.0)
         frame = mp.packet_creator.create_image_frame(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(image))
         graph.add_packet_to_input_stream("image", frame.at(0))
         graph.add_packet_to_input_stream("roi", mp.packet_creator.create_proto(roi).at(0))
         graph.close()
+        out, flag = list(sink.get("landmarks", [])), list(sink.get("flag", []))
     if not out:
         return None, float("-inf")
     pts = np.array([(p.x * W, p.y * H, p.z * W) for p in out[0].landmark], dtype=np.float64)
@@ -193,18 +205,22 @@ def _landmarks_in_box(image: np.ndarray, box: tuple[float, float, float, float])
     return RoiLandmarks(with_iris(pts), score)
 
 
+@lru_cache(maxsize=1)
+def _pose():
+    _quiet()
+    import mediapipe as mp
+
+    return mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1, min_detection_confidence=0.3)
+
+
 def pose_face_box(image: np.ndarray) -> Optional[tuple[float, float, float, float]]:
     """A face box from mediapipe's pose landmarker (keypoints 0-10: nose, eyes, ears, mouth corners),
     or None. The box is square, centred on the visible nose, eye and mouth keypoints (the ears would pull
     it off the face in profile), its side the larger of the visible keypoints' spread (ears included)
     and 2.5 x the eye-to-mouth distance (the spread is small in profile)."""
-    _quiet()
-    import mediapipe as mp
-
     H, W = image.shape[:2]
-    with _LOCK, mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1,
-                                       min_detection_confidence=0.3) as pose:
-        res = pose.process(np.ascontiguousarray(image))
+    with _LOCK:
+        res = _pose().process(np.ascontiguousarray(image))
     if not res.pose_landmarks:
         return None
     k = np.array([(p.x * W, p.y * H, p.visibility) for p in res.pose_landmarks.landmark[:11]])
