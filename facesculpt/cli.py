@@ -1,6 +1,7 @@
 """The ``facesculpt`` command line.
 
     facesculpt reconstruct PATH... -o OUTDIR [--preset fast|default] [--device cpu|cuda] [--max-faces N]
+        [--box x0,y0,x1,y1]
     facesculpt demo -o OUTDIR [--preset ...]
     facesculpt report OUTDIR [--serve]       (report.html per result folder, index.html; --no-report skips them)
 
@@ -162,6 +163,15 @@ def cmd_reconstruct(args) -> int:
     except (FaceSculptError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    box = None
+    if getattr(args, "box", None):
+        try:
+            box = tuple(float(v) for v in args.box.split(","))
+            if len(box) != 4:
+                raise ValueError
+        except ValueError:
+            print(f"error: --box expects four numbers x0,y0,x1,y1 (pixels), got '{args.box}'", file=sys.stderr)
+            return EXIT_USAGE
     if args.every < 1 or (args.max_frames is not None and args.max_frames < 1):
         print("error: --every and --max-frames must be >= 1", file=sys.stderr)
         return EXIT_USAGE
@@ -195,7 +205,7 @@ def cmd_reconstruct(args) -> int:
                            f"{n_read - len(notes)} of {n_read} frame(s) read; index in frames.json)", file=sys.stdout)
                 continue
             image = load_image(path)
-            recs = reconstruct_all(image, config=cfg, name=path.name, progress=bars)
+            recs = reconstruct_all(image, config=cfg, name=path.name, progress=bars, box=box)
             bars.close()
             for folder, rec in zip(_stem_dirs(outdir, path, len(recs), used), recs):
                 write_result(folder, image, rec, extra_writers=_report_writers(args, folder, image))
@@ -250,6 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("paths", nargs="+", help="image and video files and folders (searched recursively)")
     r.add_argument("--every", type=int, default=1, metavar="N", help="videos: reconstruct every N-th frame (default 1)")
     r.add_argument("--max-frames", type=int, default=None, metavar="N", help="videos: at most N frames per video")
+    r.add_argument("--box", default=None, metavar="x0,y0,x1,y1",
+                   help="the face's box in pixels (photos; skips face detection, one face per photo)")
     common(r)
     r.set_defaults(func=cmd_reconstruct)
     d = sub.add_parser("demo", help="reconstruct the bundled sample photo")

@@ -82,6 +82,13 @@ class PhotometricFitConfig:
     """Re-estimate the outlier mask every this many steps."""
     antialias: bool = True
     """Use antialiased (edge-gradient) rendering of the face silhouette."""
+    hold_pose_head: bool = True
+    """On the morphable head ("ict"), keep the landmark stage's pose (rotation and translation) and
+    refine shape, light and albedo only: the photometric term moved the pose away from the truth
+    (the ``default`` preset's 68-point error was worse than ``fast``'s; docs/large_poses.md)."""
+    w_landmark_head: float = 0.5
+    """``w_landmark`` on the morphable head ("ict"): strong enough that the shape keeps the landmarks
+    (at 2e-3 the photometric term moved them; docs/results.md, issue 11)."""
 
 
 @dataclass(frozen=True)

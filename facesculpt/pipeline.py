@@ -371,9 +371,13 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
             from facesculpt.identity.fitting import make_identity_terms
 
             extra = make_identity_terms(target, lm_xy[:, view.lmk68], cfg.identity, view, cfg.seed)
+        from dataclasses import replace as dc_replace
+
         pose, shape, light, _, ph_losses = fit_photometric(
             target, lm_xy, landmarks.size * R / side, shape_fit, shape, None, view.dense_faces,
-            view.dense_uvs, _face_weights(view), pose, cam_fit, light, low, pc, progress, extra_terms=extra,
+            view.dense_uvs, _face_weights(view), pose, cam_fit, light, low,
+            dc_replace(pc, lr_pose=0.0 if pc.hold_pose_head else pc.lr_pose, w_landmark=pc.w_landmark_head),
+            progress, extra_terms=extra,
             valid=fit.valid, linear=linear,
         )
         losses["photometric"] = ph_losses
@@ -431,10 +435,13 @@ def reconstruct_all(
     name: str = "image",
     progress: Progress = None,
     valid_mask: Optional[np.ndarray] = None,
+    box: Optional[tuple] = None,
 ) -> list[Reconstruction]:
     """Reconstruct up to ``max_faces`` faces (largest first) of an image array (H, W, 3) uint8 or path.
 
     ``valid_mask`` (H, W) bool, optional: pixels the fit may use (see ``reconstruct_face``).
+    ``box`` (x0, y0, x1, y1) pixels, optional: the face's box, given instead of detecting it (one face;
+    an inverted box or one outside the image raises ``InvalidBoxError``).
     """
     if isinstance(image, (str, bytes)) or hasattr(image, "__fspath__"):
         from facesculpt.io.image import load_image
@@ -446,7 +453,7 @@ def reconstruct_all(
     torch.set_grad_enabled(True)
     t = time.perf_counter()
     faces = detect_faces(image, max_faces=n, min_face_size=cfg.min_face_size,
-                         detection_max_side=cfg.detection_max_side, name=name)
+                         detection_max_side=cfg.detection_max_side, name=name, box=box)
     t_detect = time.perf_counter() - t
     out = []
     for lmk in faces:
@@ -457,12 +464,13 @@ def reconstruct_all(
 
 
 def reconstruct(image: Union[np.ndarray, str], preset: str = "default", config: Optional[Config] = None,
-                progress: Progress = None) -> Reconstruction:
-    """Reconstruct the largest face of ``image`` ((H, W, 3) uint8 RGB array or a path).
+                progress: Progress = None, box: Optional[tuple] = None) -> Reconstruction:
+    """Reconstruct the largest face of ``image`` ((H, W, 3) uint8 RGB array or a path), or the face in
+    ``box`` (x0, y0, x1, y1) pixels.
 
-    Raises FaceNotFoundError / FaceTooSmallError / InvalidImageError with one-line messages.
+    Raises FaceNotFoundError / FaceTooSmallError / InvalidImageError / InvalidBoxError with one-line messages.
     """
-    return reconstruct_all(image, preset, config, max_faces=1, progress=progress)[0]
+    return reconstruct_all(image, preset, config, max_faces=1, progress=progress, box=box)[0]
 
 
 __all__ = ["Reconstruction", "reconstruct", "reconstruct_all", "reconstruct_face", "evaluate", "FaceSculptError"]

@@ -4,6 +4,7 @@
         [--preset default] [--variants detail,smooth] [--noise 0] [--blur 0] [--downsample 1]
         [--light-strength LO,HI] [--proxy fitted|true] [--no-detail-stage] [--set K=V]
     facesculpt benchmark holdout PATH... -o DIR [--preset default] [--regions cheek,eye] [--set K=V]
+    facesculpt benchmark aflw2000 DIR [-o OUT] [--preset default] [--from-results RESULTS] [--set K=V]
 
 Each prints a table and writes it as JSON (``DIR/results.json``, written atomically). Errors are
 one line on stderr and a non-zero exit; a bad image is reported and the rest go on.
@@ -275,6 +276,77 @@ def cmd_holdout(args) -> int:
     return EXIT_FAILED if failures or not rows else 0
 
 
+def cmd_aflw2000(args) -> int:
+    """The AFLW2000-3D landmark benchmark (``facesculpt.bench.aflw2000``): reconstruct each photo of DIR
+    into OUT/faces/<stem> (or score the result folders of ``--from-results``), score its landmarks.json."""
+    import torch
+
+    from facesculpt.bench.aflw2000 import find_pairs, load_truth, predicted_points, score, summarise, table
+    from facesculpt.core.errors import FaceNotFoundError, FaceSculptError, FaceTooSmallError
+    from facesculpt.io.atomic import write_json
+
+    try:
+        pairs = find_pairs(Path(args.folder))
+        if not pairs:
+            raise FaceSculptError(f"no imageNNNNN.jpg + .mat pairs in {args.folder}")
+        cfg = None if args.from_results else _config(args, detail=False)
+        if args.from_results and not Path(args.from_results).is_dir():
+            raise FaceSculptError(f"--from-results: {args.from_results} is not a folder")
+    except (FaceSculptError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    out = Path(args.output)
+    rows, yaws, failures, missed = [], [], [], []
+    print(f"{'image':<16}{'yaw':>7}{'NME2D %':>9}{'NME3D %':>9}{'time s':>8}  detector")
+    for img, mat in pairs:
+        t0 = time.perf_counter()
+        try:
+            truth = load_truth(mat)
+            yaws.append(truth.yaw_deg)
+            detector = ""
+            if args.from_results:
+                folder = Path(args.from_results) / img.stem
+                if not (folder / "landmarks.json").is_file():
+                    raise FaceNotFoundError(f"no {img.stem}/landmarks.json in {args.from_results}")
+            else:
+                from facesculpt.io.image import load_image
+                from facesculpt.io.results import write_result
+                from facesculpt.pipeline import reconstruct_all
+
+                image = load_image(img)
+                rec = reconstruct_all(image, config=cfg, max_faces=1, name=img.name)[0]
+                folder = out / "faces" / img.stem
+                write_result(folder, image, rec)
+                detector = str(getattr(rec.landmarks, "detector", "") or "")
+            m = score(predicted_points(folder), truth)
+            m.update(image=img.name, seconds=time.perf_counter() - t0, detector=detector)
+            rows.append(m)
+            print(f"{img.stem:<16}{truth.yaw_deg:>7.1f}{_fmt(m['nme_2d_pct']):>9}{_fmt(m['nme_3d_pct']):>9}"
+                  f"{m['seconds']:>8.1f}  {detector}", flush=True)
+        except KeyboardInterrupt:
+            raise
+        except (FaceNotFoundError, FaceTooSmallError) as e:
+            line = str(e).splitlines()[0]
+            missed.append({"image": img.name, "reason": line})
+            print(f"{img.stem:<16}  not found: {line}", flush=True)
+        except Exception as e:  # report and go on
+            line = str(e).splitlines()[0] if str(e) else type(e).__name__
+            failures.append(f"{img.name}: {line}")
+            print(f"error: {img.name}: {line}", file=sys.stderr)
+        torch.set_grad_enabled(True)
+    summary = summarise(rows, yaws)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "results.json", {
+        "summary": summary, "images": rows, "not_found": missed, "failures": failures,
+        "settings": {"folder": str(args.folder), "preset": None if cfg is None else cfg.name,
+                     "from_results": args.from_results,
+                     "metric": "NME % = mean 2D (3D: z centred) distance over the 68 points / sqrt(w*h) of the "
+                               "ground-truth points' 2D box; overall = mean of the |yaw| bin means"}})
+    print(table(summary))
+    print(f"results: {out / 'results.json'}" + (f"; {len(failures)} image(s) failed" if failures else ""))
+    return EXIT_FAILED if failures or not rows else 0
+
+
 def register(subparsers) -> None:
     """Add the ``benchmark`` sub-command to the main parser's subparsers."""
     b = subparsers.add_parser("benchmark", help="quality benchmarks (synthetic ground truth, held-out completion)")
@@ -318,3 +390,13 @@ def register(subparsers) -> None:
     from facesculpt.bench.relight import register as register_relight
 
     register_relight(bs, common)
+    a = bs.add_parser("aflw2000", help="68-point NME by |yaw| bin on AFLW2000-3D-style imageNNNNN.jpg + .mat pairs")
+    a.add_argument("folder", help="folder of imageNNNNN.jpg + imageNNNNN.mat (pt3d_68, Pose_Para)")
+    a.add_argument("-o", "--output", default="aflw2000_results", help="output folder (results.json, faces/<stem>/)")
+    a.add_argument("--preset", default="default", help="reconstruction preset (fast | default | full)")
+    a.add_argument("--from-results", default=None, metavar="DIR",
+                   help="score existing result folders DIR/<stem>/ (from `facesculpt reconstruct`) instead of "
+                        "reconstructing")
+    a.add_argument("--set", action="append", metavar="KEY=VALUE", help="config override (repeatable)")
+    a.add_argument("--verbose", action="store_true", help="print tracebacks")
+    a.set_defaults(func=cmd_aflw2000)

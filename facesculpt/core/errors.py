@@ -13,6 +13,10 @@ class FaceNotFoundError(FaceSculptError):
     """No face was detected in the image."""
 
 
+class InvalidBoxError(FaceSculptError, ValueError):
+    """A user-given face box is inverted, too small or outside the image."""
+
+
 class FaceTooSmallError(FaceSculptError):
     """A face was found but it is smaller than the minimum size the fit supports."""
 

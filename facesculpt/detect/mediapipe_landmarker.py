@@ -4,13 +4,16 @@ Two passes, so small and several faces work: mediapipe's full-range face detecto
 a downscaled copy finds face boxes; the face-mesh model then runs on a square crop
 around each box (at most ``crop_side`` pixels), and its landmarks are mapped back to
 the full-resolution image. When the detector finds nothing, the face-mesh model runs
-on the whole downscaled image as a fall-back (it carries its own detector).
+on the whole downscaled image as a fall-back (it carries its own detector); when that finds
+nothing either, the pose landmarker or dlib's HOG detector places the face and the landmark model
+runs on that box (``facesculpt.detect.fallback``). A user-given ``box`` skips the detectors.
 """
 from __future__ import annotations
 
 import os
 import threading
 from functools import lru_cache
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -98,13 +101,20 @@ def detect_faces(
     detection_max_side: int = 1280,
     crop_side: int = 512,
     name: str = "image",
+    box: Optional[Sequence[float]] = None,
 ) -> list[Landmarks]:
     """Faces in ``image`` (H, W, 3) uint8 RGB, largest first, at most ``max_faces``.
 
+    ``box`` (x0, y0, x1, y1) pixels, optional: the face is there (checked by ``check_box``); the
+    landmarks come from that box alone and one face is returned.
+
     Raises FaceNotFoundError when there is none, FaceTooSmallError when the largest
     face is smaller than ``min_face_size`` pixels. Smaller extra faces are dropped.
+    ``Landmarks.detector`` says which detector found each face.
     """
     H, W = image.shape[:2]
+    if box is not None:
+        return [_from_box(image, check_box(box, (H, W), name), "user_box", min_face_size, name)]
     scale = min(1.0, detection_max_side / max(H, W))
     small = _resize(image, scale) if scale < 1.0 else image
     found: list[np.ndarray] = []
@@ -135,10 +145,23 @@ def detect_faces(
         if any(_iou(_bbox_of(pts), _bbox_of(f)) > 0.5 for f in found):
             continue
         found.append(pts)
+    detector = "mediapipe_face_detector"
     if not found:
         found = [p / scale for p in _mesh_on(small)]
+        detector = "mediapipe_face_mesh"
     if not found:
-        raise FaceNotFoundError(f"no face found in {name} (try a larger, frontal, well-lit photo)")
+        from facesculpt.detect.fallback import FALLBACKS, MIN_SCORE, landmarks_in_box
+
+        for detector, find_box in FALLBACKS:
+            b = find_box(small)
+            if b is None:
+                continue
+            roi = landmarks_in_box(small, b)
+            if roi.score >= MIN_SCORE:
+                found = [roi.points / scale]
+                break
+    if not found:
+        raise FaceNotFoundError(f"no face found in {name} (try a larger, frontal, well-lit photo, or give its --box)")
     found.sort(key=lambda p: -np.ptp(p[:468, 0]) * np.ptp(p[:468, 1]))
     biggest = _bbox_of(found[0])
     size = max(biggest[2] - biggest[0], biggest[3] - biggest[1])
@@ -151,5 +174,45 @@ def detect_faces(
         bb = _bbox_of(pts)
         if max(bb[2] - bb[0], bb[3] - bb[1]) < min_face_size:
             continue
-        out.append(Landmarks(torch.tensor(pts, dtype=torch.float32), torch.tensor(bb, dtype=torch.float32), (H, W)))
+        out.append(Landmarks(torch.tensor(pts, dtype=torch.float32), torch.tensor(bb, dtype=torch.float32), (H, W),
+                             detector))
     return out
+
+
+def check_box(box, image_size: tuple[int, int], name: str = "image") -> tuple[float, float, float, float]:
+    """``box`` as (x0, y0, x1, y1) floats; a FaceSculptError (one line) unless 0 <= x0 < x1 <= W and
+    0 <= y0 < y1 <= H (pixels) and the box is at least 8 pixels on each side."""
+    from facesculpt.core.errors import InvalidBoxError
+
+    H, W = image_size
+    try:
+        x0, y0, x1, y1 = (float(v) for v in box)
+    except (TypeError, ValueError):
+        raise InvalidBoxError(f"face box for {name}: expected four numbers x0,y0,x1,y1, got {box!r}") from None
+    if not all(np.isfinite(v) for v in (x0, y0, x1, y1)):
+        raise InvalidBoxError(f"face box for {name}: expected finite numbers, got {box!r}")
+    if x1 <= x0 or y1 <= y0:
+        raise InvalidBoxError(f"face box {x0:g},{y0:g},{x1:g},{y1:g} for {name} is inverted (give x0,y0,x1,y1 "
+                              "with x0 < x1 and y0 < y1)")
+    if x0 < 0 or y0 < 0 or x1 > W or y1 > H:
+        raise InvalidBoxError(f"face box {x0:g},{y0:g},{x1:g},{y1:g} lies outside {name} ({W} x {H} pixels)")
+    if min(x1 - x0, y1 - y0) < 8:
+        raise InvalidBoxError(f"face box {x0:g},{y0:g},{x1:g},{y1:g} for {name} is smaller than 8 pixels")
+    return x0, y0, x1, y1
+
+
+def _from_box(image: np.ndarray, box, detector: str, min_face_size: int, name: str) -> Landmarks:
+    """Landmarks of the face in ``box`` (the landmark model on the box itself, ``fallback.landmarks_in_box``)."""
+    from facesculpt.detect.fallback import landmarks_in_box
+
+    H, W = image.shape[:2]
+    x0, y0, x1, y1 = box
+    roi = landmarks_in_box(image, box)
+    if not np.isfinite(roi.score):
+        raise FaceNotFoundError(f"no face found in {name} inside the box {x0:g},{y0:g},{x1:g},{y1:g}")
+    pts = roi.points
+    bb = _bbox_of(pts)
+    if max(bb[2] - bb[0], bb[3] - bb[1]) < min_face_size:
+        raise FaceTooSmallError(f"face in {name} is {max(bb[2] - bb[0], bb[3] - bb[1]):.0f} px, smaller than the "
+                                f"{min_face_size} px minimum (use a closer or larger photo)")
+    return Landmarks(torch.tensor(pts, dtype=torch.float32), torch.tensor(bb, dtype=torch.float32), (H, W), detector)

@@ -50,6 +50,7 @@ def params_dict(rec) -> dict:
             "convention": "9x3 band-ordered irradiance SH in the view frame (+Y up, +Z to camera); see facesculpt/ops/sh.py",
         },
         "landmarks_bbox_px": rec.landmarks.bbox.tolist(),
+        "detector": getattr(rec.landmarks, "detector", "mediapipe_face_detector"),
         **({"head": __import__("facesculpt.io.head_results", fromlist=["x"]).head_params_dict(rec)}
            if getattr(rec, "head", None) is not None else {}),
         "losses": rec.losses,

@@ -17,11 +17,15 @@ class Landmarks:
              z relative depth in the same pixel scale (smaller = nearer the camera).
     bbox:    (4,) float — x0, y0, x1, y1 of the face in pixels.
     image_size: (H, W).
+    detector: what placed the face (``facesculpt.detect.detect_faces``): "mediapipe_face_detector",
+             "mediapipe_face_mesh" (the face mesh's own detector on the whole image), "mediapipe_pose",
+             "dlib_hog" (fall-backs, landmarks from the box) or "user_box".
     """
 
     points: torch.Tensor
     bbox: torch.Tensor
     image_size: tuple[int, int]
+    detector: str = "mediapipe_face_detector"
 
     def __post_init__(self):
         check_shape("Landmarks.points", self.points, (None, 3))
