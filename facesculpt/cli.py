@@ -123,6 +123,49 @@ def _reconstruct_video(path: Path, folder: Path, cfg, args, bars) -> tuple[Path,
     return folder, len(frames), n_read, notes
 
 
+def _track_video(path: Path, folder: Path, cfg, args, show: bool) -> tuple[Path, int, int, list[str]]:
+    """``--track``: one tracked, animated head for the video (``facesculpt.track``), written atomically
+    into ``folder``. Returns (folder, 1, frames read, one note per frame without a face)."""
+    import numpy as np
+    from tqdm import tqdm
+
+    from facesculpt.io.clip_results import write_clip_result
+    from facesculpt.io.video import iter_video_frames, video_info
+    from facesculpt.track import reconstruct_clip
+
+    info = video_info(path)
+    total = -(-info.frames // args.every) if info.frames else None
+    if total is not None and args.max_frames is not None:
+        total = min(total, args.max_frames)
+    bars = {}
+
+    def progress(stage, step, n):
+        if not show:
+            return
+        if stage not in bars:
+            for b in bars.values():
+                b.close()
+            unit = "frame" if stage in ("detect", "track") else "fit"
+            bars[stage] = tqdm(total=n or None, desc=f"  {stage}", unit=unit, leave=False, file=sys.stderr,
+                               dynamic_ncols=True)
+        bars[stage].update(step - bars[stage].n)
+
+    try:
+        clip = reconstruct_clip(iter_video_frames(path, every=args.every, max_frames=args.max_frames),
+                                info.fps / args.every if info.fps else 0.0, cfg, progress=progress, name=path.name,
+                                total=total)
+    finally:
+        for b in bars.values():
+            b.close()
+    write_clip_result(folder, clip, {"video": path.name, "fps": info.fps, "frame_count": info.frames,
+                                     "size_hw": list(info.size_hw), "every": args.every})
+    notes = [f"note: {path.name}: frame {s['frame']} has no face ({s['reason']}); "
+             + ("interpolated" if clip.track.status[k] == "interpolated" else "held")
+             for k, s in zip([int(np.flatnonzero(clip.frame_index == s["frame"])[0]) for s in clip.skipped],
+                             clip.skipped)]
+    return folder, 1, len(clip.track), notes
+
+
 def cmd_reconstruct(args) -> int:
     from facesculpt.config import make_config
     from facesculpt.core.errors import FaceSculptError
@@ -169,6 +212,16 @@ def cmd_reconstruct(args) -> int:
         try:
             if err is not None:
                 raise err if isinstance(err, BaseException) else FaceSculptError(str(err))
+            if is_video_name(path) and args.track is not False:
+                folder, n_faces, n_read, notes = _track_video(path, _stem_dirs(outdir, path, 1, used)[0], cfg, args,
+                                                              show)
+                done.append(folder)
+                for note in notes:
+                    tqdm.write(note, file=sys.stderr)
+                tqdm.write(f"{path.name}: {folder}  ({time.perf_counter() - t0:.1f} s, tracked {n_read} frame(s), "
+                           f"{n_read - len(notes)} with a face; mesh.glb animated, blendshapes.csv, frames.json)",
+                           file=sys.stdout)
+                continue
             if is_video_name(path):
                 folder, n_faces, n_read, notes = _reconstruct_video(path, _stem_dirs(outdir, path, 1, used)[0],
                                                                     cfg, args, bars)
@@ -205,7 +258,7 @@ def cmd_reconstruct(args) -> int:
 
 def cmd_demo(args) -> int:
     args.paths = [str(_bundled_photo())]
-    args.every, args.max_frames = 1, None
+    args.every, args.max_frames, args.track = 1, None, None
     return cmd_reconstruct(args)
 
 
@@ -229,6 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("paths", nargs="+", help="image and video files and folders (searched recursively)")
     r.add_argument("--every", type=int, default=1, metavar="N", help="videos: reconstruct every N-th frame (default 1)")
     r.add_argument("--max-frames", type=int, default=None, metavar="N", help="videos: at most N frames per video")
+    r.add_argument("--track", action=argparse.BooleanOptionalAction, default=None,
+                   help="videos: one tracked, animated head per video (default); --no-track fits every frame "
+                        "on its own")
     common(r)
     r.set_defaults(func=cmd_reconstruct)
     d = sub.add_parser("demo", help="reconstruct the bundled sample photo")
