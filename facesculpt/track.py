@@ -74,6 +74,7 @@ def reconstruct_clip(frames: Iterable, fps: float, cfg: Config, track_cfg: Optio
                      progress: Progress = None, name: str = "clip", total: Optional[int] = None) -> ClipReconstruction:
     """Track the face through ``frames`` (``VideoFrame``s: index, time_s, image), ``fps`` frames a second
     of the given frames (0: ``DEFAULT_FPS``). ``progress("detect", k, total)`` per frame read.
+    ``track_cfg``: default ``cfg.track``.
 
     The texture frame is the one whose head faces the camera most squarely (detected pose), larger
     faces first among near ties; it is fitted with the photometric stage off (its geometry is the
@@ -88,7 +89,7 @@ def reconstruct_clip(frames: Iterable, fps: float, cfg: Config, track_cfg: Optio
         from facesculpt.core.errors import ConfigError
 
         raise ConfigError("video tracking needs face_model 'ict' (the morphable head); use --no-track")
-    track_cfg = track_cfg or TrackConfig()
+    track_cfg = track_cfg or cfg.track
     fps = fps if fps and fps > 0 else DEFAULT_FPS
     model = load_face_model()
     canon = fit_view(model).canonical

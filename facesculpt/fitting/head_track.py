@@ -76,6 +76,15 @@ class TrackConfig:
     """Speeds (per second) that count as one unit for ``beta``, per group: rotation (rad/s),
     translation (relative to the head distance, /s), expression weights (/s), gaze (rad/s);
     i.e. at 1 rad/s head rotation the cut-off rises by beta / 0.05 Hz."""
+    w_expression_l1: float = 5e-7
+    """L1 weight on the expression in the per-frame fits (the still photo's stage 1 uses 5e-6, at
+    which a blink, a brow or a sideways jaw, which move few of the 478 points, stay at 0: their cost
+    exceeds the landmark error they remove; docs/tracking.md)."""
+    w_expression_l2: float = 3e-7
+    """L2 weight on the expression in the per-frame fits (stage 1 uses 3e-6)."""
+    active_set: str = "gradient"
+    """``HeadLandmarkConfig.active_set`` of the per-frame fits (see there; "step" leaves eye channels
+    stuck at 0 on the channels clip)."""
     max_gap: int = 15
     """Gaps without a face of at most this many frames are interpolated; longer ones hold."""
     smooth: bool = True
@@ -314,7 +323,9 @@ def track_landmarks(landmarks: Sequence[Optional[Landmarks]], model: FaceModel, 
     _, pose, camera = initialize(landmarks[have[0]], canon)
     if identity is None:
         identity = fit_clip_identity(landmarks, model, camera, lm_cfg, cfg, progress)
-    held = dataclasses.replace(lm_cfg, fit_identity=False, expression_first=0)
+    held = dataclasses.replace(lm_cfg, fit_identity=False, expression_first=0,
+                               w_expression_l1=cfg.w_expression_l1, w_expression_l2=cfg.w_expression_l2,
+                               active_set=cfg.active_set)
     first = dataclasses.replace(held, iterations=max(lm_cfg.iterations, cfg.iterations))
     per_frame = dataclasses.replace(held, iterations=cfg.iterations)
     E = model.num_expression
