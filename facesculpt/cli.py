@@ -1,6 +1,8 @@
 """The ``facesculpt`` command line.
 
     facesculpt reconstruct PATH... -o OUTDIR [--preset fast|default] [--device cpu|cuda] [--max-faces N]
+    facesculpt reconstruct --subject A.jpg B.jpg ... -o OUTDIR [--force]   (one person, several photos)
+    facesculpt reconstruct CLIP.mp4 -o OUTDIR [--no-track]                 (tracked, animated head)
     facesculpt demo -o OUTDIR [--preset ...]
 
 Errors are one line on stderr and a non-zero exit; tracebacks only with --verbose.
@@ -166,6 +168,40 @@ def _track_video(path: Path, folder: Path, cfg, args, show: bool) -> tuple[Path,
     return folder, 1, len(clip.track), notes
 
 
+def _reconstruct_subject(entries, outdir: Path, cfg, args, bars) -> int:
+    """``--subject``: every input photo is the same person; one result folder named after the first."""
+    from facesculpt.core.errors import FaceSculptError
+    from facesculpt.io.image import load_image
+    from facesculpt.io.subject_results import write_subject_result
+    from facesculpt.subject import reconstruct_subject
+
+    t0 = time.perf_counter()
+    try:
+        paths = []
+        for entry in entries:
+            path, err = entry if isinstance(entry, tuple) else (entry, None)
+            if err is not None:
+                raise err if isinstance(err, BaseException) else FaceSculptError(str(err))
+            paths.append(Path(path))
+        if len(paths) < 2:
+            raise FaceSculptError("--subject needs at least two photos of the person")
+        images = [load_image(p) for p in paths]
+        sub = reconstruct_subject(images, cfg, names=[p.name for p in paths], force=args.force, progress=bars)
+        bars.close()
+        folder = write_subject_result(outdir / (paths[0].stem or "subject"), images[sub.front], sub)
+    except KeyboardInterrupt:
+        raise
+    except Exception as e:
+        bars.close()
+        if args.verbose:
+            traceback.print_exc()
+        text = str(e) if isinstance(e, FaceSculptError) else f"{type(e).__name__}: {e}"
+        print(f"error: {text.splitlines()[0] if text else type(e).__name__}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"{len(paths)} photos of one person: {folder}  ({time.perf_counter() - t0:.1f} s; subject.json)")
+    return 0
+
+
 def cmd_reconstruct(args) -> int:
     from facesculpt.config import make_config
     from facesculpt.core.errors import FaceSculptError
@@ -199,6 +235,8 @@ def cmd_reconstruct(args) -> int:
         return EXIT_USAGE
     show = not args.quiet and sys.stderr.isatty() or args.progress
     bars = _Bars(show)
+    if getattr(args, "subject", False):
+        return _reconstruct_subject(entries, outdir, cfg, args, bars)
     failures: list[str] = []
     done: list[Path] = []
     used: set = set()
@@ -258,7 +296,7 @@ def cmd_reconstruct(args) -> int:
 
 def cmd_demo(args) -> int:
     args.paths = [str(_bundled_photo())]
-    args.every, args.max_frames, args.track = 1, None, None
+    args.every, args.max_frames, args.track, args.subject = 1, None, None, False
     return cmd_reconstruct(args)
 
 
@@ -282,6 +320,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("paths", nargs="+", help="image and video files and folders (searched recursively)")
     r.add_argument("--every", type=int, default=1, metavar="N", help="videos: reconstruct every N-th frame (default 1)")
     r.add_argument("--max-frames", type=int, default=None, metavar="N", help="videos: at most N frames per video")
+    r.add_argument("--subject", action="store_true",
+                   help="the photos show one person: one identity and albedo fitted to all of them")
+    r.add_argument("--force", action="store_true",
+                   help="--subject: fit the photos together even when they do not look like one person")
     r.add_argument("--track", action=argparse.BooleanOptionalAction, default=None,
                    help="videos: one tracked, animated head per video (default); --no-track fits every frame "
                         "on its own")

@@ -135,20 +135,53 @@ def make_clip(seed: int = 0, kind: str = "motion", frames: int = 240, fps: float
         pose, cam, z = face_pose(model, neutral, float(yaw[k]), float(pitch[k]), float(roll[k]), np.zeros(2), cfg)
         T_k = pose.translation[0].double() + torch.tensor(sway[k])
         R_k = pose.matrix()[0].double()
-        X = pts[k] @ R_k.T + T_k
-        f = float(cam.focal[0])
-        uv = X[:, :2] / X[:, 2:3] * f + cam.principal[0].double()
-        zz = X[:, 2] * f / T_k[2]
-        zz = zz - zz.mean()
-        uv = uv + torch.from_numpy(rng.normal(0, noise_px, uv.shape))
-        zz = zz + torch.from_numpy(rng.normal(0, 2 * noise_px, zz.shape))
-        p = torch.cat([uv, zz[:, None]], 1).float()
-        bbox = torch.stack([p[:, 0].min(), p[:, 1].min(), p[:, 0].max(), p[:, 1].max()])
-        lms.append(Landmarks(p, bbox, (size, size)))
+        lms.append(_project(pts[k], R_k, T_k, cam, rng, noise_px, size))
         rot.append(pose.rotvec[0])
         trans.append(T_k.float())
     return SyntheticClip(lms, ident, torch.tensor(expr, dtype=torch.float32), torch.tensor(gaze, dtype=torch.float32),
                          torch.stack(rot), torch.stack(trans), cam, fps, still, kind)
+
+
+def make_views(seed: int, yaws_deg: tuple = (-45.0, 0.0, 45.0), noise_px: float = 0.5, size: int = 512,
+               expression: bool = True) -> tuple:
+    """Landmarks of one synthetic person seen at several yaws (the multi-photo case on the landmark
+    level): the model's embedded points projected + noise, each view with its own expression
+    (a different sparse action set, ``synthetic.head.sample_expression``) unless ``expression`` is False.
+    Returns (list of Landmarks, list of Camera, identity (1, K))."""
+    from facesculpt.synthetic.head import sample_expression
+
+    rng = np.random.default_rng(seed)
+    model = load_face_model()
+    E = model.num_expression
+    ident = torch.tensor(rng.standard_normal(model.num_identity), dtype=torch.float32)[None]
+    cfg = SyntheticConfig(model="head", size=size)
+    with torch.no_grad():
+        neutral = model.vertices(HeadParams(ident, torch.zeros(1, E), torch.zeros(1, 2, 2)))
+    lms, cams = [], []
+    for yaw in yaws_deg:
+        ex = sample_expression(rng, model.expression_names)[0] if expression else np.zeros(E)
+        with torch.no_grad():
+            pts = model.points(model.vertices(HeadParams(ident, torch.tensor(ex, dtype=torch.float32)[None],
+                                                         torch.zeros(1, 2, 2))), "mediapipe")[0].double()
+        pose, cam, _ = face_pose(model, neutral, float(yaw), 5.0, 0.0, np.zeros(2), cfg)
+        lms.append(_project(pts, pose.matrix()[0].double(), pose.translation[0].double(), cam, rng, noise_px, size))
+        cams.append(cam)
+    return lms, cams, ident
+
+
+def _project(pts: torch.Tensor, R: torch.Tensor, T: torch.Tensor, cam: Camera, rng, noise_px: float,
+             size: int) -> Landmarks:
+    """Landmarks (pixels + mediapipe-style relative depth, with noise) of model points (N, 3) cm."""
+    X = pts @ R.T + T
+    f = float(cam.focal[0])
+    uv = X[:, :2] / X[:, 2:3] * f + cam.principal[0].double()
+    zz = X[:, 2] * f / T[2]
+    zz = zz - zz.mean()
+    uv = uv + torch.from_numpy(rng.normal(0, noise_px, uv.shape))
+    zz = zz + torch.from_numpy(rng.normal(0, 2 * noise_px, zz.shape))
+    p = torch.cat([uv, zz[:, None]], 1).float()
+    bbox = torch.stack([p[:, 0].min(), p[:, 1].min(), p[:, 0].max(), p[:, 1].max()])
+    return Landmarks(p, bbox, (size, size))
 
 
 def _face_camera_verts(model, identity, expression, rotvec, translation, gaze) -> torch.Tensor:
@@ -232,4 +265,4 @@ def run_clip_benchmark(seed: int, kind: str, frames: int, noise_px: float, track
     return res
 
 
-__all__ = ["SyntheticClip", "make_clip", "evaluate_clip", "run_clip_benchmark"]
+__all__ = ["SyntheticClip", "make_clip", "make_views", "evaluate_clip", "run_clip_benchmark"]

@@ -132,12 +132,13 @@ class Track:
 # ----------------------------------------------------------------------------- identity
 
 
-def _identity_steps(model: FaceModel, frames: list, identity: torch.Tensor, camera: Camera,
+def _identity_steps(model: FaceModel, frames: list, identity: torch.Tensor, camera,
                     lm_cfg: HeadLandmarkConfig, steps: int) -> torch.Tensor:
     """Gauss-Newton steps on the identity (K,) float64 against several frames at once.
 
     frames: list of (Landmarks, Pose, HeadParams) — pose, expression of each frame held. Iris
-    points are left out (their gaze rotation is held and they say little about the shape)."""
+    points are left out (their gaze rotation is held and they say little about the shape).
+    camera: one Camera for all frames, or a list (one per frame: photos of different sizes)."""
     dt = torch.float64
     mean, idb, exb = (x.to(dt) for x in model.landmark_model("mediapipe"))
     N, K = mean.shape[0], idb.shape[0]
@@ -145,15 +146,16 @@ def _identity_steps(model: FaceModel, frames: list, identity: torch.Tensor, came
     keep[list(IRIS_LEFT + IRIS_RIGHT)] = False
     pt_w = torch.ones(N, dtype=dt)
     pt_w[list(FACE_OVAL)] = lm_cfg.w_oval
-    f = camera.focal.to(dt)[0]
-    c = camera.principal.to(dt)[0]
+    cams = camera if isinstance(camera, (list, tuple)) else [camera] * len(frames)
     normals0 = _landmark_normals(model, model.template.to(dt))
     a = identity.to(dt).clone()
     idb_k = idb.permute(1, 2, 0)[keep]  # (n, 3, K)
     for _ in range(steps):
         H = torch.eye(K, dtype=dt) * lm_cfg.w_identity
         g = a * lm_cfg.w_identity
-        for lmk, pose, head in frames:
+        for (lmk, pose, head), cam in zip(frames, cams):
+            f = cam.focal.to(dt)[0]
+            c = cam.principal.to(dt)[0]
             R = pose.matrix()[0].to(dt)
             T = pose.translation[0].to(dt)
             b = head.expression[0].to(dt)
@@ -189,36 +191,45 @@ def _spread(indices: Sequence[int], n: int) -> list[int]:
     return [indices[i] for i in sorted(set(pos.tolist()))]
 
 
-def fit_clip_identity(landmarks: Sequence[Optional[Landmarks]], model: FaceModel, camera: Camera,
-                      lm_cfg: HeadLandmarkConfig, cfg: TrackConfig, progress: Progress = None) -> torch.Tensor:
-    """(1, K) float32 identity of the person in the clip (steps 1 of the module docstring)."""
-    have = [i for i, lm in enumerate(landmarks) if lm is not None]
-    if not have:
-        raise FaceNotFoundError("no face found in any frame of the clip")
-    chosen = _spread(have, max(1, cfg.identity_frames))
-    total = len(chosen) * (1 + cfg.identity_rounds)
+def fit_joint_identity(landmarks: Sequence[Landmarks], model: FaceModel, cameras: Sequence[Camera],
+                       lm_cfg: HeadLandmarkConfig, cfg: TrackConfig, progress: Progress = None):
+    """One identity for several views of one person (step 1 of the module docstring, on all the given
+    views). Returns ((1, K) float32 identity, [(Pose, HeadParams)] per view)."""
+    total = len(landmarks) * (1 + cfg.identity_rounds)
     done = 0
     fits = []
     canon = _canonical(model)
-    for i in chosen:
-        _, pose0, _ = initialize(landmarks[i], canon)
-        pose, head, _ = fit_head_landmarks(landmarks[i], model, pose0, camera, lm_cfg)
-        fits.append([landmarks[i], pose, head])
+    for lmk, cam in zip(landmarks, cameras):
+        _, pose0, _ = initialize(lmk, canon)
+        pose, head, _ = fit_head_landmarks(lmk, model, pose0, cam, lm_cfg)
+        fits.append([lmk, pose, head])
         done += 1
         if progress is not None:
             progress("identity", done, total)
     a = torch.stack([h.identity[0].double() for _, _, h in fits]).mean(0)
     held = dataclasses.replace(lm_cfg, fit_identity=False, expression_first=0)
     for _ in range(cfg.identity_rounds):
-        for fr in fits:
+        for fr, cam in zip(fits, cameras):
             lmk, pose, head = fr
             init = HeadParams(a[None].float(), head.expression, head.gaze)
-            fr[1], fr[2], _ = fit_head_landmarks(lmk, model, pose, camera, held, init=init)
+            fr[1], fr[2], _ = fit_head_landmarks(lmk, model, pose, cam, held, init=init)
             done += 1
             if progress is not None:
                 progress("identity", done, total)
-        a = _identity_steps(model, [tuple(fr) for fr in fits], a, camera, lm_cfg, cfg.identity_steps)
-    return a[None].float()
+        a = _identity_steps(model, [tuple(fr) for fr in fits], a, list(cameras), lm_cfg, cfg.identity_steps)
+    ident = a[None].float()
+    return ident, [(pose, HeadParams(ident, head.expression, head.gaze)) for _, pose, head in fits]
+
+
+def fit_clip_identity(landmarks: Sequence[Optional[Landmarks]], model: FaceModel, camera: Camera,
+                      lm_cfg: HeadLandmarkConfig, cfg: TrackConfig, progress: Progress = None) -> torch.Tensor:
+    """(1, K) float32 identity of the person in the clip (step 1 of the module docstring)."""
+    have = [i for i, lm in enumerate(landmarks) if lm is not None]
+    if not have:
+        raise FaceNotFoundError("no face found in any frame of the clip")
+    chosen = _spread(have, max(1, cfg.identity_frames))
+    ident, _ = fit_joint_identity([landmarks[i] for i in chosen], model, [camera] * len(chosen), lm_cfg, cfg, progress)
+    return ident
 
 
 def _canonical(model: FaceModel) -> torch.Tensor:
@@ -360,5 +371,5 @@ def track_landmarks(landmarks: Sequence[Optional[Landmarks]], model: FaceModel, 
                  torch.from_numpy(err).float())
 
 
-__all__ = ["TrackConfig", "Track", "track_landmarks", "fit_clip_identity", "smooth_track", "fill_gaps",
+__all__ = ["TrackConfig", "Track", "track_landmarks", "fit_clip_identity", "fit_joint_identity", "smooth_track", "fill_gaps",
            "FITTED", "INTERPOLATED", "HELD"]
