@@ -362,7 +362,7 @@ def register(subparsers) -> None:
                         "(each of the 53 expressions in turn)")
     c.add_argument("--n", type=int, default=1, help="clips per kind (clip i uses seed + i)")
     c.add_argument("--seed", type=int, default=0, help="seed of the first clip")
-    c.add_argument("--frames", type=int, default=240, help="frames of a motion clip (channels clips: 53 x 24 + 10)")
+    c.add_argument("--frames", type=int, default=240, help="frames of a motion clip (channels clips: 53 x 16 + 10)")
     c.add_argument("--fps", type=float, default=30.0, help="frames a second")
     c.add_argument("--noise-px", type=float, default=0.5, help="Gaussian noise on the landmark points, pixels")
     common(c)

@@ -80,7 +80,7 @@ _ACTIONS = (
 
 
 def make_clip(seed: int = 0, kind: str = "motion", frames: int = 240, fps: float = 30.0, size: int = 512,
-              noise_px: float = 0.5, still_s: float = 2.0, bump_frames: int = 20) -> SyntheticClip:
+              noise_px: float = 0.5, still_s: float = 2.0, bump_frames: int = 12) -> SyntheticClip:
     """A synthetic clip (module docstring); a deterministic function of the arguments. ``frames`` is
     ignored for ``channels`` (53 x (bump_frames + 4) + 10 frames)."""
     if kind not in ("motion", "channels"):
