@@ -75,3 +75,13 @@ def test_subject_cli_refuses_two_people_and_fits_one(tmp_path, grace_hopper, ast
     assert [p["photo"] for p in d["photos"]] == ["a_grace.png", "b_grace_mirrored.png"]
     assert d["identity_distances"][0][1] < 0.6 and len(d["identity"]) == 100
     assert (out / "a_grace" / "mesh.glb").is_file() and (out / "a_grace" / "albedo.png").is_file()
+
+
+def test_public_api_errors(tmp_path, grace_hopper):
+    import facesculpt
+    from facesculpt.io.video import InvalidVideoError
+
+    with pytest.raises(ValueError, match="at least two"):
+        facesculpt.reconstruct_subject([grace_hopper], preset="fast")
+    with pytest.raises(InvalidVideoError):
+        facesculpt.reconstruct_video(tmp_path / "missing.mp4")
