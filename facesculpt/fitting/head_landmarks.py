@@ -108,6 +108,10 @@ def fit_head_landmarks(landmarks: Landmarks, model: FaceModel, pose: Pose, camer
     ``init``: starting HeadParams (default zeros). ``_jacobian_check`` (tests): a list that gets,
     per iteration, the largest difference between the written-out Jacobian and ``torch.func.jacfwd``.
     """
+    if cfg.active_set not in ("step", "gradient"):
+        from facesculpt.core.errors import ConfigError
+
+        raise ConfigError(f"head_landmarks.active_set must be 'step' or 'gradient', got {cfg.active_set!r}")
     dt = torch.float64
     mean, idb, exb = (x.to(dt) for x in model.landmark_model("mediapipe"))
     N = mean.shape[0]

@@ -70,3 +70,41 @@ def test_zero_lag_filter_smooths_noise_and_follows_a_fast_ramp():
     assert np.abs(g - ramp).max() < 0.15
     # centred: no lag, the half-way crossing stays put
     assert abs(np.argmax(g[:, 0] > 0.5) - np.argmax(ramp[:, 0] > 0.5)) <= 1
+
+
+def test_unknown_active_set_fails(short_clip):
+    import dataclasses
+
+    from facesculpt.core.errors import ConfigError
+    from facesculpt.fitting.head_landmarks import fit_head_landmarks
+    from facesculpt.structures import Pose
+
+    clip = short_clip
+    cfg = dataclasses.replace(HeadLandmarkConfig(), active_set="gradients")
+    with pytest.raises(ConfigError, match="active_set"):
+        fit_head_landmarks(clip.landmarks[0], load_face_model(), Pose(clip.rotvec[:1], clip.translation[:1]),
+                           clip.camera, cfg)
+
+
+def test_gradient_active_set_frees_a_channel_the_step_rule_keeps_at_zero():
+    import dataclasses
+
+    from facesculpt.face_model import HeadParams
+    from facesculpt.fitting.head_landmarks import fit_head_landmarks
+    from facesculpt.structures import Pose
+
+    model = load_face_model()
+    names = model.expression_names
+    clip = make_clip(seed=0, kind="channels", noise_px=0.0, bump_frames=12)
+    e = names.index("eyeLookIn_L")
+    k = int(clip.expression[:, e].argmax())
+    pose = Pose(clip.rotvec[k:k + 1], clip.translation[k:k + 1])
+    init = HeadParams(clip.identity, torch.zeros(1, 53), torch.zeros(1, 2, 2))
+    base = dataclasses.replace(HeadLandmarkConfig(), fit_identity=False, expression_first=0,
+                               w_expression_l1=5e-7, w_expression_l2=3e-7)
+    got = {}
+    for rule in ("step", "gradient"):
+        _, h, _ = fit_head_landmarks(clip.landmarks[k], model, pose, clip.camera,
+                                     dataclasses.replace(base, active_set=rule), init=init)
+        got[rule] = float(h.expression[0, e])
+    assert got["step"] < 0.05 and got["gradient"] > 0.4, got
