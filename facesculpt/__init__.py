@@ -6,6 +6,8 @@
 
     for frame in facesculpt.iter_video_frames("clip.mp4", every=5):   # videos: frame by frame
         rec = facesculpt.reconstruct(frame.image, preset="fast")
+    clip = facesculpt.reconstruct_video("clip.mp4")                    # tracked: one identity, curves
+    sub = facesculpt.reconstruct_subject(["a.jpg", "b.jpg"])          # one person, several photos
 """
 from __future__ import annotations
 
@@ -33,4 +35,31 @@ def iter_video_frames(path, every: int = 1, max_frames=None):
     return _frames(path, every=every, max_frames=max_frames)
 
 
-__all__ = ["reconstruct", "reconstruct_all", "iter_video_frames", "__version__"]
+def reconstruct_video(path, preset: str = "fast", config=None, every: int = 1, max_frames=None, progress=None):
+    """Track the face through a video: one identity, per-frame pose/expression/gaze, texture from the best
+    frame (``track.ClipReconstruction``; write it with ``io.clip_results.write_clip_result``)."""
+    from facesculpt.config import make_config
+    from facesculpt.io.video import iter_video_frames as _frames
+    from facesculpt.io.video import video_info
+    from facesculpt.track import reconstruct_clip
+
+    fps = video_info(path).fps
+    cfg = config if config is not None else make_config(preset)
+    return reconstruct_clip(_frames(path, every=every, max_frames=max_frames), fps / every if fps else 0.0, cfg,
+                            progress=progress, name=str(path))
+
+
+def reconstruct_subject(images, preset: str = "default", config=None, force: bool = False, progress=None):
+    """One person from several photos (paths or (H, W, 3) uint8 arrays); see subject.reconstruct_subject."""
+    from facesculpt.config import make_config
+    from facesculpt.io.image import load_image
+    from facesculpt.subject import reconstruct_subject as _subject
+
+    names = [str(im) if not hasattr(im, "shape") else f"photo {i + 1}" for i, im in enumerate(images)]
+    arrays = [load_image(im) if not hasattr(im, "shape") else im for im in images]
+    cfg = config if config is not None else make_config(preset)
+    return _subject(arrays, cfg, names=names, force=force, progress=progress)
+
+
+__all__ = ["reconstruct", "reconstruct_all", "iter_video_frames", "reconstruct_video", "reconstruct_subject",
+           "__version__"]

@@ -2,6 +2,8 @@
 
     facesculpt reconstruct PATH... -o OUTDIR [--preset fast|default] [--device cpu|cuda] [--max-faces N]
         [--box x0,y0,x1,y1]
+    facesculpt reconstruct --subject A.jpg B.jpg ... -o OUTDIR [--force]   (one person, several photos)
+    facesculpt reconstruct CLIP.mp4 -o OUTDIR [--no-track]                 (tracked, animated head)
     facesculpt demo -o OUTDIR [--preset ...]
     facesculpt report OUTDIR [--serve]       (report.html per result folder, index.html; --no-report skips them)
 
@@ -138,6 +140,81 @@ def _report_writers(args, folder: Path, image) -> list:
 
     start_batch(Path(args.output))
     return [report_writer(Path(args.output), folder, image)]
+def _track_video(path: Path, folder: Path, cfg, args, show: bool) -> tuple[Path, int, int, list[str]]:
+    """``--track``: one tracked, animated head for the video (``facesculpt.track``), written atomically
+    into ``folder``. Returns (folder, 1, frames read, one note per frame without a face)."""
+    import numpy as np
+    from tqdm import tqdm
+
+    from facesculpt.io.clip_results import write_clip_result
+    from facesculpt.io.video import iter_video_frames, video_info
+    from facesculpt.track import reconstruct_clip
+
+    info = video_info(path)
+    total = -(-info.frames // args.every) if info.frames else None
+    if total is not None and args.max_frames is not None:
+        total = min(total, args.max_frames)
+    bars = {}
+
+    def progress(stage, step, n):
+        if not show:
+            return
+        if stage not in bars:
+            for b in bars.values():
+                b.close()
+            unit = "frame" if stage in ("detect", "track") else "fit"
+            bars[stage] = tqdm(total=n or None, desc=f"  {stage}", unit=unit, leave=False, file=sys.stderr,
+                               dynamic_ncols=True)
+        bars[stage].update(step - bars[stage].n)
+
+    try:
+        clip = reconstruct_clip(iter_video_frames(path, every=args.every, max_frames=args.max_frames),
+                                info.fps / args.every if info.fps else 0.0, cfg, progress=progress, name=path.name,
+                                total=total)
+    finally:
+        for b in bars.values():
+            b.close()
+    write_clip_result(folder, clip, {"video": path.name, "fps": info.fps, "frame_count": info.frames,
+                                     "size_hw": list(info.size_hw), "every": args.every})
+    notes = [f"note: {path.name}: frame {s['frame']} has no face ({s['reason']}); "
+             + ("interpolated" if clip.track.status[k] == "interpolated" else "held")
+             for k, s in zip([int(np.flatnonzero(clip.frame_index == s["frame"])[0]) for s in clip.skipped],
+                             clip.skipped)]
+    return folder, 1, len(clip.track), notes
+
+
+def _reconstruct_subject(entries, outdir: Path, cfg, args, bars) -> int:
+    """``--subject``: every input photo is the same person; one result folder named after the first."""
+    from facesculpt.core.errors import FaceSculptError
+    from facesculpt.io.image import load_image
+    from facesculpt.io.subject_results import write_subject_result
+    from facesculpt.subject import reconstruct_subject
+
+    t0 = time.perf_counter()
+    try:
+        paths = []
+        for entry in entries:
+            path, err = entry if isinstance(entry, tuple) else (entry, None)
+            if err is not None:
+                raise err if isinstance(err, BaseException) else FaceSculptError(str(err))
+            paths.append(Path(path))
+        if len(paths) < 2:
+            raise FaceSculptError("--subject needs at least two photos of the person")
+        images = [load_image(p) for p in paths]
+        sub = reconstruct_subject(images, cfg, names=[p.name for p in paths], force=args.force, progress=bars)
+        bars.close()
+        folder = write_subject_result(outdir / (paths[0].stem or "subject"), images[sub.front], sub)
+    except KeyboardInterrupt:
+        raise
+    except Exception as e:
+        bars.close()
+        if args.verbose:
+            traceback.print_exc()
+        text = str(e) if isinstance(e, FaceSculptError) else f"{type(e).__name__}: {e}"
+        print(f"error: {text.splitlines()[0] if text else type(e).__name__}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"{len(paths)} photos of one person: {folder}  ({time.perf_counter() - t0:.1f} s; subject.json)")
+    return 0
 
 
 def cmd_reconstruct(args) -> int:
@@ -182,6 +259,8 @@ def cmd_reconstruct(args) -> int:
         return EXIT_USAGE
     show = not args.quiet and sys.stderr.isatty() or args.progress
     bars = _Bars(show)
+    if getattr(args, "subject", False):
+        return _reconstruct_subject(entries, outdir, cfg, args, bars)
     failures: list[str] = []
     done: list[Path] = []
     used: set = {"_report"}  # the report's shared scripts folder (facesculpt/report)
@@ -195,6 +274,16 @@ def cmd_reconstruct(args) -> int:
         try:
             if err is not None:
                 raise err if isinstance(err, BaseException) else FaceSculptError(str(err))
+            if is_video_name(path) and args.track is not False:
+                folder, n_faces, n_read, notes = _track_video(path, _stem_dirs(outdir, path, 1, used)[0], cfg, args,
+                                                              show)
+                done.append(folder)
+                for note in notes:
+                    tqdm.write(note, file=sys.stderr)
+                tqdm.write(f"{path.name}: {folder}  ({time.perf_counter() - t0:.1f} s, tracked {n_read} frame(s), "
+                           f"{n_read - len(notes)} with a face; mesh.glb animated, blendshapes.csv, frames.json)",
+                           file=sys.stdout)
+                continue
             if is_video_name(path):
                 folder, n_faces, n_read, notes = _reconstruct_video(path, _stem_dirs(outdir, path, 1, used)[0],
                                                                     cfg, args, bars)
@@ -235,7 +324,7 @@ def cmd_reconstruct(args) -> int:
 
 def cmd_demo(args) -> int:
     args.paths = [str(_bundled_photo())]
-    args.every, args.max_frames = 1, None
+    args.every, args.max_frames, args.track, args.subject = 1, None, None, False
     return cmd_reconstruct(args)
 
 
@@ -262,6 +351,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--max-frames", type=int, default=None, metavar="N", help="videos: at most N frames per video")
     r.add_argument("--box", default=None, metavar="x0,y0,x1,y1",
                    help="the face's box in pixels (photos; skips face detection, one face per photo)")
+    r.add_argument("--subject", action="store_true",
+                   help="the photos show one person: one identity and albedo fitted to all of them")
+    r.add_argument("--force", action="store_true",
+                   help="--subject: fit the photos together even when they do not look like one person")
+    r.add_argument("--track", action=argparse.BooleanOptionalAction, default=None,
+                   help="videos: one tracked, animated head per video (default); --no-track fits every frame "
+                        "on its own")
     common(r)
     r.set_defaults(func=cmd_reconstruct)
     d = sub.add_parser("demo", help="reconstruct the bundled sample photo")

@@ -14,6 +14,7 @@ from facesculpt.core.errors import ConfigError
 from facesculpt.detail.config import DetailConfig
 from facesculpt.fitting.head_landmarks import HeadLandmarkConfig
 from facesculpt.fitting.head_shape import HeadPriors
+from facesculpt.fitting.head_track import TrackConfig
 from facesculpt.identity.config import IdentityConfig
 from facesculpt.texture.skin_prior import SkinPriorConfig
 
@@ -132,6 +133,8 @@ class Config:
     """Stage 1 on the morphable head ("ict")."""
     head_priors: HeadPriors = field(default_factory=HeadPriors)
     """Priors of the head's identity and expression in the photometric stage ("ict")."""
+    track: TrackConfig = field(default_factory=TrackConfig)
+    """Video tracking (``facesculpt reconstruct clip.mp4``, ``facesculpt.track``)."""
     landmarks: LandmarkFitConfig = field(default_factory=LandmarkFitConfig)
     """Stage 1 settings."""
     photometric: PhotometricFitConfig = field(default_factory=PhotometricFitConfig)

@@ -312,11 +312,12 @@ def _filler_texels(view, size: int, exempt: bool) -> Optional[torch.Tensor]:
 
 
 def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progress: Progress = None,
-                     valid_mask: Optional[np.ndarray] = None) -> Reconstruction:
+                     valid_mask: Optional[np.ndarray] = None, fixed: Optional[tuple] = None) -> Reconstruction:
     """``reconstruct_face`` on the ICT morphable head (``cfg.face_model == "ict"``).
 
     The photo's mouth and eye openings are kept out of the photometric fit and the face texture
-    (``openings_mask``)."""
+    (``openings_mask``). ``fixed`` (Pose, HeadParams): use them instead of the landmark stage (the
+    video tracker's frame, ``facesculpt.track``)."""
     from facesculpt.face_model import fit_view, load_face_model
     from facesculpt.fitting.head_landmarks import fit_head_landmarks
     from facesculpt.fitting.head_shape import HeadShapeFit
@@ -330,7 +331,11 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
     user_mask = valid_mask
     valid_mask = openings if valid_mask is None else (np.asarray(valid_mask) > 0) & openings
     _, pose, cam = initialize(landmarks, view.canonical)
-    pose, head, lm_losses = fit_head_landmarks(landmarks, model, pose, cam, cfg.head_landmarks, progress)
+    if fixed is None:
+        pose, head, lm_losses = fit_head_landmarks(landmarks, model, pose, cam, cfg.head_landmarks, progress)
+    else:
+        pose, head = fixed
+        lm_losses = {"given": True}
     losses = {"landmarks": lm_losses}
     timings["landmarks"] = time.perf_counter() - t
 

@@ -1,10 +1,12 @@
-"""`facesculpt benchmark synthetic|holdout|relight` (relight: ``bench/relight.py``).
+"""`facesculpt benchmark synthetic|holdout|relight|aflw2000|clip` (relight: ``bench/relight.py``).
 
     facesculpt benchmark synthetic --n N --seed S -o DIR [--model head|mask] [--yaw-max DEG] [--size 512]
         [--preset default] [--variants detail,smooth] [--noise 0] [--blur 0] [--downsample 1]
         [--light-strength LO,HI] [--proxy fitted|true] [--no-detail-stage] [--set K=V]
     facesculpt benchmark holdout PATH... -o DIR [--preset default] [--regions cheek,eye] [--set K=V]
     facesculpt benchmark aflw2000 DIR [-o OUT] [--preset default] [--from-results RESULTS] [--set K=V]
+    facesculpt benchmark clip -o DIR [--kinds motion,channels] [--n 1] [--seed 0] [--frames 240]
+        [--noise-px 0.5] [--set track.K=V]
 
 Each prints a table and writes it as JSON (``DIR/results.json``, written atomically). Errors are
 one line on stderr and a non-zero exit; a bad image is reported and the rest go on.
@@ -345,6 +347,48 @@ def cmd_aflw2000(args) -> int:
     print(table(summary))
     print(f"results: {out / 'results.json'}" + (f"; {len(failures)} image(s) failed" if failures else ""))
     return EXIT_FAILED if failures or not rows else 0
+def cmd_clip(args) -> int:
+    """``facesculpt benchmark clip``: synthetic clips tracked from their projected model landmarks."""
+    import dataclasses
+
+    from facesculpt.bench.clip import run_clip_benchmark
+    from facesculpt.core.errors import FaceSculptError
+    from facesculpt.io.atomic import write_json
+
+    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    if args.n < 1 or args.frames < 10 or args.noise_px < 0 or not kinds or any(k not in ("motion", "channels")
+                                                                                for k in kinds):
+        print("error: --n >= 1, --frames >= 10, --noise-px >= 0 and --kinds a comma list of motion, channels",
+              file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        cfg = _config(args, detail=False)
+    except (FaceSculptError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    rows = []
+    print(f"{'clip':<16}{'frames':>7}{'id mm':>8}{'expr MAE':>10}{'jitter mm':>11}{'raw jit':>9}{'rot deg':>9}"
+          f"{'s/frame':>9}{'cpu s/fr':>9}{'min corr':>10}")
+    for kind in kinds:
+        for i in range(args.n):
+            r = run_clip_benchmark(args.seed + i, kind, args.frames, args.noise_px, cfg.track, cfg.head_landmarks,
+                                   fps=args.fps)
+            rows.append(r)
+            print(f"{kind + ' ' + str(args.seed + i):<16}{r['frames']:>7}{_fmt(r['identity_error_mm']):>8}"
+                  f"{_fmt(r['expression_mae'], '.3f'):>10}{_fmt(r.get('jitter_mm'), '.3f'):>11}"
+                  f"{_fmt(r.get('jitter_raw_mm'), '.3f'):>9}{_fmt(r['rotation_error_deg']):>9}"
+                  f"{_fmt(r['seconds_per_frame'], '.3f'):>9}{_fmt(r['cpu_seconds_per_frame'], '.3f'):>9}"
+                  f"{_fmt(r.get('channel_correlation_min'), '.2f'):>10}",
+                  flush=True)
+            if r.get("channels_below_0.8"):
+                print(f"  channels below 0.8: {', '.join(r['channels_below_0.8'])}", flush=True)
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "results.json", {"settings": {k: v for k, v in vars(args).items() if k != "func"},
+                                      "track": dataclasses.asdict(cfg.track),
+                                      "clips": rows})
+    print(f"results: {out / 'results.json'}")
+    return 0
 
 
 def register(subparsers) -> None:
@@ -382,6 +426,17 @@ def register(subparsers) -> None:
     s.add_argument("--no-detail-stage", action="store_true", help="do not force the detail stage on")
     common(s)
     s.set_defaults(func=cmd_synthetic)
+    c = bs.add_parser("clip", help="synthetic clips with known motion: track them, score identity, curves, jitter")
+    c.add_argument("--kinds", default="motion,channels",
+                   help="comma list: motion (still segment, head turns, expression actions) and channels "
+                        "(each of the 53 expressions in turn)")
+    c.add_argument("--n", type=int, default=1, help="clips per kind (clip i uses seed + i)")
+    c.add_argument("--seed", type=int, default=0, help="seed of the first clip")
+    c.add_argument("--frames", type=int, default=240, help="frames of a motion clip (channels clips: 53 x 16 + 10)")
+    c.add_argument("--fps", type=float, default=30.0, help="frames a second")
+    c.add_argument("--noise-px", type=float, default=0.5, help="Gaussian noise on the landmark points, pixels")
+    common(c)
+    c.set_defaults(func=cmd_clip)
     h = bs.add_parser("holdout", help="hide a face region, reconstruct, score the completed texture there")
     h.add_argument("paths", nargs="+", help="image files and folders")
     h.add_argument("--regions", default="cheek,eye", help="comma list of regions to hide: cheek, eye")

@@ -72,6 +72,12 @@ class HeadLandmarkConfig:
     """Schedule: the first this many iterations fit pose, expression and gaze with the identity
     held at its start; without it, identity modes take over an open jaw or a smile in the first
     joint step (the identity and expression directions overlap) and the weights stay at 0."""
+    active_set: str = "step"
+    """How expression weights at a bound of [0, 1] are held in a step: "step" (held when the
+    solved step would take them out, then solved again; the still photo's rule) or "gradient"
+    (held when the gradient pushes them out, the rest solved once and projected: projected Newton
+    after Bertsekas; the video tracker's rule, since with "step" a weight at 0 whose step comes out
+    negative through its correlation with others, e.g. eyeLookIn_L with eyeSquint_L, is never freed)."""
     fit_identity: bool = True
     """Fit the identity coefficients (False: the mean head)."""
     fit_expression: bool = True
@@ -102,6 +108,10 @@ def fit_head_landmarks(landmarks: Landmarks, model: FaceModel, pose: Pose, camer
     ``init``: starting HeadParams (default zeros). ``_jacobian_check`` (tests): a list that gets,
     per iteration, the largest difference between the written-out Jacobian and ``torch.func.jacfwd``.
     """
+    if cfg.active_set not in ("step", "gradient"):
+        from facesculpt.core.errors import ConfigError
+
+        raise ConfigError(f"head_landmarks.active_set must be 'step' or 'gradient', got {cfg.active_set!r}")
     dt = torch.float64
     mean, idb, exb = (x.to(dt) for x in model.landmark_model("mediapipe"))
     N = mean.shape[0]
@@ -287,7 +297,11 @@ def fit_head_landmarks(landmarks: Landmarks, model: FaceModel, pose: Pose, camer
             act = free.clone()
             if it < cfg.expression_first and cfg.fit_expression:
                 act[n_pose:n_pose + K] = False
-            for _round in range(4):
+            if cfg.active_set == "gradient":
+                b_now, g_ex = theta[ex_sl], g_all[ex_sl]
+                bound = ((b_now <= 1e-9) & (g_ex > 0)) | ((b_now >= 1 - 1e-9) & (g_ex < 0))
+                act[ex_sl] = act[ex_sl] & ~bound
+            for _round in range(4 if cfg.active_set != "gradient" else 1):
                 idx = torch.nonzero(act)[:, 0]
                 Hs = H_all[idx][:, idx]
                 A = Hs + lam * torch.diag(Hs.diagonal().clamp(min=1e-9))
@@ -298,7 +312,7 @@ def fit_head_landmarks(landmarks: Landmarks, model: FaceModel, pose: Pose, camer
                 out = ((b_new < 0) & (theta[ex_sl] <= 1e-9)) | ((b_new > 1) & (theta[ex_sl] >= 1 - 1e-9))
                 out_all = torch.zeros(n_all, dtype=torch.bool)
                 out_all[ex_sl] = out & act[ex_sl]
-                if not bool(out_all.any()):
+                if not bool(out_all.any()) or cfg.active_set == "gradient":
                     break
                 act = act & ~out_all
             th_new = theta + full

@@ -89,6 +89,56 @@ class HeadPart:
 
 
 @dataclass(frozen=True, eq=False)
+class HeadAnimation:
+    """A keyframed animation of the head node (one key per frame, linear interpolation).
+
+    times:        (T,) float — seconds, strictly increasing.
+    weights:      (T, E) float — morph-target weights per key, in the order of the target names;
+                  None: the weights are not animated.
+    rotations:    (T, 4) float — unit quaternions (x, y, z, w) of the head node in the export frame;
+                  None: not animated.
+    translations: (T, 3) float — head node translation in metres (export frame); None: not animated.
+    name:         the glTF animation's name.
+    """
+
+    times: np.ndarray
+    weights: np.ndarray | None = None
+    rotations: np.ndarray | None = None
+    translations: np.ndarray | None = None
+    name: str = "track"
+
+
+def _check_animation(anim: Any, n_targets: int, fn: str) -> Optional[HeadAnimation]:
+    if anim is None:
+        return None
+    if not isinstance(anim, HeadAnimation):
+        raise ValueError(f"{fn}: animation must be a HeadAnimation, got {type(anim).__name__}")
+    t = np.asarray(anim.times, dtype=np.float64)
+    if t.ndim != 1 or len(t) < 1:
+        raise ShapeError(f"{fn}: animation.times: expected shape (T,) with T >= 1, got {tuple(t.shape)}")
+    if not np.isfinite(t).all() or (len(t) > 1 and not (np.diff(t) > 0).all()):
+        raise ValueError(f"{fn}: animation.times must be finite and strictly increasing")
+    T = len(t)
+    out = {}
+    for key, width in (("weights", n_targets), ("rotations", 4), ("translations", 3)):
+        a = getattr(anim, key)
+        if a is None:
+            out[key] = None
+            continue
+        a = np.asarray(a, dtype=np.float64)
+        if a.shape != (T, width):
+            raise ShapeError(f"{fn}: animation.{key}: expected shape ({T}, {width}), got {tuple(a.shape)}")
+        if not np.isfinite(a).all():
+            raise ValueError(f"{fn}: animation.{key} contains NaN or infinite values")
+        out[key] = a
+    if out["weights"] is not None and n_targets == 0:
+        raise ShapeError(f"{fn}: animation.weights given but the mesh has no morph targets")
+    if out["rotations"] is not None:
+        out["rotations"] = out["rotations"] / np.linalg.norm(out["rotations"], axis=1, keepdims=True).clip(1e-12)
+    return HeadAnimation(t, out["weights"], out["rotations"], out["translations"], anim.name)
+
+
+@dataclass(frozen=True, eq=False)
 class _Part:
     """A validated part in the export frame."""
 
@@ -204,7 +254,8 @@ def _check_targets(parts: list[_Part], target_names: Any, weights: Any, fn: str)
 # ----------------------------------------------------------------------------- GLB
 
 
-def _build_glb(parts: list[_Part], names: list[str], weights: np.ndarray) -> bytes:
+def _build_glb(parts: list[_Part], names: list[str], weights: np.ndarray,
+               animation: Optional[HeadAnimation] = None) -> bytes:
     import pygltflib as gl
 
     blob = bytearray()
@@ -281,6 +332,23 @@ def _build_glb(parts: list[_Part], names: list[str], weights: np.ndarray) -> byt
         materials.append(gl.Material(name=p.name, pbrMetallicRoughness=pbr, alphaMode="OPAQUE", doubleSided=False))
         primitives.append(gl.Primitive(attributes=attributes, indices=indices, material=len(materials) - 1,
                                        mode=gl.TRIANGLES, targets=targets))
+    animations = []
+    if animation is not None:
+        t = animation.times.astype(np.float32)
+        t_acc = add_accessor(bufferView=add_view(t.tobytes(), None), componentType=_FLOAT, count=len(t),
+                             type="SCALAR", min=[float(t.min())], max=[float(t.max())])
+        samplers, channels = [], []
+        for path, values, kind in (("weights", animation.weights, "SCALAR"), ("rotation", animation.rotations, "VEC4"),
+                                   ("translation", animation.translations, "VEC3")):
+            if values is None:
+                continue
+            v = values.astype(np.float32)
+            out = add_accessor(bufferView=add_view(v.tobytes(), None), componentType=_FLOAT,
+                               count=v.size if kind == "SCALAR" else len(v), type=kind)
+            samplers.append(gl.AnimationSampler(input=t_acc, output=out, interpolation="LINEAR"))
+            channels.append(gl.AnimationChannel(sampler=len(samplers) - 1,
+                                                target=gl.AnimationChannelTarget(node=0, path=path)))
+        animations.append(gl.Animation(name=animation.name, samplers=samplers, channels=channels))
     blob.extend(b"\0" * (-len(blob) % 4))
 
     mesh = gl.Mesh(name="head", primitives=primitives)
@@ -298,6 +366,7 @@ def _build_glb(parts: list[_Part], names: list[str], weights: np.ndarray) -> byt
                              wrapS=gl.CLAMP_TO_EDGE, wrapT=gl.CLAMP_TO_EDGE)] if images else [],
         textures=[gl.Texture(sampler=0, source=i) for i in range(len(images))],
         images=images,
+        animations=animations,
         accessors=accessors,
         bufferViews=views,
         buffers=[gl.Buffer(byteLength=len(blob))],
@@ -311,6 +380,7 @@ def write_head_glb(
     parts: list[HeadPart],
     target_names: list[str] | None = None,
     weights: np.ndarray | None = None,
+    animation: HeadAnimation | None = None,
 ) -> None:
     """Write a multi-part head as one binary glTF 2.0 mesh with expression morph targets.
 
@@ -320,6 +390,9 @@ def write_head_glb(
              part with ``morph_deltas`` must have exactly E of them, shape (E, V, 3). None:
              no morph targets (and no part may have ``morph_deltas``).
     weights: (E,) float — initial ``mesh.weights``; default zeros (the neutral face).
+    animation: optional ``HeadAnimation``: one glTF animation on the head node with a LINEAR
+             sampler per animated path (``weights``: T x E scalars, key-major as glTF requires;
+             ``rotation``; ``translation``) over one shared time accessor (with min/max).
 
     Layout: one node and one mesh ``"head"``; per part a primitive with POSITION (metres,
     with min/max), NORMAL, TEXCOORD_0 = (u, 1 - v) (float32), uint32 indices, and E
@@ -338,7 +411,8 @@ def write_head_glb(
     fn = "write_head_glb"
     checked = _check_parts(parts, fn)
     names, w = _check_targets(checked, target_names, weights, fn)
-    _write_bytes_atomic(Path(path), _build_glb(checked, names, w))
+    anim = _check_animation(animation, len(names), fn)
+    _write_bytes_atomic(Path(path), _build_glb(checked, names, w, anim))
 
 
 # ----------------------------------------------------------------------------- OBJ

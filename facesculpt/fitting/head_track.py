@@ -1,0 +1,375 @@
+"""Tracking one person through a clip: one identity, per-frame pose, expression and gaze.
+
+Input: the 478 mediapipe landmarks of every frame (``None`` where no face was found). Steps:
+
+1. **Identity** from up to ``identity_frames`` frames spread evenly over the clip (head turns
+   give the depth the single view lacks): each is fitted on its own by the head landmark stage
+   (``fit_head_landmarks``), the identities are averaged, then ``identity_rounds`` rounds
+   alternate (a) the frames' pose, expression and gaze with the identity held and (b) Gauss-Newton
+   steps on the one identity against all those frames together (``_identity_steps``: the same
+   normalised reprojection residuals, visibility and Huber weights as stage 1, the N(0, 1) prior
+   counted once for the clip).
+2. **Per frame**: the head landmark stage with the identity held, warm-started from the previous
+   frame's pose, expression and gaze (``iterations`` Levenberg-Marquardt steps).
+3. **Temporal smoothing** (``smooth_track``): a one-euro filter (Casiez et al. 2012: a low-pass
+   whose cut-off rises with the signal's speed, so a still head does not jitter and a fast one
+   does not lag) run forwards and backwards over the clip and averaged (the two lags cancel: the
+   clip is offline), per channel group with its own speed scale.
+4. **Frames without a face** inside a gap of at most ``max_gap`` frames are interpolated
+   linearly between the fitted frames on either side (status "interpolated"); longer gaps and the
+   clip's ends hold the nearest fitted frame (status "held").
+
+Everything is on the landmarks (no image): the tracker costs a few milliseconds of linear algebra
+per frame; ``facesculpt.track`` adds detection and the texture.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+import torch
+
+from facesculpt.core.conventions import MODEL_TO_CV
+from facesculpt.core.errors import FaceNotFoundError
+from facesculpt.face_model import FaceModel, HeadParams
+from facesculpt.fitting.head_landmarks import (
+    FACE_OVAL,
+    IRIS_LEFT,
+    IRIS_RIGHT,
+    HeadLandmarkConfig,
+    _landmark_normals,
+    _smoothstep,
+    fit_head_landmarks,
+)
+from facesculpt.fitting.initialize import initialize
+from facesculpt.ops.rotations import matrix_to_rotvec, rotvec_to_matrix
+from facesculpt.structures import Camera, Landmarks, Pose
+
+Progress = Optional[Callable[[str, int, int], None]]
+
+#: per-frame status values in ``Track.status``
+FITTED, INTERPOLATED, HELD = "fitted", "interpolated", "held"
+
+
+@dataclass(frozen=True)
+class TrackConfig:
+    """Video tracking (``facesculpt reconstruct clip.mp4 --track``)."""
+
+    iterations: int = 5
+    """Levenberg-Marquardt iterations per frame (warm-started from the previous frame)."""
+    identity_frames: int = 8
+    """Frames (spread evenly over the clip) the identity is fitted to."""
+    identity_rounds: int = 2
+    """Rounds of (frames' pose/expression/gaze with the identity held, then identity steps on all
+    of them together) after the per-frame start."""
+    identity_steps: int = 3
+    """Gauss-Newton steps on the identity per round."""
+    min_cutoff_hz: float = 2.0
+    """One-euro filter: cut-off frequency of a still signal (lower: smoother, more lag at rest)."""
+    beta: float = 0.6
+    """One-euro filter: how fast the cut-off rises with speed (per unit of the group scales below)."""
+    d_cutoff_hz: float = 1.0
+    """One-euro filter: cut-off of the speed estimate."""
+    speed_scales: tuple = (0.05, 0.02, 0.1, 0.05)
+    """Speeds (per second) that count as one unit for ``beta``, per group: rotation (rad/s),
+    translation (relative to the head distance, /s), expression weights (/s), gaze (rad/s);
+    i.e. at 1 rad/s head rotation the cut-off rises by beta / 0.05 Hz."""
+    w_expression_l1: float = 5e-7
+    """L1 weight on the expression in the per-frame fits (the still photo's stage 1 uses 5e-6, at
+    which a blink, a brow or a sideways jaw, which move few of the 478 points, stay at 0: their cost
+    exceeds the landmark error they remove; docs/tracking.md)."""
+    w_expression_l2: float = 3e-7
+    """L2 weight on the expression in the per-frame fits (stage 1 uses 3e-6)."""
+    active_set: str = "gradient"
+    """``HeadLandmarkConfig.active_set`` of the per-frame fits (see there; "step" leaves eye channels
+    stuck at 0 on the channels clip)."""
+    max_gap: int = 15
+    """Gaps without a face of at most this many frames are interpolated; longer ones hold."""
+    smooth: bool = True
+    """Apply the temporal filter (False: the raw per-frame fits)."""
+
+
+@dataclass(frozen=True)
+class Track:
+    """A tracked clip of T frames (all tensors float32, per frame unless noted).
+
+    identity:    (1, K) — the clip's one identity.
+    rotvec:      (T, 3) — head rotation, model -> OpenCV camera (``Pose.rotvec``).
+    translation: (T, 3) — cm, camera frame.
+    expression:  (T, E) — weights in [0, 1].
+    gaze:        (T, 2, 2) — per eye (left, right) (yaw, pitch) radians.
+    status:      T strings: "fitted", "interpolated" (no face, between fitted frames) or "held".
+    camera:      Camera of the frames (focal 1.4 x the longer side, centred principal point).
+    raw_rotvec, raw_translation, raw_expression, raw_gaze: the per-frame fits before smoothing.
+    landmark_error: (T,) — mean squared normalised reprojection error per fitted frame (nan otherwise).
+    """
+
+    identity: torch.Tensor
+    rotvec: torch.Tensor
+    translation: torch.Tensor
+    expression: torch.Tensor
+    gaze: torch.Tensor
+    status: tuple
+    camera: Camera
+    raw_rotvec: torch.Tensor
+    raw_translation: torch.Tensor
+    raw_expression: torch.Tensor
+    raw_gaze: torch.Tensor
+    landmark_error: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.rotvec.shape[0])
+
+    def pose(self, t: int) -> Pose:
+        return Pose(self.rotvec[t:t + 1], self.translation[t:t + 1])
+
+    def head(self, t: int) -> HeadParams:
+        return HeadParams(self.identity, self.expression[t:t + 1], self.gaze[t:t + 1])
+
+
+# ----------------------------------------------------------------------------- identity
+
+
+def _identity_steps(model: FaceModel, frames: list, identity: torch.Tensor, camera,
+                    lm_cfg: HeadLandmarkConfig, steps: int) -> torch.Tensor:
+    """Gauss-Newton steps on the identity (K,) float64 against several frames at once.
+
+    frames: list of (Landmarks, Pose, HeadParams) — pose, expression of each frame held. Iris
+    points are left out (their gaze rotation is held and they say little about the shape).
+    camera: one Camera for all frames, or a list (one per frame: photos of different sizes)."""
+    dt = torch.float64
+    mean, idb, exb = (x.to(dt) for x in model.landmark_model("mediapipe"))
+    N, K = mean.shape[0], idb.shape[0]
+    keep = torch.ones(N, dtype=torch.bool)
+    keep[list(IRIS_LEFT + IRIS_RIGHT)] = False
+    pt_w = torch.ones(N, dtype=dt)
+    pt_w[list(FACE_OVAL)] = lm_cfg.w_oval
+    cams = camera if isinstance(camera, (list, tuple)) else [camera] * len(frames)
+    normals0 = _landmark_normals(model, model.template.to(dt))
+    a = identity.to(dt).clone()
+    idb_k = idb.permute(1, 2, 0)[keep]  # (n, 3, K)
+    for _ in range(steps):
+        H = torch.eye(K, dtype=dt) * lm_cfg.w_identity
+        g = a * lm_cfg.w_identity
+        for (lmk, pose, head), cam in zip(frames, cams):
+            f = cam.focal.to(dt)[0]
+            c = cam.principal.to(dt)[0]
+            R = pose.matrix()[0].to(dt)
+            T = pose.translation[0].to(dt)
+            b = head.expression[0].to(dt)
+            P = (mean + torch.einsum("k,knc->nc", a, idb) + torch.einsum("e,enc->nc", b, exb))[keep]
+            X = P @ R.T + T
+            uv = X[:, :2] / X[:, 2:3] * f + c
+            scale = float(lmk.size)
+            target = lmk.points[:N, :2].to(dt)[keep]
+            err = ((uv - target) / scale).norm(dim=-1)
+            hub = torch.where(err <= lm_cfg.huber, torch.ones_like(err), lm_cfg.huber / err.clamp(min=1e-12))
+            to_cam = torch.nn.functional.normalize(-X, dim=-1)
+            vis = _smoothstep(((normals0[keep] @ R.T) * to_cam).sum(-1), *lm_cfg.hidden_cos)
+            w = vis * hub * pt_w[keep]
+            sw = torch.sqrt(w * lm_cfg.w_landmark / w.sum().clamp(min=1e-12)) / scale
+            x, y, z = X[:, 0], X[:, 1], X[:, 2]
+            D = torch.einsum("ij,njk->nik", R, idb_k)  # (n, 3, K)
+            du = (f / z)[:, None] * (D[:, 0] - (x / z)[:, None] * D[:, 2])
+            dv = (f / z)[:, None] * (D[:, 1] - (y / z)[:, None] * D[:, 2])
+            J = torch.stack([du, dv], 1) * sw[:, None, None]  # (n, 2, K)
+            r = (uv - target) * sw[:, None]
+            J = J.reshape(-1, K)
+            H = H + J.T @ J
+            g = g + J.T @ r.reshape(-1)
+        a = a - torch.linalg.solve(H + 1e-9 * torch.eye(K, dtype=dt), g)
+    return a
+
+
+def _spread(indices: Sequence[int], n: int) -> list[int]:
+    """``n`` entries of ``indices`` spread evenly (all of them when there are fewer)."""
+    if len(indices) <= n:
+        return list(indices)
+    pos = np.linspace(0, len(indices) - 1, n).round().astype(int)
+    return [indices[i] for i in sorted(set(pos.tolist()))]
+
+
+def fit_joint_identity(landmarks: Sequence[Landmarks], model: FaceModel, cameras: Sequence[Camera],
+                       lm_cfg: HeadLandmarkConfig, cfg: TrackConfig, progress: Progress = None):
+    """One identity for several views of one person (step 1 of the module docstring, on all the given
+    views). Returns ((1, K) float32 identity, [(Pose, HeadParams)] per view)."""
+    total = len(landmarks) * (1 + cfg.identity_rounds)
+    done = 0
+    fits = []
+    canon = _canonical(model)
+    for lmk, cam in zip(landmarks, cameras):
+        _, pose0, _ = initialize(lmk, canon)
+        pose, head, _ = fit_head_landmarks(lmk, model, pose0, cam, lm_cfg)
+        fits.append([lmk, pose, head])
+        done += 1
+        if progress is not None:
+            progress("identity", done, total)
+    a = torch.stack([h.identity[0].double() for _, _, h in fits]).mean(0)
+    held = dataclasses.replace(lm_cfg, fit_identity=False, expression_first=0)
+    for _ in range(cfg.identity_rounds):
+        for fr, cam in zip(fits, cameras):
+            lmk, pose, head = fr
+            init = HeadParams(a[None].float(), head.expression, head.gaze)
+            fr[1], fr[2], _ = fit_head_landmarks(lmk, model, pose, cam, held, init=init)
+            done += 1
+            if progress is not None:
+                progress("identity", done, total)
+        a = _identity_steps(model, [tuple(fr) for fr in fits], a, list(cameras), lm_cfg, cfg.identity_steps)
+    ident = a[None].float()
+    return ident, [(pose, HeadParams(ident, head.expression, head.gaze)) for _, pose, head in fits]
+
+
+def fit_clip_identity(landmarks: Sequence[Optional[Landmarks]], model: FaceModel, camera: Camera,
+                      lm_cfg: HeadLandmarkConfig, cfg: TrackConfig, progress: Progress = None) -> torch.Tensor:
+    """(1, K) float32 identity of the person in the clip (step 1 of the module docstring)."""
+    have = [i for i, lm in enumerate(landmarks) if lm is not None]
+    if not have:
+        raise FaceNotFoundError("no face found in any frame of the clip")
+    chosen = _spread(have, max(1, cfg.identity_frames))
+    ident, _ = fit_joint_identity([landmarks[i] for i in chosen], model, [camera] * len(chosen), lm_cfg, cfg, progress)
+    return ident
+
+
+def _canonical(model: FaceModel) -> torch.Tensor:
+    return model.points(model.template[None], "mediapipe")[0, :468]
+
+
+# ----------------------------------------------------------------------------- smoothing
+
+
+def _one_euro(x: np.ndarray, dt: float, min_cutoff: float, beta: float, d_cutoff: float,
+              speed_scale: float) -> np.ndarray:
+    """One-euro filter of ``x`` (T, D) sampled every ``dt`` seconds, causal (forward)."""
+    def alpha(cutoff):
+        tau = 1.0 / (2 * np.pi * cutoff)
+        return 1.0 / (1.0 + tau / dt)
+
+    out = np.empty_like(x)
+    out[0] = x[0]
+    dx = np.zeros(x.shape[1])
+    a_d = alpha(d_cutoff)
+    for t in range(1, len(x)):
+        dx = a_d * (x[t] - out[t - 1]) / dt + (1 - a_d) * dx
+        speed = np.abs(dx).max() / speed_scale  # one cut-off per group: the group moves together
+        a = alpha(min_cutoff + beta * speed)
+        out[t] = a * x[t] + (1 - a) * out[t - 1]
+    return out
+
+
+def _zero_lag(x: np.ndarray, dt: float, cfg: TrackConfig, speed_scale: float) -> np.ndarray:
+    args = (dt, cfg.min_cutoff_hz, cfg.beta, cfg.d_cutoff_hz, speed_scale)
+    fwd = _one_euro(x, *args)
+    bwd = _one_euro(x[::-1].copy(), *args)[::-1]
+    return 0.5 * (fwd + bwd)
+
+
+def smooth_track(rotvec: torch.Tensor, translation: torch.Tensor, expression: torch.Tensor, gaze: torch.Tensor,
+                 fps: float, cfg: TrackConfig):
+    """Filtered (rotvec (T, 3), translation (T, 3), expression (T, E), gaze (T, 2, 2)) (module docstring,
+    step 3). Rotations are filtered as rotation vectors of the head's turn from facing the camera
+    (continuous for any head a face detector sees), translations relative to the mean distance."""
+    if len(rotvec) < 3 or not cfg.smooth:
+        return rotvec, translation, expression, gaze
+    dt = 1.0 / fps
+    C = MODEL_TO_CV.double()
+    turn = matrix_to_rotvec(C @ rotvec_to_matrix(rotvec.double())).numpy()
+    depth = float(translation[:, 2].double().mean())
+    rs, ts, es, gs = cfg.speed_scales
+    turn_s = _zero_lag(turn, dt, cfg, rs)
+    trans_s = _zero_lag(translation.double().numpy() / depth, dt, cfg, ts) * depth
+    expr_s = np.clip(_zero_lag(expression.double().numpy(), dt, cfg, es), 0.0, 1.0)
+    gaze_s = _zero_lag(gaze.double().reshape(len(gaze), -1).numpy(), dt, cfg, gs).reshape(gaze.shape)
+    rot = matrix_to_rotvec(C @ rotvec_to_matrix(torch.from_numpy(turn_s)))
+    f32 = torch.float32
+    return rot.to(f32), torch.from_numpy(trans_s).to(f32), torch.from_numpy(expr_s).to(f32), \
+        torch.from_numpy(gaze_s).to(f32)
+
+
+# ----------------------------------------------------------------------------- gaps
+
+
+def fill_gaps(values: list, fitted: Sequence[bool], max_gap: int) -> tuple[np.ndarray, list]:
+    """Fill the frames where ``fitted`` is False: linear between fitted neighbours for gaps of at most
+    ``max_gap`` frames, else (and at the ends) the nearest fitted frame. ``values``: T arrays of
+    one shape (None where not fitted). Returns ((T, ...) array, statuses)."""
+    T = len(values)
+    idx = [t for t in range(T) if fitted[t]]
+    if not idx:
+        raise FaceNotFoundError("no face found in any frame of the clip")
+    out = [None] * T
+    status = [FITTED if fitted[t] else HELD for t in range(T)]
+    for t in idx:
+        out[t] = np.asarray(values[t], dtype=np.float64)
+    for t in range(T):
+        if fitted[t]:
+            continue
+        prev = max((i for i in idx if i < t), default=None)
+        nxt = min((i for i in idx if i > t), default=None)
+        if prev is not None and nxt is not None and nxt - prev - 1 <= max_gap:
+            w = (t - prev) / (nxt - prev)
+            out[t] = (1 - w) * out[prev] + w * out[nxt]
+            status[t] = INTERPOLATED
+        else:
+            near = prev if nxt is None or (prev is not None and t - prev <= nxt - t) else nxt
+            out[t] = out[near]
+    return np.stack(out), status
+
+
+# ----------------------------------------------------------------------------- the tracker
+
+
+def track_landmarks(landmarks: Sequence[Optional[Landmarks]], model: FaceModel, fps: float,
+                    lm_cfg: HeadLandmarkConfig, cfg: TrackConfig, progress: Progress = None,
+                    identity: Optional[torch.Tensor] = None) -> Track:
+    """Track the clip whose frames have ``landmarks`` (478 points each, or None), ``fps`` frames a second.
+
+    ``identity`` (1, K): use it instead of fitting one. Raises FaceNotFoundError if no frame has a face."""
+    T = len(landmarks)
+    have = [i for i, lm in enumerate(landmarks) if lm is not None]
+    if not have:
+        raise FaceNotFoundError("no face found in any frame of the clip")
+    canon = _canonical(model)
+    _, pose, camera = initialize(landmarks[have[0]], canon)
+    if identity is None:
+        identity = fit_clip_identity(landmarks, model, camera, lm_cfg, cfg, progress)
+    held = dataclasses.replace(lm_cfg, fit_identity=False, expression_first=0,
+                               w_expression_l1=cfg.w_expression_l1, w_expression_l2=cfg.w_expression_l2,
+                               active_set=cfg.active_set)
+    first = dataclasses.replace(held, iterations=max(lm_cfg.iterations, cfg.iterations))
+    per_frame = dataclasses.replace(held, iterations=cfg.iterations)
+    E = model.num_expression
+    head = HeadParams(identity, torch.zeros(1, E), torch.zeros(1, 2, 2))
+    rv, tr, ex, gz, err = [None] * T, [None] * T, [None] * T, [None] * T, np.full(T, np.nan)
+    started = False
+    for k, t in enumerate(have):
+        lmk = landmarks[t]
+        if not started:
+            _, pose, _ = initialize(lmk, canon)
+        pose, head, losses = fit_head_landmarks(lmk, model, pose, camera, first if not started else per_frame,
+                                                init=HeadParams(identity, head.expression, head.gaze))
+        started = True
+        rv[t], tr[t] = pose.rotvec[0].numpy(), pose.translation[0].numpy()
+        ex[t], gz[t] = head.expression[0].numpy(), head.gaze[0].numpy()
+        err[t] = losses["landmark_final"]
+        if progress is not None:
+            progress("track", k + 1, len(have))
+    fitted = [lm is not None for lm in landmarks]
+    # rotations are interpolated as the head's turn from facing the camera (continuous)
+    C = MODEL_TO_CV.double()
+    turn = [None if r is None else matrix_to_rotvec(C @ rotvec_to_matrix(torch.from_numpy(r).double())).numpy()
+            for r in rv]
+    turn_f, status = fill_gaps(turn, fitted, cfg.max_gap)
+    raw_rot = matrix_to_rotvec(C @ rotvec_to_matrix(torch.from_numpy(turn_f))).float()
+    raw_tr = torch.from_numpy(fill_gaps(tr, fitted, cfg.max_gap)[0]).float()
+    raw_ex = torch.from_numpy(fill_gaps(ex, fitted, cfg.max_gap)[0]).float()
+    raw_gz = torch.from_numpy(fill_gaps(gz, fitted, cfg.max_gap)[0]).float()
+    fps_ = fps if fps and fps > 0 else 30.0
+    rot, trans, expr, gaze = smooth_track(raw_rot, raw_tr, raw_ex, raw_gz, fps_, cfg)
+    return Track(identity.float(), rot, trans, expr, gaze, tuple(status), camera, raw_rot, raw_tr, raw_ex, raw_gz,
+                 torch.from_numpy(err).float())
+
+
+__all__ = ["TrackConfig", "Track", "track_landmarks", "fit_clip_identity", "fit_joint_identity", "smooth_track", "fill_gaps",
+           "FITTED", "INTERPOLATED", "HELD"]

@@ -1,0 +1,136 @@
+"""Video tracking composed from the stages: detect every frame -> track (one identity, per-frame pose,
+expression, gaze; ``fitting.head_track``) -> texture from the best frame.
+
+``reconstruct_clip(frames, fps)`` takes decoded frames (``io.video.iter_video_frames``) and returns a
+``ClipReconstruction``; ``io.clip_results.write_clip_result`` writes it. Nothing here reads or
+writes files.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Optional
+
+import numpy as np
+import torch
+
+from facesculpt.config import Config
+from facesculpt.core.conventions import MODEL_TO_CV
+from facesculpt.core.errors import FaceNotFoundError, FaceTooSmallError
+from facesculpt.fitting.head_track import Track, TrackConfig, track_landmarks
+
+Progress = Optional[Callable[[str, int, int], None]]
+
+#: frame rate assumed when the container does not say
+DEFAULT_FPS = 30.0
+
+
+@dataclass
+class ClipReconstruction:
+    """A tracked clip.
+
+    track:        the ``Track`` (T frames: every frame read, faces or not).
+    frame_index:  (T,) int — each frame's index in the video.
+    times_s:      (T,) float — each frame's time (index / fps).
+    fps:          frames a second of the track (the video's fps / ``every``).
+    still:        ``Reconstruction`` of the texture frame (the track's identity, pose and expression
+                  there; albedo unwrapped from that frame).
+    texture_frame: position (0..T-1) of that frame in the track.
+    still_image:  (H, W, 3) uint8 — that frame.
+    skipped:      [{"frame", "time_s", "reason"}] for frames without a usable face.
+    timings:      seconds per step ("detect", "track", "texture").
+    """
+
+    track: Track
+    frame_index: np.ndarray
+    times_s: np.ndarray
+    fps: float
+    still: object
+    texture_frame: int
+    still_image: np.ndarray
+    skipped: list = field(default_factory=list)
+    timings: dict = field(default_factory=dict)
+
+
+def head_turn(rotvec: torch.Tensor) -> torch.Tensor:
+    """(T, 3, 3) head rotation in the export/glTF frame (model frame seen by a camera looking along -Z:
+    identity when the face looks straight at the camera) from ``Pose.rotvec`` (T, 3)."""
+    from facesculpt.ops.rotations import rotvec_to_matrix
+
+    return MODEL_TO_CV.double() @ rotvec_to_matrix(rotvec.double())
+
+
+def head_yaw_pitch_roll(rotvec: torch.Tensor) -> np.ndarray:
+    """(T, 3) yaw, pitch, roll radians with ``head_turn = Rz(roll) Rx(pitch) Ry(yaw)``
+    (``ops.rotations.euler_yxz_to_matrix``'s convention)."""
+    from scipy.spatial.transform import Rotation
+
+    zxy = Rotation.from_matrix(head_turn(rotvec).numpy()).as_euler("ZXY")  # intrinsic: Rz @ Rx @ Ry
+    return np.stack([zxy[:, 2], zxy[:, 1], zxy[:, 0]], 1)
+
+
+def reconstruct_clip(frames: Iterable, fps: float, cfg: Config, track_cfg: Optional[TrackConfig] = None,
+                     progress: Progress = None, name: str = "clip", total: Optional[int] = None) -> ClipReconstruction:
+    """Track the face through ``frames`` (``VideoFrame``s: index, time_s, image), ``fps`` frames a second
+    of the given frames (0: ``DEFAULT_FPS``). ``progress("detect", k, total)`` per frame read.
+    ``track_cfg``: default ``cfg.track``.
+
+    The texture frame is the one whose head faces the camera most squarely (detected pose), larger
+    faces first among near ties; it is fitted with the photometric stage off (its geometry is the
+    track's). Raises FaceNotFoundError (one line) if no frame has a face."""
+    from facesculpt.detect import detect_faces
+    from facesculpt.face_model import HeadParams, load_face_model
+    from facesculpt.fitting.initialize import initialize
+    from facesculpt.face_model import fit_view
+    from facesculpt.pipeline import reconstruct_head
+
+    if cfg.face_model != "ict":
+        from facesculpt.core.errors import ConfigError
+
+        raise ConfigError("video tracking needs face_model 'ict' (the morphable head); use --no-track")
+    track_cfg = track_cfg or cfg.track
+    fps = fps if fps and fps > 0 else DEFAULT_FPS
+    model = load_face_model()
+    canon = fit_view(model).canonical
+    lms, idx, times, skipped = [], [], [], []
+    best, best_score = None, None
+    timings = {}
+    t0 = time.perf_counter()
+    for k, fr in enumerate(frames):
+        idx.append(fr.index)
+        times.append(fr.time_s if np.isfinite(fr.time_s) else k / fps)
+        try:
+            lmk = detect_faces(fr.image, max_faces=1, min_face_size=cfg.min_face_size,
+                               detection_max_side=cfg.detection_max_side, name=f"{name} frame {fr.index}")[0]
+        except (FaceNotFoundError, FaceTooSmallError) as e:
+            lms.append(None)
+            skipped.append({"frame": fr.index, "time_s": times[-1], "reason": str(e).splitlines()[0]})
+        else:
+            lms.append(lmk)
+            _, pose, _ = initialize(lmk, canon)
+            turn = float(torch.linalg.matrix_norm(head_turn(pose.rotvec)[0] - torch.eye(3, dtype=torch.float64)))
+            score = (round(turn / 0.05), -lmk.size)  # squarer first; the larger face among near ties
+            if best_score is None or score < best_score:
+                best, best_score = (len(lms) - 1, fr.image, lmk), score
+        if progress is not None:
+            progress("detect", k + 1, total or 0)
+    timings["detect"] = time.perf_counter() - t0
+    if not lms:
+        raise FaceNotFoundError(f"{name}: the video has no decodable frames")
+    if best is None:
+        raise FaceNotFoundError(f"{name}: no face found in any of the {len(lms)} frame(s) read")
+    t0 = time.perf_counter()
+    track = track_landmarks(lms, model, fps, cfg.head_landmarks, track_cfg, progress)
+    timings["track"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    k, image, lmk = best
+    still_cfg = dataclasses.replace(cfg, photometric=dataclasses.replace(cfg.photometric, enabled=False))
+    head = HeadParams(track.identity, track.expression[k:k + 1], track.gaze[k:k + 1])
+    still = reconstruct_head(image, lmk, still_cfg, fixed=(track.pose(k), head))
+    timings["texture"] = time.perf_counter() - t0
+    return ClipReconstruction(track, np.asarray(idx), np.asarray(times, dtype=np.float64), fps, still, k,
+                              image, skipped, timings)
+
+
+__all__ = ["ClipReconstruction", "reconstruct_clip", "head_turn", "head_yaw_pitch_roll", "DEFAULT_FPS"]

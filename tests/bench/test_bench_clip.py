@@ -1,0 +1,38 @@
+"""`facesculpt benchmark clip` and the synthetic clips it makes."""
+import json
+
+import numpy as np
+import pytest
+
+from facesculpt.bench.clip import make_clip
+from facesculpt.cli import main
+
+
+def test_clip_truth_is_consistent():
+    clip = make_clip(seed=1, kind="motion", frames=80, noise_px=0.0, still_s=1.0)
+    assert len(clip.landmarks) == 80 and clip.still == (0, 30)
+    s0, s1 = clip.still
+    # still segment: the truth does not move; the noise-free points neither
+    assert float((clip.expression[s0:s1] - clip.expression[s0]).abs().max()) == 0
+    p = np.stack([lm.points.numpy() for lm in clip.landmarks[s0:s1]])
+    assert np.abs(p - p[0]).max() < 1e-4
+    assert float((clip.expression[s1:]).max()) > 0.5  # actions happen after it
+    ch = make_clip(seed=1, kind="channels", bump_frames=6)
+    assert len(ch.landmarks) == 53 * 10 + 10
+    # each expression has exactly one bump
+    on = (ch.expression > 0).numpy()
+    assert all(np.count_nonzero(np.diff(on[:, e].astype(int)) == 1) == 1 for e in range(53))
+    with pytest.raises(ValueError):
+        make_clip(kind="dance")
+
+
+def test_benchmark_clip_cli(tmp_path, capsys):
+    out = tmp_path / "b"
+    assert main(["benchmark", "clip", "--kinds", "motion", "--frames", "60", "-o", str(out), "--preset", "fast",
+                 "--set", "track.identity_frames=3", "--set", "track.identity_rounds=1"]) == 0
+    res = json.loads((out / "results.json").read_text())
+    (r,) = res["clips"]
+    assert r["frames"] == 60 and r["identity_error_mm"] < 2.0 and r["expression_mae"] < 0.1
+    assert res["track"]["identity_frames"] == 3
+    assert "motion 0" in capsys.readouterr().out
+    assert main(["benchmark", "clip", "--kinds", "dance", "-o", str(out)]) == 2

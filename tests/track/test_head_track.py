@@ -1,0 +1,110 @@
+"""The clip tracker (fitting/head_track.py), its smoothing and gap filling, on synthetic clips."""
+import numpy as np
+import pytest
+import torch
+
+from facesculpt.bench.clip import evaluate_clip, make_clip
+from facesculpt.core.errors import FaceNotFoundError
+from facesculpt.face_model import load_face_model
+from facesculpt.fitting.head_landmarks import HeadLandmarkConfig
+from facesculpt.fitting.head_track import (
+    HELD,
+    INTERPOLATED,
+    TrackConfig,
+    _zero_lag,
+    fill_gaps,
+    track_landmarks,
+)
+
+
+@pytest.fixture(scope="module")
+def short_clip():
+    return make_clip(seed=3, kind="motion", frames=100, noise_px=0.5, still_s=1.0)
+
+
+def test_tracker_recovers_identity_and_curves_without_jitter(short_clip):
+    clip = short_clip
+    lms = list(clip.landmarks)
+    lms[50] = lms[51] = None  # a short gap without a face
+    track = track_landmarks(lms, load_face_model(), clip.fps, HeadLandmarkConfig(), TrackConfig(identity_frames=6))
+    assert track.status[50] == track.status[51] == INTERPOLATED and track.status[49] == "fitted"
+    m = evaluate_clip(clip, track, 1.0)
+    assert m["identity_error_mm"] < 1.3, m
+    assert m["expression_mae"] < 0.08, m
+    assert m["rotation_error_deg"] < 1.5, m
+    # the filter removes most of the per-frame noise on the still segment
+    assert m["jitter_mm"] < 0.1 and m["jitter_mm"] < 0.6 * m["jitter_raw_mm"], m
+
+
+def test_unsmoothed_track_is_the_raw_fit(short_clip):
+    clip = short_clip
+    lms = list(clip.landmarks)[:12]
+    cfg = TrackConfig(identity_frames=2, identity_rounds=0, smooth=False)
+    track = track_landmarks(lms, load_face_model(), clip.fps, HeadLandmarkConfig(), cfg)
+    assert torch.equal(track.expression, track.raw_expression) and torch.equal(track.rotvec, track.raw_rotvec)
+
+
+def test_no_face_anywhere_fails():
+    with pytest.raises(FaceNotFoundError):
+        track_landmarks([None, None], load_face_model(), 30.0, HeadLandmarkConfig(), TrackConfig())
+
+
+def test_fill_gaps_interpolates_short_gaps_and_holds_long_ones():
+    vals = [np.array([0.0]), None, np.array([2.0]), None, None, None, np.array([10.0]), None]
+    fitted = [v is not None for v in vals]
+    out, status = fill_gaps(vals, fitted, max_gap=2)
+    assert out[1, 0] == pytest.approx(1.0) and status[1] == INTERPOLATED
+    assert status[3:6] == [HELD] * 3 and out[3, 0] == 2.0 and out[5, 0] == 10.0  # gap of 3 > 2: nearest
+    assert status[7] == HELD and out[7, 0] == 10.0
+
+
+def test_zero_lag_filter_smooths_noise_and_follows_a_fast_ramp():
+    rng = np.random.default_rng(0)
+    cfg = TrackConfig()
+    still = 0.5 + rng.normal(0, 0.02, (120, 1))
+    f = _zero_lag(still, 1 / 30, cfg, 0.1)
+    assert np.diff(f[:, 0]).std() < 0.35 * np.diff(still[:, 0]).std()
+    t = np.arange(60) / 30
+    ramp = np.clip((t - 0.5) * 4, 0, 1)[:, None]  # 0 -> 1 in 0.25 s
+    g = _zero_lag(ramp, 1 / 30, cfg, 0.1)
+    assert np.abs(g - ramp).max() < 0.15
+    # centred: no lag, the half-way crossing stays put
+    assert abs(np.argmax(g[:, 0] > 0.5) - np.argmax(ramp[:, 0] > 0.5)) <= 1
+
+
+def test_unknown_active_set_fails(short_clip):
+    import dataclasses
+
+    from facesculpt.core.errors import ConfigError
+    from facesculpt.fitting.head_landmarks import fit_head_landmarks
+    from facesculpt.structures import Pose
+
+    clip = short_clip
+    cfg = dataclasses.replace(HeadLandmarkConfig(), active_set="gradients")
+    with pytest.raises(ConfigError, match="active_set"):
+        fit_head_landmarks(clip.landmarks[0], load_face_model(), Pose(clip.rotvec[:1], clip.translation[:1]),
+                           clip.camera, cfg)
+
+
+def test_gradient_active_set_frees_a_channel_the_step_rule_keeps_at_zero():
+    import dataclasses
+
+    from facesculpt.face_model import HeadParams
+    from facesculpt.fitting.head_landmarks import fit_head_landmarks
+    from facesculpt.structures import Pose
+
+    model = load_face_model()
+    names = model.expression_names
+    clip = make_clip(seed=0, kind="channels", noise_px=0.0, bump_frames=12)
+    e = names.index("eyeLookIn_L")
+    k = int(clip.expression[:, e].argmax())
+    pose = Pose(clip.rotvec[k:k + 1], clip.translation[k:k + 1])
+    init = HeadParams(clip.identity, torch.zeros(1, 53), torch.zeros(1, 2, 2))
+    base = dataclasses.replace(HeadLandmarkConfig(), fit_identity=False, expression_first=0,
+                               w_expression_l1=5e-7, w_expression_l2=3e-7)
+    got = {}
+    for rule in ("step", "gradient"):
+        _, h, _ = fit_head_landmarks(clip.landmarks[k], model, pose, clip.camera,
+                                     dataclasses.replace(base, active_set=rule), init=init)
+        got[rule] = float(h.expression[0, e])
+    assert got["step"] < 0.05 and got["gradient"] > 0.4, got

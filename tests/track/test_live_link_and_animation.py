@@ -1,0 +1,91 @@
+"""blendshapes.csv (Live Link Face layout), the 53 -> 52 mapping, head angles, and the animated GLB."""
+import numpy as np
+import pytest
+import torch
+
+from facesculpt.core.errors import ShapeError
+from facesculpt.face_model import load_face_model
+from facesculpt.io.export_head import HeadAnimation, HeadPart, write_head_glb
+from facesculpt.io.live_link import ARKIT_52, POSE_COLUMNS, timecode, to_arkit52, write_live_link_csv
+
+
+def test_arkit52_mapping():
+    names = load_face_model().expression_names
+    assert len(ARKIT_52) == 52 and len(set(ARKIT_52)) == 52
+    w = np.zeros((1, len(names)))
+    w[0, names.index("browInnerUp_L")] = 0.4
+    w[0, names.index("browInnerUp_R")] = 0.8
+    w[0, names.index("eyeBlink_R")] = 0.7
+    a = to_arkit52(names, w)[0]
+    assert a[ARKIT_52.index("browInnerUp")] == pytest.approx(0.6)
+    assert a[ARKIT_52.index("eyeBlinkRight")] == pytest.approx(0.7) and a[ARKIT_52.index("eyeBlinkLeft")] == 0
+    assert a[ARKIT_52.index("tongueOut")] == 0 and a.sum() == pytest.approx(1.3)
+    # every ARKit name but tongueOut is driven by some model shape
+    M = to_arkit52(names, np.eye(len(names)))
+    assert [ARKIT_52[j] for j in np.flatnonzero(M.sum(0) == 0)] == ["tongueOut"]
+
+
+def test_live_link_csv(tmp_path):
+    T = 4
+    arkit = np.linspace(0, 1, T * 52).reshape(T, 52)
+    ypr = np.tile([0.1, -0.2, 0.05], (T, 1))
+    eyes = np.zeros((T, 2, 2))
+    eyes[:, 0, 0] = 0.3
+    write_live_link_csv(tmp_path / "b.csv", np.arange(T) / 30, 30.0, arkit, ypr, eyes)
+    lines = (tmp_path / "b.csv").read_text().splitlines()
+    head = lines[0].split(",")
+    assert head[:3] == ["Timecode", "BlendShapeCount", "EyeBlinkLeft"] and head[-9:] == list(POSE_COLUMNS)
+    assert len(head) == 2 + 52 + 9 and len(lines) == T + 1
+    row = lines[2].split(",")
+    assert row[0] == "00:00:00:01.000" and row[1] == "61"
+    assert float(row[2 + 52]) == pytest.approx(0.1) and float(row[2 + 52 + 3]) == pytest.approx(0.3)
+    assert timecode(61.5, 30) == "00:01:01:15.000"
+    with pytest.raises(ValueError):
+        write_live_link_csv(tmp_path / "c.csv", [0.0], 30.0, np.zeros((1, 53)), np.zeros((1, 3)), np.zeros((1, 2, 2)))
+
+
+def test_head_yaw_pitch_roll_round_trip():
+    from facesculpt.core.conventions import MODEL_TO_CV
+    from facesculpt.ops.rotations import euler_yxz_to_matrix, matrix_to_rotvec
+    from facesculpt.track import head_yaw_pitch_roll
+
+    angles = [(0.3, -0.1, 0.05), (-0.6, 0.25, -0.1)]
+    rv = torch.stack([matrix_to_rotvec(MODEL_TO_CV.double() @ euler_yxz_to_matrix(*a, dtype=torch.float64))
+                      for a in angles])
+    np.testing.assert_allclose(head_yaw_pitch_roll(rv), np.array(angles), atol=1e-9)
+
+
+def _part():
+    v = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0]], float)
+    return HeadPart("skin", v, np.array([[0, 1, 2]]), np.zeros((3, 2)), np.tile([0, 0, 1.0], (3, 1)),
+                    morph_deltas=np.stack([np.eye(3), 2 * np.eye(3)]))
+
+
+def test_animated_glb_has_one_key_per_frame(tmp_path):
+    import pygltflib
+
+    T = 7
+    q = np.tile([0, 0, 0, 1.0], (T, 1))
+    anim = HeadAnimation(times=np.arange(T) / 25, weights=np.random.default_rng(0).random((T, 2)), rotations=q,
+                         translations=np.zeros((T, 3)))
+    write_head_glb(tmp_path / "a.glb", [_part()], ["a", "b"], animation=anim)
+    g = pygltflib.GLTF2().load(str(tmp_path / "a.glb"))
+    (a,) = g.animations
+    paths = {}
+    for ch in a.channels:
+        s = a.samplers[ch.sampler]
+        assert ch.target.node == 0 and s.interpolation == "LINEAR"
+        paths[ch.target.path] = (g.accessors[s.input].count, g.accessors[s.output].count)
+        assert g.accessors[s.input].max == [pytest.approx(6 / 25)]
+    assert paths == {"weights": (T, 2 * T), "rotation": (T, T), "translation": (T, T)}
+    # the still export is unchanged: no animation
+    write_head_glb(tmp_path / "s.glb", [_part()], ["a", "b"])
+    assert not pygltflib.GLTF2().load(str(tmp_path / "s.glb")).animations
+
+
+@pytest.mark.parametrize("bad", [dict(times=np.array([0.0, 0.0])), dict(times=np.arange(3.0), weights=np.zeros((3, 5))),
+                                 dict(times=np.arange(3.0), rotations=np.full((3, 4), np.nan))])
+def test_bad_animation_fails(tmp_path, bad):
+    with pytest.raises((ShapeError, ValueError)):
+        write_head_glb(tmp_path / "x.glb", [_part()], ["a", "b"], animation=HeadAnimation(**bad))
+    assert not (tmp_path / "x.glb").exists()
