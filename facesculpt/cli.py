@@ -239,6 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_compare(sub)
     register_benchmark(sub)
+    from facesculpt.training.cli import register as register_train
+
+    register_train(sub)
     return p
 
 

@@ -14,6 +14,7 @@ from facesculpt.core.errors import ConfigError
 from facesculpt.detail.config import DetailConfig
 from facesculpt.fitting.head_landmarks import HeadLandmarkConfig
 from facesculpt.fitting.head_shape import HeadPriors
+from facesculpt.fitting.regress_init import RegressorInitConfig
 from facesculpt.identity.config import IdentityConfig
 
 
@@ -114,6 +115,9 @@ class Config:
     """Stage 1 on the morphable head ("ict")."""
     head_priors: HeadPriors = field(default_factory=HeadPriors)
     """Priors of the head's identity and expression in the photometric stage ("ict")."""
+    regressor: RegressorInitConfig = field(default_factory=RegressorInitConfig)
+    """Start of the head's landmark stage: the packaged landmark regressor's estimate, polished by a
+    few landmark iterations ("ict"; ``enabled=False``: the mean head, as before issue 14)."""
     landmarks: LandmarkFitConfig = field(default_factory=LandmarkFitConfig)
     """Stage 1 settings."""
     photometric: PhotometricFitConfig = field(default_factory=PhotometricFitConfig)
