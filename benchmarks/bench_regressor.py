@@ -10,11 +10,13 @@ Variants (all fitted to the same detections):
 
 * ``mean``: the current landmark stage (``fit_head_landmarks`` from the mean head, 16 iterations);
 * ``regressor``: the regressor's estimate alone (pose: its rotation and a least-squares translation);
+* ``reg+gn5``: the same, then 5 Gauss-Newton iterations of the pose alone;
+* ``reg+gn5+floor``: and expression weights under 0.1 set to 0 (the pipeline's start, all presets);
 * ``reg+polishN``: N landmark iterations from the regressor's estimate (the pipeline's start);
 * ``reg+poseN``: N iterations of pose and gaze only (the regressor's identity and expression kept).
 
 Per variant: mean narrow-face vertex error (mm) after a similarity alignment (the synthetic
-benchmark's ``vertex_error_mm.aligned``), and the median wall time of the stage (seconds; on a
+benchmark's ``vertex_error_mm.aligned``), the mean rotation error (degrees) against the true pose, and the median wall time of the stage (seconds; on a
 shared machine the times are inflated). The mean head (neutral, aligned) is the baseline row.
 """
 from __future__ import annotations
@@ -82,22 +84,23 @@ def main(argv=None) -> int:
         pose, head, _ = fit_head_landmarks(lm, model, pose, cam, lm_cfg)
         return pose, head
 
-    def run_reg(n, shape=True):
+    def run_reg(n, shape=True, pose_it=5, floor=0.1):
         def f(lm):
             _, _, cam = initialize(lm, view.canonical)
             if n == 0:
-                return regress_init.regress_head(lm, model, cam)
-            c = regress_init.RegressorInitConfig(polish_iterations=n, polish_shape=shape)
+                return regress_init.regress_head(lm, model, cam, pose_it, floor)
+            c = regress_init.RegressorInitConfig(polish_iterations=n, polish_shape=shape, pose_iterations=pose_it)
             pose, head, _ = regress_init.fit_head_from_regressor(lm, model, cam, lm_cfg, c)
             return pose, head
         return f
 
-    variants = {"mean": run_mean, "regressor": run_reg(0), "reg+polish2": run_reg(2), "reg+polish4": run_reg(4),
+    variants = {"mean": run_mean, "regressor": run_reg(0, pose_it=0, floor=0.0), "reg+gn5": run_reg(0, floor=0.0),
+                "reg+gn5+floor": run_reg(0), "reg+polish2": run_reg(2), "reg+polish4": run_reg(4),
                 "reg+polish8": run_reg(8), "reg+pose4": run_reg(4, False)}
     for d in data[:1]:  # warm-up (caches, weights)
         for fn in variants.values():
             fn(d["landmarks"])
-    rows = {k: ([], []) for k in variants}
+    rows = {k: ([], [], []) for k in variants}
     base = []
     for d in data:
         tv = d["head_verts"]
@@ -111,12 +114,15 @@ def main(argv=None) -> int:
             e = head_shape_errors(model, v, pose, tv, d["pose"])
             rows[k][0].append(e["aligned"])
             rows[k][1].append(dt)
+            dR = pose.matrix()[0].double() @ d["pose"].matrix()[0].double().T
+            rows[k][2].append(float(torch.rad2deg(torch.acos(((dR.trace() - 1) / 2).clamp(-1, 1)))))
     print(f"{len(data)} faces (seeds {args.seed}-{args.seed + args.n - 1}, |yaw| <= {args.yaw_max:g}), "
           f"mean |yaw| {statistics.mean(abs(d['yaw']) for d in data):.1f} deg")
-    print(f"{'variant':<14}{'mm aligned':>12}{'median mm':>11}{'median s':>10}")
-    print(f"{'mean head':<14}{statistics.mean(base):>12.3f}{statistics.median(base):>11.3f}{'-':>10}")
-    for k, (err, ts) in rows.items():
-        print(f"{k:<14}{statistics.mean(err):>12.3f}{statistics.median(err):>11.3f}{statistics.median(ts):>10.4f}")
+    print(f"{'variant':<14}{'mm aligned':>12}{'median mm':>11}{'rot deg':>9}{'median s':>10}")
+    print(f"{'mean head':<14}{statistics.mean(base):>12.3f}{statistics.median(base):>11.3f}{'-':>9}{'-':>10}")
+    for k, (err, ts, rot) in rows.items():
+        print(f"{k:<14}{statistics.mean(err):>12.3f}{statistics.median(err):>11.3f}{statistics.mean(rot):>9.2f}"
+              f"{statistics.median(ts):>10.4f}")
     return 0
 
 
