@@ -13,7 +13,8 @@ Variants (all fitted to the same detections):
 * ``reg+gn5``: the same, then 5 Gauss-Newton iterations of the pose alone;
 * ``reg+gn5+floor``: and expression weights under 0.1 set to 0 (the pipeline's start, all presets);
 * ``reg+polishN``: N landmark iterations from the regressor's estimate (the pipeline's start);
-* ``reg+poseN``: N iterations of pose and gaze only (the regressor's identity and expression kept).
+* ``reg+poseN``: N iterations of pose and gaze only (the regressor's identity and expression kept);
+* ``reg+expr3``: 3 iterations of pose, expression and gaze (the regressor's identity kept).
 
 Per variant: mean narrow-face vertex error (mm) after a similarity alignment (the synthetic
 benchmark's ``vertex_error_mm.aligned``), the mean rotation error (degrees) against the true pose, and the median wall time of the stage (seconds; on a
@@ -84,19 +85,21 @@ def main(argv=None) -> int:
         pose, head, _ = fit_head_landmarks(lm, model, pose, cam, lm_cfg)
         return pose, head
 
-    def run_reg(n, shape=True, pose_it=5, floor=0.1):
+    def run_reg(n, shape=True, pose_it=5, floor=0.1, identity=True):
         def f(lm):
             _, _, cam = initialize(lm, view.canonical)
             if n == 0:
                 return regress_init.regress_head(lm, model, cam, pose_it, floor)
-            c = regress_init.RegressorInitConfig(polish_iterations=n, polish_shape=shape, pose_iterations=pose_it)
+            c = regress_init.RegressorInitConfig(polish_iterations=n, polish_shape=shape, pose_iterations=pose_it,
+                                                 polish_identity=identity)
             pose, head, _ = regress_init.fit_head_from_regressor(lm, model, cam, lm_cfg, c)
             return pose, head
         return f
 
     variants = {"mean": run_mean, "regressor": run_reg(0, pose_it=0, floor=0.0), "reg+gn5": run_reg(0, floor=0.0),
                 "reg+gn5+floor": run_reg(0), "reg+polish2": run_reg(2), "reg+polish4": run_reg(4),
-                "reg+polish8": run_reg(8), "reg+pose4": run_reg(4, False)}
+                "reg+polish8": run_reg(8), "reg+pose4": run_reg(4, False),
+                "reg+expr3": run_reg(3, identity=False)}
     for d in data[:1]:  # warm-up (caches, weights)
         for fn in variants.values():
             fn(d["landmarks"])

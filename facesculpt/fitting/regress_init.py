@@ -37,6 +37,9 @@ class RegressorInitConfig:
     """Expression weights the regressor puts below this are set to 0: its sigmoid outputs are never
     exactly 0 (a smiling photo gets ~25 weights over 0.05, mostly 0.05-0.1, where the landmark fit's
     L1 prior gives a handful); the rig stays sparse. 0 keeps them all."""
+    polish_identity: bool = True
+    """The LM polish fits the identity (False: it keeps the regressor's identity and fits pose,
+    expression and gaze)."""
     pose_iterations: int = 5
     """Gauss-Newton iterations of the pose alone (6 parameters) on the regressor's head, before any
     polish: cheap (milliseconds), and the regressor's rotation and the linear translation are only
@@ -157,7 +160,7 @@ def fit_head_from_regressor(landmarks: Landmarks, model: FaceModel, camera: Came
     if cfg.polish_iterations <= 0:
         return pose, head, {**stats, "iterations": 0, "regressor_seconds": dt}
     polish = replace(lm_cfg, iterations=int(cfg.polish_iterations), expression_first=0,
-                     fit_identity=lm_cfg.fit_identity and cfg.polish_shape,
+                     fit_identity=lm_cfg.fit_identity and cfg.polish_shape and cfg.polish_identity,
                      fit_expression=lm_cfg.fit_expression and cfg.polish_shape)
     pose, out, losses = fit_head_landmarks(landmarks, model, pose, camera, polish, progress, init=head)
     losses["regressor_seconds"] = dt  # regression and pose refinement
