@@ -10,8 +10,9 @@ rotation correction ``d`` (axis-angle, model frame): ``R = R0 @ exp(d)``. Transl
 predicted: ``regress_pose`` places the head from the landmarks' centroid and scale, and the
 pipeline polishes pose and parameters with a few landmark iterations.
 
-The network is a plain MLP (3 hidden layers of 384 with SiLU, ~0.8 M parameters, 3 MB float32):
-a forward pass is well under a millisecond for one face on one CPU core.
+The network is a plain MLP (3 hidden layers of 384 with SiLU, 0.91 M parameters, 3.6 MB float32):
+frontalisation and forward pass take about 1 ms for one face on one CPU core
+(``benchmarks/bench_regressor_speed.py``).
 """
 from __future__ import annotations
 
