@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from facesculpt.core.conventions import DEFAULT_FOCAL_FACTOR, MODEL_TO_CV
+from facesculpt.core.conventions import MODEL_TO_CV
 from facesculpt.face_model import PART_EYEBALL_LEFT, PART_EYEBALL_RIGHT, FaceModel, gaze_matrix
 from facesculpt.fitting.head_landmarks import FACE_OVAL, IRIS_LEFT, IRIS_RIGHT
 

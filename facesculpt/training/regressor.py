@@ -26,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -34,7 +33,7 @@ from typing import Callable, Optional
 import torch
 
 from facesculpt.face_model import FaceModel
-from facesculpt.models.regressor import LandmarkRegressor, RegressorSpec, regress, save_regressor
+from facesculpt.models.regressor import LandmarkRegressor, RegressorSpec, frontalise, regress, save_regressor
 from facesculpt.training.data import CHUNK, LandmarkBatch, SampleConfig, mean_frontal, sample_batch, validation_set
 
 #: (step, total steps, training loss, validation error mm or None)
@@ -227,8 +226,6 @@ def train_regressor(model: FaceModel, cfg: TrainConfig, out: Path, progress: Tra
         batch = sample_batch(model, cfg.data, cfg.seed, step, mine)
         for grp in opt.param_groups:
             grp["lr"] = _lr(cfg, step)
-        from facesculpt.models.regressor import frontalise
-
         fr = frontalise(batch.points, ref)
         o = ddp(fr.features, fr.R0)
         loss, _ = regressor_loss(o, batch, geo)
