@@ -64,7 +64,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from facesculpt.bench.synthetic import head_shape_errors, similarity_error_mm
-    from facesculpt.face_model import fit_view, load_face_model
+    from facesculpt.face_model import HeadParams, fit_view, load_face_model
     from facesculpt.fitting import regress_init
     from facesculpt.fitting.head_landmarks import HeadLandmarkConfig, fit_head_landmarks
     from facesculpt.fitting.initialize import initialize
@@ -127,8 +127,6 @@ def main(argv=None) -> int:
               f"{statistics.median(ts):>10.4f}")
     return 0
 
-
-from facesculpt.face_model import HeadParams  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main())
