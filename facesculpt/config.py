@@ -116,8 +116,8 @@ class Config:
     head_priors: HeadPriors = field(default_factory=HeadPriors)
     """Priors of the head's identity and expression in the photometric stage ("ict")."""
     regressor: RegressorInitConfig = field(default_factory=RegressorInitConfig)
-    """Start of the head's landmark stage: the packaged landmark regressor's estimate, polished by a
-    few landmark iterations ("ict"; ``enabled=False``: the mean head, as before issue 14)."""
+    """Start of the head's landmark stage: the packaged landmark regressor's estimate with a pose-only
+    refinement ("ict"; ``enabled=False``: the mean head, as before issue 14)."""
     landmarks: LandmarkFitConfig = field(default_factory=LandmarkFitConfig)
     """Stage 1 settings."""
     photometric: PhotometricFitConfig = field(default_factory=PhotometricFitConfig)
