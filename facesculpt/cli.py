@@ -370,6 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
     register_compare(sub)
     register_benchmark(sub)
     register_report(sub)
+    from facesculpt.training.cli import register as register_train
+
+    register_train(sub)
     return p
 
 

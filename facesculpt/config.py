@@ -15,6 +15,7 @@ from facesculpt.detail.config import DetailConfig
 from facesculpt.fitting.head_landmarks import HeadLandmarkConfig
 from facesculpt.fitting.head_shape import HeadPriors
 from facesculpt.fitting.head_track import TrackConfig
+from facesculpt.fitting.regress_init import RegressorInitConfig
 from facesculpt.identity.config import IdentityConfig
 from facesculpt.texture.skin_prior import SkinPriorConfig
 
@@ -135,6 +136,9 @@ class Config:
     """Priors of the head's identity and expression in the photometric stage ("ict")."""
     track: TrackConfig = field(default_factory=TrackConfig)
     """Video tracking (``facesculpt reconstruct clip.mp4``, ``facesculpt.track``)."""
+    regressor: RegressorInitConfig = field(default_factory=RegressorInitConfig)
+    """Start of the head's landmark stage: the packaged landmark regressor's estimate with a pose-only
+    refinement ("ict"; ``enabled=False``: the mean head, as before issue 14)."""
     landmarks: LandmarkFitConfig = field(default_factory=LandmarkFitConfig)
     """Stage 1 settings."""
     photometric: PhotometricFitConfig = field(default_factory=PhotometricFitConfig)

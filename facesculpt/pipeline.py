@@ -331,11 +331,16 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
     user_mask = valid_mask
     valid_mask = openings if valid_mask is None else (np.asarray(valid_mask) > 0) & openings
     _, pose, cam = initialize(landmarks, view.canonical)
-    if fixed is None:
-        pose, head, lm_losses = fit_head_landmarks(landmarks, model, pose, cam, cfg.head_landmarks, progress)
-    else:
+    if fixed is not None:  # given (video tracking): no landmark stage
         pose, head = fixed
         lm_losses = {"given": True}
+    elif cfg.regressor.enabled:  # regress, then refine (facesculpt.fitting.regress_init)
+        from facesculpt.fitting.regress_init import fit_head_from_regressor
+
+        pose, head, lm_losses = fit_head_from_regressor(landmarks, model, cam, cfg.head_landmarks, cfg.regressor,
+                                                        progress)
+    else:
+        pose, head, lm_losses = fit_head_landmarks(landmarks, model, pose, cam, cfg.head_landmarks, progress)
     losses = {"landmarks": lm_losses}
     timings["landmarks"] = time.perf_counter() - t
 

@@ -1,0 +1,132 @@
+"""Landmark regressor on held-out synthetic heads: shape error and time of the landmark stage
+started from the regressor vs from the mean head.
+
+    python benchmarks/bench_regressor.py --n 20 --seed 100 [--yaw-max 60] [--cache /tmp/reg_faces.pt]
+        [--weights facesculpt/assets/regressor.pt]
+
+Faces: ``synthetic.head.generate`` (rendered photos with known truth, never seen in training: the
+regressor trains on projected points, not photos), landmarks by mediapipe (``detect_faces``).
+Variants (all fitted to the same detections):
+
+* ``mean``: the current landmark stage (``fit_head_landmarks`` from the mean head, 16 iterations);
+* ``regressor``: the regressor's estimate alone (pose: its rotation and a least-squares translation);
+* ``reg+gn5``: the same, then 5 Gauss-Newton iterations of the pose alone;
+* ``reg+gn5+floor``: and expression weights under 0.1 set to 0 (the pipeline's start, all presets);
+* ``reg+polishN``: N landmark iterations from the regressor's estimate (the pipeline's start);
+* ``reg+poseN``: N iterations of pose and gaze only (the regressor's identity and expression kept);
+* ``reg+expr3``: 3 iterations of pose, expression and gaze (the regressor's identity kept).
+
+Per variant: mean narrow-face vertex error (mm) after a similarity alignment (the synthetic
+benchmark's ``vertex_error_mm.aligned``), the mean rotation error (degrees) against the true pose, and the median wall time of the stage (seconds; on a
+shared machine the times are inflated). The mean head (neutral, aligned) is the baseline row.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+
+def faces(n, seed, yaw_max, cache):
+    from facesculpt.detect import detect_faces
+    from facesculpt.synthetic.head import generate, head_config
+
+    if cache and Path(cache).exists():
+        blob = torch.load(cache, weights_only=False)
+        if blob["key"] == (n, seed, yaw_max):
+            return blob["faces"]
+    out = []
+    for i in range(n):
+        f = generate(seed + i, head_config(yaw_max=yaw_max, detail=False))
+        try:
+            lm = detect_faces(f.image, max_faces=1, name=f"seed{seed + i}")[0]
+        except Exception as e:  # report and go on
+            print(f"seed {seed + i}: {e}", file=sys.stderr)
+            continue
+        out.append({"seed": seed + i, "yaw": f.info["yaw_deg"], "landmarks": lm, "head_verts": f.head_verts,
+                    "pose": f.pose, "head": f.head})
+    if cache:
+        torch.save({"key": (n, seed, yaw_max), "faces": out}, cache)
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=20)
+    ap.add_argument("--seed", type=int, default=100)
+    ap.add_argument("--yaw-max", type=float, default=60.0)
+    ap.add_argument("--cache", default=None, help="file to keep the generated faces' detections in")
+    ap.add_argument("--weights", default=None, help="regressor weights (default: the packaged ones)")
+    args = ap.parse_args(argv)
+
+    from facesculpt.bench.synthetic import head_shape_errors, similarity_error_mm
+    from facesculpt.face_model import HeadParams, fit_view, load_face_model
+    from facesculpt.fitting import regress_init
+    from facesculpt.fitting.head_landmarks import HeadLandmarkConfig, fit_head_landmarks
+    from facesculpt.fitting.initialize import initialize
+    from facesculpt.models import regressor as reg
+
+    if args.weights:
+        net_meta = reg.read_regressor(args.weights)
+        reg.load_regressor = lambda: net_meta  # noqa: E731 (benchmark only)
+    model = load_face_model()
+    view = fit_view(model)
+    data = faces(args.n, args.seed, args.yaw_max, args.cache)
+    lm_cfg = HeadLandmarkConfig()
+    mean_head = model.vertices(model.zero_params())
+
+    def run_mean(lm):
+        _, pose, cam = initialize(lm, view.canonical)
+        pose, head, _ = fit_head_landmarks(lm, model, pose, cam, lm_cfg)
+        return pose, head
+
+    def run_reg(n, shape=True, pose_it=5, floor=0.1, identity=True):
+        def f(lm):
+            _, _, cam = initialize(lm, view.canonical)
+            if n == 0:
+                return regress_init.regress_head(lm, model, cam, pose_it, floor)
+            c = regress_init.RegressorInitConfig(polish_iterations=n, polish_shape=shape, pose_iterations=pose_it,
+                                                 polish_identity=identity)
+            pose, head, _ = regress_init.fit_head_from_regressor(lm, model, cam, lm_cfg, c)
+            return pose, head
+        return f
+
+    variants = {"mean": run_mean, "regressor": run_reg(0, pose_it=0, floor=0.0), "reg+gn5": run_reg(0, floor=0.0),
+                "reg+gn5+floor": run_reg(0), "reg+polish2": run_reg(2), "reg+polish4": run_reg(4),
+                "reg+polish8": run_reg(8), "reg+pose4": run_reg(4, False),
+                "reg+expr3": run_reg(3, identity=False)}
+    for d in data[:1]:  # warm-up (caches, weights)
+        for fn in variants.values():
+            fn(d["landmarks"])
+    rows = {k: ([], [], []) for k in variants}
+    base = []
+    for d in data:
+        tv = d["head_verts"]
+        base.append(similarity_error_mm(mean_head[0, model.narrow_face], tv[0, model.narrow_face]))
+        for k, fn in variants.items():
+            t = time.perf_counter()
+            pose, head = fn(d["landmarks"])
+            dt = time.perf_counter() - t
+            with torch.no_grad():
+                v = model.vertices(HeadParams(head.identity, head.expression, head.gaze))
+            e = head_shape_errors(model, v, pose, tv, d["pose"])
+            rows[k][0].append(e["aligned"])
+            rows[k][1].append(dt)
+            dR = pose.matrix()[0].double() @ d["pose"].matrix()[0].double().T
+            rows[k][2].append(float(torch.rad2deg(torch.acos(((dR.trace() - 1) / 2).clamp(-1, 1)))))
+    print(f"{len(data)} faces (seeds {args.seed}-{args.seed + args.n - 1}, |yaw| <= {args.yaw_max:g}), "
+          f"mean |yaw| {statistics.mean(abs(d['yaw']) for d in data):.1f} deg")
+    print(f"{'variant':<14}{'mm aligned':>12}{'median mm':>11}{'rot deg':>9}{'median s':>10}")
+    print(f"{'mean head':<14}{statistics.mean(base):>12.3f}{statistics.median(base):>11.3f}{'-':>9}{'-':>10}")
+    for k, (err, ts, rot) in rows.items():
+        print(f"{k:<14}{statistics.mean(err):>12.3f}{statistics.median(err):>11.3f}{statistics.mean(rot):>9.2f}"
+              f"{statistics.median(ts):>10.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""Regress, then refine: the head's landmark stage started from the packaged regressor.
+
+``regress_head`` runs ``models.regressor`` on the detected landmarks (identity, expression, gaze,
+rotation) and places the head by a linear least-squares translation (the perspective projection
+equations ``(u - c) * z = f * x`` are linear in the translation once the rotation and shape are
+fixed). ``fit_head_from_regressor`` then runs ``polish_iterations`` Levenberg-Marquardt iterations
+of ``fit_head_landmarks`` from there (0: the regressor's head as it is).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import Optional
+
+import torch
+
+from facesculpt.face_model import FaceModel, HeadParams
+from facesculpt.ops.rotations import matrix_to_rotvec
+from facesculpt.structures import Camera, Landmarks, Pose
+
+
+@dataclass(frozen=True)
+class RegressorInitConfig:
+    """Where the head's landmark stage starts."""
+
+    enabled: bool = True
+    """Start from the packaged landmark regressor's estimate (False: the mean head and the
+    Procrustes pose, with ``head_landmarks.iterations`` iterations)."""
+    polish_iterations: int = 0
+    """Landmark (LM) iterations of pose, identity, expression and gaze run from the regressor's
+    estimate (0: its head as it is). On held-out synthetic heads they make the shape worse (the LM
+    fit follows mediapipe's systematic offsets from the embedded points; docs/regressor.md)."""
+    polish_shape: bool = True
+    """The LM polish fits identity and expression too (False: pose and gaze only; the regressor's
+    identity and expression are kept)."""
+    expression_floor: float = 0.1
+    """Expression weights the regressor puts below this are set to 0: its sigmoid outputs are never
+    exactly 0 (a smiling photo gets ~25 weights over 0.05, mostly 0.05-0.1, where the landmark fit's
+    L1 prior gives a handful); the rig stays sparse. 0 keeps them all."""
+    polish_identity: bool = True
+    """The LM polish fits the identity (False: it keeps the regressor's identity and fits pose,
+    expression and gaze)."""
+    pose_iterations: int = 5
+    """Gauss-Newton iterations of the pose alone (6 parameters) on the regressor's head, before any
+    polish: cheap (milliseconds), and the regressor's rotation and the linear translation are only
+    approximate (0: skip)."""
+
+
+def solve_translation(points: torch.Tensor, R: torch.Tensor, target: torch.Tensor, camera: Camera,
+                      weights: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """(3,) translation (cm) that best projects model points ``points`` (N, 3) cm, turned by ``R``
+    (3, 3), onto pixels ``target`` (N, 2) through ``camera`` (linear least squares)."""
+    f = float(camera.focal[0])
+    c = camera.principal[0].double()
+    Y = points.double() @ R.double().T
+    d = target.double() - c
+    w = torch.ones(len(points), dtype=torch.float64) if weights is None else weights.double()
+    zero = torch.zeros_like(d[:, 0])
+    fcol = torch.full_like(zero, f)
+    A = torch.cat([torch.stack([fcol, zero, -d[:, 0]], 1), torch.stack([zero, fcol, -d[:, 1]], 1)])
+    b = torch.cat([d[:, 0] * Y[:, 2] - f * Y[:, 0], d[:, 1] * Y[:, 2] - f * Y[:, 1]])
+    ww = torch.cat([w, w]).sqrt()
+    T = torch.linalg.lstsq(A * ww[:, None], (b * ww)[:, None]).solution[:, 0]
+    return T.float()
+
+
+def refine_pose(points: torch.Tensor, R: torch.Tensor, T: torch.Tensor, target: torch.Tensor, camera: Camera,
+                weights: torch.Tensor, iterations: int, huber: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gauss-Newton on the rigid pose alone: model points ``points`` (N, 3) cm onto pixels ``target``
+    (N, 2), per-point ``weights`` (N,), Huber threshold ``huber`` pixels. Returns (R, T)."""
+    from facesculpt.ops.rotations import rotvec_to_matrix
+
+    dt = torch.float64
+    P, tgt, w0 = points.to(dt), target.to(dt), weights.to(dt)
+    f = float(camera.focal[0])
+    c = camera.principal[0].to(dt)
+    R, T = R.to(dt), T.to(dt)
+    for _ in range(int(iterations)):
+        v = P @ R.T
+        X = v + T
+        x, y, z = X[:, 0], X[:, 1], X[:, 2]
+        uv = X[:, :2] / z[:, None] * f + c
+        r = uv - tgt
+        err = r.norm(dim=-1)
+        w = w0 * torch.where(err <= huber, torch.ones_like(err), huber / err.clamp(min=1e-12))
+        # dX/d(rotation increment, translation): [-[v]x, I]
+        D = torch.zeros(len(P), 3, 6, dtype=dt)
+        D[:, 0, 1], D[:, 0, 2] = v[:, 2], -v[:, 1]
+        D[:, 1, 0], D[:, 1, 2] = -v[:, 2], v[:, 0]
+        D[:, 2, 0], D[:, 2, 1] = v[:, 1], -v[:, 0]
+        D[:, 0, 3] = D[:, 1, 4] = D[:, 2, 5] = 1.0
+        fz = f / z
+        J = torch.stack([fz[:, None] * (D[:, 0] - (x / z)[:, None] * D[:, 2]),
+                         fz[:, None] * (D[:, 1] - (y / z)[:, None] * D[:, 2])], 1)  # (N, 2, 6)
+        sw = w.sqrt()[:, None, None]
+        Jw = (J * sw).reshape(-1, 6)
+        rw = (r[..., None] * sw).reshape(-1)
+        H = Jw.T @ Jw
+        step = torch.linalg.solve(H + 1e-6 * torch.diag(H.diagonal()), -(Jw.T @ rw))
+        R = rotvec_to_matrix(step[:3]) @ R
+        T = T + step[3:]
+        if float(step.abs().max()) < 1e-7:
+            break
+    return R.float(), T.float()
+
+
+def _visible_weights(model: FaceModel, R: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+    """(N,) weights of the embedded points: 0 where the template normal, turned by ``R``, faces away
+    from the camera (camera-frame points ``X`` (N, 3)), 1 where it faces it; the face oval at 0.3."""
+    from facesculpt.fitting.head_landmarks import FACE_OVAL, _landmark_normals
+
+    n = _landmark_normals(model, model.template) @ R.T
+    cos = (n * torch.nn.functional.normalize(-X, dim=-1)).sum(-1)
+    w = ((cos + 0.05) / 0.3).clamp(0, 1)
+    w[list(FACE_OVAL)] *= 0.3
+    w[468:] = 1.0
+    return w
+
+
+def regress_head(landmarks: Landmarks, model: FaceModel, camera: Camera, pose_iterations: int = 0,
+                 expression_floor: float = 0.0, stats: Optional[dict] = None) -> tuple[Pose, HeadParams]:
+    """(pose, HeadParams) of the packaged regressor for one face's landmarks (478, pixels);
+    ``pose_iterations``: then refine the pose alone on the regressed head (``refine_pose``);
+    ``expression_floor``: expression weights below it set to 0; ``stats``: a dict that gets the
+    final reprojection loss ("landmark_final") and "visible_landmarks"."""
+    from facesculpt.models.regressor import load_regressor, regress
+    from facesculpt.training.data import landmark_points, mean_frontal
+
+    net, _ = load_regressor()
+    with torch.no_grad():
+        out, _ = regress(net, landmarks.points[None].float(), mean_frontal(model))
+        expression = torch.where(out.expression < expression_floor, torch.zeros_like(out.expression), out.expression)
+        head = HeadParams(out.identity, expression, out.gaze)
+        P = landmark_points(model, out.identity, expression, out.gaze)[0]
+    R = out.rotation[0]
+    T = solve_translation(P[:468], R, landmarks.points[:468, :2], camera)
+    w = _visible_weights(model, R, P @ R.T + T)
+    if pose_iterations > 0:
+        R, T = refine_pose(P, R, T, landmarks.points[:, :2], camera, w, pose_iterations,
+                           huber=0.03 * float(landmarks.size))
+    if stats is not None:  # the landmark stage's loss: weighted mean squared error / face size^2
+        X = P @ R.T + T
+        uv = X[:, :2] / X[:, 2:3] * camera.focal[0] + camera.principal[0]
+        e = ((uv - landmarks.points[:, :2]) / float(landmarks.size)).pow(2).sum(-1)
+        stats["landmark_final"] = float((e * w).sum() / w.sum())
+        stats["visible_landmarks"] = float((w > 0.5).sum())
+    return Pose(matrix_to_rotvec(R[None].detach()).float(), T[None]), head
+
+
+def fit_head_from_regressor(landmarks: Landmarks, model: FaceModel, camera: Camera, lm_cfg,
+                            cfg: RegressorInitConfig, progress=None):
+    """``fit_head_landmarks``'s result (pose, HeadParams, losses) started from ``regress_head``;
+    losses gain ``regressor_seconds``."""
+    from facesculpt.fitting.head_landmarks import fit_head_landmarks
+
+    t = time.perf_counter()
+    stats: dict = {}
+    pose, head = regress_head(landmarks, model, camera, cfg.pose_iterations, cfg.expression_floor, stats)
+    dt = time.perf_counter() - t
+    if cfg.polish_iterations <= 0:
+        return pose, head, {**stats, "iterations": 0, "regressor_seconds": dt}
+    polish = replace(lm_cfg, iterations=int(cfg.polish_iterations), expression_first=0,
+                     fit_identity=lm_cfg.fit_identity and cfg.polish_shape and cfg.polish_identity,
+                     fit_expression=lm_cfg.fit_expression and cfg.polish_shape)
+    pose, out, losses = fit_head_landmarks(landmarks, model, pose, camera, polish, progress, init=head)
+    losses["regressor_seconds"] = dt  # regression and pose refinement
+    return pose, out, losses
+
+
+__all__ = ["RegressorInitConfig", "regress_head", "fit_head_from_regressor", "solve_translation", "refine_pose"]

@@ -1,0 +1,80 @@
+"""`facesculpt train regressor`: train the landmark regressor (``training.regressor``).
+
+    facesculpt train regressor -o runs/reg [--steps N] [--seed S] [--batch-chunks C] [--no-resume]
+    torchrun --nproc-per-node 2 --no-python facesculpt train regressor -o runs/reg   # 2 processes, gloo
+
+Re-running the same command on the same folder resumes from its checkpoint. The weights land in
+``OUT/regressor.pt``; copy them to ``facesculpt/assets/regressor.pt`` to ship them.
+"""
+from __future__ import annotations
+
+import sys
+
+EXIT_USAGE = 2
+
+
+def cmd_train_regressor(args) -> int:
+    import os
+
+    from dataclasses import replace
+
+    from facesculpt.face_model import load_face_model
+    from facesculpt.training.regressor import TrainConfig, train_regressor
+
+    if args.steps < 1 or args.batch_chunks < 1:
+        print("error: --steps and --batch-chunks must be >= 1", file=sys.stderr)
+        return EXIT_USAGE
+    cfg = replace(TrainConfig(), steps=args.steps, seed=args.seed, batch_chunks=args.batch_chunks, lr=args.lr)
+    if args.val_size is not None:
+        cfg = replace(cfg, val_size=args.val_size)
+    if args.val_every is not None:
+        cfg = replace(cfg, val_every=args.val_every)
+    rank = int(os.environ.get("RANK", "0"))
+    bar = None
+    if rank == 0 and not args.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=cfg.steps, desc="train regressor", unit="step", file=sys.stderr)
+
+    last_val = [None]
+
+    def progress(step, total, loss, val):
+        if val is not None:
+            last_val[0] = val
+        if bar is not None:
+            bar.n = step
+            post = {"loss": f"{loss:.4f}"}
+            if last_val[0] is not None:
+                post["val_mm"] = f"{last_val[0]:.3f}"
+            bar.set_postfix(post, refresh=False)
+            bar.refresh()
+
+    try:
+        res = train_regressor(load_face_model(), cfg, args.output, progress, resume=not args.no_resume)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if bar is not None:
+        bar.close()
+    if rank == 0:
+        print(f"done: {res.step} steps, validation vertex error {res.val_error_mm:.3f} mm; weights in {res.weights}")
+    return 0
+
+
+def register(sub) -> None:
+    t = sub.add_parser("train", help="train the project's networks")
+    ts = t.add_subparsers(dest="what", required=True)
+    r = ts.add_parser("regressor", help="the landmark -> head-parameter regressor (Fast-GANFIT-style)")
+    r.add_argument("-o", "--output", required=True, help="run folder (checkpoint.pt, regressor.pt)")
+    r.add_argument("--steps", type=int, default=2000, help="optimiser steps (default 2000)")
+    r.add_argument("--seed", type=int, default=0, help="seed of the weights and the data (default 0)")
+    r.add_argument("--batch-chunks", type=int, default=8, help="chunks of 32 faces per step (default 8)")
+    r.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 1e-3)")
+    r.add_argument("--val-size", type=int, default=None, help="validation faces (default 512)")
+    r.add_argument("--val-every", type=int, default=None, help="validate every N steps (default 500)")
+    r.add_argument("--no-resume", action="store_true", help="start over even if OUT has a checkpoint")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.set_defaults(func=cmd_train_regressor)
+
+
+__all__ = ["register", "cmd_train_regressor"]
