@@ -66,14 +66,10 @@ class _Bars:
 
 
 def _stem_dirs(outdir: Path, path: Path, n: int, used: set) -> list[Path]:
-    stem = path.stem or "image"
-    base = stem
-    k = 2
-    while base in used:
-        base = f"{stem}_{k}"
-        k += 1
-    used.add(base)
-    return [outdir / (base if i == 0 else f"{base}_face{i + 1}") for i in range(n)]
+    """Result folders of the ``n`` faces of ``path`` (naming rule: ``facesculpt.io.names``)."""
+    from facesculpt.io.names import result_names
+
+    return [outdir / name for name in result_names(path, n, used, outdir)]
 
 
 def _quality(m: dict) -> str:
@@ -127,10 +123,6 @@ def cmd_reconstruct(args) -> int:
     from facesculpt.config import make_config
     from facesculpt.core.errors import FaceSculptError
     from facesculpt.io.discover import find_images
-    from facesculpt.io.image import load_image
-    from facesculpt.io.results import write_result
-    from facesculpt.io.video import is_video_name
-    from facesculpt.pipeline import reconstruct_all
 
     if args.device == "cuda":
         import torch
@@ -142,7 +134,7 @@ def cmd_reconstruct(args) -> int:
                   "(use --device cpu)", file=sys.stderr)
         return EXIT_USAGE
     try:
-        cfg = make_config(args.preset, max_faces=args.max_faces, **_parse_overrides(args.set))
+        cfg = make_config(args.preset, **{"max_faces": args.max_faces, **_parse_overrides(args.set)})
     except (FaceSculptError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -154,6 +146,27 @@ def cmd_reconstruct(args) -> int:
     if not entries:
         print("error: no images found in the given paths", file=sys.stderr)
         return EXIT_USAGE
+    from facesculpt.io.outdir import prepare_output_dir, remove_created_if_empty
+
+    try:  # -o is checked (and created) before the first fit; removed again if the run leaves it empty
+        created = prepare_output_dir(outdir)
+    except FaceSculptError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return _reconstruct_entries(args, cfg, entries, outdir)
+    finally:
+        remove_created_if_empty(created)
+
+
+def _reconstruct_entries(args, cfg, entries, outdir: Path) -> int:
+    from facesculpt.core.errors import FaceSculptError
+    from facesculpt.io.image import load_image
+    from facesculpt.io.names import remove_stale_faces, source_writer
+    from facesculpt.io.results import write_result
+    from facesculpt.io.video import is_video_name
+    from facesculpt.pipeline import reconstruct_all
+
     show = not args.quiet and sys.stderr.isatty() or args.progress
     bars = _Bars(show)
     failures: list[str] = []
@@ -181,11 +194,17 @@ def cmd_reconstruct(args) -> int:
             image = load_image(path)
             recs = reconstruct_all(image, config=cfg, name=path.name, progress=bars)
             bars.close()
-            for folder, rec in zip(_stem_dirs(outdir, path, len(recs), used), recs):
-                write_result(folder, image, rec)
+            folders = _stem_dirs(outdir, path, len(recs), used)
+            for k, (folder, rec) in enumerate(zip(folders, recs)):
+                write_result(folder, image, rec, extra_writers=[source_writer(path, k + 1, len(recs))])
                 done.append(folder)
                 tqdm.write(f"{path.name}: {folder}  ({time.perf_counter() - t0:.1f} s, {_quality(rec.metrics)})",
                            file=sys.stdout)
+                for w in rec.metrics.get("warnings", []):
+                    tqdm.write(f"warning: {path.name}: {w}", file=sys.stderr)
+            for stale in remove_stale_faces(folders, path, used):
+                tqdm.write(f"note: removed {stale} (a face of an earlier run of {path.name} not found this time)",
+                           file=sys.stderr)
         except KeyboardInterrupt:
             raise
         except Exception as e:  # one line per failure; the batch goes on

@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from facesculpt.core.config_values import check_value
 from facesculpt.core.errors import ConfigError
 from facesculpt.detail.config import DetailConfig
 from facesculpt.fitting.head_landmarks import HeadLandmarkConfig
@@ -150,9 +151,10 @@ def _presets() -> dict[str, Config]:
 PRESETS = tuple(_presets())
 
 
-def with_overrides(cfg: Any, **overrides: Any) -> Any:
+def with_overrides(cfg: Any, _key_prefix: str = "", **overrides: Any) -> Any:
     """A copy of dataclass ``cfg`` with fields replaced; nested fields via ``"photometric.iterations"``
-    keys or ``photometric={"iterations": 10}``. Unknown names raise ConfigError."""
+    keys or ``photometric={"iterations": 10}``. Unknown names raise ConfigError; values are converted to
+    the field's type and range-checked (``facesculpt.core.config_values``), a bad one is a ConfigError."""
     names = {f.name for f in dataclasses.fields(cfg)}
     direct: dict[str, Any] = {}
     nested: dict[str, dict[str, Any]] = {}
@@ -163,13 +165,15 @@ def with_overrides(cfg: Any, **overrides: Any) -> Any:
                 f"unknown config field '{key}' for {type(cfg).__name__} (known: {', '.join(sorted(names))})"
             )
         if rest:
+            if not dataclasses.is_dataclass(getattr(cfg, head)):
+                raise ConfigError(f"unknown config field '{key}': '{head}' has no fields")
             nested.setdefault(head, {})[rest] = value
         elif isinstance(value, dict) and dataclasses.is_dataclass(getattr(cfg, head)):
             nested.setdefault(head, {}).update(value)
-        else:
-            direct[head] = value
+        else:  # converted to the field's type and range-checked (facesculpt.core.config_values)
+            direct[head] = check_value(cfg, head, value, _key_prefix + head)
     for head, sub in nested.items():
-        direct[head] = with_overrides(getattr(cfg, head), **sub)
+        direct[head] = with_overrides(getattr(cfg, head), _key_prefix=f"{_key_prefix}{head}.", **sub)
     return dataclasses.replace(cfg, **direct)
 
 
