@@ -172,6 +172,7 @@ def _reconstruct_entries(args, cfg, entries, outdir: Path) -> int:
     failures: list[str] = []
     done: list[Path] = []
     used: set = set()
+    n_warned = 0
     from tqdm import tqdm
 
     it = tqdm(entries, desc="images", unit="img", file=sys.stderr, disable=not show, dynamic_ncols=True)
@@ -202,6 +203,7 @@ def _reconstruct_entries(args, cfg, entries, outdir: Path) -> int:
                            file=sys.stdout)
                 for w in rec.metrics.get("warnings", []):
                     tqdm.write(f"warning: {path.name}: {w}", file=sys.stderr)
+                n_warned += bool(rec.metrics.get("warnings"))
             for stale in remove_stale_faces(folders, path, used):
                 tqdm.write(f"note: removed {stale} (a face of an earlier run of {path.name} not found this time)",
                            file=sys.stderr)
@@ -218,7 +220,8 @@ def _reconstruct_entries(args, cfg, entries, outdir: Path) -> int:
             failures.append(line)
             tqdm.write(f"error: {line}", file=sys.stderr)
     n_ok = len(done)
-    print(f"done: {n_ok} face(s) reconstructed, {len(failures)} input(s) failed; outputs in {outdir}")
+    print(f"done: {n_ok} face(s) reconstructed, {len(failures)} input(s) failed; outputs in {outdir}"
+          + (f"; {n_warned} with warnings (see their metrics.json)" if n_warned else ""))
     return EXIT_FAILED if failures else 0
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from facesculpt.core.config_values import check_value
 from facesculpt.core.errors import ConfigError
 from facesculpt.detail.config import DetailConfig
+from facesculpt.fitting.gates import GateConfig
 from facesculpt.fitting.head_landmarks import HeadLandmarkConfig
 from facesculpt.fitting.head_shape import HeadPriors
 from facesculpt.identity.config import IdentityConfig
@@ -138,6 +139,9 @@ class Config:
     identity_metrics: bool = True
     """Write identity distances (photo vs in-view and +-30 deg renders, dlib embedding) to
     metrics.json; costs about four renders and five embeddings per face."""
+    gates: GateConfig = field(default_factory=GateConfig)
+    """Quality gates around each face's fit: roll undone, too-dark faces refused, diverged fits
+    retried or failed (``facesculpt.fitting.gates``)."""
 
 
 def _presets() -> dict[str, Config]:
@@ -162,7 +166,7 @@ def with_overrides(cfg: Any, _key_prefix: str = "", **overrides: Any) -> Any:
         head, _, rest = key.partition(".")
         if head not in names:
             raise ConfigError(
-                f"unknown config field '{key}' for {type(cfg).__name__} (known: {', '.join(sorted(names))})"
+                f"unknown config field '{_key_prefix}{key}' for {type(cfg).__name__} (known: {', '.join(sorted(names))})"
             )
         if rest:
             if not dataclasses.is_dataclass(getattr(cfg, head)):
