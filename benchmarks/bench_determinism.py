@@ -1,10 +1,12 @@
 """Determinism of the whole command line: ``facesculpt demo`` (the bundled photo) twice with the same
 preset, then params.json (timings excluded), albedo.png and metrics.json compared byte for byte.
 
-    python benchmarks/bench_determinism.py [--preset default] [--threads N]
+    python benchmarks/bench_determinism.py [--preset default] [--threads N] [--set KEY=VALUE ...]
 
---threads sets OMP_NUM_THREADS for both runs (default: as inherited). Prints each run's wall time and
-whether the files are identical; exits 1 if they differ.
+--threads sets OMP_NUM_THREADS for both runs (default: as inherited); --set passes config overrides
+(``--set threads=0``: torch's default thread count instead of the fit's fixed 1, to see the time the
+fixed count costs and that the results then differ). Prints each run's wall time and whether the files
+are identical; exits 1 if they differ.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--preset", default="default")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = ap.parse_args()
     env = dict(os.environ)
     if args.threads:
@@ -38,7 +41,8 @@ def main() -> int:
             out = Path(d) / f"run{i}"
             t = time.perf_counter()
             subprocess.run([sys.executable, "-m", "facesculpt.cli", "demo", "-o", str(out), "--preset", args.preset,
-                            "--quiet"], check=True, env=env, capture_output=True)
+                            "--quiet", *[x for kv in args.set for x in ("--set", kv)]],
+                           check=True, env=env, capture_output=True)
             print(f"run {i + 1}: {time.perf_counter() - t:.1f} s")
             outs.append(out / "grace_hopper")
         a, b = outs

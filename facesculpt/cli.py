@@ -83,7 +83,7 @@ def _reconstruct_video(path: Path, folder: Path, cfg, args, bars) -> tuple[Path,
     folder, pose, light, metrics; frames without a face listed as skipped). Frames are fitted
     independently. Returns (folder, faces written, frames read, one note per skipped frame); raises if no
     frame gave a face, so nothing is left behind."""
-    from facesculpt.core.errors import FaceNotFoundError, FaceTooSmallError
+    from facesculpt.core.errors import FaceNotFoundError, FaceTooSmallError, FitFailedError
     from facesculpt.io.atomic import atomic_output_dir, write_json
     from facesculpt.io.results import params_dict, write_result
     from facesculpt.io.video import iter_video_frames, video_info
@@ -97,7 +97,7 @@ def _reconstruct_video(path: Path, folder: Path, cfg, args, bars) -> tuple[Path,
             n_read += 1
             try:
                 recs = reconstruct_all(fr.image, config=cfg, name=f"{path.name} frame {fr.index}", progress=bars)
-            except (FaceNotFoundError, FaceTooSmallError) as e:
+            except (FaceNotFoundError, FaceTooSmallError, FitFailedError) as e:
                 bars.close()
                 skipped.append({"frame": fr.index, "time_s": fr.time_s, "reason": str(e).splitlines()[0]})
                 notes.append(f"note: {path.name}: frame {fr.index} skipped: {str(e).splitlines()[0]}")

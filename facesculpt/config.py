@@ -139,6 +139,10 @@ class Config:
     identity_metrics: bool = True
     """Write identity distances (photo vs in-view and +-30 deg renders, dlib embedding) to
     metrics.json; costs about four renders and five embeddings per face."""
+    threads: int = 1
+    """torch threads of the fit. 1 makes two runs of the same photo, preset and seed give byte-identical
+    results (with 2 or more, some CPU kernels sum in thread order and the fits drift apart:
+    docs/reliability.md); 0 keeps torch's default (faster on several cores, not repeatable)."""
     gates: GateConfig = field(default_factory=GateConfig)
     """Quality gates around each face's fit: roll undone, too-dark faces refused, diverged fits
     retried or failed (``facesculpt.fitting.gates``)."""

@@ -420,7 +420,15 @@ def reconstruct_all(
     # an InvalidImageError naming what was passed (docs/reliability.md lists the forms)
     image = load_image_any(image)
     cfg = config if config is not None else make_config(preset)
-    n = cfg.max_faces if max_faces is None else max_faces
+    from facesculpt.core.determinism import fixed_threads
+
+    with fixed_threads(cfg.threads):  # repeatable results (docs/reliability.md, "Determinism")
+        return _reconstruct_all(image, cfg, cfg.max_faces if max_faces is None else max_faces, name, progress,
+                                valid_mask)
+
+
+def _reconstruct_all(image: np.ndarray, cfg: Config, n: int, name: str, progress: Progress,
+                     valid_mask: Optional[np.ndarray]) -> list[Reconstruction]:
     torch.set_grad_enabled(True)
     t = time.perf_counter()
     from facesculpt.fitting.gates import fit_with_gates, upright_faces

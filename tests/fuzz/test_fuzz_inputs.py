@@ -26,7 +26,7 @@ from facesculpt.pipeline import reconstruct, reconstruct_all
 # ----------------------------------------------------------------------------- helpers
 
 
-def _stub_rec(n=1):
+def _stub_rec():
     return SimpleNamespace(metrics={"inview_psnr": 30.0, "inview_ssim": 0.9, "warnings": []}, timings={})
 
 
@@ -350,14 +350,34 @@ def test_upside_down_photo_gives_the_upright_head(grace_hopper):
     assert rec.metrics["landmark_error_iod"] < 0.05
 
 
+def test_fringe_over_the_eyes_gives_a_sane_result_or_one_line(grace_hopper):
+    """A dark fringe band pasted from above the brows to below the eyes (the photo of issue 12 whose
+    landmarks slid onto the hair): never a black albedo or a negative light written as a success."""
+    from facesculpt.config import make_config
+    from facesculpt.detect import detect_faces
+
+    pts = detect_faces(grace_hopper)[0].points.numpy()
+    img = grace_hopper.copy()
+    y_eye = int(pts[[33, 263, 159, 386, 145, 374], 1].max())
+    x0, x1 = int(pts[:468, 0].min()) - 20, int(pts[:468, 0].max()) + 20
+    img[int(pts[:468, 1].min()) - 40:y_eye + 6, x0:x1] = (35, 25, 20)
+    cfg = make_config("fast", identity_metrics=False, **{"texture.size": 128})
+    try:
+        rec = reconstruct(img, config=cfg)
+    except (FitFailedError, FaceNotFoundError) as e:
+        assert "\n" not in str(e)
+        return
+    assert float(rec.params.light.coeffs[0, 0].min()) > 0
+    seen = rec.maps.visibility[0] > 0.3
+    assert float(rec.maps.albedo[0][seen].mean()) > 0.03
+
+
 def _bad_rec(ambient=-302.0, albedo=0.0):
     from facesculpt.structures import Pose
 
     light = torch.zeros(1, 9, 3)
     light[0, 0] = ambient
-    R = torch.tensor([[0.0, 0.0, 0.0]])
-    pose = Pose(torch.tensor([[np.pi, 0.0, 0.0]]), torch.tensor([[0.0, 0.0, 60.0]]))
-    del R
+    pose = Pose(torch.tensor([[np.pi, 0.0, 0.0]]), torch.tensor([[0.0, 0.0, 60.0]]))  # upright, facing the camera
     return SimpleNamespace(
         params=SimpleNamespace(light=SimpleNamespace(coeffs=light), pose=pose),
         maps=SimpleNamespace(albedo=torch.full((1, 32, 32, 3), albedo), visibility=torch.ones(1, 32, 32)),
@@ -465,3 +485,19 @@ def test_replaced_result_folder_and_bad_options(tmp_path, stub_fit, photo_file, 
     assert main(["reconstruct", str(photo_file), "-o", str(out), "--every", "0"]) == 2
     with pytest.raises(SystemExit):
         main(["reconstruct", str(photo_file), "-o", str(out), "--max-faces", "x"])
+
+
+def test_fixed_threads_is_restored_after_the_fit(monkeypatch, grace_hopper):
+    import facesculpt.pipeline as pipeline
+    from facesculpt.config import make_config
+
+    seen = []
+    monkeypatch.setattr(pipeline, "reconstruct_face",
+                        lambda *a, **k: seen.append(torch.get_num_threads()) or SimpleNamespace(metrics={}, timings={}))
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        reconstruct_all(grace_hopper, config=make_config("fast", **{"gates.enabled": False}))
+        assert seen == [1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
