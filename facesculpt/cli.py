@@ -86,6 +86,7 @@ def _reconstruct_video(path: Path, folder: Path, cfg, args, bars) -> tuple[Path,
     from facesculpt.core.errors import FaceNotFoundError, FaceTooSmallError, FitFailedError
     from facesculpt.io.atomic import atomic_output_dir, write_json
     from facesculpt.io.results import params_dict, write_result
+    from facesculpt.fitting.gates import fitted_image
     from facesculpt.io.video import iter_video_frames, video_info
     from facesculpt.pipeline import reconstruct_all
 
@@ -105,7 +106,7 @@ def _reconstruct_video(path: Path, folder: Path, cfg, args, bars) -> tuple[Path,
             bars.close()
             for k, rec in enumerate(recs):
                 name = f"frame_{fr.index:06d}" + ("" if k == 0 else f"_face{k + 1}")
-                write_result(Path(tmp) / name, fr.image, rec)
+                write_result(Path(tmp) / name, fitted_image(fr.image, rec), rec)
                 p = params_dict(rec)
                 frames.append({"frame": fr.index, "time_s": fr.time_s, "face": k + 1, "folder": name,
                                "pose": p["pose"], "light": p["light"]["sh_coeffs"], "metrics": rec.metrics})
@@ -162,6 +163,7 @@ def cmd_reconstruct(args) -> int:
 def _reconstruct_entries(args, cfg, entries, outdir: Path) -> int:
     from facesculpt.core.errors import FaceSculptError
     from facesculpt.io.image import load_image
+    from facesculpt.fitting.gates import fitted_image
     from facesculpt.io.names import remove_stale_faces, source_writer
     from facesculpt.io.results import write_result
     from facesculpt.io.video import is_video_name
@@ -197,7 +199,8 @@ def _reconstruct_entries(args, cfg, entries, outdir: Path) -> int:
             bars.close()
             folders = _stem_dirs(outdir, path, len(recs), used)
             for k, (folder, rec) in enumerate(zip(folders, recs)):
-                write_result(folder, image, rec, extra_writers=[source_writer(path, k + 1, len(recs))])
+                write_result(folder, fitted_image(image, rec), rec,
+                             extra_writers=[source_writer(path, k + 1, len(recs))])
                 done.append(folder)
                 tqdm.write(f"{path.name}: {folder}  ({time.perf_counter() - t0:.1f} s, {_quality(rec.metrics)})",
                            file=sys.stdout)

@@ -191,5 +191,13 @@ def upright_faces(image: np.ndarray, detect: Callable, cfg: GateConfig, detectio
     return image, detect(image), k
 
 
+
+def fitted_image(image: np.ndarray, rec) -> np.ndarray:
+    """``image`` as the fit of ``rec`` saw it: turned by ``rec.metrics["input_turned_deg"]`` (the overlay
+    and render of a result must be drawn on this one)."""
+    k = int(rec.metrics.get("input_turned_deg", 0)) // 90 % 4
+    return np.ascontiguousarray(np.rot90(image, k)) if k else image
+
+
 __all__ = ["GateConfig", "upright_faces", "upright_turn", "face_roll_deg", "upright_turns", "face_brightness",
-           "check_input", "check_fit", "fit_with_gates"]
+           "check_input", "check_fit", "fit_with_gates", "fitted_image"]

@@ -348,6 +348,10 @@ def test_upside_down_photo_gives_the_upright_head(grace_hopper):
     R = rec.params.pose.matrix()[0]
     assert R[1, 1] < -0.9  # model +Y (up) maps to image up
     assert rec.metrics["landmark_error_iod"] < 0.05
+    from facesculpt.fitting.gates import fitted_image
+
+    # the command line draws the overlay on the photo as fitted (turned back upright)
+    assert np.array_equal(fitted_image(np.ascontiguousarray(grace_hopper[::-1, ::-1]), rec), grace_hopper)
 
 
 def test_fringe_over_the_eyes_gives_a_sane_result_or_one_line(grace_hopper):
