@@ -70,14 +70,10 @@ class _Bars:
 
 
 def _stem_dirs(outdir: Path, path: Path, n: int, used: set) -> list[Path]:
-    stem = path.stem or "image"
-    base = stem
-    k = 2
-    while base in used:
-        base = f"{stem}_{k}"
-        k += 1
-    used.add(base)
-    return [outdir / (base if i == 0 else f"{base}_face{i + 1}") for i in range(n)]
+    """Result folders of the ``n`` faces of ``path`` (naming rule: ``facesculpt.io.names``)."""
+    from facesculpt.io.names import result_names
+
+    return [outdir / name for name in result_names(path, n, used, outdir)]
 
 
 def _quality(m: dict) -> str:
@@ -91,9 +87,10 @@ def _reconstruct_video(path: Path, folder: Path, cfg, args, bars) -> tuple[Path,
     folder, pose, light, metrics; frames without a face listed as skipped). Frames are fitted
     independently. Returns (folder, faces written, frames read, one note per skipped frame); raises if no
     frame gave a face, so nothing is left behind."""
-    from facesculpt.core.errors import FaceNotFoundError, FaceTooSmallError
+    from facesculpt.core.errors import FaceNotFoundError, FaceTooSmallError, FitFailedError
     from facesculpt.io.atomic import atomic_output_dir, write_json
     from facesculpt.io.results import params_dict, write_result
+    from facesculpt.fitting.gates import fitted_image
     from facesculpt.io.video import iter_video_frames, video_info
     from facesculpt.pipeline import reconstruct_all
 
@@ -105,7 +102,7 @@ def _reconstruct_video(path: Path, folder: Path, cfg, args, bars) -> tuple[Path,
             n_read += 1
             try:
                 recs = reconstruct_all(fr.image, config=cfg, name=f"{path.name} frame {fr.index}", progress=bars)
-            except (FaceNotFoundError, FaceTooSmallError) as e:
+            except (FaceNotFoundError, FaceTooSmallError, FitFailedError) as e:
                 bars.close()
                 skipped.append({"frame": fr.index, "time_s": fr.time_s, "reason": str(e).splitlines()[0]})
                 notes.append(f"note: {path.name}: frame {fr.index} skipped: {str(e).splitlines()[0]}")
@@ -113,7 +110,8 @@ def _reconstruct_video(path: Path, folder: Path, cfg, args, bars) -> tuple[Path,
             bars.close()
             for k, rec in enumerate(recs):
                 name = f"frame_{fr.index:06d}" + ("" if k == 0 else f"_face{k + 1}")
-                write_result(Path(tmp) / name, fr.image, rec, extra_writers=_report_writers(args, folder / name, fr.image))
+                shown = fitted_image(fr.image, rec)
+                write_result(Path(tmp) / name, shown, rec, extra_writers=_report_writers(args, folder / name, shown))
                 p = params_dict(rec)
                 frames.append({"frame": fr.index, "time_s": fr.time_s, "face": k + 1, "folder": name,
                                "pose": p["pose"], "light": p["light"]["sh_coeffs"], "metrics": rec.metrics})
@@ -221,10 +219,6 @@ def cmd_reconstruct(args) -> int:
     from facesculpt.config import make_config
     from facesculpt.core.errors import FaceSculptError
     from facesculpt.io.discover import find_images
-    from facesculpt.io.image import load_image
-    from facesculpt.io.results import write_result
-    from facesculpt.io.video import is_video_name
-    from facesculpt.pipeline import reconstruct_all
 
     if args.device == "cuda":
         import torch
@@ -236,7 +230,7 @@ def cmd_reconstruct(args) -> int:
                   "(use --device cpu)", file=sys.stderr)
         return EXIT_USAGE
     try:
-        cfg = make_config(args.preset, max_faces=args.max_faces, **_parse_overrides(args.set))
+        cfg = make_config(args.preset, **{"max_faces": args.max_faces, **_parse_overrides(args.set)})
     except (FaceSculptError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -257,6 +251,28 @@ def cmd_reconstruct(args) -> int:
     if not entries:
         print("error: no images found in the given paths", file=sys.stderr)
         return EXIT_USAGE
+    from facesculpt.io.outdir import prepare_output_dir, remove_created_if_empty
+
+    try:  # -o is checked (and created) before the first fit; removed again if the run leaves it empty
+        created = prepare_output_dir(outdir)
+    except FaceSculptError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return _reconstruct_entries(args, cfg, entries, outdir)
+    finally:
+        remove_created_if_empty(created)
+
+
+def _reconstruct_entries(args, cfg, entries, outdir: Path) -> int:
+    from facesculpt.core.errors import FaceSculptError
+    from facesculpt.io.image import load_image
+    from facesculpt.fitting.gates import fitted_image
+    from facesculpt.io.names import remove_stale_faces, source_writer
+    from facesculpt.io.results import write_result
+    from facesculpt.io.video import is_video_name
+    from facesculpt.pipeline import reconstruct_all
+
     show = not args.quiet and sys.stderr.isatty() or args.progress
     bars = _Bars(show)
     if getattr(args, "subject", False):
@@ -264,6 +280,7 @@ def cmd_reconstruct(args) -> int:
     failures: list[str] = []
     done: list[Path] = []
     used: set = {"_report"}  # the report's shared scripts folder (facesculpt/report)
+    n_warned = 0
     from tqdm import tqdm
 
     it = tqdm(entries, desc="images", unit="img", file=sys.stderr, disable=not show, dynamic_ncols=True)
@@ -296,11 +313,21 @@ def cmd_reconstruct(args) -> int:
             image = load_image(path)
             recs = reconstruct_all(image, config=cfg, name=path.name, progress=bars, box=box)
             bars.close()
-            for folder, rec in zip(_stem_dirs(outdir, path, len(recs), used), recs):
-                write_result(folder, image, rec, extra_writers=_report_writers(args, folder, image))
+            folders = _stem_dirs(outdir, path, len(recs), used)
+            for k, (folder, rec) in enumerate(zip(folders, recs)):
+                shown = fitted_image(image, rec)
+                write_result(folder, shown, rec,
+                             extra_writers=[source_writer(path, k + 1, len(recs))]
+                             + _report_writers(args, folder, shown))
                 done.append(folder)
                 tqdm.write(f"{path.name}: {folder}  ({time.perf_counter() - t0:.1f} s, {_quality(rec.metrics)})",
                            file=sys.stdout)
+                for w in rec.metrics.get("warnings", []):
+                    tqdm.write(f"warning: {path.name}: {w}", file=sys.stderr)
+                n_warned += bool(rec.metrics.get("warnings"))
+            for stale in remove_stale_faces(folders, path, used):
+                tqdm.write(f"note: removed {stale} (a face of an earlier run of {path.name} not found this time)",
+                           file=sys.stderr)
         except KeyboardInterrupt:
             raise
         except Exception as e:  # one line per failure; the batch goes on
@@ -318,7 +345,8 @@ def cmd_reconstruct(args) -> int:
         from facesculpt.report.cli import finish_batch
 
         finish_batch(outdir)
-    print(f"done: {n_ok} face(s) reconstructed, {len(failures)} input(s) failed; outputs in {outdir}")
+    print(f"done: {n_ok} face(s) reconstructed, {len(failures)} input(s) failed; outputs in {outdir}"
+          + (f"; {n_warned} with warnings (see their metrics.json)" if n_warned else ""))
     return EXIT_FAILED if failures else 0
 
 

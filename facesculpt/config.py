@@ -10,8 +10,10 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from facesculpt.core.config_values import check_value
 from facesculpt.core.errors import ConfigError
 from facesculpt.detail.config import DetailConfig
+from facesculpt.fitting.gates import GateConfig
 from facesculpt.fitting.head_landmarks import HeadLandmarkConfig
 from facesculpt.fitting.head_shape import HeadPriors
 from facesculpt.fitting.head_track import TrackConfig
@@ -162,6 +164,13 @@ class Config:
     identity_metrics: bool = True
     """Write identity distances (photo vs in-view and +-30 deg renders, dlib embedding) to
     metrics.json; costs about four renders and five embeddings per face."""
+    threads: int = 1
+    """torch threads of the fit. 1 makes two runs of the same photo, preset and seed give byte-identical
+    results (with 2 or more, some CPU kernels sum in thread order and the fits drift apart:
+    docs/reliability.md); 0 keeps torch's default (faster on several cores, not repeatable)."""
+    gates: GateConfig = field(default_factory=GateConfig)
+    """Quality gates around each face's fit: roll undone, too-dark faces refused, diverged fits
+    retried or failed (``facesculpt.fitting.gates``)."""
 
 
 def _presets() -> dict[str, Config]:
@@ -175,9 +184,10 @@ def _presets() -> dict[str, Config]:
 PRESETS = tuple(_presets())
 
 
-def with_overrides(cfg: Any, **overrides: Any) -> Any:
+def with_overrides(cfg: Any, _key_prefix: str = "", **overrides: Any) -> Any:
     """A copy of dataclass ``cfg`` with fields replaced; nested fields via ``"photometric.iterations"``
-    keys or ``photometric={"iterations": 10}``. Unknown names raise ConfigError."""
+    keys or ``photometric={"iterations": 10}``. Unknown names raise ConfigError; values are converted to
+    the field's type and range-checked (``facesculpt.core.config_values``), a bad one is a ConfigError."""
     names = {f.name for f in dataclasses.fields(cfg)}
     direct: dict[str, Any] = {}
     nested: dict[str, dict[str, Any]] = {}
@@ -185,16 +195,18 @@ def with_overrides(cfg: Any, **overrides: Any) -> Any:
         head, _, rest = key.partition(".")
         if head not in names:
             raise ConfigError(
-                f"unknown config field '{key}' for {type(cfg).__name__} (known: {', '.join(sorted(names))})"
+                f"unknown config field '{_key_prefix}{key}' for {type(cfg).__name__} (known: {', '.join(sorted(names))})"
             )
         if rest:
+            if not dataclasses.is_dataclass(getattr(cfg, head)):
+                raise ConfigError(f"unknown config field '{key}': '{head}' has no fields")
             nested.setdefault(head, {})[rest] = value
         elif isinstance(value, dict) and dataclasses.is_dataclass(getattr(cfg, head)):
             nested.setdefault(head, {}).update(value)
-        else:
-            direct[head] = value
+        else:  # converted to the field's type and range-checked (facesculpt.core.config_values)
+            direct[head] = check_value(cfg, head, value, _key_prefix + head)
     for head, sub in nested.items():
-        direct[head] = with_overrides(getattr(cfg, head), **sub)
+        direct[head] = with_overrides(getattr(cfg, head), _key_prefix=f"{_key_prefix}{head}.", **sub)
     return dataclasses.replace(cfg, **direct)
 
 

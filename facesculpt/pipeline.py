@@ -148,7 +148,8 @@ def evaluate(image: np.ndarray, rec: "Reconstruction", topo, identity: bool = Tr
     cam = rec.params.camera.crop(x0, y0, R / side, (R, R))
     with torch.no_grad():
         rend = render_face(rec.mesh.verts, rec.mesh.faces, rec.mesh.uvs, rec.params.pose, cam,
-                           rec.maps.albedo, rec.params.light.coeffs, background=target)
+                           torch.round(rec.maps.albedo.clamp(0, 1) * 255) / 255,  # as exported (8-bit)
+                           rec.params.light.coeffs, background=target)
         skin = _face_weights(topo)[rend.frags.pix_to_face.clamp(min=0)] > 0
         mask = rend.mask & skin
         from facesculpt.texture.color import to_display
@@ -447,27 +448,55 @@ def reconstruct_all(
     valid_mask: Optional[np.ndarray] = None,
     box: Optional[tuple] = None,
 ) -> list[Reconstruction]:
-    """Reconstruct up to ``max_faces`` faces (largest first) of an image array (H, W, 3) uint8 or path.
+    """Reconstruct up to ``max_faces`` faces (largest first) of an image: a path, a PIL image, or a numpy
+    array / torch tensor in a form ``facesculpt.io.image.load_image_any`` accepts.
+
+    Raises InvalidImageError (not an image, or a form refused), FaceNotFoundError, FaceTooSmallError,
+    FitFailedError (every quality gate failed; ``facesculpt.fitting.gates``), ConfigError.
 
     ``valid_mask`` (H, W) bool, optional: pixels the fit may use (see ``reconstruct_face``).
     ``box`` (x0, y0, x1, y1) pixels, optional: the face's box, given instead of detecting it (one face;
     an inverted box or one outside the image raises ``InvalidBoxError``).
     """
-    if isinstance(image, (str, bytes)) or hasattr(image, "__fspath__"):
-        from facesculpt.io.image import load_image
+    from facesculpt.io.image import load_image_any
 
+    if isinstance(image, (str, bytes)) or hasattr(image, "__fspath__"):
         name = str(image)
-        image = load_image(image)
+    # every accepted form (path, PIL image, numpy/torch array) becomes (H, W, 3) uint8; anything else is
+    # an InvalidImageError naming what was passed (docs/reliability.md lists the forms)
+    image = load_image_any(image)
     cfg = config if config is not None else make_config(preset)
-    n = cfg.max_faces if max_faces is None else max_faces
+    from facesculpt.core.determinism import fixed_threads
+
+    with fixed_threads(cfg.threads):  # repeatable results (docs/reliability.md, "Determinism")
+        return _reconstruct_all(image, cfg, cfg.max_faces if max_faces is None else max_faces, name, progress,
+                                valid_mask, box)
+
+
+def _reconstruct_all(image: np.ndarray, cfg: Config, n: int, name: str, progress: Progress,
+                     valid_mask: Optional[np.ndarray], box: Optional[tuple] = None) -> list[Reconstruction]:
     torch.set_grad_enabled(True)
     t = time.perf_counter()
-    faces = detect_faces(image, max_faces=n, min_face_size=cfg.min_face_size,
-                         detection_max_side=cfg.detection_max_side, name=name, box=box)
+    from facesculpt.fitting.gates import fit_with_gates, upright_faces
+
+    def detect(img):
+        return detect_faces(img, max_faces=n, min_face_size=cfg.min_face_size,
+                            detection_max_side=cfg.detection_max_side, name=name, box=box)
+
+    if box is not None:  # a user's box refers to the photo as given: no turning
+        faces, turns = detect(image), 0
+    else:  # a sideways or upside-down face is turned upright (by quarter turns) before fitting
+        image, faces, turns = upright_faces(image, detect, cfg.gates, cfg.detection_max_side)
+    if turns and valid_mask is not None:
+        valid_mask = np.rot90(np.asarray(valid_mask), turns)
+    notes = [f"the photo was turned {90 * turns} degrees counter-clockwise so the face is upright; "
+             "pose, camera and overlay refer to the turned photo"] if turns else []
     t_detect = time.perf_counter() - t
     out = []
     for lmk in faces:
-        rec = reconstruct_face(image, lmk, cfg, progress, valid_mask)
+        rec = fit_with_gates(lambda c: reconstruct_face(image, lmk, c, progress, valid_mask), image, lmk, cfg,
+                             name, notes)
+        rec.metrics["input_turned_deg"] = 90 * turns
         rec.timings = {"detect": t_detect, **rec.timings}
         out.append(rec)
     return out

@@ -31,3 +31,8 @@ class ConfigError(FaceSculptError, ValueError):
 
 class AssetError(FaceSculptError):
     """A bundled or installed model file is missing, truncated or corrupt."""
+
+
+class FitFailedError(FaceSculptError):
+    """The fit of a found face failed its quality checks, also after a retry from a safer start
+    (``facesculpt.fitting.gates``): nothing is written for that face."""

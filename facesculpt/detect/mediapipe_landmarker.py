@@ -57,11 +57,28 @@ def _resize(img: np.ndarray, scale: float) -> np.ndarray:
     return np.asarray(Image.fromarray(img).resize(size, Image.BILINEAR))
 
 
+def _run(graph, img: np.ndarray):
+    """``graph().process(img)``. After any failure the graph is dropped (a mediapipe graph that failed
+    once answers every later call with "Graph has errors") and the image tried once more on a fresh one;
+    a second failure becomes a FaceNotFoundError. Images mediapipe cannot take are refused before it runs."""
+    if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8 or min(img.shape[:2]) < 2:
+        raise FaceNotFoundError(f"no face found: the image is too small or not RGB ({img.shape} {img.dtype})")
+    img = np.ascontiguousarray(img)
+    for attempt in range(2):  # a graph broken by an earlier failure is replaced and the image tried again
+        try:
+            with _LOCK, quiet_native_stderr():
+                return graph().process(img)
+        except Exception as e:  # noqa: BLE001 - mediapipe raises RuntimeError/ValueError from its C++ graph
+            graph.cache_clear()
+            if attempt:
+                msg = str(e).splitlines()[0][:100] if str(e) else type(e).__name__
+                raise FaceNotFoundError(f"no face found: the landmarker failed ({msg})") from None
+
+
 def _mesh_on(img: np.ndarray) -> list[np.ndarray]:
     """Run the face-mesh model; (478, 3) pixel landmarks per face found."""
     h, w = img.shape[:2]
-    with _LOCK, quiet_native_stderr():
-        res = _mesher().process(np.ascontiguousarray(img))
+    res = _run(_mesher, img)
     out = []
     for face in res.multi_face_landmarks or []:
         pts = np.array([(p.x * w, p.y * h, p.z * w) for p in face.landmark], dtype=np.float64)
@@ -71,8 +88,7 @@ def _mesh_on(img: np.ndarray) -> list[np.ndarray]:
 
 def _boxes(img: np.ndarray) -> list[tuple[float, float, float, float]]:
     h, w = img.shape[:2]
-    with _LOCK, quiet_native_stderr():
-        res = _detector().process(np.ascontiguousarray(img))
+    res = _run(_detector, img)
     boxes = []
     for det in res.detections or []:
         b = det.location_data.relative_bounding_box
@@ -216,3 +232,20 @@ def _from_box(image: np.ndarray, box, detector: str, min_face_size: int, name: s
         raise FaceTooSmallError(f"face in {name} is {max(bb[2] - bb[0], bb[3] - bb[1]):.0f} px, smaller than the "
                                 f"{min_face_size} px minimum (use a closer or larger photo)")
     return Landmarks(torch.tensor(pts, dtype=torch.float32), torch.tensor(bb, dtype=torch.float32), (H, W), detector)
+def detector_rolls(image: np.ndarray, detection_max_side: int = 1280) -> list[tuple[float, float]]:
+    """(score, in-plane roll in degrees) of each face mediapipe's face detector finds in ``image``
+    (H, W, 3) uint8; roll 0 is upright, +90 the face's top pointing right (eye and mouth keypoints).
+    The detector finds upright and sideways faces but not upside-down ones (the quality gates use
+    this to find the photo's upright turn; ``facesculpt.fitting.gates``)."""
+    import math
+
+    H, W = image.shape[:2]
+    scale = min(1.0, detection_max_side / max(H, W))
+    small = _resize(image, scale) if scale < 1.0 else image
+    h, w = small.shape[:2]
+    out = []
+    for det in _run(_detector, small).detections or []:
+        kp = det.location_data.relative_keypoints
+        ex, ey = (kp[0].x + kp[1].x) / 2 * w, (kp[0].y + kp[1].y) / 2 * h
+        out.append((float(det.score[0]), math.degrees(math.atan2(ex - kp[3].x * w, -(ey - kp[3].y * h)))))
+    return out

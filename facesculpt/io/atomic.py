@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import enum
+import errno
 import io
 import json
 import math
@@ -66,20 +67,46 @@ def atomic_output_dir(final: os.PathLike | str) -> Iterator[Path]:
 
 
 def _commit(tmp: Path, final: Path) -> None:
-    old = None
-    if final.is_symlink() or final.exists():
-        if not final.is_dir():
-            raise _not_a_folder(final)
-        old = _sibling(final, "old")
-        os.rename(final, old)
+    """Rename ``tmp`` to ``final``, moving an existing ``final`` aside first.
+
+    Several writers may commit the same ``final`` at once: each rename is atomic, and a writer whose
+    rename in fails because another one put its folder there in between (``ENOTEMPTY``/``EEXIST``), or
+    whose rename aside finds the folder already moved (``FileNotFoundError``), tries again; the last
+    writer's folder wins and the others' folders are deleted, so the final folder is always one
+    complete result."""
+    olds: list[Path] = []
     try:
-        os.rename(tmp, final)
+        for _ in range(1000):
+            try:
+                os.rename(tmp, final)
+                break
+            except OSError as e:
+                if e.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
+                    raise
+            if not (final.is_symlink() or final.exists()):
+                continue
+            if final.exists() and not final.is_dir():
+                raise _not_a_folder(final)
+            old = _sibling(final, "old")
+            try:
+                os.rename(final, old)
+            except FileNotFoundError:  # another writer moved it aside first: try again
+                continue
+            olds.append(old)
+        else:
+            raise FaceSculptError(f"cannot write results to {final}: other processes keep replacing it")
     except BaseException:
-        if old is not None:
-            os.rename(old, final)
+        if olds and not (final.is_symlink() or final.exists()):
+            with contextlib.suppress(OSError):
+                os.rename(olds.pop(), final)
+        for old in olds:
+            shutil.rmtree(old, ignore_errors=True)
         raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    for old in olds:
+        if old.is_symlink():
+            old.unlink()
+        else:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _write_bytes_atomic(path: os.PathLike | str, data: bytes) -> None:

@@ -1,0 +1,151 @@
+"""Type and range checks of config values (``facesculpt.config.with_overrides`` calls them).
+
+A value given on the command line (``--set photometric.iterations=40``, JSON-parsed, else a string)
+or through ``make_config(**overrides)`` is converted to the type of the dataclass field it replaces
+and checked against the field's allowed range, before any image is processed. A bad value is a
+``ConfigError`` with one line naming the field, the value and what is allowed.
+
+The rules (one place, so every stage config gets them without repeating them per field):
+
+- ``bool`` fields take ``true``/``false`` (also the strings "true"/"false"/"1"/"0");
+- ``int`` fields take whole numbers only (``1.5`` and ``"abc"`` are refused; ``40.0`` is 40) and are
+  >= 0; sizes, step counts of stages that divide by them and ``max_faces`` are >= 1 (``_INT_MIN``);
+  a few have an upper bound too (``_RANGES``);
+- ``float`` fields take finite numbers; weights (``w_*``) are >= 0, learning rates (``lr_*``) > 0;
+- ``str`` fields with a fixed set of values are checked against it (``_CHOICES``);
+- ``tuple`` fields take a list of the same length;
+- a section (``photometric``, ``texture``, ...) takes only a mapping of its own fields.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from typing import Any
+
+from facesculpt.core.errors import ConfigError
+
+#: inclusive (low, high) bounds per field name (the last part of a dotted key); None = open
+_RANGES: dict[str, tuple[float | None, float | None]] = {
+    "size": (16, 4096),
+    "render_size": (32, 2048),
+    "albedo_size": (2, 512),
+    "random_view_size": (32, 1024),
+    "detection_max_side": (64, 8192),
+    "min_face_size": (8, None),
+    "max_faces": (1, 64),
+    "subdivision_levels": (0, 3),
+    "min_facing": (0.0, 1.0),
+    "full_facing": (0.0, 1.0),
+    "shading_floor": (0.0, 1.0),
+}
+#: int fields that must be at least 1 (they count steps between events or divide by themselves)
+_INT_MIN1 = ("iterations", "every", "_every", "random_views", "low_cells", "symmetry_scale", "albedo_blur")
+#: str fields with a fixed set of values
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "face_model": ("ict", "mediapipe468"),
+}
+
+
+def _bad(key: str, value: Any, allowed: str) -> ConfigError:
+    return ConfigError(f"bad value {value!r} for config field '{key}': {allowed}")
+
+
+def _as_int(key: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise _bad(key, value, "expected a whole number")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise _bad(key, value, "expected a whole number")
+
+
+def _as_float(key: str, value: Any) -> float:
+    if isinstance(value, bool):
+        raise _bad(key, value, "expected a number")
+    if isinstance(value, (int, float)):
+        v = float(value)
+    elif isinstance(value, str):
+        try:
+            v = float(value.strip())
+        except ValueError:
+            raise _bad(key, value, "expected a number") from None
+    else:
+        raise _bad(key, value, "expected a number")
+    if not math.isfinite(v):
+        raise _bad(key, value, "expected a finite number")
+    return v
+
+
+def _as_bool(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
+        return value.strip().lower() in ("true", "1")
+    raise _bad(key, value, "expected true or false")
+
+
+def _check_range(key: str, name: str, value: float, kind: type) -> None:
+    low, high = _RANGES.get(name, (None, None))
+    if low is None:
+        if kind is int:
+            low = 1 if any(name == s or (s.startswith("_") and name.endswith(s)) for s in _INT_MIN1) else 0
+        elif name.startswith("w_"):
+            low = 0.0
+    if name.startswith("lr_") and value <= 0:
+        raise _bad(key, value, "expected a number > 0")
+    if (low is not None and value < low) or (high is not None and value > high):
+        what = "an integer" if kind is int else "a number"
+        if high is None:
+            raise _bad(key, value, f"expected {what} >= {low}")
+        raise _bad(key, value, f"expected {what} in [{low}, {high}]")
+
+
+def check_value(cfg: Any, name: str, value: Any, key: str | None = None) -> Any:
+    """``value`` converted to the type of field ``name`` of dataclass ``cfg`` and range-checked.
+
+    key: the dotted name shown in errors (default ``name``). Raises ConfigError.
+    """
+    key = key or name
+    hints = typing.get_type_hints(type(cfg))
+    kind = hints.get(name)
+    current = getattr(cfg, name)
+    if dataclasses.is_dataclass(current):
+        fields = ", ".join(f.name for f in dataclasses.fields(current))
+        raise _bad(key, value, f"'{key}' is a section; set one of its fields, e.g. {key}.{fields.split(', ')[0]} "
+                               f"(fields: {fields})")
+    origin = typing.get_origin(kind) or kind
+    if kind is bool:
+        return _as_bool(key, value)
+    if kind is int:
+        v = _as_int(key, value)
+        _check_range(key, name, v, int)
+        return v
+    if kind is float:
+        v = _as_float(key, value)
+        _check_range(key, name, v, float)
+        return v
+    if kind is str:
+        if not isinstance(value, str):
+            raise _bad(key, value, "expected text")
+        choices = _CHOICES.get(name)
+        if choices and value not in choices:
+            raise _bad(key, value, f"choose from {', '.join(choices)}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)) or (isinstance(current, tuple) and len(value) != len(current)
+                                                     and ... not in typing.get_args(kind)):
+            raise _bad(key, value, f"expected a list like {list(current)}")
+        return tuple(value)
+    return value
+
+
+__all__ = ["check_value"]
