@@ -259,12 +259,12 @@ def cmd_reconstruct(args) -> int:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        return _reconstruct_entries(args, cfg, entries, outdir)
+        return _reconstruct_entries(args, cfg, entries, outdir, box)
     finally:
         remove_created_if_empty(created)
 
 
-def _reconstruct_entries(args, cfg, entries, outdir: Path) -> int:
+def _reconstruct_entries(args, cfg, entries, outdir: Path, box=None) -> int:
     from facesculpt.core.errors import FaceSculptError
     from facesculpt.io.image import load_image
     from facesculpt.fitting.gates import fitted_image
