@@ -8,7 +8,6 @@ of ``fit_head_landmarks`` from there (0: the regressor's head as it is).
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, replace
 from typing import Optional
 
@@ -149,21 +148,18 @@ def regress_head(landmarks: Landmarks, model: FaceModel, camera: Camera, pose_it
 
 def fit_head_from_regressor(landmarks: Landmarks, model: FaceModel, camera: Camera, lm_cfg,
                             cfg: RegressorInitConfig, progress=None):
-    """``fit_head_landmarks``'s result (pose, HeadParams, losses) started from ``regress_head``;
-    losses gain ``regressor_seconds``."""
+    """``fit_head_landmarks``'s result (pose, HeadParams, losses) started from ``regress_head`` (the
+    losses hold no timings, so equal runs give equal params.json; the stage's time is in its timings)."""
     from facesculpt.fitting.head_landmarks import fit_head_landmarks
 
-    t = time.perf_counter()
     stats: dict = {}
     pose, head = regress_head(landmarks, model, camera, cfg.pose_iterations, cfg.expression_floor, stats)
-    dt = time.perf_counter() - t
     if cfg.polish_iterations <= 0:
-        return pose, head, {**stats, "iterations": 0, "regressor_seconds": dt}
+        return pose, head, {**stats, "iterations": 0}
     polish = replace(lm_cfg, iterations=int(cfg.polish_iterations), expression_first=0,
                      fit_identity=lm_cfg.fit_identity and cfg.polish_shape and cfg.polish_identity,
                      fit_expression=lm_cfg.fit_expression and cfg.polish_shape)
     pose, out, losses = fit_head_landmarks(landmarks, model, pose, camera, polish, progress, init=head)
-    losses["regressor_seconds"] = dt  # regression and pose refinement
     return pose, out, losses
 
 
