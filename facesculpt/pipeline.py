@@ -417,7 +417,9 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
         dense = view.render_verts(head_verts)
     tex = _face_crop(image, landmarks, cam, TEXTURE_CROP_EXPAND, None, valid_mask)
     if cfg.texture.occlusion.enabled:  # occluders out of the albedo (texture.occlusion)
+        t_occ = time.perf_counter()
         tex, losses["occlusion"] = _mask_occluders(tex, dense, view, pose, light, landmarks, cfg, linear)
+        timings["occlusion"] = time.perf_counter() - t_occ
     if linear:
         from dataclasses import replace as dc_replace
 
