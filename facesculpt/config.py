@@ -122,8 +122,9 @@ class TextureConfig:
     skin: SkinPriorConfig = field(default_factory=SkinPriorConfig)
     """The skin prior's exposure and light-colour spreads (``texture.skin_prior.SkinPriorConfig``)."""
     occlusion: OcclusionConfig = field(default_factory=OcclusionConfig)
-    """Morphable head: pixels the fitted render cannot explain (occluders) kept out of the albedo
-    (``texture.occlusion.OcclusionConfig``; ``enabled=False``: as before)."""
+    """Morphable head: pixels whose de-lit colour is far from the face's own skin (occluders: bars,
+    frames, hair, patches) kept out of the albedo (``texture.occlusion.OcclusionConfig``;
+    ``enabled=False``: as before)."""
 
 
 @dataclass(frozen=True)
