@@ -16,6 +16,7 @@ from facesculpt.detail.config import DetailConfig
 from facesculpt.fitting.gates import GateConfig
 from facesculpt.fitting.head_landmarks import HeadLandmarkConfig
 from facesculpt.fitting.head_shape import HeadPriors
+from facesculpt.texture.occlusion import OcclusionConfig
 from facesculpt.fitting.head_track import TrackConfig
 from facesculpt.fitting.regress_init import RegressorInitConfig
 from facesculpt.identity.config import IdentityConfig
@@ -120,6 +121,10 @@ class TextureConfig:
     with the measured skin reflectance prior (``texture.skin_prior``)."""
     skin: SkinPriorConfig = field(default_factory=SkinPriorConfig)
     """The skin prior's exposure and light-colour spreads (``texture.skin_prior.SkinPriorConfig``)."""
+    occlusion: OcclusionConfig = field(default_factory=OcclusionConfig)
+    """Morphable head: pixels whose de-lit colour is far from the face's own skin (occluders: bars,
+    frames, hair, patches) kept out of the albedo (``texture.occlusion.OcclusionConfig``;
+    ``enabled=False``: as before)."""
 
 
 @dataclass(frozen=True)

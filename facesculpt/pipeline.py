@@ -312,6 +312,21 @@ def _filler_texels(view, size: int, exempt: bool) -> Optional[torch.Tensor]:
     return ((p2f >= 0) & ((region == 1) | (region == 2)))[None]
 
 
+def _mask_occluders(tex: _Crop, dense, view, pose, light, landmarks: Landmarks, cfg: Config, linear: bool):
+    """``tex`` with the occluder pixels (``texture.occlusion.occluder_mask``) made invalid, and
+    {"fraction": share of the crop flagged}."""
+    from dataclasses import replace as dc_replace
+
+    from facesculpt.texture.occlusion import occluder_mask
+
+    pts = (landmarks.points[:, :2].numpy() - np.array([tex.x0, tex.y0])) * (tex.size / tex.side)
+    occ = occluder_mask(tex.image, dense, view.dense_faces, view.dense_uvs, pose, tex.camera, light,
+                        cfg.texture.occlusion, points_xy=pts, face_weight=_face_weights(view), valid=tex.valid,
+                        linear=linear)
+    valid = ~occ if tex.valid is None else tex.valid & ~occ
+    return dc_replace(tex, valid=valid), {"fraction": float(occ.float().mean())}
+
+
 def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progress: Progress = None,
                      valid_mask: Optional[np.ndarray] = None, fixed: Optional[tuple] = None) -> Reconstruction:
     """``reconstruct_face`` on the ICT morphable head (``cfg.face_model == "ict"``).
@@ -401,6 +416,10 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
         points = model.points(head_verts, "mediapipe")
         dense = view.render_verts(head_verts)
     tex = _face_crop(image, landmarks, cam, TEXTURE_CROP_EXPAND, None, valid_mask)
+    if cfg.texture.occlusion.enabled:  # occluders out of the albedo (texture.occlusion)
+        t_occ = time.perf_counter()
+        tex, losses["occlusion"] = _mask_occluders(tex, dense, view, pose, light, landmarks, cfg, linear)
+        timings["occlusion"] = time.perf_counter() - t_occ
     if linear:
         from dataclasses import replace as dc_replace
 

@@ -445,6 +445,9 @@ def register(subparsers) -> None:
     from facesculpt.bench.relight import register as register_relight
 
     register_relight(bs, common)
+    from facesculpt.bench.occlusion import register as register_occlusion
+
+    register_occlusion(bs, common)
     a = bs.add_parser("aflw2000", help="68-point NME by |yaw| bin on AFLW2000-3D-style imageNNNNN.jpg + .mat pairs")
     a.add_argument("folder", help="folder of imageNNNNN.jpg + imageNNNNN.mat (pt3d_68, Pose_Para)")
     a.add_argument("-o", "--output", default="aflw2000_results", help="output folder (results.json, faces/<stem>/)")

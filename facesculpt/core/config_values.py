@@ -38,6 +38,10 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "min_facing": (0.0, 1.0),
     "full_facing": (0.0, 1.0),
     "shading_floor": (0.0, 1.0),
+    "k_sigma": (0.0, None),  # texture.occlusion
+    "open_frac": (0.0, 0.2),
+    "grow_frac": (0.0, 0.2),
+    "max_fraction": (0.0, 1.0),
 }
 #: int fields that must be at least 1 (they count steps between events or divide by themselves)
 _INT_MIN1 = ("iterations", "every", "_every", "random_views", "low_cells", "symmetry_scale", "albedo_blur")

@@ -1,0 +1,227 @@
+"""`facesculpt benchmark occlusion PATH...`: are pasted occluders kept out of the albedo?
+
+Each photo is reconstructed clean, then with an occluder pasted over the face (``OCCLUDERS``):
+
+* ``bar``: a dark bar across the eyes (a glasses frame / hair strand, exaggerated);
+* ``hand``: a hand-shaped blob (palm and four fingers) in a skin tone over the chin and cheek;
+* ``patch``: a textured square cut from a non-face corner of the same photo, over a cheek.
+
+The occluded run's albedo is compared with the clean run's albedo *of today's pipeline*
+(``texture.occlusion.enabled=False``: the photo's albedo as before this benchmark's mask) over the
+UV texels the occluder covers (texels of the clean fit that were seen and whose photo position
+the occluder covers): PSNR and SSIM of the 8-bit sRGB albedo, with the occluder mask on and off.
+``clean_psnr`` (mask on vs off on the clean photo, over all seen face texels) is what the mask
+costs where nothing occludes the face (its false positives).
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+OCCLUDERS = ("bar", "hand", "patch")
+
+
+def _box(landmarks) -> tuple[float, float, float, float]:
+    x0, y0, x1, y1 = [float(v) for v in landmarks.bbox.tolist()]
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def _capsule(yy, xx, p, q, r) -> np.ndarray:
+    """(H, W) bool pixels within ``r`` of the segment p-q (x, y)."""
+    p, q = np.asarray(p, float), np.asarray(q, float)
+    d = q - p
+    t = np.clip(((xx - p[0]) * d[0] + (yy - p[1]) * d[1]) / max(float(d @ d), 1e-9), 0, 1)
+    return (xx - (p[0] + t * d[0])) ** 2 + (yy - (p[1] + t * d[1])) ** 2 <= r * r
+
+
+def occluder(image: np.ndarray, landmarks, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """(occluded image (H, W, 3) uint8, mask (H, W) bool) of ``kind`` (``OCCLUDERS``) pasted on
+    ``image`` (H, W, 3) uint8 at the face of ``landmarks``. Deterministic."""
+    if kind not in OCCLUDERS:
+        raise ValueError(f"unknown occluder {kind!r} (choose from: {', '.join(OCCLUDERS)})")
+    H, W = image.shape[:2]
+    x0, y0, w, h = _box(landmarks)
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float64)
+    out = image.astype(np.float64).copy()
+    if kind == "bar":
+        yc = y0 + 0.36 * h
+        mask = (np.abs(yy - yc) <= 0.045 * h) & (xx >= x0 + 0.05 * w) & (xx <= x0 + 0.95 * w)
+        fill = np.broadcast_to(np.array([28.0, 24.0, 22.0]), out.shape)
+    elif kind == "hand":
+        c = np.array([x0 + 0.32 * w, y0 + 0.92 * h])
+        s = 0.36 * w
+        mask = ((xx - c[0]) / (0.55 * s)) ** 2 + ((yy - c[1]) / (0.45 * s)) ** 2 <= 1.0
+        for i, ang in enumerate((-0.55, -0.2, 0.15, 0.5)):
+            base = c + s * np.array([0.25 * np.sin(ang) + 0.1 * (i - 1.5), -0.3])
+            tip = base + s * np.array([0.9 * np.sin(ang), -0.95 * np.cos(ang)]) * (0.85 if i in (0, 3) else 1.0)
+            mask |= _capsule(yy, xx, base, tip, 0.09 * s)
+        shade = 0.75 + 0.35 * np.clip((xx - (c[0] - s)) / (2 * s), 0, 1)
+        fill = np.stack([205.0 * shade, 150.0 * shade, 125.0 * shade], -1)
+    else:
+        side = int(round(0.3 * w))
+        best, src = -1.0, (0, 0)
+        for cy, cx in ((0, 0), (0, W - side), (H - side, 0), (H - side, W - side)):
+            cand = image[cy:cy + side, cx:cx + side].astype(np.float64)
+            if cand.shape[:2] == (side, side) and cand.std() > best:
+                best, src = cand.std(), (cy, cx)
+        px, py = int(round(x0 + 0.62 * w)), int(round(y0 + 0.5 * h))
+        mask = np.zeros((H, W), bool)
+        mask[py:py + side, px:px + side] = True
+        fill = np.zeros_like(out)
+        ph, pw = min(side, H - py), min(side, W - px)
+        fill[py:py + ph, px:px + pw] = image[src[0]:src[0] + ph, src[1]:src[1] + pw]
+    out[mask] = np.asarray(fill)[mask]
+    return np.clip(out, 0, 255).round().astype(np.uint8), mask
+
+
+def covered_texels(rec, mask: np.ndarray) -> torch.Tensor:
+    """(1, S, S) bool face-chart texels that ``rec`` saw (visibility > 0.5) and whose photo position
+    lies in ``mask`` (H, W) bool."""
+    from facesculpt.ops.image import sample_pixels
+    from facesculpt.texture.unwrap import texel_geometry
+
+    S = rec.maps.albedo.shape[1]
+    geo = texel_geometry(rec.mesh.verts, rec.mesh.faces, rec.mesh.uvs, rec.params.pose, rec.params.camera, S)
+    m = torch.from_numpy(mask.astype(np.float32))[None, ..., None]
+    cov = sample_pixels(m, geo.xy)[..., 0] > 0.5
+    return cov & geo.inside & (rec.maps.visibility > 0.5)
+
+
+def albedo_srgb8(rec) -> torch.Tensor:
+    """(1, S, S, 3) the face-chart albedo as the exported 8-bit sRGB values (0-1 floats)."""
+    from facesculpt.texture.color import linear_to_srgb
+
+    a = rec.maps.albedo
+    if getattr(rec.maps, "linear", False):
+        a = linear_to_srgb(a)
+    return (a.clamp(0, 1) * 255).round() / 255
+
+
+def compare(a: torch.Tensor, b: torch.Tensor, region: torch.Tensor) -> dict:
+    """PSNR (dB) and SSIM of albedos ``a``, ``b`` (1, S, S, 3) over ``region`` (1, S, S) bool."""
+    from facesculpt.metrics import psnr, ssim
+
+    if int(region.sum()) == 0:
+        return {"psnr": float("nan"), "ssim": float("nan"), "texels": 0}
+    return {"psnr": psnr(a, b, region), "ssim": ssim(a, b, region), "texels": int(region.sum())}
+
+
+def _fmt(v, spec=".2f") -> str:
+    return "nan" if v != v else format(v, spec)
+
+
+def cmd_occlusion(args) -> int:
+    from dataclasses import replace
+
+    from facesculpt.bench.cli import EXIT_FAILED, EXIT_USAGE, _config
+    from facesculpt.core.errors import FaceSculptError
+    from facesculpt.detect import detect_faces
+    from facesculpt.io.atomic import write_json
+    from facesculpt.io.discover import find_images
+    from facesculpt.io.image import load_image
+    from facesculpt.pipeline import reconstruct_all
+
+    kinds = [k.strip() for k in args.occluders.split(",") if k.strip()]
+    bad = [k for k in kinds if k not in OCCLUDERS]
+    if bad or not kinds:
+        print(f"error: unknown occluder(s) {', '.join(bad) or '(none)'} (choose from: {', '.join(OCCLUDERS)})",
+              file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        cfg = _config(args, detail=False)
+    except (FaceSculptError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    occ_cfg = cfg.texture.occlusion
+    cfgs = {"on": replace(cfg, texture=replace(cfg.texture, occlusion=replace(occ_cfg, enabled=True))),
+            "off": replace(cfg, texture=replace(cfg.texture, occlusion=replace(occ_cfg, enabled=False)))}
+    out = Path(args.output)
+    entries = find_images(args.paths, exclude=[out])
+    if not entries:
+        print("error: no images found in the given paths", file=sys.stderr)
+        return EXIT_USAGE
+    rows, failures, clean_rows = [], [], []
+    print(f"{'image':<24}{'occluder':<9}{'texels':>7}{'PSNR off':>9}{'PSNR on':>8}{'SSIM off':>9}{'SSIM on':>8}"
+          f"{'time s':>8}")
+    for entry in entries:
+        path, err = entry if isinstance(entry, tuple) else (entry, None)
+        path = Path(path)
+        try:
+            if err is not None:
+                raise err if isinstance(err, BaseException) else FaceSculptError(str(err))
+            image = load_image(path)
+            lmk = detect_faces(image, max_faces=1, min_face_size=cfg.min_face_size,
+                               detection_max_side=cfg.detection_max_side, name=path.name)[0]
+            clean = {k: reconstruct_all(image, config=c, max_faces=1, name=path.name)[0] for k, c in cfgs.items()}
+            torch.set_grad_enabled(True)
+            ref = albedo_srgb8(clean["off"])
+            seen = clean["off"].maps.visibility > 0.5
+            cc = compare(albedo_srgb8(clean["on"]), ref, seen)
+            clean_rows.append({"image": str(path), "clean_psnr": cc["psnr"], "clean_ssim": cc["ssim"],
+                               "fraction_flagged": clean["on"].losses.get("occlusion", {}).get("fraction")})
+            for kind in kinds:
+                t0 = time.perf_counter()
+                occ_image, mask = occluder(image, lmk, kind)
+                region = covered_texels(clean["off"], mask)
+                row = {"image": str(path), "occluder": kind, "pixels": int(mask.sum())}
+                for k, c in cfgs.items():
+                    rec = reconstruct_all(occ_image, config=c, max_faces=1, name=path.name)[0]
+                    torch.set_grad_enabled(True)
+                    m = compare(albedo_srgb8(rec), ref, region)
+                    row.update({f"psnr_{k}": m["psnr"], f"ssim_{k}": m["ssim"], "texels": m["texels"]})
+                    if k == "on":
+                        row["fraction_flagged"] = rec.losses.get("occlusion", {}).get("fraction")
+                row["seconds"] = time.perf_counter() - t0
+                rows.append(row)
+                print(f"{path.name[:23]:<24}{kind:<9}{row['texels']:>7}{_fmt(row['psnr_off']):>9}"
+                      f"{_fmt(row['psnr_on']):>8}{_fmt(row['ssim_off'], '.3f'):>9}{_fmt(row['ssim_on'], '.3f'):>8}"
+                      f"{row['seconds']:>8.1f}", flush=True)
+        except KeyboardInterrupt:
+            raise
+        except Exception as e:
+            line = str(e).splitlines()[0] if str(e) else type(e).__name__
+            if path.name not in line:
+                line = f"{path.name}: {line}"
+            failures.append(line)
+            print(f"error: {line}", file=sys.stderr)
+
+    def mean(rr, key):
+        vals = [r[key] for r in rr if r[key] == r[key]]
+        return float(np.mean(vals)) if vals else float("nan")
+
+    summary = {}
+    for kind in kinds + ["all"]:
+        rr = [r for r in rows if (kind == "all" or r["occluder"] == kind) and r["texels"] > 0]
+        summary[kind] = {k: mean(rr, k) for k in ("psnr_off", "psnr_on", "ssim_off", "ssim_on")}
+        summary[kind]["gain_db"] = summary[kind]["psnr_on"] - summary[kind]["psnr_off"]
+        summary[kind]["n"] = len(rr)
+    summary["clean"] = {"psnr": mean(clean_rows, "clean_psnr"), "ssim": mean(clean_rows, "clean_ssim"),
+                        "n": len(clean_rows)}
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "results.json", {"summary": summary, "rows": rows, "clean": clean_rows, "failures": failures,
+                                      "settings": {"preset": cfg.name, "occluders": kinds}})
+    for kind in kinds + ["all"]:
+        s = summary[kind]
+        print(f"{'mean':<24}{kind:<9}{'':>7}{_fmt(s['psnr_off']):>9}{_fmt(s['psnr_on']):>8}"
+              f"{_fmt(s['ssim_off'], '.3f'):>9}{_fmt(s['ssim_on'], '.3f'):>8}   gain {_fmt(s['gain_db'])} dB")
+    print(f"clean photos, mask on vs off (all seen texels): PSNR {_fmt(summary['clean']['psnr'])} dB, "
+          f"SSIM {_fmt(summary['clean']['ssim'], '.3f')}")
+    print(f"results: {out / 'results.json'}" + (f"; {len(failures)} image(s) failed" if failures else ""))
+    return EXIT_FAILED if failures or not rows else 0
+
+
+def register(bs, common) -> None:
+    """Add ``benchmark occlusion`` to the benchmark sub-parsers ``bs``."""
+    o = bs.add_parser("occlusion", help="paste occluders on face photos; compare the occluded region's albedo "
+                                        "with the clean photo's, occluder mask on and off")
+    o.add_argument("paths", nargs="+", help="image files and folders")
+    o.add_argument("--occluders", default=",".join(OCCLUDERS), help=f"comma list from: {', '.join(OCCLUDERS)}")
+    common(o)
+    o.set_defaults(func=cmd_occlusion)
+
+
+__all__ = ["OCCLUDERS", "occluder", "covered_texels", "albedo_srgb8", "compare", "cmd_occlusion", "register"]

@@ -1,0 +1,87 @@
+"""The occluder mask (``texture.occlusion``) on hand-made de-lit images, and in the pipeline."""
+import numpy as np
+import pytest
+import torch
+
+from facesculpt.texture.occlusion import OcclusionConfig, skin_outliers
+
+SKIN = torch.tensor([0.55, 0.33, 0.25])
+
+
+def _face(n=128, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    albedo = SKIN * (1 + 0.06 * torch.randn(1, n, n, 3, generator=g)).clamp(min=0.5)
+    face = torch.zeros(1, n, n, dtype=torch.bool)
+    face[:, 8:-8, 8:-8] = True
+    return albedo, face
+
+
+def test_dark_bar_flagged_and_clean_skin_not():
+    albedo, face = _face()
+    cfg = OcclusionConfig()
+    assert not skin_outliers(albedo, face, None, cfg).any()  # skin with noise: nothing flagged
+    albedo[:, 40:50, 20:108] = torch.tensor([0.01, 0.01, 0.01])
+    occ = skin_outliers(albedo, face, None, cfg)
+    assert occ[:, 40:50, 20:108].all()
+    grow = round(cfg.grow_frac * 128)
+    rows = occ[0].any(1).nonzero()[:, 0]
+    assert rows.min() >= 40 - grow - 1 and rows.max() <= 49 + grow + 1  # only the bar and its margin
+    assert not occ[~face].any()
+
+
+def test_coloured_patch_flagged():
+    albedo, face = _face(seed=1)
+    albedo[:, 70:100, 70:100] = torch.tensor([0.05, 0.1, 0.6])  # blue background patch
+    occ = skin_outliers(albedo, face, None, OcclusionConfig())
+    assert occ[:, 70:100, 70:100].all()
+    assert not occ[:, 10:50, 10:50].any()
+
+
+def test_features_are_no_seeds_but_connected_occluders_cross_them():
+    albedo, face = _face(seed=2)
+    features = torch.zeros(1, 128, 128, dtype=torch.bool)
+    features[:, 20:40, 20:60] = True  # a "brow" region
+    albedo[:, 25:32, 25:55] = torch.tensor([0.03, 0.02, 0.02])  # a dark brow, inside the feature region
+    occ = skin_outliers(albedo, face, features, OcclusionConfig())
+    assert not occ.any()  # the brow stays
+    albedo[:, 80:88, 20:110] = 0.01  # a bar outside the features (a seed) ...
+    albedo[:, 28:88, 100:108] = 0.01  # ... with an arm up to the brow's rows ...
+    albedo[:, 28:32, 55:100] = 0.01  # ... joined to the brow
+    occ = skin_outliers(albedo, face, features, OcclusionConfig())
+    assert occ[:, 80:88, 20:110].all() and occ[:, 25:32, 30:50].all()  # the connected brow goes too
+
+
+def test_mostly_flagged_means_a_bad_fit_not_an_occluder():
+    albedo, face = _face(seed=3)
+    albedo[:, :, :80] = 0.01  # most of the face "dark": the median moves, or the cap trips
+    cfg = OcclusionConfig(max_fraction=0.3)
+    assert skin_outliers(albedo, face, None, cfg).sum() <= 0.3 * face.sum()
+
+
+def test_shape_errors():
+    with pytest.raises(ValueError, match="expected albedo"):
+        skin_outliers(torch.ones(1, 8, 8), torch.ones(1, 8, 8, dtype=torch.bool), None, OcclusionConfig())
+
+
+def test_pipeline_masks_a_pasted_bar(grace_hopper):
+    """The fast preset on Grace Hopper with a dark bar over the eyes: the mask takes the bar's
+    texels out (their albedo is completed, not black), and the switch turns it off."""
+    from dataclasses import replace
+
+    from facesculpt.bench.occlusion import albedo_srgb8, covered_texels, occluder
+    from facesculpt.config import make_config
+    from facesculpt.detect import detect_faces
+    from facesculpt.pipeline import reconstruct_all
+
+    lmk = detect_faces(grace_hopper, max_faces=1)[0]
+    img, mask = occluder(grace_hopper, lmk, "bar")
+    cfg = make_config("fast")
+    off = replace(cfg, texture=replace(cfg.texture, occlusion=replace(cfg.texture.occlusion, enabled=False)))
+    rec_on = reconstruct_all(img, config=cfg, max_faces=1)[0]
+    rec_off = reconstruct_all(img, config=off, max_faces=1)[0]
+    assert rec_on.losses["occlusion"]["fraction"] > 0.01 and "occlusion" not in rec_off.losses
+    region = covered_texels(rec_off, mask)
+    assert int(region.sum()) > 1000
+    lum_on = float(albedo_srgb8(rec_on)[region].mean())
+    lum_off = float(albedo_srgb8(rec_off)[region].mean())
+    assert lum_off < 0.25 and lum_on > lum_off + 0.15  # the black bar is in the albedo only without the mask
