@@ -138,3 +138,12 @@ def test_identity_steps_use_the_relative_depth():
     without = _identity_steps(model, [(bad, pose, head)], a0, cams[0], cfg, 2, use_depth=False)
     assert float((without - a0).abs().max()) < 0.05
     assert float((with_depth - a0).abs().max()) > 0.1
+
+
+def test_identity_active_set_typo_fails():
+    from facesculpt.config import make_config
+    from facesculpt.core.errors import ConfigError
+
+    assert make_config("fast", track={"identity_active_set": "step"}).track.identity_active_set == "step"
+    with pytest.raises(ConfigError, match="identity_active_set"):
+        make_config("fast", track={"identity_active_set": "gradiant"})
