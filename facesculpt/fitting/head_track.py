@@ -63,7 +63,8 @@ class TrackConfig:
     """Frames (spread evenly over the clip) the identity is fitted to. 16, not 8: the identity's
     error leaks into the eye-lid channels, whose landmark motions nearly coincide (eyeLookUp /
     eyeWide: cosine 0.90); with the true identity every channel of the channels clip correlates at
-    >= 0.96, with 8 frames (0.83 mm) three right-lid channels fell to 0.74-0.79 (docs/results.md)."""
+    >= 0.96, with 8 frames (0.83 mm) three right-lid channels fell to 0.74-0.79 (docs/results.md,
+    ``benchmarks/bench_track_identity.py``)."""
     identity_rounds: int = 2
     """Rounds of (frames' pose/expression/gaze with the identity held, then identity steps on all
     of them together) after the per-frame start."""
