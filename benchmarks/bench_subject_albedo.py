@@ -66,7 +66,8 @@ def main() -> int:
         a = a.permute(0, 3, 1, 2).float()
         a = F.interpolate(a, size=(S, S), mode="area") if a.shape[-1] != S else a
         lum = (a * torch.tensor([0.299, 0.587, 0.114])[None, :, None, None]).sum(1, keepdim=True)
-        band = F.avg_pool2d(lum, 5, 1, 2, count_include_pad=False) - F.avg_pool2d(lum, 31, 1, 15, count_include_pad=False)
+        fine = F.avg_pool2d(lum, 5, 1, 2, count_include_pad=False)
+        band = fine - F.avg_pool2d(lum, 31, 1, 15, count_include_pad=False)
         return band[0, 0]
 
     S = min(cfg.uv_size, res.fused.maps.albedo.shape[1])
