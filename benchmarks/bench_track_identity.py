@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/bench_track_identity.py [--seed 0] [--track]
 
-On the synthetic channels clip (``bench.clip.make_clip(seed, "channels")``): the identity vertex error
+The cosines between the eye-lid channels' landmark motions, per eye; then, on the synthetic
+channels clip (``bench.clip.make_clip(seed, "channels")``): the identity vertex error
 (narrow face, neutral, similarity aligned, mm) of ``fit_joint_identity`` for several choices of
 identity frames (8 / 16 spread evenly, 8 without expression: an oracle choice); with ``--track`` also
 the whole clip tracked with the clip's **true** identity given (expression MAE and the lowest
@@ -38,6 +39,16 @@ def main() -> int:
         with torch.no_grad():
             return similarity_error_mm(z(a), z(clip.identity))
 
+    # the lid channels' landmark motions (478 embedded points): left and right eye side by side
+    _, _, exb = model.landmark_model("mediapipe")
+    names = model.expression_names
+    flat = exb.reshape(len(names), -1).double()
+    for side in ("L", "R"):
+        pairs = [("eyeLookUp", "eyeWide"), ("eyeLookUp", "eyeLookDown"), ("eyeLookIn", "eyeLookOut"),
+                 ("eyeBlink", "eyeWide")]
+        cos = [torch.nn.functional.cosine_similarity(flat[names.index(f"{a}_{side}")], flat[names.index(f"{b}_{side}")],
+                                                     dim=0) for a, b in pairs]
+        print(f"eye {side}: cosine " + ", ".join(f"{a}/{b} {float(c):+.2f}" for (a, b), c in zip(pairs, cos)))
     quiet = [t for t in range(T) if float(clip.expression[t].sum()) == 0]
     choices = {"8 spread": _spread(list(range(T)), 8), "16 spread": _spread(list(range(T)), 16),
                "8 without expression (oracle)": _spread(quiet, 8)}
