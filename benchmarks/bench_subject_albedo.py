@@ -9,7 +9,7 @@ halves differ. The face tile's UVs are mirror images about u = 0.5: flipping the
 mirror. Scored on texels the fused result saw (visibility > 0.5), per half of the tile: the
 correlation of the fused albedo's detail (luminance, 5-texel minus 31-texel box blur) with the truth's, and with the
 **mirrored** truth's. Mirrored halves would show as a high second number and a low first one on
-that half. The same for the frontal photo's own albedo, for comparison. Never collected by pytest.
+that half. The same for each photo's own albedo, for comparison. Never collected by pytest.
 """
 from __future__ import annotations
 
@@ -86,7 +86,9 @@ def main() -> int:
     print(f"control: the truth's detail against its mirror image: {corr(truth, mirrored, seen):.3f}")
     print("| albedo | half | texels | corr with truth | corr with mirrored truth |")
     print("|---|---|---:|---:|---:|")
-    for name, a in (("fused (3 photos)", res.fused.maps.albedo), ("frontal photo alone", res.photos[1].maps.albedo)):
+    rows = [("fused (3 photos)", res.fused.maps.albedo)] + [
+        (f"{n} photo alone", r.maps.albedo) for n, r in zip(("yaw -45", "frontal", "yaw +45"), res.photos)]
+    for name, a in rows:
         d = detail(a, S)
         for hname, h in (("u < 0.5", half), ("u >= 0.5", ~half)):
             m = seen & h
