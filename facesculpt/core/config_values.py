@@ -48,6 +48,8 @@ _INT_MIN1 = ("iterations", "every", "_every", "random_views", "low_cells", "symm
 #: str fields with a fixed set of values
 _CHOICES: dict[str, tuple[str, ...]] = {
     "face_model": ("ict", "mediapipe468"),
+    "active_set": ("step", "gradient"),
+    "identity_active_set": ("step", "gradient"),
 }
 
 

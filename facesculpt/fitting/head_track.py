@@ -59,13 +59,23 @@ class TrackConfig:
 
     iterations: int = 5
     """Levenberg-Marquardt iterations per frame (warm-started from the previous frame)."""
-    identity_frames: int = 8
-    """Frames (spread evenly over the clip) the identity is fitted to."""
+    identity_frames: int = 16
+    """Frames (spread evenly over the clip) the identity is fitted to. 16, not 8: the identity's
+    error leaks into the eye-lid channels, whose landmark motions nearly coincide (eyeLookUp /
+    eyeWide: cosine 0.90); with the true identity every channel of the channels clip correlates at
+    >= 0.96, with 8 frames (0.83 mm) three right-lid channels fell to 0.74-0.79 (docs/results.md,
+    ``benchmarks/bench_track_identity.py``)."""
     identity_rounds: int = 2
     """Rounds of (frames' pose/expression/gaze with the identity held, then identity steps on all
     of them together) after the per-frame start."""
     identity_steps: int = 3
     """Gauss-Newton steps on the identity per round."""
+    identity_active_set: str = "gradient"
+    """``HeadLandmarkConfig.active_set`` of the per-view pose/expression fits in the identity rounds
+    (identity held). "gradient": an expression a view shows is freed even when its step comes out
+    negative through correlation, instead of staying at 0 and being absorbed by the shared identity
+    (``benchmarks/bench_subject_views.py``: the joint fit then beats the best view on 5 of 5 seeds,
+    4 of 5 with "step"; docs/results.md, issue 16 follow-up)."""
     min_cutoff_hz: float = 2.0
     """One-euro filter: cut-off frequency of a still signal (lower: smoother, more lag at rest)."""
     beta: float = 0.6
@@ -133,12 +143,14 @@ class Track:
 
 
 def _identity_steps(model: FaceModel, frames: list, identity: torch.Tensor, camera,
-                    lm_cfg: HeadLandmarkConfig, steps: int) -> torch.Tensor:
+                    lm_cfg: HeadLandmarkConfig, steps: int, use_depth: bool = True) -> torch.Tensor:
     """Gauss-Newton steps on the identity (K,) float64 against several frames at once.
 
     frames: list of (Landmarks, Pose, HeadParams) — pose, expression of each frame held. Iris
     points are left out (their gaze rotation is held and they say little about the shape).
-    camera: one Camera for all frames, or a list (one per frame: photos of different sizes)."""
+    camera: one Camera for all frames, or a list (one per frame: photos of different sizes).
+    use_depth: include mediapipe's relative-depth residuals (``lm_cfg.w_depth``), as stage 1 does
+    (False: the reprojection residuals only, the behaviour before issue 16's follow-up)."""
     dt = torch.float64
     mean, idb, exb = (x.to(dt) for x in model.landmark_model("mediapipe"))
     N, K = mean.shape[0], idb.shape[0]
@@ -179,6 +191,16 @@ def _identity_steps(model: FaceModel, frames: list, identity: torch.Tensor, came
             J = J.reshape(-1, K)
             H = H + J.T @ J
             g = g + J.T @ r.reshape(-1)
+            if use_depth:  # mediapipe's relative depth, as in stage 1 (mean removed, weak)
+                zt = lmk.points[:N, 2].to(dt)[keep]
+                zt = zt - zt.mean()
+                z_f = z * f / T[2]
+                sz = torch.sqrt(lm_cfg.w_depth * w / w.sum().clamp(min=1e-12)) / scale
+                r_z = (z_f - z_f.mean() - zt) * sz
+                dz = f / T[2] * D[:, 2]  # (n, K): translation held
+                J_z = (dz - dz.mean(0, keepdim=True)) * sz[:, None]
+                H = H + J_z.T @ J_z
+                g = g + J_z.T @ r_z
         a = a - torch.linalg.solve(H + 1e-9 * torch.eye(K, dtype=dt), g)
     return a
 
@@ -207,7 +229,7 @@ def fit_joint_identity(landmarks: Sequence[Landmarks], model: FaceModel, cameras
         if progress is not None:
             progress("identity", done, total)
     a = torch.stack([h.identity[0].double() for _, _, h in fits]).mean(0)
-    held = dataclasses.replace(lm_cfg, fit_identity=False, expression_first=0)
+    held = dataclasses.replace(lm_cfg, fit_identity=False, expression_first=0, active_set=cfg.identity_active_set)
     for _ in range(cfg.identity_rounds):
         for fr, cam in zip(fits, cameras):
             lmk, pose, head = fr

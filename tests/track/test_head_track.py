@@ -108,3 +108,42 @@ def test_gradient_active_set_frees_a_channel_the_step_rule_keeps_at_zero():
                                      dataclasses.replace(base, active_set=rule), init=init)
         got[rule] = float(h.expression[0, e])
     assert got["step"] < 0.05 and got["gradient"] > 0.4, got
+
+
+def test_identity_steps_use_the_relative_depth():
+    """_identity_steps fits mediapipe's relative depth as stage 1 does: from the true identity with
+    exact points it stays put, and a depth channel that disagrees moves it (only with use_depth)."""
+    from facesculpt.bench.clip import make_views
+    from facesculpt.face_model import HeadParams
+    from facesculpt.fitting.head_track import _identity_steps
+    from facesculpt.synthetic.generator import SyntheticConfig
+    from facesculpt.synthetic.head import face_pose
+    from facesculpt.structures import Landmarks
+
+    model = load_face_model()
+    lms, cams, truth = make_views(5, (20.0,), noise_px=0.0, expression=False)
+    E = model.num_expression
+    head = HeadParams(truth, torch.zeros(1, E), torch.zeros(1, 2, 2))
+    with torch.no_grad():
+        neutral = model.vertices(head)
+    pose, _, _ = face_pose(model, neutral, 20.0, 5.0, 0.0, np.zeros(2), SyntheticConfig(model="head", size=512))
+    cfg = HeadLandmarkConfig(w_identity=1e-12)
+    a0 = truth[0].double()
+    kept = _identity_steps(model, [(lms[0], pose, head)], a0, cams[0], cfg, 2)
+    assert float((kept - a0).abs().max()) < 0.05
+    p = lms[0].points.clone()
+    p[:, 2] = -p[:, 2] * 1.5  # a depth channel that says the face is inside out
+    bad = Landmarks(p, lms[0].bbox, lms[0].image_size)
+    with_depth = _identity_steps(model, [(bad, pose, head)], a0, cams[0], cfg, 2)
+    without = _identity_steps(model, [(bad, pose, head)], a0, cams[0], cfg, 2, use_depth=False)
+    assert float((without - a0).abs().max()) < 0.05
+    assert float((with_depth - a0).abs().max()) > 0.1
+
+
+def test_identity_active_set_typo_fails():
+    from facesculpt.config import make_config
+    from facesculpt.core.errors import ConfigError
+
+    assert make_config("fast", track={"identity_active_set": "step"}).track.identity_active_set == "step"
+    with pytest.raises(ConfigError, match="identity_active_set"):
+        make_config("fast", track={"identity_active_set": "gradiant"})

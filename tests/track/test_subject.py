@@ -20,7 +20,8 @@ def _err(model, a, b):
         return similarity_error_mm(z(a), z(b))
 
 
-@pytest.mark.parametrize("seed", [0, 1])
+# seed 2 failed (1.341 vs 1.338 mm) while the identity rounds held expressions with the "step" active set
+@pytest.mark.parametrize("seed", [0, 1, 2])
 def test_three_views_beat_the_best_single_view(seed):
     model = load_face_model()
     lms, cams, truth = make_views(seed, (-45.0, 0.0, 45.0), noise_px=0.5)
