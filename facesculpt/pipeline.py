@@ -64,6 +64,8 @@ class Reconstruction:
     head_verts:  (1, V, 3) the whole head in the fitted expression (cm, model frame).
     textures:    {"head": (1, S, S, 3) head/neck tile, "eye_left", "eye_right": (1, s, s, 3) eyeball
                  textures, "iris_rgb": (3,)} for the exports.
+    occluded:    None, or (x0, y0, side, mask (S, S) bool): the pixels of a square photo crop that
+                 ``texture.occlusion`` took for occluders (kept out of the albedo and the in-view metrics).
     """
 
     mesh: FaceMesh
@@ -80,6 +82,7 @@ class Reconstruction:
     head: Optional[object] = None
     head_verts: Optional[torch.Tensor] = None
     textures: dict = field(default_factory=dict)
+    occluded: Optional[tuple] = None
 
     @property
     def model(self):
@@ -138,6 +141,20 @@ def initial_light_and_albedo(image: torch.Tensor, dense: torch.Tensor, topo, pos
     return light, maps.albedo
 
 
+def _occluded_on(occluded: tuple, x0: float, y0: float, side: float, R: int) -> torch.Tensor:
+    """(R, R) bool: ``Reconstruction.occluded`` (a mask over another square crop) sampled at the pixel
+    centres of the crop (x0, y0, side) resized to R (nearest pixel; outside its crop: not occluded)."""
+    ox, oy, oside, occ = occluded
+    occ = torch.as_tensor(occ).bool()
+    S = occ.shape[-1]
+    c = (torch.arange(R, dtype=torch.float64) + 0.5) * (side / R)
+    cols = torch.floor((x0 + c - ox) * (S / oside)).long()
+    rows = torch.floor((y0 + c - oy) * (S / oside)).long()
+    inside = ((rows >= 0) & (rows < S))[:, None] & ((cols >= 0) & (cols < S))[None, :]
+    out = occ.reshape(S, S)[rows.clamp(0, S - 1)][:, cols.clamp(0, S - 1)]
+    return out & inside
+
+
 def evaluate(image: np.ndarray, rec: "Reconstruction", topo, identity: bool = True) -> dict:
     """In-view metrics: the exported albedo rendered with the fitted light and camera vs the photo,
     over the rendered skin region of a square face crop; the normalised landmark error; with
@@ -152,6 +169,8 @@ def evaluate(image: np.ndarray, rec: "Reconstruction", topo, identity: bool = Tr
                            rec.params.light.coeffs, background=target)
         skin = _face_weights(topo)[rend.frags.pix_to_face.clamp(min=0)] > 0
         mask = rend.mask & skin
+        if rec.occluded is not None:  # occluder pixels are not face skin: the albedo leaves them out
+            mask = mask & ~_occluded_on(rec.occluded, x0, y0, side, R).to(mask.device)[None]
         from facesculpt.texture.color import to_display
 
         pred = to_display(rend.image, rec.maps.linear).clamp(0, 1)
@@ -324,7 +343,7 @@ def _mask_occluders(tex: _Crop, dense, view, pose, light, landmarks: Landmarks, 
                         cfg.texture.occlusion, points_xy=pts, face_weight=_face_weights(view), valid=tex.valid,
                         linear=linear)
     valid = ~occ if tex.valid is None else tex.valid & ~occ
-    return dc_replace(tex, valid=valid), {"fraction": float(occ.float().mean())}
+    return dc_replace(tex, valid=valid), {"fraction": float(occ.float().mean())}, occ
 
 
 def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progress: Progress = None,
@@ -416,9 +435,11 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
         points = model.points(head_verts, "mediapipe")
         dense = view.render_verts(head_verts)
     tex = _face_crop(image, landmarks, cam, TEXTURE_CROP_EXPAND, None, valid_mask)
+    occluded = None
     if cfg.texture.occlusion.enabled:  # occluders out of the albedo (texture.occlusion)
         t_occ = time.perf_counter()
-        tex, losses["occlusion"] = _mask_occluders(tex, dense, view, pose, light, landmarks, cfg, linear)
+        tex, losses["occlusion"], occ = _mask_occluders(tex, dense, view, pose, light, landmarks, cfg, linear)
+        occluded = (tex.x0, tex.y0, tex.side, occ.reshape(occ.shape[-2:]).cpu())
         timings["occlusion"] = time.perf_counter() - t_occ
     if linear:
         from dataclasses import replace as dc_replace
@@ -452,7 +473,7 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
     mesh = FaceMesh(dense, view.dense_faces, view.dense_uvs)
     params = FaceParams(pose, shape, SHLighting(light), cam)
     rec = Reconstruction(mesh, points, params, maps, landmarks, losses, {}, timings, cfg, (x0, y0, side),
-                         head=head, head_verts=head_verts, textures=textures)
+                         head=head, head_verts=head_verts, textures=textures, occluded=occluded)
     return _detail_and_metrics(image, rec, view, cfg, progress)
 
 

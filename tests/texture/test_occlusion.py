@@ -85,3 +85,19 @@ def test_pipeline_masks_a_pasted_bar(grace_hopper):
     lum_on = float(albedo_srgb8(rec_on)[region].mean())
     lum_off = float(albedo_srgb8(rec_off)[region].mean())
     assert lum_off < 0.25 and lum_on > lum_off + 0.15  # the black bar is in the albedo only without the mask
+
+
+def test_occluded_mask_resampled_onto_the_metric_crop():
+    """``pipeline._occluded_on``: a mask over one square crop, read at another crop's pixel centres."""
+    import torch
+
+    from facesculpt.pipeline import _occluded_on
+
+    occ = torch.zeros(4, 4, dtype=torch.bool)
+    occ[1, 2] = True  # photo pixels x in [20, 30), y in [10, 20) of the crop (0, 0, side 40)
+    out = _occluded_on((0.0, 0.0, 40.0, occ), 10.0, 0.0, 40.0, 8)  # crop shifted right by 10 px, 5 px a pixel
+    expect = torch.zeros(8, 8, dtype=torch.bool)
+    expect[2:4, 2:4] = True  # x 20-30 -> columns 2, 3; y 10-20 -> rows 2, 3
+    assert torch.equal(out, expect)
+    # a crop that lies beside the mask's crop sees nothing occluded
+    assert not _occluded_on((0.0, 0.0, 40.0, occ), 100.0, 0.0, 40.0, 8).any()
