@@ -1,6 +1,7 @@
 """Per-stage wall time and peak memory of the presets on the bundled photos.
 
     .venv/bin/python benchmarks/bench_pipeline.py [--presets fast default] [--large]
+    BENCH_FIT_THREADS=0 .venv/bin/python benchmarks/bench_pipeline.py ...   # Config.threads (0: torch's own)
 
 Each preset runs in its own subprocess so its peak resident memory is its own. One warm-up
 image first (numba kernels, imports, caches), then the timed images: grace_hopper
@@ -35,7 +36,7 @@ if large:
     face = np.asarray(Image.fromarray(gh).resize((1536, 1800), Image.BICUBIC))
     canvas[600:2400, 1200:2736] = face
     photos = {"large_12mp": canvas}
-cfg = make_config(preset)
+cfg = make_config(preset, **({"threads": int(os.environ["BENCH_FIT_THREADS"])} if "BENCH_FIT_THREADS" in os.environ else {}))
 facesculpt.reconstruct(gh, config=cfg)  # warm-up
 rows = []
 for name, img in photos.items():
