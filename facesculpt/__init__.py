@@ -14,18 +14,21 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 
-def reconstruct(image, preset: str = "default", config=None, progress=None):
-    """Reconstruct the largest face of an image (path or (H, W, 3) uint8 array); see pipeline.reconstruct."""
+def reconstruct(image, preset: str = "default", config=None, progress=None, box=None):
+    """Reconstruct the largest face of an image (path, PIL image or array); ``box`` (x0, y0, x1, y1)
+    pixels: the face's box instead of detection. See pipeline.reconstruct."""
     from facesculpt.pipeline import reconstruct as _reconstruct
 
-    return _reconstruct(image, preset=preset, config=config, progress=progress)
+    return _reconstruct(image, preset=preset, config=config, progress=progress, box=box)
 
 
-def reconstruct_all(image, preset: str = "default", config=None, max_faces=None, progress=None, valid_mask=None):
-    """Reconstruct up to ``max_faces`` faces, largest first; see pipeline.reconstruct_all."""
+def reconstruct_all(image, preset: str = "default", config=None, max_faces=None, progress=None, valid_mask=None,
+                    box=None):
+    """Reconstruct up to ``max_faces`` faces, largest first (one with ``box``); see pipeline.reconstruct_all."""
     from facesculpt.pipeline import reconstruct_all as _all
 
-    return _all(image, preset=preset, config=config, max_faces=max_faces, progress=progress, valid_mask=valid_mask)
+    return _all(image, preset=preset, config=config, max_faces=max_faces, progress=progress, valid_mask=valid_mask,
+                box=box)
 
 
 def iter_video_frames(path, every: int = 1, max_frames=None):
