@@ -58,6 +58,30 @@ def _config(args, detail: bool, face_model: str | None = None):
     return make_config(args.preset, **over)
 
 
+def _config_or_report(args):
+    """``_config(args, detail=False)``, or None after printing its one-line error (the caller then
+    returns EXIT_USAGE): the start of every photo benchmark."""
+    from facesculpt.core.errors import FaceSculptError
+
+    try:
+        return _config(args, detail=False)
+    except (FaceSculptError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return None
+
+
+def _entry_photo(entry) -> tuple[Path, "object"]:
+    """(path, (H, W, 3) uint8 image) of a ``find_images`` entry; raises the entry's own error (a file
+    that could not be listed) or the image's (``load_image``)."""
+    from facesculpt.core.errors import FaceSculptError
+    from facesculpt.io.image import load_image
+
+    path, err = entry if isinstance(entry, tuple) else (entry, None)
+    if err is not None:
+        raise err if isinstance(err, BaseException) else FaceSculptError(str(err))
+    return Path(path), load_image(path)
+
+
 def _head_truth(face) -> dict:
     """The true head parameters of a head face, for truth.json."""
     from facesculpt.face_model import load_face_model
@@ -209,11 +233,9 @@ def cmd_holdout(args) -> int:
     import torch
 
     from facesculpt.bench.holdout import REGIONS, evaluate_holdout, region_mask
-    from facesculpt.core.errors import FaceSculptError
     from facesculpt.detect import detect_faces
     from facesculpt.io.atomic import write_json
     from facesculpt.io.discover import find_images
-    from facesculpt.io.image import load_image
     from facesculpt.pipeline import reconstruct_all
     from facesculpt.topology import load_topology
 
@@ -222,10 +244,8 @@ def cmd_holdout(args) -> int:
     if bad or not regions:
         print(f"error: unknown region(s) {', '.join(bad) or '(none)'} (choose from: {', '.join(REGIONS)})", file=sys.stderr)
         return EXIT_USAGE
-    try:
-        cfg = _config(args, detail=False)
-    except (FaceSculptError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    cfg = _config_or_report(args)
+    if cfg is None:
         return EXIT_USAGE
     out = Path(args.output)
     entries = find_images(args.paths, exclude=[out])
@@ -236,12 +256,9 @@ def cmd_holdout(args) -> int:
     rows, failures = [], []
     print(f"{'image':<28}{'region':<8}{'pixels':>8}{'PSNR dB':>9}{'SSIM':>7}{'time s':>8}")
     for entry in entries:
-        path, err = entry if isinstance(entry, tuple) else (entry, None)
-        path = Path(path)
+        path = Path(entry[0] if isinstance(entry, tuple) else entry)
         try:
-            if err is not None:
-                raise err if isinstance(err, BaseException) else FaceSculptError(str(err))
-            image = load_image(path)
+            path, image = _entry_photo(entry)
             lmk = detect_faces(image, max_faces=1, min_face_size=cfg.min_face_size,
                                detection_max_side=cfg.detection_max_side, name=path.name)[0]
             for region in regions:
@@ -352,7 +369,6 @@ def cmd_clip(args) -> int:
     import dataclasses
 
     from facesculpt.bench.clip import run_clip_benchmark
-    from facesculpt.core.errors import FaceSculptError
     from facesculpt.io.atomic import write_json
 
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
@@ -361,10 +377,8 @@ def cmd_clip(args) -> int:
         print("error: --n >= 1, --frames >= 10, --noise-px >= 0 and --kinds a comma list of motion, channels",
               file=sys.stderr)
         return EXIT_USAGE
-    try:
-        cfg = _config(args, detail=False)
-    except (FaceSculptError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    cfg = _config_or_report(args)
+    if cfg is None:
         return EXIT_USAGE
     rows = []
     print(f"{'clip':<16}{'frames':>7}{'id mm':>8}{'expr MAE':>10}{'jitter mm':>11}{'raw jit':>9}{'rot deg':>9}"

@@ -117,12 +117,10 @@ def _fmt(v, spec=".2f") -> str:
 def cmd_occlusion(args) -> int:
     from dataclasses import replace
 
-    from facesculpt.bench.cli import EXIT_FAILED, EXIT_USAGE, _config
-    from facesculpt.core.errors import FaceSculptError
+    from facesculpt.bench.cli import EXIT_FAILED, EXIT_USAGE, _config_or_report, _entry_photo
     from facesculpt.detect import detect_faces
     from facesculpt.io.atomic import write_json
     from facesculpt.io.discover import find_images
-    from facesculpt.io.image import load_image
     from facesculpt.pipeline import reconstruct_all
 
     kinds = [k.strip() for k in args.occluders.split(",") if k.strip()]
@@ -131,10 +129,8 @@ def cmd_occlusion(args) -> int:
         print(f"error: unknown occluder(s) {', '.join(bad) or '(none)'} (choose from: {', '.join(OCCLUDERS)})",
               file=sys.stderr)
         return EXIT_USAGE
-    try:
-        cfg = _config(args, detail=False)
-    except (FaceSculptError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    cfg = _config_or_report(args)
+    if cfg is None:
         return EXIT_USAGE
     occ_cfg = cfg.texture.occlusion
     cfgs = {"on": replace(cfg, texture=replace(cfg.texture, occlusion=replace(occ_cfg, enabled=True))),
@@ -148,12 +144,9 @@ def cmd_occlusion(args) -> int:
     print(f"{'image':<24}{'occluder':<9}{'texels':>7}{'PSNR off':>9}{'PSNR on':>8}{'SSIM off':>9}{'SSIM on':>8}"
           f"{'time s':>8}")
     for entry in entries:
-        path, err = entry if isinstance(entry, tuple) else (entry, None)
-        path = Path(path)
+        path = Path(entry[0] if isinstance(entry, tuple) else entry)
         try:
-            if err is not None:
-                raise err if isinstance(err, BaseException) else FaceSculptError(str(err))
-            image = load_image(path)
+            path, image = _entry_photo(entry)
             lmk = detect_faces(image, max_faces=1, min_face_size=cfg.min_face_size,
                                detection_max_side=cfg.detection_max_side, name=path.name)[0]
             clean = {k: reconstruct_all(image, config=c, max_faces=1, name=path.name)[0] for k, c in cfgs.items()}

@@ -220,15 +220,13 @@ def two_light_mad_pct(rec_a, rec_b, skin: torch.Tensor) -> float:
 
 
 def cmd_relight(args) -> int:
-    from facesculpt.bench.cli import _config, _fmt
+    from facesculpt.bench.cli import _config_or_report, _fmt
     from facesculpt.core.errors import FaceSculptError
     from facesculpt.io.atomic import write_json
     from facesculpt.pipeline import reconstruct_all
 
-    try:
-        cfg = _config(args, detail=False)
-    except (FaceSculptError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    cfg = _config_or_report(args)
+    if cfg is None:
         return 2
     lights = [x.strip() for x in args.lights.split(",") if x.strip()]
     bad = [x for x in lights if x not in SCENE_LIGHTS]
