@@ -82,6 +82,15 @@ def _entry_photo(entry) -> tuple[Path, "object"]:
     return Path(path), load_image(path)
 
 
+def _note_failure(path: Path, e: BaseException, failures: list) -> None:
+    """A photo that failed: its one-line error (named after the file) printed and kept in ``failures``."""
+    line = str(e).splitlines()[0] if str(e) else type(e).__name__
+    if path.name not in line:
+        line = f"{path.name}: {line}"
+    failures.append(line)
+    print(f"error: {line}", file=sys.stderr)
+
+
 def _head_truth(face) -> dict:
     """The true head parameters of a head face, for truth.json."""
     from facesculpt.face_model import load_face_model
@@ -273,12 +282,8 @@ def cmd_holdout(args) -> int:
                 torch.set_grad_enabled(True)
         except KeyboardInterrupt:
             raise
-        except Exception as e:
-            line = str(e).splitlines()[0] if str(e) else type(e).__name__
-            if path.name not in line:
-                line = f"{path.name}: {line}"
-            failures.append(line)
-            print(f"error: {line}", file=sys.stderr)
+        except Exception as e:  # one line, and the batch goes on
+            _note_failure(path, e, failures)
     import numpy as np
 
     summary = {}

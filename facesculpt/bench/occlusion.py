@@ -117,7 +117,7 @@ def _fmt(v, spec=".2f") -> str:
 def cmd_occlusion(args) -> int:
     from dataclasses import replace
 
-    from facesculpt.bench.cli import EXIT_FAILED, EXIT_USAGE, _config_or_report, _entry_photo
+    from facesculpt.bench.cli import EXIT_FAILED, EXIT_USAGE, _config_or_report, _entry_photo, _note_failure
     from facesculpt.detect import detect_faces
     from facesculpt.io.atomic import write_json
     from facesculpt.io.discover import find_images
@@ -175,12 +175,8 @@ def cmd_occlusion(args) -> int:
                       f"{row['seconds']:>8.1f}", flush=True)
         except KeyboardInterrupt:
             raise
-        except Exception as e:
-            line = str(e).splitlines()[0] if str(e) else type(e).__name__
-            if path.name not in line:
-                line = f"{path.name}: {line}"
-            failures.append(line)
-            print(f"error: {line}", file=sys.stderr)
+        except Exception as e:  # one line, and the batch goes on
+            _note_failure(path, e, failures)
 
     def mean(rr, key):
         vals = [r[key] for r in rr if r[key] == r[key]]
