@@ -24,7 +24,7 @@ from facesculpt.fitting.shape_models import LandmarkMeshModel
 from facesculpt.metrics.image import l1, psnr, ssim
 from facesculpt.metrics.landmarks import normalised_landmark_error
 from facesculpt.ops.image import crop_resize, square_box, to_tensor
-from facesculpt.ops.mesh import laplacian, vertex_normals
+from facesculpt.ops.mesh import laplacian
 from facesculpt.ops.sh import AMBIENT_BASIS, ambient_coeffs, fit_sh_robust
 from facesculpt.render.face import render_face
 from facesculpt.structures import Camera, FaceMesh, FaceParams, Landmarks, Pose, SHLighting, UVMaps
@@ -272,14 +272,7 @@ def reconstruct_face(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
     timings["light_init"] = time.perf_counter() - t
     if pc.enabled:
         t = time.perf_counter()
-        lm_xy = (landmarks.points[None, :468, :2] - torch.tensor([x0, y0])) * (R / side)
-        low = torch.nn.functional.interpolate(albedo_init.permute(0, 3, 1, 2), size=(pc.albedo_size,) * 2,
-                                              mode="area").permute(0, 2, 3, 1)
-        extra = None
-        if cfg.identity.enabled:
-            from facesculpt.identity.fitting import make_identity_terms
-
-            extra = make_identity_terms(target, lm_xy[:, topo.lmk68], cfg.identity, topo, cfg.seed)
+        lm_xy, low, extra = _photometric_inputs(target, landmarks, 468, (x0, y0, side, R), albedo_init, topo, cfg)
         pose, shape, light, _, ph_losses = fit_photometric(
             target, lm_xy, landmarks.size * R / side, model, shape, topo.densify, topo.dense_faces,
             topo.dense_uvs, _face_weights(topo), pose, cam_fit, light, low, pc, progress, extra_terms=extra,
@@ -317,6 +310,22 @@ def openings_mask(landmarks: Landmarks, image_size: tuple[int, int]) -> np.ndarr
         poly = [tuple(map(float, pts[int(i)])) for i in loop]
         draw.polygon(poly, fill=0)
     return np.asarray(im, dtype=bool)
+
+
+def _photometric_inputs(target, landmarks: Landmarks, n_pts: int, crop: tuple, albedo_init, topo, cfg: Config):
+    """What the photometric stage starts from, on either surface: the first ``n_pts`` landmarks in the fit
+    crop's pixels (1, n_pts, 2), the initial albedo at ``photometric.albedo_size`` (area-averaged), and the
+    identity terms (None when ``identity`` is off). ``crop`` = (x0, y0, side, R)."""
+    x0, y0, side, R = crop
+    lm_xy = (landmarks.points[None, :n_pts, :2] - torch.tensor([x0, y0])) * (R / side)
+    size = (cfg.photometric.albedo_size,) * 2
+    low = torch.nn.functional.interpolate(albedo_init.permute(0, 3, 1, 2), size=size, mode="area").permute(0, 2, 3, 1)
+    extra = None
+    if cfg.identity.enabled:
+        from facesculpt.identity.fitting import make_identity_terms
+
+        extra = make_identity_terms(target, lm_xy[:, topo.lmk68], cfg.identity, topo, cfg.seed)
+    return lm_xy, low, extra
 
 
 def _filler_texels(view, size: int, exempt: bool) -> Optional[torch.Tensor]:
@@ -408,14 +417,7 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
     if pc.enabled:
         t = time.perf_counter()
         n_pts = int(model.landmarks["mediapipe"].faces.shape[0])
-        lm_xy = (landmarks.points[None, :n_pts, :2] - torch.tensor([x0, y0])) * (R / side)
-        low = torch.nn.functional.interpolate(albedo_init.permute(0, 3, 1, 2), size=(pc.albedo_size,) * 2,
-                                              mode="area").permute(0, 2, 3, 1)
-        extra = None
-        if cfg.identity.enabled:
-            from facesculpt.identity.fitting import make_identity_terms
-
-            extra = make_identity_terms(target, lm_xy[:, view.lmk68], cfg.identity, view, cfg.seed)
+        lm_xy, low, extra = _photometric_inputs(target, landmarks, n_pts, (x0, y0, side, R), albedo_init, view, cfg)
         from dataclasses import replace as dc_replace
 
         pose, shape, light, _, ph_losses = fit_photometric(

@@ -181,15 +181,23 @@ def _uv_grid(S: int) -> np.ndarray:
 # ----------------------------------------------------------------------------- maps
 
 
-def make_albedo(rng: np.random.Generator, topo, S: int, freckles: int) -> np.ndarray:
-    """(S, S, 3) float true albedo map in UV space."""
-    uvs = topo.uvs.numpy().astype(np.float64)
-    lm = topo.lmk68.numpy()
+def base_skin_albedo(rng: np.random.Generator, S: int) -> tuple[np.ndarray, np.ndarray]:
+    """((S, S, 3) float32 skin before any feature is painted, (3,) its base tone): one of five skin tones,
+    varied by +-5 %, with smooth low-frequency and finer per-channel mottling (both synthetic generators
+    start from it)."""
     tones = np.array([[0.78, 0.58, 0.47], [0.70, 0.50, 0.40], [0.58, 0.40, 0.30], [0.45, 0.30, 0.22],
                       [0.82, 0.64, 0.55]])
     base = tones[rng.integers(len(tones))] * rng.uniform(0.92, 1.05, 3)
     alb = np.ones((S, S, 3), np.float32) * base[None, None].astype(np.float32)
     alb *= 1.0 + 0.06 * _smooth_noise(rng, S, 8, 1) + 0.03 * _smooth_noise(rng, S, 24, 3)
+    return alb, base
+
+
+def make_albedo(rng: np.random.Generator, topo, S: int, freckles: int) -> np.ndarray:
+    """(S, S, 3) float true albedo map in UV space."""
+    uvs = topo.uvs.numpy().astype(np.float64)
+    lm = topo.lmk68.numpy()
+    alb, base = base_skin_albedo(rng, S)
     grid = _uv_grid(S)
     # cheek redness
     for side in (36, 45):

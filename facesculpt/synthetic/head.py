@@ -69,9 +69,9 @@ from facesculpt.synthetic.generator import (
     _degrade,
     _gauss_blur,
     _mask_from_polygon,
-    _smooth_noise,
     _uv_grid,
     _uv_to_px,
+    base_skin_albedo,
     make_light,
     nasolabial_fold,
 )
@@ -231,11 +231,7 @@ def make_head_albedo(rng: np.random.Generator, model: FaceModel, S: int, freckle
     """(S, S, 3) float true albedo of the face tile (tile 0 of ``model``'s UVs)."""
     L = _layout(model)
     lm, q = L.lm, L.q
-    tones = np.array([[0.78, 0.58, 0.47], [0.70, 0.50, 0.40], [0.58, 0.40, 0.30], [0.45, 0.30, 0.22],
-                      [0.82, 0.64, 0.55]])
-    base = tones[rng.integers(len(tones))] * rng.uniform(0.92, 1.05, 3)
-    alb = np.ones((S, S, 3), np.float32) * base[None, None].astype(np.float32)
-    alb *= 1.0 + 0.06 * _smooth_noise(rng, S, 8, 1) + 0.03 * _smooth_noise(rng, S, 24, 3)
+    alb, base = base_skin_albedo(rng, S)
     grid = _uv_grid(S)
     # cheek redness below the outer eye corners
     for corner in (36, 45):
