@@ -168,11 +168,16 @@ class Config:
     """Seed of every random choice in the fit."""
     identity_metrics: bool = True
     """Write identity distances (photo vs in-view and +-30 deg renders, dlib embedding) to
-    metrics.json; costs about four renders and five embeddings per face."""
-    threads: int = 1
-    """torch threads of the fit. 1 makes two runs of the same photo, preset and seed give byte-identical
-    results (with 2 or more, some CPU kernels sum in thread order and the fits drift apart:
-    docs/reliability.md); 0 keeps torch's default (faster on several cores, not repeatable)."""
+    metrics.json; costs about four renders and five embeddings per face (0.12-0.17 s, a quarter of
+    the ``fast`` preset's time, so ``fast`` leaves them out; ``--set identity_metrics=true`` adds them)."""
+    threads: int = 0
+    """torch threads of the fit; 0 keeps torch's default (the machine's cores). Set for the fit and
+    restored afterwards."""
+    repeatable: bool = True
+    """Two runs of the same photo, preset and seed give byte-identical results also on several threads:
+    the identity network's backward (MKL's convolution backward sums in thread order) runs on one
+    thread, the rest of the fit on ``threads`` (docs/reliability.md, "Determinism"). False: a little
+    faster with several threads, the fits drift apart in the last bits from run to run."""
     gates: GateConfig = field(default_factory=GateConfig)
     """Quality gates around each face's fit: roll undone, too-dark faces refused, diverged fits
     retried or failed (``facesculpt.fitting.gates``)."""
@@ -180,7 +185,7 @@ class Config:
 
 def _presets() -> dict[str, Config]:
     return {
-        "fast": Config(name="fast", photometric=PhotometricFitConfig(enabled=False)),
+        "fast": Config(name="fast", photometric=PhotometricFitConfig(enabled=False), identity_metrics=False),
         "default": Config(name="default", identity=IdentityConfig(enabled=True)),
         "full": Config(name="full", detail=DetailConfig(enabled=True), identity=IdentityConfig(enabled=True)),
     }

@@ -508,9 +508,9 @@ def reconstruct_all(
     # an InvalidImageError naming what was passed (docs/reliability.md lists the forms)
     image = load_image_any(image)
     cfg = config if config is not None else make_config(preset)
-    from facesculpt.core.determinism import fixed_threads
+    from facesculpt.core.determinism import repeatable_fit
 
-    with fixed_threads(cfg.threads):  # repeatable results (docs/reliability.md, "Determinism")
+    with repeatable_fit(cfg.threads, cfg.repeatable):  # repeatable results (docs/reliability.md, "Determinism")
         return _reconstruct_all(image, cfg, cfg.max_faces if max_faces is None else max_faces, name, progress,
                                 valid_mask, box)
 

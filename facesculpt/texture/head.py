@@ -516,6 +516,22 @@ def eye_texture(model: FaceModel, iris_rgb: Sequence[float] | torch.Tensor | np.
     if eye not in (None, PART_EYEBALL_LEFT, PART_EYEBALL_RIGHT):
         raise ValueError(f"eye_texture: eye must be None, PART_EYEBALL_LEFT or PART_EYEBALL_RIGHT, got {eye!r}")
     _check_ict_eyes(model)
+    base, iris_weight = _eye_layers(model, S, eye)
+    return (base + iris_weight * rgb).clamp(0, 1).contiguous()
+
+
+_EYE_CACHE: "weakref.WeakKeyDictionary[FaceModel, dict]" = weakref.WeakKeyDictionary()
+
+
+def _eye_layers(model: FaceModel, S: int, eye: Optional[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The eye map as ``base + iris_weight * iris_rgb``: base (1, S, S, 3) (pupil and sclera),
+    iris_weight (1, S, S, 1), both already filled outside the charts. The map is linear in the iris
+    colour and the fill is linear, so the photo-independent work (rasterising the eyeballs' UVs, the
+    pupil/iris/sclera layout, the gutter and push-pull fill) is done once per (model, S, eye)."""
+    per_model = _EYE_CACHE.setdefault(model, {})
+    hit = per_model.get((S, eye))
+    if hit is not None:
+        return hit
     rm = model.render_mesh((PART_EYEBALL_LEFT, PART_EYEBALL_RIGHT))
     vi = rm.vert_index
     frames = _eye_frames(model)
@@ -550,12 +566,15 @@ def eye_texture(model: FaceModel, iris_rgb: Sequence[float] | torch.Tensor | np.
     rp = PUPIL_FRACTION * limbus
     t = ((r - rp) / (limbus - rp)).clamp(0, 1)
     vary = (0.9 + 0.25 * torch.exp(-((t - 0.2) / 0.15) ** 2)) * (1 - 0.4 * _smoothstep(t, 0.8, 1.0))
-    iris = (rgb[None, None] * vary[..., None]).clamp(0, 1)
     pupil_w = _smoothstep(r, rp - 0.02, rp + 0.02)[..., None]
-    col = torch.tensor(PUPIL_COLOUR) * (1 - pupil_w) + iris * pupil_w
     sclera_w = torch.where(front, _smoothstep(r, limbus - 0.03, limbus + 0.03), torch.ones_like(r))[..., None]
-    col = col * (1 - sclera_w) + torch.tensor(SCLERA_COLOUR) * sclera_w
-    return _fill_outside(col[None], inside[None]).clamp(0, 1).contiguous()
+    # colour = (pupil (1 - pupil_w) + iris_rgb vary pupil_w) (1 - sclera_w) + sclera sclera_w
+    base = torch.tensor(PUPIL_COLOUR) * (1 - pupil_w) * (1 - sclera_w) + torch.tensor(SCLERA_COLOUR) * sclera_w
+    iris_weight = vary[..., None] * pupil_w * (1 - sclera_w)
+    filled = _fill_outside(torch.cat([base, iris_weight], -1)[None], inside[None])
+    hit = (filled[..., :3].contiguous(), filled[..., 3:].contiguous())
+    per_model[(S, eye)] = hit
+    return hit
 
 
 __all__ = [

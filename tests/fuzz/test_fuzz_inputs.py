@@ -503,7 +503,7 @@ def test_fixed_threads_is_restored_after_the_fit(monkeypatch, grace_hopper):
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        reconstruct_all(grace_hopper, config=make_config("fast", **{"gates.enabled": False}))
+        reconstruct_all(grace_hopper, config=make_config("fast", threads=1, **{"gates.enabled": False}))
         assert seen == [1] and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
