@@ -14,8 +14,11 @@ identical tensors with it and differing ones without. Without the identity terms
 identical. The backward of advanced indexing (``index_put_`` with accumulation) also sums in thread order
 above 32768 float32 values, but the fit's gathers were not what made these runs differ.
 
-So a fit can keep several threads and still repeat: inside ``repeatable_fit(threads)`` the identity
-network's backward runs on one thread (``one_thread_backward``), everything else on ``threads``.
+So a fit can keep several threads for its forward passes and still repeat: inside
+``repeatable_fit(threads)`` the optimisers' backward passes run on one thread (``backward``), the rest on
+``threads``. Running only the identity network's backward on one thread was tried first: two processes
+then still differed after 60 photometric steps, and without the identity terms already after 20 (the
+scatter-adds of the renderer's backward).
 MKL's reproducible mode cannot be switched on later from here: ``mkl_serv_cbwr_set`` (which torch
 exports) answers "mode change failure" once MKL has run, and setting it at import would slow every
 MKL call in the user's process.
@@ -24,12 +27,11 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from typing import Callable, Iterator, Sequence
+from typing import Iterator
 
 import torch
 
-#: True inside ``repeatable_fit`` with more than one thread: the networks whose backward is not
-#: repeatable on several threads run it on one (``one_thread_backward``)
+#: True inside ``repeatable_fit`` with more than one thread: ``backward`` runs on one thread
 _SERIAL_BACKWARD: contextvars.ContextVar[bool] = contextvars.ContextVar("facesculpt_serial_backward", default=False)
 
 
@@ -53,7 +55,8 @@ def fixed_threads(n: int) -> Iterator[None]:
 @contextlib.contextmanager
 def repeatable_fit(threads: int, repeatable: bool = True) -> Iterator[None]:
     """The fit's thread setting: ``fixed_threads(threads)``, and with ``repeatable`` and more than one
-    thread, ``one_thread_backward`` on (two runs give the same bytes; docs/reliability.md)."""
+    thread, the backward passes of ``backward`` on one thread (two runs give the same bytes;
+    docs/reliability.md)."""
     with fixed_threads(threads):
         token = _SERIAL_BACKWARD.set(bool(repeatable) and torch.get_num_threads() > 1)
         try:
@@ -62,35 +65,14 @@ def repeatable_fit(threads: int, repeatable: bool = True) -> Iterator[None]:
             _SERIAL_BACKWARD.reset(token)
 
 
-class _OneThreadBackward(torch.autograd.Function):
-    """``fn(x)`` forward on the current threads; its backward (to ``x``) on one thread."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, fn: Callable) -> tuple:  # type: ignore[override]
-        with torch.enable_grad():
-            xd = x.detach().requires_grad_(True)
-            outs = tuple(fn(xd))
-        ctx.xd, ctx.outs = xd, outs
-        return tuple(o.detach() for o in outs)
-
-    @staticmethod
-    def backward(ctx, *grads: torch.Tensor):  # type: ignore[override]
-        pairs = [(o, g) for o, g in zip(ctx.outs, grads) if g is not None and o.requires_grad]
-        gx = None
-        if pairs:
-            with fixed_threads(1), torch.enable_grad():
-                gx, = torch.autograd.grad([o for o, _ in pairs], [ctx.xd], [g for _, g in pairs],
-                                          allow_unused=True)
-        ctx.xd = ctx.outs = None
-        return gx, None
+def backward(loss: torch.Tensor) -> None:
+    """``loss.backward()``; inside ``repeatable_fit`` with several threads, on one thread (the forward
+    pass keeps them all)."""
+    if _SERIAL_BACKWARD.get():
+        with fixed_threads(1):
+            loss.backward()
+    else:
+        loss.backward()
 
 
-def one_thread_backward(fn: Callable[[torch.Tensor], Sequence[torch.Tensor]], x: torch.Tensor) -> tuple:
-    """``tuple(fn(x))``; inside ``repeatable_fit`` with several threads and when ``x`` needs a gradient,
-    the backward of ``fn`` runs on one thread (MKL's convolution backward sums in thread order)."""
-    if not (_SERIAL_BACKWARD.get() and x.requires_grad and torch.is_grad_enabled()):
-        return tuple(fn(x))
-    return _OneThreadBackward.apply(x, fn)
-
-
-__all__ = ["fixed_threads", "one_thread_backward", "repeatable_fit"]
+__all__ = ["backward", "fixed_threads", "repeatable_fit"]

@@ -26,6 +26,7 @@ from facesculpt.render.face import to_view_frame
 from facesculpt.render.interpolate import interpolate
 from facesculpt.structures import Pose
 from facesculpt.texture.unwrap import uv_raster
+from facesculpt.core.determinism import backward as _backward
 
 #: the reference map size the per-texel regulariser weights are expressed at
 REF_SIZE = 512
@@ -242,7 +243,7 @@ def solve_displacement(texture: torch.Tensor, visibility: torch.Tensor, albedo0:
                 + cfg.w_edge * e_edge + cfg.w_symmetry * e_sym + cfg.w_unseen * e_uns)
         if it == 0:
             start = {"data_start": float(data.detach()), "total_start": float(loss.detach())}
-        loss.backward()
+        _backward(loss)  # one thread in a repeatable fit (core/determinism.py)
         opt.step()
         if progress is not None:
             progress("detail", it + 1, steps)

@@ -8,6 +8,7 @@ import torch
 from facesculpt.config import LandmarkFitConfig
 from facesculpt.fitting.losses import landmark_loss
 from facesculpt.structures import Camera, Landmarks, Pose
+from facesculpt.core.determinism import backward as _backward
 
 Progress = Optional[Callable[[str, int, int], None]]
 
@@ -57,7 +58,7 @@ def fit_landmarks(
         opt.zero_grad()
         lm, dz, reg = terms()
         loss = cfg.w_landmark * lm + cfg.w_depth * dz + reg
-        loss.backward()
+        _backward(loss)  # one thread in a repeatable fit (core/determinism.py)
         calls[0] += 1
         if progress is not None:
             progress("landmarks", min(calls[0], cfg.iterations), cfg.iterations)

@@ -26,6 +26,7 @@ from facesculpt.ops.sh import AMBIENT_BASIS
 from facesculpt.render.face import render_face
 from facesculpt.texture.color import linear_to_srgb, srgb_to_linear
 from facesculpt.structures import Camera, Pose
+from facesculpt.core.determinism import backward as _backward
 
 Progress = Optional[Callable[[str, int, int], None]]
 
@@ -156,7 +157,7 @@ def fit_photometric(
         if it % cfg.outlier_every == 0 and it > 0:
             weights = inlier_weights(rend.image.detach(), target, region_mask(rend), cfg.outlier_sigma)
         total, terms = loss_terms(p, coarse, rend, weights)
-        total.backward()
+        _backward(total)  # one thread in a repeatable fit (core/determinism.py)
         opt.step()
         with torch.no_grad():
             albedo_low.clamp_(0.0, 1.0)

@@ -201,7 +201,6 @@ def make_identity_terms(target: torch.Tensor, landmarks68_xy: torch.Tensor, cfg:
     Returns ``terms(state) -> (weighted loss (scalar tensor), {"identity": .., "content": ..,
     "identity_random_pose": ..})`` (unweighted values; a term skipped at a step is absent).
     """
-    from facesculpt.core.determinism import one_thread_backward
     from facesculpt.identity import cut_chips, load_identity_network
 
     check_shape("target", target, (1, "R", "R", 3))
@@ -220,13 +219,8 @@ def make_identity_terms(target: torch.Tensor, landmarks68_xy: torch.Tensor, cfg:
     eval_views = ((-math.radians(30.0), 0.0), (math.radians(30.0), 0.0))
 
     def embed_chip(chip: torch.Tensor, with_feats: bool):
-        # the network's backward on one thread inside a repeatable fit (core/determinism.py)
-        def run(x: torch.Tensor):
-            emb, fts = net.forward_features(net.normalise(x))
-            return (emb, *fts) if with_feats else (emb,)
-
-        outs = one_thread_backward(run, chip)
-        return outs[0], (list(outs[1:]) if with_feats else None)
+        emb, fts = net.forward_features(net.normalise(chip))
+        return emb, (fts if with_feats else None)
 
     def in_view(state: dict) -> tuple[torch.Tensor, torch.Tensor]:
         image = state["render"].image                                        # (1, R, R, 3)
