@@ -185,7 +185,17 @@ def _joint_photometric(images, lms, per, model, cfg: Config, progress: Progress)
         seen.append(torch.nn.functional.interpolate(skin[:, None].float(), size=low.shape[1:3], mode="area")[:, 0])
         jviews.append(JointView(fit.image, fit.camera, lm_xy, lm.size * fit.size / fit.side, pose, head, light,
                                 fit.valid, extra))
-    # the shared albedo starts from the photos' own, weighted by how much skin each saw at each texel
+    # one albedo: each photo's light is initialised on its own (exposure and colour split by the skin
+    # prior per photo), so the photos' implied albedos differ by a per-channel scale; rescale every light
+    # so they agree on the skin all photos saw (their geometric mean kept), then start the shared
+    # albedo from the photos' own, weighted by how much skin each saw at each texel
+    both = torch.stack(seen).prod(0)[..., None]  # (1, s, s, 1)
+    if float(both.sum()) > 1.0:
+        means = torch.stack([(lw * both).sum((0, 1, 2)) / both.sum() for lw in lows]).clamp(min=1e-4)  # (n, 3)
+        scale = means / means.log().mean(0).exp()
+        for jv, low, sc in zip(jviews, lows, scale):
+            jv.light = jv.light * sc
+            low /= sc
     W = torch.stack(seen)[..., None] + 1e-3
     albedo0 = (torch.stack(lows) * W).sum(0) / W.sum(0)
     res = fit_joint_photometric(jviews, model, view, albedo0, _face_weights(view), pc, cfg.head_priors, linear,
