@@ -63,3 +63,29 @@ def test_registration_confidence_downweights_a_misplaced_photo():
     assert registration_confidence([ref, bad], [half, 1 - half], 0)[1] == 1.0
     fused = fuse_albedos([ref, bad], [vis, vis], conf[::2])
     assert torch.allclose(fused, (ref + 0.02 * bad) / 1.02, atol=1e-6)
+
+
+def test_regressed_identity_weights_the_frontal_photo_most():
+    from facesculpt.bench.clip import make_views
+    from facesculpt.face_model import load_face_model
+    from facesculpt.fitting.head_landmarks import HeadLandmarkConfig
+    from facesculpt.fitting.head_track import TrackConfig, fit_regressed_identity
+    from facesculpt.fitting.regress_init import RegressorInitConfig, regress_head
+
+    model = load_face_model()
+    lms, cams, _ = make_views(0, (-45.0, 0.0, 45.0), noise_px=0.5)
+    reg = RegressorInitConfig()
+    ids = torch.stack([regress_head(lm, model, cam, reg.pose_iterations, reg.expression_floor)[1].identity[0]
+                       for lm, cam in zip(lms, cams)]).double()
+    for power in (0.0, 4.0):
+        ident, per = fit_regressed_identity(lms, model, cams, HeadLandmarkConfig(), reg,
+                                            TrackConfig(subject_facing_power=power))
+        assert len(per) == 3 and all(torch.equal(h.identity, ident) for _, h in per)
+        # pitch 5 deg everywhere: cos(turn) = cos 5 cos 45 at the sides, cos 5 at the front
+        c = np.cos(np.radians(5.0)) * np.cos(np.radians([45.0, 0.0, 45.0]))
+        w = torch.tensor(c ** power)
+        expect = (ids * w[:, None]).sum(0) / w.sum()
+        # (the weights use the regressed rotation, a little off the true one)
+        assert torch.allclose(ident[0].double(), expect, atol=1e-2), (power, (ident[0].double() - expect).abs().max())
+        if power > 0:  # nearer the frontal photo's identity than the plain mean is
+            assert (ident[0].double() - ids[1]).norm() < 0.6 * (ids.mean(0) - ids[1]).norm()
