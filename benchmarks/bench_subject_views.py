@@ -38,6 +38,7 @@ def main() -> int:
     ap.add_argument("--rendered", action="store_true", help="rendered photos through mediapipe and the pipeline")
     ap.add_argument("--presets", nargs="+", default=["fast", "default"])
     ap.add_argument("--blotch", type=float, default=0.05)
+    ap.add_argument("--set", action="append", default=[], help="--rendered: config override KEY=VALUE (as the CLI's)")
     args = ap.parse_args()
     if args.rendered:
         return rendered(args)
@@ -87,7 +88,9 @@ def rendered(args) -> int:
     print("| preset | seed | yaw -45 | yaw 0 | yaw +45 | joint (3 photos) | joint s wall |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for preset in args.presets:
-        cfg = dataclasses.replace(make_config(preset), identity_metrics=False)
+        from facesculpt.cli import _parse_overrides
+
+        cfg = dataclasses.replace(make_config(preset, **_parse_overrides(args.set)), identity_metrics=False)
         rows = []
         for seed in range(args.seeds):
             sc = subject_scene(seed, blotch_sd=args.blotch, expression=True)
