@@ -165,6 +165,7 @@ def _track_video(path: Path, folder: Path, cfg, args, show: bool) -> tuple[Path,
                                dynamic_ncols=True)
         bars[stage].update(step - bars[stage].n)
 
+    from facesculpt.core.errors import FaceSculptError
     from facesculpt.io.clip_checkpoint import ClipCheckpoint, checkpoint_key
 
     # the detections are kept in a hidden checkpoint beside the result: a rerun resumes (io.clip_checkpoint)
@@ -176,6 +177,9 @@ def _track_video(path: Path, folder: Path, cfg, args, show: bool) -> tuple[Path,
         clip = reconstruct_clip(iter_video_frames(path, every=args.every, max_frames=args.max_frames),
                                 info.fps / args.every if info.fps else 0.0, cfg, progress=progress, name=path.name,
                                 total=total, detections=ckpt)
+    except FaceSculptError:  # a failure for good (no face in any frame): nothing to resume
+        ckpt.discard()
+        raise
     finally:
         ckpt.save()
         for b in bars.values():

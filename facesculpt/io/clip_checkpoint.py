@@ -10,7 +10,7 @@ hash of the settings (the whole ``Config`` and ``--every``): a rerun with anothe
 settings ignores (and on its first save replaces) it. It is rewritten through a temporary sibling
 file and ``os.replace`` (never half-written), every ``save_every`` new frames and by ``save()``
 (the command calls it when the run stops, Ctrl-C included), and deleted once the result folder is
-committed.
+committed (or the run fails with a one-line error, e.g. no face in any frame: ``discard``).
 
 The stage (``track.reconstruct_clip``) sees only a mapping: frame index -> ``Landmarks`` or reason.
 """
@@ -127,8 +127,15 @@ class ClipCheckpoint:
         self._unsaved = 0
 
     def delete(self) -> None:
+        """Remove the file (after the result is committed)."""
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
+
+    def discard(self) -> None:
+        """Remove the file and save nothing more (the run failed for good, e.g. no face in any frame)."""
+        self._unsaved = 0
+        self.save_every = 1 << 62
+        self.delete()
 
 
 __all__ = ["ClipCheckpoint", "checkpoint_path", "checkpoint_key", "CHECKPOINT_VERSION"]

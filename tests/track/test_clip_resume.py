@@ -131,3 +131,11 @@ def test_checkpoint_of_other_settings_is_not_reused(tmp_path, clip):
     # a corrupt file is ignored, not an error
     checkpoint_path(folder).write_bytes(b"not a checkpoint")
     assert ClipCheckpoint.open(folder, checkpoint_key(clip, cfg, 1)).resumed == 0
+
+
+def test_clip_without_a_face_leaves_no_checkpoint(tmp_path):
+    path = tmp_path / "blank.mp4"
+    _write_video(path, [np.full((120, 100, 3), 128, np.uint8)] * 3)
+    assert cli.main(["reconstruct", str(path), "-o", str(tmp_path / "out"), *ARGS]) == 1
+    assert not (tmp_path / "out" / "blank").exists()
+    assert not checkpoint_path(tmp_path / "out" / "blank").exists()
