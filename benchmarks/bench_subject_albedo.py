@@ -1,15 +1,19 @@
-"""Multi-photo albedo: real pixels on both sides, no mirrored halves (issue 16 follow-up).
+"""Multi-photo albedo: real pixels on both sides, no mirrored halves (issue 16).
 
-    .venv/bin/python benchmarks/bench_subject_albedo.py [--seed 0] [--preset fast]
+    .venv/bin/python benchmarks/bench_subject_albedo.py [--seed 0] [--preset fast] [--blotch 0.15]
 
-One synthetic head (``synthetic.head``: its painted albedo with freckles and blotches, neutral
-expression) rendered at yaw -45, 0, +45 degrees (pitch 5), fitted by ``subject.reconstruct_subject``.
-The painted albedo gets blotches drawn independently on every texel (smooth noise, sd 15 %), so its
-halves differ. The face tile's UVs are mirror images about u = 0.5: flipping the tile left-right is the
-mirror. Scored on texels the fused result saw (visibility > 0.5), per half of the tile: the
-correlation of the fused albedo's detail (luminance, 5-texel minus 31-texel box blur) with the truth's, and with the
-**mirrored** truth's. Mirrored halves would show as a high second number and a low first one on
-that half. The same for each photo's own albedo, for comparison. Never collected by pytest.
+One synthetic head (``bench.subject.subject_scene``: its painted albedo with freckles and blotches drawn
+independently on every texel, smooth noise of standard deviation ``--blotch``, so its halves differ;
+neutral expression) rendered at yaw -45, 0, +45 degrees (pitch 5), fitted by ``subject.reconstruct_subject``
+through mediapipe (``force=True``: dlib's same-person check refuses some of these renders). The face
+tile's UVs are mirror images about u = 0.5: flipping the tile left-right is the mirror. Scored on
+texels the fused result saw (visibility > 0.5), per half of the tile: the correlation of the albedo's
+detail (luminance, 5-texel minus 31-texel box blur) with the truth's, and with the **mirrored**
+truth's. Mirrored halves would show as a high second number and a low first one on that half. The
+same for each photo's own albedo. Also printed per photo: mediapipe's landmark error against the true
+projection of the model's points (px; the registration the unwrap depends on), the correlation of an
+unwrap through the *true* geometry and camera (what a perfect registration would give) and the
+registration confidence the fusion used. Never collected by pytest.
 """
 from __future__ import annotations
 
@@ -17,82 +21,77 @@ import argparse
 
 
 def main() -> int:
-    import numpy as np
+    import dataclasses
+    import time
+
     import torch
     import torch.nn.functional as F
 
+    from facesculpt.bench.subject import detail, masked_corr, subject_scene
     from facesculpt.config import make_config
-    from facesculpt.face_model import HeadParams, load_face_model
-    from facesculpt.render.antialias import antialias
-    from facesculpt.render.face import render_face
-    from facesculpt.subject import reconstruct_subject
-    from facesculpt.synthetic.head import (IRIS_COLOURS, atlas, face_pose, head_config, head_mesh,
-                                           make_head_albedo, make_light)
+    from facesculpt.face_model import HeadParams, fit_view, load_face_model
+    from facesculpt.ops.image import to_tensor
+    from facesculpt.ops.sh import ambient_coeffs
+    from facesculpt.subject import reconstruct_subject, registration_ncc
+    from facesculpt.texture.unwrap import unwrap
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--preset", default="fast")
+    ap.add_argument("--blotch", type=float, default=0.15, help="standard deviation of the blotches (0.15: the "
+                    "follow-up's texture, on which mediapipe misplaces the side views)")
+    ap.add_argument("--set", action="append", default=[], help="config override KEY=VALUE (as the CLI's)")
     args = ap.parse_args()
-    cfg = head_config()
+    from facesculpt.cli import _parse_overrides
+
+    cfg = make_config(args.preset, **_parse_overrides(args.set))
+    cfg = dataclasses.replace(cfg, identity_metrics=False)
+    sc = subject_scene(args.seed, blotch_sd=args.blotch)
     model = load_face_model()
-    rng = np.random.default_rng(args.seed)
-    E = model.num_expression
-    head = HeadParams(torch.tensor(rng.standard_normal(model.num_identity), dtype=torch.float32)[None],
-                      torch.zeros(1, E), torch.zeros(1, 2, 2))
-    with torch.no_grad():
-        hv = model.vertices(head)
-    albedo = torch.as_tensor(make_head_albedo(rng, model, cfg.uv_size, cfg.freckles))[None].float()
-    # blotches drawn independently on every texel (so the two halves differ): smooth noise, sd 15 %
-    S0 = albedo.shape[1]
-    noise = np.random.default_rng(args.seed + 1000).standard_normal((1, 1, S0, S0))
-    blot = F.avg_pool2d(torch.tensor(noise, dtype=torch.float32), 15, 1, 7, count_include_pad=False)
-    blot = blot / blot.std()
-    albedo = (albedo * (1 + 0.15 * blot[0, 0, :, :, None])).clamp(0, 1)
-    tex = atlas(model, albedo, IRIS_COLOURS[0])
-    light = make_light(rng, cfg.light_strength)
-    verts, faces, uvs, vn, _ = head_mesh(model, hv, None, cfg.head_levels)
-    bg = torch.tensor(cfg.background, dtype=torch.float32).expand(1, cfg.size, cfg.size, 3).contiguous()
-    images = []
-    for yaw in (-45.0, 0.0, 45.0):
-        pose, cam, _ = face_pose(model, hv, yaw, 5.0, 0.0, np.zeros(2), cfg)
-        with torch.no_grad():
-            rend = render_face(verts, faces, uvs, pose, cam, tex, light, background=bg, normals_model=vn)
-            img = antialias(rend.image, rend.frags, rend.screen, faces).clamp(0, 1)
-        images.append(np.rint(img[0].numpy() * 255).astype(np.uint8))
-    res = reconstruct_subject(images, make_config(args.preset), names=["yaw-45", "yaw0", "yaw+45"],
-                              force=True)  # the dlib check: see docs/results.md
-
-    def detail(a, S):  # (1, s, s, 3) -> (S, S) luminance detail
-        a = a.permute(0, 3, 1, 2).float()
-        a = F.interpolate(a, size=(S, S), mode="area") if a.shape[-1] != S else a
-        lum = (a * torch.tensor([0.299, 0.587, 0.114])[None, :, None, None]).sum(1, keepdim=True)
-        fine = F.avg_pool2d(lum, 5, 1, 2, count_include_pad=False)
-        band = fine - F.avg_pool2d(lum, 31, 1, 15, count_include_pad=False)
-        return band[0, 0]
-
-    S = min(cfg.uv_size, res.fused.maps.albedo.shape[1])
-    truth = detail(albedo, S)
+    view = fit_view(model)
+    t0 = time.perf_counter()
+    res = reconstruct_subject(sc.images, cfg, names=["yaw-45", "yaw0", "yaw+45"], force=True)
+    wall = time.perf_counter() - t0
+    S = sc.albedo.shape[1]
+    truth = detail(sc.albedo, S)
     mirrored = truth.flip(1)
-    vis = res.fused.maps.visibility
-    vis = F.interpolate(vis[:, None].float(), size=(S, S), mode="area")[0, 0] if vis.shape[-1] != S else vis[0]
-    seen = vis > 0.5
 
-    def corr(x, y, m):
-        x, y = x[m] - x[m].mean(), y[m] - y[m].mean()
-        return float((x * y).sum() / (x.norm() * y.norm()).clamp(min=1e-12))
+    def down(v):
+        return F.interpolate(v[:, None].float(), size=(S, S), mode="area")[0, 0] if v.shape[-1] != S else v[0]
 
+    seen = down(res.fused.maps.visibility) > 0.5
     half = torch.zeros(S, S, dtype=torch.bool)
     half[:, : S // 2] = True
-    print(f"control: the truth's detail against its mirror image: {corr(truth, mirrored, seen):.3f}")
+    print(f"preset {args.preset}, seed {args.seed}, blotch {args.blotch}: {wall:.1f} s wall; timings "
+          + ", ".join(f"{k} {v:.1f}" for k, v in res.timings.items()))
+    print(f"control: the truth's detail against its mirror image: {masked_corr(truth, mirrored, seen & half):.3f} / "
+          f"{masked_corr(truth, mirrored, seen & ~half):.3f} (halves u < 0.5 / u >= 0.5)")
+    ncc = registration_ncc([r.maps.albedo for r in res.photos], [r.maps.visibility for r in res.photos], res.front)
+    print("| photo | mediapipe vs truth px (mean) | true-geometry unwrap corr | registration ncc | confidence |")
+    print("|---|---:|---:|---:|---:|")
+    tex_cfg = dataclasses.replace(cfg.texture, mirror=False, size=S)
+    neutral = HeadParams(sc.identity, sc.expressions[:1] * 0, torch.zeros(1, 2, 2))
+    for i, (rec, pose, cam, im) in enumerate(zip(res.photos, sc.poses, sc.cameras, sc.images)):
+        with torch.no_grad():
+            hv = model.vertices(dataclasses.replace(neutral, expression=sc.expressions[i:i + 1]))
+            true_xy = cam.project(pose.apply(model.points(hv, "mediapipe")))[0, :468]
+            err = float((rec.landmarks.points[:468, :2] - true_xy).norm(dim=-1).mean())
+            m = unwrap(to_tensor(im), view.render_verts(hv), view.dense_faces, view.dense_uvs, pose, cam,
+                       ambient_coeffs(1), tex_cfg)
+        oracle = masked_corr(detail(m.albedo, S), truth, down(m.visibility) > 0.5)
+        print(f"| {res.names[i]} | {err:.1f} | {oracle:.3f} | {ncc[i]:.3f} | "
+              f"{rec.metrics['registration_confidence']:.3f} |")
+    print()
     print("| albedo | half | texels | corr with truth | corr with mirrored truth |")
     print("|---|---|---:|---:|---:|")
-    rows = [("fused (3 photos)", res.fused.maps.albedo)] + [
-        (f"{n} photo alone", r.maps.albedo) for n, r in zip(("yaw -45", "frontal", "yaw +45"), res.photos)]
+    rows = [("fused", res.fused.maps.albedo)] + [
+        (f"{n} alone", r.maps.albedo) for n, r in zip(res.names, res.photos)]
     for name, a in rows:
         d = detail(a, S)
         for hname, h in (("u < 0.5", half), ("u >= 0.5", ~half)):
             m = seen & h
-            print(f"| {name} | {hname} | {int(m.sum())} | {corr(d, truth, m):.3f} | {corr(d, mirrored, m):.3f} |")
+            print(f"| {name} | {hname} | {int(m.sum())} | {masked_corr(d, truth, m):.3f} | "
+                  f"{masked_corr(d, mirrored, m):.3f} |")
     return 0
 
 

@@ -165,15 +165,28 @@ def _track_video(path: Path, folder: Path, cfg, args, show: bool) -> tuple[Path,
                                dynamic_ncols=True)
         bars[stage].update(step - bars[stage].n)
 
+    from facesculpt.core.errors import FaceSculptError
+    from facesculpt.io.clip_checkpoint import ClipCheckpoint, checkpoint_key
+
+    # the detections are kept in a hidden checkpoint beside the result: a rerun resumes (io.clip_checkpoint)
+    ckpt = ClipCheckpoint.open(folder, checkpoint_key(path, cfg, args.every))
+    if ckpt.resumed and show:
+        tqdm.write(f"{path.name}: resuming: {ckpt.resumed} frame(s) already detected by an interrupted run",
+                   file=sys.stderr)
     try:
         clip = reconstruct_clip(iter_video_frames(path, every=args.every, max_frames=args.max_frames),
                                 info.fps / args.every if info.fps else 0.0, cfg, progress=progress, name=path.name,
-                                total=total)
+                                total=total, detections=ckpt)
+    except FaceSculptError:  # a failure for good (no face in any frame): nothing to resume
+        ckpt.discard()
+        raise
     finally:
+        ckpt.save()
         for b in bars.values():
             b.close()
     write_clip_result(folder, clip, {"video": path.name, "fps": info.fps, "frame_count": info.frames,
                                      "size_hw": list(info.size_hw), "every": args.every})
+    ckpt.delete()
     notes = [f"note: {path.name}: frame {s['frame']} has no face ({s['reason']}); "
              + ("interpolated" if clip.track.status[k] == "interpolated" else "held")
              for k, s in zip([int(np.flatnonzero(clip.frame_index == s["frame"])[0]) for s in clip.skipped],

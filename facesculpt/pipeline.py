@@ -361,7 +361,8 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
 
     The photo's mouth and eye openings are kept out of the photometric fit and the face texture
     (``openings_mask``). ``fixed`` (Pose, HeadParams): use them instead of the landmark stage (the
-    video tracker's frame, ``facesculpt.track``)."""
+    video tracker's frame, ``facesculpt.track``); (Pose, HeadParams, light (1, 9, 3)): also that light
+    instead of estimating one, and the head's ``offsets`` kept (the multi-photo fit, ``facesculpt.subject``)."""
     from facesculpt.face_model import fit_view, load_face_model
     from facesculpt.fitting.head_landmarks import fit_head_landmarks
     from facesculpt.fitting.head_shape import HeadShapeFit
@@ -375,8 +376,8 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
     user_mask = valid_mask
     valid_mask = openings if valid_mask is None else (np.asarray(valid_mask) > 0) & openings
     _, pose, cam = initialize(landmarks, view.canonical)
-    if fixed is not None:  # given (video tracking): no landmark stage
-        pose, head = fixed
+    if fixed is not None:  # given (video tracking, several photos): no landmark stage
+        pose, head = fixed[0], fixed[1]
         lm_losses = {"given": True}
     elif cfg.regressor.enabled:  # regress, then refine (facesculpt.fitting.regress_init)
         from facesculpt.fitting.regress_init import fit_head_from_regressor
@@ -413,6 +414,8 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
     else:
         light, albedo_init = initial_light_and_albedo(target, shape_fit.render_vertices(shape), view, pose, cam_fit,
                                                       cfg.texture, valid=fit.valid)
+    if fixed is not None and len(fixed) > 2:  # the light fitted jointly over several photos
+        light = fixed[2]
     timings["light_init"] = time.perf_counter() - t
     if pc.enabled:
         t = time.perf_counter()
@@ -432,6 +435,8 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
 
     t = time.perf_counter()
     head = shape_fit.head_params(shape).detach()
+    if fixed is not None and len(fixed) > 2 and not pc.enabled:  # keep the joint fit's corrections
+        head = fixed[1].detach()
     with torch.no_grad():
         head_verts = model.vertices(head)
         points = model.points(head_verts, "mediapipe")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, MutableMapping, Optional
 
 import numpy as np
 import torch
@@ -71,14 +71,19 @@ def head_yaw_pitch_roll(rotvec: torch.Tensor) -> np.ndarray:
 
 
 def reconstruct_clip(frames: Iterable, fps: float, cfg: Config, track_cfg: Optional[TrackConfig] = None,
-                     progress: Progress = None, name: str = "clip", total: Optional[int] = None) -> ClipReconstruction:
+                     progress: Progress = None, name: str = "clip", total: Optional[int] = None,
+                     detections: Optional[MutableMapping] = None) -> ClipReconstruction:
     """Track the face through ``frames`` (``VideoFrame``s: index, time_s, image), ``fps`` frames a second
     of the given frames (0: ``DEFAULT_FPS``). ``progress("detect", k, total)`` per frame read.
     ``track_cfg``: default ``cfg.track``.
 
     The texture frame is the one whose head faces the camera most squarely (detected pose), larger
     faces first among near ties; it is fitted with the photometric stage off (its geometry is the
-    track's). Raises FaceNotFoundError (one line) if no frame has a face."""
+    track's). Raises FaceNotFoundError (one line) if no frame has a face.
+
+    ``detections``: a mapping frame index -> ``Landmarks`` or the reason the frame has no face (str),
+    e.g. ``io.clip_checkpoint.ClipCheckpoint``: frames found in it are not detected again, every frame
+    detected is stored in it (a rerun of an interrupted clip resumes from there)."""
     from facesculpt.detect import detect_faces
     from facesculpt.face_model import HeadParams, load_face_model
     from facesculpt.fitting.initialize import initialize
@@ -100,13 +105,20 @@ def reconstruct_clip(frames: Iterable, fps: float, cfg: Config, track_cfg: Optio
     for k, fr in enumerate(frames):
         idx.append(fr.index)
         times.append(fr.time_s if np.isfinite(fr.time_s) else k / fps)
-        try:
-            lmk = detect_faces(fr.image, max_faces=1, min_face_size=cfg.min_face_size,
-                               detection_max_side=cfg.detection_max_side, name=f"{name} frame {fr.index}")[0]
-        except (FaceNotFoundError, FaceTooSmallError) as e:
+        found = detections.get(int(fr.index)) if detections is not None else None
+        if found is None:
+            try:
+                found = detect_faces(fr.image, max_faces=1, min_face_size=cfg.min_face_size,
+                                     detection_max_side=cfg.detection_max_side, name=f"{name} frame {fr.index}")[0]
+            except (FaceNotFoundError, FaceTooSmallError) as e:
+                found = str(e).splitlines()[0]
+            if detections is not None:
+                detections[int(fr.index)] = found
+        if isinstance(found, str):
             lms.append(None)
-            skipped.append({"frame": fr.index, "time_s": times[-1], "reason": str(e).splitlines()[0]})
+            skipped.append({"frame": fr.index, "time_s": times[-1], "reason": found})
         else:
+            lmk = found
             lms.append(lmk)
             _, pose, _ = initialize(lmk, canon)
             turn = float(torch.linalg.matrix_norm(head_turn(pose.rotvec)[0] - torch.eye(3, dtype=torch.float64)))

@@ -76,6 +76,13 @@ class TrackConfig:
     negative through correlation, instead of staying at 0 and being absorbed by the shared identity
     (``benchmarks/bench_subject_views.py``: the joint fit then beats the best view on 5 of 5 seeds,
     4 of 5 with "step"; docs/results.md, issue 16 follow-up)."""
+    subject_facing_power: float = 4.0
+    """Several photos with the landmark regressor on (``subject.reconstruct_subject``): the photos'
+    regressed identities are averaged with weights cos(turn)^power, the cosine of the angle between
+    the face's forward axis and the camera's (``fit_regressed_identity``). On rendered photos through
+    mediapipe the side views' points are off by more (9 vs 5 px at yaw 45 / 0), and the Gauss-Newton
+    joint fit of ``fit_joint_identity``, which follows them, was worse than any single photo
+    (docs/results.md, "Issue 16: joint photometric multi-photo fit")."""
     min_cutoff_hz: float = 2.0
     """One-euro filter: cut-off frequency of a still signal (lower: smoother, more lag at rest)."""
     beta: float = 0.6
@@ -241,6 +248,36 @@ def fit_joint_identity(landmarks: Sequence[Landmarks], model: FaceModel, cameras
         a = _identity_steps(model, [tuple(fr) for fr in fits], a, list(cameras), lm_cfg, cfg.identity_steps)
     ident = a[None].float()
     return ident, [(pose, HeadParams(ident, head.expression, head.gaze)) for _, pose, head in fits]
+
+
+def fit_regressed_identity(landmarks: Sequence[Landmarks], model: FaceModel, cameras: Sequence[Camera],
+                           lm_cfg: HeadLandmarkConfig, reg_cfg, cfg: TrackConfig, progress: Progress = None):
+    """One identity for several views from the packaged landmark regressor (``fitting.regress_init``):
+    every view regressed on its own, the identities averaged with weights cos(turn)^``subject_facing_power``
+    (``TrackConfig.subject_facing_power``), then each view's pose, expression and gaze fitted with that
+    identity held (``fit_head_landmarks``, as a round of ``fit_joint_identity``). Returns ((1, K) float32
+    identity, [(Pose, HeadParams)] per view)."""
+    from facesculpt.fitting.regress_init import regress_head
+
+    regs, weights = [], []
+    for lmk, cam in zip(landmarks, cameras):
+        pose, head = regress_head(lmk, model, cam, reg_cfg.pose_iterations, reg_cfg.expression_floor)
+        R = rotvec_to_matrix(pose.rotvec.double())[0]
+        # the face looks along the model's +z; the camera looks along +z of its frame: facing = -R[2, 2]
+        facing = float(max(0.0, -R[2, 2]))
+        regs.append((lmk, cam, pose, head))
+        weights.append(max(facing, 1e-3) ** cfg.subject_facing_power)
+    w = torch.tensor(weights, dtype=torch.float64)
+    a = (torch.stack([h.identity[0].double() for *_, h in regs]) * w[:, None]).sum(0) / w.sum()
+    ident = a[None].float()
+    held = dataclasses.replace(lm_cfg, fit_identity=False, expression_first=0, active_set=cfg.identity_active_set)
+    out = []
+    for k, (lmk, cam, pose, head) in enumerate(regs):
+        pose, h, _ = fit_head_landmarks(lmk, model, pose, cam, held, init=HeadParams(ident, head.expression, head.gaze))
+        out.append((pose, HeadParams(ident, h.expression, h.gaze)))
+        if progress is not None:
+            progress("identity", k + 1, len(regs))
+    return ident, out
 
 
 def fit_clip_identity(landmarks: Sequence[Optional[Landmarks]], model: FaceModel, camera: Camera,

@@ -37,6 +37,64 @@ def upsample_albedo(low: torch.Tensor, size: int) -> torch.Tensor:
     return x.permute(0, 2, 3, 1)
 
 
+def light_unit(light0: torch.Tensor, linear: bool) -> torch.Tensor:
+    """(1, 1, 3) scale the optimiser's light is divided by: with ``linear`` the light per unit ambient (a
+    linear light also carries the exposure; the learning rates were tuned on unit-ambient lights), else 1."""
+    return (light0[:, 0:1] * AMBIENT_BASIS).clamp(min=1e-4).detach() if linear else torch.ones(1, 1, 3)
+
+
+def initial_albedo_param(albedo0: torch.Tensor, linear: bool) -> torch.Tensor:
+    """The optimised low-res albedo (1, s, s, 3) from ``albedo0``: sRGB-encoded with ``linear`` (the scale its
+    learning rate was tuned on), clamped to [0.02, 0.98], a leaf that requires grad."""
+    a0 = linear_to_srgb(albedo0) if linear else albedo0
+    return a0.clone().clamp(0.02, 0.98).requires_grad_(True)
+
+
+def albedo_from_param(albedo_low: torch.Tensor, linear: bool) -> torch.Tensor:
+    """The stage's albedo output (linear with ``linear``) from the optimised parameter."""
+    return srgb_to_linear(albedo_low.detach()) if linear else albedo_low.detach()
+
+
+def render_view(dense: torch.Tensor, faces: torch.Tensor, uvs: torch.Tensor, pose: Pose, camera: Camera,
+                albedo_low: torch.Tensor, light: torch.Tensor, tex_size: int, target_bg: torch.Tensor, linear: bool,
+                antialias: bool):
+    """Render the fitted face over ``target_bg``: the low-res albedo parameter upsampled to ``tex_size``
+    (decoded to linear light with ``linear``), shaded by ``light`` (1, 9, 3). Returns (FaceRender whose
+    image is sRGB-encoded with ``linear``, the albedo texture (1, T, T, 3) it used)."""
+    albedo_tex = upsample_albedo(albedo_low, tex_size)
+    if linear:
+        albedo_tex = srgb_to_linear(albedo_tex)
+    rend = render_face(dense, faces, uvs, pose, camera, albedo_tex, light, background=target_bg, antialias=antialias)
+    if linear:
+        rend = dc_replace(rend, image=linear_to_srgb(rend.image))
+    return rend, albedo_tex
+
+
+def photo_region(rend, face_weight: torch.Tensor, valid: Optional[torch.Tensor]) -> torch.Tensor:
+    """(1, R, R) bool: the rendered pixels of faces with ``face_weight`` > 0 (and ``valid``)."""
+    fw = face_weight[rend.frags.pix_to_face.clamp(min=0)]
+    m = rend.mask & (fw > 0)
+    return m if valid is None else m & valid
+
+
+def view_data_terms(rend, target: torch.Tensor, weights: torch.Tensor, points_cam_xy: torch.Tensor,
+                    landmarks_xy: torch.Tensor, face_size: float):
+    """(robust photo loss, landmark loss) of one view: ``points_cam_xy`` (1, N, 2) the projected model
+    points, ``weights`` (1, R, R) the inlier weights."""
+    return robust_photo_loss(rend.image, target, weights), landmark_loss(points_cam_xy, landmarks_xy, face_size)
+
+
+def albedo_prior(albedo_low: torch.Tensor, cfg: PhotometricFitConfig) -> torch.Tensor:
+    """Smoothness and left/right symmetry of the low-res albedo parameter."""
+    return cfg.w_albedo_smooth * grid_smoothness(albedo_low) + cfg.w_albedo_sym * uv_symmetry(albedo_low)
+
+
+def light_prior(light: torch.Tensor, light0: torch.Tensor, dc0: torch.Tensor, cfg: PhotometricFitConfig):
+    """Pull of the (unit-scaled) light towards its initial estimate, relative to the initial ambient ``dc0``:
+    the free albedo could otherwise absorb the smooth fall-off of the shading and flatten the light."""
+    return cfg.w_light_reg * ((light - light0) / dc0).pow(2).sum()
+
+
 def fit_photometric(
     target: torch.Tensor,
     landmarks_xy: torch.Tensor,
@@ -80,10 +138,9 @@ def fit_photometric(
     shape = shape0.clone().requires_grad_(True)
     # with ``linear``, the optimiser sees the light per unit ambient and the albedo sRGB-encoded,
     # the scales its learning rates were tuned on (a linear light also carries the exposure)
-    unit = (light0[:, 0:1] * AMBIENT_BASIS).clamp(min=1e-4).detach() if linear else torch.ones(1, 1, 3)
+    unit = light_unit(light0, linear)
     light = (light0 / unit).clone().requires_grad_(True)
-    a0 = linear_to_srgb(albedo0) if linear else albedo0
-    albedo_low = a0.clone().clamp(0.02, 0.98).requires_grad_(True)
+    albedo_low = initial_albedo_param(albedo0, linear)
     opt = torch.optim.Adam(
         [
             {"params": [rotvec], "lr": cfg.lr_pose},
@@ -108,31 +165,21 @@ def fit_photometric(
         else:
             coarse = model.vertices(shape)
             dense = densify(coarse)
-        albedo_tex = upsample_albedo(albedo_low, tex_size)
-        if linear:
-            albedo_tex = srgb_to_linear(albedo_tex)
-        rend = render_face(dense, faces, uvs, p, camera, albedo_tex, light * unit,
-                           background=target_bg, antialias=cfg.antialias)
-        if linear:
-            rend = dc_replace(rend, image=linear_to_srgb(rend.image))
+        rend, albedo_tex = render_view(dense, faces, uvs, p, camera, albedo_low, light * unit, tex_size, target_bg,
+                                       linear, cfg.antialias)
         state.update(render=rend, pose=p, coarse=coarse, dense=dense, light=light * unit, albedo_tex=albedo_tex,
                      camera=camera)
         return p, coarse, rend
 
     def region_mask(rend):
-        fw = face_weight[rend.frags.pix_to_face.clamp(min=0)]
-        m = rend.mask & (fw > 0)
-        return m if valid is None else m & valid
+        return photo_region(rend, face_weight, valid)
 
     def loss_terms(p, coarse, rend, weights):
-        photo = robust_photo_loss(rend.image, target, weights)
-        uv = camera.project(p.apply(coarse))
-        lm = landmark_loss(uv, landmarks_xy, face_size)
+        photo, lm = view_data_terms(rend, target, weights, camera.project(p.apply(coarse)), landmarks_xy, face_size)
         reg_shape = model.regularizer(shape - shape0, cfg.w_laplacian, cfg.w_offset)
-        reg_alb = cfg.w_albedo_smooth * grid_smoothness(albedo_low) + cfg.w_albedo_sym * uv_symmetry(albedo_low)
-        # the light stays near its estimate from the skin's shading (light0): the free albedo
-        # could otherwise absorb the smooth fall-off of the shading and flatten the light
-        reg_light = cfg.w_light_reg * ((light - light0) / dc0).pow(2).sum()
+        reg_alb = albedo_prior(albedo_low, cfg)
+        # the light stays near its estimate from the skin's shading (light0)
+        reg_light = light_prior(light, light0, dc0, cfg)
         total = cfg.w_photo * photo + cfg.w_landmark * lm + reg_shape + reg_alb + reg_light
         terms = {"photo": photo, "landmark": lm}
         if extra_terms is not None:
@@ -188,5 +235,5 @@ def fit_photometric(
             losses[f"{k}_initial"] = float(t0[k])
             losses[f"{k}_final"] = float(t1[k])
     out_pose = Pose(rotvec.detach(), (tnorm * depth0).detach())
-    albedo_out = srgb_to_linear(albedo_low.detach()) if linear else albedo_low.detach()
+    albedo_out = albedo_from_param(albedo_low, linear)
     return out_pose, shape.detach(), (light * unit).detach(), albedo_out, losses
