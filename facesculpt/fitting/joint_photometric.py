@@ -21,6 +21,7 @@ from typing import Callable, Optional, Sequence
 
 import torch
 
+from facesculpt.core.determinism import backward as _backward
 from facesculpt.config import PhotometricFitConfig
 from facesculpt.face_model import FaceModel, FitView, HeadParams
 from facesculpt.fitting.head_shape import HeadPriors, HeadShapeFit
@@ -175,7 +176,7 @@ def fit_joint_photometric(views: Sequence[JointView], model: FaceModel, view: Fi
                                             cfg.outlier_sigma)
             loss_i, _, _, _ = view_loss(i, p, coarse, rend, weights[i], states[i])
             total = total + loss_i
-        total.backward()
+        _backward(total)  # one thread in a repeatable fit (core/determinism.py)
         opt.step()
         with torch.no_grad():
             albedo_low.clamp_(0.0, 1.0)
