@@ -19,7 +19,10 @@ the same lights, over the pixels of the face part:
 The painted albedo's skin tone is set (per-channel gain) to a measured one: a NIST subject of
 ``assets/skin_albedo.csv`` drawn by the seed, or with ``--dark`` the mean of the table's rows of ITA
 class "dark" (darker than any NIST subject), to check the skin prior does not whiten it.
-SH light has no visibility, so the "side" light has no cast shadows (a harsh, low-ambient light).
+Shadows (issue 12): the photos and every truth and relit render shade the true head with its own
+visibility (``render.visibility``: ambient occlusion in the eye sockets, beside the nose, under the
+nose and chin, and the smooth cast shadows an SH light gives, e.g. the nose's under the harsh side
+light); ``--no-shadows`` renders without visibility (the benchmark before issue 12's item 2).
 """
 from __future__ import annotations
 
@@ -74,7 +77,7 @@ def dark_skin_rgb() -> np.ndarray:
 class Subject:
     """One synthetic head: true linear face albedo (1, S, S, 3), head mesh, pose and camera."""
 
-    def __init__(self, seed: int, size: int = 512, uv_size: int = 256, dark: bool = False):
+    def __init__(self, seed: int, size: int = 512, uv_size: int = 256, dark: bool = False, shadows: bool = True):
         from facesculpt.face_model import HeadParams, load_face_model
         from facesculpt.synthetic.head import (
             IRIS_COLOURS, face_pose, head_config, head_mesh, make_head_albedo, sample_expression, sample_gaze)
@@ -110,6 +113,12 @@ class Subject:
         self.verts, self.faces, self.uvs, self.vn, self.n_face = head_mesh(model, self.head_verts, None,
                                                                         self.cfg.head_levels)
         self.skin = self._skin_texels(uv_size)
+        self.occluded = None
+        if shadows:  # the true head's visibility (view frame of its pose), for every render
+            from facesculpt.render.visibility import VisibilityConfig, occluded_transfer_view
+
+            self.occluded = occluded_transfer_view(self.verts, self.faces, self.vn, self.pose,
+                                                   VisibilityConfig(directions=96, resolution=256))
 
     def _chart(self, S: int) -> torch.Tensor:
         from facesculpt.face_model import fit_view
@@ -143,7 +152,7 @@ class Subject:
         bg = torch.tensor(self.cfg.background).pow(2.2).expand(1, self.cfg.size, self.cfg.size, 3).contiguous()
         with torch.no_grad():
             rend = render_face(self.verts, self.faces, self.uvs, self.pose, self.camera, tex, light, background=bg,
-                               normals_model=self.vn)
+                               normals_model=self.vn, occluded=self.occluded)
             img = antialias(rend.image, rend.frags, rend.screen, self.faces)
         p2f = rend.frags.pix_to_face
         return linear_to_srgb(img), (p2f >= 0) & (p2f < self.n_face)
@@ -239,7 +248,7 @@ def cmd_relight(args) -> int:
     print(f"{'seed':>5} {'light':<8}{'relit dB':>9}{'scaled':>8}{'SSIM':>7}{'MAD %':>8}{'scaled':>8}{'time s':>8}")
     for i in range(args.n):
         seed = args.seed + i
-        subject = Subject(seed, size=args.size, dark=args.dark)
+        subject = Subject(seed, size=args.size, dark=args.dark, shadows=not args.no_shadows)
         recs = {}
         for light_name in lights:
             t0 = time.perf_counter()
@@ -273,6 +282,7 @@ def cmd_relight(args) -> int:
     write_json(out / "results.json", {"summary": summary, "rows": rows, "pairs": pairs, "failures": failures,
                                       "settings": {"preset": cfg.name, "n": args.n, "seed": args.seed,
                                                    "lights": lights, "dark": bool(args.dark), "size": args.size,
+                                                   "shadows": not args.no_shadows,
                                                    "linear_light": bool(cfg.texture.linear_light)}})
     print(f"{'mean':>5} {'':<8}{_fmt(summary['relit_psnr']):>9}{_fmt(summary['relit_psnr_scaled']):>8}"
           f"{_fmt(summary['relit_ssim'], '.3f'):>7}{_fmt(summary['albedo_mad_pct'], '.1f'):>8}"
@@ -292,6 +302,8 @@ def register(bs, common) -> None:
                    help=f"comma list of photo lights (from: {', '.join(SCENE_LIGHTS)})")
     r.add_argument("--size", type=int, default=512, help="photo side, pixels")
     r.add_argument("--dark", action="store_true", help="dark skin: scale the albedo to the skin table's dark class")
+    r.add_argument("--no-shadows", action="store_true",
+                   help="render photos and truth without the head's visibility (no AO, no cast shadows)")
     common(r)
     r.set_defaults(func=cmd_relight)
 

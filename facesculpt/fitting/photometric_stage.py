@@ -55,6 +55,7 @@ def fit_photometric(
     extra_terms: Optional[Callable[[dict], tuple]] = None,
     valid: Optional[torch.Tensor] = None,
     linear: bool = False,
+    occluded: Optional[torch.Tensor] = None,
 ):
     """Fit against ``target`` (1, R, R, 3) seen by ``camera`` (the crop camera).
 
@@ -72,6 +73,10 @@ def fit_photometric(
     ``linear``: the light and albedo are linear light and ``target`` is sRGB: the face is shaded
     in linear light and its render encoded to sRGB before every comparison (the loss keeps its
     sRGB scale; ``state["render"].image`` is then sRGB).
+
+    ``occluded``: (1, V, 9) per-vertex occluded transfer of the rendered mesh in the view frame
+    (``render.visibility``), held fixed over the fit: the shading gets the head's ambient occlusion
+    and cast shadows (None: none).
     """
     rotvec = pose.rotvec.clone().requires_grad_(True)
     depth0 = pose.translation[:, 2:3].clone()
@@ -111,7 +116,7 @@ def fit_photometric(
         if linear:
             albedo_tex = srgb_to_linear(albedo_tex)
         rend = render_face(dense, faces, uvs, p, camera, albedo_tex, light * unit,
-                           background=target_bg, antialias=cfg.antialias)
+                           background=target_bg, antialias=cfg.antialias, occluded=occluded)
         if linear:
             rend = dc_replace(rend, image=linear_to_srgb(rend.image))
         state.update(render=rend, pose=p, coarse=coarse, dense=dense, light=light * unit, albedo_tex=albedo_tex,
