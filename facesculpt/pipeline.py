@@ -419,7 +419,8 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
         t = time.perf_counter()  # the head's AO and cast shadows in the shading (render.visibility)
         from facesculpt.render.visibility import head_occluded_transfer
 
-        vis_transfer = head_occluded_transfer(shape_fit.render_vertices(shape), view.dense_faces, pose, cfg.texture.visibility)
+        vis_transfer = head_occluded_transfer(shape_fit.render_vertices(shape), view.dense_faces, pose,
+                                              cfg.texture.visibility)
         timings["visibility"] = time.perf_counter() - t
     if pc.enabled:
         t = time.perf_counter()

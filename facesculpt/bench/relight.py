@@ -19,6 +19,16 @@ the same lights, over the pixels of the face part:
 The painted albedo's skin tone is set (per-channel gain) to a measured one: a NIST subject of
 ``assets/skin_albedo.csv`` drawn by the seed, or with ``--dark`` the mean of the table's rows of ITA
 class "dark" (darker than any NIST subject), to check the skin prior does not whiten it.
+The real scan (issue 12, ``--scan-poses``, default yaws 0 and 25 degrees): the Lee Perry-Smith head
+(``synthetic.scan``; "Infinite, 3D Head Scan by Lee Perry-Smith", CC BY 3.0, based on a work at
+www.triplegangers.com) with its own geometry and colour map, photographed under the same lights.
+Its UV layout is not the model's, so there is no albedo-vs-truth row: the reconstruction (its own
+mesh, pose and camera, the exported albedo) and the scan are both rendered under the novel lights
+and compared over the reconstruction's narrow-face pixels where the scan is drawn
+(``evaluate_scan``: relit PSNR/SSIM, and PSNR after one global albedo scale); the two-light albedo
+difference is taken between the reconstructions as for the synthetic heads (``scan_rows``,
+``scan_pairs``, ``summary.scan`` in results.json). Geometry differences count in these rows too.
+
 Shadows (issue 12): the photos and every truth and relit render shade the true head with its own
 visibility (``render.visibility``: ambient occlusion in the eye sockets, beside the nose, under the
 nose and chin, and the smooth cast shadows an SH light gives, e.g. the nose's under the harsh side
@@ -448,4 +458,5 @@ def register(bs, common) -> None:
 
 
 __all__ = ["SCENE_LIGHTS", "NOVEL_LIGHTS", "sh_light", "Subject", "evaluate_relight", "two_light_mad_pct",
-           "exported_albedo", "albedo_mad_pct", "ScanSubject", "evaluate_scan", "face_skin_texels", "global_scale", "dark_skin_rgb", "register"]
+           "exported_albedo", "albedo_mad_pct", "ScanSubject", "evaluate_scan", "face_skin_texels",
+           "global_scale", "dark_skin_rgb", "register"]

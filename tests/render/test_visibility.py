@@ -1,7 +1,6 @@
 """Self-visibility of a mesh (render.visibility, issue 12): known shapes, and shadows kept out of the albedo."""
 import math
 
-import numpy as np
 import pytest
 import torch
 
