@@ -6,6 +6,7 @@ and CPU seconds of the whole process). Run on an idle machine for speed figures:
 """
 from __future__ import annotations
 
+import sys
 import time
 from importlib import resources
 
@@ -35,6 +36,25 @@ def main() -> None:
             head_occluded_transfer(dense, view.dense_faces, pose, VisibilityConfig(directions=d, resolution=r))
         print(f"occluded transfer, {dense.shape[1]} vertices, {d} directions, {r}^2 maps: "
               f"{(time.perf_counter() - w) / 3:.3f} s wall, {(time.process_time() - c) / 3:.3f} s CPU")
+    # one photometric step's extra: the render with the occluded transfer, forward + backward
+    from facesculpt.render.face import render_face
+    from facesculpt.structures import Camera
+
+    O = head_occluded_transfer(dense, view.dense_faces, pose, VisibilityConfig())
+    cam = Camera(torch.tensor([360.0]), torch.tensor([[128.0, 128.0]]), (256, 256))
+    alb = torch.full((1, 64, 64, 3), 0.5)
+    for occ in (None, O, None, O):
+        light = torch.zeros(1, 9, 3)
+        light[0, 0] = 3.0
+        light.requires_grad_(True)
+        c = time.process_time()
+        for _ in range(10):
+            r = render_face(dense, view.dense_faces, view.dense_uvs, pose, cam, alb, light, occluded=occ)
+            r.image.sum().backward()
+        print(f"render 256^2 forward+backward, visibility {'on ' if occ is not None else 'off'}: "
+              f"{(time.process_time() - c) / 10 * 1000:.1f} ms CPU")
+    if "--no-pipeline" in sys.argv:
+        return
     with resources.files("facesculpt").joinpath("assets/grace_hopper.jpg").open("rb") as f:
         img = np.asarray(Image.open(f).convert("RGB"))
     for on in (False, True, False, True):
