@@ -17,6 +17,7 @@ from facesculpt.fitting.gates import GateConfig
 from facesculpt.fitting.head_landmarks import HeadLandmarkConfig
 from facesculpt.fitting.head_shape import HeadPriors
 from facesculpt.texture.occlusion import OcclusionConfig
+from facesculpt.render.visibility import VisibilityConfig
 from facesculpt.fitting.head_track import TrackConfig
 from facesculpt.fitting.regress_init import RegressorInitConfig
 from facesculpt.identity.config import IdentityConfig
@@ -125,6 +126,10 @@ class TextureConfig:
     """Morphable head: pixels whose de-lit colour is far from the face's own skin (occluders: bars,
     frames, hair, patches) kept out of the albedo (``texture.occlusion.OcclusionConfig``;
     ``enabled=False``: as before)."""
+    visibility: VisibilityConfig = field(default_factory=VisibilityConfig)
+    """Morphable head: the fitted head's ambient occlusion and cast shadows in the photometric
+    fit's shading and in the de-lighting (``render.visibility.VisibilityConfig``; ``enabled=False``:
+    no visibility, as before)."""
 
 
 @dataclass(frozen=True)

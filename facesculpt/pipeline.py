@@ -417,6 +417,14 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
     if fixed is not None and len(fixed) > 2:  # the light fitted jointly over several photos
         light = fixed[2]
     timings["light_init"] = time.perf_counter() - t
+    vis_transfer = None
+    if cfg.texture.visibility.enabled:
+        t = time.perf_counter()  # the head's AO and cast shadows in the shading (render.visibility)
+        from facesculpt.render.visibility import head_occluded_transfer
+
+        vis_transfer = head_occluded_transfer(shape_fit.render_vertices(shape), view.dense_faces, pose,
+                                              cfg.texture.visibility)
+        timings["visibility"] = time.perf_counter() - t
     if pc.enabled:
         t = time.perf_counter()
         n_pts = int(model.landmarks["mediapipe"].faces.shape[0])
@@ -428,7 +436,7 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
             view.dense_uvs, _face_weights(view), pose, cam_fit, light, low,
             dc_replace(pc, lr_pose=0.0 if pc.hold_pose_head else pc.lr_pose, w_landmark=pc.w_landmark_head),
             progress, extra_terms=extra,
-            valid=fit.valid, linear=linear,
+            valid=fit.valid, linear=linear, occluded=vis_transfer,
         )
         losses["photometric"] = ph_losses
         timings["photometric"] = time.perf_counter() - t
@@ -459,7 +467,7 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
     # pixels off the lids and lips, not off the fillers)
     maps = unwrap(tex.image, dense, view.dense_faces, view.dense_uvs, pose, tex.camera, light, cfg.texture,
                   valid=tex.valid, mirror_grid=grid,
-                  valid_exempt=_filler_texels(view, cfg.texture.size, user_mask is None))
+                  valid_exempt=_filler_texels(view, cfg.texture.size, user_mask is None), occluded=vis_transfer)
     if linear:
         from dataclasses import replace as dc_replace
 

@@ -19,7 +19,20 @@ the same lights, over the pixels of the face part:
 The painted albedo's skin tone is set (per-channel gain) to a measured one: a NIST subject of
 ``assets/skin_albedo.csv`` drawn by the seed, or with ``--dark`` the mean of the table's rows of ITA
 class "dark" (darker than any NIST subject), to check the skin prior does not whiten it.
-SH light has no visibility, so the "side" light has no cast shadows (a harsh, low-ambient light).
+The real scan (issue 12, ``--scan-poses``, default yaws 0 and 25 degrees): the Lee Perry-Smith head
+(``synthetic.scan``; "Infinite, 3D Head Scan by Lee Perry-Smith", CC BY 3.0, based on a work at
+www.triplegangers.com) with its own geometry and colour map, photographed under the same lights.
+Its UV layout is not the model's, so there is no albedo-vs-truth row: the reconstruction (its own
+mesh, pose and camera, the exported albedo) and the scan are both rendered under the novel lights
+and compared over the reconstruction's narrow-face pixels where the scan is drawn
+(``evaluate_scan``: relit PSNR/SSIM, and PSNR after one global albedo scale); the two-light albedo
+difference is taken between the reconstructions as for the synthetic heads (``scan_rows``,
+``scan_pairs``, ``summary.scan`` in results.json). Geometry differences count in these rows too.
+
+Shadows (issue 12): the photos and every truth and relit render shade the true head with its own
+visibility (``render.visibility``: ambient occlusion in the eye sockets, beside the nose, under the
+nose and chin, and the smooth cast shadows an SH light gives, e.g. the nose's under the harsh side
+light); ``--no-shadows`` renders without visibility (the benchmark before issue 12's item 2).
 """
 from __future__ import annotations
 
@@ -74,7 +87,7 @@ def dark_skin_rgb() -> np.ndarray:
 class Subject:
     """One synthetic head: true linear face albedo (1, S, S, 3), head mesh, pose and camera."""
 
-    def __init__(self, seed: int, size: int = 512, uv_size: int = 256, dark: bool = False):
+    def __init__(self, seed: int, size: int = 512, uv_size: int = 256, dark: bool = False, shadows: bool = True):
         from facesculpt.face_model import HeadParams, load_face_model
         from facesculpt.synthetic.head import (
             IRIS_COLOURS, face_pose, head_config, head_mesh, make_head_albedo, sample_expression, sample_gaze)
@@ -110,6 +123,12 @@ class Subject:
         self.verts, self.faces, self.uvs, self.vn, self.n_face = head_mesh(model, self.head_verts, None,
                                                                         self.cfg.head_levels)
         self.skin = self._skin_texels(uv_size)
+        self.occluded = None
+        if shadows:  # the true head's visibility (view frame of its pose), for every render
+            from facesculpt.render.visibility import VisibilityConfig, occluded_transfer_view
+
+            self.occluded = occluded_transfer_view(self.verts, self.faces, self.vn, self.pose,
+                                                   VisibilityConfig(directions=96, resolution=256))
 
     def _chart(self, S: int) -> torch.Tensor:
         from facesculpt.face_model import fit_view
@@ -143,7 +162,7 @@ class Subject:
         bg = torch.tensor(self.cfg.background).pow(2.2).expand(1, self.cfg.size, self.cfg.size, 3).contiguous()
         with torch.no_grad():
             rend = render_face(self.verts, self.faces, self.uvs, self.pose, self.camera, tex, light, background=bg,
-                               normals_model=self.vn)
+                               normals_model=self.vn, occluded=self.occluded)
             img = antialias(rend.image, rend.frags, rend.screen, self.faces)
         p2f = rend.frags.pix_to_face
         return linear_to_srgb(img), (p2f >= 0) & (p2f < self.n_face)
@@ -154,6 +173,90 @@ class Subject:
         rng = np.random.default_rng(seed)
         out = img[0].numpy() + rng.normal(0, noise, img.shape[1:])
         return np.rint(np.clip(out, 0, 1) * 255).astype(np.uint8)
+
+
+class ScanSubject:
+    """The Lee Perry-Smith scan (``synthetic.scan``; CC BY 3.0, credit in ``synthetic.scan.CREDIT``)
+    at one pose: photos under the scene lights, truths under the novel lights, both with the scan's
+    own visibility (``shadows``), in linear light encoded to sRGB."""
+
+    def __init__(self, yaw: float, size: int = 512, shadows: bool = True):
+        from facesculpt.ops.mesh import vertex_normals
+        from facesculpt.synthetic.scan import load_scan, scan_view
+
+        self.scan = load_scan()
+        self.yaw = float(yaw)
+        self.pose, self.camera = scan_view(yaw, size=size)
+        self.size = size
+        self.vn = vertex_normals(self.scan.verts, self.scan.faces)
+        self.occluded = None
+        if shadows:
+            from facesculpt.render.visibility import VisibilityConfig, occluded_transfer_view
+
+            self.occluded = occluded_transfer_view(self.scan.verts, self.scan.faces, self.vn, self.pose,
+                                                   VisibilityConfig(directions=96, resolution=256))
+        self.background = torch.tensor((0.55, 0.57, 0.6)).pow(2.2).expand(1, size, size, 3).contiguous()
+
+    def render_linear(self, light: torch.Tensor):
+        """(linear image (1, H, W, 3), covered (1, H, W) bool) of the scan under ``light``."""
+        from facesculpt.render.face import render_face
+
+        with torch.no_grad():
+            r = render_face(self.scan.verts, self.scan.faces, self.scan.uvs, self.pose, self.camera,
+                            self.scan.albedo, light, background=self.background, normals_model=self.vn,
+                            occluded=self.occluded)
+        return r.image, r.mask
+
+    def photo(self, light: torch.Tensor, noise: float = 0.01, seed: int = 0) -> np.ndarray:
+        img, _ = self.render_linear(light)
+        rng = np.random.default_rng(seed)
+        out = linear_to_srgb(img)[0].numpy() + rng.normal(0, noise, img.shape[1:])
+        return np.rint(np.clip(out, 0, 1) * 255).astype(np.uint8)
+
+
+def evaluate_scan(subject: ScanSubject, rec, shadows: bool = True) -> dict:
+    """Relit scan metrics: the reconstruction (its own mesh, pose, camera and exported albedo, with
+    its own visibility when ``shadows``) and the scan rendered under each novel light, compared over
+    the face pixels (the reconstruction's narrow face skin, where the scan is also drawn): PSNR and
+    SSIM of the sRGB images, and PSNR after one global scale of the albedo (least squares on the
+    linear images)."""
+    from facesculpt.face_model import fit_view
+    from facesculpt.metrics.image import psnr, ssim
+    from facesculpt.render.face import render_face
+
+    from facesculpt.face_model import load_face_model
+
+    view = fit_view(load_face_model())
+    alb = exported_albedo(rec)
+    verts, faces, uvs = rec.mesh.verts, rec.mesh.faces, rec.mesh.uvs
+    occ = None
+    if shadows:
+        from facesculpt.render.visibility import VisibilityConfig, head_occluded_transfer
+
+        occ = head_occluded_transfer(verts, faces, rec.params.pose, VisibilityConfig())
+    preds, truths, masks = [], [], []
+    for spec in NOVEL_LIGHTS.values():
+        light = sh_light(*spec)
+        truth, covered = subject.render_linear(light)
+        with torch.no_grad():
+            r = render_face(verts, faces, uvs, rec.params.pose, rec.params.camera, alb, light,
+                            background=subject.background, occluded=occ)
+        p2f = r.frags.pix_to_face
+        region = view.dense_face_region[p2f.clamp(min=0)] == 0
+        masks.append(r.mask & region & covered)
+        preds.append(r.image)
+        truths.append(truth)
+    P, T, M = torch.cat(preds), torch.cat(truths), torch.cat(masks)
+    s = global_scale(P[M], T[M]) if int(M.sum()) > 0 else float("nan")
+    ps, ss, pss = [], [], []
+    for k in range(P.shape[0]):
+        m = M[k:k + 1]
+        pi, ti = linear_to_srgb(P[k:k + 1].clamp(0, 1)), linear_to_srgb(T[k:k + 1].clamp(0, 1))
+        ps.append(psnr(pi, ti, m))
+        ss.append(ssim(pi, ti, m))
+        pss.append(psnr(linear_to_srgb((P[k:k + 1] * s).clamp(0, 1)), ti, m))
+    return {"relit_psnr": float(np.mean(ps)), "relit_ssim": float(np.mean(ss)), "relit_psnr_scaled": float(np.mean(pss)),
+            "albedo_scale": s, "face_pixels": int(M[0].sum())}
 
 
 def exported_albedo(rec) -> torch.Tensor:
@@ -205,6 +308,16 @@ def evaluate_relight(subject: Subject, rec) -> dict:
     return out
 
 
+def face_skin_texels(S: int) -> torch.Tensor:
+    """(1, S, S) bool texels of the ICT face chart's narrow-face skin (eye and mouth fillers out)."""
+    from facesculpt.face_model import fit_view, load_face_model
+    from facesculpt.texture.unwrap import uv_raster
+
+    view = fit_view(load_face_model())
+    p2f = uv_raster(view.dense_uvs, view.dense_faces, S).frags.pix_to_face[0]
+    return ((p2f >= 0) & (view.dense_face_region[p2f.clamp(min=0)] == 0))[None]
+
+
 def two_light_mad_pct(rec_a, rec_b, skin: torch.Tensor) -> float:
     """Albedo difference of one face under two lights, after one global scale, per cent."""
     S = skin.shape[1]
@@ -239,7 +352,7 @@ def cmd_relight(args) -> int:
     print(f"{'seed':>5} {'light':<8}{'relit dB':>9}{'scaled':>8}{'SSIM':>7}{'MAD %':>8}{'scaled':>8}{'time s':>8}")
     for i in range(args.n):
         seed = args.seed + i
-        subject = Subject(seed, size=args.size, dark=args.dark)
+        subject = Subject(seed, size=args.size, dark=args.dark, shadows=not args.no_shadows)
         recs = {}
         for light_name in lights:
             t0 = time.perf_counter()
@@ -263,24 +376,68 @@ def cmd_relight(args) -> int:
             for b in range(a + 1, len(names)):
                 d = two_light_mad_pct(recs[names[a]], recs[names[b]], subject.skin)
                 pairs.append({"seed": seed, "lights": [names[a], names[b]], "mad_pct": d})
+    scan_rows, scan_pairs = [], []
+    yaws = [float(x) for x in args.scan_poses.split(",") if x.strip()]
+    if yaws:
+        print(f"scan (Lee Perry-Smith, CC BY 3.0)\n{'yaw':>5} {'light':<8}{'relit dB':>9}{'scaled':>8}{'SSIM':>7}"
+              f"{'':>16}{'time s':>8}")
+    for yaw in yaws:
+        subject = ScanSubject(yaw, size=args.size, shadows=not args.no_shadows)
+        recs = {}
+        for light_name in lights:
+            t0 = time.perf_counter()
+            try:
+                photo = subject.photo(sh_light(*SCENE_LIGHTS[light_name]), seed=int(yaw) % 1000)
+                rec = reconstruct_all(photo, config=cfg, max_faces=1, name=f"scan_yaw{yaw:g}_{light_name}")[0]
+            except FaceSculptError as e:
+                failures.append(f"scan yaw {yaw:g} {light_name}: {str(e).splitlines()[0]}")
+                print(f"error: {failures[-1]}", file=sys.stderr)
+                continue
+            m = evaluate_scan(subject, rec, shadows=not args.no_shadows)
+            m.update(yaw=yaw, light=light_name, seconds=time.perf_counter() - t0)
+            scan_rows.append(m)
+            recs[light_name] = rec
+            print(f"{yaw:>5g} {light_name:<8}{_fmt(m['relit_psnr']):>9}{_fmt(m['relit_psnr_scaled']):>8}"
+                  f"{_fmt(m['relit_ssim'], '.3f'):>7}{'':>16}{m['seconds']:>8.1f}", flush=True)
+            torch.set_grad_enabled(True)
+        names = list(recs)
+        skin = face_skin_texels(256)
+        for a in range(len(names)):
+            for b in range(a + 1, len(names)):
+                d = two_light_mad_pct(recs[names[a]], recs[names[b]], skin)
+                scan_pairs.append({"yaw": yaw, "lights": [names[a], names[b]], "mad_pct": d})
     keys = ("relit_psnr", "relit_psnr_scaled", "relit_ssim", "albedo_mad_pct", "albedo_mad_pct_scaled", "seconds")
     summary = {k: float(np.mean([r[k] for r in rows])) if rows else math.nan for k in keys}
     summary["per_light"] = {ln: {k: float(np.mean([r[k] for r in rows if r["light"] == ln])) for k in keys[:5]}
                             for ln in lights if any(r["light"] == ln for r in rows)}
     summary["two_light_mad_pct"] = float(np.mean([p["mad_pct"] for p in pairs])) if pairs else math.nan
     summary["two_light_mad_pct_max"] = float(np.max([p["mad_pct"] for p in pairs])) if pairs else math.nan
+    sk = ("relit_psnr", "relit_psnr_scaled", "relit_ssim")
+    scan_summary = {k: float(np.mean([r[k] for r in scan_rows])) if scan_rows else math.nan for k in sk}
+    scan_summary["per_light"] = {ln: {k: float(np.mean([r[k] for r in scan_rows if r["light"] == ln])) for k in sk}
+                                 for ln in lights if any(r["light"] == ln for r in scan_rows)}
+    scan_summary["two_light_mad_pct"] = float(np.mean([p["mad_pct"] for p in scan_pairs])) if scan_pairs else math.nan
+    summary["scan"] = scan_summary
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "results.json", {"summary": summary, "rows": rows, "pairs": pairs, "failures": failures,
+                                      "scan_rows": scan_rows, "scan_pairs": scan_pairs,
+                                      "scan_credit": "Infinite, 3D Head Scan by Lee Perry-Smith (CC BY 3.0), "
+                                                     "based on a work at www.triplegangers.com",
                                       "settings": {"preset": cfg.name, "n": args.n, "seed": args.seed,
                                                    "lights": lights, "dark": bool(args.dark), "size": args.size,
+                                                   "shadows": not args.no_shadows,
                                                    "linear_light": bool(cfg.texture.linear_light)}})
     print(f"{'mean':>5} {'':<8}{_fmt(summary['relit_psnr']):>9}{_fmt(summary['relit_psnr_scaled']):>8}"
           f"{_fmt(summary['relit_ssim'], '.3f'):>7}{_fmt(summary['albedo_mad_pct'], '.1f'):>8}"
           f"{_fmt(summary['albedo_mad_pct_scaled'], '.1f'):>8}")
     print(f"same face, two lights: albedo MAD after one scale {_fmt(summary['two_light_mad_pct'], '.1f')} % "
           f"(max {_fmt(summary['two_light_mad_pct_max'], '.1f')} %)")
+    if scan_rows:
+        print(f"scan mean relit {_fmt(scan_summary['relit_psnr'])} dB (scaled {_fmt(scan_summary['relit_psnr_scaled'])}),"
+              f" SSIM {_fmt(scan_summary['relit_ssim'], '.3f')}; two lights: albedo MAD after one scale "
+              f"{_fmt(scan_summary['two_light_mad_pct'], '.1f')} %")
     print(f"results: {out / 'results.json'}" + (f"; {len(failures)} photo(s) failed" if failures else ""))
-    return 1 if failures or not rows else 0
+    return 1 if failures or not (rows or scan_rows) else 0
 
 
 def register(bs, common) -> None:
@@ -292,9 +449,14 @@ def register(bs, common) -> None:
                    help=f"comma list of photo lights (from: {', '.join(SCENE_LIGHTS)})")
     r.add_argument("--size", type=int, default=512, help="photo side, pixels")
     r.add_argument("--dark", action="store_true", help="dark skin: scale the albedo to the skin table's dark class")
+    r.add_argument("--scan-poses", default="0,25",
+                   help="comma list of yaws (degrees) of the Lee Perry-Smith scan's photos (empty: no scan)")
+    r.add_argument("--no-shadows", action="store_true",
+                   help="render photos and truth without the head's visibility (no AO, no cast shadows)")
     common(r)
     r.set_defaults(func=cmd_relight)
 
 
 __all__ = ["SCENE_LIGHTS", "NOVEL_LIGHTS", "sh_light", "Subject", "evaluate_relight", "two_light_mad_pct",
-           "exported_albedo", "albedo_mad_pct", "global_scale", "dark_skin_rgb", "register"]
+           "exported_albedo", "albedo_mad_pct", "ScanSubject", "evaluate_scan", "face_skin_texels",
+           "global_scale", "dark_skin_rgb", "register"]

@@ -57,14 +57,16 @@ def albedo_from_param(albedo_low: torch.Tensor, linear: bool) -> torch.Tensor:
 
 def render_view(dense: torch.Tensor, faces: torch.Tensor, uvs: torch.Tensor, pose: Pose, camera: Camera,
                 albedo_low: torch.Tensor, light: torch.Tensor, tex_size: int, target_bg: torch.Tensor, linear: bool,
-                antialias: bool):
+                antialias: bool, occluded=None):
     """Render the fitted face over ``target_bg``: the low-res albedo parameter upsampled to ``tex_size``
-    (decoded to linear light with ``linear``), shaded by ``light`` (1, 9, 3). Returns (FaceRender whose
-    image is sRGB-encoded with ``linear``, the albedo texture (1, T, T, 3) it used)."""
+    (decoded to linear light with ``linear``), shaded by ``light`` (1, 9, 3) less what the head blocks
+    (``occluded``: ``render_face``'s visibility term, or None). Returns (FaceRender whose image is
+    sRGB-encoded with ``linear``, the albedo texture (1, T, T, 3) it used)."""
     albedo_tex = upsample_albedo(albedo_low, tex_size)
     if linear:
         albedo_tex = srgb_to_linear(albedo_tex)
-    rend = render_face(dense, faces, uvs, pose, camera, albedo_tex, light, background=target_bg, antialias=antialias)
+    rend = render_face(dense, faces, uvs, pose, camera, albedo_tex, light, background=target_bg, antialias=antialias,
+                       occluded=occluded)
     if linear:
         rend = dc_replace(rend, image=linear_to_srgb(rend.image))
     return rend, albedo_tex
@@ -114,6 +116,7 @@ def fit_photometric(
     extra_terms: Optional[Callable[[dict], tuple]] = None,
     valid: Optional[torch.Tensor] = None,
     linear: bool = False,
+    occluded: Optional[torch.Tensor] = None,
 ):
     """Fit against ``target`` (1, R, R, 3) seen by ``camera`` (the crop camera).
 
@@ -131,6 +134,10 @@ def fit_photometric(
     ``linear``: the light and albedo are linear light and ``target`` is sRGB: the face is shaded
     in linear light and its render encoded to sRGB before every comparison (the loss keeps its
     sRGB scale; ``state["render"].image`` is then sRGB).
+
+    ``occluded``: (1, V, 9) per-vertex occluded transfer of the rendered mesh in the view frame
+    (``render.visibility``), held fixed over the fit: the shading gets the head's ambient occlusion
+    and cast shadows (None: none).
     """
     rotvec = pose.rotvec.clone().requires_grad_(True)
     depth0 = pose.translation[:, 2:3].clone()
@@ -166,7 +173,7 @@ def fit_photometric(
             coarse = model.vertices(shape)
             dense = densify(coarse)
         rend, albedo_tex = render_view(dense, faces, uvs, p, camera, albedo_low, light * unit, tex_size, target_bg,
-                                       linear, cfg.antialias)
+                                       linear, cfg.antialias, occluded=occluded)
         state.update(render=rend, pose=p, coarse=coarse, dense=dense, light=light * unit, albedo_tex=albedo_tex,
                      camera=camera)
         return p, coarse, rend

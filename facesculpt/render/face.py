@@ -55,11 +55,14 @@ def render_face(
     background: torch.Tensor | None = None,
     antialias: bool = False,
     normals_model: torch.Tensor | None = None,
+    occluded: torch.Tensor | None = None,
 ) -> FaceRender:
     """Render the mesh with a UV albedo (B,S,S,3) under SH light (B,9,3) seen by ``camera``.
 
     verts_model: (B, V, 3) cm; faces: (F, 3); uvs: (V, 2). ``background`` (B,H,W,3) fills
     uncovered pixels (black if None). ``normals_model`` overrides the smooth vertex normals.
+    ``occluded``: (B, V, 9) per-vertex occluded transfer in the view frame (``render.visibility``):
+    the shading then has ambient occlusion and cast shadows; None: no visibility.
     """
     B = verts_model.shape[0]
     screen = project_vertices(verts_model, pose, camera)
@@ -72,6 +75,11 @@ def render_face(
     uv_pix, n_pix = interp[..., :2], torch.nn.functional.normalize(interp[..., 2:5], dim=-1, eps=1e-8)
     albedo = _texture(albedo_map, uv_pix)
     shading = sh_shade(n_pix, sh_coeffs)
+    if occluded is not None:
+        # the light the head blocks, per vertex (linear in the light: interpolating 3 channels
+        # instead of the transfer's 9 gives the same shading, cheaper)
+        blocked = occluded.to(shading.dtype).expand(B, -1, -1) @ sh_coeffs.to(shading.dtype)
+        shading = (shading - interpolate(blocked, frags, faces)).clamp(min=0)
     color = albedo * shading
     bg = torch.zeros_like(color) if background is None else background
     image = torch.where(mask[..., None], color, bg)

@@ -90,6 +90,7 @@ def unwrap(
     *,
     mirror_grid=None,
     valid_exempt: torch.Tensor | None = None,
+    occluded: torch.Tensor | None = None,
 ) -> UVMaps:
     """UV maps of a face seen in ``image`` (1, H, W, 3) float by ``camera`` (at the image's size).
 
@@ -101,6 +102,9 @@ def unwrap(
     completion; None falls back to the ``u -> 1 - u`` flip (the old symmetric chart only).
     valid_exempt: (1, S, S) bool or None — texels that ignore ``valid`` (the head's eye and mouth
     fillers take the photo's eyes and mouth, which ``valid`` keeps off the lids and lips).
+    occluded: (1, V, 9) per-vertex occluded transfer in the view frame (``render.visibility``) or
+    None: the de-lighting shading then has the head's ambient occlusion and cast shadows, so they
+    stay out of the albedo.
     """
     S = cfg.size
     H, W = camera.image_size
@@ -128,6 +132,11 @@ def unwrap(
                 ok = ok | valid_exempt
             conf = conf * ok.float()
         shading = sh_shade(geo.normal_view, sh_coeffs)
+        if occluded is not None:
+            from facesculpt.render.visibility import shade_with_visibility
+
+            occ = interpolate(occluded.to(shading.dtype), uv_raster(uvs, faces, S).frags, faces)
+            shading = shade_with_visibility(shading, occ, sh_coeffs)
         # the floor is relative to the light's ambient level (1 for a white-balanced light; a
         # linear light also carries the exposure, so its level can be far from 1)
         level = (sh_coeffs[:, 0] * AMBIENT_BASIS).mean(-1).clamp(min=1e-4).view(-1, 1, 1)

@@ -30,3 +30,20 @@ def test_relight_unknown_light_fails(tmp_path, capsys):
 
     assert main(["benchmark", "relight", "--lights", "white,purple", "-o", str(tmp_path / "o")]) == 2
     assert "unknown light(s) purple" in capsys.readouterr().err
+
+
+def test_relight_scan_rows_end_to_end(tmp_path):
+    """One photo of the Lee Perry-Smith scan (fast preset, small image): a scan row with a sane relit
+    PSNR and the credit in results.json."""
+    import json
+
+    from facesculpt.cli import main
+
+    out = tmp_path / "o"
+    assert main(["benchmark", "relight", "--n", "0", "--lights", "white", "--scan-poses", "0", "--size", "256",
+                 "--preset", "fast", "-o", str(out)]) == 0
+    res = json.loads((out / "results.json").read_text())
+    (row,) = res["scan_rows"]
+    assert row["light"] == "white" and row["face_pixels"] > 2000
+    assert 12.0 < row["relit_psnr"] < 60.0 and row["relit_psnr_scaled"] >= row["relit_psnr"] - 0.5
+    assert "Lee Perry-Smith" in res["scan_credit"] and res["settings"]["shadows"] is True
