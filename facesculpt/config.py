@@ -190,7 +190,10 @@ class Config:
 
 def _presets() -> dict[str, Config]:
     return {
-        "fast": Config(name="fast", photometric=PhotometricFitConfig(enabled=False), identity_metrics=False),
+        # fast: no photometric stage, no identity metrics, no visibility (0.2-0.3 s of CPU each, measured:
+        # docs/results.md "Speed, session 3"); `--set` brings any of them back
+        "fast": Config(name="fast", photometric=PhotometricFitConfig(enabled=False), identity_metrics=False,
+                       texture=TextureConfig(visibility=VisibilityConfig(enabled=False))),
         "default": Config(name="default", identity=IdentityConfig(enabled=True)),
         "full": Config(name="full", detail=DetailConfig(enabled=True), identity=IdentityConfig(enabled=True)),
     }

@@ -63,7 +63,9 @@ def _dilate(m: torch.Tensor, r: int) -> torch.Tensor:
     """(B, H, W) bool dilated by a (2r+1) square."""
     if r <= 0:
         return m
-    return F.max_pool2d(m.float()[:, None], 2 * r + 1, stride=1, padding=r)[:, 0] > 0.5
+    k = 2 * r + 1  # a square's max is a row max then a column max (same result, k times fewer reads)
+    x = F.max_pool2d(m.float()[:, None], (k, 1), stride=1, padding=(r, 0))
+    return F.max_pool2d(x, (1, k), stride=1, padding=(0, r))[:, 0] > 0.5
 
 
 def _erode(m: torch.Tensor, r: int) -> torch.Tensor:
