@@ -58,10 +58,17 @@ class HeadParams:
 
 @dataclass(frozen=True, eq=False)
 class Embedding:
-    """Points embedded on the surface: triangle index (N,) long and barycentrics (N, 3) float."""
+    """Points embedded on the surface: triangle index (N,) long and barycentrics (N, 3) float.
+
+    sigma: (N, 2) float or None — each point's measured spread around its embedded position in a
+    detector's output, as fractions of the face size (the larger side of the landmarks' box):
+    ``(s0, s1)`` with ``sigma^2 = s0^2 + s1^2 (1 - cos)^2``, cos = the cosine between the point's
+    surface normal and the direction to the camera (``tools/register_landmarks_renders.py``).
+    """
 
     faces: torch.Tensor
     bary: torch.Tensor
+    sigma: Optional[torch.Tensor] = None
 
     def __len__(self) -> int:
         return int(self.faces.shape[0])
@@ -414,7 +421,8 @@ def load_face_model() -> FaceModel:
     narrow = np.zeros(V, dtype=bool)
     narrow[: int(z["narrow_face_last"]) + 1] = True
     lm = {
-        "mediapipe": Embedding(t(z["lmk_mediapipe_faces"].astype(np.int64)), t(z["lmk_mediapipe_bary"])),
+        "mediapipe": Embedding(t(z["lmk_mediapipe_faces"].astype(np.int64)), t(z["lmk_mediapipe_bary"]),
+                               t(z["lmk_mediapipe_sigma"]) if "lmk_mediapipe_sigma" in z else None),
         "ibug68": Embedding(t(z["lmk_ibug68_faces"].astype(np.int64)), t(z["lmk_ibug68_bary"])),
     }
     return FaceModel(

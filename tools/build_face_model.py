@@ -23,7 +23,12 @@ What it does (details and measured facts in ``facesculpt/assets/FACE_MODEL.md``)
      model's face surface, except the eyelid and inner-lip contours, which go to the closest point
      of the matching half (upper / lower) of the model's eye and mouth hole boundaries; the 10 iris
      points go on the eyeballs' limbus circle (centre + 4 points at the angles mediapipe uses,
-     measured on grace_hopper.jpg).
+     measured on grace_hopper.jpg);
+   * then, when ``--registration`` (default ``tools/data/mediapipe_on_renders.npz``, written by
+     ``tools/register_landmarks_renders.py`` from renders of the model) exists, the 468 mesh points
+     are replaced by that render-based registration and its per-point spreads are stored as
+     ``lmk_mediapipe_sigma`` (``--registration none``: the registration of the mean face alone,
+     what the render tool starts from).
 
 This is a tool, not part of the package: it may read files and print.
 """
@@ -269,6 +274,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", default=str(ROOT.parent / "shared"))
     ap.add_argument("--out", default=str(ROOT / "facesculpt" / "assets" / "ict_head.npz"))
+    ap.add_argument("--registration", default=str(ROOT / "tools" / "data" / "mediapipe_on_renders.npz"),
+                    help="render-based registration of the 468 mesh points (tools/register_landmarks_renders.py), "
+                         "or 'none'")
     args = ap.parse_args(argv)
     src = Path(args.shared) / "ict-facekit"
 
@@ -458,10 +466,22 @@ def main(argv=None) -> int:
             mp_bary_all[mpid] = bary_e[j]
     print("eye centres (cm):", np.round(eye_centres, 3).tolist(), "limbus radius (cm):", np.round(iris_radius, 3).tolist())
 
+    extra = {}
+    if args.registration != "none" and Path(args.registration).exists():
+        reg = np.load(args.registration)
+        moved = np.linalg.norm((V[faces[reg["faces"][:468]]] * reg["bary"][:468, :, None]).sum(1)
+                               - (V[faces[mp_faces_all[:468]]] * mp_bary_all[:468, :, None]).sum(1), axis=1)
+        mp_faces_all[:468] = reg["faces"][:468]
+        mp_bary_all[:468] = reg["bary"][:468]
+        extra["lmk_mediapipe_sigma"] = np.stack([reg["sigma0"], reg["sigma1"]], 1).astype(np.float32)
+        print(f"render registration {args.registration}: mesh points moved mean {moved.mean():.3f} cm, "
+              f"max {moved.max():.3f} cm")
+
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
         out,
+        **extra,
         template=V.astype(np.float32),
         faces=faces.astype(np.int32),
         face_part=fpart,

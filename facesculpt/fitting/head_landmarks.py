@@ -78,6 +78,17 @@ class HeadLandmarkConfig:
     (held when the gradient pushes them out, the rest solved once and projected: projected Newton
     after Bertsekas; the video tracker's rule, since with "step" a weight at 0 whose step comes out
     negative through its correlation with others, e.g. eyeLookIn_L with eyeSquint_L, is never freed)."""
+    point_sigma: str = "view"
+    """How the points' measured spreads (the embedding's ``sigma``, measured on renders of the
+    model by ``tools/register_landmarks_renders.py``: ``sigma^2 = s0^2 + s1^2 (1 - cos)^2``, cos =
+    the point's normal against the direction to the camera) weight them: "view" (a point's weight
+    falls as its spread grows with the viewing angle, ``s0^2 / sigma^2``, so outline points that
+    slide along the silhouette of a turned head weigh less, while frontal points keep weight 1),
+    "inverse" (``s_med / sigma``, s_med the median s0, capped at ``sigma_max_weight``),
+    "inverse2" (``(s_med / sigma)^2``, capped) or "off" (every point 1; also when the embedding has
+    no sigmas). Measured in docs/results.md (issue 10/11/14)."""
+    sigma_max_weight: float = 4.0
+    """Upper bound of a point's reliability weight under "inverse"/"inverse2" (relative to a median point)."""
     fit_identity: bool = True
     """Fit the identity coefficients (False: the mean head)."""
     fit_expression: bool = True
@@ -151,6 +162,12 @@ def fit_head_landmarks(landmarks: Landmarks, model: FaceModel, pose: Pose, camer
     pt_w = torch.ones(N, dtype=dt)
     pt_w[list(IRIS_LEFT + IRIS_RIGHT)] = cfg.w_iris
     pt_w[list(FACE_OVAL)] = cfg.w_oval
+    sig = model.landmarks["mediapipe"].sigma
+    if cfg.point_sigma not in ("view", "inverse", "inverse2", "off"):
+        from facesculpt.core.errors import ConfigError
+
+        raise ConfigError(f"head_landmarks.point_sigma must be view, inverse, inverse2 or off, got {cfg.point_sigma!r}")
+    sig = sig.to(dt)[:N] if (cfg.point_sigma != "off" and sig is not None) else None
 
     def unpack(th):
         R = rotvec_to_matrix(th[0:3]) @ R0
@@ -258,11 +275,21 @@ def fit_head_landmarks(landmarks: Landmarks, model: FaceModel, pose: Pose, camer
             # normals of the template mesh, turned by the pose (camera frame)
             n = _landmark_normals(model, model.template.to(dt)) @ R.T
             to_cam = torch.nn.functional.normalize(-X, dim=-1)
-            vis = _smoothstep((n * to_cam).sum(-1), *cfg.hidden_cos)
+            cos = (n * to_cam).sum(-1)
+            vis = _smoothstep(cos, *cfg.hidden_cos)
             vis[list(IRIS_LEFT + IRIS_RIGHT)] = 1.0
+            if sig is not None:
+                var = sig[:, 0] ** 2 + (sig[:, 1] * (1 - cos.clamp(-1, 1))) ** 2
+                if cfg.point_sigma == "view":
+                    rel = sig[:, 0] ** 2 / var
+                else:
+                    rel = (sig[:, 0].median() ** 2 / var) ** (0.5 if cfg.point_sigma == "inverse" else 1.0)
+                    rel = rel.clamp(max=cfg.sigma_max_weight)
+            else:
+                rel = torch.ones_like(cos)
             err = ((uv - target) / scale).norm(dim=-1)
             hub = torch.where(err <= cfg.huber, torch.ones_like(err), cfg.huber / err.clamp(min=1e-12))
-            return vis * hub * pt_w, vis
+            return vis * hub * pt_w * rel, vis
 
     def cost(th, w):
         r = residuals(th, w)

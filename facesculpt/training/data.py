@@ -55,6 +55,11 @@ class LandmarkNoise:
     frontal layout plus a low-order warp), shared by neighbouring points."""
     silhouette: float = 0.25
     """Largest outward push (IOD) of hidden face-oval points towards the visible silhouette."""
+    measured: bool = False
+    """Visible points get the per-point spread measured on renders of the model (the embedding's
+    ``sigma``: ``sqrt(s0^2 + s1^2 (1 - cos)^2)`` of the face size, split evenly over x and y; z the
+    same) instead of ``point`` / ``oval``; hidden points keep ``hidden``. Ignored when the
+    embedding has no sigmas."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +85,7 @@ class SampleConfig:
     generator's 0-3 realistic actions, ``synthetic.head.sample_expression``)."""
     gaze_std: tuple = (0.15, 0.1)
     """Standard deviation of the conjugate gaze (yaw, pitch), radians."""
-    noise: LandmarkNoise = LandmarkNoise()
+    noise: LandmarkNoise = LandmarkNoise(measured=True)
     """Landmark noise (``LandmarkNoise``)."""
 
 
@@ -221,8 +226,15 @@ def sample_chunk(model: FaceModel, cfg: SampleConfig, seed: int, n: int = CHUNK)
     oval = torch.zeros(P.shape[1], dtype=torch.bool)
     oval[list(FACE_OVAL)] = True
     sigma = torch.full(cos.shape, nz.point)
-    sigma = torch.where(hidden, torch.full_like(sigma, nz.hidden), sigma)
     sigma = torch.where(oval[None], torch.full_like(sigma, nz.oval), sigma)
+    meas = model.landmarks["mediapipe"].sigma
+    if nz.measured and meas is not None:
+        # measured spread (fraction of the face size, 2D) -> per-axis, in IODs
+        size = (uv.amax(1) - uv.amin(1)).amax(-1)  # (B,) the larger side of the points' box
+        s0, s1 = meas[:, 0].float(), meas[:, 1].float()
+        sm = torch.sqrt(s0 ** 2 + (s1 * (1 - cos.clamp(-1, 1))) ** 2) / math.sqrt(2.0)
+        sigma = sm * (size / iod)[:, None]
+    sigma = torch.where(hidden, torch.full_like(sigma, nz.hidden), sigma)
     level = uni(0.5, 1.5)[:, None]  # some faces are detected better than others
     pts = pts + torch.randn(pts.shape, generator=g) * (sigma * level * iod[:, None])[..., None]
     # smooth field: a random affine map of the frontal layout plus a quadratic warp
