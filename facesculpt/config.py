@@ -190,10 +190,9 @@ class Config:
 
 def _presets() -> dict[str, Config]:
     return {
-        # fast: no photometric stage, no identity metrics, no visibility (0.2-0.3 s of CPU each, measured:
-        # docs/results.md "Speed, session 3"); `--set` brings any of them back
-        "fast": Config(name="fast", photometric=PhotometricFitConfig(enabled=False), identity_metrics=False,
-                       texture=TextureConfig(visibility=VisibilityConfig(enabled=False))),
+        # fast: no photometric stage and no identity metrics (0.12-0.17 s, a quarter of its time:
+        # docs/results.md "Speed and defaults, session 3"); `--set identity_metrics=true` adds them
+        "fast": Config(name="fast", photometric=PhotometricFitConfig(enabled=False), identity_metrics=False),
         "default": Config(name="default", identity=IdentityConfig(enabled=True)),
         "full": Config(name="full", detail=DetailConfig(enabled=True), identity=IdentityConfig(enabled=True)),
     }

@@ -66,6 +66,9 @@ class Reconstruction:
                  textures, "iris_rgb": (3,)} for the exports.
     occluded:    None, or (x0, y0, side, mask (S, S) bool): the pixels of a square photo crop that
                  ``texture.occlusion`` took for occluders (kept out of the albedo and the in-view metrics).
+    vis_transfer: None, or (1, V, 9) the head's occluded SH transfer for ``mesh``'s vertices in the view
+                 frame (``render.visibility``, ``texture.visibility``): the fit and the de-lighting shade
+                 with it, so the in-view metrics' renders do too.
     """
 
     mesh: FaceMesh
@@ -83,6 +86,7 @@ class Reconstruction:
     head_verts: Optional[torch.Tensor] = None
     textures: dict = field(default_factory=dict)
     occluded: Optional[tuple] = None
+    vis_transfer: Optional[torch.Tensor] = None
 
     @property
     def model(self):
@@ -166,7 +170,7 @@ def evaluate(image: np.ndarray, rec: "Reconstruction", topo, identity: bool = Tr
     with torch.no_grad():
         rend = render_face(rec.mesh.verts, rec.mesh.faces, rec.mesh.uvs, rec.params.pose, cam,
                            torch.round(rec.maps.albedo.clamp(0, 1) * 255) / 255,  # as exported (8-bit)
-                           rec.params.light.coeffs, background=target)
+                           rec.params.light.coeffs, background=target, occluded=rec.vis_transfer)
         skin = _face_weights(topo)[rend.frags.pix_to_face.clamp(min=0)] > 0
         mask = rend.mask & skin
         if rec.occluded is not None:  # occluder pixels are not face skin: the albedo leaves them out
@@ -488,7 +492,8 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
     mesh = FaceMesh(dense, view.dense_faces, view.dense_uvs)
     params = FaceParams(pose, shape, SHLighting(light), cam)
     rec = Reconstruction(mesh, points, params, maps, landmarks, losses, {}, timings, cfg, (x0, y0, side),
-                         head=head, head_verts=head_verts, textures=textures, occluded=occluded)
+                         head=head, head_verts=head_verts, textures=textures, occluded=occluded,
+                         vis_transfer=vis_transfer)
     return _detail_and_metrics(image, rec, view, cfg, progress)
 
 

@@ -40,10 +40,14 @@ from facesculpt.core.conventions import MODEL_TO_CV
 class VisibilityConfig:
     """Self-visibility (ambient occlusion and cast shadows) of the fitted head (``texture.visibility``)."""
 
-    enabled: bool = True
+    enabled: bool = False
     """Shade with the fitted head's visibility in the photometric fit and de-light the texture
     with it, so ambient occlusion (eye sockets, nose sides, under the nose and chin) and cast
-    shadows (a side light's nose shadow) stay out of the albedo (False: no visibility, as before)."""
+    shadows (a side light's nose shadow) stay out of the albedo. Off by default: the albedo is then
+    right for a renderer that computes its own occlusion (Blender Cycles), but looks too bright in the
+    creases in one that does not (three.js, the report's viewer, most real-time engines); on the
+    bundled photos it raised the identity distance of the +-30 deg renders (docs/results.md, "Speed
+    and defaults, session 3"); +0.3 dB relit PSNR on the relight benchmark's shadowed photos."""
     directions: int = 64
     """Number of ray directions (a Fibonacci sphere; half face away from any point)."""
     resolution: int = 192

@@ -114,3 +114,16 @@ def test_shadowed_region_does_not_darken_the_albedo():
     dark_off = float(0.4 - off.albedo[m].mean())
     assert err_on < 0.03
     assert dark_off > 0.08
+
+
+def test_pipeline_keeps_the_transfer_for_the_in_view_metrics(grace_hopper):
+    # with texture.visibility on, the in-view metrics render with the same occlusion the fit used
+    import facesculpt
+    from facesculpt.config import make_config
+
+    rec = facesculpt.reconstruct(grace_hopper, config=make_config("fast", **{"texture.visibility.enabled": True}))
+    assert rec.vis_transfer is not None
+    assert rec.vis_transfer.shape == (1, rec.mesh.verts.shape[1], 9)
+    assert "visibility" in rec.timings
+    off = facesculpt.reconstruct(grace_hopper, preset="fast")
+    assert off.vis_transfer is None and "visibility" not in off.timings
