@@ -15,6 +15,7 @@ import json
 import math
 import os
 import shutil
+import stat
 import uuid
 from pathlib import Path
 from typing import Any, Iterator
@@ -35,6 +36,15 @@ def _not_a_folder(final: Path) -> FaceSculptError:
     )
 
 
+def _is_file(path: Path) -> bool:
+    """True if ``path`` exists and is not a folder, from one ``stat`` (``exists()`` then ``is_dir()``
+    raced with another writer renaming the folder aside between the two calls)."""
+    try:
+        return not stat.S_ISDIR(os.stat(path).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+
+
 @contextlib.contextmanager
 def atomic_output_dir(final: os.PathLike | str) -> Iterator[Path]:
     """Yield a temporary folder that becomes ``final`` when the block succeeds.
@@ -48,7 +58,7 @@ def atomic_output_dir(final: os.PathLike | str) -> Iterator[Path]:
     (raised before the block runs).
     """
     final = Path(final)
-    if final.exists() and not final.is_dir():
+    if _is_file(final):
         raise _not_a_folder(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     while True:  # os.mkdir (not tempfile.mkdtemp) so the folder gets normal, umask-based permissions
@@ -83,10 +93,10 @@ def _commit(tmp: Path, final: Path) -> None:
             except OSError as e:
                 if e.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
                     raise
+            if _is_file(final):
+                raise _not_a_folder(final)
             if not (final.is_symlink() or final.exists()):
                 continue
-            if final.exists() and not final.is_dir():
-                raise _not_a_folder(final)
             old = _sibling(final, "old")
             try:
                 os.rename(final, old)
