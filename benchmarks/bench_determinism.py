@@ -4,8 +4,8 @@ preset, then params.json (timings excluded), albedo.png and metrics.json compare
     python benchmarks/bench_determinism.py [--preset default] [--threads N] [--set KEY=VALUE ...]
 
 --threads sets OMP_NUM_THREADS for both runs (default: as inherited); --set passes config overrides
-(``--set repeatable=false``: the identity network's backward on every thread too, to see that the
-results then differ; ``--set threads=1``: the whole fit on one thread, the setting before the one-thread
+(``--set repeatable=false``: the backward passes on every thread too, to see that the results then
+differ; ``--set threads=1``: the whole fit on one thread, the setting before the one-thread
 backward). Prints each run's wall time and whether the files
 are identical; exits 1 if they differ.
 """

@@ -17,7 +17,7 @@ from facesculpt.fitting.gates import GateConfig
 from facesculpt.fitting.head_landmarks import HeadLandmarkConfig
 from facesculpt.fitting.head_shape import HeadPriors
 from facesculpt.texture.occlusion import OcclusionConfig
-from facesculpt.render.visibility import VisibilityConfig
+from facesculpt.render.visibility_config import VisibilityConfig
 from facesculpt.fitting.head_track import TrackConfig
 from facesculpt.fitting.regress_init import RegressorInitConfig
 from facesculpt.identity.config import IdentityConfig
@@ -128,8 +128,8 @@ class TextureConfig:
     ``enabled=False``: as before)."""
     visibility: VisibilityConfig = field(default_factory=VisibilityConfig)
     """Morphable head: the fitted head's ambient occlusion and cast shadows in the photometric
-    fit's shading and in the de-lighting (``render.visibility.VisibilityConfig``; ``enabled=False``:
-    no visibility, as before)."""
+    fit's shading, the de-lighting and the in-view metrics (``render.visibility.VisibilityConfig``; off
+    by default, ``enabled=True`` turns it on)."""
 
 
 @dataclass(frozen=True)
@@ -180,9 +180,10 @@ class Config:
     restored afterwards."""
     repeatable: bool = True
     """Two runs of the same photo, preset and seed give byte-identical results also on several threads:
-    the identity network's backward (MKL's convolution backward sums in thread order) runs on one
-    thread, the rest of the fit on ``threads`` (docs/reliability.md, "Determinism"). False: a little
-    faster with several threads, the fits drift apart in the last bits from run to run."""
+    the optimisers' backward passes (MKL's convolution backward and the renderer's scatter-adds sum in
+    thread order) run on one thread, the forward passes on ``threads`` (docs/reliability.md,
+    "Determinism"). False: faster with several threads, the fits drift apart in the last bits from run
+    to run."""
     gates: GateConfig = field(default_factory=GateConfig)
     """Quality gates around each face's fit: roll undone, too-dark faces refused, diverged fits
     retried or failed (``facesculpt.fitting.gates``)."""

@@ -25,7 +25,7 @@ from facesculpt.metrics.image import l1, psnr, ssim
 from facesculpt.metrics.landmarks import normalised_landmark_error
 from facesculpt.ops.image import crop_resize, square_box, to_tensor
 from facesculpt.ops.mesh import laplacian
-from facesculpt.ops.sh import AMBIENT_BASIS, ambient_coeffs, fit_sh_robust
+from facesculpt.ops.sh import AMBIENT_BASIS, fit_sh_robust
 from facesculpt.render.face import render_face
 from facesculpt.structures import Camera, FaceMesh, FaceParams, Landmarks, Pose, SHLighting, UVMaps
 from facesculpt.texture.unwrap import unwrap
@@ -122,22 +122,10 @@ def initial_light_and_albedo(image: torch.Tensor, dense: torch.Tensor, topo, pos
     is robust to where that fails (brows, lips, freckles: ``fit_sh_robust``); band 1 is not
     shrunk towards zero, so the directional part of the light is not traded into the ambient
     term (see docs/detail.md, "Light")."""
-    from dataclasses import replace as dc_replace
+    from facesculpt.texture.light import seen_skin_texels
 
-    from facesculpt.texture.unwrap import texel_geometry, uv_raster
-    from facesculpt.topology import REGION_SKIN
-
-    cfg_lo = dc_replace(tex_cfg, size=size, mirror=True)
-    maps = unwrap(image, dense, topo.dense_faces, topo.dense_uvs, pose, camera, ambient_coeffs(1), cfg_lo, valid)
-    geo = texel_geometry(dense, topo.dense_faces, topo.dense_uvs, pose, camera, size)
-    face = uv_raster(topo.dense_uvs, topo.dense_faces, size).frags.pix_to_face[0].clamp(min=0)
-    skin = (topo.dense_face_region[face] == REGION_SKIN).reshape(-1)
-    w = maps.visibility.reshape(-1)
-    n = geo.normal_view.reshape(-1, 3)
+    cfg_lo, maps, n, _, w, keep = seen_skin_texels(image, dense, topo, pose, camera, tex_cfg, size, valid)
     col = maps.texture.reshape(-1, 3)
-    keep = (w > 0.3) & skin
-    if int(keep.sum()) < 50:  # hardly any skin seen: fall back to every seen texel
-        keep = w > 0.3
     coeffs = fit_sh_robust(n[keep].double(), col[keep].double(), w[keep].double()).float()
     dc = (coeffs[0] * AMBIENT_BASIS).clamp(min=1e-3)
     light = (coeffs / dc)[None]

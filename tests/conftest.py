@@ -34,3 +34,20 @@ def astronaut() -> np.ndarray:
     """scikit-image's astronaut photo (512 x 512 RGB)."""
     skimage_data = pytest.importorskip("skimage.data")
     return np.ascontiguousarray(skimage_data.astronaut())
+
+
+@pytest.fixture(scope="session")
+def write_video():
+    """``write_video(path, frames, fps=10)``: an MP4 (mp4v) of (H, W, 3) uint8 RGB frames, as test input."""
+
+    def write(path, frames, fps=10):
+        import cv2
+
+        h, w = frames[0].shape[:2]
+        out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+        assert out.isOpened()
+        for f in frames:
+            out.write(np.ascontiguousarray(f[..., ::-1]))  # RGB -> BGR
+        out.release()
+
+    return write

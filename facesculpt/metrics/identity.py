@@ -101,7 +101,7 @@ def render_embedding(rec, topo, yaw_deg: float = 0.0, *, pitch_deg: float = 0.0,
             bg = to_tensor(crop_resize(_as_image(image), bx, by, side, S))
         # the head's own shadowing (``rec.vis_transfer``, view frame) holds for the fitted view only;
         # turned renders go without it
-        occ = getattr(rec, "vis_transfer", None) if yaw_deg == 0.0 and pitch_deg == 0.0 else None
+        occ = rec.vis_transfer if yaw_deg == 0.0 and pitch_deg == 0.0 else None
         rend = render_face(verts, rec.mesh.faces, rec.mesh.uvs, pose, cam, rec.maps.albedo,
                            rec.params.light.coeffs, background=bg, occluded=occ)
         from facesculpt.texture.color import to_display

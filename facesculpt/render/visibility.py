@@ -25,7 +25,6 @@ pose's rotation so that ``O`` is in the view frame of the SH light (``occluded_t
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Optional
 
 import numba
@@ -34,26 +33,7 @@ import torch
 
 from facesculpt.core.checks import check_shape
 from facesculpt.core.conventions import MODEL_TO_CV
-
-
-@dataclass(frozen=True)
-class VisibilityConfig:
-    """Self-visibility (ambient occlusion and cast shadows) of the fitted head (``texture.visibility``)."""
-
-    enabled: bool = False
-    """Shade with the fitted head's visibility in the photometric fit and de-light the texture
-    with it, so ambient occlusion (eye sockets, nose sides, under the nose and chin) and cast
-    shadows (a side light's nose shadow) stay out of the albedo. Off by default: the albedo is then
-    right for a renderer that computes its own occlusion (Blender Cycles), but looks too bright in the
-    creases in one that does not (three.js, the report's viewer, most real-time engines); on the
-    bundled photos it raised the identity distance of the +-30 deg renders (docs/results.md, "Speed
-    and defaults, session 3"); +0.3 dB relit PSNR on the relight benchmark's shadowed photos."""
-    directions: int = 64
-    """Number of ray directions (a Fibonacci sphere; half face away from any point)."""
-    resolution: int = 192
-    """Side of each direction's shadow map, pixels (over the mesh's bounding sphere)."""
-    bias_px: float = 1.5
-    """Depth bias against self-shadowing, in shadow-map pixels (scaled up at grazing angles)."""
+from facesculpt.render.visibility_config import VisibilityConfig
 
 
 def fibonacci_directions(n: int) -> torch.Tensor:

@@ -32,24 +32,38 @@ def _front_normals(n: int = 2000) -> torch.Tensor:
     return v * torch.sign(v[:, 2:3])
 
 
-def initial_linear_light(image: torch.Tensor, dense: torch.Tensor, view, pose: Pose, camera: Camera, tex_cfg,
-                         size: int = 64, valid: Optional[torch.Tensor] = None):
-    """Unit-ambient, white SH light (1, 9, 3) fitted to the seen skin of ``image`` (1, R, R, 3),
-    linear light, and the albedo (1, size, size, 3) it implies, with the skin weights (1, size, size)."""
+def seen_skin_texels(image: torch.Tensor, dense: torch.Tensor, surface, pose: Pose, camera: Camera, tex_cfg,
+                     size: int, valid: Optional[torch.Tensor] = None):
+    """The texels a light fit uses: ``image`` unwrapped at ``size`` under a unit ambient light (mirror
+    completion on), with per texel (flattened) the view-frame normal (N, 3), the skin flag (N,), the
+    visibility weight (N,) and ``keep`` (N,): seen (weight > 0.3) skin texels, or every seen texel when
+    fewer than 50 skin texels were seen. ``surface``: the Topology or FitView (dense faces, UVs, face
+    regions). Returns (low-res TextureConfig, UVMaps, normals, skin, weight, keep)."""
     from facesculpt.texture.unwrap import texel_geometry, unwrap, uv_raster
     from facesculpt.topology import REGION_SKIN
 
     cfg_lo = dc_replace(tex_cfg, size=size, mirror=True)
-    maps = unwrap(image, dense, view.dense_faces, view.dense_uvs, pose, camera, ambient_coeffs(1), cfg_lo, valid)
-    geo = texel_geometry(dense, view.dense_faces, view.dense_uvs, pose, camera, size)
-    face = uv_raster(view.dense_uvs, view.dense_faces, size).frags.pix_to_face[0].clamp(min=0)
-    skin = (view.dense_face_region[face] == REGION_SKIN).reshape(-1)
+    maps = unwrap(image, dense, surface.dense_faces, surface.dense_uvs, pose, camera, ambient_coeffs(1), cfg_lo,
+                  valid)
+    geo = texel_geometry(dense, surface.dense_faces, surface.dense_uvs, pose, camera, size)
+    face = uv_raster(surface.dense_uvs, surface.dense_faces, size).frags.pix_to_face[0].clamp(min=0)
+    skin = (surface.dense_face_region[face] == REGION_SKIN).reshape(-1)
     w = maps.visibility.reshape(-1)
-    n = geo.normal_view.reshape(-1, 3).double()
-    lum = maps.texture.reshape(-1, 3).double().mean(-1, keepdim=True).expand(-1, 3)
     keep = (w > 0.3) & skin
-    if int(keep.sum()) < 50:
+    if int(keep.sum()) < 50:  # hardly any skin seen: fall back to every seen texel
         keep = w > 0.3
+    return cfg_lo, maps, geo.normal_view.reshape(-1, 3), skin, w, keep
+
+
+def initial_linear_light(image: torch.Tensor, dense: torch.Tensor, view, pose: Pose, camera: Camera, tex_cfg,
+                         size: int = 64, valid: Optional[torch.Tensor] = None):
+    """Unit-ambient, white SH light (1, 9, 3) fitted to the seen skin of ``image`` (1, R, R, 3),
+    linear light, and the albedo (1, size, size, 3) it implies, with the skin weights (1, size, size)."""
+    from facesculpt.texture.unwrap import unwrap
+
+    cfg_lo, maps, n, skin, w, keep = seen_skin_texels(image, dense, view, pose, camera, tex_cfg, size, valid)
+    n = n.double()
+    lum = maps.texture.reshape(-1, 3).double().mean(-1, keepdim=True).expand(-1, 3)
     light = ambient_coeffs(1, dtype=torch.float64)
     if int(keep.sum()) >= 20:
         Yf = sh_basis(_front_normals())
@@ -65,4 +79,4 @@ def initial_linear_light(image: torch.Tensor, dense: torch.Tensor, view, pose: P
     return light, maps.albedo, weight.float()
 
 
-__all__ = ["initial_linear_light", "RIDGES", "MIN_FRONT_SHADING"]
+__all__ = ["initial_linear_light", "seen_skin_texels", "RIDGES", "MIN_FRONT_SHADING"]

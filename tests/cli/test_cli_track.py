@@ -10,25 +10,14 @@ from PIL import Image
 from facesculpt import cli
 
 
-def _write_video(path, frames, fps=10):
-    import cv2
-
-    h, w = frames[0].shape[:2]
-    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-    assert out.isOpened()
-    for f in frames:
-        out.write(np.ascontiguousarray(f[..., ::-1]))
-    out.release()
-
-
 @pytest.fixture(scope="module")
-def clip(tmp_path_factory, grace_hopper):
+def clip(tmp_path_factory, grace_hopper, write_video):
     """7 frames at 10 fps: the photo sliding right, a blank frame (no face) in the middle."""
     face = np.asarray(Image.fromarray(grace_hopper).resize((256, 300)))
     frames = [np.roll(face, s, axis=1) for s in (0, 2, 4)] + [np.full_like(face, 128)] + \
              [np.roll(face, s, axis=1) for s in (6, 8, 10)]
     path = tmp_path_factory.mktemp("track") / "clip.mp4"
-    _write_video(path, frames)
+    write_video(path, frames)
     return path
 
 

@@ -13,26 +13,15 @@ from facesculpt.io.video import InvalidVideoError, is_video_name, iter_video_fra
 CLI = [sys.executable, "-m", "facesculpt.cli"]
 
 
-def _write_video(path, frames, fps=10):
-    import cv2
-
-    h, w = frames[0].shape[:2]
-    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-    assert out.isOpened()
-    for f in frames:
-        out.write(np.ascontiguousarray(f[..., ::-1]))  # RGB -> BGR
-    out.release()
-
-
 @pytest.fixture(scope="module")
-def clip(tmp_path_factory, grace_hopper):
+def clip(tmp_path_factory, grace_hopper, write_video):
     """5 frames at 10 fps: face, face, blank (no face), face (shifted), face."""
     d = tmp_path_factory.mktemp("video")
     face = np.asarray(Image.fromarray(grace_hopper).resize((256, 300)))
     blank = np.full_like(face, 128)
     shifted = np.roll(face, 6, axis=1)
     path = d / "clip.mp4"
-    _write_video(path, [face, face, blank, shifted, face])
+    write_video(path, [face, face, blank, shifted, face])
     return path
 
 
@@ -104,9 +93,9 @@ def test_reconstruct_video_cli(tmp_path, clip):
     assert np.abs(p0 - p4).max() < 0.05
 
 
-def test_video_without_faces_leaves_nothing(tmp_path):
+def test_video_without_faces_leaves_nothing(tmp_path, write_video):
     path = tmp_path / "empty_room.mp4"
-    _write_video(path, [np.full((120, 160, 3), v, np.uint8) for v in (60, 120, 180)])
+    write_video(path, [np.full((120, 160, 3), v, np.uint8) for v in (60, 120, 180)])
     r = subprocess.run([*CLI, "reconstruct", str(path), "-o", str(tmp_path / "out"), "--preset", "fast"],
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 1

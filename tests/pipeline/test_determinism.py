@@ -19,7 +19,7 @@ def _params(folder):
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_two_runs_write_identical_params_and_albedo(tmp_path, grace_hopper, threads):
-    # 2 threads: the identity network's backward runs on one thread (Config.repeatable), the rest on two.
+    # 2 threads: the backward passes run on one thread (Config.repeatable), the forward passes on two.
     # 12 steps: with repeatable=False two 2-thread runs of 12 steps differ (of 6 they did not)
     cfg = make_config("default", identity_metrics=False, threads=threads,
                       **{"photometric.iterations": 12, "texture.size": 128})

@@ -12,25 +12,14 @@ from facesculpt.io.clip_checkpoint import ClipCheckpoint, checkpoint_key, checkp
 ARGS = ["--preset", "fast", "--set", "identity_metrics=false", "--quiet"]
 
 
-def _write_video(path, frames, fps=10):
-    import cv2
-
-    h, w = frames[0].shape[:2]
-    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-    assert out.isOpened()
-    for f in frames:
-        out.write(np.ascontiguousarray(f[..., ::-1]))
-    out.release()
-
-
 @pytest.fixture(scope="module")
-def clip(tmp_path_factory, grace_hopper):
+def clip(tmp_path_factory, grace_hopper, write_video):
     """6 frames: the photo sliding right, one blank frame (no face)."""
     face = np.asarray(Image.fromarray(grace_hopper).resize((256, 300)))
     frames = [np.roll(face, s, axis=1) for s in (0, 3, 6)] + [np.full_like(face, 128)] + \
              [np.roll(face, s, axis=1) for s in (9, 12)]
     path = tmp_path_factory.mktemp("resume") / "clip.mp4"
-    _write_video(path, frames)
+    write_video(path, frames)
     return path
 
 
@@ -133,9 +122,9 @@ def test_checkpoint_of_other_settings_is_not_reused(tmp_path, clip):
     assert ClipCheckpoint.open(folder, checkpoint_key(clip, cfg, 1)).resumed == 0
 
 
-def test_clip_without_a_face_leaves_no_checkpoint(tmp_path):
+def test_clip_without_a_face_leaves_no_checkpoint(tmp_path, write_video):
     path = tmp_path / "blank.mp4"
-    _write_video(path, [np.full((120, 100, 3), 128, np.uint8)] * 3)
+    write_video(path, [np.full((120, 100, 3), 128, np.uint8)] * 3)
     assert cli.main(["reconstruct", str(path), "-o", str(tmp_path / "out"), *ARGS]) == 1
     assert not (tmp_path / "out" / "blank").exists()
     assert not checkpoint_path(tmp_path / "out" / "blank").exists()
