@@ -16,7 +16,9 @@ What it does (details and measured facts in ``facesculpt/assets/FACE_MODEL.md``)
 5. stores the 100 identity modes (already scaled by their standard deviation) and the 53 expression
    blendshapes as float16 (max rounding error printed and written to the doc);
 6. embeds the landmarks as barycentric points on the face surface:
-   * iBUG-68: the Multi-PIE 68 vertex indices of the upstream README (one-hot barycentrics);
+   * iBUG-68: the Multi-PIE 68 vertex indices of the upstream README (one-hot barycentrics), except
+     the sides of the jaw line (``JAW_ON_CONTOUR``), which go to the mean head's frontal face outline
+     (``frontal_contour_point``);
    * mediapipe's 478: a registration of facesculpt's own mean mediapipe face
      (``facesculpt/assets/topology.npz``, 468 points) to the model: similarity + identity fit on the
      51 inner iBUG points both share, then every point is put at its closest point on the fitted
@@ -79,6 +81,11 @@ MULTIPIE68 = [
 ]
 NUM_IDENTITY = 100
 NUM_EXPRESSION = 53
+#: iBUG jaw points placed on the mean head's frontal occluding contour instead of their Multi-PIE vertex
+#: (the sides of the jaw line; the chin points 5-11 keep their vertices: under the chin the model's
+#: surface faces the camera down to the neck, so a frontal contour there is not the chin)
+JAW_ON_CONTOUR = (0, 1, 2, 3, 4, 12, 13, 14, 15, 16)
+
 #: mediapipe iris indices: right iris centre 468 + ring 469-472, left iris centre 473 + ring 474-477
 IRIS_RIGHT_MP = (468, 469, 470, 471, 472)
 IRIS_LEFT_MP = (473, 474, 475, 476, 477)
@@ -270,6 +277,43 @@ def iris_ring_angles():
     return out
 
 
+def frontal_contour_point(V, faces, fpart, p, centre):
+    """Where the ray from ``centre`` through ``p`` (both projected on the image plane of a frontal view,
+    looking down -Z) leaves the face outline of the neutral head ``V``: the outermost crossing of the
+    narrow face area's (no ears) outline: occluding-contour edges (between a camera-facing and a
+    turned-away triangle) and the area's own border edges where it ends facing the camera (beside the ears). iBUG annotators click the visible outline of the jaw; a vertex chosen on one face (the
+    Multi-PIE indices) sits 0.8-2 cm in front of it on the mean head. Returns (triangle, barycentrics, point)."""
+    sel = np.nonzero((fpart == 0) & (faces <= NARROW_FACE_LAST).all(1))[0]
+    Fs = faces[sel]
+    fz = np.cross(V[Fs[:, 1]] - V[Fs[:, 0]], V[Fs[:, 2]] - V[Fs[:, 0]])[:, 2] > 0
+    owners = {}
+    for i, t in enumerate(Fs):
+        for a, b in ((t[0], t[1]), (t[1], t[2]), (t[2], t[0])):
+            owners.setdefault((min(a, b), max(a, b)), []).append(i)
+    edges = [(e, ts) for e, ts in owners.items()
+             if (len(ts) == 2 and fz[ts[0]] != fz[ts[1]]) or (len(ts) == 1 and fz[ts[0]])]
+    E = np.array([e for e, _ in edges])
+    d = (p - centre)[:2] / np.linalg.norm((p - centre)[:2])
+    A, B = V[E[:, 0], :2], V[E[:, 1], :2]
+    e = B - A
+    det = -d[0] * e[:, 1] + d[1] * e[:, 0]
+    ok = np.abs(det) > 1e-12
+    safe = np.where(ok, det, 1.0)
+    r = A - centre[:2]
+    s = (-r[:, 0] * e[:, 1] + r[:, 1] * e[:, 0]) / safe        # distance along the ray
+    u = (d[0] * r[:, 1] - d[1] * r[:, 0]) / safe               # position on the edge
+    hit = np.nonzero(ok & (s > 0) & (u >= 0) & (u <= 1))[0]
+    if not len(hit):
+        raise SystemExit("frontal contour: the ray from the face centre crosses no outline")
+    k = hit[np.argmax(s[hit])]
+    a, b = E[k]
+    tri = int(sel[edges[k][1][0]])
+    w = np.zeros(3)
+    w[list(faces[tri]).index(a)] = 1 - u[k]
+    w[list(faces[tri]).index(b)] = u[k]
+    return tri, w, (1 - u[k]) * V[a] + u[k] * V[b]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", default=str(ROOT.parent / "shared"))
@@ -350,6 +394,12 @@ def main(argv=None) -> int:
 
     l68 = [onehot(v) for v in MULTIPIE68]
     lmk68_faces = np.array([t for t, _ in l68]); lmk68_bary = np.array([w for _, w in l68])
+    p68 = (V[faces[lmk68_faces]] * lmk68_bary[:, :, None]).sum(1)
+    for j in JAW_ON_CONTOUR:
+        t, w, q = frontal_contour_point(V, faces, fpart, p68[j], p68[17:].mean(0))
+        print(f"iBUG jaw point {j}: Multi-PIE vertex {MULTIPIE68[j]} -> frontal contour, moved "
+              f"{np.round(q - p68[j], 2).tolist()} cm")
+        lmk68_faces[j] = t; lmk68_bary[j] = w
 
     topo = np.load(ROOT / "facesculpt" / "assets" / "topology.npz")
     mp = topo["canonical"].astype(np.float64)

@@ -211,6 +211,11 @@ def uv_per_cm(model: FaceModel) -> float:
     return float((e2[keep] / e3[keep]).median())
 
 
+#: face-tile u of the ICT model's Multi-PIE jaw-end vertices (iBUG points 0 and 16 before they moved to
+#: the face outline): the horizontal extent of the synthetic freckles
+JAW_END_U = (0.13976000249385834, 0.8602399826049805)  # the float32 UVs, as read before
+
+
 @dataclass(frozen=True)
 class _Layout:
     """Where the painted features go in the face tile: the 68 iBUG points and the 468 mediapipe
@@ -251,7 +256,9 @@ def make_head_albedo(rng: np.random.Generator, model: FaceModel, S: int, freckle
     lip_col = base * np.array([0.95, 0.62, 0.62]) * rng.uniform(0.85, 1.0)
     alb = alb * (1 - 0.85 * lips) + 0.85 * lips * lip_col.astype(np.float32)
     # freckles and moles over the face (between the jaw ends, chin to above the brows)
-    box = (lm[0, 0], lm[16, 0], lm[8, 1], lm[17:27, 1].max() + 2.5 * L.k)
+    # (u of the Multi-PIE jaw-end vertices: the packaged iBUG jaw points moved onto the face outline
+    # later, and the photos of the benchmarks stay what they were)
+    box = (JAW_END_U[0], JAW_END_U[1], lm[8, 1], lm[17:27, 1].max() + 2.5 * L.k)
     spots = np.zeros((S, S), np.float32)
     n_moles = int(rng.integers(1, 4))
     for i in range(freckles + (n_moles if freckles > 0 else 0)):

@@ -186,3 +186,39 @@ def test_build_script_reproduces_the_asset(tmp_path):
                    capture_output=True, cwd=root)
     packaged = root / "facesculpt" / "assets" / "ict_head.npz"
     assert hashlib.sha256(out.read_bytes()).hexdigest() == hashlib.sha256(packaged.read_bytes()).hexdigest()
+
+
+def test_ibug_jaw_sides_on_the_frontal_outline(model):
+    """iBUG jaw points 0-4 and 12-16 sit on the mean head's frontal outline (an edge between a camera-facing
+    and a turned-away triangle of the narrow face, or the narrow face's own edge where it ends facing the
+    camera), mirror each other, and lie behind the front of the jaw; the chin points stay on vertices."""
+    ib = model.landmarks["ibug68"]
+    V = model.template.double()
+    F = model.faces
+    P = model.points(V[None], "ibug68")[0]
+
+    def facing(t):
+        a, b, c = V[F[t]]
+        return float(torch.linalg.cross(b - a, c - a)[2]) > 0
+
+    for j in (0, 1, 2, 3, 4, 12, 13, 14, 15, 16):
+        w = ib.bary[j]
+        assert int((w.abs() < 1e-6).sum()) == 1, f"jaw point {j} is not on a triangle edge"
+        a, b = F[ib.faces[j]][w.abs() >= 1e-6].tolist()
+        sharing = [int(t) for t in torch.nonzero(((F == a).any(1)) & ((F == b).any(1)))[:, 0]
+                   if int(model.face_part[t]) == PART_FACE]
+        inside = [t for t in sharing if bool(model.narrow_face[F[t]].all())]
+        assert len(sharing) == 2 and inside, f"jaw point {j} not on a narrow-face edge"
+        # an occluding contour, or where the narrow face (no ears) ends while still facing the camera
+        contour = len(inside) == 2 and facing(inside[0]) != facing(inside[1])
+        rim = len(inside) == 1 and facing(inside[0])
+        assert contour or rim, f"jaw point {j} not on the frontal outline"
+        m = P[16 - j] * torch.tensor([-1.0, 1, 1], dtype=P.dtype)
+        torch.testing.assert_close(P[j], m, atol=0.05, rtol=0)
+    # the outline is behind (smaller Z than) the front of the jaw and at least as wide
+    centre = P[17:].mean(0)
+    for j in (2, 3, 4):
+        assert P[j, 2] < P[8, 2] - 3
+        assert abs(P[j, 0] - centre[0]) > 5.5
+    for j in range(5, 12):
+        assert int((ib.bary[j] > 0.999).sum()) == 1, f"chin point {j} should stay on its vertex"
