@@ -80,11 +80,9 @@ class TrackConfig:
     """Several photos (``subject.reconstruct_subject``, ``fit_subject_identity``): each photo's terms
     in the joint identity solve are weighted by cos(turn)^power (the cosine of the angle between the
     face's forward axis and the camera's) over its own landmark residual. On rendered photos through
-    mediapipe the side views' points are off by 2-3 times more than the frontal one's and
-    systematically (with unbiased noise of the same size the equal-weight joint fit beats every
-    photo): power 0 / 4 / 8 gave 2.43 / 2.20 / 2.15 mm against 2.09 for the frontal photo alone
-    (docs/results.md, "Issue 16: multi-photo identity, session 4"). Also the exponent of
-    ``fit_regressed_identity``'s average."""
+    mediapipe the side views' points are off by 2-3 times more than the frontal one's, and
+    systematically; higher powers trust them less (measured: docs/results.md, "Issue 16: multi-photo
+    identity, session 4"). Also the exponent of ``fit_regressed_identity``'s average."""
     min_cutoff_hz: float = 2.0
     """One-euro filter: cut-off frequency of a still signal (lower: smoother, more lag at rest)."""
     beta: float = 0.6
