@@ -1,7 +1,5 @@
 """The joint identity of several photos started from the regressor (fitting/head_track.py,
 ``fit_subject_identity``, what ``reconstruct --subject`` uses in every preset)."""
-import dataclasses
-
 import numpy as np
 import pytest
 import torch
@@ -57,7 +55,7 @@ def test_joint_identity_of_three_rendered_photos(rendered_views):
     1.87 (the cos^4 average of the regressed identities it replaces: 2.17)."""
     from facesculpt.config import make_config
     from facesculpt.face_model import fit_view
-    from facesculpt.fitting.head_track import fit_subject_identity
+    from facesculpt.fitting.head_track import fit_regressed_identity, fit_subject_identity
     from facesculpt.fitting.initialize import initialize
     from facesculpt.fitting.regress_init import fit_head_from_regressor
 
@@ -79,7 +77,6 @@ def test_joint_identity_of_three_rendered_photos(rendered_views):
     assert float((per[0][1].expression - per[2][1].expression).abs().max()) > 0.05
     assert joint < max(single) - 0.5, (joint, single)
     assert joint < min(single) + 0.1, (joint, single)
-    # with equal weights the side views' (biased) points pull it off: the weighting matters here
-    flat = dataclasses.replace(cfg.track, subject_facing_power=0.0)
-    ident0, _, _ = fit_subject_identity(lms, model, cams, cfg.head_landmarks, cfg.regressor, flat)
-    assert joint < similarity_error_mm(_neutral(model, ident0), truth)
+    # better than what it replaced: the cos^4 average of the regressed identities, without any polish
+    ident_avg, _ = fit_regressed_identity(lms, model, cams, cfg.head_landmarks, cfg.regressor, cfg.track)
+    assert joint < similarity_error_mm(_neutral(model, ident_avg), truth) - 0.15
