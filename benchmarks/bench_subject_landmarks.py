@@ -125,7 +125,8 @@ def main() -> int:
             for d, lms in zip(data, sets):
                 cams = [initialize(lm, canon)[2] for lm in lms]
                 r.append(similarity_error_mm(neutral(joint[name](lms, cams)), neutral(d["identity"])))
-            wins = f", best of all on {int(sum(j < min(s) for j, s in zip(r, singles)))}/{len(r)}" if len(singles) else ""
+            n_best = int(sum(j < min(s) for j, s in zip(r, singles)))
+            wins = f", best of all on {n_best}/{len(r)}" if len(singles) else ""
             print(f"| joint {name} | " + " | ".join(f"{x:.2f}" for x in r) + f" | {np.mean(r):.2f}{wins} |", flush=True)
 
     run("Detected landmarks (mediapipe on the renders)", [landmarks(d) for d in data], list(single), list(joint))

@@ -499,4 +499,4 @@ def track_landmarks(landmarks: Sequence[Optional[Landmarks]], model: FaceModel, 
 
 
 __all__ = ["TrackConfig", "Track", "track_landmarks", "fit_clip_identity", "fit_joint_identity", "smooth_track", "fill_gaps",
-           "FITTED", "INTERPOLATED", "HELD"]
+           "FITTED", "INTERPOLATED", "HELD", "fit_regressed_identity", "fit_subject_identity"]
