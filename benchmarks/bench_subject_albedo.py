@@ -10,7 +10,9 @@ tile's UVs are mirror images about u = 0.5: flipping the tile left-right is the 
 texels the fused result saw (visibility > 0.5), per half of the tile: the correlation of the albedo's
 detail (luminance, 5-texel minus 31-texel box blur) with the truth's, and with the **mirrored**
 truth's. Mirrored halves would show as a high second number and a low first one on that half. The
-same for each photo's own albedo. Also printed per photo: mediapipe's landmark error against the true
+same for each photo's own albedo, and the correlation of the detail's left-right asymmetric part
+(detail minus its mirror image) with the truth's on texel pairs seen on both sides (a mirrored copy
+has no asymmetric part: ~0). Also printed per photo: mediapipe's landmark error against the true
 projection of the model's points (px; the registration the unwrap depends on), the correlation of an
 unwrap through the *true* geometry and camera (what a perfect registration would give) and the
 registration confidence the fusion used. Never collected by pytest.
@@ -92,6 +94,15 @@ def main() -> int:
             m = seen & h
             print(f"| {name} | {hname} | {int(m.sum())} | {masked_corr(d, truth, m):.3f} | "
                   f"{masked_corr(d, mirrored, m):.3f} |")
+    # the left-right asymmetric part of the detail (d - mirror(d)), on texels seen on both sides: a
+    # mirrored half has none (correlation ~0 with the truth's), real pixels on both sides follow it
+    both = seen & seen.flip(1) & half
+    t_anti = truth - mirrored
+    print()
+    print(f"asymmetric detail (d - mirrored d) against the truth's, {int(both.sum())} texel pairs seen on both sides:")
+    for name, a in rows:
+        d = detail(a, S)
+        print(f"| {name} | {masked_corr(d - d.flip(1), t_anti, both):.3f} |")
     return 0
 
 

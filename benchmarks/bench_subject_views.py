@@ -4,8 +4,9 @@
     .venv/bin/python benchmarks/bench_subject_views.py --rendered [--seeds 3] [--presets fast default] [--blotch 0.05]
 
 Per seed: the narrow-face identity vertex error (neutral expression, similarity aligned, mm) of each
-single-view landmark fit (``fit_head_landmarks``) and of the joint fit over the three views
-(``fitting.head_track.fit_joint_identity``, what ``reconstruct --subject`` uses). The views are the
+single-view landmark fit (``fit_head_landmarks``) and of the joint fits over the three views
+(``fitting.head_track.fit_joint_identity``, what ``reconstruct --subject`` uses with the regressor off;
+``fit_subject_identity``, what it uses with the regressor on, every preset). The views are the
 model's embedded mediapipe points projected with noise, each with its own random expression
 (``bench.clip.make_views``): this measures the joint identity fit, not the detector. Never
 collected by pytest.
@@ -29,8 +30,9 @@ def main() -> int:
     from facesculpt.bench.synthetic import similarity_error_mm
     from facesculpt.face_model import HeadParams, load_face_model
     from facesculpt.fitting.head_landmarks import HeadLandmarkConfig, fit_head_landmarks
-    from facesculpt.fitting.head_track import TrackConfig, fit_joint_identity
+    from facesculpt.fitting.head_track import TrackConfig, fit_joint_identity, fit_subject_identity
     from facesculpt.fitting.initialize import initialize
+    from facesculpt.fitting.regress_init import RegressorInitConfig
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=5)
@@ -50,8 +52,8 @@ def main() -> int:
         with torch.no_grad():
             return similarity_error_mm(z(a), z(b))
 
-    print("| seed | yaw -45 | yaw 0 | yaw +45 | joint (3 views) |")
-    print("|---|---:|---:|---:|---:|")
+    print("| seed | yaw -45 | yaw 0 | yaw +45 | joint (3 views) | joint, regressor start (fit_subject_identity) |")
+    print("|---|---:|---:|---:|---:|---:|")
     rows = []
     for seed in range(args.seeds):
         lms, cams, truth = make_views(seed, (-45.0, 0.0, 45.0), noise_px=args.noise_px)
@@ -61,10 +63,13 @@ def main() -> int:
             _, head, _ = fit_head_landmarks(lm, model, pose, cam, HeadLandmarkConfig())
             single.append(err(head.identity, truth))
         ident, _ = fit_joint_identity(lms, model, cams, HeadLandmarkConfig(), TrackConfig())
-        rows.append(single + [err(ident, truth)])
+        ident_s, _, _ = fit_subject_identity(lms, model, cams, HeadLandmarkConfig(), RegressorInitConfig(), TrackConfig())
+        rows.append(single + [err(ident, truth), err(ident_s, truth)])
         print(f"| {seed} | " + " | ".join(f"{x:.2f}" for x in rows[-1]) + " |", flush=True)
     m = np.mean(rows, 0)
     print("| mean | " + " | ".join(f"{x:.2f}" for x in m) + " |")
+    wins = [sum(r[k] < min(r[:3]) for r in rows) for k in (3, 4)]
+    print(f"joint best on {wins[0]}/{len(rows)}, regressor-start joint best on {wins[1]}/{len(rows)}")
     return 0
 
 

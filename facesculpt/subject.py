@@ -5,12 +5,13 @@
 1. detect the largest face of every photo; refuse (``DifferentPeopleError``, one line) when two of
    them are further apart than ``SAME_PERSON_THRESHOLD`` (0.6, dlib's face-recognition distance,
    as ``facesculpt compare``) unless ``force``;
-2. one identity for all photos: with the landmark regressor on (every preset), each photo's
-   regressed identity averaged with weights cos(turn)^4 (``fitting.head_track.fit_regressed_identity``;
-   side views' mediapipe points are the less accurate), then each photo's pose, expression and gaze
-   with it held; without, ``fitting.head_track.fit_joint_identity`` (per-photo landmark fits, the mean
-   identity, then rounds of per-photo pose/expression/gaze with the identity held and Gauss-Newton
-   steps on the identity against every photo's landmarks together);
+2. one identity for all photos, solved against every photo's landmarks together, each photo with its
+   own pose, expression and gaze: with the landmark regressor on (every preset)
+   ``fitting.head_track.fit_subject_identity`` (each photo started as the single photo is, then rounds
+   of per-photo pose/expression/gaze with the identity held and Gauss-Newton steps on the identity,
+   each photo weighted by cos(turn)^4 over its own landmark residual: side views' mediapipe points
+   are off more, and systematically); without, ``fitting.head_track.fit_joint_identity`` (the same
+   from plain landmark fits, every photo weighted equally);
 3. where the preset has a photometric stage (``default``, ``full``): the joint photometric stage
    (``fitting.joint_photometric``, GANFIT eq. 14): the shared identity, corrections and one low-res
    albedo fitted to every photo's render at once, per-photo expression and SH light (pose held),
@@ -224,7 +225,7 @@ def reconstruct_subject(images: Sequence[np.ndarray], cfg: Config, names: Option
         fit_view,
         load_face_model,
     )
-    from facesculpt.fitting.head_track import fit_joint_identity, fit_regressed_identity
+    from facesculpt.fitting.head_track import fit_joint_identity, fit_subject_identity
     from facesculpt.fitting.initialize import initialize
     from facesculpt.identity import SAME_PERSON_THRESHOLD
     from facesculpt.pipeline import reconstruct_head
@@ -259,7 +260,8 @@ def reconstruct_subject(images: Sequence[np.ndarray], cfg: Config, names: Option
     cams = [initialize(lm, canon)[2] for lm in lms]
     t0 = time.perf_counter()
     if cfg.regressor.enabled:  # as the single photo starts: from the regressor (fitting.head_track)
-        ident, per = fit_regressed_identity(lms, model, cams, cfg.head_landmarks, cfg.regressor, cfg.track, progress)
+        ident, per, _ = fit_subject_identity(lms, model, cams, cfg.head_landmarks, cfg.regressor, cfg.track,
+                                             progress)
     else:
         ident, per = fit_joint_identity(lms, model, cams, cfg.head_landmarks, cfg.track, progress)
     per = [(pose, HeadParams(ident, h.expression, h.gaze)) for pose, h in per]

@@ -77,12 +77,12 @@ class TrackConfig:
     (``benchmarks/bench_subject_views.py``: the joint fit then beats the best view on 5 of 5 seeds,
     4 of 5 with "step"; docs/results.md, issue 16 follow-up)."""
     subject_facing_power: float = 4.0
-    """Several photos with the landmark regressor on (``subject.reconstruct_subject``): the photos'
-    regressed identities are averaged with weights cos(turn)^power, the cosine of the angle between
-    the face's forward axis and the camera's (``fit_regressed_identity``). On rendered photos through
-    mediapipe the side views' points are off by more (9 vs 5 px at yaw 45 / 0), and the Gauss-Newton
-    joint fit of ``fit_joint_identity``, which follows them, was worse than any single photo
-    (docs/results.md, "Issue 16: joint photometric multi-photo fit")."""
+    """Several photos (``subject.reconstruct_subject``, ``fit_subject_identity``): each photo's terms
+    in the joint identity solve are weighted by cos(turn)^power (the cosine of the angle between the
+    face's forward axis and the camera's) over its own landmark residual. On rendered photos through
+    mediapipe the side views' points are off by 2-3 times more than the frontal one's, and
+    systematically; higher powers trust them less (measured: docs/results.md, "Issue 16: multi-photo
+    identity, session 4"). Also the exponent of ``fit_regressed_identity``'s average."""
     min_cutoff_hz: float = 2.0
     """One-euro filter: cut-off frequency of a still signal (lower: smoother, more lag at rest)."""
     beta: float = 0.6
@@ -150,14 +150,18 @@ class Track:
 
 
 def _identity_steps(model: FaceModel, frames: list, identity: torch.Tensor, camera,
-                    lm_cfg: HeadLandmarkConfig, steps: int, use_depth: bool = True) -> torch.Tensor:
+                    lm_cfg: HeadLandmarkConfig, steps: int, use_depth: bool = True,
+                    view_weights: Optional[Sequence[float]] = None, point_sigma: bool = False) -> torch.Tensor:
     """Gauss-Newton steps on the identity (K,) float64 against several frames at once.
 
     frames: list of (Landmarks, Pose, HeadParams) — pose, expression of each frame held. Iris
     points are left out (their gaze rotation is held and they say little about the shape).
     camera: one Camera for all frames, or a list (one per frame: photos of different sizes).
     use_depth: include mediapipe's relative-depth residuals (``lm_cfg.w_depth``), as stage 1 does
-    (False: the reprojection residuals only, the behaviour before issue 16's follow-up)."""
+    (False: the reprojection residuals only, the behaviour before issue 16's follow-up).
+    view_weights: one factor per frame on its landmark and depth terms (None: all 1).
+    point_sigma: weight the points by their measured spread as stage 1 does (``lm_cfg.point_sigma``
+    "view" only; False: every point 1, the clip tracker's behaviour)."""
     dt = torch.float64
     mean, idb, exb = (x.to(dt) for x in model.landmark_model("mediapipe"))
     N, K = mean.shape[0], idb.shape[0]
@@ -169,10 +173,13 @@ def _identity_steps(model: FaceModel, frames: list, identity: torch.Tensor, came
     normals0 = _landmark_normals(model, model.template.to(dt))
     a = identity.to(dt).clone()
     idb_k = idb.permute(1, 2, 0)[keep]  # (n, 3, K)
+    sig = model.landmarks["mediapipe"].sigma
+    sig = sig.to(dt)[:N][keep] if (point_sigma and lm_cfg.point_sigma == "view" and sig is not None) else None
+    vws = [1.0] * len(frames) if view_weights is None else [float(x) for x in view_weights]
     for _ in range(steps):
         H = torch.eye(K, dtype=dt) * lm_cfg.w_identity
         g = a * lm_cfg.w_identity
-        for (lmk, pose, head), cam in zip(frames, cams):
+        for (lmk, pose, head), cam, vw in zip(frames, cams, vws):
             f = cam.focal.to(dt)[0]
             c = cam.principal.to(dt)[0]
             R = pose.matrix()[0].to(dt)
@@ -186,9 +193,12 @@ def _identity_steps(model: FaceModel, frames: list, identity: torch.Tensor, came
             err = ((uv - target) / scale).norm(dim=-1)
             hub = torch.where(err <= lm_cfg.huber, torch.ones_like(err), lm_cfg.huber / err.clamp(min=1e-12))
             to_cam = torch.nn.functional.normalize(-X, dim=-1)
-            vis = _smoothstep(((normals0[keep] @ R.T) * to_cam).sum(-1), *lm_cfg.hidden_cos)
+            cos = ((normals0[keep] @ R.T) * to_cam).sum(-1)
+            vis = _smoothstep(cos, *lm_cfg.hidden_cos)
             w = vis * hub * pt_w[keep]
-            sw = torch.sqrt(w * lm_cfg.w_landmark / w.sum().clamp(min=1e-12)) / scale
+            if sig is not None:  # stage 1's "view" weights: spread growing with the viewing angle
+                w = w * sig[:, 0] ** 2 / (sig[:, 0] ** 2 + (sig[:, 1] * (1 - cos.clamp(-1, 1))) ** 2)
+            sw = torch.sqrt(vw * w * lm_cfg.w_landmark / w.sum().clamp(min=1e-12)) / scale
             x, y, z = X[:, 0], X[:, 1], X[:, 2]
             D = torch.einsum("ij,njk->nik", R, idb_k)  # (n, 3, K)
             du = (f / z)[:, None] * (D[:, 0] - (x / z)[:, None] * D[:, 2])
@@ -202,7 +212,7 @@ def _identity_steps(model: FaceModel, frames: list, identity: torch.Tensor, came
                 zt = lmk.points[:N, 2].to(dt)[keep]
                 zt = zt - zt.mean()
                 z_f = z * f / T[2]
-                sz = torch.sqrt(lm_cfg.w_depth * w / w.sum().clamp(min=1e-12)) / scale
+                sz = torch.sqrt(vw * lm_cfg.w_depth * w / w.sum().clamp(min=1e-12)) / scale
                 r_z = (z_f - z_f.mean() - zt) * sz
                 dz = f / T[2] * D[:, 2]  # (n, K): translation held
                 J_z = (dz - dz.mean(0, keepdim=True)) * sz[:, None]
@@ -278,6 +288,64 @@ def fit_regressed_identity(landmarks: Sequence[Landmarks], model: FaceModel, cam
         if progress is not None:
             progress("identity", k + 1, len(regs))
     return ident, out
+
+
+def fit_subject_identity(landmarks: Sequence[Landmarks], model: FaceModel, cameras: Sequence[Camera],
+                         lm_cfg: HeadLandmarkConfig, reg_cfg, cfg: TrackConfig, progress: Progress = None):
+    """One identity for several photos of one person, solved against every photo's landmarks at once
+    (``subject.reconstruct_subject`` with the landmark regressor on, i.e. every preset).
+
+    1. each photo as the single photo starts (``fit_head_from_regressor``: regressor, then
+       ``reg_cfg.polish_iterations`` LM iterations);
+    2. a weight per photo: cos(turn)^``cfg.subject_facing_power`` divided by that photo's own landmark
+       residual after step 1 (an estimate of its points' noise variance: mediapipe's points of a turned
+       face are off by 2-3 times more, and *systematically*, so they pull the shared identity towards
+       a wrong one; docs/results.md, "Issue 16: multi-photo identity, session 4");
+    3. the shared identity starts from the photos' identities averaged with those weights, then
+       ``cfg.identity_rounds`` rounds of (each photo's pose, expression and gaze with the identity
+       held, then ``cfg.identity_steps`` Gauss-Newton steps on the identity against all photos'
+       landmarks together, each photo's terms scaled by its weight, the points weighted by their
+       measured spread as in stage 1), and a last held fit per photo.
+
+    Returns ((1, K) float32 identity, [(Pose, HeadParams)] per photo, (n,) photo weights)."""
+    from facesculpt.fitting.regress_init import fit_head_from_regressor
+
+    n = len(landmarks)
+    total = n * (cfg.identity_rounds + 2)
+    done = 0
+    fits, facing, resid = [], [], []
+    for lmk, cam in zip(landmarks, cameras):
+        pose, head, losses = fit_head_from_regressor(lmk, model, cam, lm_cfg, reg_cfg)
+        R = rotvec_to_matrix(pose.rotvec.double())[0]
+        # the face looks along the model's +z; the camera looks along +z of its frame: facing = -R[2, 2]
+        facing.append(max(float(-R[2, 2]), 1e-3))
+        resid.append(max(float(losses.get("landmark_final", 1.0)), 1e-8))
+        fits.append([lmk, pose, head])
+        done += 1
+        if progress is not None:
+            progress("identity", done, total)
+    w = torch.tensor(facing, dtype=torch.float64) ** cfg.subject_facing_power / torch.tensor(resid, dtype=torch.float64)
+    w = w / w.max()
+    a = (torch.stack([h.identity[0].double() for *_, h in fits]) * w[:, None]).sum(0) / w.sum()
+    held = dataclasses.replace(lm_cfg, fit_identity=False, expression_first=0, active_set=cfg.identity_active_set)
+
+    def held_fits():
+        nonlocal done
+        for fr, cam in zip(fits, cameras):
+            lmk, pose, head = fr
+            fr[1], fr[2], _ = fit_head_landmarks(lmk, model, pose, cam, held,
+                                                 init=HeadParams(a[None].float(), head.expression, head.gaze))
+            done += 1
+            if progress is not None:
+                progress("identity", done, total)
+
+    for _ in range(cfg.identity_rounds):
+        held_fits()
+        a = _identity_steps(model, [tuple(fr) for fr in fits], a, list(cameras), lm_cfg, cfg.identity_steps,
+                            view_weights=w.tolist(), point_sigma=True)
+    held_fits()
+    ident = a[None].float()
+    return ident, [(pose, HeadParams(ident, head.expression, head.gaze)) for _, pose, head in fits], w
 
 
 def fit_clip_identity(landmarks: Sequence[Optional[Landmarks]], model: FaceModel, camera: Camera,
@@ -431,4 +499,4 @@ def track_landmarks(landmarks: Sequence[Optional[Landmarks]], model: FaceModel, 
 
 
 __all__ = ["TrackConfig", "Track", "track_landmarks", "fit_clip_identity", "fit_joint_identity", "smooth_track", "fill_gaps",
-           "FITTED", "INTERPOLATED", "HELD"]
+           "FITTED", "INTERPOLATED", "HELD", "fit_regressed_identity", "fit_subject_identity"]

@@ -25,7 +25,8 @@ def subject_dict(sub) -> dict:
         "identity": sub.fused.head.identity[0].tolist(),
         "identity_distances": None if sub.distances is None else sub.distances.tolist(),
         "timings_s": sub.timings,
-        "note": ("one identity for all photos (regressed identities weighted by facing, then with the default and "
+        "note": ("one identity for all photos (solved against every photo's landmarks, photos weighted by facing "
+                 "and landmark residual, then with the default and "
                  "full presets the joint photometric stage), per-photo pose, expression, gaze and light; albedo "
                  "fused from every photo weighted by visibility^2 x registration_confidence; mesh files in the "
                  "front photo's pose"),
