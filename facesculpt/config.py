@@ -22,6 +22,7 @@ from facesculpt.fitting.head_track import TrackConfig
 from facesculpt.fitting.regress_init import RegressorInitConfig
 from facesculpt.identity.config import IdentityConfig
 from facesculpt.texture.skin_prior import SkinPriorConfig
+from facesculpt.texture.completion import CompletionConfig
 
 
 
@@ -130,6 +131,9 @@ class TextureConfig:
     """Morphable head: the fitted head's ambient occlusion and cast shadows in the photometric
     fit's shading, the de-lighting and the in-view metrics (``render.visibility.VisibilityConfig``; off
     by default, ``enabled=True`` turns it on)."""
+    completion: CompletionConfig = field(default_factory=CompletionConfig)
+    """Morphable head: unseen face-tile texels completed like skin (``texture.completion.
+    CompletionConfig``; ``enabled=False``: mirrored texel, then a push-pull blur, as before)."""
 
 
 @dataclass(frozen=True)
