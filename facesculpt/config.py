@@ -197,7 +197,10 @@ def _presets() -> dict[str, Config]:
     return {
         # fast: no photometric stage and no identity metrics (0.12-0.17 s, a quarter of its time:
         # docs/results.md "Speed and defaults, session 3"); `--set identity_metrics=true` adds them
-        "fast": Config(name="fast", photometric=PhotometricFitConfig(enabled=False), identity_metrics=False),
+        # fast also leaves the skin-like completion out (0.1-0.3 s, over its ~20 ms budget: docs/results.md,
+        # issue 12 section "completion that looks like skin"); `--set texture.completion.enabled=true` adds it
+        "fast": Config(name="fast", photometric=PhotometricFitConfig(enabled=False), identity_metrics=False,
+                       texture=TextureConfig(completion=CompletionConfig(enabled=False))),
         "default": Config(name="default", identity=IdentityConfig(enabled=True)),
         "full": Config(name="full", detail=DetailConfig(enabled=True), identity=IdentityConfig(enabled=True)),
     }

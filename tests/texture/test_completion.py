@@ -174,6 +174,7 @@ def test_unwrap_path_uses_it_only_with_classes(view, scene):
 def test_config_presets_and_override():
     assert make_config("default").texture.completion.enabled
     assert make_config("full").texture.completion.enabled
+    assert not make_config("fast").texture.completion.enabled  # over its ~20 ms budget
     cfg = make_config("default", **{"texture.completion.detail_gain": 0.5})
     assert cfg.texture.completion.detail_gain == 0.5
     with pytest.raises(Exception):
