@@ -17,7 +17,8 @@ neighbourhood (no isolated specks); *seen* = plain skin of the
 narrow face with confidence 1. Metrics: PSNR (dB, [0, 1] range) on the completed texels;
 the detail ratio = std of the high-pass of log luminance (minus its Gaussian blur, sigma 2 texels:
 "fine"; sigma 8: "mid") over completed texels / the same over seen texels (the truth's own ratio is
-given for reference: 1 would be "as detailed as the seen skin"); the time of the completion alone
+given for reference: 1 would be "as detailed as the seen skin"); PSNR on the *mirrored* texels (plain
+skin not seen whose mirror image was: what the mirror step and its colour match fill); the time of the completion alone
 on the oracle input (mean of 3, one thread). Writes before/after PNGs to --out.
 
     PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/bench_completion.py --faces 4 --out /tmp/completion
@@ -61,7 +62,13 @@ def main(argv=None) -> int:
     ap.add_argument("--preset", default="fast")
     ap.add_argument("--out", default="/tmp/completion_bench")
     ap.add_argument("--max-seed", type=int, default=60)
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="a texture.completion field for the new runs, e.g. --set mirror_match=false")
     args = ap.parse_args(argv)
+    sets = {}
+    for kv in args.set:
+        k, _, v = kv.partition("=")
+        sets[k.strip()] = json.loads(v.lower()) if v.lower() in ("true", "false") or v.replace(".", "", 1).lstrip("-").isdigit() else v
     torch.set_num_threads(1)
     from PIL import Image
 
@@ -89,7 +96,8 @@ def main(argv=None) -> int:
         truth = face.albedo.float()
         recs = {}
         for on in (False, True):
-            cfg = make_config(args.preset, **{"texture.completion.enabled": on})
+            cfg = make_config(args.preset, **{"texture.completion.enabled": on},
+                              **({f"texture.completion.{k}": v for k, v in sets.items()} if on else {}))
             recs[on] = reconstruct(face.image, config=cfg)
         conf = recs[True].maps.visibility.float()
         cls = texel_classes(view, S)
@@ -102,24 +110,27 @@ def main(argv=None) -> int:
         fill = plain & (conf[0] < 0.05) & (wm[0] < 0.05)
         fill = torch.nn.functional.avg_pool2d(fill.float()[None, None], 9, 1, 4)[0, 0] >= 1  # no specks
         seen = plain & (cls == CLASS_SKIN) & (conf[0] >= 1)
+        mirrored = plain & (conf[0] < 0.05) & (wm[0] >= 0.95)  # taken from the mirror image
         row = {"seed": seed, "yaw_deg": round(face.info["yaw_deg"], 1), "completed_texels": int(fill.sum()),
                "truth": _scores(truth, truth, fill, seen)}
         # oracle: the truth as the seen albedo, completed by each method
         outs = {}
-        for name, comp in (("old", None), ("new", CompletionConfig())):
+        for name, comp in (("old", None), ("new", CompletionConfig(**sets))):
             times = []
             for _ in range(3):
                 t = time.perf_counter()
                 outs[name] = complete_albedo(truth, conf, mirror_grid=grid, completion=comp, classes=cls)
                 times.append(time.perf_counter() - t)
-            row[f"oracle_{name}"] = {**_scores(outs[name], truth, fill, seen), "time_s": float(np.mean(times))}
+            row[f"oracle_{name}"] = {**_scores(outs[name], truth, fill, seen), "time_s": float(np.mean(times)),
+                                     "psnr_mirrored": _psnr(outs[name], truth, mirrored)}
         # pipeline: exported 8-bit albedo, one per-channel gain on the seen skin texels
         disp = {}
         for on, name in ((False, "old"), (True, "new")):
             a = torch.from_numpy(np.rint(to_display(recs[on].maps.albedo, True)[0].numpy() * 255) / 255.0)[None].float()
             g = (a[0][seen] * truth[0][seen]).sum(0) / (a[0][seen] ** 2).sum(0).clamp(min=1e-8)
             disp[name] = (a * g).clamp(0, 1)
-            row[f"pipeline_{name}"] = _scores(disp[name], truth, fill, seen)
+            row[f"pipeline_{name}"] = {**_scores(disp[name], truth, fill, seen),
+                                       "psnr_mirrored": _psnr(disp[name], truth, mirrored)}
         rows.append(row)
         print(json.dumps(row), flush=True)
         tiles = [truth, outs["old"], outs["new"], disp["old"], disp["new"]]
@@ -131,11 +142,13 @@ def main(argv=None) -> int:
         print("no face in the yaw range")
         return 1
     print("\nmean over", len(rows), "faces (yaw", args.yaw_min, "-", args.yaw_max, "deg, preset", args.preset + ")")
-    print(f"{'':16s} {'PSNR dB':>8s} {'detail fine':>12s} {'detail mid':>11s}")
+    print(f"{'':16s} {'PSNR dB':>8s} {'median':>7s} {'detail fine':>12s} {'detail mid':>11s} {'PSNR mirrored':>14s}")
     for key in ("truth", "oracle_old", "oracle_new", "pipeline_old", "pipeline_new"):
         m = {k: float(np.mean([r[key][k] for r in rows])) for k in ("psnr", "detail_fine", "detail_mid")}
-        psnr = "-" if key == "truth" else f"{m['psnr']:.2f}"
-        print(f"{key:16s} {psnr:>8s} {m['detail_fine']:12.2f} {m['detail_mid']:11.2f}")
+        med = float(np.median([r[key]["psnr"] for r in rows]))
+        pm = "-" if key == "truth" else f"{np.mean([r[key]['psnr_mirrored'] for r in rows]):.2f}"
+        psnr, med = ("-", "-") if key == "truth" else (f"{m['psnr']:.2f}", f"{med:.2f}")
+        print(f"{key:16s} {psnr:>8s} {med:>7s} {m['detail_fine']:12.2f} {m['detail_mid']:11.2f} {pm:>14s}")
     print("completion time (oracle input, s): old %.3f new %.3f" % (
         np.mean([r["oracle_old"]["time_s"] for r in rows]), np.mean([r["oracle_new"]["time_s"] for r in rows])))
     return 0

@@ -234,21 +234,28 @@ def _soft_classes(cls: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 def _mirror_matched(L: torch.Tensor, w: torch.Tensor, Lm: torch.Tensor, wm: torch.Tensor,
-                    cfg: CompletionConfig, S: int) -> torch.Tensor:
+                    cfg: CompletionConfig, S: int, side: torch.Tensor | None) -> torch.Tensor:
     """Mirrored log albedo (B, S, S, 3) plus a smooth field that matches it to this side where
-    both were seen."""
+    both were seen. ``side`` (1 or B, S, S) bool: which half of the face each texel is on; the
+    field of a texel is extended from texels of its own half only (on the other half the same
+    difference has the opposite sign). None: one field for the whole chart."""
     both = ((w >= cfg.seen) & (wm >= cfg.seen)).to(L.dtype)[:, None]
     if float(both.sum()) < 1:
         return Lm
     # the difference is low-frequency: work at a quarter of the resolution
     r = 4 if S % 4 == 0 and S >= 64 else 1
-    wq = F.avg_pool2d(both, r)
-    d = F.avg_pool2d((L - Lm).permute(0, 3, 1, 2) * both, r) / wq.clamp(min=1e-6)
-    d, den = _masked_blur(d, wq, cfg.detail_sigma * S / r)
-    corr = push_pull_fill(d.permute(0, 2, 3, 1), (den[:, 0] > 1e-3).to(L.dtype) * wq[:, 0].clamp(0, 1).ceil())
-    if r > 1:
-        corr = F.interpolate(corr.permute(0, 3, 1, 2), scale_factor=r, mode="bilinear",
-                             align_corners=False).permute(0, 2, 3, 1)
+    halves = [None] if side is None else [side, ~side]
+    corr = torch.zeros_like(L)
+    for half in halves:
+        m = both if half is None else both * half.to(L.dtype)[:, None]
+        wq = F.avg_pool2d(m, r)
+        d = F.avg_pool2d((L - Lm).permute(0, 3, 1, 2) * m, r) / wq.clamp(min=1e-6)
+        d, den = _masked_blur(d, wq, cfg.detail_sigma * S / r)
+        c = push_pull_fill(d.permute(0, 2, 3, 1), (den[:, 0] > 1e-3).to(L.dtype) * wq[:, 0].clamp(0, 1).ceil())
+        if r > 1:
+            c = F.interpolate(c.permute(0, 3, 1, 2), scale_factor=r, mode="bilinear",
+                              align_corners=False).permute(0, 2, 3, 1)
+        corr = c if half is None else torch.where(half[..., None], c, corr)
     return Lm + corr
 
 
@@ -387,8 +394,9 @@ def complete_face_albedo(albedo: torch.Tensor, conf: torch.Tensor, classes: torc
     albedo:  (B, S, S, 3) float in [0, 1] (linear or sRGB: the method works in its log).
     conf:    (B, S, S) float in [0, 1], how well each texel was seen (0: not at all).
     classes: (S, S) long, ``texel_classes`` of the chart at S.
-    mirror:  None (no mirror step) or (am (B, S, S, 3), wm (B, S, S)): the albedo and confidence at
-             each texel's mirror image (``unwrap._sample_mirror``).
+    mirror:  None (no mirror step) or (am (B, S, S, 3), wm (B, S, S)[, side (1 or B, S, S) bool]): the
+             albedo and confidence at each texel's mirror image (``unwrap._sample_mirror``), and
+             optionally which half of the face each texel is on (``unwrap.mirror_side``).
 
     Returns (B, S, S, 3) float in [0, 1]: texels with conf 1 further than the feather strip from
     any texel below 1 are the input's; every texel of the square has a value.
@@ -401,10 +409,10 @@ def complete_face_albedo(albedo: torch.Tensor, conf: torch.Tensor, classes: torc
     cls = classes.to(albedo.device)
     inside = cls != CLASS_OUTSIDE
     if mirror is not None:
-        am, wm = mirror
+        am, wm = mirror[0], mirror[1]
         Lm = am.clamp(min=eps).log()
         if cfg.mirror_match:
-            Lm = _mirror_matched(L, w, Lm, wm, cfg, S)
+            Lm = _mirror_matched(L, w, Lm, wm, cfg, S, mirror[2] if len(mirror) > 2 else None)
         gain = (1 - w) * wm
         total = w + gain
         L = torch.where(total[..., None] > 1e-6,

@@ -178,6 +178,7 @@ def complete_albedo(albedo: torch.Tensor, conf: torch.Tensor, mirror: bool = Tru
         pair = None
         if mirror:
             pair = (albedo.flip(2), conf.flip(2)) if mirror_grid is None else _sample_mirror(albedo, conf, mirror_grid)
+            pair = (*pair, mirror_side(mirror_grid, albedo.shape[1]))
         return complete_face_albedo(albedo, conf, classes, completion, mirror=pair)
     a, w = albedo, conf
     if mirror:
@@ -191,6 +192,18 @@ def complete_albedo(albedo: torch.Tensor, conf: torch.Tensor, mirror: bool = Tru
         w = total.clamp(0, 1)
     filled = push_pull_fill(a, w)
     return (w[..., None] * a + (1 - w[..., None]) * filled).clamp(0, 1)
+
+
+def mirror_side(mirror_grid, size: int) -> torch.Tensor:
+    """(1 or B, S, S) bool: the texels whose mirror image lies at a larger u than themselves (one
+    half of the face; texels without a mirror image count as that half). ``mirror_grid`` as for
+    ``complete_albedo`` (None: the ``u -> 1 - u`` flip)."""
+    u = (torch.arange(size, dtype=torch.float32) + 0.5) / size
+    if mirror_grid is None:
+        return (u < 0.5)[None, None, :].expand(1, size, size)
+    grid = mirror_grid[0] if isinstance(mirror_grid, (tuple, list)) else mirror_grid
+    gu = grid[..., 0].float()
+    return (gu > u[None, None, :]) | (gu < 0)
 
 
 def _sample_mirror(albedo: torch.Tensor, conf: torch.Tensor, mirror_grid):

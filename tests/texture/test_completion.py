@@ -21,7 +21,7 @@ from facesculpt.texture.completion import (
     texel_classes,
 )
 from facesculpt.texture.head import texel_mirror_grid
-from facesculpt.texture.unwrap import _sample_mirror, complete_albedo
+from facesculpt.texture.unwrap import _sample_mirror, complete_albedo, mirror_side
 
 S = 256
 
@@ -135,10 +135,22 @@ def test_mirror_colour_match_leaves_no_seam(view, scene):
     band_mirr = (jj >= int(0.63 * S)) & (jj < int(0.68 * S)) & (cls == CLASS_SKIN)
     steps = {}
     for match in (True, False):
-        out = complete_face_albedo(dark, conf2, cls, CompletionConfig(mirror_match=match), mirror=(am, wm))
+        out = complete_face_albedo(dark, conf2, cls, CompletionConfig(mirror_match=match),
+                                   mirror=(am, wm, mirror_side(grid, S)))
         steps[match] = float(out[0][band_mirr].log().mean() - out[0][band_seen].log().mean())
     assert abs(steps[True]) < 0.05, steps
     assert steps[False] > 0.15, steps  # the mirror source (left half) is 1/0.8 brighter
+
+
+def test_mirror_side_splits_the_face_at_the_midline(view):
+    grid = texel_mirror_grid(view.fill, S)
+    side = mirror_side(grid, S)[0]
+    cls = texel_classes(view, S)
+    cols = torch.arange(S)[None, :].expand(S, S)
+    skin = cls == CLASS_SKIN
+    # the model's chart is laid out left/right about the middle: one half each
+    assert float(side[skin & (cols < 0.45 * S)].float().mean()) > 0.95
+    assert float(side[skin & (cols > 0.55 * S)].float().mean()) < 0.05
 
 
 def test_deterministic_and_seeded(view, scene):
