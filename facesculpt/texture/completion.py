@@ -95,8 +95,11 @@ class CompletionConfig:
     (3 texels at 512): seen texels there are blended with the completion."""
     mirror_match: bool = True
     """Match the mirrored side's colour and brightness to this side's (a smooth correction field)."""
+    match_reach: float = 0.03
+    """Gaussian reach, as a fraction of the map side (15 texels at 512), over which the mirror's colour
+    match fades out away from the texels where both sides were seen."""
     seed: int = 0
-    """Seed of the patch choice."""
+    """Seed of the synthesised detail."""
 
 
 # ----------------------------------------------------------------------------- small ops
@@ -252,6 +255,10 @@ def _mirror_matched(L: torch.Tensor, w: torch.Tensor, Lm: torch.Tensor, wm: torc
         d = F.avg_pool2d((L - Lm).permute(0, 3, 1, 2) * m, r) / wq.clamp(min=1e-6)
         d, den = _masked_blur(d, wq, cfg.detail_sigma * S / r)
         c = push_pull_fill(d.permute(0, 2, 3, 1), (den[:, 0] > 1e-3).to(L.dtype) * wq[:, 0].clamp(0, 1).ceil())
+        # the match is for the seam: it fades out over ``match_reach`` away from where both were seen
+        # (deep in the mirrored area the mirror image itself is the better guess)
+        near = _blur_fast(wq, cfg.match_reach * S / r) / _blur_fast(torch.ones_like(wq), cfg.match_reach * S / r)
+        c = c * _smoothstep(near, 0.0, 0.25)[:, 0, ..., None]
         if r > 1:
             c = F.interpolate(c.permute(0, 3, 1, 2), scale_factor=r, mode="bilinear",
                               align_corners=False).permute(0, 2, 3, 1)

@@ -131,8 +131,9 @@ def test_mirror_colour_match_leaves_no_seam(view, scene):
     # seen: the left half, plus the right half's inner part (so both sides are seen near the midline)
     conf2 = ((jj < int(0.62 * S)).float())[None]
     am, wm = _sample_mirror(dark, conf2, grid)
-    band_seen = (jj >= int(0.56 * S)) & (jj < int(0.61 * S)) & (cls == CLASS_SKIN)
-    band_mirr = (jj >= int(0.63 * S)) & (jj < int(0.68 * S)) & (cls == CLASS_SKIN)
+    # the texels just inside and just beyond the seen edge (the match fades out further on)
+    band_seen = (jj >= int(0.585 * S)) & (jj < int(0.61 * S)) & (cls == CLASS_SKIN)
+    band_mirr = (jj >= int(0.625 * S)) & (jj < int(0.65 * S)) & (cls == CLASS_SKIN)
     steps = {}
     for match in (True, False):
         out = complete_face_albedo(dark, conf2, cls, CompletionConfig(mirror_match=match),
