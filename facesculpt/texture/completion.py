@@ -44,6 +44,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from facesculpt.core.checks import check_shape
 from facesculpt.ops.image import push_pull_fill
 
 #: texel classes of the face tile (``texel_classes``)
@@ -408,6 +409,9 @@ def complete_face_albedo(albedo: torch.Tensor, conf: torch.Tensor, classes: torc
     Returns (B, S, S, 3) float in [0, 1]: texels with conf 1 further than the feather strip from
     any texel below 1 are the input's; every texel of the square has a value.
     """
+    check_shape("albedo", albedo, ("B", "S", "S", 3))
+    check_shape("conf", conf, (albedo.shape[0], albedo.shape[1], albedo.shape[2]))
+    check_shape("classes", classes, (albedo.shape[1], albedo.shape[2]))
     B, S = albedo.shape[0], albedo.shape[1]
     dt = albedo.dtype
     eps = 1e-3
@@ -495,7 +499,7 @@ def complete_face_albedo(albedo: torch.Tensor, conf: torch.Tensor, classes: torc
     soft = _soft_classes(cls, cfg.class_soft * S).to(dt)
     low = torch.einsum("bkhw,bkc->bhwc", soft.expand(B, -1, -1, -1), means) + resid
 
-    # high-frequency detail quilted from the seen high-pass, scaled per class
+    # high-frequency detail synthesised from the seen high-pass, scaled per class
     gen = torch.Generator().manual_seed(int(cfg.seed))
     if cfg.detail == "spectrum":
         skin_core = core & (cls == CLASS_SKIN)[None]

@@ -192,3 +192,13 @@ def test_config_presets_and_override():
     assert cfg.texture.completion.detail_gain == 0.5
     with pytest.raises(Exception):
         make_config("default", **{"texture.completion.detial_gain": 0.5})
+
+
+def test_shape_mismatch_fails(view, scene):
+    from facesculpt.core.errors import ShapeError
+
+    albedo, conf, cls, _ = scene
+    with pytest.raises(ShapeError, match="classes"):
+        complete_face_albedo(albedo, conf, cls[:-1], CompletionConfig())
+    with pytest.raises(ShapeError, match="conf"):
+        complete_face_albedo(albedo, conf[..., :-1], cls, CompletionConfig())
