@@ -22,6 +22,7 @@ from facesculpt.fitting.head_track import TrackConfig
 from facesculpt.fitting.regress_init import RegressorInitConfig
 from facesculpt.identity.config import IdentityConfig
 from facesculpt.texture.skin_prior import SkinPriorConfig
+from facesculpt.texture.completion import CompletionConfig
 
 
 
@@ -130,6 +131,9 @@ class TextureConfig:
     """Morphable head: the fitted head's ambient occlusion and cast shadows in the photometric
     fit's shading, the de-lighting and the in-view metrics (``render.visibility.VisibilityConfig``; off
     by default, ``enabled=True`` turns it on)."""
+    completion: CompletionConfig = field(default_factory=CompletionConfig)
+    """Morphable head: unseen face-tile texels completed like skin (``texture.completion.
+    CompletionConfig``; ``enabled=False``: mirrored texel, then a push-pull blur, as before)."""
 
 
 @dataclass(frozen=True)
@@ -193,7 +197,10 @@ def _presets() -> dict[str, Config]:
     return {
         # fast: no photometric stage and no identity metrics (0.12-0.17 s, a quarter of its time:
         # docs/results.md "Speed and defaults, session 3"); `--set identity_metrics=true` adds them
-        "fast": Config(name="fast", photometric=PhotometricFitConfig(enabled=False), identity_metrics=False),
+        # fast also leaves the skin-like completion out (0.1-0.3 s, over its ~20 ms budget: docs/results.md,
+        # issue 12 section "completion that looks like skin"); `--set texture.completion.enabled=true` adds it
+        "fast": Config(name="fast", photometric=PhotometricFitConfig(enabled=False), identity_metrics=False,
+                       texture=TextureConfig(completion=CompletionConfig(enabled=False))),
         "default": Config(name="default", identity=IdentityConfig(enabled=True)),
         "full": Config(name="full", detail=DetailConfig(enabled=True), identity=IdentityConfig(enabled=True)),
     }

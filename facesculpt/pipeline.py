@@ -347,6 +347,15 @@ def _mask_occluders(tex: _Crop, dense, view, pose, light, landmarks: Landmarks, 
     return dc_replace(tex, valid=valid), {"fraction": float(occ.float().mean())}, occ
 
 
+def _completion_classes(view, cfg: Config):
+    """The face tile's texel classes for the completion (``texture.completion``), None when it is off."""
+    if not cfg.texture.completion.enabled:
+        return None
+    from facesculpt.texture.completion import texel_classes
+
+    return texel_classes(view, cfg.texture.size)
+
+
 def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progress: Progress = None,
                      valid_mask: Optional[np.ndarray] = None, fixed: Optional[tuple] = None) -> Reconstruction:
     """``reconstruct_face`` on the ICT morphable head (``cfg.face_model == "ict"``).
@@ -459,7 +468,8 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
     # pixels off the lids and lips, not off the fillers)
     maps = unwrap(tex.image, dense, view.dense_faces, view.dense_uvs, pose, tex.camera, light, cfg.texture,
                   valid=tex.valid, mirror_grid=grid,
-                  valid_exempt=_filler_texels(view, cfg.texture.size, user_mask is None), occluded=vis_transfer)
+                  valid_exempt=_filler_texels(view, cfg.texture.size, user_mask is None), occluded=vis_transfer,
+                  classes=_completion_classes(view, cfg))
     if linear:
         from dataclasses import replace as dc_replace
 

@@ -91,6 +91,7 @@ def unwrap(
     mirror_grid=None,
     valid_exempt: torch.Tensor | None = None,
     occluded: torch.Tensor | None = None,
+    classes: torch.Tensor | None = None,
 ) -> UVMaps:
     """UV maps of a face seen in ``image`` (1, H, W, 3) float by ``camera`` (at the image's size).
 
@@ -105,6 +106,9 @@ def unwrap(
     occluded: (1, V, 9) per-vertex occluded transfer in the view frame (``render.visibility``) or
     None: the de-lighting shading then has the head's ambient occlusion and cast shadows, so they
     stay out of the albedo.
+    classes: (S, S) long texel classes of the chart (``texture.completion.texel_classes``) or None:
+    with them and ``cfg.completion.enabled`` the unseen texels are completed like skin
+    (``texture.completion``); None: mirror, then push-pull blur.
     """
     S = cfg.size
     H, W = camera.image_size
@@ -146,13 +150,14 @@ def unwrap(
         # noise and any light-model error): trust them less, so completion takes over
         rel = shading.mean(-1) / level
         conf = conf * _smoothstep(rel, cfg.shading_floor, 2.5 * cfg.shading_floor)
-        albedo = complete_albedo(albedo_seen, conf, mirror=cfg.mirror, mirror_grid=mirror_grid)
+        albedo = complete_albedo(albedo_seen, conf, mirror=cfg.mirror, mirror_grid=mirror_grid,
+                                 completion=cfg.completion if classes is not None else None, classes=classes)
         texture = torch.where(geo.inside[..., None], texture, albedo * shading.clamp(0, None))
     return UVMaps(albedo=albedo, texture=texture, visibility=conf, shading=shading)
 
 
 def complete_albedo(albedo: torch.Tensor, conf: torch.Tensor, mirror: bool = True, *,
-                    mirror_grid=None) -> torch.Tensor:
+                    mirror_grid=None, completion=None, classes: torch.Tensor | None = None) -> torch.Tensor:
     """Fill unseen texels: take the mirrored texel where it was seen better, then a smooth
     push-pull fill for the rest, blended by confidence so no seam shows.
 
@@ -163,7 +168,18 @@ def complete_albedo(albedo: torch.Tensor, conf: torch.Tensor, mirror: bool = Tru
         confidence are sampled there bilinearly (albedo weighted by confidence, so unseen
         neighbours do not bleed in). None: the mirror is the array flip ``u -> 1 - u``, right only
         for a single chart symmetric about u = 0.5.
+    completion: a ``texture.completion.CompletionConfig`` with ``enabled`` and ``classes`` (S, S) the
+        chart's texel classes: complete like skin (``texture.completion.complete_face_albedo``:
+        mirror with a colour match, layout-guided low-frequency field, synthesised detail).
     """
+    if completion is not None and completion.enabled and classes is not None:
+        from facesculpt.texture.completion import complete_face_albedo
+
+        pair = None
+        if mirror:
+            pair = (albedo.flip(2), conf.flip(2)) if mirror_grid is None else _sample_mirror(albedo, conf, mirror_grid)
+            pair = (*pair, mirror_side(mirror_grid, albedo.shape[1]))
+        return complete_face_albedo(albedo, conf, classes, completion, mirror=pair)
     a, w = albedo, conf
     if mirror:
         if mirror_grid is None:
@@ -176,6 +192,18 @@ def complete_albedo(albedo: torch.Tensor, conf: torch.Tensor, mirror: bool = Tru
         w = total.clamp(0, 1)
     filled = push_pull_fill(a, w)
     return (w[..., None] * a + (1 - w[..., None]) * filled).clamp(0, 1)
+
+
+def mirror_side(mirror_grid, size: int) -> torch.Tensor:
+    """(1 or B, S, S) bool: the texels whose mirror image lies at a larger u than themselves (one
+    half of the face; texels without a mirror image count as that half). ``mirror_grid`` as for
+    ``complete_albedo`` (None: the ``u -> 1 - u`` flip)."""
+    u = (torch.arange(size, dtype=torch.float32) + 0.5) / size
+    if mirror_grid is None:
+        return (u < 0.5)[None, None, :].expand(1, size, size)
+    grid = mirror_grid[0] if isinstance(mirror_grid, (tuple, list)) else mirror_grid
+    gu = grid[..., 0].float()
+    return (gu > u[None, None, :]) | (gu < 0)
 
 
 def _sample_mirror(albedo: torch.Tensor, conf: torch.Tensor, mirror_grid):
