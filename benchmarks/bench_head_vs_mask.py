@@ -1,7 +1,7 @@
 """The head (``face_model="ict"``) against the earlier 468-point mask (``"mediapipe468"``) on real photos:
 landmark agreement with mediapipe (``landmark_error_iod``), in-view PSNR and identity distances.
 
-    .venv/bin/python benchmarks/bench_head_vs_mask.py [--presets fast default]
+    .venv/bin/python benchmarks/bench_head_vs_mask.py [--presets fast default] [--models ict] [--set KEY=VALUE ...]
 
 Photos: grace_hopper (bundled), scikit-image's astronaut and the first 8 faces of lfw_subset
 (25 x 25 grey, upscaled to 192 px and edge-padded as ``tools/build_topology.py`` does; the ones
@@ -38,13 +38,19 @@ def main() -> int:
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--presets", nargs="+", default=["fast", "default"])
+    ap.add_argument("--models", nargs="+", default=["mediapipe468", "ict"], choices=["mediapipe468", "ict"])
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="config override for every run (as facesculpt --set)")
     args = ap.parse_args()
+    from facesculpt.cli import _parse_overrides
+
+    overrides = _parse_overrides(args.set)
     imgs = photos()
     print("| preset | model | photos | median landmark_error_iod | median PSNR dB | median id d in-view | median id d ±30° |")
     print("|---|---|---|---|---|---|---|")
     for preset in args.presets:
-        for model in ("mediapipe468", "ict"):
-            cfg = make_config(preset, face_model=model)
+        for model in args.models:
+            cfg = make_config(preset, face_model=model, **overrides)
             rows = []
             for name, img in imgs.items():
                 try:

@@ -63,6 +63,9 @@ class PhotometricFitConfig:
     """Adam step for rotation (rad) and translation (scaled by depth)."""
     lr_shape: float = 5e-3
     """Adam step for the per-vertex shape corrections (cm)."""
+    lr_identity: float = 5e-3
+    """Adam step for the morphable head's identity coefficients (prior standard deviations; the
+    shape models without identity coefficients ignore it)."""
     lr_light: float = 1e-2
     """Adam step for the SH coefficients."""
     lr_albedo: float = 2e-2

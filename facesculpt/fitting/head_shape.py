@@ -126,6 +126,14 @@ class HeadShapeFit:
                 + pr.w_expression_l1 * b.sum() + pr.w_expression_stage1 * db.pow(2).sum()
                 + w_smooth * lap.pow(2).sum(-1).mean() + w_size * off.pow(2).sum(-1).mean())
 
+    def step_scale(self, cfg) -> torch.Tensor:
+        """(1, P) per-entry step of the photometric optimiser relative to ``cfg.lr_shape``: the identity
+        coefficients (prior standard deviations) step ``cfg.lr_identity``, expressions and corrections
+        ``lr_shape``."""
+        s = torch.ones(1, self.K + self.E + self.face_idx.shape[0] * 3, dtype=self.head0.identity.dtype)
+        s[:, :self.K] = cfg.lr_identity / cfg.lr_shape
+        return s
+
     @torch.no_grad()
     def project_(self, p: torch.Tensor) -> None:
         """Keep the expression weights in [0, 1] (in place)."""

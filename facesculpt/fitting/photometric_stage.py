@@ -142,7 +142,13 @@ def fit_photometric(
     rotvec = pose.rotvec.clone().requires_grad_(True)
     depth0 = pose.translation[:, 2:3].clone()
     tnorm = (pose.translation / depth0).clone().requires_grad_(True)
-    shape = shape0.clone().requires_grad_(True)
+    # the optimiser moves ``shape / step`` (per element): a shape model may ask for larger steps on some
+    # entries than ``lr_shape`` (the head's identity coefficients, in prior standard deviations)
+    step = model.step_scale(cfg) if hasattr(model, "step_scale") else None
+    shape_x = (shape0 if step is None else shape0 / step).clone().requires_grad_(True)
+
+    def current_shape() -> torch.Tensor:
+        return shape_x if step is None else shape_x * step
     # with ``linear``, the optimiser sees the light per unit ambient and the albedo sRGB-encoded,
     # the scales its learning rates were tuned on (a linear light also carries the exposure)
     unit = light_unit(light0, linear)
@@ -152,7 +158,7 @@ def fit_photometric(
         [
             {"params": [rotvec], "lr": cfg.lr_pose},
             {"params": [tnorm], "lr": cfg.lr_pose * 0.5},
-            {"params": [shape], "lr": cfg.lr_shape},
+            {"params": [shape_x], "lr": cfg.lr_shape},
             {"params": [light], "lr": cfg.lr_light},
             {"params": [albedo_low], "lr": cfg.lr_albedo},
         ]
@@ -167,6 +173,7 @@ def fit_photometric(
 
     def render(with_grad: bool = True):
         p = Pose(rotvec, tnorm * depth0)
+        shape = current_shape()
         if densify is None:  # the shape model renders its own mesh (the morphable head)
             coarse, dense = model.both(shape)
         else:
@@ -183,7 +190,7 @@ def fit_photometric(
 
     def loss_terms(p, coarse, rend, weights):
         photo, lm = view_data_terms(rend, target, weights, camera.project(p.apply(coarse)), landmarks_xy, face_size)
-        reg_shape = model.regularizer(shape - shape0, cfg.w_laplacian, cfg.w_offset)
+        reg_shape = model.regularizer(current_shape() - shape0, cfg.w_laplacian, cfg.w_offset)
         reg_alb = albedo_prior(albedo_low, cfg)
         # the light stays near its estimate from the skin's shading (light0)
         reg_light = light_prior(light, light0, dc0, cfg)
@@ -215,8 +222,8 @@ def fit_photometric(
         opt.step()
         with torch.no_grad():
             albedo_low.clamp_(0.0, 1.0)
-        if hasattr(model, "project_"):
-            model.project_(shape)
+        if hasattr(model, "project_"):  # (bounded entries keep step 1: the same values in shape_x)
+            model.project_(shape_x)
         history.append(float(terms["photo"].detach()))
         if progress is not None:
             progress("photometric", it + 1, cfg.iterations)
@@ -243,4 +250,4 @@ def fit_photometric(
             losses[f"{k}_final"] = float(t1[k])
     out_pose = Pose(rotvec.detach(), (tnorm * depth0).detach())
     albedo_out = albedo_from_param(albedo_low, linear)
-    return out_pose, shape.detach(), (light * unit).detach(), albedo_out, losses
+    return out_pose, current_shape().detach(), (light * unit).detach(), albedo_out, losses
