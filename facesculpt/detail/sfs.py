@@ -243,7 +243,9 @@ def solve_displacement(texture: torch.Tensor, visibility: torch.Tensor, albedo0:
                 + cfg.w_edge * e_edge + cfg.w_symmetry * e_sym + cfg.w_unseen * e_uns)
         if it == 0:
             start = {"data_start": float(data.detach()), "total_start": float(loss.detach())}
-        _backward(loss)  # one thread in a repeatable fit (core/determinism.py)
+        # every op above sums in an order fixed by the map's size (no scatter, no MKL reduction), so the
+        # backward keeps every thread and still repeats (core/determinism.py, tests/detail/test_detail_threads.py)
+        _backward(loss, order_fixed=True)
         opt.step()
         if progress is not None:
             progress("detail", it + 1, steps)
