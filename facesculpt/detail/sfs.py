@@ -23,9 +23,8 @@ from facesculpt.core.errors import ConfigError
 from facesculpt.detail.config import DetailConfig
 from facesculpt.ops.sh import sh_shade
 from facesculpt.render.face import to_view_frame
-from facesculpt.render.interpolate import interpolate
 from facesculpt.structures import Pose
-from facesculpt.texture.unwrap import uv_raster
+from facesculpt.texture.unwrap import uv_interpolate, uv_raster
 from facesculpt.core.determinism import backward as _backward
 
 #: the reference map size the per-texel regulariser weights are expressed at
@@ -85,7 +84,7 @@ def texel_frames(verts: torch.Tensor, faces: torch.Tensor, uvs: torch.Tensor, po
     attrs = to_view_frame(torch.cat([n, pu, pv], dim=1), pose)
     V = verts.shape[1]
     attrs = torch.cat([attrs[:, :V], attrs[:, V:2 * V], attrs[:, 2 * V:]], dim=-1)
-    it = interpolate(attrs, uvr.frags, faces)
+    it = uv_interpolate(attrs, uvr)
     normal = F.normalize(it[..., 0:3], dim=-1, eps=1e-8)
     return TexelFrames(normal, it[..., 3:6], it[..., 6:9], uvr.inside[None], uvr.frags.pix_to_face)
 

@@ -38,7 +38,7 @@ from facesculpt.face_model import (
 from facesculpt.ops.image import push_pull_fill, sample_pixels
 from facesculpt.render.interpolate import interpolate
 from facesculpt.render.rasterize import rasterize
-from facesculpt.texture.unwrap import uv_raster
+from facesculpt.texture.unwrap import uv_interpolate, uv_raster
 
 #: base colours (sRGB, [0, 1]) of parts the photo does not show. Hand-picked defaults, not
 #: measurements: a slightly warm off-white for teeth (natural teeth are never pure white; the ICT
@@ -414,7 +414,7 @@ def fill_head_tile(model: FaceModel, face_rmesh: RenderMesh, head_rmesh: RenderM
     slot[nodes] = torch.arange(N)
     vcol = node_col[slot[head_rmesh.vert_index]]
     uvr = uv_raster(head_rmesh.uvs.float(), head_rmesh.faces.long(), S)
-    img = interpolate(vcol, uvr.frags, head_rmesh.faces.long())  # (1, S, S, 3)
+    img = uv_interpolate(vcol, uvr)  # (1, S, S, 3)
     out = _fill_outside(img, uvr.inside[None])
     if grain > 0:
         out = out * (1 + grain * _grain(S))[None, ..., None]

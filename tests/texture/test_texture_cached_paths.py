@@ -59,3 +59,15 @@ def test_head_shape_parts_are_built_once_per_model_and_view():
     p = a.init_params() + 0.1
     full = model.vertices(a.head_params(p))
     assert torch.allclose(a.head_vertices(p)[:, a.sub], full[:, a.sub], atol=1e-5)
+
+
+def test_uv_interpolate_gives_the_bytes_of_interpolate():
+    from facesculpt.face_model import fit_view, load_face_model
+    from facesculpt.render.interpolate import interpolate
+    from facesculpt.texture.unwrap import uv_interpolate, uv_raster
+
+    view = fit_view(load_face_model())
+    uvr = uv_raster(view.dense_uvs, view.dense_faces, 128)
+    attrs = torch.rand(1, view.dense_uvs.shape[0], 5, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(uv_interpolate(attrs, uvr), interpolate(attrs, uvr.frags, view.dense_faces))
+    assert torch.equal(uv_interpolate(attrs[0], uvr), interpolate(attrs, uvr.frags, view.dense_faces))
