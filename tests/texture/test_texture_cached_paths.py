@@ -71,3 +71,19 @@ def test_uv_interpolate_gives_the_bytes_of_interpolate():
     attrs = torch.rand(1, view.dense_uvs.shape[0], 5, generator=torch.Generator().manual_seed(1))
     assert torch.equal(uv_interpolate(attrs, uvr), interpolate(attrs, uvr.frags, view.dense_faces))
     assert torch.equal(uv_interpolate(attrs[0], uvr), interpolate(attrs, uvr.frags, view.dense_faces))
+
+
+def test_dilation_matches_max_pool():
+    from facesculpt.texture.occlusion import _dilate, _erode
+
+    def reference(m, r):
+        k = 2 * r + 1
+        x = F.max_pool2d(m.float()[:, None], (k, 1), stride=1, padding=(r, 0))
+        return F.max_pool2d(x, (1, k), stride=1, padding=(0, r))[:, 0] > 0.5
+
+    g = torch.Generator().manual_seed(5)
+    for H, W, r in ((40, 57, 3), (30, 30, 20), (128, 96, 9), (5, 6, 1)):
+        for p in (0.01, 0.2, 0.7):
+            m = torch.rand(2, H, W, generator=g) < p
+            assert torch.equal(_dilate(m, r), reference(m, r))
+            assert torch.equal(_erode(m, r), ~reference(~m, r))
