@@ -1,5 +1,6 @@
 """Determinism of the whole command line: ``facesculpt demo`` (the bundled photo) twice with the same
-preset, then params.json (timings excluded), albedo.png and metrics.json compared byte for byte.
+preset, then params.json (timings excluded), albedo.png and metrics.json compared byte for byte
+(and, with the detail stage, displacement.png and normal.png).
 
     python benchmarks/bench_determinism.py [--preset default] [--threads N] [--set KEY=VALUE ...]
 
@@ -52,6 +53,10 @@ def main() -> int:
             "albedo.png": (a / "albedo.png").read_bytes() == (b / "albedo.png").read_bytes(),
             "metrics.json": (a / "metrics.json").read_bytes() == (b / "metrics.json").read_bytes(),
         }
+        for name in ("displacement.png", "normal.png"):  # the detail stage's maps (``--preset full``)
+            if (a / name).exists() or (b / name).exists():
+                same[name] = (a / name).exists() and (b / name).exists() and \
+                    (a / name).read_bytes() == (b / name).read_bytes()
     for k, v in same.items():
         print(f"{k}: {'identical' if v else 'DIFFERENT'}")
     return 0 if all(same.values()) else 1

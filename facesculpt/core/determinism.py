@@ -19,6 +19,9 @@ So a fit can keep several threads for its forward passes and still repeat: insid
 ``threads``. Running only the identity network's backward on one thread was tried first: two processes
 then still differed after 60 photometric steps, and without the identity terms already after 20 (the
 scatter-adds of the renderer's backward).
+A stage whose graph has no such op (the detail stage: per-texel maths, padding and pooling on the UV
+map) passes ``order_fixed=True`` and keeps every thread for its backward too: its one-thread and
+two-thread backward passes give the same bytes (``tests/detail/test_detail_threads.py``).
 MKL's reproducible mode cannot be switched on later from here: ``mkl_serv_cbwr_set`` (which torch
 exports) answers "mode change failure" once MKL has run, and setting it at import would slow every
 MKL call in the user's process.
@@ -65,10 +68,19 @@ def repeatable_fit(threads: int, repeatable: bool = True) -> Iterator[None]:
             _SERIAL_BACKWARD.reset(token)
 
 
-def backward(loss: torch.Tensor) -> None:
+def backward(loss: torch.Tensor, order_fixed: bool = False) -> None:
     """``loss.backward()``; inside ``repeatable_fit`` with several threads, on one thread (the forward
-    pass keeps them all)."""
-    if _SERIAL_BACKWARD.get():
+    pass keeps them all).
+
+    ``order_fixed=True`` is the caller's promise that every op of the graph has a backward that sums in
+    an order fixed by the tensor sizes alone, whatever the thread count: elementwise ops, padding,
+    pooling, flips, broadcasts, reductions over a small last dimension; no scatter/``index_add_``/
+    accumulating ``index_put_``, no MKL/oneDNN convolution or matrix product with a reduction over the
+    parallel dimension. Such a backward keeps every thread and still repeats (the detail stage;
+    ``tests/detail/test_detail_threads.py`` checks it against the one-thread backward, and two
+    processes against each other).
+    """
+    if _SERIAL_BACKWARD.get() and not order_fixed:
         with fixed_threads(1):
             loss.backward()
     else:

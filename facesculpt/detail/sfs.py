@@ -23,9 +23,8 @@ from facesculpt.core.errors import ConfigError
 from facesculpt.detail.config import DetailConfig
 from facesculpt.ops.sh import sh_shade
 from facesculpt.render.face import to_view_frame
-from facesculpt.render.interpolate import interpolate
 from facesculpt.structures import Pose
-from facesculpt.texture.unwrap import uv_raster
+from facesculpt.texture.unwrap import uv_interpolate, uv_raster
 from facesculpt.core.determinism import backward as _backward
 
 #: the reference map size the per-texel regulariser weights are expressed at
@@ -85,27 +84,49 @@ def texel_frames(verts: torch.Tensor, faces: torch.Tensor, uvs: torch.Tensor, po
     attrs = to_view_frame(torch.cat([n, pu, pv], dim=1), pose)
     V = verts.shape[1]
     attrs = torch.cat([attrs[:, :V], attrs[:, V:2 * V], attrs[:, 2 * V:]], dim=-1)
-    it = interpolate(attrs, uvr.frags, faces)
+    it = uv_interpolate(attrs, uvr)
     normal = F.normalize(it[..., 0:3], dim=-1, eps=1e-8)
     return TexelFrames(normal, it[..., 3:6], it[..., 6:9], uvr.inside[None], uvr.frags.pix_to_face)
 
 
-def detail_normals(d: torch.Tensor, frames: TexelFrames) -> torch.Tensor:
-    """Unit normals (1, S, S, 3) of the surface displaced by ``d`` (1, S, S) cm."""
-    S = d.shape[-1]
-    dp = F.pad(d[:, None], (1, 1, 1, 1), mode="replicate")[:, 0]
-    # u grows with the column, v grows upwards (towards row 0); central differences per UV unit
-    d_u = (dp[:, 1:-1, 2:] - dp[:, 1:-1, :-2]) * (S / 2.0)
-    d_v = (dp[:, :-2, 1:-1] - dp[:, 2:, 1:-1]) * (S / 2.0)
+@dataclass
+class NormalTerms:
+    """The parts of ``detail_normals`` that depend on the frames only (computed once per solve; all
+    (1, S, S, 3), each already multiplied by the orientation sign): ``base`` = n * area, ``along_u`` =
+    n x P_v, ``along_v`` = P_u x n; ``normal`` and ``inside`` as in ``TexelFrames``."""
+
+    base: torch.Tensor
+    along_u: torch.Tensor
+    along_v: torch.Tensor
+    normal: torch.Tensor
+    inside: torch.Tensor
+
+
+def normal_terms(frames: TexelFrames) -> NormalTerms:
+    """The displacement-independent terms of ``detail_normals`` for ``frames``."""
     n = frames.normal
     # (P_u + d_u n) x (P_v + d_v n) = P_u x P_v + d_u (n x P_v) + d_v (P_u x n); the first term is
     # replaced by the smooth (interpolated) normal times the same area element, so that d = 0 gives
     # the coarse normal exactly rather than the tangents' own, slightly faceted, cross product
     area = (torch.cross(frames.du, frames.dv, dim=-1) * n).sum(-1, keepdim=True)
-    c = n * area + d_u[..., None] * torch.cross(n, frames.dv, dim=-1) + d_v[..., None] * torch.cross(frames.du, n, dim=-1)
+    # the sign is +-1, so folding it into the three terms gives the same bytes as applying it to their sum
     sign = torch.where(area < 0, -torch.ones_like(area), torch.ones_like(area))
-    out = F.normalize(c * sign, dim=-1, eps=1e-8)
-    return torch.where(frames.inside[..., None], out, n)
+    return NormalTerms(n * area * sign, torch.cross(n, frames.dv, dim=-1) * sign,
+                       torch.cross(frames.du, n, dim=-1) * sign, n, frames.inside[..., None])
+
+
+def detail_normals(d: torch.Tensor, frames: TexelFrames | NormalTerms) -> torch.Tensor:
+    """Unit normals (1, S, S, 3) of the surface displaced by ``d`` (1, S, S) cm (``frames``: the texel
+    frames, or their ``normal_terms`` when called once per step of a solve)."""
+    terms = frames if isinstance(frames, NormalTerms) else normal_terms(frames)
+    S = d.shape[-1]
+    dp = F.pad(d[:, None], (1, 1, 1, 1), mode="replicate")[:, 0]
+    # u grows with the column, v grows upwards (towards row 0); central differences per UV unit
+    d_u = (dp[:, 1:-1, 2:] - dp[:, 1:-1, :-2]) * (S / 2.0)
+    d_v = (dp[:, :-2, 1:-1] - dp[:, 2:, 1:-1]) * (S / 2.0)
+    c = terms.base + d_u[..., None] * terms.along_u + d_v[..., None] * terms.along_v
+    out = F.normalize(c, dim=-1, eps=1e-8)
+    return torch.where(terms.inside, out, terms.normal)
 
 
 def _laplacian(x: torch.Tensor) -> torch.Tensor:
@@ -214,10 +235,11 @@ def solve_displacement(texture: torch.Tensor, visibility: torch.Tensor, albedo0:
     cells = max(2, int(round(cfg.low_cells * r)))
     sym_k = int(round(cfg.symmetry_scale * r)) | 1 if cfg.symmetry_scale > 1 else 1
     losses: dict = {}
+    terms = normal_terms(frames)
     for it in range(steps):
         opt.zero_grad(set_to_none=True)
         d = displacement()
-        n = detail_normals(d, frames)
+        n = detail_normals(d, terms)
         a = log_a.exp()
         pred = a * sh_shade(n, light)
         data = (conf[..., None] * (pred - texture).pow(2)).sum() / wsum
@@ -243,7 +265,9 @@ def solve_displacement(texture: torch.Tensor, visibility: torch.Tensor, albedo0:
                 + cfg.w_edge * e_edge + cfg.w_symmetry * e_sym + cfg.w_unseen * e_uns)
         if it == 0:
             start = {"data_start": float(data.detach()), "total_start": float(loss.detach())}
-        _backward(loss)  # one thread in a repeatable fit (core/determinism.py)
+        # every op above sums in an order fixed by the map's size (no scatter, no MKL reduction), so the
+        # backward keeps every thread and still repeats (core/determinism.py, tests/detail/test_detail_threads.py)
+        _backward(loss, order_fixed=True)
         opt.step()
         if progress is not None:
             progress("detail", it + 1, steps)
@@ -253,5 +277,5 @@ def solve_displacement(texture: torch.Tensor, visibility: torch.Tensor, albedo0:
                       "unseen": float(e_uns.detach()), "total": float(loss.detach()), **start}
     with torch.no_grad():
         d = displacement().detach()
-        n = detail_normals(d, frames)
+        n = detail_normals(d, terms)
     return SfSResult(d, log_a.detach().exp().clamp(0, 1), n, losses)

@@ -11,6 +11,7 @@ towards the stage-1 estimate, the expression weights keep their L1 term, stay in
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import torch
@@ -42,29 +43,10 @@ class HeadShapeFit:
     def __init__(self, model: FaceModel, view: FitView, head0: HeadParams, priors: HeadPriors = HeadPriors()):
         self.model, self.view, self.head0, self.priors = model, view, head0.detach(), priors
         self.K, self.E = model.num_identity, model.num_expression
-        self.face_idx = torch.nonzero(model.vert_part == PART_FACE)[:, 0]
-        L = model.vertex_adjacency()
-        # the Laplacian restricted to face-part rows (neighbours outside carry zero correction)
-        self.lap = L.index_select(0, self.face_idx).index_select(1, self.face_idx).coalesce()
-        # the stage only needs the face part and the triangles of the embedded landmarks (the iris
-        # points lie on the eyeballs): evaluate the bases on those vertices alone (~40 % of the head)
-        emb = model.landmarks["mediapipe"]
-        lm_verts = model.faces[emb.faces].reshape(-1)
-        self.sub = torch.unique(torch.cat([self.face_idx, lm_verts, torch.cat(list(view.loops))]))
-        V = model.num_verts
-        self.sub_template = model.template[self.sub]
-        self.sub_id = model.identity_basis[:, self.sub].reshape(self.K, -1)
-        self.sub_ex = model.expression_basis[:, self.sub].reshape(self.E, -1)
-        self.sub_face = torch.searchsorted(self.sub, self.face_idx)
-        from facesculpt.face_model import PART_EYEBALL_LEFT, PART_EYEBALL_RIGHT
-
-        self.eyes = []
-        for k, part in enumerate((PART_EYEBALL_LEFT, PART_EYEBALL_RIGHT)):
-            on = torch.nonzero(model.vert_part[self.sub] == part)[:, 0]
-            ball = torch.nonzero(model.vert_part == part)[:, 0]
-            shift = model.identity_basis[:, ball].mean(1)  # (K, 3) eye-centre motion per mode
-            self.eyes.append((on, model.eye_centres[k], shift))
-        self.num_verts = V
+        parts = _model_parts(model, view)
+        self.face_idx, self.lap, self.sub, self.sub_template = parts.face_idx, parts.lap, parts.sub, parts.sub_template
+        self.sub_id, self.sub_ex, self.sub_face, self.eyes = parts.sub_id, parts.sub_ex, parts.sub_face, parts.eyes
+        self.num_verts = model.num_verts
 
     def init_params(self, batch: int = 1) -> torch.Tensor:
         h = self.head0
@@ -138,6 +120,59 @@ class HeadShapeFit:
     def project_(self, p: torch.Tensor) -> None:
         """Keep the expression weights in [0, 1] (in place)."""
         p[:, self.K:self.K + self.E].clamp_(0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class _ModelParts:
+    """What ``HeadShapeFit`` needs of a (model, fit view) pair alone (shared between fits, never
+    modified): face_idx (Vf,) the face part's vertices; lap (Vf, Vf) sparse Laplacian restricted to
+    them; sub (Vs,) the vertices the stage evaluates (face part, landmark triangles, hole loops);
+    sub_template (Vs, 3), sub_id (K, Vs*3), sub_ex (E, Vs*3) the template and bases there; sub_face
+    (Vf,) the face part's positions in ``sub``; eyes: per eyeball (positions in ``sub``, centre (3,),
+    centre motion per identity mode (K, 3))."""
+
+    face_idx: torch.Tensor
+    lap: torch.Tensor
+    sub: torch.Tensor
+    sub_template: torch.Tensor
+    sub_id: torch.Tensor
+    sub_ex: torch.Tensor
+    sub_face: torch.Tensor
+    eyes: tuple
+
+
+_PARTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _model_parts(model: FaceModel, view: FitView) -> _ModelParts:
+    """The per-(model, view) work of ``HeadShapeFit``, done once and cached (weakly, by the model):
+    building it took ~20 ms a photo, on every ``fast`` run too (the light initialisation)."""
+    per_model = _PARTS.setdefault(model, {})
+    hit = per_model.get(id(view))
+    if hit is not None and hit[0]() is view:
+        return hit[1]
+    from facesculpt.face_model import PART_EYEBALL_LEFT, PART_EYEBALL_RIGHT
+
+    K, E = model.num_identity, model.num_expression
+    face_idx = torch.nonzero(model.vert_part == PART_FACE)[:, 0]
+    L = model.vertex_adjacency()
+    # the Laplacian restricted to face-part rows (neighbours outside carry zero correction)
+    lap = L.index_select(0, face_idx).index_select(1, face_idx).coalesce()
+    # the stage only needs the face part and the triangles of the embedded landmarks (the iris
+    # points lie on the eyeballs): evaluate the bases on those vertices alone (~40 % of the head)
+    emb = model.landmarks["mediapipe"]
+    lm_verts = model.faces[emb.faces].reshape(-1)
+    sub = torch.unique(torch.cat([face_idx, lm_verts, torch.cat(list(view.loops))]))
+    eyes = []
+    for k, part in enumerate((PART_EYEBALL_LEFT, PART_EYEBALL_RIGHT)):
+        on = torch.nonzero(model.vert_part[sub] == part)[:, 0]
+        ball = torch.nonzero(model.vert_part == part)[:, 0]
+        shift = model.identity_basis[:, ball].mean(1)  # (K, 3) eye-centre motion per mode
+        eyes.append((on, model.eye_centres[k], shift))
+    parts = _ModelParts(face_idx, lap, sub, model.template[sub], model.identity_basis[:, sub].reshape(K, -1),
+                        model.expression_basis[:, sub].reshape(E, -1), torch.searchsorted(sub, face_idx), tuple(eyes))
+    per_model[id(view)] = (weakref.ref(view), parts)
+    return parts
 
 
 __all__ = ["HeadShapeFit", "HeadPriors"]

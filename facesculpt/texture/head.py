@@ -13,6 +13,7 @@ rasterisation with ``facesculpt.render`` and a few array operations; no installa
 from __future__ import annotations
 
 import functools
+import hashlib
 import weakref
 from dataclasses import dataclass
 from typing import Optional, Sequence
@@ -37,7 +38,7 @@ from facesculpt.face_model import (
 from facesculpt.ops.image import push_pull_fill, sample_pixels
 from facesculpt.render.interpolate import interpolate
 from facesculpt.render.rasterize import rasterize
-from facesculpt.texture.unwrap import uv_raster
+from facesculpt.texture.unwrap import uv_interpolate, uv_raster
 
 #: base colours (sRGB, [0, 1]) of parts the photo does not show. Hand-picked defaults, not
 #: measurements: a slightly warm off-white for teeth (natural teeth are never pure white; the ICT
@@ -90,23 +91,67 @@ def _smoothstep(x: torch.Tensor, a: float, b: float) -> torch.Tensor:
     return t * t * (3 - 2 * t)
 
 
+@dataclass(frozen=True)
+class _GutterPlan:
+    """Which texels each ring of ``_fill_outside``'s gutter fills, from which neighbours: per ring,
+    ``targets`` (n,) flat texel indices, ``neighbours`` (n, 9) flat indices of the 3 x 3 block (S * S,
+    a zero row, where the neighbour is off the map or not yet filled) and ``count`` (n, 1) of the
+    filled ones; ``mask`` (1, S, S) the texels filled after the last ring."""
+
+    rings: tuple
+    mask: torch.Tensor
+
+
+_GUTTER_CACHE: dict = {}
+
+
+def _gutter_plan(inside: torch.Tensor, gutter: int) -> _GutterPlan:
+    """The gutter of ``inside`` (1, S, S) bool depends on the mask alone: found once per mask (the UV
+    charts are fixed per model and size) and cached, keyed by the mask's bytes."""
+    m = inside[0].numpy().astype(bool)
+    key = (m.shape, gutter, hashlib.sha1(np.packbits(m).tobytes()).hexdigest())
+    hit = _GUTTER_CACHE.get(key)
+    if hit is not None:
+        return hit
+    H, W = m.shape
+    rows, cols = np.meshgrid(np.arange(H), np.arange(W), indexing="ij")
+    offsets = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+    rings = []
+    for _ in range(gutter):
+        pad = np.pad(m, 1)
+        count = sum(pad[1 + dy:1 + dy + H, 1 + dx:1 + dx + W].astype(np.int64) for dy, dx in offsets)
+        grow = (count > 0) & ~m
+        r, c = rows[grow], cols[grow]
+        nb = np.full((len(r), 9), H * W, dtype=np.int64)
+        for k, (dy, dx) in enumerate(offsets):
+            rr, cc = r + dy, c + dx
+            ok = (rr >= 0) & (rr < H) & (cc >= 0) & (cc < W)
+            ok[ok] = m[rr[ok], cc[ok]]
+            nb[ok, k] = rr[ok] * W + cc[ok]
+        rings.append((torch.from_numpy(r * W + c), torch.from_numpy(nb), torch.from_numpy(count[grow])[:, None]))
+        m = m | grow
+    plan = _GutterPlan(tuple(rings), torch.from_numpy(m)[None])
+    if len(_GUTTER_CACHE) > 8:
+        _GUTTER_CACHE.clear()
+    _GUTTER_CACHE[key] = plan
+    return plan
+
+
 def _fill_outside(img: torch.Tensor, inside: torch.Tensor, gutter: int = 4) -> torch.Tensor:
     """Fill the texels of ``img`` (1, S, S, C) outside ``inside`` (1, S, S) bool: a gutter of
     ``gutter`` texels grown from the nearest chart texels (so bilinear lookups and mipmaps at a
     chart border read the border colour, not a blend with the island's interior), then a smooth
-    push-pull fill for the rest of the square."""
-    F = torch.nn.functional
-    v = (img * inside[..., None]).permute(0, 3, 1, 2)
-    m = inside[:, None].to(img.dtype)
-    ones = torch.ones(1, 1, 3, 3, dtype=img.dtype)
-    for _ in range(gutter):
-        num = F.conv2d(v, ones.expand(v.shape[1], 1, 3, 3), padding=1, groups=v.shape[1])
-        den = F.conv2d(m, ones, padding=1)
-        grow = (den > 0) & (m == 0)
-        v = torch.where(grow, num / den.clamp(min=1e-8), v)
-        m = torch.where(grow, torch.ones_like(m), m)
-    v = v.permute(0, 2, 3, 1)
-    m = m[:, 0]
+    push-pull fill for the rest of the square.
+
+    Each gutter texel is the mean of its already filled 3 x 3 neighbours, ring by ring; the rings and
+    neighbours come from ``_gutter_plan`` (cached per mask), so a call only gathers and averages."""
+    _, S, W, C = img.shape
+    plan = _gutter_plan(inside, gutter)
+    v = torch.cat([(img * inside[..., None]).reshape(S * W, C), img.new_zeros(1, C)])
+    for targets, neighbours, count in plan.rings:
+        v[targets] = v[neighbours].sum(1) / count.to(img.dtype)
+    v = v[:-1].reshape(1, S, W, C)
+    m = plan.mask.to(img.dtype)
     return torch.where(m[..., None] > 0, v, push_pull_fill(v, m))
 
 
@@ -188,6 +233,18 @@ def sample_uv(maps: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
 # ----------------------------------------------------------------------------- head tile
 
 
+def _quantiles(x: torch.Tensor, qs: Sequence[float]) -> torch.Tensor:
+    """``torch.quantile(x, qs)`` of a 1-D tensor (linear interpolation, the same arithmetic and
+    values), from two ``kthvalue`` selections per quantile instead of a full sort."""
+    n = x.shape[0]
+    ranks = x.new_tensor(list(qs)) * (n - 1)
+    below = ranks.long()
+    above = ranks.ceil().long().clamp(max=n - 1)
+    lo = torch.stack([x.kthvalue(int(k) + 1).values for k in below])
+    hi = torch.stack([x.kthvalue(int(k) + 1).values for k in above])
+    return lo.lerp(hi, ranks - below.to(ranks.dtype))
+
+
 def _skin_colour(face_albedo: torch.Tensor, face_rmesh: RenderMesh) -> torch.Tensor:
     """(3,) robust skin colour of the face tile: the per-channel median of the chart's texels
     whose luminance lies between its 25th and 90th percentiles (leaves out brows, lashes, eye
@@ -196,7 +253,7 @@ def _skin_colour(face_albedo: torch.Tensor, face_rmesh: RenderMesh) -> torch.Ten
     inside = uv_raster(face_rmesh.uvs.float(), face_rmesh.faces.long(), S).inside
     px = face_albedo[0][inside] if bool(inside.any()) else face_albedo[0].reshape(-1, 3)
     lum = px @ px.new_tensor([0.299, 0.587, 0.114])
-    lo, hi = torch.quantile(lum, lum.new_tensor([0.25, 0.9]))
+    lo, hi = _quantiles(lum, (0.25, 0.9))
     band = px[(lum >= lo) & (lum <= hi)]
     if band.shape[0] == 0:
         band = px
@@ -357,7 +414,7 @@ def fill_head_tile(model: FaceModel, face_rmesh: RenderMesh, head_rmesh: RenderM
     slot[nodes] = torch.arange(N)
     vcol = node_col[slot[head_rmesh.vert_index]]
     uvr = uv_raster(head_rmesh.uvs.float(), head_rmesh.faces.long(), S)
-    img = interpolate(vcol, uvr.frags, head_rmesh.faces.long())  # (1, S, S, 3)
+    img = uv_interpolate(vcol, uvr)  # (1, S, S, 3)
     out = _fill_outside(img, uvr.inside[None])
     if grain > 0:
         out = out * (1 + grain * _grain(S))[None, ..., None]

@@ -12,8 +12,7 @@ from facesculpt.ops.image import push_pull_fill, sample_pixels
 from facesculpt.ops.mesh import vertex_normals
 from facesculpt.ops.sh import AMBIENT_BASIS, sh_shade
 from facesculpt.render.face import project_vertices, to_view_frame
-from facesculpt.render.interpolate import interpolate
-from facesculpt.render.rasterize import Fragments, rasterize
+from facesculpt.render.rasterize import Fragments, covered_pixels, rasterize
 from facesculpt.structures import Camera, Pose, UVMaps
 
 
@@ -26,6 +25,30 @@ class UVRaster:
 
     frags: Fragments
     inside: torch.Tensor
+    texels: torch.Tensor | None = None
+    """(K,) long: flat indices of the covered texels (``covered_pixels``), found once with the raster."""
+    corners: torch.Tensor | None = None
+    """(K * 3,) long: the rasterised faces' corner vertices at those texels."""
+    weights: torch.Tensor | None = None
+    """(K, 3) float: their barycentrics."""
+
+
+def uv_interpolate(attrs: torch.Tensor, uvr: UVRaster) -> torch.Tensor:
+    """``render.interpolate(attrs, uvr.frags, faces)`` for the faces the UV raster was made of, with the
+    covered texels, corner vertices and barycentrics looked up once per raster (the same arithmetic,
+    the same bytes). attrs: (1, V, C) or (V, C) float -> (1, S, S, C)."""
+    if uvr.texels is None:
+        raise ShapeError("uv_interpolate: the UV raster has no cached lookups (make it with uv_raster)")
+    if attrs.dim() == 2:
+        attrs = attrs[None]
+    if attrs.dim() != 3 or attrs.shape[0] != 1:
+        raise ShapeError(f"attrs: expected shape (1, V, C) or (V, C), got {tuple(attrs.shape)}")
+    _, H, W = uvr.frags.pix_to_face.shape
+    C = attrs.shape[2]
+    corner = attrs.reshape(-1, C).index_select(0, uvr.corners).reshape(-1, 3, C)
+    vals = (corner * uvr.weights.to(attrs.dtype)[..., None]).sum(1)
+    out = torch.zeros(H * W, C, dtype=vals.dtype).index_copy(0, uvr.texels, vals)
+    return out.reshape(1, H, W, C)
 
 
 def uv_raster(uvs: torch.Tensor, faces: torch.Tensor, size: int) -> UVRaster:
@@ -43,7 +66,9 @@ def _uv_raster_cached(key, uvs, faces):
         S = key[0]
         screen = torch.stack([uvs[:, 0] * S, (1 - uvs[:, 1]) * S, torch.ones_like(uvs[:, 0])], dim=-1)[None].float()
         frags = rasterize(screen, faces, (S, S))
-        hit = UVRaster(frags, frags.pix_to_face[0] >= 0)
+        idx, _, _, _, f = covered_pixels(frags.pix_to_face)
+        hit = UVRaster(frags, frags.pix_to_face[0] >= 0, idx, faces.long()[f].reshape(-1),
+                       frags.bary.reshape(-1, 3).index_select(0, idx))
         if len(_UV_CACHE) > 4:
             _UV_CACHE.clear()
         _UV_CACHE[key] = hit
@@ -70,7 +95,7 @@ def texel_geometry(verts_model, faces, uvs, pose: Pose, camera: Camera, size: in
     cam = pose.apply(verts_model)
     n_view = to_view_frame(vertex_normals(verts_model, faces), pose)
     attrs = torch.cat([cam, n_view], dim=-1)
-    interp = interpolate(attrs, uvr.frags, faces)
+    interp = uv_interpolate(attrs, uvr)
     pos = interp[..., :3]
     n = torch.nn.functional.normalize(interp[..., 3:6], dim=-1, eps=1e-8)
     xy = camera.project(pos.reshape(1, -1, 3)).reshape(1, size, size, 2)
@@ -139,7 +164,7 @@ def unwrap(
         if occluded is not None:
             from facesculpt.render.visibility import shade_with_visibility
 
-            occ = interpolate(occluded.to(shading.dtype), uv_raster(uvs, faces, S).frags, faces)
+            occ = uv_interpolate(occluded.to(shading.dtype), uv_raster(uvs, faces, S))
             shading = shade_with_visibility(shading, occ, sh_coeffs)
         # the floor is relative to the light's ambient level (1 for a white-balanced light; a
         # linear light also carries the exposure, so its level can be far from 1)
