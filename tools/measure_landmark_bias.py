@@ -124,6 +124,9 @@ def main(argv=None) -> int:
     ap.add_argument("--yaw-max", type=float, default=55.0)
     ap.add_argument("--out", default=str(DEFAULT_OUT))
     ap.add_argument("--fit-only", action="store_true", help="refit from --out's raw offsets")
+    ap.add_argument("--holdout", action="store_true",
+                    help="with --fit-only: fit on half the renders (seeds 20000 + i with i // 2 even), print the "
+                         "other half's offsets before/after, write nothing")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     out = Path(args.out)
@@ -132,19 +135,33 @@ def main(argv=None) -> int:
             obs = {k: z[k] for k in ("offsets", "yaw", "pitch", "plain", "seeds")}
     else:
         obs = observe(args.n, args.yaw_max)
+    obs = {k: (v.astype(np.float64) if v.dtype == np.float32 else v) for k, v in obs.items()}
+    test = obs
+    if args.holdout:  # plain and painted renders in both halves
+        half = ((obs["seeds"] - SEED0) // 2) % 2 == 0
+        test = {k: v[~half] for k, v in obs.items()}
+        obs = {k: v[half] for k, v in obs.items()}
     coef, limits = fit(obs)
-    phi = features(torch.from_numpy(obs["yaw"]), torch.from_numpy(obs["pitch"]), limits).numpy()
+    phi = features(torch.from_numpy(test["yaw"]), torch.from_numpy(test["pitch"]), limits).numpy()
     pred = np.einsum("nkf,vf->vnk", coef, phi)
-    before = np.linalg.norm(obs["offsets"], axis=-1)
-    after = np.linalg.norm(obs["offsets"] - pred, axis=-1)
-    ay = np.degrees(np.abs(obs["yaw"]))
+    before = np.linalg.norm(test["offsets"], axis=-1)
+    after = np.linalg.norm(test["offsets"] - pred, axis=-1)
+    ay = np.degrees(np.abs(test["yaw"]))
+    what = "held-out half" if args.holdout else "in-sample"
     for lo, hi in ((0, 15), (15, 30), (30, 45), (45, 90)):
         sel = (ay >= lo) & (ay < hi)
         if sel.any():
             print(f"|yaw| {lo}-{hi} ({int(sel.sum())} views): mean |offset| {before[sel].mean() * 100:.2f} % -> "
-                  f"{after[sel].mean() * 100:.2f} % of the face size after the bias (in-sample)", flush=True)
+                  f"{after[sel].mean() * 100:.2f} % of the face size after the bias ({what})", flush=True)
     print(f"frontal bias (constant term) mean |c0| {np.linalg.norm(coef[:, :, 0], axis=-1).mean() * 100:.2f} %; "
           f"limits |sin yaw| {limits[0]:.3f} |sin pitch| {limits[1]:.3f}", flush=True)
+    at = []
+    for deg in (0, 15, 30, 45, 55):
+        ph = features(np.radians(deg), 0.0, limits).numpy()
+        at.append(f"{deg}: {np.linalg.norm(np.einsum('nkf,f->nk', coef, ph), axis=-1).mean() * 100:.2f}")
+    print("modelled mean |bias| (% of the face size) at yaw (deg, pitch 0) " + ", ".join(at), flush=True)
+    if args.holdout:
+        return 0
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out, coef=coef.astype(np.float32), limits=limits.astype(np.float32),
                         **{k: (v.astype(np.float32) if v.dtype == np.float64 else v) for k, v in obs.items()})

@@ -15,6 +15,10 @@ cheek at large yaw) is ramped out; the weights are re-computed every iteration, 
 (Huber) weights against a few wildly wrong points. The Jacobian is written out by the chain rule
 (the points are linear in identity and expression; ``tests/face_model`` compares it with
 ``torch.func.jacfwd``): ~1.6k residuals x ~160 parameters, milliseconds per iteration.
+
+With ``view_bias`` the detections are compared with the projections plus mediapipe's measured
+view-dependent offset at the current pose (``fitting.landmark_bias``, the embedding's ``bias``),
+re-evaluated at the start of every iteration and held fixed within it.
 """
 from __future__ import annotations
 
