@@ -101,3 +101,26 @@ def test_view_bias_improves_a_turned_rendered_face():
 
     on, off = err(True), err(False)
     assert on < off - 0.4, (on, off)
+
+
+def test_debiased_landmarks_subtract_the_bias_at_the_pose():
+    """The regressor's second pass reads the detections minus the bias at its first pose: x, y move by
+    exactly bias x face size, depth and box stay."""
+    from facesculpt.face_model import HeadParams
+    from facesculpt.fitting.regress_init import debiased_landmarks
+    from facesculpt.ops.rotations import euler_yxz_to_matrix, matrix_to_rotvec
+    from facesculpt.structures import Landmarks, Pose
+
+    model = load_face_model()
+    emb = model.landmarks["mediapipe"]
+    R = torch.diag(torch.tensor([1.0, -1.0, -1.0])) @ euler_yxz_to_matrix(math.radians(40.0), math.radians(5.0))
+    pose = Pose(matrix_to_rotvec(R[None]).float(), torch.tensor([[0.0, 0.0, 60.0]]))
+    head = HeadParams(torch.zeros(1, 100), torch.zeros(1, 53), torch.zeros(1, 2, 2))
+    pts = torch.rand(478, 3, generator=torch.Generator().manual_seed(0)) * 300
+    lm = Landmarks(pts, torch.tensor([0.0, 0.0, 250.0, 300.0]), (512, 512))
+    out = debiased_landmarks(lm, model, pose, head)
+    X = pose.apply(model.points(model.vertices(head), "mediapipe"))[0].double()
+    off = landmark_bias(emb.bias, emb.bias_limits, pose.matrix()[0].double(), X.mean(0)) * 300.0
+    assert torch.allclose(out.points[:, :2].double(), pts[:, :2].double() - off, atol=1e-3)
+    assert torch.equal(out.points[:, 2], pts[:, 2]) and torch.equal(out.bbox, lm.bbox)
+    assert float(off.norm(dim=-1).mean()) > 1.0  # a 40-degree view moves the points by pixels
