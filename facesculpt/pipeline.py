@@ -433,6 +433,12 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
         t = time.perf_counter()
         n_pts = int(model.landmarks["mediapipe"].faces.shape[0])
         lm_xy, low, extra = _photometric_inputs(target, landmarks, n_pts, (x0, y0, side, R), albedo_init, view, cfg)
+        if cfg.head_landmarks.view_bias and model.landmarks["mediapipe"].bias is not None:
+            # the landmark term compares with the detections minus mediapipe's view bias at stage 1's pose
+            from facesculpt.fitting.regress_init import debiased_landmarks
+
+            lm_db = debiased_landmarks(landmarks, model, pose, head)
+            lm_xy = (lm_db.points[None, :n_pts, :2] - torch.tensor([x0, y0])) * (R / side)
         from dataclasses import replace as dc_replace
 
         pose, shape, light, _, ph_losses = fit_photometric(
