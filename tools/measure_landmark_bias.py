@@ -3,7 +3,7 @@
 Run from the repository root after ``tools/register_landmarks_renders.py`` (it uses the packaged
 embedding as the points the offsets are measured from), then rebuild the asset::
 
-    OMP_NUM_THREADS=1 .venv/bin/python tools/measure_landmark_bias.py          # ~8 min on 1 core
+    OMP_NUM_THREADS=1 .venv/bin/python tools/measure_landmark_bias.py
     .venv/bin/python tools/build_face_model.py    # reads tools/data/mediapipe_view_bias.npz too
 
 What it does (method and measured facts in docs/landmark_registration.md, "View-dependent bias"):
