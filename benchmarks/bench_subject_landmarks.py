@@ -1,7 +1,7 @@
 """Multi-photo identity on the landmark stage alone: why the side views and the joint fit got worse.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_subject_landmarks.py --cache /tmp/scenes.pt [--seeds 5]
-        [--blotch 0.05] [--controls]
+        [--blotch 0.05] [--controls] [--set head_landmarks.view_bias=false]
 
 The scenes of ``bench_subject_views.py --rendered`` (``bench.subject.subject_scene``: one random head,
 yaw -45 / 0 / +45, pitch 5, each photo its own random expression, blotches of sd ``--blotch``) are
@@ -67,11 +67,15 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--blotch", type=float, default=0.05)
     ap.add_argument("--controls", action="store_true", help="the bias share, unbiased noise and leave-one-out runs")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="config override of the fits, e.g. head_landmarks.view_bias=false (repeatable)")
     args = ap.parse_args()
     data = _scenes(args.cache, args.seeds, args.blotch)
     model = load_face_model()
     canon = fit_view(model).canonical
-    cfg = make_config("fast")
+    from facesculpt.cli import _parse_overrides
+
+    cfg = make_config("fast", **_parse_overrides(args.set))
     has_sigma = hasattr(cfg.head_landmarks, "point_sigma")
     has_subject = hasattr(ht, "fit_subject_identity")
 

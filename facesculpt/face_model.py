@@ -64,11 +64,21 @@ class Embedding:
     detector's output, as fractions of the face size (the larger side of the landmarks' box):
     ``(s0, s1)`` with ``sigma^2 = s0^2 + s1^2 (1 - cos)^2``, cos = the cosine between the point's
     surface normal and the direction to the camera (``tools/register_landmarks_renders.py``).
+
+    bias: (N, 2, 6) float or None — each point's systematic offset in a detector's output (detection
+    minus the projected embedded point, fractions of the face size, in an image frame turned by the
+    head's roll) as a polynomial in the head's yaw and pitch seen from the camera, measured on renders
+    of the model by ``tools/measure_landmark_bias.py``; evaluate it with
+    ``facesculpt.fitting.landmark_bias.landmark_bias(bias, bias_limits, R, centre)``.
+    bias_limits: (2,) float or None — the largest |sin(yaw)|, |sin(pitch)| the renders covered (the
+    polynomial is evaluated clamped to them).
     """
 
     faces: torch.Tensor
     bary: torch.Tensor
     sigma: Optional[torch.Tensor] = None
+    bias: Optional[torch.Tensor] = None
+    bias_limits: Optional[torch.Tensor] = None
 
     def __len__(self) -> int:
         return int(self.faces.shape[0])
@@ -422,7 +432,9 @@ def load_face_model() -> FaceModel:
     narrow[: int(z["narrow_face_last"]) + 1] = True
     lm = {
         "mediapipe": Embedding(t(z["lmk_mediapipe_faces"].astype(np.int64)), t(z["lmk_mediapipe_bary"]),
-                               t(z["lmk_mediapipe_sigma"]) if "lmk_mediapipe_sigma" in z else None),
+                               t(z["lmk_mediapipe_sigma"]) if "lmk_mediapipe_sigma" in z else None,
+                               t(z["lmk_mediapipe_bias"]) if "lmk_mediapipe_bias" in z else None,
+                               t(z["lmk_mediapipe_bias_limits"]) if "lmk_mediapipe_bias_limits" in z else None),
         "ibug68": Embedding(t(z["lmk_ibug68_faces"].astype(np.int64)), t(z["lmk_ibug68_bary"])),
     }
     return FaceModel(

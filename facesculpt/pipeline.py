@@ -147,10 +147,13 @@ def _occluded_on(occluded: tuple, x0: float, y0: float, side: float, R: int) -> 
     return out & inside
 
 
-def evaluate(image: np.ndarray, rec: "Reconstruction", topo, identity: bool = True) -> dict:
+def evaluate(image: np.ndarray, rec: "Reconstruction", topo, identity: bool = True, view_bias: bool = False) -> dict:
     """In-view metrics: the exported albedo rendered with the fitted light and camera vs the photo,
     over the rendered skin region of a square face crop; the normalised landmark error; with
-    ``identity``, the identity distances of ``facesculpt.metrics.identity.identity_metrics``."""
+    ``identity``, the identity distances of ``facesculpt.metrics.identity.identity_metrics``.
+    ``view_bias``: the landmark error compares the detections with the projected points plus the
+    detector's expected offset at the fitted pose (``head_landmarks.view_bias``, head model only),
+    i.e. with what the fit matched."""
     x0, y0, side = rec.crop
     R = int(min(METRIC_CROP_MAX, max(64, round(side))))
     target = to_tensor(crop_resize(image, x0, y0, side, R))
@@ -167,7 +170,15 @@ def evaluate(image: np.ndarray, rec: "Reconstruction", topo, identity: bool = Tr
 
         pred = to_display(rend.image, rec.maps.linear).clamp(0, 1)
         full_cam = rec.params.camera
-        uv68 = full_cam.project(rec.params.pose.apply(rec.coarse))[0, topo.lmk68]
+        uv_all = full_cam.project(rec.params.pose.apply(rec.coarse))[0]
+        emb = topo.model.landmarks["mediapipe"] if (view_bias and hasattr(topo, "model")) else None
+        if emb is not None and emb.bias is not None and uv_all.shape[0] == emb.bias.shape[0]:
+            from facesculpt.fitting.landmark_bias import landmark_bias
+
+            X = rec.params.pose.apply(rec.coarse)[0].double()
+            off = landmark_bias(emb.bias, emb.bias_limits, rec.params.pose.matrix()[0].double(), X.mean(0))
+            uv_all = uv_all + (off * float(rec.landmarks.size)).to(uv_all.dtype)
+        uv68 = uv_all[topo.lmk68]
     lm_err = normalised_landmark_error(uv68, rec.landmarks.points[topo.lmk68, :2])
     out = {
         "inview_l1": l1(pred, target, mask),
@@ -230,7 +241,8 @@ def _detail_and_metrics(image: np.ndarray, rec: "Reconstruction", surface, cfg: 
         rec.detail = refine_detail(image, rec, surface, cfg.detail, progress)
         rec.timings["detail"] = time.perf_counter() - t
     t = time.perf_counter()
-    rec.metrics = evaluate(image, rec, surface, identity=cfg.identity_metrics)
+    rec.metrics = evaluate(image, rec, surface, identity=cfg.identity_metrics,
+                           view_bias=cfg.head_landmarks.view_bias)
     rec.timings["metrics"] = time.perf_counter() - t
     return rec
 
@@ -435,6 +447,12 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
         t = time.perf_counter()
         n_pts = int(model.landmarks["mediapipe"].faces.shape[0])
         lm_xy, low, extra = _photometric_inputs(target, landmarks, n_pts, (x0, y0, side, R), albedo_init, view, cfg)
+        if cfg.head_landmarks.view_bias and model.landmarks["mediapipe"].bias is not None:
+            # the landmark term compares with the detections minus mediapipe's view bias at stage 1's pose
+            from facesculpt.fitting.regress_init import debiased_landmarks
+
+            lm_db = debiased_landmarks(landmarks, model, pose, head)
+            lm_xy = (lm_db.points[None, :n_pts, :2] - torch.tensor([x0, y0])) * (R / side)
         from dataclasses import replace as dc_replace
 
         pose, shape, light, _, ph_losses = fit_photometric(

@@ -30,7 +30,12 @@ What it does (details and measured facts in ``facesculpt/assets/FACE_MODEL.md``)
      ``tools/register_landmarks_renders.py`` from renders of the model) exists, the 468 mesh points
      are replaced by that render-based registration and its per-point spreads are stored as
      ``lmk_mediapipe_sigma`` (``--registration none``: the registration of the mean face alone,
-     what the render tool starts from).
+     what the render tool starts from);
+   * when ``--bias`` (default ``tools/data/mediapipe_view_bias.npz``, written by
+     ``tools/measure_landmark_bias.py``) exists, each mediapipe point's view-dependent offset
+     (polynomial coefficients in yaw and pitch) is stored as ``lmk_mediapipe_bias`` (478, 2, 6)
+     and ``lmk_mediapipe_bias_limits`` (2,). It is measured against the registered embedding:
+     re-run that tool whenever the registration changes.
 
 This is a tool, not part of the package: it may read files and print.
 """
@@ -318,6 +323,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", default=str(ROOT.parent / "shared"))
     ap.add_argument("--out", default=str(ROOT / "facesculpt" / "assets" / "ict_head.npz"))
+    ap.add_argument("--bias", default=str(ROOT / "tools" / "data" / "mediapipe_view_bias.npz"),
+                    help="view-dependent offsets of mediapipe's points (tools/measure_landmark_bias.py), "
+                         "stored as lmk_mediapipe_bias; 'none' to leave them out")
     ap.add_argument("--registration", default=str(ROOT / "tools" / "data" / "mediapipe_on_renders.npz"),
                     help="render-based registration of the 468 mesh points (tools/register_landmarks_renders.py), "
                          "or 'none'")
@@ -526,6 +534,12 @@ def main(argv=None) -> int:
         extra["lmk_mediapipe_sigma"] = np.stack([reg["sigma0"], reg["sigma1"]], 1).astype(np.float32)
         print(f"render registration {args.registration}: mesh points moved mean {moved.mean():.3f} cm, "
               f"max {moved.max():.3f} cm")
+
+    if args.bias != "none" and Path(args.bias).exists():
+        with np.load(args.bias) as zb:
+            extra["lmk_mediapipe_bias"] = zb["coef"].astype(np.float32)
+            extra["lmk_mediapipe_bias_limits"] = zb["limits"].astype(np.float32)
+        print(f"view-dependent landmark bias {args.bias}: {extra['lmk_mediapipe_bias'].shape}")
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

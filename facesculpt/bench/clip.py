@@ -4,9 +4,11 @@ Clips are made from the morphable head (``synthetic.head``'s identity prior and 
 identity drawn from N(0, 1), per-frame head rotation and translation, expression curves and gaze,
 at ``fps`` frames a second. The tracker is fed the model's own 478 embedded mediapipe points,
 projected by the true camera, with Gaussian noise of ``noise_px`` pixels (x, y; twice that on
-mediapipe's relative depth): this measures the tracker (identity, smoothing, lag, channel
-separation), not the detector (whose points sit 2.5-4 % of the eye distance off the embedded
-ones: docs/face_model.md). Two kinds of clip:
+mediapipe's relative depth), plus mediapipe's measured systematic view-dependent offset of each
+point (the embedding's ``bias``, which the landmark stage's ``view_bias`` takes out again): this
+measures the tracker (identity, smoothing, lag, channel separation), not the detector (whose
+points' remaining, face-dependent error is not simulated: docs/landmark_registration.md). Two
+kinds of clip:
 
 * ``motion``: a still segment (``still_s`` seconds: head, expression and gaze held), then the head
   turning (yaw +-30 deg, pitch +-10 deg, roll +-5 deg, a 2 cm sway) while expression actions come
@@ -135,7 +137,7 @@ def make_clip(seed: int = 0, kind: str = "motion", frames: int = 240, fps: float
         pose, cam, z = face_pose(model, neutral, float(yaw[k]), float(pitch[k]), float(roll[k]), np.zeros(2), cfg)
         T_k = pose.translation[0].double() + torch.tensor(sway[k])
         R_k = pose.matrix()[0].double()
-        lms.append(_project(pts[k], R_k, T_k, cam, rng, noise_px, size))
+        lms.append(_project(pts[k], R_k, T_k, cam, rng, noise_px, size, model))
         rot.append(pose.rotvec[0])
         trans.append(T_k.float())
     return SyntheticClip(lms, ident, torch.tensor(expr, dtype=torch.float32), torch.tensor(gaze, dtype=torch.float32),
@@ -143,10 +145,11 @@ def make_clip(seed: int = 0, kind: str = "motion", frames: int = 240, fps: float
 
 
 def make_views(seed: int, yaws_deg: tuple = (-45.0, 0.0, 45.0), noise_px: float = 0.5, size: int = 512,
-               expression: bool = True) -> tuple:
+               expression: bool = True, detector_bias: bool = True) -> tuple:
     """Landmarks of one synthetic person seen at several yaws (the multi-photo case on the landmark
     level): the model's embedded points projected + noise, each view with its own expression
-    (a different sparse action set, ``synthetic.head.sample_expression``) unless ``expression`` is False.
+    (a different sparse action set, ``synthetic.head.sample_expression``) unless ``expression`` is False;
+    with ``detector_bias`` mediapipe's measured view-dependent offsets are added (``_project``).
     Returns (list of Landmarks, list of Camera, identity (1, K))."""
     from facesculpt.synthetic.head import sample_expression
 
@@ -164,17 +167,31 @@ def make_views(seed: int, yaws_deg: tuple = (-45.0, 0.0, 45.0), noise_px: float 
             pts = model.points(model.vertices(HeadParams(ident, torch.tensor(ex, dtype=torch.float32)[None],
                                                          torch.zeros(1, 2, 2))), "mediapipe")[0].double()
         pose, cam, _ = face_pose(model, neutral, float(yaw), 5.0, 0.0, np.zeros(2), cfg)
-        lms.append(_project(pts, pose.matrix()[0].double(), pose.translation[0].double(), cam, rng, noise_px, size))
+        lms.append(_project(pts, pose.matrix()[0].double(), pose.translation[0].double(), cam, rng, noise_px, size,
+                            model if detector_bias else None))
         cams.append(cam)
     return lms, cams, ident
 
 
 def _project(pts: torch.Tensor, R: torch.Tensor, T: torch.Tensor, cam: Camera, rng, noise_px: float,
-             size: int) -> Landmarks:
-    """Landmarks (pixels + mediapipe-style relative depth, with noise) of model points (N, 3) cm."""
+             size: int, model=None) -> Landmarks:
+    """Landmarks (pixels + mediapipe-style relative depth, with noise) of model points (N, 3) cm.
+
+    model: when its mediapipe embedding has a view-dependent ``bias``, mediapipe's measured
+    systematic offset at this view is added (as the detector would place the points; the landmark
+    stage's ``view_bias`` takes it out again), so these landmarks stand for detections."""
     X = pts @ R.T + T
     f = float(cam.focal[0])
     uv = X[:, :2] / X[:, 2:3] * f + cam.principal[0].double()
+    emb = model.landmarks["mediapipe"] if model is not None else None
+    if emb is not None and emb.bias is not None and uv.shape[0] == emb.bias.shape[0]:
+        from facesculpt.fitting.landmark_bias import landmark_bias
+
+        off = landmark_bias(emb.bias, emb.bias_limits, R, X.mean(0))
+        face = float((uv.max(0).values - uv.min(0).values).max())
+        for _ in range(3):  # the offsets are in units of the face size the offset points span
+            face = float(((uv + off * face).max(0).values - (uv + off * face).min(0).values).max())
+        uv = uv + off * face
     zz = X[:, 2] * f / T[2]
     zz = zz - zz.mean()
     uv = uv + torch.from_numpy(rng.normal(0, noise_px, uv.shape))

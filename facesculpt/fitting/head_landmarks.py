@@ -15,6 +15,10 @@ cheek at large yaw) is ramped out; the weights are re-computed every iteration, 
 (Huber) weights against a few wildly wrong points. The Jacobian is written out by the chain rule
 (the points are linear in identity and expression; ``tests/face_model`` compares it with
 ``torch.func.jacfwd``): ~1.6k residuals x ~160 parameters, milliseconds per iteration.
+
+With ``view_bias`` the detections are compared with the projections plus mediapipe's measured
+view-dependent offset at the current pose (``fitting.landmark_bias``, the embedding's ``bias``),
+re-evaluated at the start of every iteration and held fixed within it.
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ from typing import Callable, Optional
 import torch
 
 from facesculpt.face_model import PART_EYEBALL_LEFT, PART_EYEBALL_RIGHT, FaceModel, HeadParams, gaze_matrix
+from facesculpt.fitting.landmark_bias import landmark_bias
 from facesculpt.ops.rotations import rotvec_to_matrix, matrix_to_rotvec
 from facesculpt.structures import Camera, Landmarks, Pose
 
@@ -89,6 +94,13 @@ class HeadLandmarkConfig:
     no sigmas). Measured in docs/results.md (issue 10/11/14)."""
     sigma_max_weight: float = 4.0
     """Upper bound of a point's reliability weight under "inverse"/"inverse2" (relative to a median point)."""
+    view_bias: bool = True
+    """Add each point's measured view-dependent detector offset (the embedding's ``bias``, measured
+    on renders of the model by ``tools/measure_landmark_bias.py``) at the current pose to its
+    projection, i.e. compare the detections with where mediapipe puts that point at this view rather
+    than with the bare projection of a fixed surface point. Re-evaluated every iteration; no effect
+    when the embedding has no bias. Measured in docs/results.md (issues 10/11/14/16, view-dependent
+    landmark bias)."""
     fit_identity: bool = True
     """Fit the identity coefficients (False: the mean head)."""
     fit_expression: bool = True
@@ -136,7 +148,8 @@ def fit_head_landmarks(landmarks: Landmarks, model: FaceModel, pose: Pose, camer
     eye_cb = torch.stack(eye_cb, 1)  # (K, 2, 3)
     iris = (torch.tensor(IRIS_LEFT), torch.tensor(IRIS_RIGHT))
 
-    target = landmarks.points[:N, :2].to(dt)
+    target_raw = landmarks.points[:N, :2].to(dt)
+    target = target_raw
     zt = landmarks.points[:N, 2].to(dt)
     zt = zt - zt.mean()
     scale = float(landmarks.size)
@@ -203,6 +216,18 @@ def fit_head_landmarks(landmarks: Landmarks, model: FaceModel, pose: Pose, camer
         return torch.cat([r_lm.reshape(-1), r_z, r_id, r_ex, r_g, r_v])
 
     iris_all = torch.tensor(IRIS_LEFT + IRIS_RIGHT)
+    emb = model.landmarks["mediapipe"]
+    use_bias = cfg.view_bias and emb.bias is not None
+
+    def biased_target(th):
+        """The detections minus the detector's expected offset at the pose ``th`` (pixels)."""
+        if not use_bias:
+            return target_raw
+        with torch.no_grad():
+            P, R, T = model_points(th)
+            X = P @ R.T + T
+            off = landmark_bias(emb.bias[:N], emb.bias_limits, R, X.mean(0))
+        return target_raw - off * scale
 
     def jacobian(th, w):
         """d residuals / d theta at ``th`` (whose rotation increment is 0), by the chain rule:
@@ -301,6 +326,7 @@ def fit_head_landmarks(landmarks: Landmarks, model: FaceModel, pose: Pose, camer
         uv = X[:, :2] / X[:, 2:3] * f + c
         return float((((uv - target) / scale).pow(2).sum(-1) * w).sum() / w.sum())
 
+    target = biased_target(theta)
     w, vis = weights(theta)
     lm0 = lm_error(theta, w)
     lam = 1e-3
@@ -308,6 +334,7 @@ def fit_head_landmarks(landmarks: Landmarks, model: FaceModel, pose: Pose, camer
     l1_grad[ex_sl] = cfg.w_expression_l1
     it_done = 0
     for it in range(cfg.iterations):
+        target = biased_target(theta)
         w, vis = weights(theta)
         r = residuals(theta, w)
         J = jacobian(theta, w)

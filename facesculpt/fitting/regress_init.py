@@ -34,6 +34,10 @@ class RegressorInitConfig:
     polish_shape: bool = True
     """The LM polish fits identity and expression too (False: pose and gaze only; the regressor's
     identity and expression are kept)."""
+    debias_input: bool = True
+    """With ``head_landmarks.view_bias``: regress a second time from the detections minus
+    mediapipe's view-dependent offset at the first regressed pose (the regressor was trained on
+    unbiased points). Measured in docs/results.md (issues 10/11/14/16, view-dependent bias)."""
     expression_floor: float = 0.1
     """Expression weights the regressor puts below this are set to 0: its sigmoid outputs are never
     exactly 0 (a smiling photo gets ~25 weights over 0.05, mostly 0.05-0.1, where the landmark fit's
@@ -148,6 +152,21 @@ def regress_head(landmarks: Landmarks, model: FaceModel, camera: Camera, pose_it
     return Pose(matrix_to_rotvec(R[None].detach()).float(), T[None]), head
 
 
+def debiased_landmarks(landmarks: Landmarks, model: FaceModel, pose: Pose, head: HeadParams) -> Landmarks:
+    """``landmarks`` with mediapipe's view-dependent offset (the embedding's ``bias``) at ``pose`` and
+    ``head`` subtracted from the 478 points' x, y (depth and box kept)."""
+    from facesculpt.fitting.landmark_bias import landmark_bias
+
+    emb = model.landmarks["mediapipe"]
+    with torch.no_grad():
+        X = pose.apply(model.points(model.vertices(head), "mediapipe"))[0].double()
+        off = landmark_bias(emb.bias, emb.bias_limits, pose.matrix()[0].double(), X.mean(0))
+    p = landmarks.points.clone()
+    n = min(p.shape[0], off.shape[0])
+    p[:n, :2] = p[:n, :2] - (off[:n] * float(landmarks.size)).to(p.dtype)
+    return replace(landmarks, points=p)
+
+
 def fit_head_from_regressor(landmarks: Landmarks, model: FaceModel, camera: Camera, lm_cfg,
                             cfg: RegressorInitConfig, progress=None):
     """``fit_head_landmarks``'s result (pose, HeadParams, losses) started from ``regress_head`` (the
@@ -156,6 +175,12 @@ def fit_head_from_regressor(landmarks: Landmarks, model: FaceModel, camera: Came
 
     stats: dict = {}
     pose, head = regress_head(landmarks, model, camera, cfg.pose_iterations, cfg.expression_floor, stats)
+    emb = model.landmarks["mediapipe"]
+    if cfg.debias_input and getattr(lm_cfg, "view_bias", False) and emb.bias is not None:
+        # the regressor was trained on unbiased points: regress again from the detections minus
+        # mediapipe's view-dependent offset at its first pose (``head_landmarks.view_bias``)
+        landmarks_in = debiased_landmarks(landmarks, model, pose, head)
+        pose, head = regress_head(landmarks_in, model, camera, cfg.pose_iterations, cfg.expression_floor, stats)
     if cfg.polish_iterations <= 0:
         return pose, head, {**stats, "iterations": 0}
     polish = replace(lm_cfg, iterations=int(cfg.polish_iterations), expression_first=0,
