@@ -93,7 +93,8 @@ class CompletionConfig:
     (1 texel at 512)."""
     feather: float = 0.006
     """Width of the feathered strip inside the seen border, as a fraction of the map side
-    (3 texels at 512): seen texels there are blended with the completion."""
+    (3 texels at 512): texels there seen below ``seen`` confidence are blended with the completion
+    (those at or above it keep their value)."""
     mirror_match: bool = True
     """Match the mirrored side's colour and brightness to this side's (a smooth correction field)."""
     match_reach: float = 0.03
@@ -407,7 +408,8 @@ def complete_face_albedo(albedo: torch.Tensor, conf: torch.Tensor, classes: torc
              optionally which half of the face each texel is on (``unwrap.mirror_side``).
 
     Returns (B, S, S, 3) float in [0, 1]: texels with conf 1 further than the feather strip from
-    any texel below 1 are the input's; every texel of the square has a value.
+    any texel below 1 are the input's, other texels seen at ``cfg.seen`` or better (with the mirror's
+    share) are not blended with the fill; every texel of the square has a value.
     """
     check_shape("albedo", albedo, ("B", "S", "S", 3))
     check_shape("conf", conf, (albedo.shape[0], albedo.shape[1], albedo.shape[2]))
@@ -531,6 +533,9 @@ def complete_face_albedo(albedo: torch.Tensor, conf: torch.Tensor, classes: torc
         wb = torch.minimum(w, _smoothstep(cover[:, 0], 0.5, 0.99))
     else:
         wb = w
+    # texels seen at ``seen`` confidence or better keep their value: the feather strip (and the strips round
+    # the unwrap's isolated zero-confidence texels) cost 0.6-1.2 dB of in-view PSNR on grace_hopper and astronaut
+    wb = torch.where(w >= cfg.seen, torch.ones_like(wb), wb)
     out = (wb[..., None] * L + (1 - wb[..., None]) * Lfill).exp().clamp(0, 1)
     return torch.where(((wb >= 1) & (conf >= 1))[..., None], albedo, out)
 
