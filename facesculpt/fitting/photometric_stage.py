@@ -181,6 +181,7 @@ def fit_photometric(
             dense = densify(coarse)
         rend, albedo_tex = render_view(dense, faces, uvs, p, camera, albedo_low, light * unit, tex_size, target_bg,
                                        linear, cfg.antialias, occluded=occluded)
+        state.update(shape=shape, shape_model=model)
         state.update(render=rend, pose=p, coarse=coarse, dense=dense, light=light * unit, albedo_tex=albedo_tex,
                      camera=camera)
         return p, coarse, rend

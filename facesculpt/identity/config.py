@@ -42,7 +42,10 @@ class IdentityConfig:
     random_pose_grad: str = "shape"
     """Which fitted parameters the random-pose term's gradient reaches: "all" (shape, pose,
     light, albedo), "shape_light" (the albedo is detached: the texture stage unwraps the final
-    albedo from the photo anyway) or "shape" (albedo, light and pose detached)."""
+    albedo from the photo anyway), "shape" (albedo, light and pose detached) or "shape_no_identity"
+    (as "shape", and on the morphable head the identity coefficients detached too: the term moves the
+    expression and the corrections only; docs/results.md, "Issue 10: the identity term without the
+    identity coefficients")."""
     random_pose_texture: str = "photo"
     """Colour of the random view: "fit" (the fit's low-res albedo under the jittered SH light)
     or "photo" (the photo projected onto the current mesh in the fitted view and carried

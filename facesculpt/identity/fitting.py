@@ -58,8 +58,8 @@ def _check_config(cfg: IdentityConfig) -> list[int]:
         raise ConfigError(f"identity.chip_landmarks: expected 'photo' or 'mesh', got {cfg.chip_landmarks!r}")
     if cfg.every < 1 or cfg.random_pose_every < 1 or cfg.random_views < 1:
         raise ConfigError("identity.every, identity.random_pose_every and identity.random_views must be at least 1")
-    if cfg.random_pose_grad not in ("all", "shape_light", "shape"):
-        raise ConfigError(f"identity.random_pose_grad: expected 'all', 'shape_light' or 'shape', "
+    if cfg.random_pose_grad not in ("all", "shape_light", "shape", "shape_no_identity"):
+        raise ConfigError(f"identity.random_pose_grad: expected 'all', 'shape_light', 'shape' or 'shape_no_identity', "
                           f"got {cfg.random_pose_grad!r}")
     if cfg.random_pose_texture not in ("fit", "photo"):
         raise ConfigError(f"identity.random_pose_texture: expected 'fit' or 'photo', got {cfg.random_pose_texture!r}")
@@ -243,9 +243,13 @@ def make_identity_terms(target: torch.Tensor, landmarks68_xy: torch.Tensor, cfg:
         albedo_tex = state["albedo_tex"]
         if cfg.random_pose_grad != "all":
             albedo_tex = albedo_tex.detach()
-        if cfg.random_pose_grad == "shape":
+        if cfg.random_pose_grad in ("shape", "shape_no_identity"):
             light = light.detach()
             pose = Pose(pose.rotvec.detach(), pose.translation.detach())
+        if cfg.random_pose_grad == "shape_no_identity" and hasattr(state.get("shape_model"), "K"):
+            # the morphable head: the term reaches expression and corrections, not the identity coefficients
+            sm, sp = state["shape_model"], state["shape"]
+            coarse, dense = sm.both(torch.cat([sp[:, :sm.K].detach(), sp[:, sm.K:]], dim=1))
         dense_neutral = dense
         if expr is not None:
             expr = expr.to(coarse.dtype)
