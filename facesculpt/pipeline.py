@@ -173,10 +173,9 @@ def evaluate(image: np.ndarray, rec: "Reconstruction", topo, identity: bool = Tr
         uv_all = full_cam.project(rec.params.pose.apply(rec.coarse))[0]
         emb = topo.model.landmarks["mediapipe"] if (view_bias and hasattr(topo, "model")) else None
         if emb is not None and emb.bias is not None and uv_all.shape[0] == emb.bias.shape[0]:
-            from facesculpt.fitting.landmark_bias import landmark_bias
+            from facesculpt.fitting.landmark_bias import embedding_offsets
 
-            X = rec.params.pose.apply(rec.coarse)[0].double()
-            off = landmark_bias(emb.bias, emb.bias_limits, rec.params.pose.matrix()[0].double(), X.mean(0))
+            off = embedding_offsets(emb, rec.params.pose.matrix()[0].double(), rec.params.pose.apply(rec.coarse)[0])
             uv_all = uv_all + (off * float(rec.landmarks.size)).to(uv_all.dtype)
         uv68 = uv_all[topo.lmk68]
     lm_err = normalised_landmark_error(uv68, rec.landmarks.points[topo.lmk68, :2])

@@ -28,7 +28,7 @@ from typing import Callable, Optional
 import torch
 
 from facesculpt.face_model import PART_EYEBALL_LEFT, PART_EYEBALL_RIGHT, FaceModel, HeadParams, gaze_matrix
-from facesculpt.fitting.landmark_bias import landmark_bias
+from facesculpt.fitting.landmark_bias import embedding_offsets
 from facesculpt.ops.rotations import rotvec_to_matrix, matrix_to_rotvec
 from facesculpt.structures import Camera, Landmarks, Pose
 
@@ -226,7 +226,7 @@ def fit_head_landmarks(landmarks: Landmarks, model: FaceModel, pose: Pose, camer
         with torch.no_grad():
             P, R, T = model_points(th)
             X = P @ R.T + T
-            off = landmark_bias(emb.bias[:N], emb.bias_limits, R, X.mean(0))
+            off = embedding_offsets(emb, R, X)
         return target_raw - off * scale
 
     def jacobian(th, w):

@@ -44,7 +44,7 @@ from facesculpt.fitting.head_landmarks import (
     fit_head_landmarks,
 )
 from facesculpt.fitting.initialize import initialize
-from facesculpt.fitting.landmark_bias import landmark_bias
+from facesculpt.fitting.landmark_bias import embedding_offsets
 from facesculpt.ops.rotations import matrix_to_rotvec, rotvec_to_matrix
 from facesculpt.structures import Camera, Landmarks, Pose
 
@@ -178,7 +178,7 @@ def _identity_steps(model: FaceModel, frames: list, identity: torch.Tensor, came
     sig = sig.to(dt)[:N][keep] if (point_sigma and lm_cfg.point_sigma == "view" and sig is not None) else None
     vws = [1.0] * len(frames) if view_weights is None else [float(x) for x in view_weights]
     emb = model.landmarks["mediapipe"]
-    bias = emb.bias[:N] if (lm_cfg.view_bias and emb.bias is not None) else None
+    use_bias = lm_cfg.view_bias and emb.bias is not None
     for _ in range(steps):
         H = torch.eye(K, dtype=dt) * lm_cfg.w_identity
         g = a * lm_cfg.w_identity
@@ -193,9 +193,9 @@ def _identity_steps(model: FaceModel, frames: list, identity: torch.Tensor, came
             uv = X[:, :2] / X[:, 2:3] * f + c
             scale = float(lmk.size)
             target = lmk.points[:N, :2].to(dt)[keep]
-            if bias is not None:  # stage 1's view-dependent detector offset (lm_cfg.view_bias)
+            if use_bias:  # stage 1's view-dependent detector offset (lm_cfg.view_bias)
                 Xa = (mean + torch.einsum("k,knc->nc", a, idb) + torch.einsum("e,enc->nc", b, exb)) @ R.T + T
-                target = target - landmark_bias(bias, emb.bias_limits, R, Xa.mean(0))[keep] * scale
+                target = target - embedding_offsets(emb, R, Xa)[keep] * scale
             err = ((uv - target) / scale).norm(dim=-1)
             hub = torch.where(err <= lm_cfg.huber, torch.ones_like(err), lm_cfg.huber / err.clamp(min=1e-12))
             to_cam = torch.nn.functional.normalize(-X, dim=-1)

@@ -69,4 +69,12 @@ def landmark_bias(coef: torch.Tensor, limits: torch.Tensor, R: torch.Tensor, cen
     return rotate2d(local, roll)
 
 
-__all__ = ["NUM_FEATURES", "features", "landmark_bias", "rotate2d", "view_angles"]
+def embedding_offsets(emb, R: torch.Tensor, points_cam: torch.Tensor) -> torch.Tensor:
+    """(N, 2) float64 expected detector offset (face-size units, image frame) of the first N points of
+    the embedding ``emb`` (its ``bias`` and ``bias_limits``) for a head with rotation ``R`` (3, 3) whose N
+    points are at ``points_cam`` (N, 3) in the camera frame (their mean is the face centre)."""
+    n = points_cam.shape[0]
+    return landmark_bias(emb.bias[:n], emb.bias_limits, R, points_cam.to(torch.float64).mean(0))
+
+
+__all__ = ["NUM_FEATURES", "embedding_offsets", "features", "landmark_bias", "rotate2d", "view_angles"]

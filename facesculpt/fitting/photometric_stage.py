@@ -129,7 +129,7 @@ def fit_photometric(
     ``valid`` (1, R, R) bool marks the pixels that may be compared (None: all), e.g. to hide
     a region on purpose. ``extra_terms(state) -> (loss tensor, {name: float})`` adds terms to the objective (e.g. the
     identity losses); ``state`` holds "render" (FaceRender), "pose", "coarse" (1,468,3),
-    "dense" (1,V,3), "light" (1,9,3), "albedo_tex" (1,T,T,3), "camera", "step".
+    "dense" (1,V,3), "light" (1,9,3), "albedo_tex" (1,T,T,3), "camera", "step", "shape" (the shape model's current parameters) and "shape_model".
 
     ``linear``: the light and albedo are linear light and ``target`` is sRGB: the face is shaded
     in linear light and its render encoded to sRGB before every comparison (the loss keeps its
@@ -181,9 +181,8 @@ def fit_photometric(
             dense = densify(coarse)
         rend, albedo_tex = render_view(dense, faces, uvs, p, camera, albedo_low, light * unit, tex_size, target_bg,
                                        linear, cfg.antialias, occluded=occluded)
-        state.update(shape=shape, shape_model=model)
         state.update(render=rend, pose=p, coarse=coarse, dense=dense, light=light * unit, albedo_tex=albedo_tex,
-                     camera=camera)
+                     camera=camera, shape=shape, shape_model=model)
         return p, coarse, rend
 
     def region_mask(rend):

@@ -155,12 +155,12 @@ def regress_head(landmarks: Landmarks, model: FaceModel, camera: Camera, pose_it
 def debiased_landmarks(landmarks: Landmarks, model: FaceModel, pose: Pose, head: HeadParams) -> Landmarks:
     """``landmarks`` with mediapipe's view-dependent offset (the embedding's ``bias``) at ``pose`` and
     ``head`` subtracted from the 478 points' x, y (depth and box kept)."""
-    from facesculpt.fitting.landmark_bias import landmark_bias
+    from facesculpt.fitting.landmark_bias import embedding_offsets
 
     emb = model.landmarks["mediapipe"]
     with torch.no_grad():
-        X = pose.apply(model.points(model.vertices(head), "mediapipe"))[0].double()
-        off = landmark_bias(emb.bias, emb.bias_limits, pose.matrix()[0].double(), X.mean(0))
+        X = pose.apply(model.points(model.vertices(head), "mediapipe"))[0]
+        off = embedding_offsets(emb, pose.matrix()[0].double(), X)
     p = landmarks.points.clone()
     n = min(p.shape[0], off.shape[0])
     p[:n, :2] = p[:n, :2] - (off[:n] * float(landmarks.size)).to(p.dtype)

@@ -55,6 +55,23 @@ def sample_pixels(image: torch.Tensor, xy: torch.Tensor) -> torch.Tensor:
     return out[:, :, 0].permute(0, 2, 1).reshape(*shape[:-1], C)
 
 
+def inside_polygon(poly: np.ndarray, box) -> np.ndarray:
+    """(h, w) bool: which pixel centres (+0.5) of the box (x0, y0, x1, y1), integers, lie inside the
+    polygon ``poly`` (K, 2) of pixel coordinates (x, y), by the even-odd rule."""
+    x0, y0, x1, y1 = box
+    py, px = np.mgrid[y0:y1, x0:x1] + 0.5
+    inside = np.zeros(px.shape, dtype=bool)
+    xa, ya = poly[:, 0], poly[:, 1]
+    xb, yb = np.roll(xa, -1), np.roll(ya, -1)
+    for k in range(len(poly)):
+        if ya[k] == yb[k]:
+            continue
+        crosses = (ya[k] > py) != (yb[k] > py)
+        x_at = xa[k] + (py - ya[k]) * (xb[k] - xa[k]) / (yb[k] - ya[k])
+        inside ^= crosses & (px < x_at)
+    return inside
+
+
 def push_pull_fill(values: torch.Tensor, weights: torch.Tensor, min_size: int = 2) -> torch.Tensor:
     """Smoothly fill low-weight texels from their neighbourhood (push-pull pyramid).
 

@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as F
 
 from facesculpt.core.checks import check_shape
-from facesculpt.ops.image import push_pull_fill
+from facesculpt.ops.image import inside_polygon, push_pull_fill
 
 #: texel classes of the face tile (``texel_classes``)
 CLASS_OUTSIDE, CLASS_SKIN, CLASS_OUTER, CLASS_BROW, CLASS_LIP, CLASS_OPENING = -1, 0, 1, 2, 3, 4
@@ -159,17 +159,7 @@ def _polygon_mask(poly: np.ndarray, S: int) -> np.ndarray:
     out = np.zeros((S, S), bool)
     if x1 <= x0 or y1 <= y0:
         return out
-    py, qx = np.mgrid[y0:y1, x0:x1] + 0.5
-    inside = np.zeros(py.shape, bool)
-    xa, ya = px[:, 0], px[:, 1]
-    xb, yb = np.roll(xa, -1), np.roll(ya, -1)
-    for k in range(len(px)):
-        if ya[k] == yb[k]:
-            continue
-        crosses = (ya[k] > py) != (yb[k] > py)
-        x_at = xa[k] + (py - ya[k]) * (xb[k] - xa[k]) / (yb[k] - ya[k])
-        inside ^= crosses & (qx < x_at)
-    out[y0:y1, x0:x1] = inside
+    out[y0:y1, x0:x1] = inside_polygon(px, (x0, y0, x1, y1))
     return out
 
 

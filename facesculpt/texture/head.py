@@ -35,7 +35,7 @@ from facesculpt.face_model import (
     FaceModel,
     RenderMesh,
 )
-from facesculpt.ops.image import push_pull_fill, sample_pixels
+from facesculpt.ops.image import inside_polygon, push_pull_fill, sample_pixels
 from facesculpt.render.interpolate import interpolate
 from facesculpt.render.rasterize import rasterize
 from facesculpt.texture.unwrap import uv_interpolate, uv_raster
@@ -493,16 +493,7 @@ def _eye_opening(pts: np.ndarray, centre: np.ndarray, box) -> Optional[np.ndarra
     xb, yb = np.roll(xa, -1), np.roll(ya, -1)
     if 0.5 * abs(float(np.dot(xa, yb) - np.dot(ya, xb))) < 1.0:
         return None
-    x0, y0, x1, y1 = box
-    py, px = np.mgrid[y0:y1, x0:x1] + 0.5
-    inside = np.zeros(px.shape, dtype=bool)
-    for k in range(len(loop)):
-        if ya[k] == yb[k]:
-            continue
-        crosses = (ya[k] > py) != (yb[k] > py)
-        x_at = xa[k] + (py - ya[k]) * (xb[k] - xa[k]) / (yb[k] - ya[k])
-        inside ^= crosses & (px < x_at)
-    return inside
+    return inside_polygon(loop, box)
 
 
 def _eye_frames(model: FaceModel):
