@@ -35,9 +35,11 @@ class RegressorInitConfig:
     """The LM polish fits identity and expression too (False: pose and gaze only; the regressor's
     identity and expression are kept)."""
     debias_input: bool = True
-    """With ``head_landmarks.view_bias``: regress a second time from the detections minus
-    mediapipe's view-dependent offset at the first regressed pose (the regressor was trained on
-    unbiased points). Measured in docs/results.md (issues 10/11/14/16, view-dependent bias)."""
+    """With ``head_landmarks.view_bias`` and weights trained on unbiased points: regress a second
+    time from the detections minus mediapipe's view-dependent offset at the first regressed pose.
+    The packaged weights are trained on biased points (``LandmarkNoise.view_bias``, session 5), so
+    this pass is skipped for them (``trained_on_biased_points``). Measured in docs/results.md
+    (issues 10/11/14/16, view-dependent bias; issue 14, session 5)."""
     expression_floor: float = 0.1
     """Expression weights the regressor puts below this are set to 0: its sigmoid outputs are never
     exactly 0 (a smiling photo gets ~25 weights over 0.05, mostly 0.05-0.1, where the landmark fit's
@@ -152,6 +154,17 @@ def regress_head(landmarks: Landmarks, model: FaceModel, camera: Camera, pose_it
     return Pose(matrix_to_rotvec(R[None].detach()).float(), T[None]), head
 
 
+def trained_on_biased_points() -> bool:
+    """Whether the packaged regressor was trained on points with mediapipe's view-dependent offset
+    added (``LandmarkNoise.view_bias`` in its recorded training settings): then its input needs no
+    ``debias_input`` pass."""
+    from facesculpt.models.regressor import load_regressor
+
+    _, meta = load_regressor()
+    noise = meta.get("train_config", {}).get("data", {}).get("noise", {})
+    return bool(noise.get("view_bias", False))
+
+
 def debiased_landmarks(landmarks: Landmarks, model: FaceModel, pose: Pose, head: HeadParams) -> Landmarks:
     """``landmarks`` with mediapipe's view-dependent offset (the embedding's ``bias``) at ``pose`` and
     ``head`` subtracted from the 478 points' x, y (depth and box kept)."""
@@ -176,7 +189,8 @@ def fit_head_from_regressor(landmarks: Landmarks, model: FaceModel, camera: Came
     stats: dict = {}
     pose, head = regress_head(landmarks, model, camera, cfg.pose_iterations, cfg.expression_floor, stats)
     emb = model.landmarks["mediapipe"]
-    if cfg.debias_input and getattr(lm_cfg, "view_bias", False) and emb.bias is not None:
+    if (cfg.debias_input and getattr(lm_cfg, "view_bias", False) and emb.bias is not None
+            and not trained_on_biased_points()):
         # the regressor was trained on unbiased points: regress again from the detections minus
         # mediapipe's view-dependent offset at its first pose (``head_landmarks.view_bias``)
         landmarks_in = debiased_landmarks(landmarks, model, pose, head)

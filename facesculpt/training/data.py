@@ -60,6 +60,11 @@ class LandmarkNoise:
     ``sigma``: ``sqrt(s0^2 + s1^2 (1 - cos)^2)`` of the face size, split evenly over x and y; z the
     same) instead of ``point`` / ``oval``; hidden points keep ``hidden``. Ignored when the
     embedding has no sigmas."""
+    view_bias: bool = False
+    """Add mediapipe's measured view-dependent offset of each point (the embedding's ``bias``,
+    ``tools/measure_landmark_bias.py``) at the sample's pose before the noise, so the regressor
+    learns from points placed where the detector puts them on a turned head (and needs no
+    ``regressor.debias_input`` pass). Ignored when the embedding has no bias."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +90,7 @@ class SampleConfig:
     generator's 0-3 realistic actions, ``synthetic.head.sample_expression``)."""
     gaze_std: tuple = (0.15, 0.1)
     """Standard deviation of the conjugate gaze (yaw, pitch), radians."""
-    noise: LandmarkNoise = LandmarkNoise(measured=True)
+    noise: LandmarkNoise = LandmarkNoise(measured=True, view_bias=True)
     """Landmark noise (``LandmarkNoise``)."""
 
 
@@ -219,6 +224,10 @@ def sample_chunk(model: FaceModel, cfg: SampleConfig, seed: int, n: int = CHUNK)
 
     # mediapipe-like behaviour and noise, in units of the inter-ocular distance
     nz = cfg.noise
+    emb = model.landmarks["mediapipe"]
+    if nz.view_bias and emb.bias is not None:
+        uv = uv + _detector_offsets(emb, R, X, uv)
+        pts = torch.cat([uv, pts[..., 2:]], -1)
     iod = (uv[:, IRIS_LEFT[0]] - uv[:, IRIS_RIGHT[0]]).norm(dim=-1).clamp(min=1.0)  # (B,)
     ncam = normals[None] @ R.transpose(1, 2)
     cos = (ncam * torch.nn.functional.normalize(-X, dim=-1)).sum(-1)  # (B, N)
@@ -249,6 +258,24 @@ def sample_chunk(model: FaceModel, cfg: SampleConfig, seed: int, n: int = CHUNK)
     push = (-cos).clamp(0, 1) * oval[None] * uni(0.0, 1.0, (n, 1)) * nz.silhouette * iod[:, None]
     pts[..., :2] = pts[..., :2] + img_dir * push[..., None]
     return LandmarkBatch(pts.float(), identity, expression, gaze, R.float(), T.float(), focal.float())
+
+
+def _detector_offsets(emb, R: torch.Tensor, X: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
+    """(B, N, 2) pixels: the embedding's view-dependent detector offset of each sample's points (its
+    rotation ``R`` (B, 3, 3), camera-frame points ``X`` (B, N, 3), projections ``uv`` (B, N, 2)),
+    scaled by the face size the offset points span (as ``bench.clip`` places them)."""
+    from facesculpt.fitting.landmark_bias import embedding_offsets
+
+    out = torch.zeros_like(uv)
+    n = min(uv.shape[1], emb.bias.shape[0])
+    for i in range(uv.shape[0]):
+        off = embedding_offsets(emb, R[i].double(), X[i, :n].double()).to(uv.dtype)
+        face = float((uv[i, :n].amax(0) - uv[i, :n].amin(0)).max())
+        for _ in range(3):  # the offsets are in units of the face size the offset points span
+            q = uv[i, :n] + off * face
+            face = float((q.amax(0) - q.amin(0)).max())
+        out[i, :n] = off * face
+    return out
 
 
 @functools.lru_cache(maxsize=2)

@@ -56,6 +56,32 @@ def test_generator_points_are_the_models(model):
     assert 0.01 < float(d) < 0.1
 
 
+def test_generator_adds_the_detector_bias(model):
+    """``LandmarkNoise.view_bias``: without noise, the points move by mediapipe's modelled offset at each
+    sample's own pose (``landmark_bias`` at the batch's rotation and face centre, in face-size units),
+    and the packaged regressor was trained that way (so the pipeline skips its debias pass)."""
+    from facesculpt.fitting.landmark_bias import landmark_bias
+    from facesculpt.fitting.regress_init import trained_on_biased_points
+    from facesculpt.training.data import LandmarkNoise
+
+    emb = model.landmarks["mediapipe"]
+    kw = dict(point=0, oval=0, hidden=0, smooth=0, silhouette=0)
+    plain = sample_chunk(model, SampleConfig(noise=LandmarkNoise(**kw)), 5, n=6)
+    biased = sample_chunk(model, SampleConfig(noise=LandmarkNoise(view_bias=True, **kw)), 5, n=6)
+    assert torch.equal(plain.identity, biased.identity) and torch.equal(plain.rotation, biased.rotation)
+    moved = biased.points[..., :2] - plain.points[..., :2]
+    P = landmark_points(model, plain.identity, plain.expression, plain.gaze)
+    X = P @ plain.rotation.transpose(1, 2) + plain.translation[:, None]
+    for i in range(6):
+        off = landmark_bias(emb.bias, emb.bias_limits, plain.rotation[i].double(), X[i].double().mean(0)).float()
+        q = biased.points[i, :, :2]
+        face = float((q.amax(0) - q.amin(0)).max())
+        assert torch.allclose(moved[i], off * face, atol=0.05 * float(off.abs().max() * face) + 1e-3), i
+        assert float(moved[i].norm(dim=-1).mean()) > 0.3  # pixels: the offsets are not nothing
+    assert torch.equal(plain.points[..., 2], biased.points[..., 2])  # depth untouched
+    assert trained_on_biased_points()
+
+
 def test_few_steps_lower_the_loss(model, tmp_path):
     from facesculpt.models.regressor import frontalise
     from facesculpt.training.data import mean_frontal
