@@ -4,7 +4,11 @@ Each photo is reconstructed clean, then with an occluder pasted over the face (`
 
 * ``bar``: a dark bar across the eyes (a glasses frame / hair strand, exaggerated);
 * ``hand``: a hand-shaped blob (palm and four fingers) in a skin tone over the chin and cheek;
-* ``patch``: a textured square cut from a non-face corner of the same photo, over a cheek.
+* ``patch``: a textured square cut from a non-face corner of the same photo, over a cheek;
+* ``skin_hand``: a hand at the chin (a palm, four finger capsules and a thumb) in the face's own skin
+  colour (the median of the photo's mid-face), shaded as a 3D hand under a light from the upper right,
+  with fine skin noise, anti-aliased edges and a soft cast shadow beside it on the face: a colour test
+  cannot tell it from skin (``hand`` is the older flat-coloured blob, kept for comparison).
 
 The occluded run's albedo is compared with the clean run's albedo *of today's pipeline*
 (``texture.occlusion.enabled=False``: the photo's albedo as before this benchmark's mask) over the
@@ -22,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-OCCLUDERS = ("bar", "hand", "patch")
+OCCLUDERS = ("bar", "hand", "patch", "skin_hand")
 
 
 def _box(landmarks) -> tuple[float, float, float, float]:
@@ -36,6 +40,66 @@ def _capsule(yy, xx, p, q, r) -> np.ndarray:
     d = q - p
     t = np.clip(((xx - p[0]) * d[0] + (yy - p[1]) * d[1]) / max(float(d @ d), 1e-9), 0, 1)
     return (xx - (p[0] + t * d[0])) ** 2 + (yy - (p[1] + t * d[1])) ** 2 <= r * r
+
+
+def _ellipse_sdf(xx, yy, c, a, b):
+    """Approximate signed distance (pixels, < 0 inside) to the axis-aligned ellipse (c, a, b), and
+    the ellipsoid's view-facing normal (H, W, 3) over it."""
+    u, v = (xx - c[0]) / a, (yy - c[1]) / b
+    q = np.sqrt(u * u + v * v)
+    nz = np.sqrt(np.clip(1 - q * q, 0, 1))
+    return (q - 1) * min(a, b), np.stack([u * (q <= 1), v * (q <= 1), nz], -1)
+
+
+def _capsule_sdf(xx, yy, p, q, r):
+    """Signed distance (pixels, < 0 inside) to the capsule p-q of radius ``r``, and a cylinder's
+    normal (H, W, 3) over it."""
+    p, q = np.asarray(p, float), np.asarray(q, float)
+    d = q - p
+    t = np.clip(((xx - p[0]) * d[0] + (yy - p[1]) * d[1]) / max(float(d @ d), 1e-9), 0, 1)
+    ox, oy = (xx - (p[0] + t * d[0])) / r, (yy - (p[1] + t * d[1])) / r
+    dist = np.sqrt(ox * ox + oy * oy)
+    nz = np.sqrt(np.clip(1 - dist * dist, 0, 1))
+    return (dist - 1) * r, np.stack([ox * (dist <= 1), oy * (dist <= 1), nz], -1)
+
+
+def _skin_hand(image: np.ndarray, box, yy, xx) -> tuple[np.ndarray, np.ndarray]:
+    """(image with the ``skin_hand`` occluder (H, W, 3) float, its mask (H, W) bool)."""
+    from scipy import ndimage
+
+    x0, y0, w, h = box
+    H, W = image.shape[:2]
+    img = image.astype(np.float64)
+    ys, ye = int(np.clip(y0 + 0.45 * h, 0, H - 1)), int(np.clip(y0 + 0.72 * h, 1, H))
+    xs, xe = int(np.clip(x0 + 0.2 * w, 0, W - 1)), int(np.clip(x0 + 0.8 * w, 1, W))
+    skin = np.median(img[ys:ye, xs:xe].reshape(-1, 3), 0)  # the face's own colour: no colour cue
+    # parts from back to front: palm (ellipsoid), four fingers and a thumb (cylinders)
+    c = np.array([x0 + 0.26 * w, y0 + 0.94 * h])
+    parts = [_ellipse_sdf(xx, yy, c, 0.2 * w, 0.17 * w)]
+    r = 0.045 * w
+    for i, (ang, ln) in enumerate(((-0.42, 0.30), (-0.16, 0.36), (0.1, 0.35), (0.34, 0.29))):
+        base = c + w * np.array([-0.13 + 0.085 * i, -0.1])
+        tip = base + ln * w * np.array([np.sin(ang), -np.cos(ang)])
+        parts.append(_capsule_sdf(xx, yy, base, tip, r))
+    parts.append(_capsule_sdf(xx, yy, c + w * np.array([0.12, 0.02]), c + w * np.array([0.33, -0.07]), 1.1 * r))
+    sdf = np.full((H, W), np.inf)
+    normal = np.zeros((H, W, 3))
+    normal[..., 2] = 1
+    for d, n in parts:  # the front-most part that covers a pixel gives its normal
+        normal[d < 0] = n[d < 0]
+        sdf = np.minimum(sdf, d)
+    light = np.array([0.35, -0.45, 0.82])
+    light /= np.linalg.norm(light)
+    shade = 0.3 + 0.7 * np.clip(normal @ light, 0, 1)
+    shade = ndimage.gaussian_filter(shade, 0.6) / 0.85
+    noise = 1 + 0.03 * ndimage.gaussian_filter(np.random.default_rng(7).standard_normal((H, W)), 1.0) / 0.28
+    hand = skin * (shade * noise)[..., None]
+    alpha = np.clip(0.5 - sdf, 0, 1)[..., None]  # one pixel of anti-aliasing
+    # a soft cast shadow on the face, down-left of the hand
+    shift = ndimage.shift(alpha[..., 0], (0.04 * w, -0.03 * w), order=1, cval=0.0)
+    shadow = 1 - 0.3 * ndimage.gaussian_filter(shift, 0.015 * w)
+    out = img * shadow[..., None] * (1 - alpha) + hand * alpha
+    return out, alpha[..., 0] >= 0.5
 
 
 def occluder(image: np.ndarray, landmarks, kind: str) -> tuple[np.ndarray, np.ndarray]:
@@ -61,6 +125,9 @@ def occluder(image: np.ndarray, landmarks, kind: str) -> tuple[np.ndarray, np.nd
             mask |= _capsule(yy, xx, base, tip, 0.09 * s)
         shade = 0.75 + 0.35 * np.clip((xx - (c[0] - s)) / (2 * s), 0, 1)
         fill = np.stack([205.0 * shade, 150.0 * shade, 125.0 * shade], -1)
+    elif kind == "skin_hand":
+        out, mask = _skin_hand(image, (x0, y0, w, h), yy, xx)
+        return np.clip(out, 0, 255).round().astype(np.uint8), mask
     else:
         side = int(round(0.3 * w))
         best, src = -1.0, (0, 0)

@@ -17,7 +17,13 @@ def test_occluders_paste_inside_the_face_box_only():
         out, mask = occluder(img, _Lmk(), kind)
         assert out.shape == img.shape and out.dtype == np.uint8
         assert 0.02 * 200 * 250 < mask.sum() < 0.5 * 200 * 250, kind
-        assert np.array_equal(out[~mask], img[~mask])  # nothing changes outside the occluder
+        if kind == "skin_hand":  # its anti-aliased edge and cast shadow touch a band round it, no more
+            from scipy import ndimage
+
+            band = ndimage.binary_dilation(mask, iterations=int(0.12 * 200))
+            assert np.array_equal(out[~band], img[~band]) and not np.array_equal(out[band & ~mask], img[band & ~mask])
+        else:
+            assert np.array_equal(out[~mask], img[~mask])  # nothing changes outside the occluder
         assert not np.array_equal(out[mask], img[mask])
         ys, xs = np.nonzero(mask)
         assert xs.min() >= 80 and xs.max() <= 330 and ys.min() >= 60 and ys.max() <= 400, kind
