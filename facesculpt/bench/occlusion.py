@@ -13,7 +13,11 @@ Each photo is reconstructed clean, then with an occluder pasted over the face (`
 The occluded run's albedo is compared with the clean run's albedo *of today's pipeline*
 (``texture.occlusion.enabled=False``: the photo's albedo as before this benchmark's mask) over the
 UV texels the occluder covers (texels of the clean fit that were seen and whose photo position
-the occluder covers): PSNR and SSIM of the 8-bit sRGB albedo, with the occluder mask on and off.
+the occluder covers): PSNR and SSIM of the 8-bit sRGB albedo, with the occluder mask on and off
+(and, when the hand landmarker is on, ``colour``: the mask without it, as in session 4). The
+albedos are written beside ``results.json`` (``albedo_<photo>_<occluder>_<on|off|colour>.png``).
+``--oracle`` adds the clean photo reconstructed with the occluder's pixels given as invalid (a
+perfect mask): what any mask could reach with today's completion.
 ``clean_psnr`` (mask on vs off on the clean photo, over all seen face texels) is what the mask
 costs where nothing occludes the face (its false positives).
 """
@@ -177,6 +181,13 @@ def compare(a: torch.Tensor, b: torch.Tensor, region: torch.Tensor) -> dict:
     return {"psnr": psnr(a, b, region), "ssim": ssim(a, b, region), "texels": int(region.sum())}
 
 
+def _save_albedo(path: Path, rec) -> None:
+    """The face-chart albedo of ``rec`` as an 8-bit sRGB PNG (to look at by eye)."""
+    from PIL import Image
+
+    Image.fromarray((albedo_srgb8(rec)[0].numpy() * 255).round().astype(np.uint8)).save(path)
+
+
 def _fmt(v, spec=".2f") -> str:
     return "nan" if v != v else format(v, spec)
 
@@ -202,21 +213,27 @@ def cmd_occlusion(args) -> int:
     occ_cfg = cfg.texture.occlusion
     cfgs = {"on": replace(cfg, texture=replace(cfg.texture, occlusion=replace(occ_cfg, enabled=True))),
             "off": replace(cfg, texture=replace(cfg.texture, occlusion=replace(occ_cfg, enabled=False)))}
+    if occ_cfg.hands.enabled:  # the session-4 mask (colour test alone, no hand landmarker), for comparison
+        cfgs["colour"] = replace(cfg, texture=replace(cfg.texture, occlusion=replace(
+            occ_cfg, enabled=True, hands=replace(occ_cfg.hands, enabled=False))))
     out = Path(args.output)
     entries = find_images(args.paths, exclude=[out])
     if not entries:
         print("error: no images found in the given paths", file=sys.stderr)
         return EXIT_USAGE
     rows, failures, clean_rows = [], [], []
-    print(f"{'image':<24}{'occluder':<9}{'texels':>7}{'PSNR off':>9}{'PSNR on':>8}{'SSIM off':>9}{'SSIM on':>8}"
-          f"{'time s':>8}")
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"{'image':<24}{'occluder':<10}{'texels':>7}{'PSNR off':>9}{'colour':>8}{'PSNR on':>8}{'SSIM off':>9}"
+          f"{'SSIM on':>8}{'flagged':>8}{'time s':>8}")
     for entry in entries:
         path = Path(entry[0] if isinstance(entry, tuple) else entry)
         try:
             path, image = _entry_photo(entry)
             lmk = detect_faces(image, max_faces=1, min_face_size=cfg.min_face_size,
                                detection_max_side=cfg.detection_max_side, name=path.name)[0]
-            clean = {k: reconstruct_all(image, config=c, max_faces=1, name=path.name)[0] for k, c in cfgs.items()}
+            clean = {k: reconstruct_all(image, config=c, max_faces=1, name=path.name)[0] for k, c in cfgs.items()
+                     if k != "colour"}
+            _save_albedo(out / f"albedo_{path.stem}_clean_off.png", clean["off"])
             torch.set_grad_enabled(True)
             ref = albedo_srgb8(clean["off"])
             seen = clean["off"].maps.visibility > 0.5
@@ -232,14 +249,24 @@ def cmd_occlusion(args) -> int:
                     rec = reconstruct_all(occ_image, config=c, max_faces=1, name=path.name)[0]
                     torch.set_grad_enabled(True)
                     m = compare(albedo_srgb8(rec), ref, region)
+                    _save_albedo(out / f"albedo_{path.stem}_{kind}_{k}.png", rec)
                     row.update({f"psnr_{k}": m["psnr"], f"ssim_{k}": m["ssim"], "texels": m["texels"]})
                     if k == "on":
                         row["fraction_flagged"] = rec.losses.get("occlusion", {}).get("fraction")
+                        row["hands"] = rec.losses.get("hands", {}).get("count")
+                if getattr(args, "oracle", False):  # the clean photo with the pasted region as the user's mask:
+                    # what a perfect mask could give with this completion (the ceiling of any mask)
+                    rec = reconstruct_all(image, config=cfgs["off"], max_faces=1, name=path.name, valid_mask=~mask)[0]
+                    torch.set_grad_enabled(True)
+                    m = compare(albedo_srgb8(rec), ref, region)
+                    row.update({"psnr_oracle": m["psnr"], "ssim_oracle": m["ssim"]})
                 row["seconds"] = time.perf_counter() - t0
                 rows.append(row)
-                print(f"{path.name[:23]:<24}{kind:<9}{row['texels']:>7}{_fmt(row['psnr_off']):>9}"
-                      f"{_fmt(row['psnr_on']):>8}{_fmt(row['ssim_off'], '.3f'):>9}{_fmt(row['ssim_on'], '.3f'):>8}"
-                      f"{row['seconds']:>8.1f}", flush=True)
+                print(f"{path.name[:23]:<24}{kind:<10}{row['texels']:>7}{_fmt(row['psnr_off']):>9}"
+                      f"{_fmt(row.get('psnr_colour', float('nan'))):>8}{_fmt(row['psnr_on']):>8}"
+                      f"{_fmt(row['ssim_off'], '.3f'):>9}{_fmt(row['ssim_on'], '.3f'):>8}"
+                      f"{_fmt(row['fraction_flagged'] or 0.0, '.3f'):>8}{row['seconds']:>8.1f}"
+                      + (f"   oracle {_fmt(row['psnr_oracle'])}" if "psnr_oracle" in row else ""), flush=True)
         except KeyboardInterrupt:
             raise
         except Exception as e:  # one line, and the batch goes on
@@ -252,18 +279,21 @@ def cmd_occlusion(args) -> int:
     summary = {}
     for kind in kinds + ["all"]:
         rr = [r for r in rows if (kind == "all" or r["occluder"] == kind) and r["texels"] > 0]
-        summary[kind] = {k: mean(rr, k) for k in ("psnr_off", "psnr_on", "ssim_off", "ssim_on")}
+        keys = ("psnr_off", "psnr_on", "ssim_off", "ssim_on") + (("psnr_colour", "ssim_colour") if "colour" in cfgs
+                                                                   else ())
+        keys += ("psnr_oracle", "ssim_oracle") if getattr(args, "oracle", False) else ()
+        summary[kind] = {k: mean(rr, k) for k in keys}
         summary[kind]["gain_db"] = summary[kind]["psnr_on"] - summary[kind]["psnr_off"]
         summary[kind]["n"] = len(rr)
     summary["clean"] = {"psnr": mean(clean_rows, "clean_psnr"), "ssim": mean(clean_rows, "clean_ssim"),
                         "n": len(clean_rows)}
-    out.mkdir(parents=True, exist_ok=True)
     write_json(out / "results.json", {"summary": summary, "rows": rows, "clean": clean_rows, "failures": failures,
                                       "settings": {"preset": cfg.name, "occluders": kinds}})
     for kind in kinds + ["all"]:
         s = summary[kind]
-        print(f"{'mean':<24}{kind:<9}{'':>7}{_fmt(s['psnr_off']):>9}{_fmt(s['psnr_on']):>8}"
-              f"{_fmt(s['ssim_off'], '.3f'):>9}{_fmt(s['ssim_on'], '.3f'):>8}   gain {_fmt(s['gain_db'])} dB")
+        print(f"{'mean':<24}{kind:<10}{'':>7}{_fmt(s['psnr_off']):>9}{_fmt(s.get('psnr_colour', float('nan'))):>8}"
+              f"{_fmt(s['psnr_on']):>8}{_fmt(s['ssim_off'], '.3f'):>9}{_fmt(s['ssim_on'], '.3f'):>8}"
+              f"   gain {_fmt(s['gain_db'])} dB" + (f", oracle {_fmt(s['psnr_oracle'])}" if "psnr_oracle" in s else ""))
     print(f"clean photos, mask on vs off (all seen texels): PSNR {_fmt(summary['clean']['psnr'])} dB, "
           f"SSIM {_fmt(summary['clean']['ssim'], '.3f')}")
     print(f"results: {out / 'results.json'}" + (f"; {len(failures)} image(s) failed" if failures else ""))
@@ -276,6 +306,9 @@ def register(bs, common) -> None:
                                         "with the clean photo's, occluder mask on and off")
     o.add_argument("paths", nargs="+", help="image files and folders")
     o.add_argument("--occluders", default=",".join(OCCLUDERS), help=f"comma list from: {', '.join(OCCLUDERS)}")
+    o.add_argument("--oracle", action="store_true",
+                   help="also reconstruct the clean photo with the occluder's pixels given as invalid (a perfect "
+                        "mask): the ceiling of any occluder mask with this completion")
     common(o)
     o.set_defaults(func=cmd_occlusion)
 

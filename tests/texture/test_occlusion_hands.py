@@ -1,0 +1,56 @@
+"""Hands out of the albedo (issue 12 item 3, session 5): the pipeline with the hand landmarker on."""
+import numpy as np
+import pytest
+
+
+def _cfg(hands: bool, enabled: bool = True):
+    from facesculpt.config import make_config
+
+    return make_config("fast", **{"texture.occlusion.hands.enabled": hands, "texture.occlusion.enabled": enabled})
+
+
+def _crop_share(rec, mask: np.ndarray) -> float:
+    """Share of the photo pixels of ``mask`` (H, W) bool inside ``rec``'s texture crop that ``rec.occluded``
+    flags (nearest crop pixel)."""
+    x0, y0, side, occ = rec.occluded
+    occ = occ.numpy()
+    R = occ.shape[0]
+    ys, xs = np.nonzero(mask)
+    cx = np.floor((xs + 0.5 - x0) * R / side).astype(int)
+    cy = np.floor((ys + 0.5 - y0) * R / side).astype(int)
+    inside = (cx >= 0) & (cx < R) & (cy >= 0) & (cy < R)
+    return float(occ[cy[inside], cx[inside]].mean())
+
+
+def test_pasted_skin_hand_masked_and_kept_out_of_the_albedo(astronaut):
+    """The benchmark's skin-coloured hand on the astronaut: >= 90 % of it is masked, and its texels'
+    albedo loses the hand's structure (SSIM to the clean photo's albedo >= 0.1 higher than without the
+    mask; 0.67 vs 0.51 when written) at no cost in PSNR. (PSNR cannot gain the issue's 2 dB here: a
+    perfect mask reaches about the unmasked PSNR with ``fast``'s completion, docs/results.md.)"""
+    from facesculpt.bench.occlusion import albedo_srgb8, compare, covered_texels, occluder
+    from facesculpt.detect import detect_faces
+    from facesculpt.pipeline import reconstruct_all
+
+    lmk = detect_faces(astronaut, max_faces=1)[0]
+    img, pasted = occluder(astronaut, lmk, "skin_hand")
+    clean = reconstruct_all(astronaut, config=_cfg(False, enabled=False), max_faces=1)[0]
+    on = reconstruct_all(img, config=_cfg(True), max_faces=1)[0]
+    off = reconstruct_all(img, config=_cfg(False, enabled=False), max_faces=1)[0]
+    assert on.losses["hands"]["count"] >= 1 and on.losses["hands"]["used"]
+    assert _crop_share(on, pasted) >= 0.9
+    region = covered_texels(clean, pasted)
+    assert int(region.sum()) > 500
+    ref = albedo_srgb8(clean)
+    m_on, m_off = compare(albedo_srgb8(on), ref, region), compare(albedo_srgb8(off), ref, region)
+    assert m_on["ssim"] >= m_off["ssim"] + 0.1
+    assert m_on["psnr"] >= m_off["psnr"]
+
+
+@pytest.mark.parametrize("photo,limit", [("astronaut", 0.06), ("grace_hopper", 0.10)])
+def test_clean_photo_flags_little(photo, limit, request):
+    """No hand on a clean photo, and the whole mask (colour test + hands) flags < ``limit`` of the crop."""
+    from facesculpt.pipeline import reconstruct_all
+
+    rec = reconstruct_all(request.getfixturevalue(photo), config=_cfg(True), max_faces=1)[0]
+    assert rec.losses["hands"]["count"] == 0
+    assert rec.losses["occlusion"]["fraction"] < limit
