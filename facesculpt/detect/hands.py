@@ -6,7 +6,8 @@ downloaded. The landmarker runs twice: on the whole photo, and on a square crop 
 (``crop_expand`` x the face box, resized to ``crop_size`` pixels), where a hand in front of a small
 face is large enough for the palm detector. Each detected hand becomes a mask: the convex hull of
 its palm points, each finger (and the thumb) as a chain of capsules whose radius follows the palm's
-width, all grown by a margin. Written here because no installed library turns hand landmarks into a
+width, all grown by a margin. With a face box, hands much smaller than the face are dropped
+(``min_size``). Written here because no installed library turns hand landmarks into a
 region. Pure functions of arrays: no files, no prints.
 """
 from __future__ import annotations
@@ -43,6 +44,10 @@ class HandsConfig:
     """A finger capsule's radius as a fraction of the palm's width (index root to little-finger root)."""
     margin: float = 0.12
     """Margin grown round each hand's mask, as a fraction of the palm's width."""
+    min_size: float = 0.35
+    """With a face box: a hand whose 21 points span less than this fraction of the face box's larger
+    side is dropped (a hand near a face is about the face's size; a nose in profile was taken for a
+    small hand on an AFLW photo: docs/results.md, issue 12 session 5)."""
 
 
 @lru_cache(maxsize=4)
@@ -87,7 +92,14 @@ def detect_hands(image: np.ndarray, face_box: Optional[tuple] = None, cfg: Hands
         x0, y0, side = square_box(face_box, cfg.crop_expand)
         crop = crop_resize(image, x0, y0, side, cfg.crop_size)
         hands += [p * (side / cfg.crop_size) + np.array([x0, y0]) for p in _run(crop, cfg.min_confidence)]
-    return hands
+    return hands if face_box is None else near_face_sized(hands, face_box, cfg.min_size)
+
+
+def near_face_sized(hands: list[np.ndarray], face_box, min_size: float) -> list[np.ndarray]:
+    """The hands ((21, 2) pixel points each) whose points span at least ``min_size`` x the larger side
+    of ``face_box`` (x0, y0, x1, y1)."""
+    face = max(float(face_box[2]) - float(face_box[0]), float(face_box[3]) - float(face_box[1]))
+    return [p for p in hands if float(np.ptp(p, axis=0).max()) >= min_size * face]
 
 
 def hand_mask(hands: list[np.ndarray], size: tuple[int, int], cfg: HandsConfig = HandsConfig()) -> np.ndarray:
@@ -116,4 +128,4 @@ def hand_mask(hands: list[np.ndarray], size: tuple[int, int], cfg: HandsConfig =
     return im > 0
 
 
-__all__ = ["HandsConfig", "PALM", "CHAINS", "detect_hands", "hand_mask"]
+__all__ = ["HandsConfig", "PALM", "CHAINS", "detect_hands", "hand_mask", "near_face_sized"]

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from facesculpt.detect.hands import CHAINS, HandsConfig, detect_hands, hand_mask
+from facesculpt.detect.hands import CHAINS, HandsConfig, detect_hands, hand_mask, near_face_sized
 
 
 def _open_hand(cx=120.0, cy=220.0, s=30.0):
@@ -78,3 +78,14 @@ def test_presets_hands_on_in_default_off_in_fast():
     assert not make_config("fast").texture.occlusion.hands.enabled
     on = make_config("fast", **{"texture.occlusion.hands.enabled": True})
     assert on.texture.occlusion.hands.enabled
+
+
+def test_hands_much_smaller_than_the_face_dropped():
+    """A nose in profile was taken for a hand spanning 0.18 x the face box (AFLW image02420); pasted
+    hands span 0.44-0.59 x."""
+    hand = _open_hand()
+    span = float(np.ptp(hand, axis=0).max())
+    box = (0.0, 0.0, span / 0.3, span / 0.3)  # the hand spans 0.3 x this face box
+    assert near_face_sized([hand], box, 0.35) == []
+    assert len(near_face_sized([hand], box, 0.25)) == 1
+    assert len(near_face_sized([hand, hand * 0.3], (0.0, 0.0, span, span / 2), 0.35)) == 1
