@@ -16,7 +16,9 @@ UV texels the occluder covers (texels of the clean fit that were seen and whose 
 the occluder covers): PSNR and SSIM of the 8-bit sRGB albedo, with the occluder mask on and off
 (and, when the hand landmarker is on, ``colour``: the mask without it, as in session 4). The
 albedos are written beside ``results.json`` (``albedo_<photo>_<occluder>_<on|off|colour>.png``).
-``--oracle`` adds the clean photo reconstructed with the occluder's pixels given as invalid (a
+``psnr_gain_*``: the same PSNR after one gain per channel fitted on the seen texels outside the
+occluded region (an occluder moves the whole albedo's tone through the light fit and the landmarks;
+this keeps the region's own error). ``--oracle`` adds the clean photo reconstructed with the occluder's pixels given as invalid (a
 perfect mask): what any mask could reach with today's completion.
 ``clean_psnr`` (mask on vs off on the clean photo, over all seen face texels) is what the mask
 costs where nothing occludes the face (its false positives).
@@ -172,13 +174,21 @@ def albedo_srgb8(rec) -> torch.Tensor:
     return (a.clamp(0, 1) * 255).round() / 255
 
 
-def compare(a: torch.Tensor, b: torch.Tensor, region: torch.Tensor) -> dict:
-    """PSNR (dB) and SSIM of albedos ``a``, ``b`` (1, S, S, 3) over ``region`` (1, S, S) bool."""
+def compare(a: torch.Tensor, b: torch.Tensor, region: torch.Tensor, gain_region: torch.Tensor | None = None) -> dict:
+    """PSNR (dB) and SSIM of albedos ``a``, ``b`` (1, S, S, 3) over ``region`` (1, S, S) bool. With
+    ``gain_region`` (1, S, S) bool, also ``psnr_gain``: the PSNR after one gain per channel of ``a``
+    fitted to ``b`` (least squares) over ``gain_region`` (the unoccluded skin): what is left when the
+    whole albedo's tone, which an occluder moves through the light fit, is set aside."""
     from facesculpt.metrics import psnr, ssim
 
     if int(region.sum()) == 0:
-        return {"psnr": float("nan"), "ssim": float("nan"), "texels": 0}
-    return {"psnr": psnr(a, b, region), "ssim": ssim(a, b, region), "texels": int(region.sum())}
+        return {"psnr": float("nan"), "ssim": float("nan"), "psnr_gain": float("nan"), "texels": 0}
+    out = {"psnr": psnr(a, b, region), "ssim": ssim(a, b, region), "texels": int(region.sum())}
+    if gain_region is not None and int(gain_region.sum()) > 0:
+        av, bv = a[gain_region].double(), b[gain_region].double()
+        gain = ((av * bv).sum(0) / (av * av).sum(0).clamp(min=1e-12)).to(a.dtype)
+        out["psnr_gain"] = psnr((a * gain).clamp(0, 1), b, region)
+    return out
 
 
 def _save_albedo(path: Path, rec) -> None:
@@ -248,7 +258,9 @@ def cmd_occlusion(args) -> int:
                 for k, c in cfgs.items():
                     rec = reconstruct_all(occ_image, config=c, max_faces=1, name=path.name)[0]
                     torch.set_grad_enabled(True)
-                    m = compare(albedo_srgb8(rec), ref, region)
+                    m = compare(albedo_srgb8(rec), ref, region, seen & ~region)
+                    if "psnr_gain" in m:
+                        row[f"psnr_gain_{k}"] = m["psnr_gain"]
                     _save_albedo(out / f"albedo_{path.stem}_{kind}_{k}.png", rec)
                     row.update({f"psnr_{k}": m["psnr"], f"ssim_{k}": m["ssim"], "texels": m["texels"]})
                     if k == "on":
@@ -258,15 +270,17 @@ def cmd_occlusion(args) -> int:
                     # what a perfect mask could give with this completion (the ceiling of any mask)
                     rec = reconstruct_all(image, config=cfgs["off"], max_faces=1, name=path.name, valid_mask=~mask)[0]
                     torch.set_grad_enabled(True)
-                    m = compare(albedo_srgb8(rec), ref, region)
-                    row.update({"psnr_oracle": m["psnr"], "ssim_oracle": m["ssim"]})
+                    m = compare(albedo_srgb8(rec), ref, region, seen & ~region)
+                    row.update({"psnr_oracle": m["psnr"], "ssim_oracle": m["ssim"], "psnr_gain_oracle": m["psnr_gain"]})
                 row["seconds"] = time.perf_counter() - t0
                 rows.append(row)
                 print(f"{path.name[:23]:<24}{kind:<10}{row['texels']:>7}{_fmt(row['psnr_off']):>9}"
                       f"{_fmt(row.get('psnr_colour', float('nan'))):>8}{_fmt(row['psnr_on']):>8}"
                       f"{_fmt(row['ssim_off'], '.3f'):>9}{_fmt(row['ssim_on'], '.3f'):>8}"
                       f"{_fmt(row['fraction_flagged'] or 0.0, '.3f'):>8}{row['seconds']:>8.1f}"
-                      + (f"   oracle {_fmt(row['psnr_oracle'])}" if "psnr_oracle" in row else ""), flush=True)
+                      + f"   gain-matched off {_fmt(row['psnr_gain_off'])} on {_fmt(row['psnr_gain_on'])}"
+                      + (f"   oracle {_fmt(row['psnr_oracle'])} ({_fmt(row['psnr_gain_oracle'])})"
+                         if "psnr_oracle" in row else ""), flush=True)
         except KeyboardInterrupt:
             raise
         except Exception as e:  # one line, and the batch goes on
@@ -281,7 +295,8 @@ def cmd_occlusion(args) -> int:
         rr = [r for r in rows if (kind == "all" or r["occluder"] == kind) and r["texels"] > 0]
         keys = ("psnr_off", "psnr_on", "ssim_off", "ssim_on") + (("psnr_colour", "ssim_colour") if "colour" in cfgs
                                                                    else ())
-        keys += ("psnr_oracle", "ssim_oracle") if getattr(args, "oracle", False) else ()
+        keys += ("psnr_gain_off", "psnr_gain_on") + (("psnr_gain_colour",) if "colour" in cfgs else ())
+        keys += ("psnr_oracle", "ssim_oracle", "psnr_gain_oracle") if getattr(args, "oracle", False) else ()
         summary[kind] = {k: mean(rr, k) for k in keys}
         summary[kind]["gain_db"] = summary[kind]["psnr_on"] - summary[kind]["psnr_off"]
         summary[kind]["n"] = len(rr)
@@ -293,7 +308,9 @@ def cmd_occlusion(args) -> int:
         s = summary[kind]
         print(f"{'mean':<24}{kind:<10}{'':>7}{_fmt(s['psnr_off']):>9}{_fmt(s.get('psnr_colour', float('nan'))):>8}"
               f"{_fmt(s['psnr_on']):>8}{_fmt(s['ssim_off'], '.3f'):>9}{_fmt(s['ssim_on'], '.3f'):>8}"
-              f"   gain {_fmt(s['gain_db'])} dB" + (f", oracle {_fmt(s['psnr_oracle'])}" if "psnr_oracle" in s else ""))
+              f"   gain {_fmt(s['gain_db'])} dB; gain-matched off {_fmt(s['psnr_gain_off'])} on "
+              f"{_fmt(s['psnr_gain_on'])}"
+              + (f"; oracle {_fmt(s['psnr_oracle'])} ({_fmt(s['psnr_gain_oracle'])})" if "psnr_oracle" in s else ""))
     print(f"clean photos, mask on vs off (all seen texels): PSNR {_fmt(summary['clean']['psnr'])} dB, "
           f"SSIM {_fmt(summary['clean']['ssim'], '.3f')}")
     print(f"results: {out / 'results.json'}" + (f"; {len(failures)} image(s) failed" if failures else ""))
