@@ -114,7 +114,8 @@ def cues(c: dict, view) -> dict:
         lum_full = la.mean(-1)
 
         def lp(x, s):
-            return ndimage.gaussian_filter(x * face, s * S) / (ndimage.gaussian_filter(face.astype(float), s * S) + 1e-6)
+            den = ndimage.gaussian_filter(face.astype(float), s * S) + 1e-6
+            return ndimage.gaussian_filter(x * face, s * S) / den
 
         F = lp(lum_full, 0.012) - lp(lum_full, 0.04)
         inner = ndimage.binary_erosion(face, iterations=max(1, int(0.03 * S))) & ~ndimage.binary_dilation(

@@ -18,8 +18,9 @@ the occluder covers): PSNR and SSIM of the 8-bit sRGB albedo, with the occluder 
 albedos are written beside ``results.json`` (``albedo_<photo>_<occluder>_<on|off|colour>.png``).
 ``psnr_gain_*``: the same PSNR after one gain per channel fitted on the seen texels outside the
 occluded region (an occluder moves the whole albedo's tone through the light fit and the landmarks;
-this keeps the region's own error). ``--oracle`` adds the clean photo reconstructed with the occluder's pixels given as invalid (a
-perfect mask): what any mask could reach with today's completion.
+this keeps the region's own error). ``--oracle`` adds the clean photo reconstructed with the
+occluder's pixels given as invalid (a perfect mask): what any mask could reach with today's
+completion.
 ``clean_psnr`` (mask on vs off on the clean photo, over all seen face texels) is what the mask
 costs where nothing occludes the face (its false positives).
 """

@@ -32,10 +32,10 @@ class HandsConfig:
     (``texture.occlusion.hands``)."""
 
     enabled: bool = True
-    """Run the hand landmarker (about 0.05 s a photo); False: hands are left to the other cues."""
+    """Run the hand landmarker (two passes, ~0.1 s a photo under load); False: hands are left to the
+    colour test."""
     min_confidence: float = 0.5
-    """mediapipe's palm-detection confidence a hand needs (0.2 found hands in the face itself on
-    Grace Hopper: docs/results.md, issue 12 session 5)."""
+    """mediapipe's palm-detection confidence a hand needs (mediapipe's own default)."""
     crop_expand: float = 2.0
     """The second pass's square crop, this many times the face box (0: whole photo only)."""
     crop_size: int = 256
