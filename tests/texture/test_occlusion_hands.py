@@ -54,3 +54,32 @@ def test_clean_photo_flags_little(photo, limit, request):
     rec = reconstruct_all(request.getfixturevalue(photo), config=_cfg(True), max_faces=1)[0]
     assert rec.losses["hands"]["count"] == 0
     assert rec.losses["occlusion"]["fraction"] < limit
+
+
+def test_hand_mask_over_most_of_the_face_is_not_trusted(grace_hopper, monkeypatch):
+    """``pipeline._hands``: a "hand" covering more than ``max_fraction`` of the face box (the face taken for
+    a hand) is reported but not used; a small one over the cheek is used."""
+    import facesculpt.detect.hands as hands_mod
+    from facesculpt.config import make_config
+    from facesculpt.detect import detect_faces
+    from facesculpt.pipeline import _hands
+
+    lmk = detect_faces(grace_hopper, max_faces=1)[0]
+    x0, y0, x1, y1 = lmk.bbox.tolist()
+    cx, cy, w = (x0 + x1) / 2, (y0 + y1) / 2, x1 - x0
+
+    def fake(scale):
+        pts = np.stack([np.linspace(-0.5, 0.5, 21), np.linspace(-0.5, 0.5, 21)[::-1]], -1) * scale * w
+        pts[5], pts[17] = (-0.5 * scale * w, -0.2 * scale * w), (0.5 * scale * w, -0.2 * scale * w)  # palm width
+        return [pts + np.array([cx, cy])]
+
+    cfg = make_config("default")
+    monkeypatch.setattr(hands_mod, "detect_hands", lambda img, box, c: fake(2.0))
+    mask, info = _hands(grace_hopper, lmk, cfg, {})
+    assert mask is None and info["count"] == 1 and not info["used"] and info["fraction"] > 0.6
+    monkeypatch.setattr(hands_mod, "detect_hands", lambda img, box, c: fake(0.4))
+    timings = {}
+    mask, info = _hands(grace_hopper, lmk, cfg, timings)
+    assert info["used"] and 0.02 < info["fraction"] < 0.6 and mask.shape == grace_hopper.shape[:2]
+    assert "hands" in timings
+    assert _hands(grace_hopper, lmk, make_config("fast"), {}) == (None, None)  # off in fast
