@@ -17,6 +17,7 @@ from facesculpt.fitting.gates import GateConfig
 from facesculpt.fitting.head_landmarks import HeadLandmarkConfig
 from facesculpt.fitting.head_shape import HeadPriors
 from facesculpt.texture.occlusion import OcclusionConfig
+from facesculpt.detect.hands import HandsConfig
 from facesculpt.render.visibility_config import VisibilityConfig
 from facesculpt.fitting.head_track import TrackConfig
 from facesculpt.fitting.regress_init import RegressorInitConfig
@@ -202,8 +203,11 @@ def _presets() -> dict[str, Config]:
         # docs/results.md "Speed and defaults, session 3"); `--set identity_metrics=true` adds them
         # fast also leaves the skin-like completion out (0.1-0.3 s, over its ~20 ms budget: docs/results.md,
         # issue 12 section "completion that looks like skin"); `--set texture.completion.enabled=true` adds it
+        # fast also skips the hand landmarker (~0.1 s under load, a third of its time; docs/results.md
+        # issue 12 session 5); `--set texture.occlusion.hands.enabled=true` adds it
         "fast": Config(name="fast", photometric=PhotometricFitConfig(enabled=False), identity_metrics=False,
-                       texture=TextureConfig(completion=CompletionConfig(enabled=False))),
+                       texture=TextureConfig(completion=CompletionConfig(enabled=False),
+                                             occlusion=OcclusionConfig(hands=HandsConfig(enabled=False)))),
         "default": Config(name="default", identity=IdentityConfig(enabled=True)),
         "full": Config(name="full", detail=DetailConfig(enabled=True), identity=IdentityConfig(enabled=True)),
     }

@@ -268,6 +268,8 @@ def reconstruct_face(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
     pose, shape, lm_losses = fit_landmarks(landmarks, model, pose, cam, cfg.landmarks, progress)
     losses = {"landmarks": lm_losses}
     timings["landmarks"] = time.perf_counter() - t
+    if hands_info is not None:
+        losses["hands"] = hands_info
 
     # the face crop the photometric fit and the metrics use
     t = time.perf_counter()
@@ -363,6 +365,29 @@ def _mask_occluders(tex: _Crop, dense, view, pose, light, landmarks: Landmarks, 
     return dc_replace(tex, valid=valid), {"fraction": float(occ.float().mean())}, occ
 
 
+def _hands(image: np.ndarray, landmarks: Landmarks, cfg: Config, timings: dict):
+    """((H, W) bool pixels of the hands mediapipe's hand landmarker finds, or None; {"count", "fraction"} or
+    None when it did not run). A mask over more than ``texture.occlusion.max_fraction`` of the face box is
+    not trusted (the face taken for a hand): none."""
+    occ_cfg = cfg.texture.occlusion
+    if not (occ_cfg.enabled and occ_cfg.hands.enabled):
+        return None, None
+    from facesculpt.detect.hands import detect_hands, hand_mask
+
+    t = time.perf_counter()
+    found = detect_hands(image, landmarks.bbox.tolist(), occ_cfg.hands)
+    mask, frac = None, 0.0
+    if found:
+        mask = hand_mask(found, image.shape[:2], occ_cfg.hands)
+        x0, y0, x1, y1 = [int(round(float(v))) for v in landmarks.bbox.tolist()]
+        box = mask[max(0, y0):max(0, y1), max(0, x0):max(0, x1)]
+        frac = float(box.mean()) if box.size else 0.0
+        if frac > occ_cfg.max_fraction:
+            mask = None
+    timings["hands"] = time.perf_counter() - t
+    return mask, {"count": len(found), "fraction": frac, "used": mask is not None}
+
+
 def _completion_classes(view, cfg: Config):
     """The face tile's texel classes for the completion (``texture.completion``), None when it is off."""
     if not cfg.texture.completion.enabled:
@@ -392,6 +417,9 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
     openings = openings_mask(landmarks, image.shape[:2])
     user_mask = valid_mask
     valid_mask = openings if valid_mask is None else (np.asarray(valid_mask) > 0) & openings
+    hands_px, hands_info = _hands(image, landmarks, cfg, timings)
+    if hands_px is not None:  # hands are no skin: out of the photometric fit and the albedo
+        valid_mask = valid_mask & ~hands_px
     _, pose, cam = initialize(landmarks, view.canonical)
     if fixed is not None:  # given (video tracking, several photos): no landmark stage
         pose, head = fixed[0], fixed[1]
@@ -405,6 +433,8 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
         pose, head, lm_losses = fit_head_landmarks(landmarks, model, pose, cam, cfg.head_landmarks, progress)
     losses = {"landmarks": lm_losses}
     timings["landmarks"] = time.perf_counter() - t
+    if hands_info is not None:
+        losses["hands"] = hands_info
 
     t = time.perf_counter()
     pc = cfg.photometric
@@ -477,6 +507,9 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
     if cfg.texture.occlusion.enabled:  # occluders out of the albedo (texture.occlusion)
         t_occ = time.perf_counter()
         tex, losses["occlusion"], occ = _mask_occluders(tex, dense, view, pose, light, landmarks, cfg, linear)
+        if hands_px is not None:  # the record has the hands too (the valid mask kept them out already)
+            occ = occ | _crop_mask(hands_px, tex.x0, tex.y0, tex.side, tex.size).to(occ.device)
+            losses["occlusion"]["fraction"] = float(occ.float().mean())
         occluded = (tex.x0, tex.y0, tex.side, occ.reshape(occ.shape[-2:]).cpu())
         timings["occlusion"] = time.perf_counter() - t_occ
     if linear:

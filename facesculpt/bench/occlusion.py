@@ -4,12 +4,23 @@ Each photo is reconstructed clean, then with an occluder pasted over the face (`
 
 * ``bar``: a dark bar across the eyes (a glasses frame / hair strand, exaggerated);
 * ``hand``: a hand-shaped blob (palm and four fingers) in a skin tone over the chin and cheek;
-* ``patch``: a textured square cut from a non-face corner of the same photo, over a cheek.
+* ``patch``: a textured square cut from a non-face corner of the same photo, over a cheek;
+* ``skin_hand``: a hand at the chin (a palm, four finger capsules and a thumb) in the face's own skin
+  colour (the median of the photo's mid-face), shaded as a 3D hand under a light from the upper right,
+  with fine skin noise, anti-aliased edges and a soft cast shadow beside it on the face: a colour test
+  cannot tell it from skin (``hand`` is the older flat-coloured blob, kept for comparison).
 
 The occluded run's albedo is compared with the clean run's albedo *of today's pipeline*
 (``texture.occlusion.enabled=False``: the photo's albedo as before this benchmark's mask) over the
 UV texels the occluder covers (texels of the clean fit that were seen and whose photo position
-the occluder covers): PSNR and SSIM of the 8-bit sRGB albedo, with the occluder mask on and off.
+the occluder covers): PSNR and SSIM of the 8-bit sRGB albedo, with the occluder mask on and off
+(and, when the hand landmarker is on, ``colour``: the mask without it, as in session 4). The
+albedos are written beside ``results.json`` (``albedo_<photo>_<occluder>_<on|off|colour>.png``).
+``psnr_gain_*``: the same PSNR after one gain per channel fitted on the seen texels outside the
+occluded region (an occluder moves the whole albedo's tone through the light fit and the landmarks;
+this keeps the region's own error). ``--oracle`` adds the clean photo reconstructed with the
+occluder's pixels given as invalid (a perfect mask): what any mask could reach with today's
+completion.
 ``clean_psnr`` (mask on vs off on the clean photo, over all seen face texels) is what the mask
 costs where nothing occludes the face (its false positives).
 """
@@ -22,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-OCCLUDERS = ("bar", "hand", "patch")
+OCCLUDERS = ("bar", "hand", "patch", "skin_hand")
 
 
 def _box(landmarks) -> tuple[float, float, float, float]:
@@ -36,6 +47,66 @@ def _capsule(yy, xx, p, q, r) -> np.ndarray:
     d = q - p
     t = np.clip(((xx - p[0]) * d[0] + (yy - p[1]) * d[1]) / max(float(d @ d), 1e-9), 0, 1)
     return (xx - (p[0] + t * d[0])) ** 2 + (yy - (p[1] + t * d[1])) ** 2 <= r * r
+
+
+def _ellipse_sdf(xx, yy, c, a, b):
+    """Approximate signed distance (pixels, < 0 inside) to the axis-aligned ellipse (c, a, b), and
+    the ellipsoid's view-facing normal (H, W, 3) over it."""
+    u, v = (xx - c[0]) / a, (yy - c[1]) / b
+    q = np.sqrt(u * u + v * v)
+    nz = np.sqrt(np.clip(1 - q * q, 0, 1))
+    return (q - 1) * min(a, b), np.stack([u * (q <= 1), v * (q <= 1), nz], -1)
+
+
+def _capsule_sdf(xx, yy, p, q, r):
+    """Signed distance (pixels, < 0 inside) to the capsule p-q of radius ``r``, and a cylinder's
+    normal (H, W, 3) over it."""
+    p, q = np.asarray(p, float), np.asarray(q, float)
+    d = q - p
+    t = np.clip(((xx - p[0]) * d[0] + (yy - p[1]) * d[1]) / max(float(d @ d), 1e-9), 0, 1)
+    ox, oy = (xx - (p[0] + t * d[0])) / r, (yy - (p[1] + t * d[1])) / r
+    dist = np.sqrt(ox * ox + oy * oy)
+    nz = np.sqrt(np.clip(1 - dist * dist, 0, 1))
+    return (dist - 1) * r, np.stack([ox * (dist <= 1), oy * (dist <= 1), nz], -1)
+
+
+def _skin_hand(image: np.ndarray, box, yy, xx) -> tuple[np.ndarray, np.ndarray]:
+    """(image with the ``skin_hand`` occluder (H, W, 3) float, its mask (H, W) bool)."""
+    from scipy import ndimage
+
+    x0, y0, w, h = box
+    H, W = image.shape[:2]
+    img = image.astype(np.float64)
+    ys, ye = int(np.clip(y0 + 0.45 * h, 0, H - 1)), int(np.clip(y0 + 0.72 * h, 1, H))
+    xs, xe = int(np.clip(x0 + 0.2 * w, 0, W - 1)), int(np.clip(x0 + 0.8 * w, 1, W))
+    skin = np.median(img[ys:ye, xs:xe].reshape(-1, 3), 0)  # the face's own colour: no colour cue
+    # parts from back to front: palm (ellipsoid), four fingers and a thumb (cylinders)
+    c = np.array([x0 + 0.26 * w, y0 + 0.94 * h])
+    parts = [_ellipse_sdf(xx, yy, c, 0.2 * w, 0.17 * w)]
+    r = 0.045 * w
+    for i, (ang, ln) in enumerate(((-0.42, 0.30), (-0.16, 0.36), (0.1, 0.35), (0.34, 0.29))):
+        base = c + w * np.array([-0.13 + 0.085 * i, -0.1])
+        tip = base + ln * w * np.array([np.sin(ang), -np.cos(ang)])
+        parts.append(_capsule_sdf(xx, yy, base, tip, r))
+    parts.append(_capsule_sdf(xx, yy, c + w * np.array([0.12, 0.02]), c + w * np.array([0.33, -0.07]), 1.1 * r))
+    sdf = np.full((H, W), np.inf)
+    normal = np.zeros((H, W, 3))
+    normal[..., 2] = 1
+    for d, n in parts:  # the front-most part that covers a pixel gives its normal
+        normal[d < 0] = n[d < 0]
+        sdf = np.minimum(sdf, d)
+    light = np.array([0.35, -0.45, 0.82])
+    light /= np.linalg.norm(light)
+    shade = 0.3 + 0.7 * np.clip(normal @ light, 0, 1)
+    shade = ndimage.gaussian_filter(shade, 0.6) / 0.85
+    noise = 1 + 0.03 * ndimage.gaussian_filter(np.random.default_rng(7).standard_normal((H, W)), 1.0) / 0.28
+    hand = skin * (shade * noise)[..., None]
+    alpha = np.clip(0.5 - sdf, 0, 1)[..., None]  # one pixel of anti-aliasing
+    # a soft cast shadow on the face, down-left of the hand
+    shift = ndimage.shift(alpha[..., 0], (0.04 * w, -0.03 * w), order=1, cval=0.0)
+    shadow = 1 - 0.3 * ndimage.gaussian_filter(shift, 0.015 * w)
+    out = img * shadow[..., None] * (1 - alpha) + hand * alpha
+    return out, alpha[..., 0] >= 0.5
 
 
 def occluder(image: np.ndarray, landmarks, kind: str) -> tuple[np.ndarray, np.ndarray]:
@@ -61,6 +132,9 @@ def occluder(image: np.ndarray, landmarks, kind: str) -> tuple[np.ndarray, np.nd
             mask |= _capsule(yy, xx, base, tip, 0.09 * s)
         shade = 0.75 + 0.35 * np.clip((xx - (c[0] - s)) / (2 * s), 0, 1)
         fill = np.stack([205.0 * shade, 150.0 * shade, 125.0 * shade], -1)
+    elif kind == "skin_hand":
+        out, mask = _skin_hand(image, (x0, y0, w, h), yy, xx)
+        return np.clip(out, 0, 255).round().astype(np.uint8), mask
     else:
         side = int(round(0.3 * w))
         best, src = -1.0, (0, 0)
@@ -101,13 +175,28 @@ def albedo_srgb8(rec) -> torch.Tensor:
     return (a.clamp(0, 1) * 255).round() / 255
 
 
-def compare(a: torch.Tensor, b: torch.Tensor, region: torch.Tensor) -> dict:
-    """PSNR (dB) and SSIM of albedos ``a``, ``b`` (1, S, S, 3) over ``region`` (1, S, S) bool."""
+def compare(a: torch.Tensor, b: torch.Tensor, region: torch.Tensor, gain_region: torch.Tensor | None = None) -> dict:
+    """PSNR (dB) and SSIM of albedos ``a``, ``b`` (1, S, S, 3) over ``region`` (1, S, S) bool. With
+    ``gain_region`` (1, S, S) bool, also ``psnr_gain``: the PSNR after one gain per channel of ``a``
+    fitted to ``b`` (least squares) over ``gain_region`` (the unoccluded skin): what is left when the
+    whole albedo's tone, which an occluder moves through the light fit, is set aside."""
     from facesculpt.metrics import psnr, ssim
 
     if int(region.sum()) == 0:
-        return {"psnr": float("nan"), "ssim": float("nan"), "texels": 0}
-    return {"psnr": psnr(a, b, region), "ssim": ssim(a, b, region), "texels": int(region.sum())}
+        return {"psnr": float("nan"), "ssim": float("nan"), "psnr_gain": float("nan"), "texels": 0}
+    out = {"psnr": psnr(a, b, region), "ssim": ssim(a, b, region), "texels": int(region.sum())}
+    if gain_region is not None and int(gain_region.sum()) > 0:
+        av, bv = a[gain_region].double(), b[gain_region].double()
+        gain = ((av * bv).sum(0) / (av * av).sum(0).clamp(min=1e-12)).to(a.dtype)
+        out["psnr_gain"] = psnr((a * gain).clamp(0, 1), b, region)
+    return out
+
+
+def _save_albedo(path: Path, rec) -> None:
+    """The face-chart albedo of ``rec`` as an 8-bit sRGB PNG (to look at by eye)."""
+    from PIL import Image
+
+    Image.fromarray((albedo_srgb8(rec)[0].numpy() * 255).round().astype(np.uint8)).save(path)
 
 
 def _fmt(v, spec=".2f") -> str:
@@ -135,21 +224,27 @@ def cmd_occlusion(args) -> int:
     occ_cfg = cfg.texture.occlusion
     cfgs = {"on": replace(cfg, texture=replace(cfg.texture, occlusion=replace(occ_cfg, enabled=True))),
             "off": replace(cfg, texture=replace(cfg.texture, occlusion=replace(occ_cfg, enabled=False)))}
+    if occ_cfg.hands.enabled:  # the session-4 mask (colour test alone, no hand landmarker), for comparison
+        cfgs["colour"] = replace(cfg, texture=replace(cfg.texture, occlusion=replace(
+            occ_cfg, enabled=True, hands=replace(occ_cfg.hands, enabled=False))))
     out = Path(args.output)
     entries = find_images(args.paths, exclude=[out])
     if not entries:
         print("error: no images found in the given paths", file=sys.stderr)
         return EXIT_USAGE
     rows, failures, clean_rows = [], [], []
-    print(f"{'image':<24}{'occluder':<9}{'texels':>7}{'PSNR off':>9}{'PSNR on':>8}{'SSIM off':>9}{'SSIM on':>8}"
-          f"{'time s':>8}")
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"{'image':<24}{'occluder':<10}{'texels':>7}{'PSNR off':>9}{'colour':>8}{'PSNR on':>8}{'SSIM off':>9}"
+          f"{'SSIM on':>8}{'flagged':>8}{'time s':>8}")
     for entry in entries:
         path = Path(entry[0] if isinstance(entry, tuple) else entry)
         try:
             path, image = _entry_photo(entry)
             lmk = detect_faces(image, max_faces=1, min_face_size=cfg.min_face_size,
                                detection_max_side=cfg.detection_max_side, name=path.name)[0]
-            clean = {k: reconstruct_all(image, config=c, max_faces=1, name=path.name)[0] for k, c in cfgs.items()}
+            clean = {k: reconstruct_all(image, config=c, max_faces=1, name=path.name)[0] for k, c in cfgs.items()
+                     if k != "colour"}
+            _save_albedo(out / f"albedo_{path.stem}_clean_off.png", clean["off"])
             torch.set_grad_enabled(True)
             ref = albedo_srgb8(clean["off"])
             seen = clean["off"].maps.visibility > 0.5
@@ -164,15 +259,29 @@ def cmd_occlusion(args) -> int:
                 for k, c in cfgs.items():
                     rec = reconstruct_all(occ_image, config=c, max_faces=1, name=path.name)[0]
                     torch.set_grad_enabled(True)
-                    m = compare(albedo_srgb8(rec), ref, region)
+                    m = compare(albedo_srgb8(rec), ref, region, seen & ~region)
+                    if "psnr_gain" in m:
+                        row[f"psnr_gain_{k}"] = m["psnr_gain"]
+                    _save_albedo(out / f"albedo_{path.stem}_{kind}_{k}.png", rec)
                     row.update({f"psnr_{k}": m["psnr"], f"ssim_{k}": m["ssim"], "texels": m["texels"]})
                     if k == "on":
                         row["fraction_flagged"] = rec.losses.get("occlusion", {}).get("fraction")
+                        row["hands"] = rec.losses.get("hands", {}).get("count")
+                if getattr(args, "oracle", False):  # the clean photo with the pasted region as the user's mask:
+                    # what a perfect mask could give with this completion (the ceiling of any mask)
+                    rec = reconstruct_all(image, config=cfgs["off"], max_faces=1, name=path.name, valid_mask=~mask)[0]
+                    torch.set_grad_enabled(True)
+                    m = compare(albedo_srgb8(rec), ref, region, seen & ~region)
+                    row.update({"psnr_oracle": m["psnr"], "ssim_oracle": m["ssim"], "psnr_gain_oracle": m["psnr_gain"]})
                 row["seconds"] = time.perf_counter() - t0
                 rows.append(row)
-                print(f"{path.name[:23]:<24}{kind:<9}{row['texels']:>7}{_fmt(row['psnr_off']):>9}"
-                      f"{_fmt(row['psnr_on']):>8}{_fmt(row['ssim_off'], '.3f'):>9}{_fmt(row['ssim_on'], '.3f'):>8}"
-                      f"{row['seconds']:>8.1f}", flush=True)
+                print(f"{path.name[:23]:<24}{kind:<10}{row['texels']:>7}{_fmt(row['psnr_off']):>9}"
+                      f"{_fmt(row.get('psnr_colour', float('nan'))):>8}{_fmt(row['psnr_on']):>8}"
+                      f"{_fmt(row['ssim_off'], '.3f'):>9}{_fmt(row['ssim_on'], '.3f'):>8}"
+                      f"{_fmt(row['fraction_flagged'] or 0.0, '.3f'):>8}{row['seconds']:>8.1f}"
+                      + f"   gain-matched off {_fmt(row['psnr_gain_off'])} on {_fmt(row['psnr_gain_on'])}"
+                      + (f"   oracle {_fmt(row['psnr_oracle'])} ({_fmt(row['psnr_gain_oracle'])})"
+                         if "psnr_oracle" in row else ""), flush=True)
         except KeyboardInterrupt:
             raise
         except Exception as e:  # one line, and the batch goes on
@@ -185,18 +294,24 @@ def cmd_occlusion(args) -> int:
     summary = {}
     for kind in kinds + ["all"]:
         rr = [r for r in rows if (kind == "all" or r["occluder"] == kind) and r["texels"] > 0]
-        summary[kind] = {k: mean(rr, k) for k in ("psnr_off", "psnr_on", "ssim_off", "ssim_on")}
+        keys = ("psnr_off", "psnr_on", "ssim_off", "ssim_on") + (("psnr_colour", "ssim_colour") if "colour" in cfgs
+                                                                   else ())
+        keys += ("psnr_gain_off", "psnr_gain_on") + (("psnr_gain_colour",) if "colour" in cfgs else ())
+        keys += ("psnr_oracle", "ssim_oracle", "psnr_gain_oracle") if getattr(args, "oracle", False) else ()
+        summary[kind] = {k: mean(rr, k) for k in keys}
         summary[kind]["gain_db"] = summary[kind]["psnr_on"] - summary[kind]["psnr_off"]
         summary[kind]["n"] = len(rr)
     summary["clean"] = {"psnr": mean(clean_rows, "clean_psnr"), "ssim": mean(clean_rows, "clean_ssim"),
                         "n": len(clean_rows)}
-    out.mkdir(parents=True, exist_ok=True)
     write_json(out / "results.json", {"summary": summary, "rows": rows, "clean": clean_rows, "failures": failures,
                                       "settings": {"preset": cfg.name, "occluders": kinds}})
     for kind in kinds + ["all"]:
         s = summary[kind]
-        print(f"{'mean':<24}{kind:<9}{'':>7}{_fmt(s['psnr_off']):>9}{_fmt(s['psnr_on']):>8}"
-              f"{_fmt(s['ssim_off'], '.3f'):>9}{_fmt(s['ssim_on'], '.3f'):>8}   gain {_fmt(s['gain_db'])} dB")
+        print(f"{'mean':<24}{kind:<10}{'':>7}{_fmt(s['psnr_off']):>9}{_fmt(s.get('psnr_colour', float('nan'))):>8}"
+              f"{_fmt(s['psnr_on']):>8}{_fmt(s['ssim_off'], '.3f'):>9}{_fmt(s['ssim_on'], '.3f'):>8}"
+              f"   gain {_fmt(s['gain_db'])} dB; gain-matched off {_fmt(s['psnr_gain_off'])} on "
+              f"{_fmt(s['psnr_gain_on'])}"
+              + (f"; oracle {_fmt(s['psnr_oracle'])} ({_fmt(s['psnr_gain_oracle'])})" if "psnr_oracle" in s else ""))
     print(f"clean photos, mask on vs off (all seen texels): PSNR {_fmt(summary['clean']['psnr'])} dB, "
           f"SSIM {_fmt(summary['clean']['ssim'], '.3f')}")
     print(f"results: {out / 'results.json'}" + (f"; {len(failures)} image(s) failed" if failures else ""))
@@ -209,6 +324,9 @@ def register(bs, common) -> None:
                                         "with the clean photo's, occluder mask on and off")
     o.add_argument("paths", nargs="+", help="image files and folders")
     o.add_argument("--occluders", default=",".join(OCCLUDERS), help=f"comma list from: {', '.join(OCCLUDERS)}")
+    o.add_argument("--oracle", action="store_true",
+                   help="also reconstruct the clean photo with the occluder's pixels given as invalid (a perfect "
+                        "mask): the ceiling of any occluder mask with this completion")
     common(o)
     o.set_defaults(func=cmd_occlusion)
 

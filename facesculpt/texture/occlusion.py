@@ -13,15 +13,17 @@ no texture and are completed like unseen texels (mirror texel, then push-pull).
 The photometric fit already rejects outlier pixels from its loss (``fitting.losses.
 inlier_weights``), but its free low-resolution albedo absorbs a large occluder, so that residual
 cannot find it; the skin-colour test does not depend on the albedo fit. Not caught: occluders of
-skin colour (a hand): mediapipe 0.10.21's legacy ``hands`` solution ships its models in the wheel
-and could add them (not wired here). Pure tensor functions: no files, no prints.
+skin colour (a hand): those mediapipe's hand landmarker finds (``detect.hands``, ``hands`` below) are
+masked before the photometric fit by the pipeline. Pure tensor functions: no files, no prints.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+
+from facesculpt.detect.hands import HandsConfig
 
 #: mediapipe face-mesh point groups whose pixels are features, not skin (brows, eye regions,
 #: lips, the nose's underside with the nostrils)
@@ -56,6 +58,9 @@ class OcclusionConfig:
     max_fraction: float = 0.6
     """If more than this fraction of the face is flagged the render is not trusted (a bad fit,
     not an occluder): nothing is masked."""
+    hands: HandsConfig = field(default_factory=HandsConfig)
+    """Hands found by mediapipe's hand landmarker (``detect.hands``): kept out of the photometric fit
+    and the albedo, whatever their colour (issue 12 session 5)."""
 
 
 def _dilate(m: torch.Tensor, r: int) -> torch.Tensor:
