@@ -364,8 +364,9 @@ def _mask_occluders(tex: _Crop, dense, view, pose, light, landmarks: Landmarks, 
 
 
 def _completion_classes(view, cfg: Config):
-    """The face tile's texel classes for the completion (``texture.completion``), None when it is off."""
-    if not cfg.texture.completion.enabled:
+    """The face tile's texel classes for the completion (``texture.completion``) and the local light
+    (``texture.local_light``), None when both are off."""
+    if not cfg.texture.completion.enabled and not cfg.texture.local_light.enabled:
         return None
     from facesculpt.texture.completion import texel_classes
 

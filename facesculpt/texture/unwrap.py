@@ -170,6 +170,13 @@ def unwrap(
         # linear light also carries the exposure, so its level can be far from 1)
         level = (sh_coeffs[:, 0] * AMBIENT_BASIS).mean(-1).clamp(min=1e-4).view(-1, 1, 1)
         floor = cfg.shading_floor * level[..., None]
+        local = getattr(cfg, "local_light", None)
+        if local is not None and local.enabled:  # per-texel light ratio (texture.local_light)
+            from facesculpt.texture.local_light import solve_local_light
+
+            ratio = solve_local_light(texture, shading, conf, local, floor=floor, mirror_grid=mirror_grid,
+                                      classes=classes).ratio
+            shading = shading * ratio
         albedo_seen = (texture / torch.maximum(shading, floor)).clamp(0, 1)
         # texels in deep shade cannot be de-lit reliably (dividing by a small number blows up
         # noise and any light-model error): trust them less, so completion takes over
