@@ -159,9 +159,11 @@ def evaluate(image: np.ndarray, rec: "Reconstruction", topo, identity: bool = Tr
     target = to_tensor(crop_resize(image, x0, y0, side, R))
     cam = rec.params.camera.crop(x0, y0, R / side, (R, R))
     with torch.no_grad():
+        albedo = torch.round(rec.maps.albedo.clamp(0, 1) * 255) / 255  # as exported (8-bit)
+        if getattr(rec.maps, "light_ratio", None) is not None:  # the photo's per-texel light (texture.local_light)
+            albedo = albedo * rec.maps.light_ratio
         rend = render_face(rec.mesh.verts, rec.mesh.faces, rec.mesh.uvs, rec.params.pose, cam,
-                           torch.round(rec.maps.albedo.clamp(0, 1) * 255) / 255,  # as exported (8-bit)
-                           rec.params.light.coeffs, background=target, occluded=rec.vis_transfer)
+                           albedo, rec.params.light.coeffs, background=target, occluded=rec.vis_transfer)
         skin = _face_weights(topo)[rend.frags.pix_to_face.clamp(min=0)] > 0
         mask = rend.mask & skin
         if rec.occluded is not None:  # occluder pixels are not face skin: the albedo leaves them out

@@ -73,6 +73,12 @@ class LocalLightConfig:
     ``brighten_iterations`` times with the larger prior on those cells; 1: a symmetric prior)."""
     brighten_iterations: int = 2
     """Re-solves with ``brighten_penalty`` (0: none)."""
+    keep_level: bool = False
+    """Shift l so that its confidence-weighted mean over the seen texels is 0: the global light keeps
+    the face's mean level (the exposure the skin prior anchored), the ratio only redistributes it
+    (shadows darker, the rest a little brighter). False (default): the global light is taken as the
+    light of the unshadowed skin (the skin prior anchors the exposure on the 25-90 % luminance band of
+    the seen skin, mostly lit texels), so the ratio only darkens where the solve finds shade."""
     colour: bool = False
     """Solve a light ratio per channel (True) or one for all three (False: the ratio is grey, a
     chromaticity change stays in the albedo)."""
@@ -245,6 +251,8 @@ def solve_local_light(texture: torch.Tensor, shading: torch.Tensor, conf: torch.
         l = solve(A + sp.diags(cfg.w_light_prior * cell * (cfg.brighten_penalty - 1) * up), l)
     if l.shape[1] == 1:
         l = np.repeat(l, 3, 1)
+    if cfg.keep_level and wc_np.sum() > 0:  # the global light keeps the face's mean level (exposure)
+        l = l - (wc_np @ (P @ l)) / wc_np.sum()
     lo, hi = (float(np.log(v)) for v in cfg.ratio_range)
     l = np.clip(l, lo, hi)
 
