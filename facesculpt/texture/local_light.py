@@ -59,6 +59,10 @@ class LocalLightConfig:
     alpha: float = 80.0
     """Yang et al.'s edge weight exp(-alpha |c_i - c_j|) on the coarse albedo's chromaticity
     (rgb / (r + g + b))."""
+    edge_step: float = 0.0
+    """Log-brightness step between neighbouring solve-grid texels at which the smoothness weight
+    falls to 1/e (times exp(-(step / edge_step)^2)): sharp steps (lashes, brow and lid edges) stay in
+    the albedo, the gentle ramps of SH shade go into the light. 0: no such cut."""
     w_albedo_smooth: float = 30.0
     """Weight of the albedo's weighted smoothness."""
     w_symmetry: float = 0.0
@@ -205,6 +209,9 @@ def solve_local_light(texture: torch.Tensor, shading: torch.Tensor, conf: torch.
     chroma = alb / np.maximum(alb.sum(1, keepdims=True), 1e-9)
     D, ia, ib = _grid_differences(n)
     edge_w = np.exp(-cfg.alpha * np.linalg.norm(chroma[ia] - chroma[ib], axis=1)) * np.minimum(wc_np[ia], wc_np[ib])
+    if cfg.edge_step > 0:  # a sharp brightness step (lashes, a brow's or lid's edge) is albedo, not light
+        step = np.abs(dc_np[ia].mean(1) - dc_np[ib].mean(1))
+        edge_w = edge_w * np.exp(-(step / cfg.edge_step) ** 2)
     if classes is not None:
         cc = _coarse_classes(classes, n)
         # a solve-grid texel that straddles a class border mixes two albedos: it gives no edges

@@ -137,3 +137,63 @@ def test_config_override():
 
     with pytest.raises(ConfigError):
         make_config("default", **{"texture.local_light.w_light_prio": 0.5})
+
+
+@pytest.fixture(scope="module")
+def shadowed_head():
+    """The relight benchmark's synthetic head (seed 0) under its harsh side light, rendered with the
+    head's own visibility (the nose's cast shadow, ambient occlusion in the creases), unwrapped with
+    the true geometry, pose and light but without visibility: what the global SH light alone cannot
+    explain is exactly the head's shade."""
+    from facesculpt.bench.relight import SCENE_LIGHTS, Subject, sh_light
+    from facesculpt.face_model import fit_view
+    from facesculpt.ops.sh import sh_shade
+    from facesculpt.render.visibility import VisibilityConfig, head_occluded_transfer, shade_with_visibility
+    from facesculpt.texture.color import srgb_to_linear
+    from facesculpt.texture.completion import texel_classes
+    from facesculpt.texture.head import texel_mirror_grid
+    from facesculpt.texture.unwrap import texel_geometry, uv_interpolate, uv_raster
+
+    S_ = 512
+    subj = Subject(0, size=384, uv_size=S_, shadows=True)
+    view = fit_view(subj.model)
+    dense = view.render_verts(subj.head_verts)
+    light = sh_light(*SCENE_LIGHTS["side"])
+    img = srgb_to_linear(torch.from_numpy(subj.photo(light)).float()[None] / 255)
+    geo = texel_geometry(dense, view.dense_faces, view.dense_uvs, subj.pose, subj.camera, S_)
+    O = head_occluded_transfer(dense, view.dense_faces, subj.pose, VisibilityConfig())
+    occ = uv_interpolate(O, uv_raster(view.dense_uvs, view.dense_faces, S_))
+    plain = sh_shade(geo.normal_view, light)
+    shade = (shade_with_visibility(plain, occ, light).mean(-1) / plain.mean(-1).clamp(min=1e-4))[0]
+    return dict(subj=subj, view=view, dense=dense, light=light, img=img, shade=shade,
+                grid=texel_mirror_grid(view.fill, S_), classes=texel_classes(view, S_))
+
+
+def test_head_cast_shadow_out_of_the_albedo(shadowed_head):
+    """On the 10 % of the well-seen skin texels the head shades most (the nose's shadow, the creases;
+    their true shade is 0.55-0.85 of the unoccluded light) the albedo is within 25 % of the truth with
+    the local light and not without it (measured 33.8 % -> 21.7 % at 512^2 photos; here 384^2)."""
+    from facesculpt.config import TextureConfig
+    from facesculpt.texture.completion import CompletionConfig
+    from facesculpt.texture.unwrap import unwrap
+
+    h = shadowed_head
+    errs = {}
+    for on in (False, True):
+        cfg = TextureConfig(size=512, completion=CompletionConfig(enabled=False),
+                            local_light=LocalLightConfig(enabled=on))
+        m = unwrap(h["img"], h["dense"], h["view"].dense_faces, h["view"].dense_uvs, h["subj"].pose,
+                   h["subj"].camera, h["light"], cfg, mirror_grid=h["grid"], classes=h["classes"])
+        sel = h["subj"].skin[0] & (m.visibility[0] > 0.5)
+        shaded = sel & (h["shade"] <= h["shade"][sel].quantile(0.1))
+        lit = sel & (h["shade"] >= 0.99)
+        p, q = m.albedo[0][shaded], h["subj"].albedo[0][shaded]
+        errs[on] = float((p - q).abs().mean() / q.mean())
+        if on:
+            assert m.light_ratio is not None and m.light_ratio.shape == (1, 512, 512, 3)
+            # where the head casts no shade the light stays near the global one
+            assert float((m.light_ratio[0][lit] - 1).abs().mean()) < 0.06
+        else:
+            assert m.light_ratio is None
+    assert errs[False] > 0.28, errs
+    assert errs[True] < 0.25, errs
