@@ -1,7 +1,7 @@
 """Cost of the per-texel light ratio (issue 12 item 2, ``texture.local_light``): the solve alone on
 the relight benchmark's head (512^2 maps, the default 128^2 solve grid and 64^2 light grid), and a
-``default`` reconstruction of grace_hopper with it off and on (wall and CPU seconds, the texture
-stage's seconds, in-view PSNR). Run on an idle machine for speed figures:
+``default`` reconstruction of grace_hopper and astronaut with it off, on, and on with a smoother
+ratio (wall and CPU seconds, the texture stage's seconds, in-view PSNR, identity distances). Run on an idle machine for speed figures:
 
     OMP_NUM_THREADS=1 python benchmarks/bench_local_light.py [--no-pipeline]
 """
@@ -45,15 +45,22 @@ def main() -> None:
           f"{(time.process_time() - c) / 5:.3f} s CPU")
     if "--no-pipeline" in sys.argv:
         return
+    import skimage.data
+
     with resources.files("facesculpt").joinpath("assets/grace_hopper.jpg").open("rb") as f:
-        photo = np.asarray(Image.open(f).convert("RGB"))
-    for on in (False, True, False, True):
-        cfg = make_config("default", **{"texture.local_light.enabled": on})
-        w, c = time.perf_counter(), time.process_time()
-        rec = reconstruct(photo, config=cfg)
-        print(f"default, local light {'on ' if on else 'off'}: {time.perf_counter() - w:.2f} s wall, "
-              f"{time.process_time() - c:.2f} s CPU; texture {rec.timings.get('texture', 0.0):.2f} s; "
-              f"in-view PSNR {rec.metrics.get('inview_psnr', float('nan')):.2f} dB")
+        photos = {"grace_hopper": np.asarray(Image.open(f).convert("RGB")), "astronaut": skimage.data.astronaut()}
+    variants = {"off": {"enabled": False}, "on": {"enabled": True},
+                "on, light_size=32, w_light_smooth=8": {"enabled": True, "light_size": 32, "w_light_smooth": 8.0}}
+    for name, photo in photos.items():
+        for label, v in variants.items():
+            cfg = make_config("default", **{f"texture.local_light.{k}": x for k, x in v.items()})
+            w, c = time.perf_counter(), time.process_time()
+            rec = reconstruct(photo, config=cfg)
+            m = rec.metrics
+            print(f"{name} default, local light {label}: {time.perf_counter() - w:.2f} s wall, "
+                  f"{time.process_time() - c:.2f} s CPU; texture {rec.timings.get('texture', 0.0):.2f} s; "
+                  f"in-view PSNR {m['inview_psnr']:.2f} dB; identity in view {m['identity_distance_inview']:.3f}, "
+                  f"-30 {m['identity_distance_yaw_minus30']:.3f}, +30 {m['identity_distance_yaw_plus30']:.3f}")
 
 
 if __name__ == "__main__":
