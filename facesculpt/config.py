@@ -24,6 +24,7 @@ from facesculpt.fitting.regress_init import RegressorInitConfig
 from facesculpt.identity.config import IdentityConfig
 from facesculpt.texture.skin_prior import SkinPriorConfig
 from facesculpt.texture.completion import CompletionConfig
+from facesculpt.texture.local_light import LocalLightConfig
 
 
 
@@ -138,6 +139,10 @@ class TextureConfig:
     completion: CompletionConfig = field(default_factory=CompletionConfig)
     """Morphable head: unseen face-tile texels completed like skin (``texture.completion.
     CompletionConfig``; ``enabled=False``: mirrored texel, then a push-pull blur, as before)."""
+    local_light: LocalLightConfig = field(default_factory=LocalLightConfig)
+    """Morphable head: a smooth per-texel light ratio on top of the global SH light (and the
+    visibility), solved with the albedo's weighted smoothness and symmetry, so cast shadows and
+    creases go into the light, not the albedo (``texture.local_light.LocalLightConfig``)."""
 
 
 @dataclass(frozen=True)

@@ -159,9 +159,11 @@ def evaluate(image: np.ndarray, rec: "Reconstruction", topo, identity: bool = Tr
     target = to_tensor(crop_resize(image, x0, y0, side, R))
     cam = rec.params.camera.crop(x0, y0, R / side, (R, R))
     with torch.no_grad():
+        albedo = torch.round(rec.maps.albedo.clamp(0, 1) * 255) / 255  # as exported (8-bit)
+        if getattr(rec.maps, "light_ratio", None) is not None:  # the photo's per-texel light (texture.local_light)
+            albedo = albedo * rec.maps.light_ratio
         rend = render_face(rec.mesh.verts, rec.mesh.faces, rec.mesh.uvs, rec.params.pose, cam,
-                           torch.round(rec.maps.albedo.clamp(0, 1) * 255) / 255,  # as exported (8-bit)
-                           rec.params.light.coeffs, background=target, occluded=rec.vis_transfer)
+                           albedo, rec.params.light.coeffs, background=target, occluded=rec.vis_transfer)
         skin = _face_weights(topo)[rend.frags.pix_to_face.clamp(min=0)] > 0
         mask = rend.mask & skin
         if rec.occluded is not None:  # occluder pixels are not face skin: the albedo leaves them out
@@ -389,8 +391,9 @@ def _hands(image: np.ndarray, landmarks: Landmarks, cfg: Config, timings: dict):
 
 
 def _completion_classes(view, cfg: Config):
-    """The face tile's texel classes for the completion (``texture.completion``), None when it is off."""
-    if not cfg.texture.completion.enabled:
+    """The face tile's texel classes for the completion (``texture.completion``) and the local light
+    (``texture.local_light``), None when both are off."""
+    if not cfg.texture.completion.enabled and not cfg.texture.local_light.enabled:
         return None
     from facesculpt.texture.completion import texel_classes
 

@@ -144,6 +144,8 @@ class UVMaps:
     shading:    (B, S, S, 3) float or None — per-texel SH irradiance used to de-light.
     linear:     True when albedo, texture and shading are linear light (the sRGB photo decoded;
                 ``texture.color.to_display`` encodes them for files and photo comparisons).
+    light_ratio: (B, S, S, 3) float or None — the per-texel light ratio (``texture.local_light``) the
+                photo's light has on top of the global SH light; ``shading`` includes it. None: off.
     """
 
     albedo: torch.Tensor
@@ -151,6 +153,7 @@ class UVMaps:
     visibility: torch.Tensor
     shading: Optional[torch.Tensor] = None
     linear: bool = False
+    light_ratio: Optional[torch.Tensor] = None
 
 
 @dataclass

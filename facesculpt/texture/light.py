@@ -43,6 +43,8 @@ def seen_skin_texels(image: torch.Tensor, dense: torch.Tensor, surface, pose: Po
     from facesculpt.topology import REGION_SKIN
 
     cfg_lo = dc_replace(tex_cfg, size=size, mirror=True)
+    if getattr(cfg_lo, "local_light", None) is not None:  # the light is fitted from the global light alone
+        cfg_lo = dc_replace(cfg_lo, local_light=dc_replace(cfg_lo.local_light, enabled=False))
     maps = unwrap(image, dense, surface.dense_faces, surface.dense_uvs, pose, camera, ambient_coeffs(1), cfg_lo,
                   valid)
     geo = texel_geometry(dense, surface.dense_faces, surface.dense_uvs, pose, camera, size)

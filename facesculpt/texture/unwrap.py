@@ -170,6 +170,15 @@ def unwrap(
         # linear light also carries the exposure, so its level can be far from 1)
         level = (sh_coeffs[:, 0] * AMBIENT_BASIS).mean(-1).clamp(min=1e-4).view(-1, 1, 1)
         floor = cfg.shading_floor * level[..., None]
+        local = getattr(cfg, "local_light", None)
+        if local is not None and local.enabled:  # per-texel light ratio (texture.local_light)
+            from facesculpt.texture.local_light import solve_local_light
+
+            ratio = solve_local_light(texture, shading, conf, local, floor=floor, mirror_grid=mirror_grid,
+                                      classes=classes).ratio
+            shading = shading * ratio
+        else:
+            ratio = None
         albedo_seen = (texture / torch.maximum(shading, floor)).clamp(0, 1)
         # texels in deep shade cannot be de-lit reliably (dividing by a small number blows up
         # noise and any light-model error): trust them less, so completion takes over
@@ -178,7 +187,7 @@ def unwrap(
         albedo = complete_albedo(albedo_seen, conf, mirror=cfg.mirror, mirror_grid=mirror_grid,
                                  completion=cfg.completion if classes is not None else None, classes=classes)
         texture = torch.where(geo.inside[..., None], texture, albedo * shading.clamp(0, None))
-    return UVMaps(albedo=albedo, texture=texture, visibility=conf, shading=shading)
+    return UVMaps(albedo=albedo, texture=texture, visibility=conf, shading=shading, light_ratio=ratio)
 
 
 def complete_albedo(albedo: torch.Tensor, conf: torch.Tensor, mirror: bool = True, *,
