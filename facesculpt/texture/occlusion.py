@@ -58,6 +58,18 @@ class OcclusionConfig:
     max_fraction: float = 0.6
     """If more than this fraction of the face is flagged the render is not trusted (a bad fit,
     not an occluder): nothing is masked."""
+    chroma_k_sigma: float = 4.0
+    """A face pixel is also not skin when its log chromaticity (log colour minus its channel mean:
+    blind to brightness, so to shading the fitted light misses) lies more than this many robust
+    standard deviations from the skin's ... (0: no chromaticity test). The brightness test above
+    uses the spread of the whole face, which a hat, glasses and shading errors inflate (a factor
+    3 on grace_hopper), so a saturated blue patch passed it; skin's chromaticity is narrow."""
+    chroma_floor: float = 0.25
+    """... and more than this (natural log) from it. The skin's median and spread come from the face
+    pixels after three rounds of 2.5-sigma clipping (the dominant mode: skin)."""
+    chroma_dark: float = 1.5
+    """Pixels darker than the face's median brightness by more than this (natural log, a factor 4.5)
+    are not judged by chromaticity (noise and clipping make it unreliable there)."""
     hands: HandsConfig = field(default_factory=HandsConfig)
     """Hands found by mediapipe's hand landmarker (``detect.hands``): kept out of the photometric fit
     and the albedo, whatever their colour (issue 12 session 5)."""
@@ -97,6 +109,27 @@ def _hulls(points_xy: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
     return torch.from_numpy(im > 0)[None]
 
 
+def _chroma_outliers(la: torch.Tensor, face: torch.Tensor, cfg: OcclusionConfig) -> torch.Tensor:
+    """(B, H, W) bool face pixels whose log chromaticity is far from the skin's (``chroma_*`` of
+    ``cfg``); la (B, H, W, 3) log de-lit colour."""
+    c = la - la.mean(-1, keepdim=True)
+    lum = la.mean(-1)
+    judged = face & (lum > lum[face].median() - cfg.chroma_dark)
+    vals = c[judged]
+    if vals.shape[0] < 16:
+        return torch.zeros_like(face)
+    med = vals.median(0).values
+    sigma = 1.4826 * (vals - med).abs().median(0).values
+    for _ in range(3):  # clip to the dominant mode (skin) so glasses, hair and lips do not widen it
+        keep = ((vals - med).abs() <= 2.5 * sigma.clamp(min=1e-6)).all(-1)
+        if int(keep.sum()) < 16:
+            break
+        med = vals[keep].median(0).values
+        sigma = 1.4826 * (vals[keep] - med).abs().median(0).values
+    thr = torch.clamp(cfg.chroma_k_sigma * sigma, min=cfg.chroma_floor)
+    return judged & ((c - med).abs() > thr).any(-1)
+
+
 def skin_outliers(albedo: torch.Tensor, face: torch.Tensor, features: torch.Tensor | None,
                   cfg: OcclusionConfig) -> torch.Tensor:
     """(B, H, W) bool occluder pixels inside ``face``.
@@ -118,6 +151,8 @@ def skin_outliers(albedo: torch.Tensor, face: torch.Tensor, features: torch.Tens
         sigma = 1.4826 * (vals - med).abs().median(0).values
         thr = torch.clamp(cfg.k_sigma * sigma, min=cfg.floor)
         weak = face & ((la - med).abs() > thr).any(-1)
+        if cfg.chroma_k_sigma > 0:
+            weak = weak | _chroma_outliers(la, face, cfg)
         side = albedo.shape[1]
         ro = int(round(cfg.open_frac * side / 2))
         weak = _dilate(_erode(weak, ro), ro) & face
