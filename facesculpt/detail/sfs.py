@@ -183,7 +183,6 @@ def solve_displacement(texture: torch.Tensor, visibility: torch.Tensor, albedo0:
     r = S / REF_SIZE
     conf = (visibility * skin).detach()
     wsum = conf.sum().clamp(min=1.0)
-    wx, wy = yang_weights(albedo0, cfg.alpha)
     both = conf * conf.flip(-1)
     skin_on = (skin > 0).float()
     base = init.detach().clone() if init is not None else torch.zeros(1, S, S)
@@ -206,7 +205,7 @@ def solve_displacement(texture: torch.Tensor, visibility: torch.Tensor, albedo0:
     # start the albedo from a local mean of the coarse albedo, so the detail shading baked into A0 is
     # first offered to the displacement; sharp albedo marks come back through the data term where the
     # Yang weights let them
-    k = max(3, int(round(cfg.albedo_blur * r)) | 1)
+    k = max(1, int(round(cfg.albedo_blur * r)) | 1)
     a_init = F.avg_pool2d(F.pad(albedo0.permute(0, 3, 1, 2), (k // 2,) * 4, mode="replicate"), k, stride=1)
     log_a = torch.log(a_init.permute(0, 2, 3, 1).clamp(min=1e-3)).contiguous().requires_grad_(True)
     # albedo edges by chromaticity (1 - Yang weight of the chromaticity at edge_alpha, the largest of a
@@ -223,6 +222,17 @@ def solve_displacement(texture: torch.Tensor, visibility: torch.Tensor, albedo0:
         lx = (la0[:, :, 1:] - la0[:, :, :-1]).norm(dim=-1) / step
         ly = (la0[:, 1:] - la0[:, :-1]).norm(dim=-1) / step
         ex, ey = torch.minimum(ex, torch.exp(-lx.pow(4))), torch.minimum(ey, torch.exp(-ly.pow(4)))
+    if cfg.albedo_weights == "chroma":
+        # the albedo smoothness's weights from the chromaticity (grey detail shading leaves it alone)
+        # and the large log steps: where only the shading changes, the albedo is held smooth and the
+        # change must come from the relief
+        wx, wy = yang_weights(chroma, cfg.chroma_alpha)
+        if cfg.edge_log_step > 0:
+            wx, wy = torch.minimum(wx, torch.exp(-lx.pow(4))), torch.minimum(wy, torch.exp(-ly.pow(4)))
+    elif cfg.albedo_weights == "albedo":
+        wx, wy = yang_weights(albedo0, cfg.alpha)
+    else:
+        raise ConfigError(f"detail.albedo_weights must be albedo or chroma, got {cfg.albedo_weights!r}")
     edge = torch.zeros(1, S, S)
     edge[:, :, 1:] = torch.maximum(edge[:, :, 1:], 1 - ex)
     edge[:, :, :-1] = torch.maximum(edge[:, :, :-1], 1 - ex)
@@ -236,13 +246,19 @@ def solve_displacement(texture: torch.Tensor, visibility: torch.Tensor, albedo0:
     sym_k = int(round(cfg.symmetry_scale * r)) | 1 if cfg.symmetry_scale > 1 else 1
     losses: dict = {}
     terms = normal_terms(frames)
+    clipped = texture >= cfg.saturation - 1e-6 if cfg.saturation <= 1.0 else None
+    if clipped is not None and not bool(clipped.any()):
+        clipped = None
     for it in range(steps):
         opt.zero_grad(set_to_none=True)
         d = displacement()
         n = detail_normals(d, terms)
         a = log_a.exp()
         pred = a * sh_shade(n, light)
-        data = (conf[..., None] * (pred - texture).pow(2)).sum() / wsum
+        res = pred - texture
+        if clipped is not None:  # a clipped channel only bounds the prediction from below
+            res = torch.where(clipped, res.clamp(max=0.0), res)
+        data = (conf[..., None] * res.pow(2)).sum() / wsum
         lap = _laplacian(d) / (r * r)
         e_lap = (skin * lap.pow(2)).mean()
         e_low = F.avg_pool2d((d * skin)[:, None], cells, ceil_mode=True).pow(2).mean() if cfg.w_low > 0 else d.sum() * 0
