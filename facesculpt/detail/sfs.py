@@ -14,6 +14,7 @@ estimation; the optimisation is plain torch autograd + Adam over a Laplacian pyr
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -179,6 +180,8 @@ def solve_displacement(texture: torch.Tensor, visibility: torch.Tensor, albedo0:
     if cfg.pyramid_levels < 1 or not 0 <= cfg.pyramid_skip < cfg.pyramid_levels:
         raise ConfigError(f"detail.pyramid_levels must be >= 1 and 0 <= detail.pyramid_skip < pyramid_levels "
                           f"(got {cfg.pyramid_levels}, {cfg.pyramid_skip})")
+    if cfg.albedo_weights not in ("albedo", "chroma"):
+        raise ConfigError(f"detail.albedo_weights must be albedo or chroma (got {cfg.albedo_weights!r})")
     S = texture.shape[1]
     r = S / REF_SIZE
     conf = (visibility * skin).detach()
@@ -205,7 +208,7 @@ def solve_displacement(texture: torch.Tensor, visibility: torch.Tensor, albedo0:
     # start the albedo from a local mean of the coarse albedo, so the detail shading baked into A0 is
     # first offered to the displacement; sharp albedo marks come back through the data term where the
     # Yang weights let them
-    k = max(1, int(round(cfg.albedo_blur * r)) | 1)
+    k = max(3, int(round(cfg.albedo_blur * r)) | 1)
     a_init = F.avg_pool2d(F.pad(albedo0.permute(0, 3, 1, 2), (k // 2,) * 4, mode="replicate"), k, stride=1)
     log_a = torch.log(a_init.permute(0, 2, 3, 1).clamp(min=1e-3)).contiguous().requires_grad_(True)
     # albedo edges by chromaticity (1 - Yang weight of the chromaticity at edge_alpha, the largest of a
@@ -229,10 +232,8 @@ def solve_displacement(texture: torch.Tensor, visibility: torch.Tensor, albedo0:
         wx, wy = yang_weights(chroma, cfg.chroma_alpha)
         if cfg.edge_log_step > 0:
             wx, wy = torch.minimum(wx, torch.exp(-lx.pow(4))), torch.minimum(wy, torch.exp(-ly.pow(4)))
-    elif cfg.albedo_weights == "albedo":
+    else:  # "albedo" (checked above)
         wx, wy = yang_weights(albedo0, cfg.alpha)
-    else:
-        raise ConfigError(f"detail.albedo_weights must be albedo or chroma, got {cfg.albedo_weights!r}")
     edge = torch.zeros(1, S, S)
     edge[:, :, 1:] = torch.maximum(edge[:, :, 1:], 1 - ex)
     edge[:, :, :-1] = torch.maximum(edge[:, :, :-1], 1 - ex)
@@ -246,6 +247,13 @@ def solve_displacement(texture: torch.Tensor, visibility: torch.Tensor, albedo0:
     sym_k = int(round(cfg.symmetry_scale * r)) | 1 if cfg.symmetry_scale > 1 else 1
     losses: dict = {}
     terms = normal_terms(frames)
+    blur = None
+    if cfg.data_blur > 0:
+        sig = cfg.data_blur * r
+        rad = max(1, int(math.ceil(3 * sig)))
+        xs = torch.arange(-rad, rad + 1, dtype=torch.float32)
+        blur = torch.exp(-xs.pow(2) / (2 * sig * sig))
+        blur = blur / blur.sum()
     clipped = texture >= cfg.saturation - 1e-6 if cfg.saturation <= 1.0 else None
     if clipped is not None and not bool(clipped.any()):
         clipped = None
@@ -255,6 +263,11 @@ def solve_displacement(texture: torch.Tensor, visibility: torch.Tensor, albedo0:
         n = detail_normals(d, terms)
         a = log_a.exp()
         pred = a * sh_shade(n, light)
+        if blur is not None:
+            pc = F.pad(pred.permute(0, 3, 1, 2), (blur.shape[-1] // 2,) * 4, mode="replicate")
+            pc = F.conv2d(F.conv2d(pc, blur.view(1, 1, 1, -1).expand(3, 1, 1, -1), groups=3),
+                          blur.view(1, 1, -1, 1).expand(3, 1, -1, 1), groups=3)
+            pred = pc.permute(0, 2, 3, 1)
         res = pred - texture
         if clipped is not None:  # a clipped channel only bounds the prediction from below
             res = torch.where(clipped, res.clamp(max=0.0), res)
