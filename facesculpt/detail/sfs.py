@@ -267,7 +267,7 @@ def solve_displacement(texture: torch.Tensor, visibility: torch.Tensor, albedo0:
             pc = F.pad(pred.permute(0, 3, 1, 2), (blur.shape[-1] // 2,) * 4, mode="replicate")
             pc = F.conv2d(F.conv2d(pc, blur.view(1, 1, 1, -1).expand(3, 1, 1, -1), groups=3),
                           blur.view(1, 1, -1, 1).expand(3, 1, -1, 1), groups=3)
-            pred = pc.permute(0, 2, 3, 1)
+            pred = pc.permute(0, 2, 3, 1).contiguous()
         res = pred - texture
         if clipped is not None:  # a clipped channel only bounds the prediction from below
             res = torch.where(clipped, res.clamp(max=0.0), res)
