@@ -230,3 +230,12 @@ def test_unknown_albedo_weights_fail():
     with pytest.raises(ConfigError, match="albedo_weights"):
         solve_displacement(torch.full((1, S, S, 3), 0.5), torch.ones(1, S, S), torch.full((1, S, S, 3), 0.5),
                            _side_light(), fr, torch.ones(1, S, S), DetailConfig(albedo_weights="grey"), iterations=1)
+
+
+@pytest.mark.parametrize("key, value", [("detail.albedo_weights", "grey"), ("detail.data_blur", -0.5),
+                                        ("detail.saturation", 3.0)])
+def test_bad_detail_overrides_fail(key, value):
+    from facesculpt.config import make_config
+
+    with pytest.raises(ConfigError, match=key.split(".")[1]):
+        make_config("full", **{key: value})
