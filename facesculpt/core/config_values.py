@@ -42,6 +42,9 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "open_frac": (0.0, 0.2),
     "grow_frac": (0.0, 0.2),
     "max_fraction": (0.0, 1.0),
+    "data_blur": (0.0, 4.0),  # detail
+    "saturation": (0.0, 2.0),  # detail
+    "chroma_alpha": (0.0, None),  # detail
 }
 #: int fields that must be at least 1 (they count steps between events or divide by themselves)
 _INT_MIN1 = ("iterations", "every", "_every", "random_views", "low_cells", "symmetry_scale", "albedo_blur")
@@ -50,6 +53,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "face_model": ("ict", "mediapipe468"),
     "active_set": ("step", "gradient"),
     "identity_active_set": ("step", "gradient"),
+    "albedo_weights": ("albedo", "chroma"),  # detail
 }
 
 

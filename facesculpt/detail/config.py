@@ -35,6 +35,14 @@ class DetailConfig:
     """Yang et al.'s edge-aware albedo smoothness: sum of w_ij |A_i - A_j|^2 over neighbouring texels."""
     alpha: float = 80.0
     """Yang et al.'s alpha: w_ij = exp(-alpha |A0_i - A0_j|) from the coarse albedo A0."""
+    albedo_weights: str = "chroma"
+    """What the albedo smoothness's edge weights are computed from: "albedo" (Yang et al.: the
+    coarse albedo A0, w = exp(-alpha |A0_i - A0_j|)) or "chroma" (A0's chromaticity rgb / (r + g + b),
+    w = exp(-chroma_alpha |c_i - c_j|), times the ``edge_log_step`` threshold on log A0's steps when
+    that is on). A0 is the photo divided by the coarse shading, so the detail's own shading is baked
+    into it; under the white-balanced light that shading is grey and leaves the chromaticity alone."""
+    chroma_alpha: float = 150.0
+    """With ``albedo_weights = "chroma"``: sharpness of the weights, per unit of chromaticity difference."""
     albedo_blur: int = 3
     """Side (texels of the 512 map) of the box filter that smooths the coarse albedo to start the refined albedo."""
     pyramid_levels: int = 1
@@ -55,6 +63,14 @@ class DetailConfig:
     the 512 map) well above this: 1 - exp(-(step / edge_log_step)^4), a soft threshold. Brows and
     moles change the albedo by tens of per cent from one texel to the next, a crease's or a pore's
     shading by a few."""
+    saturation: float = 1.0
+    """Texel channels of the unwrapped photo at or above this value are taken as clipped: they say
+    only that the true colour is at least that bright, so the data term there is one-sided
+    (max(T - pred, 0)^2); >= 1 would count only exact 1.0, > 1 turns it off."""
+    data_blur: float = 0.5
+    """Gaussian sigma (texels of the 512 map) applied to the predicted texture before the data term
+    compares it with the unwrapped photo, whose texels were sampled (bilinearly) from pixels about a
+    texel wide; 0 turns it off."""
     w_symmetry: float = 1.0
     """Left/right symmetry of the displacement (u -> 1 - u) where both sides were seen."""
     symmetry_scale: int = 17

@@ -14,6 +14,7 @@ estimation; the optimisation is plain torch autograd + Adam over a Laplacian pyr
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -179,11 +180,12 @@ def solve_displacement(texture: torch.Tensor, visibility: torch.Tensor, albedo0:
     if cfg.pyramid_levels < 1 or not 0 <= cfg.pyramid_skip < cfg.pyramid_levels:
         raise ConfigError(f"detail.pyramid_levels must be >= 1 and 0 <= detail.pyramid_skip < pyramid_levels "
                           f"(got {cfg.pyramid_levels}, {cfg.pyramid_skip})")
+    if cfg.albedo_weights not in ("albedo", "chroma"):
+        raise ConfigError(f"detail.albedo_weights must be albedo or chroma (got {cfg.albedo_weights!r})")
     S = texture.shape[1]
     r = S / REF_SIZE
     conf = (visibility * skin).detach()
     wsum = conf.sum().clamp(min=1.0)
-    wx, wy = yang_weights(albedo0, cfg.alpha)
     both = conf * conf.flip(-1)
     skin_on = (skin > 0).float()
     base = init.detach().clone() if init is not None else torch.zeros(1, S, S)
@@ -223,6 +225,15 @@ def solve_displacement(texture: torch.Tensor, visibility: torch.Tensor, albedo0:
         lx = (la0[:, :, 1:] - la0[:, :, :-1]).norm(dim=-1) / step
         ly = (la0[:, 1:] - la0[:, :-1]).norm(dim=-1) / step
         ex, ey = torch.minimum(ex, torch.exp(-lx.pow(4))), torch.minimum(ey, torch.exp(-ly.pow(4)))
+    if cfg.albedo_weights == "chroma":
+        # the albedo smoothness's weights from the chromaticity (grey detail shading leaves it alone)
+        # and the large log steps: where only the shading changes, the albedo is held smooth and the
+        # change must come from the relief
+        wx, wy = yang_weights(chroma, cfg.chroma_alpha)
+        if cfg.edge_log_step > 0:
+            wx, wy = torch.minimum(wx, torch.exp(-lx.pow(4))), torch.minimum(wy, torch.exp(-ly.pow(4)))
+    else:  # "albedo" (checked above)
+        wx, wy = yang_weights(albedo0, cfg.alpha)
     edge = torch.zeros(1, S, S)
     edge[:, :, 1:] = torch.maximum(edge[:, :, 1:], 1 - ex)
     edge[:, :, :-1] = torch.maximum(edge[:, :, :-1], 1 - ex)
@@ -236,13 +247,31 @@ def solve_displacement(texture: torch.Tensor, visibility: torch.Tensor, albedo0:
     sym_k = int(round(cfg.symmetry_scale * r)) | 1 if cfg.symmetry_scale > 1 else 1
     losses: dict = {}
     terms = normal_terms(frames)
+    blur = None
+    if cfg.data_blur > 0:
+        sig = cfg.data_blur * r
+        rad = max(1, int(math.ceil(3 * sig)))
+        xs = torch.arange(-rad, rad + 1, dtype=torch.float32)
+        blur = torch.exp(-xs.pow(2) / (2 * sig * sig))
+        blur = blur / blur.sum()
+    clipped = texture >= cfg.saturation - 1e-6 if cfg.saturation <= 1.0 else None
+    if clipped is not None and not bool(clipped.any()):
+        clipped = None
     for it in range(steps):
         opt.zero_grad(set_to_none=True)
         d = displacement()
         n = detail_normals(d, terms)
         a = log_a.exp()
         pred = a * sh_shade(n, light)
-        data = (conf[..., None] * (pred - texture).pow(2)).sum() / wsum
+        if blur is not None:
+            pc = F.pad(pred.permute(0, 3, 1, 2), (blur.shape[-1] // 2,) * 4, mode="replicate")
+            pc = F.conv2d(F.conv2d(pc, blur.view(1, 1, 1, -1).expand(3, 1, 1, -1), groups=3),
+                          blur.view(1, 1, -1, 1).expand(3, 1, -1, 1), groups=3)
+            pred = pc.permute(0, 2, 3, 1).contiguous()
+        res = pred - texture
+        if clipped is not None:  # a clipped channel only bounds the prediction from below
+            res = torch.where(clipped, res.clamp(max=0.0), res)
+        data = (conf[..., None] * res.pow(2)).sum() / wsum
         lap = _laplacian(d) / (r * r)
         e_lap = (skin * lap.pow(2)).mean()
         e_low = F.avg_pool2d((d * skin)[:, None], cells, ceil_mode=True).pow(2).mean() if cfg.w_low > 0 else d.sum() * 0
