@@ -7,7 +7,8 @@ space where a light or exposure difference is an offset and a blend of two skin 
 skin tone):
 
 1. **Seen texels are kept** (every texel with confidence ``conf`` above 0 keeps its photo colour,
-   ``keep_photo``; the fill's low-frequency field meets them without a step).
+   ``keep_photo``); the unseen texels beside them start at their colour and fade into the fill over
+   ``rim``, so no edge shows.
 2. **Mirror with a colour match.** The mirrored texel (``texture.head.texel_mirror_grid``) is
    taken where the mirror image was seen, after adding a smooth correction field: the low-pass
    difference "this side minus mirrored side" where both were seen (near the midline and the
@@ -101,6 +102,10 @@ class CompletionConfig:
     unchanged; the completion fills only the texels seen not at all (False: texels seen below ``seen``
     and the ``feather`` strip are blended with the mirror and the fill by their confidence, as before
     issue 10's seen-area fix)."""
+    rim: float = 0.008
+    """With ``keep_photo``: Gaussian reach, as a fraction of the map side (4 texels at 512), over which the
+    unseen texels beside the seen area fade from the colour of the seen texels next to them into the
+    fill (0: none; the fill then meets the last, grazing, seen texels with a step)."""
     mirror_match: bool = True
     """Match the mirrored side's colour and brightness to this side's (a smooth correction field)."""
     match_reach: float = 0.03
@@ -404,7 +409,7 @@ def complete_face_albedo(albedo: torch.Tensor, conf: torch.Tensor, classes: torc
              optionally which half of the face each texel is on (``unwrap.mirror_side``).
 
     Returns (B, S, S, 3) float in [0, 1], every texel of the square with a value. With ``cfg.keep_photo``:
-    texels of the chart with conf > 0 are the input's. Without it: texels with conf 1 further than the feather strip
+    texels with conf > 0 are the input's. Without it: texels with conf 1 further than the feather strip
     from any texel below 1 are the input's, other texels seen at ``cfg.seen`` or better (with the
     mirror's share) are not blended with the fill.
     """
@@ -540,8 +545,18 @@ def complete_face_albedo(albedo: torch.Tensor, conf: torch.Tensor, classes: torc
     # fill: the blends below ``seen`` cost 0.7-1.5 dB of in-view PSNR, and a feathered strip inside the
     # seen border another ~1 dB (docs/results.md, "Issue 10: the seen area of the texture"); the fill
     # already meets the seen texels without a step (its low-frequency field is their low-pass, extended)
-    own = (conf > 0) & inside[None]
-    out = (wb[..., None] * L + (1 - wb[..., None]) * Lfill).exp().clamp(0, 1)
+    own = conf > 0
+    Lout = wb[..., None] * L + (1 - wb[..., None]) * Lfill
+    if cfg.rim > 0:
+        # the unseen side of the seen border starts at the colour of the seen texels beside it and fades
+        # into the fill over ``rim`` (the grazing texels the photo saw last are kept, so their colour,
+        # not the fill's low-pass of the well-seen texels, is what the fill must meet)
+        L0 = albedo.clamp(min=eps).log()
+        ext, near = _masked_blur(L0.permute(0, 3, 1, 2), own.to(dt)[:, None], cfg.rim * S)
+        norm = _blur_fast(torch.ones_like(near), cfg.rim * S)
+        t = _smoothstep(2 * near[:, 0] / norm[:, 0].clamp(min=1e-6), 0.0, 1.0)[..., None]
+        Lout = t * ext.permute(0, 2, 3, 1) + (1 - t) * Lout
+    out = Lout.exp().clamp(0, 1)
     return torch.where(own[..., None], albedo, out)
 
 

@@ -123,3 +123,29 @@ def test_completion_leaves_every_seen_texel_alone(head):
                   classes=cls)
     grazing = (conf > 0) & (conf < 0.5) & inside
     assert float((old.albedo[0][grazing] - raw[0][grazing]).abs().max()) > 1e-3
+
+
+def test_the_fill_meets_the_seen_border_without_a_step(head):
+    """The last seen texels (grazing) keep their own colour, which the fill's low-pass of the well-seen
+    texels does not know: with ``rim`` the unseen texels next to them start at their colour."""
+    from facesculpt.texture.completion import CompletionConfig, complete_face_albedo
+
+    view = head[1]
+    cls = texel_classes(view, S)
+    inside = cls != CLASS_OUTSIDE
+    jj = torch.arange(S)[None, :].expand(S, S)
+    # seen: the left 40 % of the chart, its last 12 columns grazing (low confidence) and 30 % brighter
+    conf = torch.where(jj < int(0.4 * S), torch.ones(S, S), torch.zeros(S, S))
+    rim = (jj >= int(0.4 * S) - 12) & (jj < int(0.4 * S))
+    conf = torch.where(rim, torch.full_like(conf, 0.2), conf)[None]
+    albedo = torch.full((1, S, S, 3), 0.4)
+    albedo = torch.where(rim[None, ..., None], albedo * 1.3, albedo)
+    beside = (jj >= int(0.4 * S)) & (jj < int(0.4 * S) + 2) & (cls == 0)
+    last = (jj >= int(0.4 * S) - 2) & (jj < int(0.4 * S)) & (cls == 0)
+    steps = {}
+    for r in (0.0, CompletionConfig().rim):
+        out = complete_face_albedo(albedo, conf, cls, CompletionConfig(rim=r, detail_gain=0.0))
+        assert torch.equal(out[0][(conf[0] > 0) & inside], albedo[0][(conf[0] > 0) & inside])
+        steps[r] = float(out[0][beside].log().mean() - out[0][last].log().mean())
+    assert abs(steps[CompletionConfig().rim]) < 0.5 * abs(steps[0.0]), steps
+    assert abs(steps[0.0]) > 0.1, steps
