@@ -6,7 +6,7 @@ elsewhere, so the far side of a turned photo was a smooth smear. Here, in log al
 space where a light or exposure difference is an offset and a blend of two skin tones stays a
 skin tone):
 
-1. **Seen texels are kept** (every texel with confidence ``conf`` above 0 keeps its photo colour,
+1. **Seen texels are kept** (every texel with confidence ``conf`` above ``keep_from`` keeps its photo colour,
    ``keep_photo``); the unseen texels beside them start at their colour and fade into the fill over
    ``rim``, so no edge shows.
 2. **Mirror with a colour match.** The mirrored texel (``texture.head.texel_mirror_grid``) is
@@ -98,10 +98,14 @@ class CompletionConfig:
     with the completion (those at or above it keep their value). With ``keep_photo`` it feathers only the
     mirror's share on the unseen side."""
     keep_photo: bool = True
-    """Every texel the photo saw (confidence above 0, grazing ones too) keeps its de-lit photo colour
-    unchanged; the completion fills only the texels seen not at all (False: texels seen below ``seen``
+    """Every texel the photo saw (confidence above ``keep_from``, grazing ones too) keeps its de-lit photo
+    colour unchanged; the completion fills only the others (False: texels seen below ``seen``
     and the ``feather`` strip are blended with the mirror and the fill by their confidence, as before
     issue 10's seen-area fix)."""
+    keep_from: float = 0.05
+    """With ``keep_photo``: confidence above which a texel keeps its photo colour (0.05: a cosine to the
+    view ray of about 0.2; the few texels at the very silhouette below it take the ``rim`` colour of
+    their seen neighbours fading into the fill: their de-lit colour is a smear of the edge pixels)."""
     rim: float = 0.008
     """With ``keep_photo``: Gaussian reach, as a fraction of the map side (4 texels at 512), over which the
     unseen texels beside the seen area fade from the colour of the seen texels next to them into the
@@ -409,7 +413,7 @@ def complete_face_albedo(albedo: torch.Tensor, conf: torch.Tensor, classes: torc
              optionally which half of the face each texel is on (``unwrap.mirror_side``).
 
     Returns (B, S, S, 3) float in [0, 1], every texel of the square with a value. With ``cfg.keep_photo``:
-    texels with conf > 0 are the input's. Without it: texels with conf 1 further than the feather strip
+    texels with conf > ``cfg.keep_from`` are the input's. Without it: texels with conf 1 further than the feather strip
     from any texel below 1 are the input's, other texels seen at ``cfg.seen`` or better (with the
     mirror's share) are not blended with the fill.
     """
@@ -541,11 +545,11 @@ def complete_face_albedo(albedo: torch.Tensor, conf: torch.Tensor, classes: torc
     if not cfg.keep_photo:
         out = (wb[..., None] * L + (1 - wb[..., None]) * Lfill).exp().clamp(0, 1)
         return torch.where(((wb >= 1) & (conf >= 1))[..., None], albedo, out)
-    # every texel the photo saw (conf > 0) keeps its own de-lit colour, not mixed with the mirror or the
+    # every texel the photo saw (conf > keep_from) keeps its own de-lit colour, not mixed with the mirror or the
     # fill: the blends below ``seen`` cost 0.7-1.5 dB of in-view PSNR, and a feathered strip inside the
     # seen border another ~1 dB (docs/results.md, "Issue 10: the seen area of the texture"); the fill
     # already meets the seen texels without a step (its low-frequency field is their low-pass, extended)
-    own = conf > 0
+    own = conf > cfg.keep_from
     Lout = wb[..., None] * L + (1 - wb[..., None]) * Lfill
     if cfg.rim > 0:
         # the unseen side of the seen border starts at the colour of the seen texels beside it and fades

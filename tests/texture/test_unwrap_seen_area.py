@@ -98,8 +98,8 @@ def test_depth_tolerance_grows_with_the_slope():
 
 
 def test_completion_leaves_every_seen_texel_alone(head):
-    """A turned face with a photo of texture (noise): every chart texel with confidence > 0, grazing ones
-    included, keeps its de-lit photo colour through the completion (before: texels below the ``seen``
+    """A turned face with a photo of texture (noise): every chart texel with confidence above ``keep_from``
+    (0.05), grazing ones included, keeps its de-lit photo colour through the completion (before: texels below the ``seen``
     confidence were blended with the mirror and the fill); the unseen ones are filled."""
     view, dense, pose, cam, light, _ = scene = _scene(head, 30.0)
     g = torch.Generator().manual_seed(3)
@@ -113,15 +113,15 @@ def test_completion_leaves_every_seen_texel_alone(head):
     # light is ambient of level 1, so the shading floor is ``shading_floor``)
     raw = (done.texture / done.shading.clamp(min=cfg.shading_floor)).clamp(0, 1)
     conf = done.visibility[0]
-    own = (conf > 0) & inside
-    assert int(((conf > 0) & (conf < 0.5) & inside).sum()) > 500  # grazing texels are in the test
+    own = (conf > cfg.completion.keep_from) & inside
+    assert int(((conf > cfg.completion.keep_from) & (conf < 0.5) & inside).sum()) > 500  # grazing texels
     assert torch.allclose(done.albedo[0][own], raw[0][own], atol=1e-6)
     unseen = (conf == 0) & inside
     assert int(unseen.sum()) > 1000 and float(done.albedo[0][unseen].min()) > 0.02
     # the earlier blend changed the grazing texels
     old = _unwrap(scene, dataclasses.replace(cfg, completion=dataclasses.replace(cfg.completion, keep_photo=False)),
                   classes=cls)
-    grazing = (conf > 0) & (conf < 0.5) & inside
+    grazing = (conf > cfg.completion.keep_from) & (conf < 0.5) & inside
     assert float((old.albedo[0][grazing] - raw[0][grazing]).abs().max()) > 1e-3
 
 
@@ -145,7 +145,8 @@ def test_the_fill_meets_the_seen_border_without_a_step(head):
     steps = {}
     for r in (0.0, CompletionConfig().rim):
         out = complete_face_albedo(albedo, conf, cls, CompletionConfig(rim=r, detail_gain=0.0))
-        assert torch.equal(out[0][(conf[0] > 0) & inside], albedo[0][(conf[0] > 0) & inside])
+        kept = (conf[0] > CompletionConfig().keep_from) & inside
+        assert torch.equal(out[0][kept], albedo[0][kept])
         steps[r] = float(out[0][beside].log().mean() - out[0][last].log().mean())
     assert abs(steps[CompletionConfig().rim]) < 0.5 * abs(steps[0.0]), steps
     assert abs(steps[0.0]) > 0.1, steps
