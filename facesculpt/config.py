@@ -112,11 +112,7 @@ class TextureConfig:
     full_facing: float = 0.5
     """Cosine at and above which the facing confidence is 1."""
     depth_tolerance: float = 0.3
-    """A texel is occluded when it lies this far (cm) behind the z-buffer (plus ``depth_slope``'s share)."""
-    depth_slope: float = 1.0
-    """Pixels of the surface's depth slope added to ``depth_tolerance`` (``texture.unwrap.depth_tolerance``:
-    the z-buffer is read at a pixel centre, not at the texel; 0: a flat tolerance, as before issue 10's
-    seen-area fix)."""
+    """A texel is occluded when it lies this far (cm) behind the z-buffer."""
     mirror: bool = True
     """Fill unseen texels from the mirrored texel where that was seen."""
     shading_floor: float = 0.15

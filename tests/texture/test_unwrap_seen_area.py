@@ -14,7 +14,7 @@ from facesculpt.synthetic.generator import SyntheticConfig
 from facesculpt.synthetic.head import face_pose
 from facesculpt.texture.completion import CLASS_OUTSIDE, texel_classes
 from facesculpt.texture.head import texel_mirror_grid
-from facesculpt.texture.unwrap import depth_tolerance, unwrap
+from facesculpt.texture.unwrap import unwrap
 
 S = 256
 
@@ -66,35 +66,6 @@ def test_no_zero_confidence_texel_inside_the_seen_face(head, yaw):
     assert _holes(conf, inside) == 0
     # the same with no mask at all: the mask changes nothing where it is all valid
     assert torch.equal(conf, _unwrap(scene, cfg, None).visibility[0])
-
-
-def test_oblique_skin_is_not_striped_by_the_depth_test(head):
-    """A turned head: the z-buffer is read at the pixel centre, where oblique skin lies deeper than at the
-    texel. With a flat tolerance the far cheek's visibility aliases into bands; with the slope term
-    the texels facing the camera at 0.3 < cos are all visible on the near side."""
-    scene = _scene(head, 35.0)
-    view = scene[0]
-    inside = texel_classes(view, S) != CLASS_OUTSIDE
-    new = _unwrap(scene, TextureConfig(size=S)).visibility[0]
-    flat = _unwrap(scene, TextureConfig(size=S, depth_slope=0.0)).visibility[0]
-    # texels seen by one and not the other: the slope term only adds oblique texels
-    assert bool(((flat > 0) <= (new > 0))[inside].all())
-    assert int(((new > 0) & (flat == 0) & inside).sum()) > 20  # the bands the flat test cut out
-    assert _holes(new, inside) <= _holes(flat, inside)
-
-
-def test_depth_tolerance_grows_with_the_slope():
-    cam = type("C", (), {"focal": torch.tensor([500.0])})()
-    cfg = TextureConfig()
-    z = torch.full((1, 1, 3), 50.0)
-    cos = torch.tensor([[[1.0, 0.5, 0.01]]])
-    tol = depth_tolerance(z, cos, cam, cfg)[0, 0]
-    assert float(tol[0]) == pytest.approx(cfg.depth_tolerance)
-    assert float(tol[1]) == pytest.approx(cfg.depth_tolerance + 0.1 * 3 ** 0.5, rel=1e-5)  # tan 60 deg
-    c = cfg.min_facing  # capped where the facing confidence is zero
-    assert float(tol[2]) == pytest.approx(cfg.depth_tolerance + 0.1 * (1 - c * c) ** 0.5 / c, rel=1e-5)
-    flat = depth_tolerance(z, cos, cam, dataclasses.replace(cfg, depth_slope=0.0))
-    assert torch.allclose(flat, torch.full_like(flat, cfg.depth_tolerance))
 
 
 def test_completion_leaves_every_seen_texel_alone(head):
