@@ -53,7 +53,7 @@ def _holes(conf: torch.Tensor, inside: torch.Tensor) -> int:
 @pytest.mark.parametrize("yaw", [0.0, 30.0])
 def test_no_zero_confidence_texel_inside_the_seen_face(head, yaw):
     """A face seen through an all-valid mask (the pipeline always passes one: the openings, the occluders):
-    the bilinear sample of four valid pixels sums to 1 only up to rounding, and an exact test made ~2 % of
+    the bilinear sample of four valid pixels sums to 1 only up to rounding, and an exact test made ~1.4 % of
     the seen texels zero-confidence holes (salt noise); none may remain."""
     scene = _scene(head, yaw)
     view = scene[0]
@@ -70,8 +70,8 @@ def test_no_zero_confidence_texel_inside_the_seen_face(head, yaw):
 
 def test_completion_leaves_every_seen_texel_alone(head):
     """A turned face with a photo of texture (noise): every chart texel with confidence above ``keep_from``
-    (0.05), grazing ones included, keeps its de-lit photo colour through the completion (before: texels below the ``seen``
-    confidence were blended with the mirror and the fill); the unseen ones are filled."""
+    (0.05), grazing ones included, keeps its de-lit photo colour through the completion (before: texels
+    below the ``seen`` confidence were blended with the mirror and the fill); the unseen ones are filled."""
     view, dense, pose, cam, light, _ = scene = _scene(head, 30.0)
     g = torch.Generator().manual_seed(3)
     image = (0.45 + 0.1 * torch.rand(1, *cam.image_size, 3, generator=g)).clamp(0, 1)
