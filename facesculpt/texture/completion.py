@@ -6,8 +6,9 @@ elsewhere, so the far side of a turned photo was a smooth smear. Here, in log al
 space where a light or exposure difference is an offset and a blend of two skin tones stays a
 skin tone):
 
-1. **Seen texels are kept** (confidence ``conf``; a feathered strip of ``feather`` texels inside
-   the seen border is blended, so no edge shows).
+1. **Seen texels are kept** (every texel with confidence ``conf`` above ``keep_from`` keeps its photo colour,
+   ``keep_photo``); the unseen texels beside them start at their colour and fade into the fill over
+   ``rim``, so no edge shows.
 2. **Mirror with a colour match.** The mirrored texel (``texture.head.texel_mirror_grid``) is
    taken where the mirror image was seen, after adding a smooth correction field: the low-pass
    difference "this side minus mirrored side" where both were seen (near the midline and the
@@ -93,8 +94,22 @@ class CompletionConfig:
     (1 texel at 512)."""
     feather: float = 0.006
     """Width of the feathered strip inside the seen border, as a fraction of the map side
-    (3 texels at 512): texels there seen below ``seen`` confidence are blended with the completion
-    (those at or above it keep their value)."""
+    (3 texels at 512), without ``keep_photo``: texels there seen below ``seen`` confidence are blended
+    with the completion (those at or above it keep their value). With ``keep_photo`` it feathers only the
+    mirror's share on the unseen side."""
+    keep_photo: bool = True
+    """Every texel the photo saw (confidence above ``keep_from``, grazing ones too) keeps its de-lit photo
+    colour unchanged; the completion fills only the others (False: texels seen below ``seen``
+    and the ``feather`` strip are blended with the mirror and the fill by their confidence, as before
+    issue 10's seen-area fix)."""
+    keep_from: float = 0.05
+    """With ``keep_photo``: confidence above which a texel keeps its photo colour (0.05: a cosine to the
+    view ray of about 0.2; the few texels at the very silhouette below it take the ``rim`` colour of
+    their seen neighbours fading into the fill: their de-lit colour is a smear of the edge pixels)."""
+    rim: float = 0.008
+    """With ``keep_photo``: Gaussian reach, as a fraction of the map side (4 texels at 512), over which the
+    unseen texels beside the seen area fade from the colour of the seen texels next to them into the
+    fill (0: none; the fill then meets the last, grazing, seen texels with a step)."""
     mirror_match: bool = True
     """Match the mirrored side's colour and brightness to this side's (a smooth correction field)."""
     match_reach: float = 0.03
@@ -397,9 +412,10 @@ def complete_face_albedo(albedo: torch.Tensor, conf: torch.Tensor, classes: torc
              albedo and confidence at each texel's mirror image (``unwrap._sample_mirror``), and
              optionally which half of the face each texel is on (``unwrap.mirror_side``).
 
-    Returns (B, S, S, 3) float in [0, 1]: texels with conf 1 further than the feather strip from
-    any texel below 1 are the input's, other texels seen at ``cfg.seen`` or better (with the mirror's
-    share) are not blended with the fill; every texel of the square has a value.
+    Returns (B, S, S, 3) float in [0, 1], every texel of the square with a value. With ``cfg.keep_photo``:
+    texels with conf > ``cfg.keep_from`` are the input's. Without it: texels with conf 1 further than the feather strip
+    from any texel below 1 are the input's, other texels seen at ``cfg.seen`` or better (with the
+    mirror's share) are not blended with the fill.
     """
     check_shape("albedo", albedo, ("B", "S", "S", 3))
     check_shape("conf", conf, (albedo.shape[0], albedo.shape[1], albedo.shape[2]))
@@ -526,8 +542,26 @@ def complete_face_albedo(albedo: torch.Tensor, conf: torch.Tensor, classes: torc
     # texels seen at ``seen`` confidence or better keep their value: the feather strip (and the strips round
     # the unwrap's isolated zero-confidence texels) cost 0.6-1.2 dB of in-view PSNR on grace_hopper and astronaut
     wb = torch.where(w >= cfg.seen, torch.ones_like(wb), wb)
-    out = (wb[..., None] * L + (1 - wb[..., None]) * Lfill).exp().clamp(0, 1)
-    return torch.where(((wb >= 1) & (conf >= 1))[..., None], albedo, out)
+    if not cfg.keep_photo:
+        out = (wb[..., None] * L + (1 - wb[..., None]) * Lfill).exp().clamp(0, 1)
+        return torch.where(((wb >= 1) & (conf >= 1))[..., None], albedo, out)
+    # every texel the photo saw (conf > keep_from) keeps its own de-lit colour, not mixed with the mirror or the
+    # fill: the blends below ``seen`` cost 0.7-1.5 dB of in-view PSNR, and a feathered strip inside the
+    # seen border another ~1 dB (docs/results.md, "Issue 10: the seen area of the texture"); the fill
+    # already meets the seen texels without a step (its low-frequency field is their low-pass, extended)
+    own = conf > cfg.keep_from
+    Lout = wb[..., None] * L + (1 - wb[..., None]) * Lfill
+    if cfg.rim > 0:
+        # the unseen side of the seen border starts at the colour of the seen texels beside it and fades
+        # into the fill over ``rim`` (the grazing texels the photo saw last are kept, so their colour,
+        # not the fill's low-pass of the well-seen texels, is what the fill must meet)
+        L0 = albedo.clamp(min=eps).log()
+        ext, near = _masked_blur(L0.permute(0, 3, 1, 2), own.to(dt)[:, None], cfg.rim * S)
+        norm = _blur_fast(torch.ones_like(near), cfg.rim * S)
+        t = _smoothstep(2 * near[:, 0] / norm[:, 0].clamp(min=1e-6), 0.0, 1.0)[..., None]
+        Lout = t * ext.permute(0, 2, 3, 1) + (1 - t) * Lout
+    out = Lout.exp().clamp(0, 1)
+    return torch.where(own[..., None], albedo, out)
 
 
 __all__ = ["CompletionConfig", "texel_classes", "complete_face_albedo", "CLASS_OUTSIDE", "CLASS_SKIN",
