@@ -168,7 +168,7 @@ def cmd_synthetic(args) -> int:
         cfg = _config(args, detail=not args.no_detail_stage, face_model="ict" if head else "mediapipe468")
         if head and cfg.face_model != "ict":
             raise ValueError(f"--model head needs face_model=ict, got {cfg.face_model!r} (use --model mask)")
-        extra = {"model": args.model, "yaw_max": float(yaw_max)}
+        extra = {"model": args.model, "yaw_max": float(yaw_max), "srgb": args.photo_encoding == "srgb"}
         if args.light_strength is not None:
             parts = args.light_strength.split(",")
             lo, hi = (float(parts[0]), float(parts[-1])) if len(parts) == 2 else (-1.0, -1.0)
@@ -227,7 +227,7 @@ def cmd_synthetic(args) -> int:
                            "model": args.model, "yaw_max": float(yaw_max), "face_model": cfg.face_model,
                            "detail_stage": cfg.detail.enabled, "proxy": args.proxy, "variants": variants, "noise": args.noise,
                            "blur": args.blur, "downsample": args.downsample,
-                           "light_strength": list(syn[0].light_strength)}}
+                           "light_strength": list(syn[0].light_strength), "photo_encoding": args.photo_encoding}}
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "results.json", result)
     for v in variants:
@@ -435,6 +435,9 @@ def register(subparsers) -> None:
     s.add_argument("--noise", type=float, default=0.0, help="Gaussian noise sigma on the photo (0-1 scale)")
     s.add_argument("--blur", type=float, default=0.0, help="Gaussian blur sigma, pixels")
     s.add_argument("--downsample", type=int, default=1, help="down-sample factor (and back up)")
+    s.add_argument("--photo-encoding", default="none", choices=("srgb", "none"),
+                   help="head photos: the sRGB values shaded directly (none, the default: every recorded "
+                        "figure) or shaded in linear light and sRGB-encoded like a camera's (srgb)")
     s.add_argument("--light-strength", default=None, metavar="LO,HI",
                    help="range of the directional light relative to the ambient, for analysis "
                         "(default: the generator's, 0.35,0.7)")

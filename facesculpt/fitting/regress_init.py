@@ -37,8 +37,8 @@ class RegressorInitConfig:
     debias_input: bool = True
     """With ``head_landmarks.view_bias`` and weights trained on unbiased points: regress a second
     time from the detections minus mediapipe's view-dependent offset at the first regressed pose.
-    The packaged weights are trained on biased points (``LandmarkNoise.view_bias``, session 5), so
-    this pass is skipped for them (``trained_on_biased_points``). Measured in docs/results.md
+    Weights trained on biased points (``LandmarkNoise.view_bias``, not the packaged ones) skip it
+    (``trained_on_biased_points``). Measured in docs/results.md
     (issues 10/11/14/16, view-dependent bias; issue 14, session 5)."""
     expression_floor: float = 0.1
     """Expression weights the regressor puts below this are set to 0: its sigmoid outputs are never

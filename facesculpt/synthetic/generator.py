@@ -85,6 +85,12 @@ class SyntheticConfig:
     head_levels: int = 2
     """Head faces only: subdivisions of the head's skin that carry the true displacement
     (2: ~150k face vertices, ~0.6 mm edges, about what ``render_levels`` = 4 gives the mask)."""
+    srgb: bool = False
+    """Head faces only: shade in linear light (the painted albedo, the atlas and the background decoded
+    from their sRGB values) and encode the photo to sRGB, as a camera does and as the pipeline's
+    linear-light path (``texture.linear_light``) reads photos. False (the default, so the recorded
+    benchmarks stay comparable): the sRGB values shaded directly, as every head render so far, including
+    those the landmark embedding and mediapipe's view bias were measured on (docs/results.md, session 5)."""
 
 
 @dataclass

@@ -503,10 +503,16 @@ def generate_head_face(seed: int, cfg: SyntheticConfig | None = None, *, express
 
     tex = atlas(model, albedo, iris)
     bg = torch.tensor(cfg.background, dtype=torch.float32).expand(1, cfg.size, cfg.size, 3).contiguous()
+    if cfg.srgb:  # shade in linear light, encode like a camera (``SyntheticConfig.srgb``)
+        from facesculpt.texture.color import linear_to_srgb, srgb_to_linear
+
+        tex, bg = srgb_to_linear(tex).contiguous(), srgb_to_linear(bg).contiguous()
     verts, faces, uvs, vn, n_face = head_mesh(model, head_verts, disp, cfg.head_levels)
     with torch.no_grad():
         rend = render_face(verts, faces, uvs, pose, cam, tex, light, background=bg, normals_model=vn)
         img = antialias(rend.image, rend.frags, rend.screen, faces).clamp(0, 1)
+        if cfg.srgb:
+            img = linear_to_srgb(img)
     clean = np.rint(img[0].numpy() * 255).astype(np.uint8)
     image = _degrade(clean, r_scene, cfg)
     p2f = rend.frags.pix_to_face[0]

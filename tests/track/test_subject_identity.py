@@ -52,10 +52,7 @@ def rendered_views():
 
 def test_joint_identity_of_three_rendered_photos(rendered_views):
     """Measured (docs/results.md, issue 16 session 4): single photos 2.12 / 1.93 / 3.35 mm, the joint
-    1.87 (the cos^4 average of the regressed identities it replaced: 2.17). With the view bias and the
-    regressor trained on biased points (session 5): single 1.80 / 1.87 / 2.44, joint 1.82, the
-    regressed average 1.73 on this scene (over five scenes 2.54 against the joint's 2.20,
-    ``benchmarks/bench_subject_landmarks.py``), so the joint is no longer asserted to beat it here."""
+    1.87 (the cos^4 average of the regressed identities it replaces: 2.17)."""
     from facesculpt.config import make_config
     from facesculpt.face_model import fit_view
     from facesculpt.fitting.head_track import fit_regressed_identity, fit_subject_identity
@@ -80,8 +77,6 @@ def test_joint_identity_of_three_rendered_photos(rendered_views):
     assert float((per[0][1].expression - per[2][1].expression).abs().max()) > 0.05
     assert joint < max(single) - 0.5, (joint, single)
     assert joint < min(single) + 0.1, (joint, single)
-    # the cos^4 average of the regressed identities (the clip's and the earlier subject start) stays close
+    # better than what it replaced: the cos^4 average of the regressed identities, without any polish
     ident_avg, _ = fit_regressed_identity(lms, model, cams, cfg.head_landmarks, cfg.regressor, cfg.track)
-    avg = similarity_error_mm(_neutral(model, ident_avg), truth)
-    print(f"single {single}, joint {joint:.3f}, regressed average {avg:.3f}")
-    assert avg < max(single) - 0.5, (avg, single)
+    assert joint < similarity_error_mm(_neutral(model, ident_avg), truth) - 0.15
