@@ -270,8 +270,6 @@ def reconstruct_face(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
     pose, shape, lm_losses = fit_landmarks(landmarks, model, pose, cam, cfg.landmarks, progress)
     losses = {"landmarks": lm_losses}
     timings["landmarks"] = time.perf_counter() - t
-    if hands_info is not None:
-        losses["hands"] = hands_info
 
     # the face crop the photometric fit and the metrics use
     t = time.perf_counter()
