@@ -45,6 +45,11 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "data_blur": (0.0, 4.0),  # detail
     "saturation": (0.0, 2.0),  # detail
     "chroma_alpha": (0.0, None),  # detail
+    "keep_from": (0.0, 1.0),  # texture.completion
+    "rim": (0.0, 0.1),  # texture.completion
+    "chroma_k_sigma": (0.0, None),  # texture.occlusion
+    "chroma_floor": (0.0, None),  # texture.occlusion
+    "chroma_dark": (0.0, None),  # texture.occlusion
 }
 #: int fields that must be at least 1 (they count steps between events or divide by themselves)
 _INT_MIN1 = ("iterations", "every", "_every", "random_views", "low_cells", "symmetry_scale", "albedo_blur")

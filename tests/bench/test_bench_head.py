@@ -217,3 +217,16 @@ def test_benchmark_head_bad_args_fail(tmp_path, capsys):
     assert main(["benchmark", "synthetic", "--model", "head", "--set", "face_model=mediapipe468", "-o", o]) == 2
     assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: --model head")
     assert not (tmp_path / "o").exists()
+
+
+def test_head_photo_srgb_encoding_option():
+    """``SyntheticConfig.srgb``: the same face shaded in linear light and encoded is a different, less
+    clipped photo (the painted albedo is sRGB-coded; a camera encodes linear light)."""
+    import numpy as np
+
+    from facesculpt.synthetic.head import generate_head_face, head_config
+
+    a = generate_head_face(1, head_config(size=128, uv_size=64, detail=False)).image
+    b = generate_head_face(1, head_config(size=128, uv_size=64, detail=False, srgb=True)).image
+    assert a.shape == b.shape and not np.array_equal(a, b)
+    assert float((b == 255).mean()) < float((a == 255).mean())

@@ -43,3 +43,16 @@ def test_plain_skin_with_shading_is_not_flagged():
     off = skin_outliers(albedo[None], face[None], None, OcclusionConfig(chroma_k_sigma=0))[0]
     on = skin_outliers(albedo[None], face[None], None, OcclusionConfig())[0]
     assert float((on & ~off)[face].float().mean()) < 0.01  # the cue adds (almost) nothing on skin
+
+
+def test_chroma_and_completion_overrides_are_range_checked():
+    import pytest
+
+    from facesculpt.config import make_config
+    from facesculpt.core.errors import ConfigError
+
+    for key, bad in (("texture.occlusion.chroma_k_sigma", -1), ("texture.occlusion.chroma_floor", -0.1),
+                     ("texture.completion.keep_from", 1.5), ("texture.completion.rim", 0.5)):
+        with pytest.raises(ConfigError, match=key.split(".")[-1]):
+            make_config("default", **{key: bad})
+    assert make_config("default", **{"texture.occlusion.chroma_k_sigma": 0}).texture.occlusion.chroma_k_sigma == 0
