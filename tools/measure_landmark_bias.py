@@ -45,7 +45,7 @@ for p in (str(ROOT), str(ROOT / "tools")):
     if p not in sys.path:
         sys.path.insert(0, p)
 
-from register_landmarks_renders import MP_MIRROR, render_view  # noqa: E402
+from register_landmarks_renders import partner, render_view  # noqa: E402
 
 from facesculpt.core.errors import FaceSculptError  # noqa: E402
 from facesculpt.detect import detect_faces  # noqa: E402
@@ -55,13 +55,6 @@ from facesculpt.synthetic.head import BROWS, LIPS_OUTER  # noqa: E402
 
 DEFAULT_OUT = ROOT / "tools" / "data" / "mediapipe_view_bias.npz"
 SEED0 = 20000
-
-
-def partner(m: int) -> int:
-    """mediapipe's left/right partner of point m (irises: right 468-472 <-> left 473-477)."""
-    if m < 468:
-        return int(MP_MIRROR[m])
-    return m + 5 if m < 473 else m - 5
 
 
 def observe(n: int, yaw_max: float):

@@ -45,7 +45,6 @@ and the aggregation is a median. This is a tool, not part of the package: it may
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 
@@ -89,6 +88,13 @@ IRIS = tuple(range(468, 478))
 SEED0 = 10000
 #: mediapipe's left/right point map (the 468-point mask topology's ``mirror``, package data)
 MP_MIRROR = np.load(ROOT / "facesculpt" / "assets" / "topology.npz")["mirror"]
+
+
+def partner(m: int) -> int:
+    """mediapipe's left/right partner of point m (irises: right 468-472 <-> left 473-477)."""
+    if m < 468:
+        return int(MP_MIRROR[m])
+    return m + 5 if m < 473 else m - 5
 
 
 def render_view(model, seed: int, plain: bool, yaw_max: float, size: int = 512, uv: int = 256):
@@ -315,7 +321,7 @@ def main(argv=None) -> int:
     # sigma model per point: r^2 ~ s0^2 + s1^2 (1 - cos)^2 over the views where the point faces the camera
     s0 = np.zeros(478); s1 = np.zeros(478)
     for m in range(478):
-        j = int(MP_MIRROR[m]) if m < 468 else (m + 5 if m < 473 else m - 5)  # iris: right 468-472 <-> left 473-477
+        j = partner(m)
         pair = [m] if j == m else [m, j]
         cm, rm = COS[:, pair].T.reshape(-1), R_new[:, pair].T.reshape(-1)
         sel = cm > -0.05

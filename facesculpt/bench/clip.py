@@ -185,13 +185,9 @@ def _project(pts: torch.Tensor, R: torch.Tensor, T: torch.Tensor, cam: Camera, r
     uv = X[:, :2] / X[:, 2:3] * f + cam.principal[0].double()
     emb = model.landmarks["mediapipe"] if model is not None else None
     if emb is not None and emb.bias is not None and uv.shape[0] == emb.bias.shape[0]:
-        from facesculpt.fitting.landmark_bias import embedding_offsets
+        from facesculpt.fitting.landmark_bias import embedding_offsets_px
 
-        off = embedding_offsets(emb, R, X)
-        face = float((uv.max(0).values - uv.min(0).values).max())
-        for _ in range(3):  # the offsets are in units of the face size the offset points span
-            face = float(((uv + off * face).max(0).values - (uv + off * face).min(0).values).max())
-        uv = uv + off * face
+        uv = uv + embedding_offsets_px(emb, R, X, uv)
     zz = X[:, 2] * f / T[2]
     zz = zz - zz.mean()
     uv = uv + torch.from_numpy(rng.normal(0, noise_px, uv.shape))

@@ -77,4 +77,17 @@ def embedding_offsets(emb, R: torch.Tensor, points_cam: torch.Tensor) -> torch.T
     return landmark_bias(emb.bias[:n], emb.bias_limits, R, points_cam.to(torch.float64).mean(0))
 
 
-__all__ = ["NUM_FEATURES", "embedding_offsets", "features", "landmark_bias", "rotate2d", "view_angles"]
+def embedding_offsets_px(emb, R: torch.Tensor, points_cam: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
+    """(N, 2) pixels (``uv``'s dtype): ``embedding_offsets`` scaled by the face size, where the face size is
+    that of the points *with* the offsets added (the larger side of their box: the detector's units), found
+    by three fixed-point steps from the projections ``uv`` (N, 2) pixels."""
+    off = embedding_offsets(emb, R, points_cam).to(uv.dtype)
+    face = float((uv.max(0).values - uv.min(0).values).max())
+    for _ in range(3):
+        q = uv + off * face
+        face = float((q.max(0).values - q.min(0).values).max())
+    return off * face
+
+
+__all__ = ["NUM_FEATURES", "embedding_offsets", "embedding_offsets_px", "features", "landmark_bias", "rotate2d",
+           "view_angles"]

@@ -109,6 +109,12 @@ def _hulls(points_xy: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
     return torch.from_numpy(im > 0)[None]
 
 
+def _median_spread(vals: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-column median and robust standard deviation (1.4826 x MAD) of ``vals`` (M, C)."""
+    med = vals.median(0).values
+    return med, 1.4826 * (vals - med).abs().median(0).values
+
+
 def _chroma_outliers(la: torch.Tensor, face: torch.Tensor, cfg: OcclusionConfig) -> torch.Tensor:
     """(B, H, W) bool face pixels whose log chromaticity is far from the skin's (``chroma_*`` of
     ``cfg``); la (B, H, W, 3) log de-lit colour."""
@@ -118,14 +124,12 @@ def _chroma_outliers(la: torch.Tensor, face: torch.Tensor, cfg: OcclusionConfig)
     vals = c[judged]
     if vals.shape[0] < 16:
         return torch.zeros_like(face)
-    med = vals.median(0).values
-    sigma = 1.4826 * (vals - med).abs().median(0).values
+    med, sigma = _median_spread(vals)
     for _ in range(3):  # clip to the dominant mode (skin) so glasses, hair and lips do not widen it
         keep = ((vals - med).abs() <= 2.5 * sigma.clamp(min=1e-6)).all(-1)
         if int(keep.sum()) < 16:
             break
-        med = vals[keep].median(0).values
-        sigma = 1.4826 * (vals[keep] - med).abs().median(0).values
+        med, sigma = _median_spread(vals[keep])
     thr = torch.clamp(cfg.chroma_k_sigma * sigma, min=cfg.chroma_floor)
     return judged & ((c - med).abs() > thr).any(-1)
 
@@ -147,8 +151,7 @@ def skin_outliers(albedo: torch.Tensor, face: torch.Tensor, features: torch.Tens
         vals = la[face]
         if vals.shape[0] < 16:
             return torch.zeros_like(face)
-        med = vals.median(0).values
-        sigma = 1.4826 * (vals - med).abs().median(0).values
+        med, sigma = _median_spread(vals)
         thr = torch.clamp(cfg.k_sigma * sigma, min=cfg.floor)
         weak = face & ((la - med).abs() > thr).any(-1)
         if cfg.chroma_k_sigma > 0:

@@ -264,19 +264,13 @@ def sample_chunk(model: FaceModel, cfg: SampleConfig, seed: int, n: int = CHUNK)
 
 def _detector_offsets(emb, R: torch.Tensor, X: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
     """(B, N, 2) pixels: the embedding's view-dependent detector offset of each sample's points (its
-    rotation ``R`` (B, 3, 3), camera-frame points ``X`` (B, N, 3), projections ``uv`` (B, N, 2)),
-    scaled by the face size the offset points span (as ``bench.clip`` places them)."""
-    from facesculpt.fitting.landmark_bias import embedding_offsets
+    rotation ``R`` (B, 3, 3), camera-frame points ``X`` (B, N, 3), projections ``uv`` (B, N, 2))."""
+    from facesculpt.fitting.landmark_bias import embedding_offsets_px
 
     out = torch.zeros_like(uv)
     n = min(uv.shape[1], emb.bias.shape[0])
     for i in range(uv.shape[0]):
-        off = embedding_offsets(emb, R[i].double(), X[i, :n].double()).to(uv.dtype)
-        face = float((uv[i, :n].amax(0) - uv[i, :n].amin(0)).max())
-        for _ in range(3):  # the offsets are in units of the face size the offset points span
-            q = uv[i, :n] + off * face
-            face = float((q.amax(0) - q.amin(0)).max())
-        out[i, :n] = off * face
+        out[i, :n] = embedding_offsets_px(emb, R[i].double(), X[i, :n].double(), uv[i, :n])
     return out
 
 
