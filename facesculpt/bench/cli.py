@@ -6,7 +6,7 @@
     facesculpt benchmark holdout PATH... -o DIR [--preset default] [--regions cheek,eye] [--set K=V]
     facesculpt benchmark aflw2000 DIR [-o OUT] [--preset default] [--from-results RESULTS] [--set K=V]
     facesculpt benchmark clip -o DIR [--kinds motion,channels] [--n 1] [--seed 0] [--frames 240]
-        [--noise-px 0.5] [--set track.K=V]
+        [--noise-px 0.5] [--frames-from points|photos] [--photo-noise 0.008] [--set track.K=V]
 
 Each prints a table and writes it as JSON (``DIR/results.json``, written atomically). Errors are
 one line on stderr and a non-zero exit; a bad image is reported and the rest go on.
@@ -370,16 +370,18 @@ def cmd_aflw2000(args) -> int:
     print(f"results: {out / 'results.json'}" + (f"; {len(failures)} image(s) failed" if failures else ""))
     return EXIT_FAILED if failures or not rows else 0
 def cmd_clip(args) -> int:
-    """``facesculpt benchmark clip``: synthetic clips tracked from their projected model landmarks."""
+    """``facesculpt benchmark clip``: synthetic clips tracked from their projected model landmarks, or from
+    mediapipe's landmarks of the rendered frames (``--frames-from photos``)."""
     import dataclasses
 
     from facesculpt.bench.clip import run_clip_benchmark
     from facesculpt.io.atomic import write_json
 
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
-    if args.n < 1 or args.frames < 10 or args.noise_px < 0 or not kinds or any(k not in ("motion", "channels")
+    if args.n < 1 or args.frames < 10 or args.noise_px < 0 or not 0 <= args.photo_noise < 1 or not kinds or any(k not in ("motion", "channels")
                                                                                 for k in kinds):
-        print("error: --n >= 1, --frames >= 10, --noise-px >= 0 and --kinds a comma list of motion, channels",
+        print("error: --n >= 1, --frames >= 10, --noise-px >= 0, 0 <= --photo-noise < 1 and --kinds a comma list "
+              "of motion, channels",
               file=sys.stderr)
         return EXIT_USAGE
     cfg = _config_or_report(args)
@@ -391,7 +393,7 @@ def cmd_clip(args) -> int:
     for kind in kinds:
         for i in range(args.n):
             r = run_clip_benchmark(args.seed + i, kind, args.frames, args.noise_px, cfg.track, cfg.head_landmarks,
-                                   fps=args.fps)
+                                   fps=args.fps, rendered=args.frames_from == "photos", photo_noise=args.photo_noise)
             rows.append(r)
             print(f"{kind + ' ' + str(args.seed + i):<16}{r['frames']:>7}{_fmt(r['identity_error_mm']):>8}"
                   f"{_fmt(r['expression_mae'], '.3f'):>10}{_fmt(r.get('jitter_mm'), '.3f'):>11}"
@@ -399,6 +401,9 @@ def cmd_clip(args) -> int:
                   f"{_fmt(r['seconds_per_frame'], '.3f'):>9}{_fmt(r['cpu_seconds_per_frame'], '.3f'):>9}"
                   f"{_fmt(r.get('channel_correlation_min'), '.2f'):>10}",
                   flush=True)
+            if "frames_with_face" in r:
+                print(f"  rendered frames: {r['frames_with_face']}/{r['frames']} with a face, detection "
+                      f"{r['detect_seconds_per_frame']:.3f} s/frame (not in s/frame above)", flush=True)
             if r.get("channels_below_0.8"):
                 print(f"  channels below 0.8: {', '.join(r['channels_below_0.8'])}", flush=True)
     out = Path(args.output)
@@ -457,6 +462,12 @@ def register(subparsers) -> None:
     c.add_argument("--frames", type=int, default=240, help="frames of a motion clip (channels clips: 53 x 16 + 10)")
     c.add_argument("--fps", type=float, default=30.0, help="frames a second")
     c.add_argument("--noise-px", type=float, default=0.5, help="Gaussian noise on the landmark points, pixels")
+    c.add_argument("--frames-from", choices=("points", "photos"), default="points",
+                   help="points: the model's embedded points projected with noise (measures the tracker; the "
+                        "default); photos: every frame rendered as a photo and its landmarks detected by "
+                        "mediapipe, as a video's (measures detector and tracker; slower)")
+    c.add_argument("--photo-noise", type=float, default=2.0 / 255,
+                   help="with --frames-from photos: per-frame Gaussian pixel noise sd, 0-1 scale (default 2/255)")
     common(c)
     c.set_defaults(func=cmd_clip)
     h = bs.add_parser("holdout", help="hide a face region, reconstruct, score the completed texture there")

@@ -7,7 +7,9 @@ projected by the true camera, with Gaussian noise of ``noise_px`` pixels (x, y; 
 mediapipe's relative depth), plus mediapipe's measured systematic view-dependent offset of each
 point (the embedding's ``bias``, which the landmark stage's ``view_bias`` takes out again): this
 measures the tracker (identity, smoothing, lag, channel separation), not the detector (whose
-points' remaining, face-dependent error is not simulated: docs/landmark_registration.md). Two
+points' remaining, face-dependent error is not simulated: docs/landmark_registration.md). With
+``rendered`` (``--frames-from photos``) every frame is rendered as a photo instead and mediapipe
+detects its landmarks, as in a video: that measures the detector and the tracker together. Two
 kinds of clip:
 
 * ``motion``: a still segment (``still_s`` seconds: head, expression and gaze held), then the head
@@ -35,7 +37,7 @@ import torch
 
 from facesculpt.face_model import HeadParams, load_face_model
 from facesculpt.io.live_link import ARKIT_52, to_arkit52
-from facesculpt.structures import Camera, Landmarks
+from facesculpt.structures import Camera, Landmarks, Pose
 from facesculpt.synthetic.generator import SyntheticConfig
 from facesculpt.synthetic.head import face_pose
 
@@ -46,7 +48,8 @@ class SyntheticClip:
 
     landmarks: T Landmarks (478 noisy points each); identity (1, K); expression (T, E); gaze (T, 2, 2);
     rotvec, translation (T, 3) (model -> camera, cm); camera; fps; still: (start, stop) frame
-    range of the still segment or None; kind: "motion" or "channels"."""
+    range of the still segment or None; kind: "motion" or "channels"; detect_seconds: wall time the
+    landmark detection of a rendered clip took (0 for projected points)."""
 
     landmarks: list
     identity: torch.Tensor
@@ -58,6 +61,7 @@ class SyntheticClip:
     fps: float
     still: tuple | None
     kind: str
+    detect_seconds: float = 0.0
 
 
 def _bump(t: np.ndarray, start: float, length: float) -> np.ndarray:
@@ -82,9 +86,16 @@ _ACTIONS = (
 
 
 def make_clip(seed: int = 0, kind: str = "motion", frames: int = 240, fps: float = 30.0, size: int = 512,
-              noise_px: float = 0.5, still_s: float = 2.0, bump_frames: int = 12) -> SyntheticClip:
+              noise_px: float = 0.5, still_s: float = 2.0, bump_frames: int = 12, rendered: bool = False,
+              photo_noise: float = 2.0 / 255, progress=None) -> SyntheticClip:
     """A synthetic clip (module docstring); a deterministic function of the arguments. ``frames`` is
-    ignored for ``channels`` (53 x (bump_frames + 4) + 10 frames)."""
+    ignored for ``channels`` (53 x (bump_frames + 4) + 10 frames).
+
+    ``rendered``: instead of projecting the embedded points, render every frame as a photo
+    (``synthetic.head.render_head_photo``: one painted albedo and light for the clip, drawn from the
+    seed, plus per-frame Gaussian pixel noise of sd ``photo_noise``, as a camera's) and detect its
+    landmarks with ``detect_faces`` as the video path does (a frame without a face gets None);
+    ``noise_px`` is then unused. ``progress(k, T)`` is called per rendered frame."""
     if kind not in ("motion", "channels"):
         raise ValueError(f"clip kind must be motion or channels, got {kind!r}")
     rng = np.random.default_rng(seed)
@@ -133,15 +144,54 @@ def make_clip(seed: int = 0, kind: str = "motion", frames: int = 240, fps: float
         pts = model.points(model.vertices(heads), "mediapipe").double()  # (T, 478, 3)
     rot, trans, lms = [], [], []
     cam = None
+    render = _frame_renderer(model, seed, cfg) if rendered else None
     for k in range(T):
         pose, cam, z = face_pose(model, neutral, float(yaw[k]), float(pitch[k]), float(roll[k]), np.zeros(2), cfg)
         T_k = pose.translation[0].double() + torch.tensor(sway[k])
         R_k = pose.matrix()[0].double()
-        lms.append(_project(pts[k], R_k, T_k, cam, rng, noise_px, size, model))
+        if render is None:
+            lms.append(_project(pts[k], R_k, T_k, cam, rng, noise_px, size, model))
+        else:
+            lms.append(render(heads, k, Pose(pose.rotvec, T_k.float()[None]), cam, photo_noise))
+            if progress is not None:
+                progress(k + 1, T)
         rot.append(pose.rotvec[0])
         trans.append(T_k.float())
     return SyntheticClip(lms, ident, torch.tensor(expr, dtype=torch.float32), torch.tensor(gaze, dtype=torch.float32),
-                         torch.stack(rot), torch.stack(trans), cam, fps, still, kind)
+                         torch.stack(rot), torch.stack(trans), cam, fps, still, kind,
+                         render.detect_seconds if render is not None else 0.0)
+
+
+def _frame_renderer(model, seed: int, cfg: SyntheticConfig):
+    """``render(heads, k, pose, cam, photo_noise) -> Landmarks or None``: frame k of the clip rendered
+    (one albedo, iris colour and light for the clip, from their own stream of ``seed``: the projected
+    clip of the same seed is unchanged) and detected as the video path detects."""
+    from facesculpt.core.errors import FaceNotFoundError, FaceTooSmallError
+    from facesculpt.detect import detect_faces
+    from facesculpt.synthetic.generator import make_light
+    from facesculpt.synthetic.head import IRIS_COLOURS, atlas, make_head_albedo, render_head_photo
+
+    r = np.random.default_rng([int(seed), 7])
+    albedo = torch.as_tensor(make_head_albedo(r, model, cfg.uv_size, cfg.freckles))[None]
+    tex = atlas(model, albedo, IRIS_COLOURS[int(r.integers(len(IRIS_COLOURS)))])
+    light = make_light(r, cfg.light_strength)
+
+    def render(heads, k, pose, cam, photo_noise):
+        one = HeadParams(heads.identity[k:k + 1], heads.expression[k:k + 1], heads.gaze[k:k + 1])
+        with torch.no_grad():
+            img = render_head_photo(model, model.vertices(one), tex, light, pose, cam, cfg)
+        if photo_noise > 0:
+            img = np.rint(np.clip(img + r.normal(0, photo_noise * 255, img.shape), 0, 255)).astype(np.uint8)
+        t = time.perf_counter()
+        try:
+            return detect_faces(img, max_faces=1)[0]
+        except (FaceNotFoundError, FaceTooSmallError):
+            return None
+        finally:
+            render.detect_seconds += time.perf_counter() - t
+
+    render.detect_seconds = 0.0
+    return render
 
 
 def make_views(seed: int, yaws_deg: tuple = (-45.0, 0.0, 45.0), noise_px: float = 0.5, size: int = 512,
@@ -263,18 +313,25 @@ def evaluate_clip(clip: SyntheticClip, track, seconds: float) -> dict:
     return out
 
 
-def run_clip_benchmark(seed: int, kind: str, frames: int, noise_px: float, track_cfg, lm_cfg, fps: float = 30.0) -> dict:
-    """Make one clip, track it, evaluate: the metrics of ``evaluate_clip`` plus the settings."""
+def run_clip_benchmark(seed: int, kind: str, frames: int, noise_px: float, track_cfg, lm_cfg, fps: float = 30.0,
+                       rendered: bool = False, photo_noise: float = 2.0 / 255, progress=None) -> dict:
+    """Make one clip, track it, evaluate: the metrics of ``evaluate_clip`` plus the settings. ``rendered``:
+    the frames are rendered photos and their landmarks mediapipe's (``make_clip``); the per-frame cost
+    then also reports the detection (``detect_seconds_per_frame``) and the frames with a face."""
     from facesculpt.fitting.head_track import track_landmarks
 
-    clip = make_clip(seed, kind, frames=frames, fps=fps, noise_px=noise_px)
+    clip = make_clip(seed, kind, frames=frames, fps=fps, noise_px=noise_px, rendered=rendered,
+                     photo_noise=photo_noise, progress=progress)
     t0, c0 = time.perf_counter(), time.process_time()
     track = track_landmarks(clip.landmarks, load_face_model(), clip.fps, lm_cfg, track_cfg)
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     res = evaluate_clip(clip, track, seconds)
     # CPU time of this process: on a shared machine the wall time also counts the other processes
     res["cpu_seconds_per_frame"] = cpu / len(clip.landmarks)
-    res.update(seed=seed, kind=kind, noise_px=noise_px, fps=fps)
+    res.update(seed=seed, kind=kind, noise_px=noise_px, fps=fps, source="rendered" if rendered else "points")
+    if rendered:
+        res.update(photo_noise=photo_noise, frames_with_face=sum(lm is not None for lm in clip.landmarks),
+                   detect_seconds_per_frame=clip.detect_seconds / len(clip.landmarks))
     return res
 
 

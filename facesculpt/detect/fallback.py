@@ -205,6 +205,12 @@ def _landmarks_in_box(image: np.ndarray, box: tuple[float, float, float, float])
     return RoiLandmarks(with_iris(pts), score)
 
 
+def face_presence(image: np.ndarray, box: tuple[float, float, float, float]) -> float:
+    """The landmark model's face-presence logit for ``box`` (x0, y0, x1, y1) of ``image`` (H, W, 3) uint8,
+    as the photo is turned (an upside-down or sideways face scores low; docs/reliability.md)."""
+    return _landmarks_in_box(image, box).score
+
+
 @lru_cache(maxsize=1)
 def _pose():
     _quiet()
@@ -265,5 +271,5 @@ def _dlib_detector():
 FALLBACKS = (("mediapipe_pose", pose_face_box), ("dlib_hog", dlib_face_box))
 
 
-__all__ = ["RoiLandmarks", "landmarks_in_box", "pose_face_box", "dlib_face_box", "with_iris", "FALLBACKS",
+__all__ = ["RoiLandmarks", "landmarks_in_box", "face_presence", "pose_face_box", "dlib_face_box", "with_iris", "FALLBACKS",
            "MIN_SCORE", "ROI_SCALE"]

@@ -164,28 +164,60 @@ def fit_with_gates(fit: Callable, image: np.ndarray, landmarks: Landmarks, cfg, 
 
 
 
+# the landmark model's face-presence logit above which a face found in the photo as given is taken
+# without trying the turned copies (docs/reliability.md, "Turned photos": the right turn of 32 photos
+# scored 6.5-37.4, wrong turns with an upright-looking face at most 13.5)
+CONFIDENT_PRESENCE = 15.0
+
+
 def upright_turn(image: np.ndarray, cfg: GateConfig, detection_max_side: int = 1280) -> int:
-    """Quarter turns (``np.rot90`` k) that make the photo's most confidently detected face upright: the
-    face detector's eye and mouth keypoints give the roll; when it finds no face (an upside-down photo),
-    the three turned photos are tried and the best-scored upright face wins; 0 when none is found."""
+    """Quarter turns (``np.rot90`` k) that make the photo's most confidently detected face upright, from
+    the face detector's eye and mouth keypoints; None when the face detector finds no face in the photo
+    as given (``upright_faces`` then compares the four turns)."""
     from facesculpt.detect.mediapipe_landmarker import detector_rolls
 
     found = detector_rolls(image, detection_max_side)
-    if found:
-        return upright_turns(max(found)[1], cfg.max_roll_deg)
-    best = (0.0, 0)
-    for k in (1, 2, 3):
-        for score, roll in detector_rolls(np.ascontiguousarray(np.rot90(image, k)), detection_max_side):
-            if abs(roll) <= cfg.max_roll_deg and score > best[0]:
-                best = (score, k)
-    return best[1]
+    return upright_turns(max(found)[1], cfg.max_roll_deg) if found else None
+
+
+def _best_turn(image: np.ndarray, detect: Callable, cfg: GateConfig):
+    """(turned image, faces, k) for the quarter turn whose upright face the landmark model is surest of
+    (its face-presence logit), each turn detected with every fall-back; None when no turn has an upright
+    face. The face detector finds faces in quarter-turned copies of upright photos that are not there
+    (on 3 of 30 synthetic heads it missed the upright face as well), and the face mesh places an "upright" mesh on an upside-down face, so
+    neither alone says which way is up; the presence score of the landmarks does."""
+    from facesculpt.core.errors import FaceNotFoundError, FaceTooSmallError
+    from facesculpt.detect.fallback import face_presence
+
+    best = None
+    for k in range(4):
+        img = np.ascontiguousarray(np.rot90(image, k)) if k else image
+        try:
+            faces = detect(img)
+        except (FaceNotFoundError, FaceTooSmallError):
+            continue
+        if not faces or abs(face_roll_deg(faces[0])) > cfg.max_roll_deg:
+            continue
+        score = face_presence(img, tuple(float(v) for v in faces[0].bbox))
+        if k == 0 and score >= CONFIDENT_PRESENCE:
+            return img, faces, 0
+        if best is None or score > best[0]:
+            best = (score, img, faces, k)
+    return None if best is None else best[1:]
 
 
 def upright_faces(image: np.ndarray, detect: Callable, cfg: GateConfig, detection_max_side: int = 1280):
-    """Turn the photo so its face is upright (``upright_turn``), then ``detect(image) -> [Landmarks]``.
+    """Turn the photo so its face is upright (``upright_turn``; when the face detector finds nothing in
+    the photo as given, the quarter turn whose face scores best, ``_best_turn``), then
+    ``detect(image) -> [Landmarks]``.
 
     Returns (image as fitted, faces, turns). With the gates off, the photo is used as given."""
     k = upright_turn(image, cfg, detection_max_side) if cfg.enabled else 0
+    if k is None:
+        found = _best_turn(image, detect, cfg)
+        if found is not None:
+            return found
+        k = 0
     if k:
         image = np.ascontiguousarray(np.rot90(image, k))
     return image, detect(image), k

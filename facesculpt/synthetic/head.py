@@ -539,6 +539,25 @@ def generate_head_face(seed: int, cfg: SyntheticConfig | None = None, *, express
     )
 
 
+def render_head_photo(model: FaceModel, head_verts: torch.Tensor, tex: torch.Tensor, light: torch.Tensor, pose: Pose,
+                      cam: Camera, cfg: SyntheticConfig) -> np.ndarray:
+    """(H, W, 3) uint8 photo of the smooth head ``head_verts`` (1, V, 3) cm with the atlas ``tex`` (``atlas``)
+    under ``light``, as ``generate_head_face`` renders it (shaded in linear light and encoded when
+    ``cfg.srgb``), without detail or degradation: the frames of the rendered synthetic clips."""
+    bg = torch.tensor(cfg.background, dtype=torch.float32).expand(1, cfg.size, cfg.size, 3).contiguous()
+    if cfg.srgb:
+        from facesculpt.texture.color import linear_to_srgb, srgb_to_linear
+
+        tex, bg = srgb_to_linear(tex).contiguous(), srgb_to_linear(bg).contiguous()
+    verts, faces, uvs, vn, _ = head_mesh(model, head_verts, None, cfg.head_levels)
+    with torch.no_grad():
+        rend = render_face(verts, faces, uvs, pose, cam, tex, light, background=bg, normals_model=vn)
+        img = antialias(rend.image, rend.frags, rend.screen, faces).clamp(0, 1)
+        if cfg.srgb:
+            img = linear_to_srgb(img)
+    return np.rint(img[0].numpy() * 255).astype(np.uint8)
+
+
 def generate(seed: int, cfg: SyntheticConfig, *, expression: bool = True) -> SyntheticFace:
     """``generate_head_face`` for ``cfg.model == "head"``, ``generator.generate_face`` for "mask"."""
     from facesculpt.synthetic.generator import generate_face
@@ -550,6 +569,6 @@ def generate(seed: int, cfg: SyntheticConfig, *, expression: bool = True) -> Syn
     raise ValueError(f"synthetic: model must be head or mask, got {cfg.model!r}")
 
 
-__all__ = ["generate_head_face", "generate", "head_config", "head_mesh", "atlas", "face_pose", "sample_expression",
+__all__ = ["generate_head_face", "generate", "render_head_photo", "head_config", "head_mesh", "atlas", "face_pose", "sample_expression",
            "sample_gaze", "landmark_uvs", "uv_per_cm", "make_head_albedo", "make_head_displacement", "ACTIONS",
            "HEAD_YAW_MAX"]

@@ -340,6 +340,23 @@ def test_turned_photo_is_detected_upright(grace_hopper, turns):
     assert abs(face_roll_deg(faces[0])) < 15
 
 
+@pytest.mark.parametrize("turns", [0, 2])
+def test_turn_chosen_by_face_presence_when_the_face_detector_misses(grace_hopper, monkeypatch, turns):
+    """The face detector misses some upright faces (turned away, mouth wide open: synthetic head seed 4)
+    and reports faces in quarter-turned copies that are not there; with it blind, the turn comes from
+    the landmark model's face-presence score of each turn's detection (with its fall-backs)."""
+    from facesculpt.detect import detect_faces
+    from facesculpt.detect import mediapipe_landmarker as ml
+    from facesculpt.fitting.gates import GateConfig, face_roll_deg, upright_faces
+
+    monkeypatch.setattr(ml, "detector_rolls", lambda image, detection_max_side=1280: [])
+    given = np.ascontiguousarray(np.rot90(grace_hopper, turns))
+    image, faces, k = upright_faces(given, lambda im: detect_faces(im), GateConfig())
+    assert (turns + k) % 4 == 0
+    assert np.array_equal(image, grace_hopper)
+    assert abs(face_roll_deg(faces[0])) < 15
+
+
 def test_upside_down_photo_gives_the_upright_head(grace_hopper):
     from facesculpt.config import make_config
 
