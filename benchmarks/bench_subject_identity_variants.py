@@ -164,7 +164,8 @@ def main() -> int:
         else:  # the cos^4 average of the regressed identities
             A0 = torch.stack([p["head0"].identity[0].double() for p in per])
             a = (A0 * fac[:, None] ** 4).sum(0) / (fac ** 4).sum()
-        held = dataclasses.replace(lmc, fit_identity=False, expression_first=0, active_set=cfg.track.identity_active_set)
+        held = dataclasses.replace(lmc, fit_identity=False, expression_first=0,
+                                   active_set=cfg.track.identity_active_set)
         fits = [[lm, p["pose"], p["head"]] for lm, p in zip(lms, per)]
         lock = None
         if lock_tau is not None:  # the frontal photo's Gauss-Newton matrix (prior excluded), at its own fit
@@ -233,11 +234,12 @@ def main() -> int:
         ("p0 r2s3, face oval at 0.3", lambda sc, per, lms: joint(sc, per, lms, oval_w=0.3)),
         ("p0 r2s3, identity prior x3", lambda sc, per, lms: joint(sc, per, lms, w_id_mult=3.0)),
         ("p0 r2s3, no mediapipe depth", lambda sc, per, lms: joint(sc, per, lms, use_depth=False)),
-        ("p0 r2s3, photo weights from the held fits' residual", lambda sc, per, lms: joint(sc, per, lms, reweight=True)),
-        ("p0 r2s3, the frontal photo's well-determined directions held", lambda sc, per, lms: joint(sc, per, lms,
-                                                                                                  lock_tau=10.0)),
-        ("p0 r1s1, started at the cos^4 regressed identity", lambda sc, per, lms: joint(sc, per, lms, rounds=1, nsteps=1,
-                                                                                     start="reg")),
+        ("p0 r2s3, photo weights from the held fits' residual",
+         lambda sc, per, lms: joint(sc, per, lms, reweight=True)),
+        ("p0 r2s3, the frontal photo's well-determined directions held",
+         lambda sc, per, lms: joint(sc, per, lms, lock_tau=10.0)),
+        ("p0 r1s1, started at the cos^4 regressed identity",
+         lambda sc, per, lms: joint(sc, per, lms, rounds=1, nsteps=1, start="reg")),
         ("mean of the polished identities, cos^2 weights", wmean(lambda per: [f ** 2 for f in facing(per)])),
         ("mean of the polished identities, 0.2 / 0.6 / 0.2", wmean(lambda per: [0.2, 0.6, 0.2])),
     ]

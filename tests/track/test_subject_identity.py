@@ -99,11 +99,13 @@ def test_subject_identity_weights_and_rounds(rendered_views):
     sc, lms = rendered_views
     model = load_face_model()
     cfg = make_config("fast")
-    assert (cfg.track.subject_facing_power, cfg.track.subject_identity_rounds, cfg.track.subject_identity_steps) == (2.0, 1, 1)
+    tc0 = cfg.track
+    assert (tc0.subject_facing_power, tc0.subject_identity_rounds, tc0.subject_identity_steps) == (2.0, 1, 1)
     canon = fit_view(model).canonical
     cams = [initialize(lm, canon)[2] for lm in lms]
     stage1 = [fit_head_from_regressor(lm, model, cam, cfg.head_landmarks, cfg.regressor) for lm, cam in zip(lms, cams)]
-    facing = torch.tensor([float(-rotvec_to_matrix(p.rotvec.double())[0][2, 2]) for p, _, _ in stage1], dtype=torch.float64)
+    facing = torch.tensor([float(-rotvec_to_matrix(p.rotvec.double())[0][2, 2]) for p, _, _ in stage1],
+                          dtype=torch.float64)
     resid = torch.tensor([l["landmark_final"] for _, _, l in stage1], dtype=torch.float64)
     ids = torch.stack([h.identity[0].double() for _, h, _ in stage1])
     starts = {}
