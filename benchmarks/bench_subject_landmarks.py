@@ -1,7 +1,7 @@
 """Multi-photo identity on the landmark stage alone: why the side views and the joint fit got worse.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_subject_landmarks.py --cache /tmp/scenes.pt [--seeds 5]
-        [--blotch 0.05] [--controls] [--set head_landmarks.view_bias=false]
+        [--first-seed 0] [--blotch 0.05] [--controls] [--joint-only] [--set head_landmarks.view_bias=false]
 
 The scenes of ``bench_subject_views.py --rendered`` (``bench.subject.subject_scene``: one random head,
 yaw -45 / 0 / +45, pitch 5, each photo its own random expression, blotches of sd ``--blotch``) are
@@ -15,7 +15,12 @@ single photos: ``reg_p0`` (the regressor, pose refined, no polish), ``reg_p2`` (
 default since issue 10), ``lm16`` (the LM fit from the mean, ``regressor.enabled=false``), and with
 ``head_landmarks.point_sigma=off`` where the code has it. Joint: ``cos4`` (``fit_regressed_identity``,
 the regressed identities averaged with cos(turn)^4), ``gn`` (``fit_joint_identity``), ``subject pP``
-(``fit_subject_identity`` with ``track.subject_facing_power`` P, where the code has it).
+(``fit_subject_identity`` with ``track.subject_facing_power`` P, where the code has it; ``subject pP rRsS``:
+also ``track.subject_identity_rounds`` R and ``track.subject_identity_steps`` S, where the code has them:
+p2 r1s1 is the default since session 6, p4 r2s3 session 4's). "best of all": the joint below every single
+photo (``reg_p2``) of that scene; "below yaw 0": below the frontal photo's. ``--joint-only``: of the single
+photos only ``reg_p2``. A cache holds the seeds it was written with (``--seeds``/``--first-seed`` then only
+name them).
 
 ``--controls``: (a) per view the detector's error against the true projection of the model's points
 after a 2D similarity, in % of the face size, and the share of its energy that is common to all seeds
@@ -34,14 +39,14 @@ import numpy as np
 import torch
 
 
-def _scenes(path: str, seeds: int, blotch: float) -> list:
+def _scenes(path: str, seeds: int, blotch: float, first_seed: int = 0) -> list:
     if os.path.exists(path):
         return torch.load(path, weights_only=False)
     from facesculpt.bench.subject import subject_scene
     from facesculpt.detect import detect_faces
 
     data = []
-    for seed in range(seeds):
+    for seed in range(first_seed, first_seed + seeds):
         sc = subject_scene(seed, blotch_sd=blotch, expression=True)
         lms = [detect_faces(im, max_faces=1)[0] for im in sc.images]
         data.append(dict(seed=seed, identity=sc.identity, expressions=sc.expressions,
@@ -65,12 +70,14 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cache", required=True, help="scenes + detections (written when missing)")
     ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--first-seed", type=int, default=0, help="scenes first_seed .. first_seed + seeds - 1")
+    ap.add_argument("--joint-only", action="store_true", help="single photos: reg_p2 only (the joint counts need it)")
     ap.add_argument("--blotch", type=float, default=0.05)
     ap.add_argument("--controls", action="store_true", help="the bias share, unbiased noise and leave-one-out runs")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="config override of the fits, e.g. head_landmarks.view_bias=false (repeatable)")
     args = ap.parse_args()
-    data = _scenes(args.cache, args.seeds, args.blotch)
+    data = _scenes(args.cache, args.seeds, args.blotch, args.first_seed)
     model = load_face_model()
     canon = fit_view(model).canonical
     from facesculpt.cli import _parse_overrides
@@ -100,9 +107,17 @@ def main() -> int:
                                                                  cfg.regressor, cfg.track)[0],
              "gn": lambda lms, cams: ht.fit_joint_identity(lms, model, cams, cfg.head_landmarks, cfg.track)[0]}
     if has_subject:
-        for p in (0.0, 4.0, 8.0):
+        has_rounds = hasattr(cfg.track, "subject_identity_rounds")
+        variants = [(p, None, None) for p in (0.0, 4.0, 8.0)]
+        if has_rounds:  # session 6: power, rounds, steps (session 4's shipped fit: 4, 2, 3)
+            variants = [(p, 1, 1) for p in (0.0, 2.0, 4.0)] + [(0.0, 2, 3), (4.0, 2, 3)]
+        for p, r, st in variants:
             tc = dataclasses.replace(cfg.track, subject_facing_power=p)
-            joint[f"subject p{p:g}"] = (lambda tc: lambda lms, cams: ht.fit_subject_identity(
+            name = f"subject p{p:g}"
+            if r is not None:
+                tc = dataclasses.replace(tc, subject_identity_rounds=r, subject_identity_steps=st)
+                name += f" r{r}s{st}"
+            joint[name] = (lambda tc: lambda lms, cams: ht.fit_subject_identity(
                 lms, model, cams, cfg.head_landmarks, cfg.regressor, tc)[0])(tc)
 
     def landmarks(d):
@@ -113,6 +128,9 @@ def main() -> int:
         print("| fit | " + " | ".join(f"seed {d['seed']}" for d in data) + " | mean |")
         print("|---|" + "---:|" * (len(data) + 1))
         singles = []
+        zero = [similarity_error_mm(neutral(torch.zeros(1, model.num_identity)), neutral(d["identity"])) for d in data]
+        print("| mean head (identity 0: what no photo tells) | " + " | ".join(f"{x:.2f}" for x in zero)
+              + f" | {np.mean(zero):.2f} |", flush=True)
         for name in names_single:
             rows = []
             for d, lms in zip(data, sets):
@@ -123,17 +141,19 @@ def main() -> int:
             if name == "reg_p2":
                 singles = r
             print(f"| {name} (yaw -45 / 0 / +45) | " + " | ".join("/".join(f"{x:.2f}" for x in row) for row in r)
-                  + " | " + "/".join(f"{x:.2f}" for x in r.mean(0)) + " |", flush=True)
+                  + " | " + "/".join(f"{x:.3f}" for x in r.mean(0)) + " |", flush=True)
         for name in names_joint:
             r = []
             for d, lms in zip(data, sets):
                 cams = [initialize(lm, canon)[2] for lm in lms]
                 r.append(similarity_error_mm(neutral(joint[name](lms, cams)), neutral(d["identity"])))
             n_best = int(sum(j < min(s) for j, s in zip(r, singles)))
-            wins = f", best of all on {n_best}/{len(r)}" if len(singles) else ""
-            print(f"| joint {name} | " + " | ".join(f"{x:.2f}" for x in r) + f" | {np.mean(r):.2f}{wins} |", flush=True)
+            n_front = int(sum(j < s[1] for j, s in zip(r, singles)))
+            wins = f", best of all on {n_best}/{len(r)}, below yaw 0 on {n_front}/{len(r)}" if len(singles) else ""
+            print(f"| joint {name} | " + " | ".join(f"{x:.2f}" for x in r) + f" | {np.mean(r):.3f}{wins} |", flush=True)
 
-    run("Detected landmarks (mediapipe on the renders)", [landmarks(d) for d in data], list(single), list(joint))
+    names_single = ["reg_p2"] if args.joint_only else list(single)
+    run("Detected landmarks (mediapipe on the renders)", [landmarks(d) for d in data], names_single, list(joint))
     if not args.controls:
         return 0
 

@@ -7,10 +7,10 @@
    as ``facesculpt compare``) unless ``force``;
 2. one identity for all photos, solved against every photo's landmarks together, each photo with its
    own pose, expression and gaze: with the landmark regressor on (every preset)
-   ``fitting.head_track.fit_subject_identity`` (each photo started as the single photo is, then rounds
-   of per-photo pose/expression/gaze with the identity held and Gauss-Newton steps on the identity,
-   each photo weighted by cos(turn)^4 over its own landmark residual: side views' mediapipe points
-   are off more, and systematically); without, ``fitting.head_track.fit_joint_identity`` (the same
+   ``fitting.head_track.fit_subject_identity`` (each photo started as the single photo is, then a round
+   of per-photo pose/expression/gaze with the identity held and a Gauss-Newton step on the identity,
+   each photo weighted by cos(turn)^2 over its own landmark residual: side views' mediapipe points
+   are off more, and systematically; ``track.subject_*``); without, ``fitting.head_track.fit_joint_identity`` (the same
    from plain landmark fits, every photo weighted equally);
 3. where the preset has a photometric stage (``default``, ``full``): the joint photometric stage
    (``fitting.joint_photometric``, GANFIT eq. 14): the shared identity, corrections and one low-res

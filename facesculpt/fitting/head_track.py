@@ -77,13 +77,26 @@ class TrackConfig:
     negative through correlation, instead of staying at 0 and being absorbed by the shared identity
     (``benchmarks/bench_subject_views.py``: the joint fit then beats the best view on 5 of 5 seeds,
     4 of 5 with "step"; docs/results.md, issue 16 follow-up)."""
-    subject_facing_power: float = 4.0
+    subject_facing_power: float = 2.0
     """Several photos (``subject.reconstruct_subject``, ``fit_subject_identity``): each photo's terms
     in the joint identity solve are weighted by cos(turn)^power (the cosine of the angle between the
     face's forward axis and the camera's) over its own landmark residual. On rendered photos through
     mediapipe the side views' points are off by 2-3 times more than the frontal one's, and
-    systematically; higher powers trust them less (measured: docs/results.md, "Issue 16: multi-photo
-    identity, session 4"). Also the exponent of ``fit_regressed_identity``'s average."""
+    systematically; higher powers trust them less. 2, not 4 (session 4's choice on 5 scenes): on 20
+    scenes and 10 held-out ones, power 2 with one round of one step (below) is lower on the mean than
+    power 4 (docs/results.md, "Issue 16: the three-view identity, session 6")."""
+    subject_identity_rounds: int = 1
+    """``fit_subject_identity``: rounds of (each photo's pose, expression and gaze with the identity held,
+    then ``subject_identity_steps`` Gauss-Newton steps on the identity against all photos together)
+    before the last held fit. One round gives the same identities as two within noise, in less time
+    (docs/results.md, session 6)."""
+    subject_identity_steps: int = 1
+    """``fit_subject_identity``: Gauss-Newton identity steps per round (the landmark terms are nearly
+    linear in the identity: a second step changed no error by 0.01 mm, docs/results.md, session 6)."""
+    regressed_facing_power: float = 4.0
+    """``fit_regressed_identity`` (the photos' regressed identities averaged with weights
+    cos(turn)^power; a benchmark baseline, not the pipeline's path): plain mean / cos^2 / cos^4 /
+    median gave 2.26 / 2.18 / 2.12 / 2.22 mm in issue 16, session 4."""
     min_cutoff_hz: float = 2.0
     """One-euro filter: cut-off frequency of a still signal (lower: smoother, more lag at rest)."""
     beta: float = 0.6
@@ -269,8 +282,8 @@ def fit_joint_identity(landmarks: Sequence[Landmarks], model: FaceModel, cameras
 def fit_regressed_identity(landmarks: Sequence[Landmarks], model: FaceModel, cameras: Sequence[Camera],
                            lm_cfg: HeadLandmarkConfig, reg_cfg, cfg: TrackConfig, progress: Progress = None):
     """One identity for several views from the packaged landmark regressor (``fitting.regress_init``):
-    every view regressed on its own, the identities averaged with weights cos(turn)^``subject_facing_power``
-    (``TrackConfig.subject_facing_power``), then each view's pose, expression and gaze fitted with that
+    every view regressed on its own, the identities averaged with weights cos(turn)^``regressed_facing_power``
+    (``TrackConfig.regressed_facing_power``), then each view's pose, expression and gaze fitted with that
     identity held (``fit_head_landmarks``, as a round of ``fit_joint_identity``). Returns ((1, K) float32
     identity, [(Pose, HeadParams)] per view)."""
     from facesculpt.fitting.regress_init import regress_head
@@ -282,7 +295,7 @@ def fit_regressed_identity(landmarks: Sequence[Landmarks], model: FaceModel, cam
         # the face looks along the model's +z; the camera looks along +z of its frame: facing = -R[2, 2]
         facing = float(max(0.0, -R[2, 2]))
         regs.append((lmk, cam, pose, head))
-        weights.append(max(facing, 1e-3) ** cfg.subject_facing_power)
+        weights.append(max(facing, 1e-3) ** cfg.regressed_facing_power)
     w = torch.tensor(weights, dtype=torch.float64)
     a = (torch.stack([h.identity[0].double() for *_, h in regs]) * w[:, None]).sum(0) / w.sum()
     ident = a[None].float()
@@ -308,8 +321,8 @@ def fit_subject_identity(landmarks: Sequence[Landmarks], model: FaceModel, camer
        face are off by 2-3 times more, and *systematically*, so they pull the shared identity towards
        a wrong one; docs/results.md, "Issue 16: multi-photo identity, session 4");
     3. the shared identity starts from the photos' identities averaged with those weights, then
-       ``cfg.identity_rounds`` rounds of (each photo's pose, expression and gaze with the identity
-       held, then ``cfg.identity_steps`` Gauss-Newton steps on the identity against all photos'
+       ``cfg.subject_identity_rounds`` rounds of (each photo's pose, expression and gaze with the identity
+       held, then ``cfg.subject_identity_steps`` Gauss-Newton steps on the identity against all photos'
        landmarks together, each photo's terms scaled by its weight, the points weighted by their
        measured spread as in stage 1), and a last held fit per photo.
 
@@ -317,7 +330,7 @@ def fit_subject_identity(landmarks: Sequence[Landmarks], model: FaceModel, camer
     from facesculpt.fitting.regress_init import fit_head_from_regressor
 
     n = len(landmarks)
-    total = n * (cfg.identity_rounds + 2)
+    total = n * (cfg.subject_identity_rounds + 2)
     done = 0
     fits, facing, resid = [], [], []
     for lmk, cam in zip(landmarks, cameras):
@@ -345,9 +358,9 @@ def fit_subject_identity(landmarks: Sequence[Landmarks], model: FaceModel, camer
             if progress is not None:
                 progress("identity", done, total)
 
-    for _ in range(cfg.identity_rounds):
+    for _ in range(cfg.subject_identity_rounds):
         held_fits()
-        a = _identity_steps(model, [tuple(fr) for fr in fits], a, list(cameras), lm_cfg, cfg.identity_steps,
+        a = _identity_steps(model, [tuple(fr) for fr in fits], a, list(cameras), lm_cfg, cfg.subject_identity_steps,
                             view_weights=w.tolist(), point_sigma=True)
     held_fits()
     ident = a[None].float()

@@ -80,7 +80,7 @@ def test_regressed_identity_weights_the_frontal_photo_most():
                        for lm, cam in zip(lms, cams)]).double()
     for power in (0.0, 4.0):
         ident, per = fit_regressed_identity(lms, model, cams, HeadLandmarkConfig(), reg,
-                                            TrackConfig(subject_facing_power=power))
+                                            TrackConfig(regressed_facing_power=power))
         assert len(per) == 3 and all(torch.equal(h.identity, ident) for _, h in per)
         # pitch 5 deg everywhere: cos(turn) = cos 5 cos 45 at the sides, cos 5 at the front
         c = np.cos(np.radians(5.0)) * np.cos(np.radians([45.0, 0.0, 45.0]))
