@@ -97,10 +97,15 @@ class TrackConfig:
     """``fit_regressed_identity`` (the photos' regressed identities averaged with weights
     cos(turn)^power; a benchmark baseline, not the pipeline's path): plain mean / cos^2 / cos^4 /
     median gave 2.26 / 2.18 / 2.12 / 2.22 mm in issue 16, session 4."""
-    min_cutoff_hz: float = 2.0
-    """One-euro filter: cut-off frequency of a still signal (lower: smoother, more lag at rest)."""
-    beta: float = 0.6
-    """One-euro filter: how fast the cut-off rises with speed (per unit of the group scales below)."""
+    min_cutoff_hz: float = 0.3
+    """One-euro filter: cut-off frequency of a still signal (lower: smoother, more lag at rest). 0.3
+    (with ``beta`` 0.2) since session 6: on clips rendered and detected by mediapipe (``benchmark clip
+    --frames-from photos``) 2.0 / 0.6 left 0.28 mm of jitter on a still head, 0.3 / 0.2 0.09-0.11 mm,
+    for +0.06 deg rotation error on the projected-points clip (docs/results.md, session 6)."""
+    beta: float = 0.2
+    """One-euro filter: how fast the cut-off rises with speed (per unit of the group scales below).
+    The detector's frame-to-frame noise alone reads as speed: a higher beta opens the filter on a
+    still head."""
     d_cutoff_hz: float = 1.0
     """One-euro filter: cut-off of the speed estimate."""
     speed_scales: tuple = (0.05, 0.02, 0.1, 0.05)
