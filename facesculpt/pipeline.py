@@ -452,8 +452,12 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
     if linear:
         from facesculpt.texture.light import initial_linear_light
 
+        from facesculpt.texture.clipping import crop_clipped  # clipped channels as bounds (texture.clipping)
+
         light, albedo_init, seen_skin = initial_linear_light(target_light, shape_fit.render_vertices(shape), view,
-                                                             pose, cam_fit, cfg.texture, valid=fit.valid)
+                                                             pose, cam_fit, cfg.texture, valid=fit.valid,
+                                                             clipped=crop_clipped(image, x0, y0, side, R,
+                                                                                  cfg.texture.clipping))
         if cfg.texture.skin_prior:
             from facesculpt.texture.skin_prior import anchor_light
 
@@ -522,10 +526,15 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
     grid = texel_mirror_grid(view.fill, cfg.texture.size)
     # the eye and mouth fillers take the photo's eyes and mouth (the openings mask keeps those
     # pixels off the lids and lips, not off the fillers)
+    clip_tex = None
+    if linear:  # clipped channels as bounds (texture.clipping)
+        from facesculpt.texture.clipping import crop_clipped
+
+        clip_tex = crop_clipped(image, tex.x0, tex.y0, tex.side, tex.size, cfg.texture.clipping)
     maps = unwrap(tex.image, dense, view.dense_faces, view.dense_uvs, pose, tex.camera, light, cfg.texture,
                   valid=tex.valid, mirror_grid=grid,
                   valid_exempt=_filler_texels(view, cfg.texture.size, user_mask is None), occluded=vis_transfer,
-                  classes=_completion_classes(view, cfg))
+                  classes=_completion_classes(view, cfg), clipped=clip_tex)
     if linear:
         from dataclasses import replace as dc_replace
 
