@@ -445,6 +445,11 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
     shape = shape_fit.init_params()
     linear = bool(getattr(cfg.texture, "linear_light", False))
     target_light = target
+    clip_fit = None
+    if linear:  # clipped channels as bounds, not values (texture.clipping)
+        from facesculpt.texture.clipping import crop_clipped
+
+        clip_fit = crop_clipped(image, x0, y0, side, R, cfg.texture.clipping)
     if linear:  # shade in linear light: decode the sRGB photo (issue 12)
         from facesculpt.texture.color import srgb_to_linear
 
@@ -452,12 +457,9 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
     if linear:
         from facesculpt.texture.light import initial_linear_light
 
-        from facesculpt.texture.clipping import crop_clipped  # clipped channels as bounds (texture.clipping)
-
         light, albedo_init, seen_skin = initial_linear_light(target_light, shape_fit.render_vertices(shape), view,
                                                              pose, cam_fit, cfg.texture, valid=fit.valid,
-                                                             clipped=crop_clipped(image, x0, y0, side, R,
-                                                                                  cfg.texture.clipping))
+                                                             clipped=clip_fit)
         if cfg.texture.skin_prior:
             from facesculpt.texture.skin_prior import anchor_light
 
@@ -494,7 +496,7 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
             view.dense_uvs, _face_weights(view), pose, cam_fit, light, low,
             dc_replace(pc, lr_pose=0.0 if pc.hold_pose_head else pc.lr_pose, w_landmark=pc.w_landmark_head),
             progress, extra_terms=extra,
-            valid=fit.valid, linear=linear, occluded=vis_transfer,
+            valid=fit.valid, linear=linear, occluded=vis_transfer, clipped=clip_fit,
         )
         losses["photometric"] = ph_losses
         timings["photometric"] = time.perf_counter() - t

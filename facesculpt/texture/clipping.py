@@ -15,11 +15,14 @@ dimmer light. Here such channels are treated as censored:
   enters the least-squares fit one-sided (it only penalises a predicted shading below its value;
   an active-set iteration, ``texture.light._fit_light_shape``), or is dropped
   (``one_sided_light=False``).
-* **photometric loss**: nothing to do. The fit renders in linear light and encodes to sRGB with
-  ``texture.color.linear_to_srgb``, which clamps to [0, 1]: on a pixel at 1.0 the L1 loss is
-  ``1 - render`` below 1 and 0 above, on a pixel at 0 it is ``render``: exactly the one-sided
-  penalty (the detail stage's ``detail.sfs`` has the same one-sided term explicitly, since its
-  prediction is not clamped). ``tests/texture/test_clipping.py`` checks this stays so.
+* **photometric loss** (``fitting.photometric_stage.censored_target``): a clipped channel's target is
+  moved to the prediction where the prediction lies beyond its bound, so the L1 loss is one-sided.
+  Exactly at 255 and 0 the fit was one-sided already: it encodes its linear render to sRGB with
+  ``texture.color.linear_to_srgb``, which clamps to [0, 1], so on a pixel at 1.0 the L1 loss is
+  ``1 - render`` below 1 and 0 above (``tests/texture/test_clipping.py`` checks it stays so); the
+  explicit rule extends it to the levels ``high_level`` counts as clipped and to resampled crop
+  pixels. (The detail stage's ``detail.sfs`` has its own one-sided term on texels at its
+  ``saturation``, in the same form: the residual clamped to one sign.)
 
 Crops of the photo are resampled (area filter or bicubic), so a crop pixel or a texel is censored
 when at least ``min_share`` of its footprint clipped: the mask is cropped like the photo
@@ -124,6 +127,11 @@ def sample_clipped(clipped: Clipped, xy: torch.Tensor) -> tuple[torch.Tensor, to
     return both[..., :3] >= clipped.min_share, both[..., 3:] >= clipped.min_share
 
 
+def clipped_pixels(clipped: Clipped) -> tuple[torch.Tensor, torch.Tensor]:
+    """(high, low): (1, H, W, 3) bool channels of the crop's pixels that count as clipped."""
+    return clipped.high >= clipped.min_share, clipped.low >= clipped.min_share
+
+
 def censor_albedo(measured: torch.Tensor, completed: torch.Tensor, high: torch.Tensor, low: torch.Tensor,
                   conf: torch.Tensor) -> torch.Tensor:
     """The albedo of texels with clipped channels, from the photo's bounds and the completion.
@@ -153,4 +161,4 @@ def censor_albedo(measured: torch.Tensor, completed: torch.Tensor, high: torch.T
     return torch.where(anyc[..., None], out, completed).clamp(0, 1)
 
 
-__all__ = ["ClippingConfig", "Clipped", "crop_clipped", "sample_clipped", "censor_albedo"]
+__all__ = ["ClippingConfig", "Clipped", "crop_clipped", "sample_clipped", "clipped_pixels", "censor_albedo"]

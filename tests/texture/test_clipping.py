@@ -198,3 +198,23 @@ def test_pipeline_with_clipped_pixels():
     rel_on = on.maps.albedo[0][lost].mean() / on.maps.albedo[0][rest].mean()
     rel_off = off.maps.albedo[0][lost].mean() / off.maps.albedo[0][rest].mean()
     assert float(rel_on) > float(rel_off) + 0.03, (float(rel_on), float(rel_off))
+
+
+def test_censored_target_makes_the_loss_one_sided():
+    """The photometric fit's target on clipped channels: a prediction beyond the bound costs nothing
+    (and gives no gradient), one short of it costs as before."""
+    from facesculpt.fitting.losses import robust_photo_loss
+    from facesculpt.fitting.photometric_stage import censored_target
+
+    target = torch.tensor([[[[0.98, 0.5, 0.02]]]])
+    high = torch.tensor([[[[True, False, False]]]])
+    low = torch.tensor([[[[False, False, True]]]])
+    w = torch.ones(1, 1, 1)
+    over = torch.tensor([[[[1.0, 0.5, 0.0]]]], requires_grad=True)  # beyond both bounds, green exact
+    loss = robust_photo_loss(over, censored_target(target, over.detach(), high, low), w)
+    loss.backward()
+    assert float(loss.detach()) == 0.0 and float(over.grad.abs().max()) == 0.0
+    short = torch.tensor([[[[0.90, 0.5, 0.10]]]])
+    expect = robust_photo_loss(short, target, w)
+    assert torch.allclose(robust_photo_loss(short, censored_target(target, short, high, low), w), expect)
+    assert torch.equal(censored_target(target, short, torch.zeros_like(high), torch.zeros_like(low)), target)
