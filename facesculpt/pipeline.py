@@ -445,11 +445,14 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
     shape = shape_fit.init_params()
     linear = bool(getattr(cfg.texture, "linear_light", False))
     target_light = target
-    clip_fit = None
-    if linear:  # clipped channels as bounds, not values (texture.clipping)
-        from facesculpt.texture.clipping import crop_clipped
+    clip_fit, clip_use = None, False
+    if linear and cfg.texture.clipping.enabled:  # clipped channels as bounds, not values (texture.clipping)
+        from facesculpt.texture.clipping import clipped_face_share, crop_clipped
 
-        clip_fit = crop_clipped(image, x0, y0, side, R, cfg.texture.clipping)
+        share = clipped_face_share(image, landmarks.points[:, :2].numpy(), cfg.texture.clipping)
+        clip_use = share <= cfg.texture.clipping.max_face_share
+        losses["clipping"] = {"face_share": share, "applied": clip_use}
+        clip_fit = crop_clipped(image, x0, y0, side, R, cfg.texture.clipping) if clip_use else None
     if linear:  # shade in linear light: decode the sRGB photo (issue 12)
         from facesculpt.texture.color import srgb_to_linear
 
@@ -529,7 +532,7 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
     # the eye and mouth fillers take the photo's eyes and mouth (the openings mask keeps those
     # pixels off the lids and lips, not off the fillers)
     clip_tex = None
-    if linear:  # clipped channels as bounds (texture.clipping)
+    if clip_use:  # clipped channels as bounds (texture.clipping)
         from facesculpt.texture.clipping import crop_clipped
 
         clip_tex = crop_clipped(image, tex.x0, tex.y0, tex.side, tex.size, cfg.texture.clipping)

@@ -6,15 +6,19 @@ dark. Taken as real measurements they pull the albedo down where a bright photo 
 de-lit value is 1 / shading, a lower bound) and pull a least-squares light fit towards a flatter,
 dimmer light. Here such channels are treated as censored:
 
-* **unwrap** (``censor_albedo``): a texel with a clipped channel gets low confidence, so the
-  completion fills it from the skin around it and its mirror texel; the channels that did not clip
-  keep their measured values and set the filled channels' level (the completed colour's chromaticity
-  scaled to them); a high-clipped channel is then kept at or above the bound the photo gives
-  (``albedo >= photo / shading``), a low-clipped one at or below.
+* **unwrap** (``censor_albedo``): in a texel's clipped channels the measured value is replaced by
+  an estimate filled in smoothly from the texels that did not clip, brought to the texel's level by
+  its unclipped channels (the estimate's chromaticity scaled to them), and held to the bound the photo
+  gives (``albedo >= photo / shading`` where it clipped high, ``<=`` where low). The channels that did
+  not clip keep their values. The texel's confidence in ``UVMaps.visibility`` drops to
+  ``clipped_confidence`` (its colour is partly an estimate; ``UVMaps.censored`` holds the loss).
+  (A first version gave the clipped texels zero confidence and let the skin completion fill them: on
+  grace_hopper brightened x1.3, with half the face clipped, the completion then filled the clipped
+  forehead from the glasses, brows and hair around it and the in-view PSNR fell 3.7 dB.)
 * **light fit** (``texture.light.initial_linear_light``): a texel whose luminance is censored
   enters the least-squares fit one-sided (it only penalises a predicted shading below its value;
   an active-set iteration, ``texture.light._fit_light_shape``), or is dropped
-  (``one_sided_light=False``).
+  (``light_fit="drop"``) or taken as measured (``"measured"``).
 * **photometric loss** (``fitting.photometric_stage.censored_target``): a clipped channel's target is
   moved to the prediction where the prediction lies beyond its bound, so the L1 loss is one-sided.
   Exactly at 255 and 0 the fit was one-sided already: it encodes its linear render to sRGB with
@@ -53,16 +57,24 @@ class ClippingConfig:
     rule; docs/results.md, "Issue 12: clipped pixels (session 6)")."""
     low_level: int = 0
     """8-bit channel values at or below this are clipped low (the true value is at most this)."""
-    low_side: bool = True
-    """Treat channels at or below ``low_level`` as clipped too (False: only the high side)."""
+    low_side: bool = False
+    """Treat channels at or below ``low_level`` as clipped too (False: only the high side). Off by
+    default: no face pixel of the relight benchmark's photos is at 0, and on grace_hopper (whose
+    crushed blacks reach into the nostrils and lid lines) it cost 0.1 dB of in-view PSNR
+    (docs/results.md, "Issue 12: clipped pixels (session 6)")."""
     min_share: float = 0.25
     """A resampled crop pixel or texel counts as clipped in a channel when at least this share of
     its footprint clipped there."""
     clipped_confidence: float = 0.0
-    """Unwrap confidence kept by a texel with a clipped channel (times its confidence): 0 lets the
-    completion fill it entirely, 1 trusts the clipped value as before."""
-    one_sided_light: bool = True
-    """Light fit: censored texels enter one-sided (True) or are dropped from the fit (False)."""
+    """Confidence (times its own) that a texel with a clipped channel keeps in ``UVMaps.visibility``,
+    the seen-texel weight later stages (light fit, skin colour, detail stage) use."""
+    max_face_share: float = 1.0
+    """If more than this share of the face's landmark points (mediapipe's 478, at their photo pixels)
+    have a clipped channel, the photo is taken as measured (the rule is not applied): with almost all
+    the skin clipped there is too little unclipped skin to complete from. 1.0: always applied."""
+    light_fit: str = "one_sided"
+    """Light fit: texels with a clipped channel enter one-sided ("one_sided"), are left out ("drop"),
+    or count as measured ("measured", the light as before; the unwrap still applies the rule)."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +130,24 @@ def crop_clipped(image: np.ndarray, x0: float, y0: float, side: float, size: int
     return Clipped(share(hi), share(lo), cfg.min_share)
 
 
+def clipped_face_share(image: np.ndarray, points_xy: np.ndarray, cfg: ClippingConfig) -> float:
+    """Share of the points ``points_xy`` (N, 2) photo pixels (x, y) of the (H, W, 3) uint8 ``image``
+    whose pixel has a channel at or above ``cfg.high_level`` (or at or below ``low_level`` with
+    ``low_side``)."""
+    image = np.asarray(image)
+    H, W = image.shape[:2]
+    p = np.asarray(points_xy, dtype=np.float64).reshape(-1, 2)
+    if p.shape[0] == 0:
+        return 0.0
+    x = np.clip(np.floor(p[:, 0]).astype(int), 0, W - 1)
+    y = np.clip(np.floor(p[:, 1]).astype(int), 0, H - 1)
+    px = image[y, x]
+    hit = (px >= cfg.high_level).any(-1)
+    if cfg.low_side:
+        hit = hit | (px <= cfg.low_level).any(-1)
+    return float(hit.mean())
+
+
 def sample_clipped(clipped: Clipped, xy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(high, low): (1, S, S, 3) bool channels of the texels at pixel positions ``xy`` (1, S, S, 2)
     (bilinear samples of the shares, at least ``min_share``)."""
@@ -134,31 +164,35 @@ def clipped_pixels(clipped: Clipped) -> tuple[torch.Tensor, torch.Tensor]:
 
 def censor_albedo(measured: torch.Tensor, completed: torch.Tensor, high: torch.Tensor, low: torch.Tensor,
                   conf: torch.Tensor) -> torch.Tensor:
-    """The albedo of texels with clipped channels, from the photo's bounds and the completion.
+    """The albedo of texels with clipped channels, from the photo's bounds and the unclipped skin.
 
     measured: (1, S, S, 3) photo / shading (a lower bound in high-clipped channels, an upper bound
-    in low-clipped ones); completed: (1, S, S, 3) the completed albedo (those texels filled from
-    their surroundings); high, low: (1, S, S, 3) bool clipped channels; conf: (1, S, S) the texels'
-    confidence without the clipping rule. Per texel with a clipped channel: the channels that did
-    not clip keep their measured value; the clipped ones take the completed colour scaled so that
-    its unclipped channels match the measured ones (its own level where every channel clipped),
-    then are held to their bound; the result is blended with ``completed`` by ``conf``. Other
-    texels: ``completed``."""
+    in low-clipped ones); completed: (1, S, S, 3) the unwrap's albedo as it would be without the rule;
+    high, low: (1, S, S, 3) bool clipped channels; conf: (1, S, S) the texels' confidence.
+
+    An estimate of each clipped texel's colour is filled in smoothly (push-pull) from the texels that
+    did not clip, and scaled per texel so that its unclipped channels match the measured ones (its own
+    level where every channel clipped); in the clipped channels it replaces the measured value, held to
+    the photo's bound (never below a high-clipped value, never above a low-clipped one), blended with
+    ``completed`` by ``conf``. Unclipped channels and other texels: ``completed``."""
+    from facesculpt.ops.image import push_pull_fill
+
     cen = high | low
     anyc = cen.any(-1)
     if not bool(anyc.any()):
         return completed
-    ok = (~cen).to(measured.dtype)
+    dt = measured.dtype
+    est = push_pull_fill(measured, conf.to(dt) * (~anyc).to(dt))
+    ok = (~cen).to(dt)
     num = (measured * ok).sum(-1, keepdim=True)
-    den = (completed * ok).sum(-1, keepdim=True)
-    k = torch.where((ok.sum(-1, keepdim=True) > 0) & (den > 1e-6), num / den.clamp(min=1e-6),
-                    torch.ones_like(den))
-    fill = torch.where(cen, completed * k, measured)
+    den = (est * ok).sum(-1, keepdim=True)
+    k = torch.where((ok.sum(-1, keepdim=True) > 0) & (den > 1e-6), num / den.clamp(min=1e-6), torch.ones_like(den))
+    fill = est * k
     fill = torch.where(high, torch.maximum(fill, measured), fill)
     fill = torch.where(low, torch.minimum(fill, measured), fill)
-    w = conf[..., None].to(measured.dtype)
-    out = completed + w * (fill - completed)
-    return torch.where(anyc[..., None], out, completed).clamp(0, 1)
+    w = conf[..., None].to(dt)
+    out = torch.where(cen, completed + w * (fill - completed), completed)
+    return out.clamp(0, 1)
 
 
-__all__ = ["ClippingConfig", "Clipped", "crop_clipped", "sample_clipped", "clipped_pixels", "censor_albedo"]
+__all__ = ["ClippingConfig", "Clipped", "crop_clipped", "clipped_face_share", "sample_clipped", "clipped_pixels", "censor_albedo"]

@@ -105,18 +105,19 @@ def initial_linear_light(image: torch.Tensor, dense: torch.Tensor, view, pose: P
     linear light, and the albedo (1, size, size, 3) it implies, with the skin weights (1, size, size).
 
     ``clipped``: the ``texture.clipping.Clipped`` of ``image`` or None. With it (and
-    ``tex_cfg.clipping.enabled``) texels with a clipped channel enter the fit one-sided
-    (``one_sided_light``) or not at all, and the albedo's clipped texels are completed
-    (``texture.clipping``); they are out of the skin weights."""
+    ``tex_cfg.clipping.enabled``) texels with a clipped channel enter the fit one-sided, not at all or as
+    measured (``ClippingConfig.light_fit``), and the albedo's clipped texels are completed
+    (``texture.clipping``); they are in the skin weights with that albedo."""
     from facesculpt.texture.unwrap import unwrap
 
     clip_cfg = getattr(tex_cfg, "clipping", None)
     if clip_cfg is None or not clip_cfg.enabled:
         clipped = None
     cfg_lo, maps, n, skin, w, keep = seen_skin_texels(image, dense, view, pose, camera, tex_cfg, size, valid,
-                                                      clipped=clipped)
+                                                      clipped=None if clip_cfg is None or clip_cfg.light_fit == "measured"
+                                                      else clipped)
     high = low = None
-    if clipped is not None and maps.censored is not None and clip_cfg.one_sided_light:
+    if clipped is not None and maps.censored is not None and clip_cfg.light_fit == "one_sided":
         # the censored texels (dropped from ``keep`` by their lost confidence) come back, one-sided
         w = w + maps.censored.reshape(-1)
         keep = (w > 0.3) & skin if int(((w > 0.3) & skin).sum()) >= 50 else w > 0.3
@@ -135,7 +136,10 @@ def initial_linear_light(image: torch.Tensor, dense: torch.Tensor, view, pose: P
     light = light.float().contiguous()
     maps = unwrap(image, dense, view.dense_faces, view.dense_uvs, pose, camera, light, cfg_lo, valid,
                   clipped=clipped)
-    weight = (maps.visibility > 0.3) & skin.reshape(1, size, size)
+    seen = maps.visibility if maps.censored is None else maps.visibility + maps.censored
+    # the clipped texels count with their completed, bounded albedo (``texture.clipping.censor_albedo``):
+    # left out, the skin colour would come from the unclipped, darker texels only
+    weight = (seen > 0.3) & skin.reshape(1, size, size)
     return light, maps.albedo, weight.float()
 
 

@@ -140,9 +140,9 @@ def unwrap(
     with them and ``cfg.completion.enabled`` the unseen texels are completed like skin
     (``texture.completion``); None: mirror, then push-pull blur.
     clipped: ``texture.clipping.Clipped`` of ``image`` (the clipped channels' shares at its pixels) or
-    None: with ``cfg.clipping.enabled`` a texel with a clipped channel gets ``cfg.clipping.clipped_confidence``
-    times its confidence, is completed, and keeps its unclipped channels and the photo's bound
-    (``texture.clipping.censor_albedo``); ``UVMaps.censored`` is the confidence it lost.
+    None: with ``cfg.clipping.enabled`` the clipped channels of a texel are estimated from the unclipped
+    texels and held to the photo's bound (``texture.clipping.censor_albedo``); its confidence becomes
+    ``cfg.clipping.clipped_confidence`` times its own and ``UVMaps.censored`` is what it lost.
     """
     S = cfg.size
     H, W = camera.image_size
@@ -174,14 +174,12 @@ def unwrap(
             conf = conf * ok.float()
         clip_cfg = getattr(cfg, "clipping", None)
         hi = lo = None
-        conf_full = conf
         if clipped is not None and clip_cfg is not None and clip_cfg.enabled:  # censored channels
             from facesculpt.texture.clipping import sample_clipped
 
             hi, lo = sample_clipped(clipped, geo.xy)
             seen = (conf > 0)[..., None]
             hi, lo = hi & seen, lo & seen
-            conf = torch.where((hi | lo).any(-1), conf * clip_cfg.clipped_confidence, conf)
         shading = sh_shade(geo.normal_view, sh_coeffs)
         if occluded is not None:
             from facesculpt.render.visibility import shade_with_visibility
@@ -205,17 +203,16 @@ def unwrap(
         # texels in deep shade cannot be de-lit reliably (dividing by a small number blows up
         # noise and any light-model error): trust them less, so completion takes over
         rel = shading.mean(-1) / level
-        deep = _smoothstep(rel, cfg.shading_floor, 2.5 * cfg.shading_floor)
-        conf = conf * deep
+        conf = conf * _smoothstep(rel, cfg.shading_floor, 2.5 * cfg.shading_floor)
         albedo = complete_albedo(albedo_seen, conf, mirror=cfg.mirror, mirror_grid=mirror_grid,
                                  completion=cfg.completion if classes is not None else None, classes=classes)
         censored = None
         if hi is not None:
             from facesculpt.texture.clipping import censor_albedo
 
-            conf_full = conf_full * deep
-            albedo = censor_albedo(albedo_seen, albedo, hi, lo, conf_full)
-            censored = conf_full - conf
+            albedo = censor_albedo(albedo_seen, albedo, hi, lo, conf)
+            censored = torch.where((hi | lo).any(-1), conf * (1 - clip_cfg.clipped_confidence), torch.zeros_like(conf))
+            conf = conf - censored
         texture = torch.where(geo.inside[..., None], texture, albedo * shading.clamp(0, None))
     return UVMaps(albedo=albedo, texture=texture, visibility=conf, shading=shading, light_ratio=ratio,
                   censored=censored)

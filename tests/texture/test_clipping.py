@@ -16,7 +16,7 @@ def test_crop_clipped_shares():
     img = np.full((100, 100, 3), 128, np.uint8)
     img[20:60, 20:60, 0] = 252  # red clipped high in a block (at or above high_level 250)
     img[80:90, 80:90, 2] = 0  # blue clipped low
-    c = crop_clipped(img, 0.0, 0.0, 100.0, 50, ClippingConfig())
+    c = crop_clipped(img, 0.0, 0.0, 100.0, 50, ClippingConfig(low_side=True))
     assert isinstance(c, Clipped) and c.high.shape == (1, 50, 50, 3)
     assert float(c.high[0, 20, 20, 0]) > 0.99 and float(c.high[0, 20, 20, 1]) == 0.0
     assert float(c.high[0, 5, 5, 0]) < 0.01
@@ -63,22 +63,34 @@ def test_photometric_loss_is_one_sided_on_clipped_pixels():
 
 
 def test_censor_albedo_keeps_bounds_and_unclipped_channels():
-    measured = torch.tensor([[[[0.6, 0.30, 0.20], [0.5, 0.3, 0.2], [0.9, 0.9, 0.9]]]])
-    completed = torch.tensor([[[[0.8, 0.40, 0.30], [0.4, 0.2, 0.1], [0.5, 0.5, 0.5]]]])
-    high = torch.tensor([[[[True, False, False], [False, False, False], [True, True, True]]]])
+    """A skin (0.5, 0.3, 0.2) map; one texel clipped in red at a bound under the skin's red, one clipped in
+    red at a bound above it, one clipped in every channel, one seen at half confidence."""
+    S = 8
+    skin = torch.tensor([0.5, 0.3, 0.2])
+    measured = skin.expand(1, S, S, 3).clone()
+    completed = measured.clone()
+    high = torch.zeros(1, S, S, 3, dtype=torch.bool)
     low = torch.zeros_like(high)
-    out = censor_albedo(measured, completed, high, low, torch.ones(1, 1, 3))
-    # texel 0: red filled from the completion's chromaticity at the measured level (0.8 * 0.5 / 0.7 = 0.571),
-    # held at its bound 0.6; green and blue as measured
-    assert torch.allclose(out[0, 0, 0], torch.tensor([0.6, 0.3, 0.2]))
-    # texel 1 (nothing clipped): the completion, untouched
-    assert torch.equal(out[0, 0, 1], completed[0, 0, 1])
-    # texel 2 (all clipped): the completed colour, but never below the photo's bound
-    assert torch.allclose(out[0, 0, 2], torch.tensor([0.9, 0.9, 0.9]))
-    # a clipped channel with a bound under the fill keeps the fill
-    m2 = measured.clone()
-    m2[0, 0, 0, 0] = 0.3
-    assert float(censor_albedo(m2, completed, high, low, torch.ones(1, 1, 3))[0, 0, 0, 0]) > 0.55
+    conf = torch.ones(1, S, S)
+    measured[0, 2, 2] = torch.tensor([0.4, 0.3, 0.2]); high[0, 2, 2, 0] = True  # bound 0.4 < 0.5
+    measured[0, 2, 5] = torch.tensor([0.7, 0.3, 0.2]); high[0, 2, 5, 0] = True  # bound 0.7 > 0.5
+    measured[0, 5, 2] = torch.tensor([0.6, 0.6, 0.6]); high[0, 5, 2] = True  # every channel clipped
+    measured[0, 5, 5] = torch.tensor([0.4, 0.15, 0.1]); high[0, 5, 5, 0] = True  # a darker texel, half seen
+    conf[0, 5, 5] = 0.5
+    completed = measured.clone()
+    out = censor_albedo(measured, completed, high, low, conf)
+    # red estimated from the unclipped skin around it (at this texel's level), above the bound
+    assert torch.allclose(out[0, 2, 2], skin, atol=1e-4)
+    # never below the photo's bound
+    assert torch.allclose(out[0, 2, 5], torch.tensor([0.7, 0.3, 0.2]), atol=1e-4)
+    assert torch.allclose(out[0, 5, 2], torch.tensor([0.6, 0.6, 0.6]), atol=1e-4)
+    # the estimate scaled to the texel's unclipped channels (half the skin's), blended by the confidence
+    assert abs(float(out[0, 5, 5, 0]) - 0.4) < 1e-4  # 0.5 * max(0.25, 0.4) + 0.5 * 0.4
+    assert torch.equal(out[0, 5, 5, 1:], measured[0, 5, 5, 1:])
+    # unclipped texels: untouched
+    assert torch.equal(out[0, 0, 0], completed[0, 0, 0])
+    # nothing clipped: the completed map itself
+    assert censor_albedo(measured, completed, torch.zeros_like(high), low, conf) is completed
 
 
 def test_one_sided_light_fit_recovers_a_clipped_light():
@@ -139,7 +151,7 @@ def bright_head():
 def test_clipped_region_albedo_is_not_pulled_down(bright_head):
     """Over the well-seen skin texels where the photo clipped, the albedo taken as measured is too dark
     (a lower bound: measured -6 % overall, -13 % in red); with the clipping rule it is within 3 % of the
-    truth on average (measured -1 %), in red within 5 %."""
+    truth on average (measured +1.7 %), in red within 6 % (+3.7 %)."""
     h = bright_head
     off, on = h["maps"][False], h["maps"][True]
     assert off.censored is None and on.censored is not None
@@ -152,7 +164,7 @@ def test_clipped_region_albedo_is_not_pulled_down(bright_head):
     # the red channel (the one that clipped) in particular
     red = {k: float((m.albedo[0][clipped_texels][:, 0] - truth[:, 0]).mean() / truth[:, 0].mean())
            for k, m in h["maps"].items()}
-    assert red[False] < -0.10 and abs(red[True]) < 0.05, red
+    assert red[False] < -0.10 and abs(red[True]) < 0.06, red
     # texels that did not clip are unchanged where they were seen well
     clean = h["subj"].skin[0] & (on.visibility[0] > 0.9) & (on.censored[0] == 0)
     assert float((on.albedo[0][clean] - off.albedo[0][clean]).abs().max()) < 1e-6
