@@ -499,7 +499,8 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
             view.dense_uvs, _face_weights(view), pose, cam_fit, light, low,
             dc_replace(pc, lr_pose=0.0 if pc.hold_pose_head else pc.lr_pose, w_landmark=pc.w_landmark_head),
             progress, extra_terms=extra,
-            valid=fit.valid, linear=linear, occluded=vis_transfer, clipped=clip_fit,
+            valid=fit.valid, linear=linear, occluded=vis_transfer,
+            clipped=clip_fit if cfg.texture.clipping.photometric else None,
         )
         losses["photometric"] = ph_losses
         timings["photometric"] = time.perf_counter() - t
