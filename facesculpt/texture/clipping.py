@@ -72,10 +72,12 @@ class ClippingConfig:
     """If more than this share of the face's landmark points (mediapipe's 478, at their photo pixels)
     have a clipped channel, the photo is taken as measured (the rule is not applied): with almost all
     the skin clipped there is too little unclipped skin to complete from. 1.0: always applied."""
-    photometric: bool = True
+    photometric: bool = False
     """The photometric fit's loss is one-sided on clipped channels (``fitting.photometric_stage.
     censored_target``); False: the fit's target as measured (one-sided only exactly at 0 and 255, by the
-    render's clamp)."""
+    render's clamp). Off by default: on the relight benchmark's clipped photos it lowered the relit PSNR
+    after one scale by 0.1-0.4 dB, and it moved grace_hopper's fitted landmarks (error 0.0206 -> 0.0247
+    IOD; docs/results.md, "Issue 12: clipped pixels (session 6)")."""
     light_fit: str = "one_sided"
     """Light fit: texels with a clipped channel enter one-sided ("one_sided"), are left out ("drop"),
     or count as measured ("measured", the light as before; the unwrap still applies the rule)."""
