@@ -1,11 +1,13 @@
 """How much of the face texture the clipping rule touches on real photos (issue 12, session 6).
 
-For grace_hopper (bundled), scikit-image's astronaut and grace_hopper brightened x1.6 (a made
-over-exposure), reconstructed with one preset: the share of the face tile's seen skin texels that have
+For grace_hopper (bundled), scikit-image's astronaut and grace_hopper brightened x1.3 and x1.6 (made
+over-exposures), reconstructed with one preset: the share of the face tile's seen skin texels that have
 a clipped channel (``UVMaps.censored`` > 0, ``texture.clipping``), and the in-view PSNR with the rule on
-and off.
+(with the given ``texture.clipping`` overrides) and off.
 
-    OMP_NUM_THREADS=1 PYTHONPATH=. .venv/bin/python benchmarks/bench_clipping_real.py [preset=fast]
+    OMP_NUM_THREADS=1 PYTHONPATH=. .venv/bin/python benchmarks/bench_clipping_real.py [preset=fast] [KEY=VALUE ...]
+
+e.g. ``texture.clipping.light_fit=drop``.
 """
 from __future__ import annotations
 
@@ -23,17 +25,27 @@ def main() -> int:
     from facesculpt.config import make_config
     from facesculpt.io.image import load_image
 
-    preset = "fast"
+    import json
+
+    preset, overrides = "fast", {}
     for arg in sys.argv[1:]:
-        if arg.startswith("preset="):
-            preset = arg.split("=", 1)[1]
+        key, _, value = arg.partition("=")
+        if key == "preset":
+            preset = value
+            continue
+        try:
+            overrides[key] = json.loads(value)
+        except ValueError:
+            overrides[key] = value
     grace = load_image(os.path.join(os.path.dirname(facesculpt.__file__), "assets", "grace_hopper.jpg"))
     photos = {"grace_hopper": grace, "astronaut": np.ascontiguousarray(data.astronaut()),
+              "grace_hopper_x1.3": np.clip(grace.astype(np.float32) * 1.3, 0, 255).astype(np.uint8),
               "grace_hopper_x1.6": np.clip(grace.astype(np.float32) * 1.6, 0, 255).astype(np.uint8)}
     for name, img in photos.items():
         out = {}
         for on in (True, False):
-            rec = facesculpt.reconstruct(img, config=make_config(preset, **{"texture.clipping.enabled": on}))
+            kw = overrides if on else {"texture.clipping.enabled": False}
+            rec = facesculpt.reconstruct(img, config=make_config(preset, **kw))
             out[on] = rec
         m = out[True].maps
         S = m.albedo.shape[1]
