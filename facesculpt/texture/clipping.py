@@ -163,6 +163,13 @@ def sample_clipped(clipped: Clipped, xy: torch.Tensor) -> tuple[torch.Tensor, to
     return both[..., :3] >= clipped.min_share, both[..., 3:] >= clipped.min_share
 
 
+def seen_confidence(maps) -> torch.Tensor:
+    """(B, S, S) the confidence that a texel was seen, clipped or not: ``maps.visibility`` plus what the
+    clipping rule took off (``UVMaps.censored``). For masks of "seen texels" (the detail stage, whose data
+    term is one-sided on clipped texels itself; the gates; the relight benchmark's two-light set)."""
+    return maps.visibility if getattr(maps, "censored", None) is None else maps.visibility + maps.censored
+
+
 def clipped_pixels(clipped: Clipped) -> tuple[torch.Tensor, torch.Tensor]:
     """(high, low): (1, H, W, 3) bool channels of the crop's pixels that count as clipped."""
     return clipped.high >= clipped.min_share, clipped.low >= clipped.min_share
@@ -201,4 +208,4 @@ def censor_albedo(measured: torch.Tensor, completed: torch.Tensor, high: torch.T
     return out.clamp(0, 1)
 
 
-__all__ = ["ClippingConfig", "Clipped", "crop_clipped", "clipped_face_share", "sample_clipped", "clipped_pixels", "censor_albedo"]
+__all__ = ["ClippingConfig", "Clipped", "crop_clipped", "clipped_face_share", "sample_clipped", "seen_confidence", "clipped_pixels", "censor_albedo"]
