@@ -13,8 +13,8 @@ dimmer light. Here such channels are treated as censored:
   not clip keep their values. The texel's confidence in ``UVMaps.visibility`` drops to
   ``clipped_confidence`` (its colour is partly an estimate; ``UVMaps.censored`` holds the loss).
   (A first version gave the clipped texels zero confidence and let the skin completion fill them: on
-  grace_hopper brightened x1.3, with half the face clipped, the completion then filled the clipped
-  forehead from the glasses, brows and hair around it and the in-view PSNR fell 3.7 dB.)
+  grace_hopper brightened x1.3, with three quarters of the seen skin clipped, the completion then
+  filled the forehead from the glasses, brows and hair around it; docs/clipping.md.)
 * **light fit** (``texture.light.initial_linear_light``): a texel whose luminance is censored
   enters the least-squares fit one-sided (it only penalises a predicted shading below its value;
   an active-set iteration, ``texture.light._fit_light_shape``), or is dropped
@@ -52,22 +52,21 @@ class ClippingConfig:
     high_level: int = 250
     """8-bit channel values at or above this are taken as clipped high (the true value is at least this).
     Below 255: where a region clipped, its pixels that sensor noise (or a camera's highlight roll-off)
-    left a few levels under 255 are biased dark too; on the relight benchmark's bright photo with the
-    true geometry and light, 250 lowers the skin albedo error 5.6 -> 3.7 % against 255 (5.97 % with no
-    rule; docs/results.md, "Issue 12: clipped pixels (session 6)")."""
+    left a few levels under 255 are biased dark too (``benchmarks/clipping_delight.py``: 250 beats 255
+    and 245; docs/results.md, "Issue 12: clipped pixels (session 6)")."""
     low_level: int = 0
     """8-bit channel values at or below this are clipped low (the true value is at most this)."""
     low_side: bool = False
     """Treat channels at or below ``low_level`` as clipped too (False: only the high side). Off by
-    default: no face pixel of the relight benchmark's photos is at 0, and on grace_hopper (whose
-    crushed blacks reach into the nostrils and lid lines) it cost 0.1 dB of in-view PSNR
-    (docs/results.md, "Issue 12: clipped pixels (session 6)")."""
+    default: no face pixel of the relight benchmark's photos is at 0 (nothing measured to gain), and in
+    real photos 0 is mostly crushed blacks in nostrils, lid lines and hair, not skin."""
     min_share: float = 0.25
     """A resampled crop pixel or texel counts as clipped in a channel when at least this share of
     its footprint clipped there."""
     clipped_confidence: float = 0.0
-    """Confidence (times its own) that a texel with a clipped channel keeps in ``UVMaps.visibility``,
-    the seen-texel weight later stages (light fit, skin colour, detail stage) use."""
+    """Confidence (times its own) that a texel with a clipped channel keeps in ``UVMaps.visibility``, the
+    weight of a measured texel (light fit, skin colour, multi-photo fusion); masks of seen texels (detail
+    stage, gates) use ``seen_confidence``, which adds it back."""
     max_face_share: float = 1.0
     """If more than this share of the face's landmark points (mediapipe's 478, at their photo pixels)
     have a clipped channel, the photo is taken as measured (the rule is not applied): with almost all
