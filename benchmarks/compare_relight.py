@@ -25,6 +25,7 @@ def _pairs(pairs):
     groups = {"colour pairs (white/warm/cool)": lambda p: set(p["lights"]) <= COLOUR,
               "pairs with dim, bright or side": lambda p: not set(p["lights"]) <= COLOUR,
               "pairs with side": lambda p: "side" in p["lights"],
+              "pairs with bright": lambda p: "bright" in p["lights"],
               "all pairs": lambda p: True}
     out = {}
     for name, f in groups.items():

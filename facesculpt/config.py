@@ -25,6 +25,7 @@ from facesculpt.identity.config import IdentityConfig
 from facesculpt.texture.skin_prior import SkinPriorConfig
 from facesculpt.texture.completion import CompletionConfig
 from facesculpt.texture.local_light import LocalLightConfig
+from facesculpt.texture.clipping import ClippingConfig
 
 
 
@@ -143,6 +144,9 @@ class TextureConfig:
     """Morphable head: a smooth per-texel light ratio on top of the global SH light (and the
     visibility), solved with the albedo's weighted smoothness and symmetry, so cast shadows and
     creases go into the light, not the albedo (``texture.local_light.LocalLightConfig``)."""
+    clipping: ClippingConfig = field(default_factory=ClippingConfig)
+    """Morphable head: clipped photo channels (255 or 0) as bounds, not values, in the light fit and
+    the unwrap (``texture.clipping.ClippingConfig``; ``enabled=False``: as measured, as before)."""
 
 
 @dataclass(frozen=True)

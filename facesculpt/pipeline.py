@@ -445,6 +445,14 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
     shape = shape_fit.init_params()
     linear = bool(getattr(cfg.texture, "linear_light", False))
     target_light = target
+    clip_fit, clip_use = None, False
+    if linear and cfg.texture.clipping.enabled:  # clipped channels as bounds, not values (texture.clipping)
+        from facesculpt.texture.clipping import clipped_face_share, crop_clipped
+
+        share = clipped_face_share(image, landmarks.points[:, :2].numpy(), cfg.texture.clipping)
+        clip_use = share <= cfg.texture.clipping.max_face_share
+        losses["clipping"] = {"face_share": share, "applied": clip_use}
+        clip_fit = crop_clipped(image, x0, y0, side, R, cfg.texture.clipping) if clip_use else None
     if linear:  # shade in linear light: decode the sRGB photo (issue 12)
         from facesculpt.texture.color import srgb_to_linear
 
@@ -453,7 +461,8 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
         from facesculpt.texture.light import initial_linear_light
 
         light, albedo_init, seen_skin = initial_linear_light(target_light, shape_fit.render_vertices(shape), view,
-                                                             pose, cam_fit, cfg.texture, valid=fit.valid)
+                                                             pose, cam_fit, cfg.texture, valid=fit.valid,
+                                                             clipped=clip_fit)
         if cfg.texture.skin_prior:
             from facesculpt.texture.skin_prior import anchor_light
 
@@ -491,6 +500,7 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
             dc_replace(pc, lr_pose=0.0 if pc.hold_pose_head else pc.lr_pose, w_landmark=pc.w_landmark_head),
             progress, extra_terms=extra,
             valid=fit.valid, linear=linear, occluded=vis_transfer,
+            clipped=clip_fit if cfg.texture.clipping.photometric else None,
         )
         losses["photometric"] = ph_losses
         timings["photometric"] = time.perf_counter() - t
@@ -522,10 +532,15 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
     grid = texel_mirror_grid(view.fill, cfg.texture.size)
     # the eye and mouth fillers take the photo's eyes and mouth (the openings mask keeps those
     # pixels off the lids and lips, not off the fillers)
+    clip_tex = None
+    if clip_use:  # clipped channels as bounds (texture.clipping)
+        from facesculpt.texture.clipping import crop_clipped
+
+        clip_tex = crop_clipped(image, tex.x0, tex.y0, tex.side, tex.size, cfg.texture.clipping)
     maps = unwrap(tex.image, dense, view.dense_faces, view.dense_uvs, pose, tex.camera, light, cfg.texture,
                   valid=tex.valid, mirror_grid=grid,
                   valid_exempt=_filler_texels(view, cfg.texture.size, user_mask is None), occluded=vis_transfer,
-                  classes=_completion_classes(view, cfg))
+                  classes=_completion_classes(view, cfg), clipped=clip_tex)
     if linear:
         from dataclasses import replace as dc_replace
 

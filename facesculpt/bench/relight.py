@@ -322,8 +322,11 @@ def two_light_mad_pct(rec_a, rec_b, skin: torch.Tensor) -> float:
     """Albedo difference of one face under two lights, after one global scale, per cent."""
     S = skin.shape[1]
     a, b = _resize(exported_albedo(rec_a), S), _resize(exported_albedo(rec_b), S)
-    va = _resize(rec_a.maps.visibility[..., None], S)[..., 0] > 0.5
-    vb = _resize(rec_b.maps.visibility[..., None], S)[..., 0] > 0.5
+    from facesculpt.texture.clipping import seen_confidence
+
+    # texels both photos saw, clipped or not (the clipping rule lowers a clipped texel's visibility)
+    va = _resize(seen_confidence(rec_a.maps)[..., None], S)[..., 0] > 0.5
+    vb = _resize(seen_confidence(rec_b.maps)[..., None], S)[..., 0] > 0.5
     m = skin & va & vb
     if int(m.sum()) < 100:
         m = skin

@@ -50,12 +50,18 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "chroma_k_sigma": (0.0, None),  # texture.occlusion
     "chroma_floor": (0.0, None),  # texture.occlusion
     "chroma_dark": (0.0, None),  # texture.occlusion
+    "high_level": (1, 255),  # texture.clipping
+    "low_level": (0, 254),  # texture.clipping
+    "min_share": (0.0, 1.0),  # texture.clipping
+    "clipped_confidence": (0.0, 1.0),  # texture.clipping
+    "max_face_share": (0.0, 1.0),  # texture.clipping
 }
 #: int fields that must be at least 1 (they count steps between events or divide by themselves)
 _INT_MIN1 = ("iterations", "every", "_every", "random_views", "low_cells", "symmetry_scale", "albedo_blur")
 #: str fields with a fixed set of values
 _CHOICES: dict[str, tuple[str, ...]] = {
     "face_model": ("ict", "mediapipe468"),
+    "light_fit": ("one_sided", "drop", "measured"),  # texture.clipping
     "active_set": ("step", "gradient"),
     "identity_active_set": ("step", "gradient"),
     "albedo_weights": ("albedo", "chroma"),  # detail

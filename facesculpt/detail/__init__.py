@@ -65,7 +65,9 @@ def refine_detail(image, rec, topo, cfg: DetailConfig, progress=None) -> DetailR
     with torch.no_grad():
         T_full = maps.texture.detach()
         A_full = maps.albedo.detach()
-        W_full = maps.visibility.detach()
+        from facesculpt.texture.clipping import seen_confidence
+
+        W_full = seen_confidence(maps).detach()  # clipped texels too: the data term is one-sided there
     sizes = ([int(cfg.coarse_size)] if 0 < cfg.coarse_size < S else []) + [S]
     res = None
     frames = None

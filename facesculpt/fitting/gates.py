@@ -105,7 +105,9 @@ def check_fit(rec, cfg: GateConfig) -> list[str]:
     elif float(light[0, 0].min()) <= 0:
         problems.append(f"the fitted light has a negative ambient term ({float(light[0, 0].min()):.3g})")
     alb = rec.maps.albedo.detach()[0].clamp(0, 1)
-    seen = rec.maps.visibility.detach()[0] > 0.3
+    from facesculpt.texture.clipping import seen_confidence
+
+    seen = seen_confidence(rec.maps).detach()[0] > 0.3  # clipped texels count (their albedo is an estimate)
     if not torch.isfinite(rec.maps.albedo).all():
         problems.append("the albedo is not finite")
     elif int(seen.sum()) >= 16:

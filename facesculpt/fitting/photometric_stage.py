@@ -86,6 +86,15 @@ def view_data_terms(rend, target: torch.Tensor, weights: torch.Tensor, points_ca
     return robust_photo_loss(rend.image, target, weights), landmark_loss(points_cam_xy, landmarks_xy, face_size)
 
 
+def censored_target(target: torch.Tensor, predicted: torch.Tensor, high: torch.Tensor,
+                    low: torch.Tensor) -> torch.Tensor:
+    """``target`` (1, R, R, 3) with its clipped channels moved to the (detached) prediction where that lies
+    beyond their bound: ``max(target, predicted)`` where ``high``, ``min`` where ``low`` (bool, same
+    shape). An L1 or squared loss against it is the one-sided (censored) loss."""
+    t = torch.where(high, torch.maximum(target, predicted), target)
+    return torch.where(low, torch.minimum(t, predicted), t)
+
+
 def albedo_prior(albedo_low: torch.Tensor, cfg: PhotometricFitConfig) -> torch.Tensor:
     """Smoothness and left/right symmetry of the low-res albedo parameter."""
     return cfg.w_albedo_smooth * grid_smoothness(albedo_low) + cfg.w_albedo_sym * uv_symmetry(albedo_low)
@@ -117,6 +126,7 @@ def fit_photometric(
     valid: Optional[torch.Tensor] = None,
     linear: bool = False,
     occluded: Optional[torch.Tensor] = None,
+    clipped=None,
 ):
     """Fit against ``target`` (1, R, R, 3) seen by ``camera`` (the crop camera).
 
@@ -138,6 +148,11 @@ def fit_photometric(
     ``occluded``: (1, V, 9) per-vertex occluded transfer of the rendered mesh in the view frame
     (``render.visibility``), held fixed over the fit: the shading gets the head's ambient occlusion
     and cast shadows (None: none).
+
+    ``clipped``: the ``texture.clipping.Clipped`` of ``target`` or None. Its channels count one-sided
+    (``censored_target``): a prediction above a high-clipped channel (below a low-clipped one) costs
+    nothing. (Exactly at 0 and 255 the clamped sRGB render already made the loss one-sided; this extends
+    it to the levels ``ClippingConfig.high_level`` takes as clipped and to resampled crop pixels.)
     """
     rotvec = pose.rotvec.clone().requires_grad_(True)
     depth0 = pose.translation[:, 2:3].clone()
@@ -188,8 +203,17 @@ def fit_photometric(
     def region_mask(rend):
         return photo_region(rend, face_weight, valid)
 
+    hi = lo = None
+    if clipped is not None:
+        from facesculpt.texture.clipping import clipped_pixels
+
+        hi, lo = clipped_pixels(clipped)
+
+    def target_for(rend):
+        return target if hi is None else censored_target(target, rend.image.detach(), hi, lo)
+
     def loss_terms(p, coarse, rend, weights):
-        photo, lm = view_data_terms(rend, target, weights, camera.project(p.apply(coarse)), landmarks_xy, face_size)
+        photo, lm = view_data_terms(rend, target_for(rend), weights, camera.project(p.apply(coarse)), landmarks_xy, face_size)
         reg_shape = model.regularizer(current_shape() - shape0, cfg.w_laplacian, cfg.w_offset)
         reg_alb = albedo_prior(albedo_low, cfg)
         # the light stays near its estimate from the skin's shading (light0)
@@ -206,17 +230,17 @@ def fit_photometric(
     with torch.no_grad():
         p, coarse, rend = render()
         mask = region_mask(rend)
-        weights = inlier_weights(rend.image, target, mask, cfg.outlier_sigma)
+        weights = inlier_weights(rend.image, target_for(rend), mask, cfg.outlier_sigma)
         _, t0 = loss_terms(p, coarse, rend, weights)
         # the photometric loss of the initialisation over the full face region, no rejection
-        photo_init_all = robust_photo_loss(rend.image, target, mask.float())
+        photo_init_all = robust_photo_loss(rend.image, target_for(rend), mask.float())
     history = []
     for it in range(cfg.iterations):
         opt.zero_grad()
         p, coarse, rend = render()
         state["step"] = it
         if it % cfg.outlier_every == 0 and it > 0:
-            weights = inlier_weights(rend.image.detach(), target, region_mask(rend), cfg.outlier_sigma)
+            weights = inlier_weights(rend.image.detach(), target_for(rend), region_mask(rend), cfg.outlier_sigma)
         total, terms = loss_terms(p, coarse, rend, weights)
         _backward(total)  # one thread in a repeatable fit (core/determinism.py)
         opt.step()
@@ -232,7 +256,7 @@ def fit_photometric(
         p, coarse, rend = render()
         mask = region_mask(rend)
         _, t1 = loss_terms(p, coarse, rend, weights)
-        photo_final_all = robust_photo_loss(rend.image, target, mask.float())
+        photo_final_all = robust_photo_loss(rend.image, target_for(rend), mask.float())
         inlier_fraction = float(weights.sum() / mask.float().sum().clamp(min=1))
     losses = {
         "photo_initial": float(t0["photo"]),

@@ -146,6 +146,9 @@ class UVMaps:
                 ``texture.color.to_display`` encodes them for files and photo comparisons).
     light_ratio: (B, S, S, 3) float or None — the per-texel light ratio (``texture.local_light``) the
                 photo's light has on top of the global SH light; ``shading`` includes it. None: off.
+    censored:   (B, S, S) float or None — the confidence a texel lost because a photo channel there
+                was clipped (``texture.clipping``); ``visibility + censored`` is the confidence without
+                that rule. None: no clipped channel was considered.
     """
 
     albedo: torch.Tensor
@@ -154,6 +157,7 @@ class UVMaps:
     shading: Optional[torch.Tensor] = None
     linear: bool = False
     light_ratio: Optional[torch.Tensor] = None
+    censored: Optional[torch.Tensor] = None
 
 
 @dataclass

@@ -33,12 +33,14 @@ def _front_normals(n: int = 2000) -> torch.Tensor:
 
 
 def seen_skin_texels(image: torch.Tensor, dense: torch.Tensor, surface, pose: Pose, camera: Camera, tex_cfg,
-                     size: int, valid: Optional[torch.Tensor] = None):
+                     size: int, valid: Optional[torch.Tensor] = None, clipped=None):
     """The texels a light fit uses: ``image`` unwrapped at ``size`` under a unit ambient light (mirror
     completion on), with per texel (flattened) the view-frame normal (N, 3), the skin flag (N,), the
     visibility weight (N,) and ``keep`` (N,): seen (weight > 0.3) skin texels, or every seen texel when
     fewer than 50 skin texels were seen. ``surface``: the Topology or FitView (dense faces, UVs, face
-    regions). Returns (low-res TextureConfig, UVMaps, normals, skin, weight, keep)."""
+    regions). ``clipped``: the photo's ``texture.clipping.Clipped`` or None (then texels with a clipped
+    channel have lost their confidence: ``UVMaps.censored`` holds it). Returns (low-res TextureConfig,
+    UVMaps, normals, skin, weight, keep)."""
     from facesculpt.texture.unwrap import texel_geometry, unwrap, uv_raster
     from facesculpt.topology import REGION_SKIN
 
@@ -46,7 +48,7 @@ def seen_skin_texels(image: torch.Tensor, dense: torch.Tensor, surface, pose: Po
     if getattr(cfg_lo, "local_light", None) is not None:  # the light is fitted from the global light alone
         cfg_lo = dc_replace(cfg_lo, local_light=dc_replace(cfg_lo.local_light, enabled=False))
     maps = unwrap(image, dense, surface.dense_faces, surface.dense_uvs, pose, camera, ambient_coeffs(1), cfg_lo,
-                  valid)
+                  valid, clipped=clipped)
     geo = texel_geometry(dense, surface.dense_faces, surface.dense_uvs, pose, camera, size)
     face = uv_raster(surface.dense_uvs, surface.dense_faces, size).frags.pix_to_face[0].clamp(min=0)
     skin = (surface.dense_face_region[face] == REGION_SKIN).reshape(-1)
@@ -57,27 +59,87 @@ def seen_skin_texels(image: torch.Tensor, dense: torch.Tensor, surface, pose: Po
     return cfg_lo, maps, geo.normal_view.reshape(-1, 3), skin, w, keep
 
 
+def _censored_luminance(clipped, dense: torch.Tensor, surface, pose: Pose, camera: Camera, size: int):
+    """(high (N,), low (N,)) bool: the texels of the ``size`` map whose luminance is a lower bound (a channel
+    clipped high) or an upper bound (a channel clipped low, none high)."""
+    from facesculpt.texture.clipping import sample_clipped
+    from facesculpt.texture.unwrap import texel_geometry
+
+    geo = texel_geometry(dense, surface.dense_faces, surface.dense_uvs, pose, camera, size)
+    hi, lo = sample_clipped(clipped, geo.xy)
+    hi = hi.any(-1).reshape(-1)
+    return hi, lo.any(-1).reshape(-1) & ~hi
+
+
+#: rounds of the one-sided light fit's active-set iteration (``_fit_light_shape``)
+ONE_SIDED_ROUNDS = 6
+
+
+def _fit_light_shape(n: torch.Tensor, lum: torch.Tensor, w: torch.Tensor, keep: torch.Tensor, ridge: float,
+                     high: Optional[torch.Tensor] = None, low: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """(9,) SH coefficients of the luminance ``lum`` (N, 3) over the ``keep`` texels (``fit_sh_robust``);
+    with ``high``/``low`` (N,) bool the censored texels count one-sided (the squared hinge): an active-set
+    iteration fits with the censored texels whose prediction violates their bound (below a lower bound,
+    above an upper one) as ordinary data and the others left out (there the one-sided loss is 0), until
+    the set stops changing. (A majorise-minimise step, target ``max(prediction, value)``, converges to the
+    same fit but slowly: 0.50 / 0.54 / 0.55 of a true 0.5625 after 4 / 10 / 30 rounds in the test.)"""
+    c = fit_sh_robust(n[keep], lum[keep], w[keep], ridge_band1=ridge)[:, 0]
+    if high is None or not bool(((high | low) & keep).any()):
+        return c
+    Y = sh_basis(n)
+    obs = lum[:, 0]
+    active = None
+    for _ in range(ONE_SIDED_ROUNDS):
+        pred = Y @ c
+        act = keep & ~((high & (pred >= obs)) | (low & (pred <= obs)))
+        if active is not None and torch.equal(act, active):
+            break
+        active = act
+        c = fit_sh_robust(n[active], lum[active], w[active], ridge_band1=ridge)[:, 0]
+    return c
+
+
 def initial_linear_light(image: torch.Tensor, dense: torch.Tensor, view, pose: Pose, camera: Camera, tex_cfg,
-                         size: int = 64, valid: Optional[torch.Tensor] = None):
+                         size: int = 64, valid: Optional[torch.Tensor] = None, clipped=None):
     """Unit-ambient, white SH light (1, 9, 3) fitted to the seen skin of ``image`` (1, R, R, 3),
-    linear light, and the albedo (1, size, size, 3) it implies, with the skin weights (1, size, size)."""
+    linear light, and the albedo (1, size, size, 3) it implies, with the skin weights (1, size, size).
+
+    ``clipped``: the ``texture.clipping.Clipped`` of ``image`` or None. With it (and
+    ``tex_cfg.clipping.enabled``) texels with a clipped channel enter the fit one-sided, not at all or as
+    measured (``ClippingConfig.light_fit``), and the albedo's clipped texels are completed
+    (``texture.clipping``); they are in the skin weights with that albedo."""
     from facesculpt.texture.unwrap import unwrap
 
-    cfg_lo, maps, n, skin, w, keep = seen_skin_texels(image, dense, view, pose, camera, tex_cfg, size, valid)
+    clip_cfg = getattr(tex_cfg, "clipping", None)
+    if clip_cfg is None or not clip_cfg.enabled:
+        clipped = None
+    cfg_lo, maps, n, skin, w, keep = seen_skin_texels(image, dense, view, pose, camera, tex_cfg, size, valid,
+                                                      clipped=None if clip_cfg is None or clip_cfg.light_fit == "measured"
+                                                      else clipped)
+    high = low = None
+    if clipped is not None and maps.censored is not None and clip_cfg.light_fit == "one_sided":
+        # the censored texels (dropped from ``keep`` by their lost confidence) come back, one-sided
+        w = w + maps.censored.reshape(-1)
+        keep = (w > 0.3) & skin if int(((w > 0.3) & skin).sum()) >= 50 else w > 0.3
+        high, low = _censored_luminance(clipped, dense, view, pose, camera, size)
     n = n.double()
     lum = maps.texture.reshape(-1, 3).double().mean(-1, keepdim=True).expand(-1, 3)
     light = ambient_coeffs(1, dtype=torch.float64)
     if int(keep.sum()) >= 20:
         Yf = sh_basis(_front_normals())
         for ridge in RIDGES:
-            c = fit_sh_robust(n[keep], lum[keep], w[keep].double(), ridge_band1=ridge)[:, 0]
+            c = _fit_light_shape(n, lum, w.double(), keep, ridge, high, low)
             dc = float(c[0] * AMBIENT_BASIS)
             if dc > 1e-6 and float((Yf @ c).min()) > MIN_FRONT_SHADING * dc:
                 light = (c / dc)[None, :, None].expand(1, 9, 3)
                 break
     light = light.float().contiguous()
-    maps = unwrap(image, dense, view.dense_faces, view.dense_uvs, pose, camera, light, cfg_lo, valid)
-    weight = (maps.visibility > 0.3) & skin.reshape(1, size, size)
+    maps = unwrap(image, dense, view.dense_faces, view.dense_uvs, pose, camera, light, cfg_lo, valid,
+                  clipped=clipped)
+    seen = maps.visibility if maps.censored is None else maps.visibility + maps.censored
+    # the clipped texels count with their completed, bounded albedo (``texture.clipping.censor_albedo``):
+    # left out, the skin colour would come from the unclipped, darker texels only
+    weight = (seen > 0.3) & skin.reshape(1, size, size)
     return light, maps.albedo, weight.float()
 
 

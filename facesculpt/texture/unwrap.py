@@ -121,6 +121,7 @@ def unwrap(
     valid_exempt: torch.Tensor | None = None,
     occluded: torch.Tensor | None = None,
     classes: torch.Tensor | None = None,
+    clipped=None,
 ) -> UVMaps:
     """UV maps of a face seen in ``image`` (1, H, W, 3) float by ``camera`` (at the image's size).
 
@@ -138,6 +139,10 @@ def unwrap(
     classes: (S, S) long texel classes of the chart (``texture.completion.texel_classes``) or None:
     with them and ``cfg.completion.enabled`` the unseen texels are completed like skin
     (``texture.completion``); None: mirror, then push-pull blur.
+    clipped: ``texture.clipping.Clipped`` of ``image`` (the clipped channels' shares at its pixels) or
+    None: with ``cfg.clipping.enabled`` the clipped channels of a texel are estimated from the unclipped
+    texels and held to the photo's bound (``texture.clipping.censor_albedo``); its confidence becomes
+    ``cfg.clipping.clipped_confidence`` times its own and ``UVMaps.censored`` is what it lost.
     """
     S = cfg.size
     H, W = camera.image_size
@@ -167,6 +172,14 @@ def unwrap(
             if valid_exempt is not None:
                 ok = ok | valid_exempt
             conf = conf * ok.float()
+        clip_cfg = getattr(cfg, "clipping", None)
+        hi = lo = None
+        if clipped is not None and clip_cfg is not None and clip_cfg.enabled:  # censored channels
+            from facesculpt.texture.clipping import sample_clipped
+
+            hi, lo = sample_clipped(clipped, geo.xy)
+            seen = (conf > 0)[..., None]
+            hi, lo = hi & seen, lo & seen
         shading = sh_shade(geo.normal_view, sh_coeffs)
         if occluded is not None:
             from facesculpt.render.visibility import shade_with_visibility
@@ -193,8 +206,16 @@ def unwrap(
         conf = conf * _smoothstep(rel, cfg.shading_floor, 2.5 * cfg.shading_floor)
         albedo = complete_albedo(albedo_seen, conf, mirror=cfg.mirror, mirror_grid=mirror_grid,
                                  completion=cfg.completion if classes is not None else None, classes=classes)
+        censored = None
+        if hi is not None:
+            from facesculpt.texture.clipping import censor_albedo
+
+            albedo = censor_albedo(albedo_seen, albedo, hi, lo, conf)
+            censored = torch.where((hi | lo).any(-1), conf * (1 - clip_cfg.clipped_confidence), torch.zeros_like(conf))
+            conf = conf - censored
         texture = torch.where(geo.inside[..., None], texture, albedo * shading.clamp(0, None))
-    return UVMaps(albedo=albedo, texture=texture, visibility=conf, shading=shading, light_ratio=ratio)
+    return UVMaps(albedo=albedo, texture=texture, visibility=conf, shading=shading, light_ratio=ratio,
+                  censored=censored)
 
 
 def complete_albedo(albedo: torch.Tensor, conf: torch.Tensor, mirror: bool = True, *,
