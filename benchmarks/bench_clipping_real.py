@@ -44,7 +44,7 @@ def main() -> int:
     for name, img in photos.items():
         out = {}
         for on in (True, False):
-            kw = overrides if on else {"texture.clipping.enabled": False}
+            kw = {"texture.clipping.enabled": True, **overrides} if on else {"texture.clipping.enabled": False}
             rec = facesculpt.reconstruct(img, config=make_config(preset, **kw))
             out[on] = rec
         m = out[True].maps

@@ -180,7 +180,7 @@ def test_pipeline_unchanged_without_clipped_pixels():
 
     with resources.files("facesculpt").joinpath("assets/grace_hopper.jpg").open("rb") as f:
         img = np.clip(np.asarray(Image.open(f).convert("RGB")), 1, 249).astype(np.uint8)
-    on = reconstruct(img, config=make_config("fast"))
+    on = reconstruct(img, config=make_config("fast", **{"texture.clipping.enabled": True}))
     off = reconstruct(img, config=make_config("fast", **{"texture.clipping.enabled": False}))
     assert on.maps.censored is None
     assert torch.equal(on.maps.albedo, off.maps.albedo)
@@ -199,7 +199,7 @@ def test_pipeline_with_clipped_pixels():
     with resources.files("facesculpt").joinpath("assets/grace_hopper.jpg").open("rb") as f:
         img = np.asarray(Image.open(f).convert("RGB")).astype(np.float32)
     img = np.clip(img * 1.6, 0, 255).astype(np.uint8)
-    on = reconstruct(img, config=make_config("fast"))
+    on = reconstruct(img, config=make_config("fast", **{"texture.clipping.enabled": True}))
     off = reconstruct(img, config=make_config("fast", **{"texture.clipping.enabled": False}))
     assert on.maps.censored is not None
     lost = on.maps.censored[0] > 0.25
@@ -210,6 +210,12 @@ def test_pipeline_with_clipped_pixels():
     rel_on = on.maps.albedo[0][lost].mean() / on.maps.albedo[0][rest].mean()
     rel_off = off.maps.albedo[0][lost].mean() / off.maps.albedo[0][rest].mean()
     assert float(rel_on) > float(rel_off) + 0.03, (float(rel_on), float(rel_off))
+
+
+def test_presets_clipping():
+    """Bounds for clipped channels in the quality presets; fast treats them as measured (speed)."""
+    assert make_config("default").texture.clipping.enabled and make_config("full").texture.clipping.enabled
+    assert not make_config("fast").texture.clipping.enabled
 
 
 def test_censored_target_makes_the_loss_one_sided():
