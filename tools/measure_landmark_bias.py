@@ -57,7 +57,7 @@ DEFAULT_OUT = ROOT / "tools" / "data" / "mediapipe_view_bias.npz"
 SEED0 = 20000
 
 
-def observe(n: int, yaw_max: float):
+def observe(n: int, yaw_max: float, srgb: bool = True):
     model = load_face_model()
     emb = model.landmarks["mediapipe"]
     F = model.faces.numpy()
@@ -65,7 +65,7 @@ def observe(n: int, yaw_max: float):
     off, yaw, pitch, plain, seeds = [], [], [], [], []
     for i in range(n):
         seed = SEED0 + i
-        img, hv, pose, cam, info = render_view(model, seed, plain=(i % 2 == 0), yaw_max=yaw_max)
+        img, hv, pose, cam, info = render_view(model, seed, plain=(i % 2 == 0), yaw_max=yaw_max, srgb=srgb)
         try:
             lm = detect_faces(img)[0]
         except FaceSculptError:
@@ -116,6 +116,9 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=160, help="number of renders")
     ap.add_argument("--yaw-max", type=float, default=55.0)
     ap.add_argument("--out", default=str(DEFAULT_OUT))
+    ap.add_argument("--photo-encoding", default="srgb", choices=("srgb", "none"),
+                    help="renders sRGB-encoded like a camera's (srgb, the default since session 6) or the sRGB "
+                         "values shaded directly (none, the first measurement's renders)")
     ap.add_argument("--fit-only", action="store_true", help="refit from --out's raw offsets")
     ap.add_argument("--holdout", action="store_true",
                     help="with --fit-only: fit on half the renders (seeds 20000 + i with i // 2 even), print the "
@@ -126,8 +129,10 @@ def main(argv=None) -> int:
     if args.fit_only:
         with np.load(out) as z:
             obs = {k: z[k] for k in ("offsets", "yaw", "pitch", "plain", "seeds")}
+            encoding = str(z["photo_encoding"]) if "photo_encoding" in z.files else "none"
     else:
-        obs = observe(args.n, args.yaw_max)
+        obs = observe(args.n, args.yaw_max, srgb=args.photo_encoding == "srgb")
+        encoding = args.photo_encoding
     obs = {k: (v.astype(np.float64) if v.dtype == np.float32 else v) for k, v in obs.items()}
     test = obs
     if args.holdout:  # plain and painted renders in both halves
@@ -157,6 +162,7 @@ def main(argv=None) -> int:
         return 0
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out, coef=coef.astype(np.float32), limits=limits.astype(np.float32),
+                        photo_encoding=np.array(encoding),
                         **{k: (v.astype(np.float32) if v.dtype == np.float64 else v) for k, v in obs.items()})
     print(f"wrote {out}", flush=True)
     return 0
