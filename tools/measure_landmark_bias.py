@@ -57,7 +57,7 @@ DEFAULT_OUT = ROOT / "tools" / "data" / "mediapipe_view_bias.npz"
 SEED0 = 20000
 
 
-def observe(n: int, yaw_max: float, srgb: bool = True):
+def observe(n: int, yaw_max: float, srgb: bool = False):
     model = load_face_model()
     emb = model.landmarks["mediapipe"]
     F = model.faces.numpy()
@@ -116,9 +116,10 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=160, help="number of renders")
     ap.add_argument("--yaw-max", type=float, default=55.0)
     ap.add_argument("--out", default=str(DEFAULT_OUT))
-    ap.add_argument("--photo-encoding", default="srgb", choices=("srgb", "none"),
-                    help="renders sRGB-encoded like a camera's (srgb, the default since session 6) or the sRGB "
-                         "values shaded directly (none, the first measurement's renders)")
+    ap.add_argument("--photo-encoding", default="none", choices=("srgb", "none"),
+                    help="renders: the sRGB values shaded directly (none, the default: the shipped bias's) or "
+                         "sRGB-encoded like a camera's (srgb: measured in session 6 and not shipped, docs/results.md); "
+                         "use the registration's")
     ap.add_argument("--fit-only", action="store_true", help="refit from --out's raw offsets")
     ap.add_argument("--holdout", action="store_true",
                     help="with --fit-only: fit on half the renders (seeds 20000 + i with i // 2 even), print the "

@@ -59,13 +59,24 @@ def test_render_photo_shades_in_linear_light_when_encoding(model):
     assert _channel_spread(model, srgb=False) > 2e-2
 
 
-def test_registration_renders_are_camera_like_by_default(model):
-    """The landmark tools' renders (registration and view bias) go through ``render_photo`` and are
-    sRGB-encoded unless asked otherwise: fewer clipped channel values than the shaded sRGB values."""
+def test_registration_renders_encoding_option(model):
+    """The landmark tools' renders (registration and view bias) go through ``render_photo``: by default
+    the shaded sRGB values (the shipped registration's renders), with ``srgb=True`` encoded like a
+    camera's photo, which clips fewer channel values."""
     render_view = _tool().render_view
     a = render_view(model, 10001, plain=False, yaw_max=30.0, size=128, uv=64)[0]
-    b = render_view(model, 10001, plain=False, yaw_max=30.0, size=128, uv=64, srgb=True)[0]
-    c = render_view(model, 10001, plain=False, yaw_max=30.0, size=128, uv=64, srgb=False)[0]
+    b = render_view(model, 10001, plain=False, yaw_max=30.0, size=128, uv=64, srgb=False)[0]
+    c = render_view(model, 10001, plain=False, yaw_max=30.0, size=128, uv=64, srgb=True)[0]
     assert a.dtype == np.uint8 and a.shape == (128, 128, 3)
     assert np.array_equal(a, b) and not np.array_equal(a, c)
-    assert float((a == 255).mean()) < float((c == 255).mean())
+    assert float((c == 255).mean()) < float((a == 255).mean())
+
+
+def test_shipped_registration_and_bias_share_their_render_encoding():
+    """``tools/build_face_model.py`` combines the registration and the view bias measured from it:
+    both data files must come from renders of one kind (files without the field: unencoded)."""
+    enc = []
+    for name in ("mediapipe_on_renders.npz", "mediapipe_view_bias.npz"):
+        with np.load(ROOT / "tools" / "data" / name) as z:
+            enc.append(str(z["photo_encoding"]) if "photo_encoding" in z.files else "none")
+    assert enc[0] == enc[1] == "none", enc
