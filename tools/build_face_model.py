@@ -536,14 +536,15 @@ def main(argv=None) -> int:
               f"max {moved.max():.3f} cm")
 
     if args.bias != "none" and Path(args.bias).exists():
-        if args.registration != "none" and Path(args.registration).exists():
-            # the bias is measured from the embedding: both must come from renders of one kind
-            enc = [str(z["photo_encoding"]) if "photo_encoding" in z.files else "none"
-                   for z in (np.load(args.registration), np.load(args.bias))]
-            if enc[0] != enc[1]:
-                raise SystemExit(f"registration on {enc[0]!r} renders, view bias on {enc[1]!r} renders: re-run "
-                                 "tools/measure_landmark_bias.py with the registration's --photo-encoding")
-            print(f"registration and view bias measured on renders with photo encoding {enc[0]!r}")
+        with np.load(args.bias) as zb:
+            # the offsets are measured from an embedding: it must be the one this build ships
+            if "embedding_faces" in zb.files and not (
+                    np.array_equal(zb["embedding_faces"], mp_faces_all)
+                    and np.allclose(zb["embedding_bary"], mp_bary_all, atol=1e-6)):
+                raise SystemExit(f"{args.bias} was measured from another mediapipe embedding than this build's: "
+                                 "re-run tools/measure_landmark_bias.py after building with the registration")
+            enc = str(zb["photo_encoding"]) if "photo_encoding" in zb.files else "none"
+            print(f"view bias measured on renders with photo encoding {enc!r}")
         with np.load(args.bias) as zb:
             extra["lmk_mediapipe_bias"] = zb["coef"].astype(np.float32)
             extra["lmk_mediapipe_bias_limits"] = zb["limits"].astype(np.float32)

@@ -82,7 +82,7 @@ def observe(n: int, yaw_max: float, srgb: bool = False):
         print(f"  seed {seed}: yaw {np.degrees(y):+.1f} pitch {np.degrees(p):+.1f} roll {np.degrees(r):+.1f} "
               f"mean |offset| {np.linalg.norm(d, axis=1).mean() * 100:.2f} %", flush=True)
     return dict(offsets=np.array(off), yaw=np.array(yaw), pitch=np.array(pitch), plain=np.array(plain),
-                seeds=np.array(seeds, np.int32))
+                seeds=np.array(seeds, np.int32), embedding_faces=fa.astype(np.int32), embedding_bary=ba.astype(np.float32))
 
 
 def fit(obs, ridge: float = 1e-5):
@@ -129,13 +129,15 @@ def main(argv=None) -> int:
     out = Path(args.out)
     if args.fit_only:
         with np.load(out) as z:
-            obs = {k: z[k] for k in ("offsets", "yaw", "pitch", "plain", "seeds")}
+            obs = {k: z[k] for k in ("offsets", "yaw", "pitch", "plain", "seeds", "embedding_faces", "embedding_bary")
+                   if k in z.files}
             encoding = str(z["photo_encoding"]) if "photo_encoding" in z.files else "none"
     else:
         obs = observe(args.n, args.yaw_max, srgb=args.photo_encoding == "srgb")
         encoding = args.photo_encoding
     obs = {k: (v.astype(np.float64) if v.dtype == np.float32 else v) for k, v in obs.items()}
     test = obs
+    emb = {k: obs.pop(k) for k in ("embedding_faces", "embedding_bary") if k in obs}  # what the offsets are from
     if args.holdout:  # plain and painted renders in both halves
         half = ((obs["seeds"] - SEED0) // 2) % 2 == 0
         test = {k: v[~half] for k, v in obs.items()}
@@ -164,6 +166,7 @@ def main(argv=None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out, coef=coef.astype(np.float32), limits=limits.astype(np.float32),
                         photo_encoding=np.array(encoding),
+                        **{k: (v.astype(np.float32) if v.dtype == np.float64 else v) for k, v in emb.items()},
                         **{k: (v.astype(np.float32) if v.dtype == np.float64 else v) for k, v in obs.items()})
     print(f"wrote {out}", flush=True)
     return 0
