@@ -22,7 +22,9 @@ What it does (method and measured facts in docs/landmark_registration.md, "View-
    non-constant terms; brows and outer lips from the plain renders only (on painted ones the
    detector finds the paint, i.e. the embedding itself);
 4. writes ``tools/data/mediapipe_view_bias.npz``: ``coef`` (478, 2, 6) float32, ``limits`` (2,)
-   (the largest |s| and |p| seen: the fit clamps to them), and the raw offsets for analysis.
+   (the largest |s| and |p| seen: the fit clamps to them), ``photo_encoding`` (``--photo-encoding``),
+   ``embedding_faces`` / ``embedding_bary`` (the embedding the offsets are from: ``build_face_model.py``
+   refuses to combine them with another), and the raw offsets for analysis.
    ``--fit-only`` refits from a previous run's raw offsets.
 
 Deterministic (seeded renders, repeatable mediapipe CPU inference). A tool, not the package: it may print.
@@ -82,7 +84,8 @@ def observe(n: int, yaw_max: float, srgb: bool = False):
         print(f"  seed {seed}: yaw {np.degrees(y):+.1f} pitch {np.degrees(p):+.1f} roll {np.degrees(r):+.1f} "
               f"mean |offset| {np.linalg.norm(d, axis=1).mean() * 100:.2f} %", flush=True)
     return dict(offsets=np.array(off), yaw=np.array(yaw), pitch=np.array(pitch), plain=np.array(plain),
-                seeds=np.array(seeds, np.int32), embedding_faces=fa.astype(np.int32), embedding_bary=ba.astype(np.float32))
+                seeds=np.array(seeds, np.int32),
+                embedding_faces=fa.astype(np.int32), embedding_bary=ba.astype(np.float32))
 
 
 def fit(obs, ridge: float = 1e-5):

@@ -565,6 +565,7 @@ def generate(seed: int, cfg: SyntheticConfig, *, expression: bool = True) -> Syn
     raise ValueError(f"synthetic: model must be head or mask, got {cfg.model!r}")
 
 
-__all__ = ["generate_head_face", "generate", "render_photo", "head_config", "head_mesh", "atlas", "face_pose", "sample_expression",
+__all__ = ["generate_head_face", "generate", "render_photo",
+           "head_config", "head_mesh", "atlas", "face_pose", "sample_expression",
            "sample_gaze", "landmark_uvs", "uv_per_cm", "make_head_albedo", "make_head_displacement", "ACTIONS",
            "HEAD_YAW_MAX"]
