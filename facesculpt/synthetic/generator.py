@@ -91,7 +91,8 @@ class SyntheticConfig:
     linear-light path (``texture.linear_light``) reads photos. False (the default, so the recorded
     benchmarks stay comparable): the sRGB values shaded directly, as every head render so far, including
     those the shipped landmark embedding and mediapipe's view bias were measured on (docs/results.md,
-    session 5; session 6 re-measured both on encoded renders: no better on real photos, not shipped)."""
+    session 5; session 6 re-measured both on encoded renders: no better on real photos, not shipped).
+    ``facesculpt benchmark synthetic`` sets it by default since session 6 (``--photo-encoding srgb``)."""
 
 
 @dataclass
