@@ -116,7 +116,7 @@ def fit(obs, ridge: float = 1e-5):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=160, help="number of renders")
+    ap.add_argument("--n", type=int, default=240, help="number of renders (240: the shipped bias)")
     ap.add_argument("--yaw-max", type=float, default=55.0)
     ap.add_argument("--out", default=str(DEFAULT_OUT))
     ap.add_argument("--photo-encoding", default="none", choices=("srgb", "none"),

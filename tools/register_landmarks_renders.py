@@ -168,7 +168,7 @@ def cast(pts2d, Xc, faces, f, c):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=96, help="number of renders")
+    ap.add_argument("--n", type=int, default=160, help="number of renders (160: the shipped registration)")
     ap.add_argument("--yaw-max", type=float, default=50.0)
     ap.add_argument("--reg-yaw", type=float, default=25.0, help="largest |yaw| of the registration views")
     ap.add_argument("--min-hits", type=int, default=8)
