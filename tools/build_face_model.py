@@ -537,6 +537,15 @@ def main(argv=None) -> int:
 
     if args.bias != "none" and Path(args.bias).exists():
         with np.load(args.bias) as zb:
+            # the offsets are measured from an embedding: it must be the one this build ships
+            if "embedding_faces" in zb.files and not (
+                    np.array_equal(zb["embedding_faces"], mp_faces_all)
+                    and np.allclose(zb["embedding_bary"], mp_bary_all, atol=1e-6)):
+                raise SystemExit(f"{args.bias} was measured from another mediapipe embedding than this build's: "
+                                 "re-run tools/measure_landmark_bias.py after building with the registration")
+            enc = str(zb["photo_encoding"]) if "photo_encoding" in zb.files else "none"
+            print(f"view bias measured on renders with photo encoding {enc!r}")
+        with np.load(args.bias) as zb:
             extra["lmk_mediapipe_bias"] = zb["coef"].astype(np.float32)
             extra["lmk_mediapipe_bias_limits"] = zb["limits"].astype(np.float32)
         print(f"view-dependent landmark bias {args.bias}: {extra['lmk_mediapipe_bias'].shape}")

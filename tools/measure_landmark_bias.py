@@ -22,7 +22,9 @@ What it does (method and measured facts in docs/landmark_registration.md, "View-
    non-constant terms; brows and outer lips from the plain renders only (on painted ones the
    detector finds the paint, i.e. the embedding itself);
 4. writes ``tools/data/mediapipe_view_bias.npz``: ``coef`` (478, 2, 6) float32, ``limits`` (2,)
-   (the largest |s| and |p| seen: the fit clamps to them), and the raw offsets for analysis.
+   (the largest |s| and |p| seen: the fit clamps to them), ``photo_encoding`` (``--photo-encoding``),
+   ``embedding_faces`` / ``embedding_bary`` (the embedding the offsets are from: ``build_face_model.py``
+   refuses to combine them with another), and the raw offsets for analysis.
    ``--fit-only`` refits from a previous run's raw offsets.
 
 Deterministic (seeded renders, repeatable mediapipe CPU inference). A tool, not the package: it may print.
@@ -57,7 +59,7 @@ DEFAULT_OUT = ROOT / "tools" / "data" / "mediapipe_view_bias.npz"
 SEED0 = 20000
 
 
-def observe(n: int, yaw_max: float):
+def observe(n: int, yaw_max: float, srgb: bool = False):
     model = load_face_model()
     emb = model.landmarks["mediapipe"]
     F = model.faces.numpy()
@@ -65,7 +67,7 @@ def observe(n: int, yaw_max: float):
     off, yaw, pitch, plain, seeds = [], [], [], [], []
     for i in range(n):
         seed = SEED0 + i
-        img, hv, pose, cam, info = render_view(model, seed, plain=(i % 2 == 0), yaw_max=yaw_max)
+        img, hv, pose, cam, info = render_view(model, seed, plain=(i % 2 == 0), yaw_max=yaw_max, srgb=srgb)
         try:
             lm = detect_faces(img)[0]
         except FaceSculptError:
@@ -82,7 +84,8 @@ def observe(n: int, yaw_max: float):
         print(f"  seed {seed}: yaw {np.degrees(y):+.1f} pitch {np.degrees(p):+.1f} roll {np.degrees(r):+.1f} "
               f"mean |offset| {np.linalg.norm(d, axis=1).mean() * 100:.2f} %", flush=True)
     return dict(offsets=np.array(off), yaw=np.array(yaw), pitch=np.array(pitch), plain=np.array(plain),
-                seeds=np.array(seeds, np.int32))
+                seeds=np.array(seeds, np.int32),
+                embedding_faces=fa.astype(np.int32), embedding_bary=ba.astype(np.float32))
 
 
 def fit(obs, ridge: float = 1e-5):
@@ -113,9 +116,13 @@ def fit(obs, ridge: float = 1e-5):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=160, help="number of renders")
+    ap.add_argument("--n", type=int, default=240, help="number of renders (240: the shipped bias)")
     ap.add_argument("--yaw-max", type=float, default=55.0)
     ap.add_argument("--out", default=str(DEFAULT_OUT))
+    ap.add_argument("--photo-encoding", default="none", choices=("srgb", "none"),
+                    help="renders: the sRGB values shaded directly (none, the default: the shipped bias's) or "
+                         "sRGB-encoded like a camera's (srgb: measured in session 6 and not shipped, docs/results.md); "
+                         "use the registration's")
     ap.add_argument("--fit-only", action="store_true", help="refit from --out's raw offsets")
     ap.add_argument("--holdout", action="store_true",
                     help="with --fit-only: fit on half the renders (seeds 20000 + i with i // 2 even), print the "
@@ -125,11 +132,15 @@ def main(argv=None) -> int:
     out = Path(args.out)
     if args.fit_only:
         with np.load(out) as z:
-            obs = {k: z[k] for k in ("offsets", "yaw", "pitch", "plain", "seeds")}
+            obs = {k: z[k] for k in ("offsets", "yaw", "pitch", "plain", "seeds", "embedding_faces", "embedding_bary")
+                   if k in z.files}
+            encoding = str(z["photo_encoding"]) if "photo_encoding" in z.files else "none"
     else:
-        obs = observe(args.n, args.yaw_max)
+        obs = observe(args.n, args.yaw_max, srgb=args.photo_encoding == "srgb")
+        encoding = args.photo_encoding
     obs = {k: (v.astype(np.float64) if v.dtype == np.float32 else v) for k, v in obs.items()}
     test = obs
+    emb = {k: obs.pop(k) for k in ("embedding_faces", "embedding_bary") if k in obs}  # what the offsets are from
     if args.holdout:  # plain and painted renders in both halves
         half = ((obs["seeds"] - SEED0) // 2) % 2 == 0
         test = {k: v[~half] for k, v in obs.items()}
@@ -157,6 +168,8 @@ def main(argv=None) -> int:
         return 0
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out, coef=coef.astype(np.float32), limits=limits.astype(np.float32),
+                        photo_encoding=np.array(encoding),
+                        **{k: (v.astype(np.float32) if v.dtype == np.float64 else v) for k, v in emb.items()},
                         **{k: (v.astype(np.float32) if v.dtype == np.float64 else v) for k, v in obs.items()})
     print(f"wrote {out}", flush=True)
     return 0

@@ -65,8 +65,6 @@ from build_face_model import boundary_loops, closest_on_polyline, closest_on_tri
 from facesculpt.core.errors import FaceSculptError  # noqa: E402
 from facesculpt.detect import detect_faces  # noqa: E402
 from facesculpt.face_model import PART_FACE, HeadParams, load_face_model  # noqa: E402
-from facesculpt.render.antialias import antialias  # noqa: E402
-from facesculpt.render.face import render_face  # noqa: E402
 from facesculpt.synthetic.generator import base_skin_albedo, make_light  # noqa: E402
 from facesculpt.synthetic.head import (  # noqa: E402
     BROWS,
@@ -76,6 +74,7 @@ from facesculpt.synthetic.head import (  # noqa: E402
     head_config,
     head_mesh,
     make_head_albedo,
+    render_photo,
     sample_expression,
 )
 
@@ -97,8 +96,12 @@ def partner(m: int) -> int:
     return m + 5 if m < 473 else m - 5
 
 
-def render_view(model, seed: int, plain: bool, yaw_max: float, size: int = 512, uv: int = 256):
-    """One render: (image uint8, head verts (V, 3), pose, camera, info)."""
+def render_view(model, seed: int, plain: bool, yaw_max: float, size: int = 512, uv: int = 256, srgb: bool = False):
+    """One render: (image uint8, head verts (V, 3), pose, camera, info), through the synthetic
+    benchmark's own ``synthetic.head.render_photo``. ``srgb=False`` (the default): the sRGB values
+    shaded directly, the renders the shipped registration and view bias were measured on (byte for
+    byte the same as before the option existed); True: shaded in linear light and sRGB-encoded like a
+    camera's photo (measured in session 6, not shipped: docs/results.md)."""
     r_shape, r_alb, r_scene = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
     ident = r_shape.standard_normal(model.num_identity)
     if seed % 3 == 0:
@@ -123,9 +126,7 @@ def render_view(model, seed: int, plain: bool, yaw_max: float, size: int = 512, 
     pose, cam, _ = face_pose(model, hv, yaw, pitch, roll, np.zeros(2), cfg)
     bg = torch.tensor(cfg.background, dtype=torch.float32).expand(1, size, size, 3).contiguous()
     verts, faces, uvs, vn, _ = head_mesh(model, hv, None, 0)
-    with torch.no_grad():
-        rend = render_face(verts, faces, uvs, pose, cam, tex, light, background=bg, normals_model=vn)
-        img = antialias(rend.image, rend.frags, rend.screen, faces).clamp(0, 1)
+    _, img = render_photo(verts, faces, uvs, pose, cam, tex, light, bg, vn, srgb=srgb)
     image = np.rint(img[0].numpy() * 255).astype(np.uint8)
     return image, hv[0].double(), pose, cam, {"yaw": yaw, "pitch": pitch, "plain": plain}
 
@@ -167,11 +168,15 @@ def cast(pts2d, Xc, faces, f, c):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=96, help="number of renders")
+    ap.add_argument("--n", type=int, default=160, help="number of renders (160: the shipped registration)")
     ap.add_argument("--yaw-max", type=float, default=50.0)
     ap.add_argument("--reg-yaw", type=float, default=25.0, help="largest |yaw| of the registration views")
     ap.add_argument("--min-hits", type=int, default=8)
     ap.add_argument("--out", default=str(DEFAULT_OUT))
+    ap.add_argument("--photo-encoding", default="none", choices=("srgb", "none"),
+                    help="renders: the sRGB values shaded directly (none, the default: the shipped registration's) or "
+                         "shaded in linear light and sRGB-encoded like a camera's (srgb: measured in session 6 and not "
+                         "shipped, docs/results.md)")
     ap.add_argument("--start", default=None,
                     help="npz with lmk_mediapipe_faces/bary to start from (default: the packaged asset's)")
     args = ap.parse_args(argv)
@@ -217,7 +222,8 @@ def main(argv=None) -> int:
     views = []  # per view: dict
     for i in range(args.n):
         seed = SEED0 + i
-        img, hv, pose, cam, info = render_view(model, seed, plain=(i % 2 == 0), yaw_max=args.yaw_max)
+        img, hv, pose, cam, info = render_view(model, seed, plain=(i % 2 == 0), yaw_max=args.yaw_max,
+                                             srgb=args.photo_encoding == "srgb")
         try:
             lm = detect_faces(img)[0]
         except FaceSculptError:
@@ -345,7 +351,8 @@ def main(argv=None) -> int:
                         sigma0=s0.astype(np.float32), sigma1=s1.astype(np.float32), hits=n_hits.astype(np.int32),
                         seeds=np.array([v["seed"] for v in views], np.int32),
                         residual_old=R_old.astype(np.float32), residual_new=R_new.astype(np.float32),
-                        cos=COS.astype(np.float32), yaw=YAW.astype(np.float32))
+                        cos=COS.astype(np.float32), yaw=YAW.astype(np.float32),
+                        photo_encoding=np.array(args.photo_encoding))
     print(f"wrote {out}", flush=True)
     return 0
 

@@ -440,9 +440,10 @@ def register(subparsers) -> None:
     s.add_argument("--noise", type=float, default=0.0, help="Gaussian noise sigma on the photo (0-1 scale)")
     s.add_argument("--blur", type=float, default=0.0, help="Gaussian blur sigma, pixels")
     s.add_argument("--downsample", type=int, default=1, help="down-sample factor (and back up)")
-    s.add_argument("--photo-encoding", default="none", choices=("srgb", "none"),
-                   help="head photos: the sRGB values shaded directly (none, the default: every recorded "
-                        "figure) or shaded in linear light and sRGB-encoded like a camera's (srgb)")
+    s.add_argument("--photo-encoding", default="srgb", choices=("srgb", "none"),
+                   help="head photos: shaded in linear light and sRGB-encoded like a camera's (srgb, the default "
+                        "since session 6) or the sRGB values shaded directly (none: every figure recorded before "
+                        "session 6)")
     s.add_argument("--light-strength", default=None, metavar="LO,HI",
                    help="range of the directional light relative to the ambient, for analysis "
                         "(default: the generator's, 0.35,0.7)")

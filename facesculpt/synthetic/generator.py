@@ -90,7 +90,9 @@ class SyntheticConfig:
     from their sRGB values) and encode the photo to sRGB, as a camera does and as the pipeline's
     linear-light path (``texture.linear_light``) reads photos. False (the default, so the recorded
     benchmarks stay comparable): the sRGB values shaded directly, as every head render so far, including
-    those the landmark embedding and mediapipe's view bias were measured on (docs/results.md, session 5)."""
+    those the shipped landmark embedding and mediapipe's view bias were measured on (docs/results.md,
+    session 5; session 6 re-measured both on encoded renders: no better on real photos, not shipped).
+    ``facesculpt benchmark synthetic`` sets it by default since session 6 (``--photo-encoding srgb``)."""
 
 
 @dataclass

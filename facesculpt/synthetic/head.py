@@ -467,6 +467,29 @@ def face_pose(model: FaceModel, head_verts: torch.Tensor, yaw: float, pitch: flo
     return pose, cam, z
 
 
+def render_photo(verts: torch.Tensor, faces: torch.Tensor, uvs, pose: Pose, cam: Camera, tex: torch.Tensor,
+                 light: torch.Tensor, background: torch.Tensor, normals_model: torch.Tensor, *, srgb: bool):
+    """The photo of a head mesh (``head_mesh``'s outputs) textured with the sRGB-coded atlas ``tex``
+    (1, S, 5 S, 3) under the SH ``light`` in front of ``background`` (1, H, W, 3, sRGB-coded).
+    Returns (the renderer's output, image (1, H, W, 3) in [0, 1], antialiased).
+
+    ``srgb=True`` (camera-like, ``SyntheticConfig.srgb``): atlas and background decoded to linear
+    light, shaded there, the image encoded to sRGB. ``srgb=False``: the sRGB values shaded directly
+    (the head renders before session 6). The one implementation for the synthetic benchmark's photos
+    and the landmark tools' renders (``tools/register_landmarks_renders.render_view``)."""
+    from facesculpt.texture.color import linear_to_srgb, srgb_to_linear
+
+    if srgb:
+        tex, background = srgb_to_linear(tex).contiguous(), srgb_to_linear(background).contiguous()
+    with torch.no_grad():
+        rend = render_face(verts, faces, uvs, pose, cam, tex, light, background=background,
+                           normals_model=normals_model)
+        img = antialias(rend.image, rend.frags, rend.screen, faces).clamp(0, 1)
+        if srgb:
+            img = linear_to_srgb(img)
+    return rend, img
+
+
 def generate_head_face(seed: int, cfg: SyntheticConfig | None = None, *, expression: bool = True) -> SyntheticFace:
     """One synthetic head photo and its truth, a deterministic function of ``seed`` and ``cfg``
     (default ``head_config()``). ``expression=False``: neutral expression and straight gaze.
@@ -503,16 +526,8 @@ def generate_head_face(seed: int, cfg: SyntheticConfig | None = None, *, express
 
     tex = atlas(model, albedo, iris)
     bg = torch.tensor(cfg.background, dtype=torch.float32).expand(1, cfg.size, cfg.size, 3).contiguous()
-    if cfg.srgb:  # shade in linear light, encode like a camera (``SyntheticConfig.srgb``)
-        from facesculpt.texture.color import linear_to_srgb, srgb_to_linear
-
-        tex, bg = srgb_to_linear(tex).contiguous(), srgb_to_linear(bg).contiguous()
     verts, faces, uvs, vn, n_face = head_mesh(model, head_verts, disp, cfg.head_levels)
-    with torch.no_grad():
-        rend = render_face(verts, faces, uvs, pose, cam, tex, light, background=bg, normals_model=vn)
-        img = antialias(rend.image, rend.frags, rend.screen, faces).clamp(0, 1)
-        if cfg.srgb:
-            img = linear_to_srgb(img)
+    rend, img = render_photo(verts, faces, uvs, pose, cam, tex, light, bg, vn, srgb=cfg.srgb)
     clean = np.rint(img[0].numpy() * 255).astype(np.uint8)
     image = _degrade(clean, r_scene, cfg)
     p2f = rend.frags.pix_to_face[0]
@@ -542,19 +557,11 @@ def generate_head_face(seed: int, cfg: SyntheticConfig | None = None, *, express
 def render_head_photo(model: FaceModel, head_verts: torch.Tensor, tex: torch.Tensor, light: torch.Tensor, pose: Pose,
                       cam: Camera, cfg: SyntheticConfig) -> np.ndarray:
     """(H, W, 3) uint8 photo of the smooth head ``head_verts`` (1, V, 3) cm with the atlas ``tex`` (``atlas``)
-    under ``light``, as ``generate_head_face`` renders it (shaded in linear light and encoded when
-    ``cfg.srgb``), without detail or degradation: the frames of the rendered synthetic clips."""
+    under ``light`` (``render_photo``, encoded as ``cfg.srgb`` says), without detail or degradation: the
+    frames of the rendered synthetic clips."""
     bg = torch.tensor(cfg.background, dtype=torch.float32).expand(1, cfg.size, cfg.size, 3).contiguous()
-    if cfg.srgb:
-        from facesculpt.texture.color import linear_to_srgb, srgb_to_linear
-
-        tex, bg = srgb_to_linear(tex).contiguous(), srgb_to_linear(bg).contiguous()
     verts, faces, uvs, vn, _ = head_mesh(model, head_verts, None, cfg.head_levels)
-    with torch.no_grad():
-        rend = render_face(verts, faces, uvs, pose, cam, tex, light, background=bg, normals_model=vn)
-        img = antialias(rend.image, rend.frags, rend.screen, faces).clamp(0, 1)
-        if cfg.srgb:
-            img = linear_to_srgb(img)
+    _, img = render_photo(verts, faces, uvs, pose, cam, tex, light, bg, vn, srgb=cfg.srgb)
     return np.rint(img[0].numpy() * 255).astype(np.uint8)
 
 
@@ -569,6 +576,7 @@ def generate(seed: int, cfg: SyntheticConfig, *, expression: bool = True) -> Syn
     raise ValueError(f"synthetic: model must be head or mask, got {cfg.model!r}")
 
 
-__all__ = ["generate_head_face", "generate", "render_head_photo", "head_config", "head_mesh", "atlas", "face_pose", "sample_expression",
+__all__ = ["generate_head_face", "generate", "render_photo", "render_head_photo",
+           "head_config", "head_mesh", "atlas", "face_pose", "sample_expression",
            "sample_gaze", "landmark_uvs", "uv_per_cm", "make_head_albedo", "make_head_displacement", "ACTIONS",
            "HEAD_YAW_MAX"]
