@@ -214,13 +214,9 @@ def _presets() -> dict[str, Config]:
         # issue 12 section "completion that looks like skin"); `--set texture.completion.enabled=true` adds it
         # fast also skips the hand landmarker (~0.1 s under load, a third of its time; docs/results.md
         # issue 12 session 5); `--set texture.occlusion.hands.enabled=true` adds it
-        # fast also treats clipped channels as measured (the bounds cost 0.03-0.04 s on grace_hopper, whose
-        # face has 5 % clipped texels: 0.24 -> 0.28 s; docs/results.md, session 6); `--set
-        # texture.clipping.enabled=true` adds them
         "fast": Config(name="fast", photometric=PhotometricFitConfig(enabled=False), identity_metrics=False,
                        texture=TextureConfig(completion=CompletionConfig(enabled=False),
-                                             occlusion=OcclusionConfig(hands=HandsConfig(enabled=False)),
-                                             clipping=ClippingConfig(enabled=False))),
+                                             occlusion=OcclusionConfig(hands=HandsConfig(enabled=False)))),
         "default": Config(name="default", identity=IdentityConfig(enabled=True)),
         "full": Config(name="full", detail=DetailConfig(enabled=True), identity=IdentityConfig(enabled=True)),
     }

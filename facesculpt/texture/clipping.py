@@ -47,8 +47,12 @@ from facesculpt.core.errors import ShapeError
 class ClippingConfig:
     """Clipped photo channels as censored data (``texture.clipping``)."""
 
-    enabled: bool = True
-    """Treat clipped channels as bounds, not values (False: as measured, as before session 6)."""
+    enabled: bool = False
+    """Treat clipped channels as bounds, not values (False, the default: as measured, as before session
+    6). Off by default: on the `default` preset it costs grace_hopper's identity distance in view 0.221 ->
+    0.253 (astronaut 0.284 -> 0.289; ±30 deg 0.295 -> 0.304 and 0.351 -> 0.329) for a small gain on the
+    relight benchmark (two-light difference 14.1 -> 13.6 %) and in-view PSNR on astronaut (+1.2 dB), and
+    0.03-0.04 s on `fast` (docs/results.md, session 6)."""
     high_level: int = 250
     """8-bit channel values at or above this are taken as clipped high (the true value is at least this).
     Below 255: where a region clipped, its pixels that sensor noise (or a camera's highlight roll-off)
