@@ -1,6 +1,7 @@
 """Turned-photo benchmark: does the pipeline find which way is up? Not collected by pytest.
 
-    .venv/bin/python benchmarks/bench_upright.py [--seeds 0-29] [--yaw-max 60] [--out FILE.json]
+    .venv/bin/python benchmarks/bench_upright.py [--seeds 0-29] [--yaw-max 60] [--profiles 121,286,228,100,37,109]
+        [--out FILE.json]
 
 Photos: grace_hopper, astronaut and the synthetic heads ``--seeds`` (facesculpt.synthetic.head, yaw up
 to ``--yaw-max``), each given as is and turned by 90, 180 and 270 degrees. For every case it runs
@@ -22,7 +23,7 @@ import numpy as np
 
 def _seeds(text: str) -> list[int]:
     out: list[int] = []
-    for part in text.split(","):
+    for part in filter(None, text.split(",")):
         a, _, b = part.partition("-")
         out.extend(range(int(a), int(b) + 1) if b else [int(a)])
     return out
@@ -32,6 +33,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", default="0-29")
     ap.add_argument("--yaw-max", type=float, default=60.0)
+    ap.add_argument("--profiles", default="121,286,228,100,37,109")
     ap.add_argument("--out", default=None, help="write the per-case rows as JSON")
     args = ap.parse_args()
 
@@ -52,6 +54,8 @@ def main() -> None:
     photos = [("grace_hopper", load_image(_bundled_photo())), ("astronaut", data.astronaut())]
     photos += [(f"head_{s:04d}", generate_head_face(s, head_config(yaw_max=args.yaw_max)).image)
                for s in _seeds(args.seeds)]
+    photos += [(f"profile_{s:04d}", generate_head_face(s, head_config(yaw_max=90.0, size=384)).image)
+               for s in _seeds(args.profiles)]
     gates = GateConfig()
     rows = []
     upright, n = 0, 0

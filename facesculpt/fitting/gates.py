@@ -166,46 +166,65 @@ def fit_with_gates(fit: Callable, image: np.ndarray, landmarks: Landmarks, cfg, 
 
 
 
-# the landmark model's face-presence logit above which a face found in the photo as given is taken
-# without trying the turned copies (docs/reliability.md, "Turned photos": the right turn of 32 photos
-# scored 6.5-37.4, wrong turns with an upright-looking face at most 13.5)
+# the landmark model's face-presence logits that decide a turn when the face detector misses the face in
+# the photo as given (docs/reliability.md, "Turned photos": the right turn of 32 photos scored 6.5-37.4,
+# wrong turns with an upright-looking face at most 13.5; profiles score below 1 at every turn)
 CONFIDENT_PRESENCE = 15.0
+"""A face found in the photo as given that scores this much is kept without trying the turns."""
+MIN_TURN_PRESENCE = 5.0
+"""A turned copy is chosen only when its face scores at least this much ..."""
+TURN_MARGIN = 3.0
+"""... and this much more than the face found in the photo as given (photos are upright far more often)."""
 
 
 def upright_turn(image: np.ndarray, cfg: GateConfig, detection_max_side: int = 1280) -> int:
     """Quarter turns (``np.rot90`` k) that make the photo's most confidently detected face upright, from
     the face detector's eye and mouth keypoints; None when the face detector finds no face in the photo
-    as given (``upright_faces`` then compares the four turns)."""
+    as given (``upright_faces`` then compares the turns)."""
     from facesculpt.detect.mediapipe_landmarker import detector_rolls
 
     found = detector_rolls(image, detection_max_side)
     return upright_turns(max(found)[1], cfg.max_roll_deg) if found else None
 
 
-def _best_turn(image: np.ndarray, detect: Callable, cfg: GateConfig):
-    """(turned image, faces, k) for the quarter turn whose upright face the landmark model is surest of
-    (its face-presence logit), each turn detected with every fall-back; None when no turn has an upright
-    face. The face detector finds faces in quarter-turned copies of upright photos that are not there
-    (on 3 of 30 synthetic heads it missed the upright face as well), and the face mesh places an "upright" mesh on an upside-down face, so
-    neither alone says which way is up; the presence score of the landmarks does."""
+def _best_turn(image: np.ndarray, detect: Callable, cfg: GateConfig, detection_max_side: int = 1280):
+    """(turned image, faces, k) when the face detector misses the face in the photo as given: the photo as
+    given with its full detection (every fall-back), unless a quarter turn in which the face detector
+    sees an upright face gives a face the landmark model is much surer of (its face-presence logit:
+    ``MIN_TURN_PRESENCE``, ``TURN_MARGIN``); None when neither has a face. The face detector reports
+    faces in quarter-turned copies of upright photos that are not there, and the face mesh puts an
+    "upright" mesh on an upside-down face, so neither alone says which way is up."""
     from facesculpt.core.errors import FaceNotFoundError, FaceTooSmallError
     from facesculpt.detect.fallback import face_presence
+    from facesculpt.detect.mediapipe_landmarker import detector_rolls
 
-    best = None
-    for k in range(4):
-        img = np.ascontiguousarray(np.rot90(image, k)) if k else image
+    def scored(img):
         try:
             faces = detect(img)
         except (FaceNotFoundError, FaceTooSmallError):
-            continue
+            return None
         if not faces or abs(face_roll_deg(faces[0])) > cfg.max_roll_deg:
+            return None
+        return face_presence(img, tuple(float(v) for v in faces[0].bbox)), faces
+
+    given = scored(image)
+    if given is not None and given[0] >= CONFIDENT_PRESENCE:
+        return image, given[1], 0
+    best = None
+    for k in (1, 2, 3):
+        img = np.ascontiguousarray(np.rot90(image, k))
+        if not any(abs(roll) <= cfg.max_roll_deg for _, roll in detector_rolls(img, detection_max_side)):
             continue
-        score = face_presence(img, tuple(float(v) for v in faces[0].bbox))
-        if k == 0 and score >= CONFIDENT_PRESENCE:
-            return img, faces, 0
-        if best is None or score > best[0]:
-            best = (score, img, faces, k)
-    return None if best is None else best[1:]
+        found = scored(img)
+        if found is None or found[0] < MIN_TURN_PRESENCE:
+            continue
+        if given is not None and found[0] < given[0] + TURN_MARGIN:
+            continue
+        if best is None or found[0] > best[0]:
+            best = (found[0], img, found[1], k)
+    if best is not None:
+        return best[1:]
+    return None if given is None else (image, given[1], 0)
 
 
 def upright_faces(image: np.ndarray, detect: Callable, cfg: GateConfig, detection_max_side: int = 1280):
@@ -216,7 +235,7 @@ def upright_faces(image: np.ndarray, detect: Callable, cfg: GateConfig, detectio
     Returns (image as fitted, faces, turns). With the gates off, the photo is used as given."""
     k = upright_turn(image, cfg, detection_max_side) if cfg.enabled else 0
     if k is None:
-        found = _best_turn(image, detect, cfg)
+        found = _best_turn(image, detect, cfg, detection_max_side)
         if found is not None:
             return found
         k = 0

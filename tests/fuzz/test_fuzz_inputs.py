@@ -343,14 +343,18 @@ def test_turned_photo_is_detected_upright(grace_hopper, turns):
 @pytest.mark.parametrize("turns", [0, 2])
 def test_turn_chosen_by_face_presence_when_the_face_detector_misses(grace_hopper, monkeypatch, turns):
     """The face detector misses some upright faces (turned away, mouth wide open: synthetic head seed 4)
-    and reports faces in quarter-turned copies that are not there; with it blind, the turn comes from
-    the landmark model's face-presence score of each turn's detection (with its fall-backs)."""
+    and reports faces in quarter-turned copies that are not there; with it blind on the photo as given,
+    the turn comes from the landmark model's face-presence score of the detections (with their
+    fall-backs) of the photo as given and of the turns where the face detector sees an upright face."""
     from facesculpt.detect import detect_faces
     from facesculpt.detect import mediapipe_landmarker as ml
     from facesculpt.fitting.gates import GateConfig, face_roll_deg, upright_faces
 
-    monkeypatch.setattr(ml, "detector_rolls", lambda image, detection_max_side=1280: [])
     given = np.ascontiguousarray(np.rot90(grace_hopper, turns))
+    real = ml.detector_rolls
+    # blind on the photo as given; on the turned copies as it is
+    monkeypatch.setattr(ml, "detector_rolls",
+                        lambda image, detection_max_side=1280: [] if image is given else real(image, detection_max_side))
     image, faces, k = upright_faces(given, lambda im: detect_faces(im), GateConfig())
     assert (turns + k) % 4 == 0
     assert np.array_equal(image, grace_hopper)
