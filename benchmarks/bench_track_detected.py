@@ -4,6 +4,7 @@ Not collected by pytest.
     .venv/bin/python benchmarks/bench_track_detected.py smoothing --kind motion --seeds 1,2 [--points]
         [--grid 2:0.6,0.5:0.3,0.3:0.2] [--cache DIR]
     .venv/bin/python benchmarks/bench_track_detected.py channels --seed 1 [--cache DIR]
+    .venv/bin/python benchmarks/bench_track_detected.py basis --seed 1 --test-seed 2 [--oracle] [--cache DIR]
 
 Each clip is made once with ``bench.clip.make_clip(..., rendered=True)`` (every frame rendered and
 detected; ``--points``: the projected points instead) and cached in ``--cache`` (default
@@ -17,6 +18,12 @@ or ``expr`` filters only that part (the other left raw).
 and peak frames, projected on the model's own motion of those points ("detector gain", 1 = as the
 model); then, for three channels at their peak frame, the per-frame fit (the tracker's settings, 20
 iterations, started from the true identity and pose) on the detected and on the projected points.
+
+``basis`` (channels clips): a ceiling for any fit on mediapipe's points alone. The detected points'
+offsets from the neutral head's projection (the track's identity and raw pose, or with ``--oracle`` the
+true ones; in face sizes) are regressed on the true expression weights of clip ``--seed`` (a measured
+2D motion per channel plus a static offset), then every frame of clip ``--test-seed`` is solved for
+weights in [0, 1] against that basis; prints the channels' correlation with the truth.
 """
 from __future__ import annotations
 
@@ -129,12 +136,62 @@ def channels(args, cfg) -> None:
                       + ", ".join(f"{names[j]} {ex[j]:.2f}" for j in top), flush=True)
 
 
+def basis(args, cfg) -> None:
+    from scipy.optimize import lsq_linear
+
+    from facesculpt.face_model import HeadParams, load_face_model
+    from facesculpt.fitting.landmark_bias import embedding_offsets_px
+    from facesculpt.io.live_link import ARKIT_52, to_arkit52
+    from facesculpt.structures import Pose
+
+    model = load_face_model()
+    names = model.expression_names
+    E = len(names)
+    emb = model.landmarks["mediapipe"]
+
+    def offsets(seed):
+        clip, tr = _clip_and_track("channels", seed, False, args.cache, cfg)
+        ident = clip.identity if args.oracle else tr.identity
+        with torch.no_grad():
+            pts = model.points(model.vertices(HeadParams(ident, torch.zeros(1, E), torch.zeros(1, 2, 2))),
+                               "mediapipe")[0].double()
+        rv, tv = (clip.rotvec, clip.translation) if args.oracle else (tr.raw_rotvec, tr.raw_translation)
+        f, c = float(tr.camera.focal[0]), tr.camera.principal[0].double()
+        out = []
+        for t, lm in enumerate(clip.landmarks):
+            pose = Pose(rv[t:t + 1].double(), tv[t:t + 1].double())
+            R = pose.matrix()[0]
+            X = pts @ R.T + pose.translation[0]
+            uv = X[:, :2] / X[:, 2:3] * f + c
+            uv = uv + embedding_offsets_px(emb, R, X, uv)
+            size = float((uv.max(0).values - uv.min(0).values).max())
+            out.append(((lm.points[:468, :2].double() - uv[:468]) / size).numpy().reshape(-1))
+        return clip, np.stack(out)
+
+    train, Y = offsets(args.seed)
+    X = np.concatenate([train.expression.numpy(), np.ones((len(Y), 1))], 1)
+    B = np.linalg.lstsq(X, Y, rcond=None)[0]
+    test, Y2 = offsets(args.test_seed)
+    W = np.stack([lsq_linear(B[:E].T, y - B[E], bounds=(0, 1)).x for y in Y2])
+    truth = test.expression.numpy()
+    a_f, a_t = to_arkit52(names, W), to_arkit52(names, truth)
+    corr = {n: (float(np.corrcoef(a_f[:, j], a_t[:, j])[0, 1]) if a_f[:, j].std() > 0 else 0.0)
+            for j, n in enumerate(ARKIT_52) if a_t[:, j].std() > 0}
+    v = np.array(list(corr.values()))
+    print(f"basis from seed {args.seed}{' (oracle pose and identity)' if args.oracle else ''}, solved on seed "
+          f"{args.test_seed}: MAE {np.abs(W - truth).mean():.3f}, {int((v < 0.8).sum())} of {len(v)} channels below "
+          f"0.8, median {np.median(v):.2f}, min {v.min():.2f}")
+    print("lowest: " + ", ".join(f"{k} {x:.2f}" for k, x in sorted(corr.items(), key=lambda kv: kv[1])[:10]))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=("smoothing", "channels"))
+    ap.add_argument("what", choices=("smoothing", "channels", "basis"))
     ap.add_argument("--kind", default="motion", choices=("motion", "channels"))
     ap.add_argument("--seeds", default="1,2")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--test-seed", type=int, default=2, help="basis: the clip the measured basis is solved on")
+    ap.add_argument("--oracle", action="store_true", help="basis: the true pose and identity, not the track's")
     ap.add_argument("--points", action="store_true", help="projected points instead of rendered, detected frames")
     ap.add_argument("--grid", default="2:0.6,1:0.6,0.5:0.6,0.5:0.3,0.3:0.2,0.3:0.15,0.5:0.1")
     ap.add_argument("--part", default="all", choices=("all", "pose", "expr"))
@@ -143,7 +200,7 @@ def main() -> None:
     from facesculpt.config import make_config
 
     cfg = make_config("fast")
-    (smoothing if args.what == "smoothing" else channels)(args, cfg)
+    {"smoothing": smoothing, "channels": channels, "basis": basis}[args.what](args, cfg)
 
 
 if __name__ == "__main__":
