@@ -378,8 +378,8 @@ def cmd_clip(args) -> int:
     from facesculpt.io.atomic import write_json
 
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
-    if args.n < 1 or args.frames < 10 or args.noise_px < 0 or not 0 <= args.photo_noise < 1 or not kinds or any(k not in ("motion", "channels")
-                                                                                for k in kinds):
+    if (args.n < 1 or args.frames < 10 or args.noise_px < 0 or not 0 <= args.photo_noise < 1 or not kinds
+            or any(k not in ("motion", "channels") for k in kinds)):
         print("error: --n >= 1, --frames >= 10, --noise-px >= 0, 0 <= --photo-noise < 1 and --kinds a comma list "
               "of motion, channels",
               file=sys.stderr)

@@ -87,7 +87,7 @@ _ACTIONS = (
 
 def make_clip(seed: int = 0, kind: str = "motion", frames: int = 240, fps: float = 30.0, size: int = 512,
               noise_px: float = 0.5, still_s: float = 2.0, bump_frames: int = 12, rendered: bool = False,
-              photo_noise: float = 2.0 / 255, progress=None) -> SyntheticClip:
+              photo_noise: float = 2.0 / 255) -> SyntheticClip:
     """A synthetic clip (module docstring); a deterministic function of the arguments. ``frames`` is
     ignored for ``channels`` (53 x (bump_frames + 4) + 10 frames).
 
@@ -95,7 +95,7 @@ def make_clip(seed: int = 0, kind: str = "motion", frames: int = 240, fps: float
     (``synthetic.head.render_head_photo``: one painted albedo and light for the clip, drawn from the
     seed, plus per-frame Gaussian pixel noise of sd ``photo_noise``, as a camera's) and detect its
     landmarks with ``detect_faces`` as the video path does (a frame without a face gets None);
-    ``noise_px`` is then unused. ``progress(k, T)`` is called per rendered frame."""
+    ``noise_px`` is then unused."""
     if kind not in ("motion", "channels"):
         raise ValueError(f"clip kind must be motion or channels, got {kind!r}")
     rng = np.random.default_rng(seed)
@@ -153,8 +153,6 @@ def make_clip(seed: int = 0, kind: str = "motion", frames: int = 240, fps: float
             lms.append(_project(pts[k], R_k, T_k, cam, rng, noise_px, size, model))
         else:
             lms.append(render(heads, k, Pose(pose.rotvec, T_k.float()[None]), cam, photo_noise))
-            if progress is not None:
-                progress(k + 1, T)
         rot.append(pose.rotvec[0])
         trans.append(T_k.float())
     return SyntheticClip(lms, ident, torch.tensor(expr, dtype=torch.float32), torch.tensor(gaze, dtype=torch.float32),
@@ -314,14 +312,14 @@ def evaluate_clip(clip: SyntheticClip, track, seconds: float) -> dict:
 
 
 def run_clip_benchmark(seed: int, kind: str, frames: int, noise_px: float, track_cfg, lm_cfg, fps: float = 30.0,
-                       rendered: bool = False, photo_noise: float = 2.0 / 255, progress=None) -> dict:
+                       rendered: bool = False, photo_noise: float = 2.0 / 255) -> dict:
     """Make one clip, track it, evaluate: the metrics of ``evaluate_clip`` plus the settings. ``rendered``:
     the frames are rendered photos and their landmarks mediapipe's (``make_clip``); the per-frame cost
     then also reports the detection (``detect_seconds_per_frame``) and the frames with a face."""
     from facesculpt.fitting.head_track import track_landmarks
 
     clip = make_clip(seed, kind, frames=frames, fps=fps, noise_px=noise_px, rendered=rendered,
-                     photo_noise=photo_noise, progress=progress)
+                     photo_noise=photo_noise)
     t0, c0 = time.perf_counter(), time.process_time()
     track = track_landmarks(clip.landmarks, load_face_model(), clip.fps, lm_cfg, track_cfg)
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0

@@ -177,7 +177,7 @@ TURN_MARGIN = 3.0
 """... and this much more than the face found in the photo as given (photos are upright far more often)."""
 
 
-def upright_turn(image: np.ndarray, cfg: GateConfig, detection_max_side: int = 1280) -> int:
+def upright_turn(image: np.ndarray, cfg: GateConfig, detection_max_side: int = 1280) -> Optional[int]:
     """Quarter turns (``np.rot90`` k) that make the photo's most confidently detected face upright, from
     the face detector's eye and mouth keypoints; None when the face detector finds no face in the photo
     as given (``upright_faces`` then compares the turns)."""
@@ -188,10 +188,11 @@ def upright_turn(image: np.ndarray, cfg: GateConfig, detection_max_side: int = 1
 
 
 def _best_turn(image: np.ndarray, detect: Callable, cfg: GateConfig, detection_max_side: int = 1280):
-    """(turned image, faces, k) when the face detector misses the face in the photo as given: the photo as
+    """(image, faces, k) when the face detector misses the face in the photo as given: the photo as
     given with its full detection (every fall-back), unless a quarter turn in which the face detector
     sees an upright face gives a face the landmark model is much surer of (its face-presence logit:
-    ``MIN_TURN_PRESENCE``, ``TURN_MARGIN``); None when neither has a face. The face detector reports
+    ``MIN_TURN_PRESENCE``, ``TURN_MARGIN``). When no turn wins, the photo as given with whatever its
+    detection gave (faces, possibly not upright, or its error, raised). The face detector reports
     faces in quarter-turned copies of upright photos that are not there, and the face mesh puts an
     "upright" mesh on an upside-down face, so neither alone says which way is up."""
     from facesculpt.core.errors import FaceNotFoundError, FaceTooSmallError
@@ -199,32 +200,35 @@ def _best_turn(image: np.ndarray, detect: Callable, cfg: GateConfig, detection_m
     from facesculpt.detect.mediapipe_landmarker import detector_rolls
 
     def scored(img):
+        """(presence of an upright face or None, faces or the detection's error)."""
         try:
             faces = detect(img)
-        except (FaceNotFoundError, FaceTooSmallError):
-            return None
+        except (FaceNotFoundError, FaceTooSmallError) as e:
+            return None, e
         if not faces or abs(face_roll_deg(faces[0])) > cfg.max_roll_deg:
-            return None
+            return None, faces
         return face_presence(img, tuple(float(v) for v in faces[0].bbox)), faces
 
-    given = scored(image)
-    if given is not None and given[0] >= CONFIDENT_PRESENCE:
-        return image, given[1], 0
+    given_score, given_found = scored(image)
+    if given_score is not None and given_score >= CONFIDENT_PRESENCE:
+        return image, given_found, 0
     best = None
     for k in (1, 2, 3):
         img = np.ascontiguousarray(np.rot90(image, k))
         if not any(abs(roll) <= cfg.max_roll_deg for _, roll in detector_rolls(img, detection_max_side)):
             continue
         found = scored(img)
-        if found is None or found[0] < MIN_TURN_PRESENCE:
+        if found[0] is None or found[0] < MIN_TURN_PRESENCE:
             continue
-        if given is not None and found[0] < given[0] + TURN_MARGIN:
+        if given_score is not None and found[0] < given_score + TURN_MARGIN:
             continue
         if best is None or found[0] > best[0]:
             best = (found[0], img, found[1], k)
     if best is not None:
         return best[1:]
-    return None if given is None else (image, given[1], 0)
+    if isinstance(given_found, Exception):
+        raise given_found
+    return image, given_found, 0
 
 
 def upright_faces(image: np.ndarray, detect: Callable, cfg: GateConfig, detection_max_side: int = 1280):
@@ -235,10 +239,7 @@ def upright_faces(image: np.ndarray, detect: Callable, cfg: GateConfig, detectio
     Returns (image as fitted, faces, turns). With the gates off, the photo is used as given."""
     k = upright_turn(image, cfg, detection_max_side) if cfg.enabled else 0
     if k is None:
-        found = _best_turn(image, detect, cfg, detection_max_side)
-        if found is not None:
-            return found
-        k = 0
+        return _best_turn(image, detect, cfg, detection_max_side)
     if k:
         image = np.ascontiguousarray(np.rot90(image, k))
     return image, detect(image), k

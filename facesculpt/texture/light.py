@@ -53,10 +53,14 @@ def seen_skin_texels(image: torch.Tensor, dense: torch.Tensor, surface, pose: Po
     face = uv_raster(surface.dense_uvs, surface.dense_faces, size).frags.pix_to_face[0].clamp(min=0)
     skin = (surface.dense_face_region[face] == REGION_SKIN).reshape(-1)
     w = maps.visibility.reshape(-1)
+    return cfg_lo, maps, geo.normal_view.reshape(-1, 3), skin, w, _seen_skin(w, skin)
+
+
+def _seen_skin(w: torch.Tensor, skin: torch.Tensor) -> torch.Tensor:
+    """(N,) bool: the seen (weight ``w`` > 0.3) skin texels, or every seen texel when fewer than 50 skin
+    texels were seen."""
     keep = (w > 0.3) & skin
-    if int(keep.sum()) < 50:  # hardly any skin seen: fall back to every seen texel
-        keep = w > 0.3
-    return cfg_lo, maps, geo.normal_view.reshape(-1, 3), skin, w, keep
+    return keep if int(keep.sum()) >= 50 else w > 0.3
 
 
 def _censored_luminance(clipped, dense: torch.Tensor, surface, pose: Pose, camera: Camera, size: int):
@@ -120,7 +124,7 @@ def initial_linear_light(image: torch.Tensor, dense: torch.Tensor, view, pose: P
     if clipped is not None and maps.censored is not None and clip_cfg.light_fit == "one_sided":
         # the censored texels (dropped from ``keep`` by their lost confidence) come back, one-sided
         w = w + maps.censored.reshape(-1)
-        keep = (w > 0.3) & skin if int(((w > 0.3) & skin).sum()) >= 50 else w > 0.3
+        keep = _seen_skin(w, skin)
         high, low = _censored_luminance(clipped, dense, view, pose, camera, size)
     n = n.double()
     lum = maps.texture.reshape(-1, 3).double().mean(-1, keepdim=True).expand(-1, 3)
@@ -136,7 +140,9 @@ def initial_linear_light(image: torch.Tensor, dense: torch.Tensor, view, pose: P
     light = light.float().contiguous()
     maps = unwrap(image, dense, view.dense_faces, view.dense_uvs, pose, camera, light, cfg_lo, valid,
                   clipped=clipped)
-    seen = maps.visibility if maps.censored is None else maps.visibility + maps.censored
+    from facesculpt.texture.clipping import seen_confidence
+
+    seen = seen_confidence(maps)
     # the clipped texels count with their completed, bounded albedo (``texture.clipping.censor_albedo``):
     # left out, the skin colour would come from the unclipped, darker texels only
     weight = (seen > 0.3) & skin.reshape(1, size, size)
