@@ -13,8 +13,8 @@ Input: the 478 mediapipe landmarks of every frame (``None`` where no face was fo
    frame's pose, expression and gaze (``iterations`` Levenberg-Marquardt steps).
 3. **Temporal smoothing** (``smooth_track``): a one-euro filter (Casiez et al. 2012: a low-pass
    whose cut-off rises with the signal's speed, so a still head does not jitter and a fast one
-   does not lag) run forwards and backwards over the clip and averaged (the two lags cancel: the
-   clip is offline), per channel group with its own speed scale.
+   does not lag) run forwards over the clip, then backwards over that output (the backward pass's
+   lead cancels the forward pass's lag: the clip is offline), per channel group with its own speed scale.
 4. **Frames without a face** inside a gap of at most ``max_gap`` frames are interpolated
    linearly between the fitted frames on either side (status "interpolated"); longer gaps and the
    clip's ends hold the nearest fitted frame (status "held").
@@ -97,12 +97,14 @@ class TrackConfig:
     """``fit_regressed_identity`` (the photos' regressed identities averaged with weights
     cos(turn)^power; a benchmark baseline, not the pipeline's path): plain mean / cos^2 / cos^4 /
     median gave 2.26 / 2.18 / 2.12 / 2.22 mm in issue 16, session 4."""
-    min_cutoff_hz: float = 0.3
-    """One-euro filter: cut-off frequency of a still signal (lower: smoother, more lag at rest). 0.3
-    (with ``beta`` 0.2) since session 6: on clips rendered and detected by mediapipe (``benchmark clip
-    --frames-from photos``) 2.0 / 0.6 left 0.28 mm of jitter on a still head, 0.3 / 0.2 0.09-0.11 mm,
-    for +0.06 deg rotation error on the projected-points clip (docs/results.md, session 6)."""
-    beta: float = 0.2
+    min_cutoff_hz: float = 0.7
+    """One-euro filter: cut-off frequency of a still signal (lower: smoother, more lag at rest). 0.7
+    (with ``beta`` 0.5) since session 7, when the backward pass began to filter the forward pass's
+    output instead of being averaged with it: on clips rendered and detected by mediapipe (``benchmark
+    clip --frames-from photos``, seeds 1, 2) the still head's jitter 0.09 / 0.11 mm (0.3 / 0.2, averaged
+    passes) -> 0.05 / 0.09 mm, the projected-points clip's rotation error unchanged (0.354 vs 0.353
+    deg; docs/results.md, session 7)."""
+    beta: float = 0.5
     """One-euro filter: how fast the cut-off rises with speed (per unit of the group scales below).
     The detector's frame-to-frame noise alone reads as speed: a higher beta opens the filter on a
     still head."""
@@ -410,10 +412,11 @@ def _one_euro(x: np.ndarray, dt: float, min_cutoff: float, beta: float, d_cutoff
 
 
 def _zero_lag(x: np.ndarray, dt: float, cfg: TrackConfig, speed_scale: float) -> np.ndarray:
+    """The one-euro filter run forwards, then backwards over its own output (the backward pass's lead
+    cancels the forward pass's lag, and the noise is filtered twice)."""
     args = (dt, cfg.min_cutoff_hz, cfg.beta, cfg.d_cutoff_hz, speed_scale)
     fwd = _one_euro(x, *args)
-    bwd = _one_euro(x[::-1].copy(), *args)[::-1]
-    return 0.5 * (fwd + bwd)
+    return _one_euro(fwd[::-1].copy(), *args)[::-1].copy()
 
 
 def smooth_track(rotvec: torch.Tensor, translation: torch.Tensor, expression: torch.Tensor, gaze: torch.Tensor,

@@ -63,7 +63,9 @@ def test_zero_lag_filter_smooths_noise_and_follows_a_fast_ramp():
     cfg = TrackConfig()
     still = 0.5 + rng.normal(0, 0.02, (120, 1))
     f = _zero_lag(still, 1 / 30, cfg, 0.1)
-    assert np.diff(f[:, 0]).std() < 0.35 * np.diff(still[:, 0]).std()
+    # the backward pass filters the forward output: frame-to-frame noise down to 6 % (the averaged
+    # passes of session 6 left 15 %)
+    assert np.diff(f[:, 0]).std() < 0.1 * np.diff(still[:, 0]).std()
     t = np.arange(60) / 30
     ramp = np.clip((t - 0.5) * 4, 0, 1)[:, None]  # 0 -> 1 in 0.25 s
     g = _zero_lag(ramp, 1 / 30, cfg, 0.1)
