@@ -80,10 +80,12 @@ def main() -> None:
         rows.append(row)
 
         def txt(r):
-            return f"{'not found':>26}" if "error" in r else f"{r['det']:6.2f} {r['fit']:6.2f} {r['rot']:6.1f} {r['s']:5.2f}"
+            if "error" in r:
+                return f"{'not found':>26}"
+            return f"{r['det']:6.2f} {r['fit']:6.2f} {r['rot']:6.1f} {r['s']:5.2f}"
         w = row["mirror"].get("weight") if "error" not in row["mirror"] else None
-        print(f"{seed:5d} {yaw:6.1f}  " + "  ".join(txt(row[k]) for k in settings) + f"  {'-' if w is None else f'{w:.2f}'}",
-              flush=True)
+        wtxt = "-" if w is None else f"{w:.2f}"
+        print(f"{seed:5d} {yaw:6.1f}  " + "  ".join(txt(row[k]) for k in settings) + f"  {wtxt}", flush=True)
     bins = (("40-60", 0, 60), ("60-75", 60, 75), ("75-90", 75, 91)) if args.min_yaw >= 30 else (("all", 0, 91),)
     for name, lo, hi in bins:
         sel = [r for r in rows if lo <= abs(r["yaw"]) < hi and all("error" not in r[k] for k in settings)]
@@ -91,9 +93,9 @@ def main() -> None:
             continue
         parts = []
         for k in settings:
-            parts.append(f"{k}: det {np.mean([r[k]['det'] for r in sel]):.2f} fit {np.mean([r[k]['fit'] for r in sel]):.2f} "
-                         f"(median {np.median([r[k]['fit'] for r in sel]):.2f}) rot {np.mean([r[k]['rot'] for r in sel]):.1f} "
-                         f"s {np.median([r[k]['s'] for r in sel]):.2f}")
+            m = {q: [r[k][q] for r in sel] for q in ("det", "fit", "rot", "s")}
+            parts.append(f"{k}: det {np.mean(m['det']):.2f} fit {np.mean(m['fit']):.2f} "
+                         f"(median {np.median(m['fit']):.2f}) rot {np.mean(m['rot']):.1f} s {np.median(m['s']):.2f}")
         print(f"|yaw| {name} ({len(sel)} found by both): " + "; ".join(parts))
     if args.out:
         with open(args.out, "w") as fh:
