@@ -620,7 +620,8 @@ def _reconstruct_all(image: np.ndarray, cfg: Config, n: int, name: str, progress
         from facesculpt.detect.turned import refine_turned  # a turned face: the mirrored photo's detection too
         from facesculpt.face_model import load_face_model
 
-        mean = load_face_model().landmark_model("mediapipe")[0][:468].detach().numpy()
+        model = load_face_model()
+        mean = model.points(model.template[None], "mediapipe")[0, :468].detach().numpy()
         return refine_turned(img, faces, detect_once, mean, turned)
 
     if box is not None:  # a user's box refers to the photo as given: no turning

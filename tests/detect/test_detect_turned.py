@@ -15,7 +15,8 @@ from facesculpt.topology import load_topology
 def mean():
     from facesculpt.face_model import load_face_model
 
-    return load_face_model().landmark_model("mediapipe")[0][:468].detach().numpy().astype(np.float64)
+    model = load_face_model()
+    return model.points(model.template[None], "mediapipe")[0, :468].detach().numpy().astype(np.float64)
 
 
 def _view(mean, yaw_deg, scale=20.0, shift=(200.0, 180.0)):
