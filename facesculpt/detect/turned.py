@@ -3,8 +3,8 @@
 mediapipe's landmark model is not equally good at faces turned either way, and on turned faces its
 first crop sometimes puts a mesh squashed onto the front of the face (docs/results.md, "Issue 11: the
 detector on turned faces (session 7)"). When the first detection says the face is turned
-(``estimate_yaw_deg`` of its 3D points >= ``TurnedDetectConfig.min_yaw_deg``), the photo is detected
-again mirrored, the points are mirrored back through the mesh's left/right map, and the two sets are
+(``estimate_yaw_deg`` of its 3D points from ``TurnedDetectConfig.min_yaw_deg`` to ``max_yaw_deg``), the
+photo is detected again mirrored, the points are mirrored back through the mesh's left/right map, and the two sets are
 averaged with weights from their **shape residual**: the RMS distance, in face sizes, of the points
 from the best scaled-orthographic view of the mean head's 468 points (``shape_residual``). A squashed
 or torn mesh is one no rigid head projects to, so it gets little weight; where both look like a head
@@ -34,6 +34,9 @@ class TurnedDetectConfig:
     min_yaw_deg: float = 30.0
     """Only faces whose first detection is turned at least this much (degrees, ``estimate_yaw_deg``)
     are detected again; frontal faces keep their single detection and its cost."""
+    max_yaw_deg: float = 60.0
+    """... and less than this much: nearer profile, half the points are the landmark model's guesses
+    behind the face and the shape residual no longer tells which detection is better."""
     residual_scale: float = 0.01
     """Scale (face sizes) of the shape-residual difference in the weights: the mirrored detection's
     weight is ``1 / (1 + exp((r_mirrored - r_first) / residual_scale))``."""
@@ -101,9 +104,9 @@ def _iou(a, b) -> float:
 
 def refine_turned(image: np.ndarray, faces: list[Landmarks], detect: Callable, mean_points: np.ndarray,
                   cfg: TurnedDetectConfig) -> list[Landmarks]:
-    """``faces`` detected in ``image`` (H, W, 3) uint8, each turned one (``cfg.min_yaw_deg``) combined with
-    the same face detected on the mirrored photo by ``detect(image) -> [Landmarks]`` (the face whose box
-    overlaps it most, IoU > 0.3). ``mean_points`` (468, 3): the mean head's mediapipe points (model frame).
+    """``faces`` detected in ``image`` (H, W, 3) uint8, each turned one (``cfg.min_yaw_deg`` to ``max_yaw_deg``)
+    combined with the same face detected on the mirrored photo by ``detect(image) -> [Landmarks]`` (the face
+    whose box overlaps it most, IoU > 0.3). ``mean_points`` (468, 3): the mean head's mediapipe points (model frame).
     Faces the mirrored photo does not give back keep their detection. ``Landmarks.mirror_weight`` records
     the mirrored detection's weight (None: not detected again)."""
     from facesculpt.core.errors import FaceNotFoundError, FaceTooSmallError
@@ -111,7 +114,8 @@ def refine_turned(image: np.ndarray, faces: list[Landmarks], detect: Callable, m
 
     if not cfg.enabled or not faces:
         return faces
-    turned = [abs(estimate_yaw_deg(f.points.numpy(), mean_points)) >= cfg.min_yaw_deg for f in faces]
+    turned = [cfg.min_yaw_deg <= abs(estimate_yaw_deg(f.points.numpy(), mean_points)) < cfg.max_yaw_deg
+              for f in faces]
     if not any(turned):
         return faces
     W = image.shape[1]
