@@ -76,24 +76,33 @@ def test_frontal_face_keeps_its_single_detection(mean):
     assert out[0] is faces[0] and not calls and out[0].mirror_weight is None
 
 
-def test_turned_synthetic_face_detected_closer_to_the_truth(mean):
-    """A synthetic head turned SEED_YAW degrees: the points combined with the mirrored photo's detection lie
-    closer to the true (embedded, projected) points than the single detection's, by a clear margin."""
+def test_turned_synthetic_face_detected_and_fitted_closer_to_the_truth(mean):
+    """A synthetic head turned 64.5 degrees (seed 7; its first detection is off by 13.7 % of the face size):
+    the points combined with the mirrored photo's detection, and the head fitted to them with ``fast``, lie
+    closer to the true (embedded, projected) points than with the single detection, by a clear margin
+    (measured 13.7 -> 11.0 % detected, 12.2 -> 9.5 % fitted; docs/results.md, issue 11 session 7)."""
+    from facesculpt.config import make_config
+    from facesculpt.pipeline import reconstruct_all
     from facesculpt.synthetic.head import generate, head_config
 
-    face = generate(SEED, head_config(yaw_max=90.0, size=384))
-    assert abs(face.info["yaw_deg"]) > 45
+    face = generate(7, head_config(yaw_max=90.0, size=384))
+    assert 60 < abs(face.info["yaw_deg"]) < 70
     with torch.no_grad():
         truth = face.camera.project(face.pose.apply(face.verts))[0, :468, :2].numpy()
     size = math.sqrt(float(np.ptp(truth[:, 0]) * np.ptp(truth[:, 1])))
 
-    def err(lmk):
-        return float(np.linalg.norm(lmk.points[:468, :2].numpy() - truth, axis=1).mean() / size)
+    def err(points):
+        return float(np.linalg.norm(np.asarray(points)[:468, :2] - truth, axis=1).mean() / size)
 
     faces = detect_faces(face.image)
     out = refine_turned(face.image, faces, detect_faces, mean, TurnedDetectConfig())
     assert out[0].mirror_weight is not None and 0 < out[0].mirror_weight < 1
-    assert err(out[0]) < err(faces[0]) - MARGIN
+    assert err(out[0].points.numpy()) < err(faces[0].points.numpy()) - 0.015
 
-
-SEED, MARGIN = 0, 0.005
+    fitted = {}
+    for on in (False, True):
+        rec = reconstruct_all(face.image, config=make_config("fast", **{"turned.enabled": on}), max_faces=1)[0]
+        assert (rec.landmarks.mirror_weight is not None) == on
+        with torch.no_grad():
+            fitted[on] = err(rec.params.camera.project(rec.params.pose.apply(rec.coarse))[0].numpy())
+    assert fitted[True] < fitted[False] - 0.015
