@@ -3,6 +3,7 @@ synthetic heads with known truth. Not collected by pytest.
 
     .venv/bin/python benchmarks/bench_turned_detect.py [--seeds 0-149] [--min-yaw 40] [--size 384]
         [--preset fast] [--out FILE.json]
+    .venv/bin/python benchmarks/bench_turned_detect.py --cost [--seeds 0,7,45] [--repeat 5]
 
 Each seed is a synthetic head (``facesculpt.synthetic.head``, yaw up to 90 degrees, ``--size`` pixels);
 seeds with |yaw| below ``--min-yaw`` are skipped (``--min-yaw 0 --max-yaw 25``: frontal controls). Per
@@ -12,6 +13,10 @@ distance from the true embedded points, ``fit`` the fitted head's projected poin
 fitted head's rotation error (degrees) and the detection + fit time (s). Means per |yaw| bin at the end.
 The true points are the model's embedded mediapipe points, so mediapipe's own view-dependent offsets
 count as error in both settings alike.
+
+``--cost``: the median wall time (``--repeat`` runs, models loaded first) of the detection alone
+(``detect_faces``) and with the turned-face step (``refine_turned``, as the pipeline runs it) on
+grace_hopper and the synthetic heads ``--seeds``. Target (issue 11): a fall-back adds <= 0.3 s.
 """
 from __future__ import annotations
 
@@ -32,6 +37,38 @@ def _seeds(text: str) -> list[int]:
     return out
 
 
+def cost(seeds: list[int], size: int, repeat: int) -> None:
+    import statistics
+
+    from facesculpt.cli import _bundled_photo
+    from facesculpt.detect import detect_faces
+    from facesculpt.detect.turned import TurnedDetectConfig, refine_turned
+    from facesculpt.face_model import load_face_model
+    from facesculpt.io.image import load_image
+    from facesculpt.synthetic.head import generate, head_config
+
+    model = load_face_model()
+    mean = model.points(model.template[None], "mediapipe")[0, :468].detach().numpy()
+    photos = [("grace_hopper", load_image(_bundled_photo()))]
+    photos += [(f"seed {s}", generate(s, head_config(yaw_max=90.0, size=size)).image) for s in seeds]
+
+    def timed(fn):
+        fn()  # models loaded, caches warm
+        times = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            out = fn()
+            times.append(time.perf_counter() - t)
+        return statistics.median(times), out
+
+    for name, img in photos:
+        t1, _ = timed(lambda: detect_faces(img))
+        t2, out = timed(lambda: refine_turned(img, detect_faces(img), detect_faces, mean, TurnedDetectConfig()))
+        w = out[0].mirror_weight
+        print(f"{name:14} detect {t1:6.3f} s   with the turned-face step {t2:6.3f} s   (+{t2 - t1:.3f} s, "
+              f"mirror weight {'-' if w is None else f'{w:.2f}'})", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", default="0-149")
@@ -40,7 +77,12 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=384)
     ap.add_argument("--preset", default="fast")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--cost", action="store_true", help="time the detection with and without the turned-face step")
+    ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
+    if args.cost:
+        cost(_seeds(args.seeds), args.size, args.repeat)
+        return
 
     from facesculpt.config import make_config
     from facesculpt.core.errors import FaceSculptError
