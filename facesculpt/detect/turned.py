@@ -8,7 +8,11 @@ photo is detected again mirrored, the points are mirrored back through the mesh'
 averaged with weights from their **shape residual**: the RMS distance, in face sizes, of the points
 from the best scaled-orthographic view of the mean head's 468 points (``shape_residual``). A squashed
 or torn mesh is one no rigid head projects to, so it gets little weight; where both look like a head
-they are averaged (test-time augmentation). Frontal faces take one detection, as before.
+they are averaged (test-time augmentation). Frontal faces take one detection, as before. The mirrored
+detection counts only when the detector that found it is at least as reliable as the first one's
+(``DETECTOR_RANK``: mediapipe's face detector and its crop, then the face mesh's own detector on the whole
+photo); faces placed by a fall-back keep their detection (``landmarks_in_box`` compared the mirrored
+photo already).
 
 Written here because no installed library combines mediapipe detections; the residual is a
 closed-form least-squares fit (numpy).
@@ -23,6 +27,11 @@ import numpy as np
 import torch
 
 from facesculpt.structures import Landmarks
+
+
+#: detectors whose faces may be combined with the mirrored photo's, most reliable first (a lower rank wins;
+#: the fall-backs and a user's box are not combined)
+DETECTOR_RANK = {"mediapipe_face_detector": 0, "mediapipe_face_mesh": 1}
 
 
 @dataclass(frozen=True)
@@ -107,14 +116,16 @@ def refine_turned(image: np.ndarray, faces: list[Landmarks], detect: Callable, m
     """``faces`` detected in ``image`` (H, W, 3) uint8, each turned one (``cfg.min_yaw_deg`` to ``max_yaw_deg``)
     combined with the same face detected on the mirrored photo by ``detect(image) -> [Landmarks]`` (the face
     whose box overlaps it most, IoU > 0.3). ``mean_points`` (468, 3): the mean head's mediapipe points (model frame).
-    Faces the mirrored photo does not give back keep their detection. ``Landmarks.mirror_weight`` records
+    Faces the mirrored photo does not give back, or gives back through a less reliable detector
+    (``DETECTOR_RANK``), keep their detection. ``Landmarks.mirror_weight`` records
     the mirrored detection's weight (None: not detected again)."""
     from facesculpt.core.errors import FaceNotFoundError, FaceTooSmallError
     from facesculpt.topology import load_topology
 
     if not cfg.enabled or not faces:
         return faces
-    turned = [cfg.min_yaw_deg <= abs(estimate_yaw_deg(f.points.numpy(), mean_points)) < cfg.max_yaw_deg
+    turned = [f.detector in DETECTOR_RANK
+              and cfg.min_yaw_deg <= abs(estimate_yaw_deg(f.points.numpy(), mean_points)) < cfg.max_yaw_deg
               for f in faces]
     if not any(turned):
         return faces
@@ -124,12 +135,13 @@ def refine_turned(image: np.ndarray, faces: list[Landmarks], detect: Callable, m
     except (FaceNotFoundError, FaceTooSmallError):
         return faces
     mirror = load_topology(0).mirror.numpy()
-    back = [mirror_back(o.points.numpy(), W, mirror) for o in others]
+    back = [(mirror_back(o.points.numpy(), W, mirror), o.detector) for o in others]
     out = []
     for f, is_turned in zip(faces, turned):
         box = f.bbox.tolist()
-        match = max(back, key=lambda p: _iou(box, _box(p)), default=None)
-        if not is_turned or match is None or _iou(box, _box(match)) <= 0.3:
+        match, det = max(back, key=lambda b: _iou(box, _box(b[0])), default=(None, None))
+        if (not is_turned or match is None or _iou(box, _box(match)) <= 0.3
+                or DETECTOR_RANK.get(det, len(DETECTOR_RANK)) > DETECTOR_RANK[f.detector]):
             out.append(f)
             continue
         p0 = f.points.numpy().astype(np.float64)
@@ -145,5 +157,5 @@ def _box(points: np.ndarray) -> list[float]:
     return [float(p[:, 0].min()), float(p[:, 1].min()), float(p[:, 0].max()), float(p[:, 1].max())]
 
 
-__all__ = ["TurnedDetectConfig", "estimate_yaw_deg", "shape_residual", "mirror_back", "mirrored_weight",
-           "refine_turned"]
+__all__ = ["DETECTOR_RANK", "TurnedDetectConfig", "estimate_yaw_deg", "shape_residual", "mirror_back",
+           "mirrored_weight", "refine_turned"]
