@@ -14,6 +14,7 @@ from facesculpt.core.config_values import check_value
 from facesculpt.core.errors import ConfigError
 from facesculpt.detail.config import DetailConfig
 from facesculpt.fitting.gates import GateConfig
+from facesculpt.detect.turned import TurnedDetectConfig
 from facesculpt.fitting.head_landmarks import HeadLandmarkConfig
 from facesculpt.fitting.head_shape import HeadPriors
 from facesculpt.texture.occlusion import OcclusionConfig
@@ -204,6 +205,9 @@ class Config:
     gates: GateConfig = field(default_factory=GateConfig)
     """Quality gates around each face's fit: roll undone, too-dark faces refused, diverged fits
     retried or failed (``facesculpt.fitting.gates``)."""
+    turned: TurnedDetectConfig = field(default_factory=TurnedDetectConfig)
+    """Turned faces detected a second time on the mirrored photo and combined
+    (``facesculpt.detect.turned``)."""
 
 
 def _presets() -> dict[str, Config]:

@@ -608,9 +608,21 @@ def _reconstruct_all(image: np.ndarray, cfg: Config, n: int, name: str, progress
     t = time.perf_counter()
     from facesculpt.fitting.gates import fit_with_gates, upright_faces
 
-    def detect(img):
+    def detect_once(img):
         return detect_faces(img, max_faces=n, min_face_size=cfg.min_face_size,
                             detection_max_side=cfg.detection_max_side, name=name, box=box)
+
+    def detect(img):
+        faces = detect_once(img)
+        turned = getattr(cfg, "turned", None)
+        if box is not None or turned is None or not turned.enabled or cfg.face_model != "ict":
+            return faces
+        from facesculpt.detect.turned import refine_turned  # a turned face: the mirrored photo's detection too
+        from facesculpt.face_model import load_face_model
+
+        model = load_face_model()
+        mean = model.points(model.template[None], "mediapipe")[0, :468].detach().numpy()
+        return refine_turned(img, faces, detect_once, mean, turned)
 
     if box is not None:  # a user's box refers to the photo as given: no turning
         faces, turns = detect(image), 0

@@ -51,6 +51,7 @@ def params_dict(rec) -> dict:
         },
         "landmarks_bbox_px": rec.landmarks.bbox.tolist(),
         "detector": getattr(rec.landmarks, "detector", "mediapipe_face_detector"),
+        "detector_mirror_weight": getattr(rec.landmarks, "mirror_weight", None),
         **({"head": __import__("facesculpt.io.head_results", fromlist=["x"]).head_params_dict(rec)}
            if getattr(rec, "head", None) is not None else {}),
         "losses": rec.losses,

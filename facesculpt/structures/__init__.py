@@ -20,12 +20,15 @@ class Landmarks:
     detector: what placed the face (``facesculpt.detect.detect_faces``): "mediapipe_face_detector",
              "mediapipe_face_mesh" (the face mesh's own detector on the whole image), "mediapipe_pose",
              "dlib_hog" (fall-backs, landmarks from the box) or "user_box".
+    mirror_weight: weight (0..1) of the mirrored photo's detection averaged into ``points`` for a turned
+             face (``facesculpt.detect.turned``); None when the face was detected once.
     """
 
     points: torch.Tensor
     bbox: torch.Tensor
     image_size: tuple[int, int]
     detector: str = "mediapipe_face_detector"
+    mirror_weight: Optional[float] = None
 
     def __post_init__(self):
         check_shape("Landmarks.points", self.points, (None, 3))
