@@ -144,9 +144,10 @@ class FramePhotometricFit:
         return linear_to_srgb(col) if self.app.linear else col.clamp(0, 1)
 
     def _pixel_terms(self, dense: torch.Tensor, R: torch.Tensor, T: torch.Tensor, cam: Camera,
-                     target: torch.Tensor):
+                     target: torch.Tensor, grads: bool = True):
         """Residuals (K*3,), their Jacobian by the compared pixels' corner screen coordinates
-        ((K*3, 3, 3) per pixel-channel, with the pixels' faces (K,)) for the render of ``dense`` (Vs, 3)."""
+        ((K*3, 3, 3) per pixel-channel, None unless ``grads``), the pixels' triangles (K, 3), the camera points
+        (Vs, 3) and the focal length, for the render of ``dense`` (Vs, 3)."""
         f = float(cam.focal[0])
         c = cam.principal[0].float()
         Xc = dense @ R.T + T
@@ -162,19 +163,22 @@ class FramePhotometricFit:
             n_view = n @ (MODEL_TO_CV @ R).T  # model -> view frame (camera axes, +Y up, +Z to the camera)
             shade_v = sh_shade(F.normalize(n_view, dim=-1, eps=1e-8)[None], self.app.light)[0]
         tri = self.faces[fk]
-        corners = screen[tri].detach().clone().requires_grad_(True)
-        with torch.enable_grad():
+        corners = screen[tri].detach().clone().requires_grad_(grads)
+        with torch.enable_grad() if grads else torch.no_grad():
             col = self._colour(corners, ii, jj, self.uvs[tri], shade_v[tri])
-            grads = [torch.autograd.grad(col[:, ch].sum(), corners, retain_graph=ch < 2)[0] for ch in range(3)]
+            G = None
+            if grads:
+                g3 = [torch.autograd.grad(col[:, ch].sum(), corners, retain_graph=ch < 2)[0] for ch in range(3)]
+                G = torch.stack(g3, 1).reshape(-1, 3, 3)  # (K*3, corner, coord)
         r = (col.detach() - target[ii, jj]).reshape(-1)  # (K*3,) pixel-major
-        G = torch.stack(grads, 1).reshape(-1, 3, 3)  # (K*3, corner, coord)
         return r, G, tri, Xc, f
 
     def fit(self, crop: FrameCrop, camera: Camera, pose: Pose, expression: torch.Tensor,
-            landmarks: Landmarks) -> tuple:
+            landmarks: Landmarks, previous: Optional[torch.Tensor] = None) -> tuple:
         """Refine one frame: ``camera`` of the full frame, ``pose`` and ``expression`` (1, E) from the landmark
         fit, ``landmarks`` the frame's detections (with mediapipe's view offset already taken out, as the
-        landmark fit sees them). Returns (Pose, (1, E) expression, {"photo_initial", "photo_final"})."""
+        landmark fit sees them); ``previous`` (1, E): the weights ``w_temporal`` pulls towards (``refine_track``:
+        this frame's landmark fit plus the previous frame's correction). Returns (Pose, (1, E) expression, {"photo_initial", "photo_final"})."""
         cfg = self.cfg
         Rn = int(crop.image.shape[0])
         cam = camera.crop(crop.x0, crop.y0, Rn / crop.side, (Rn, Rn))
@@ -190,7 +194,7 @@ class FramePhotometricFit:
         stats = {}
         for it in range(max(0, cfg.iterations) + 1):
             dense = self.D0 + torch.einsum("e,evc->vc", e, self.Bd)
-            r, G, tri, Xc, f = self._pixel_terms(dense, R, T, cam, target)
+            r, G, tri, Xc, f = self._pixel_terms(dense, R, T, cam, target, grads=it < cfg.iterations)
             hub = torch.where(r.abs() <= cfg.huber, torch.ones_like(r), cfg.huber / r.abs().clamp(min=1e-12))
             n_pix = max(1, r.shape[0] // 3)
             photo = float((hub * r ** 2).sum() / n_pix)
@@ -226,6 +230,10 @@ class FramePhotometricFit:
             g = g + Jl.T @ (wl * rl)
             H = H.double()
             g = g.double()
+            if previous is not None and cfg.w_temporal > 0:
+                wt = cfg.w_temporal * H.diagonal()[:E]
+                H[:E, :E] += torch.diag(wt)
+                g[:E] += wt * (e - previous[0].float()).double()
             prior = cfg.w_expression_l2 + cfg.w_anchor
             H[:E, :E] += torch.eye(E, dtype=H.dtype) * prior
             g[:E] += (cfg.w_expression_l2 * e + cfg.w_anchor * (e - e0)).double()
@@ -269,7 +277,10 @@ def refine_track(track, crops: Sequence[Optional[FrameCrop]], landmarks: Sequenc
 
             lmk = debiased_landmarks(lmk, model, pose, HeadParams(track.identity, track.raw_expression[t:t + 1],
                                                                   track.raw_gaze[t:t + 1]))
-        _, e, _ = fitter.fit(crops[t], track.camera, pose, track.raw_expression[t:t + 1], lmk)
+        prev = None
+        if t > 0 and ex[t - 1] is not None:  # this frame's landmark fit + the previous frame's correction
+            prev = track.raw_expression[t:t + 1] + (torch.from_numpy(ex[t - 1])[None] - track.raw_expression[t - 1:t])
+        _, e, _ = fitter.fit(crops[t], track.camera, pose, track.raw_expression[t:t + 1], lmk, prev)
         ex[t] = e[0].numpy()
         if progress is not None:
             progress("photometric", k + 1, len(todo))
@@ -278,6 +289,12 @@ def refine_track(track, crops: Sequence[Optional[FrameCrop]], landmarks: Sequenc
         if fitted[t] and ex[t] is None:
             ex[t] = track.raw_expression[t].numpy()
     raw_ex = torch.from_numpy(fill_gaps(ex, fitted, cfg.max_gap)[0]).float()
+    if pc.correction_sigma_frames > 0 and T > 1:  # the pass's frame-to-frame noise, not the landmark fit's motion
+        from scipy.ndimage import gaussian_filter1d
+
+        corr = (raw_ex - track.raw_expression).double().numpy()
+        corr = gaussian_filter1d(corr, pc.correction_sigma_frames, axis=0, mode="nearest")
+        raw_ex = (track.raw_expression + torch.from_numpy(corr).float()).clamp(0, 1)
     rot, trans, expr, gaze = smooth_track(track.raw_rotvec, track.raw_translation, raw_ex, track.raw_gaze,
                                           fps if fps and fps > 0 else 30.0, cfg)
     return dataclasses.replace(track, rotvec=rot, translation=trans, expression=expr, gaze=gaze,
