@@ -174,11 +174,10 @@ class FramePhotometricFit:
         return r, G, tri, Xc, f
 
     def fit(self, crop: FrameCrop, camera: Camera, pose: Pose, expression: torch.Tensor,
-            landmarks: Landmarks, previous: Optional[torch.Tensor] = None) -> tuple:
+            landmarks: Landmarks) -> tuple:
         """Refine one frame: ``camera`` of the full frame, ``pose`` and ``expression`` (1, E) from the landmark
         fit, ``landmarks`` the frame's detections (with mediapipe's view offset already taken out, as the
-        landmark fit sees them); ``previous`` (1, E): the weights ``w_temporal`` pulls towards (``refine_track``:
-        this frame's landmark fit plus the previous frame's correction). Returns (Pose, (1, E) expression, {"photo_initial", "photo_final"})."""
+        landmark fit sees them). Returns (Pose, (1, E) expression, {"photo_initial", "photo_final"})."""
         cfg = self.cfg
         Rn = int(crop.image.shape[0])
         cam = camera.crop(crop.x0, crop.y0, Rn / crop.side, (Rn, Rn))
@@ -230,10 +229,6 @@ class FramePhotometricFit:
             g = g + Jl.T @ (wl * rl)
             H = H.double()
             g = g.double()
-            if previous is not None and cfg.w_temporal > 0:
-                wt = cfg.w_temporal * H.diagonal()[:E]
-                H[:E, :E] += torch.diag(wt)
-                g[:E] += wt * (e - previous[0].float()).double()
             prior = cfg.w_expression_l2 + cfg.w_anchor
             H[:E, :E] += torch.eye(E, dtype=H.dtype) * prior
             g[:E] += (cfg.w_expression_l2 * e + cfg.w_anchor * (e - e0)).double()
@@ -257,8 +252,9 @@ def refine_track(track, crops: Sequence[Optional[FrameCrop]], landmarks: Sequenc
                  model: FaceModel, appearance: ClipAppearance, fps: float, cfg, lm_cfg=None,
                  progress: Progress = None):
     """``track`` (``head_track.Track``) with every fitted frame's expression refined by ``FramePhotometricFit``
-    against its crop (``crops[t]``; a frame without one keeps its landmark fit), then the gaps filled and the
-    clip smoothed again as ``track_landmarks`` does. ``cfg``: the ``TrackConfig`` (its ``photometric``
+    against its crop (``crops[t]``; a frame without one keeps its landmark fit), the corrections smoothed over
+    time (``correction_sigma_frames``), then the gaps filled and the clip smoothed again as ``track_landmarks``
+    does. ``cfg``: the ``TrackConfig`` (its ``photometric``
     settings); ``lm_cfg``: the ``HeadLandmarkConfig`` (its ``view_bias`` says whether the detections'
     view offset is taken out, as the landmark fit did)."""
     from facesculpt.fitting.head_track import FITTED, fill_gaps, smooth_track
@@ -277,10 +273,7 @@ def refine_track(track, crops: Sequence[Optional[FrameCrop]], landmarks: Sequenc
 
             lmk = debiased_landmarks(lmk, model, pose, HeadParams(track.identity, track.raw_expression[t:t + 1],
                                                                   track.raw_gaze[t:t + 1]))
-        prev = None
-        if t > 0 and ex[t - 1] is not None:  # this frame's landmark fit + the previous frame's correction
-            prev = track.raw_expression[t:t + 1] + (torch.from_numpy(ex[t - 1])[None] - track.raw_expression[t - 1:t])
-        _, e, _ = fitter.fit(crops[t], track.camera, pose, track.raw_expression[t:t + 1], lmk, prev)
+        _, e, _ = fitter.fit(crops[t], track.camera, pose, track.raw_expression[t:t + 1], lmk)
         ex[t] = e[0].numpy()
         if progress is not None:
             progress("photometric", k + 1, len(todo))

@@ -29,13 +29,11 @@ class TrackPhotometricConfig:
     """Weight of the mean squared landmark residual (face sizes) of the same frame."""
     w_anchor: float = 0.0
     """Pull of the weights towards the landmark fit's (squared difference)."""
-    w_temporal: float = 0.0
-    """Pull of the pass's correction (refined minus landmark-fitted weights) towards the previous frame's
-    correction, per weight relative to that weight's diagonal of the data terms' normal matrix (0: every frame
-    on its own). The landmark fit's own frame-to-frame motion is left to the clip's smoothing filter."""
-    correction_sigma_frames: float = 0.0
+    correction_sigma_frames: float = 2.0
     """The pass's corrections (refined minus landmark-fitted weights) are smoothed over time by a Gaussian of
-    this many frames (zero lag: the clip is offline) before the clip's smoothing filter; 0: not smoothed."""
+    this many frames (zero lag: the clip is offline) before the clip's smoothing filter; 0: not smoothed. 2:
+    without it the pass's frame-to-frame noise raised the still head's jitter on the rendered motion clips
+    (docs/results.md, session 7)."""
     w_expression_l2: float = 1e-4
     """L2 prior on the weights."""
     damping: float = 1e-4
