@@ -165,4 +165,5 @@ def reconstruct_clip(frames: Iterable, fps: float, cfg: Config, track_cfg: Optio
                               image, skipped, timings)
 
 
-__all__ = ["ClipReconstruction", "reconstruct_clip", "texture_frame_score", "head_turn", "head_yaw_pitch_roll", "DEFAULT_FPS"]
+__all__ = ["ClipReconstruction", "reconstruct_clip", "texture_frame_score", "head_turn", "head_yaw_pitch_roll",
+           "DEFAULT_FPS"]

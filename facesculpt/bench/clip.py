@@ -396,4 +396,5 @@ def run_clip_benchmark(seed: int, kind: str, frames: int, noise_px: float, track
     return res
 
 
-__all__ = ["SyntheticClip", "make_clip", "clip_frame_image", "clip_photometric_pass", "make_views", "evaluate_clip", "run_clip_benchmark"]
+__all__ = ["SyntheticClip", "make_clip", "clip_frame_image", "clip_photometric_pass", "make_views", "evaluate_clip",
+           "run_clip_benchmark"]
