@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from facesculpt.core.conventions import MODEL_TO_CV
-from facesculpt.face_model import REGION_OUTER, FaceModel, HeadParams, fit_view
+from facesculpt.face_model import PART_EYEBALL_LEFT, PART_EYEBALL_RIGHT, REGION_OUTER, FaceModel, HeadParams, fit_view
 from facesculpt.fitting.track_photometric_config import TrackPhotometricConfig
 from facesculpt.ops.image import crop_resize, square_box
 from facesculpt.ops.mesh import vertex_normals
@@ -39,7 +39,7 @@ from facesculpt.ops.sh import sh_shade
 from facesculpt.render.rasterize import rasterize
 from facesculpt.render.texture import uv_to_grid
 from facesculpt.structures import Camera, Landmarks, Pose
-from facesculpt.texture.color import linear_to_srgb
+from facesculpt.texture.color import linear_to_srgb, srgb_to_linear
 
 Progress = Optional[Callable[[str, int, int], None]]
 
@@ -70,6 +70,7 @@ class ClipAppearance:
     albedo: torch.Tensor
     light: torch.Tensor
     linear: bool
+    eyes: Optional[tuple] = None
 
 
 def appearance_from_reconstruction(rec, cfg: TrackPhotometricConfig) -> ClipAppearance:
@@ -78,7 +79,16 @@ def appearance_from_reconstruction(rec, cfg: TrackPhotometricConfig) -> ClipAppe
     S = int(cfg.albedo_size)
     if alb.shape[1] != S:
         alb = F.interpolate(alb.permute(0, 3, 1, 2), size=(S, S), mode="area").permute(0, 2, 3, 1)
-    return ClipAppearance(alb.contiguous(), rec.params.light.coeffs.float(), bool(getattr(rec.maps, "linear", False)))
+    linear = bool(getattr(rec.maps, "linear", False))
+    eyes = None
+    if "eye_left" in rec.textures and "eye_right" in rec.textures:  # sRGB-coded maps (texture.head.eye_texture)
+        eyes = []
+        for key in ("eye_left", "eye_right"):
+            e = rec.textures[key].float()
+            e = F.interpolate(e.permute(0, 3, 1, 2), size=(S, S), mode="area").permute(0, 2, 3, 1)
+            eyes.append((srgb_to_linear(e) if linear else e).contiguous())
+        eyes = tuple(eyes)
+    return ClipAppearance(alb.contiguous(), rec.params.light.coeffs.float(), linear, eyes)
 
 
 def _skew(v: torch.Tensor) -> torch.Tensor:
@@ -120,6 +130,26 @@ class FramePhotometricFit:
         self.uvs = view.dense_uvs.float()
         self.face_keep = view.dense_face_region != REGION_OUTER
         self.tex = appearance.albedo.permute(0, 3, 1, 2).contiguous()  # (1, 3, S, S)
+        self.identity = identity.float()
+        self.eye_index = None
+        if cfg.eyeballs and appearance.eyes is not None:
+            # the eyeballs behind the lids instead of the eye fillers; one atlas: face | left eye | right eye
+            region = view.dense_face_region
+            keep_face = region != 1
+            faces, uvs, keep = [self.faces[keep_face]], [self.uvs * torch.tensor([1 / 3, 1.0])], [self.face_keep[keep_face]]
+            n0, idx = self.D0.shape[0], []
+            for slot, part in ((1, PART_EYEBALL_LEFT), (2, PART_EYEBALL_RIGHT)):
+                rm = model.render_mesh((part,))
+                faces.append(rm.faces + n0)
+                uvs.append(torch.stack([(slot + rm.uvs[:, 0].clamp(0.001, 0.999)) / 3, rm.uvs[:, 1]], -1))
+                keep.append(torch.ones(rm.faces.shape[0], dtype=torch.bool))
+                idx.append(rm.vert_index)
+                n0 += rm.num_verts
+            self.eye_index = torch.cat(idx)
+            self.faces, self.uvs, self.face_keep = torch.cat(faces), torch.cat(uvs).float(), torch.cat(keep)
+            self.Bd = torch.cat([self.Bd, torch.zeros(E, len(self.eye_index), 3)], 1)
+            atlas = torch.cat([appearance.albedo, appearance.eyes[0], appearance.eyes[1]], 2)
+            self.tex = atlas.permute(0, 3, 1, 2).contiguous()
 
     # ------------------------------------------------------------------ pieces
     def _colour(self, corners: torch.Tensor, ii: torch.Tensor, jj: torch.Tensor, uv_c: torch.Tensor,
@@ -174,10 +204,10 @@ class FramePhotometricFit:
         return r, G, tri, Xc, f
 
     def fit(self, crop: FrameCrop, camera: Camera, pose: Pose, expression: torch.Tensor,
-            landmarks: Landmarks) -> tuple:
+            landmarks: Landmarks, gaze: Optional[torch.Tensor] = None) -> tuple:
         """Refine one frame: ``camera`` of the full frame, ``pose`` and ``expression`` (1, E) from the landmark
         fit, ``landmarks`` the frame's detections (with mediapipe's view offset already taken out, as the
-        landmark fit sees them). Returns (Pose, (1, E) expression, {"photo_initial", "photo_final"})."""
+        landmark fit sees them); ``gaze`` (1, 2, 2): the eyeballs' (held) gaze with ``eyeballs``. Returns (Pose, (1, E) expression, {"photo_initial", "photo_final"})."""
         cfg = self.cfg
         Rn = int(crop.image.shape[0])
         cam = camera.crop(crop.x0, crop.y0, Rn / crop.side, (Rn, Rn))
@@ -191,8 +221,14 @@ class FramePhotometricFit:
         E = e.shape[0]
         P = E + (6 if cfg.refine_pose else 0)
         stats = {}
+        D0 = self.D0
+        if self.eye_index is not None:
+            g = torch.zeros(1, 2, 2) if gaze is None else gaze.float()
+            with torch.no_grad():
+                verts = self.model.vertices(HeadParams(self.identity, torch.zeros(1, E), g))[0]
+            D0 = torch.cat([self.D0, verts[self.eye_index]])
         for it in range(max(0, cfg.iterations) + 1):
-            dense = self.D0 + torch.einsum("e,evc->vc", e, self.Bd)
+            dense = D0 + torch.einsum("e,evc->vc", e, self.Bd)
             r, G, tri, Xc, f = self._pixel_terms(dense, R, T, cam, target, grads=it < cfg.iterations)
             hub = torch.where(r.abs() <= cfg.huber, torch.ones_like(r), cfg.huber / r.abs().clamp(min=1e-12))
             n_pix = max(1, r.shape[0] // 3)
@@ -273,7 +309,7 @@ def refine_track(track, crops: Sequence[Optional[FrameCrop]], landmarks: Sequenc
 
             lmk = debiased_landmarks(lmk, model, pose, HeadParams(track.identity, track.raw_expression[t:t + 1],
                                                                   track.raw_gaze[t:t + 1]))
-        _, e, _ = fitter.fit(crops[t], track.camera, pose, track.raw_expression[t:t + 1], lmk)
+        _, e, _ = fitter.fit(crops[t], track.camera, pose, track.raw_expression[t:t + 1], lmk, track.raw_gaze[t:t + 1])
         ex[t] = e[0].numpy()
         if progress is not None:
             progress("photometric", k + 1, len(todo))

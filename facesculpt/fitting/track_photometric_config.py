@@ -38,6 +38,9 @@ class TrackPhotometricConfig:
     """L2 prior on the weights."""
     damping: float = 1e-4
     """Levenberg-Marquardt damping, relative to the mean diagonal of the normal matrix."""
+    eyeballs: bool = False
+    """Render the eyeballs (the reconstruction's eye textures, the frame's gaze) behind the lids instead of
+    the eye fillers (an experiment: docs/results.md, session 7)."""
     refine_pose: bool = True
     """Refine the head's rotation and translation along with the expression (the landmark fit's pose is
     off by about 2.5 deg on detected frames, which the colour residual would otherwise blame on the

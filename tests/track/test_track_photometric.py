@@ -92,6 +92,21 @@ def test_photometric_pass_moves_a_channel_the_landmark_fit_misses(scene, channel
     assert float(e.min()) >= 0 and float(e.max()) <= 1
 
 
+def test_eyeball_render_also_moves_the_channel(scene):
+    """``eyeballs``: the eyeballs (the reconstruction's eye textures) behind the lids instead of the eye fillers;
+    the mouth is rendered as before, so mouthPucker still rises by >= 0.15."""
+    pc = dataclasses.replace(scene["cfg"].track.photometric, enabled=True, eyeballs=True)
+    app = appearance_from_reconstruction(scene["rec"], pc)
+    assert app.eyes is not None and app.eyes[0].shape == app.albedo.shape
+    fitter = FramePhotometricFit(scene["model"], scene["ident"], app, pc)
+    img, cam = scene["render"]({"mouthPucker": 0.8}, 8.0)
+    lm, pose, head = scene["landmark_fit"](img, cam)
+    j = scene["names"].index("mouthPucker")
+    _, e, _ = fitter.fit(crop_frame(img, lm, pc), cam, pose, head.expression,
+                         debiased_landmarks(lm, scene["model"], pose, head), torch.zeros(1, 2, 2))
+    assert float(e[0, j]) - float(head.expression[0, j]) >= 0.15
+
+
 def test_neutral_frame_stays_near_its_landmark_fit(scene):
     """No expression in the frame: the pass adds no channel above 0.35 (the landmark fit's own phantom weights
     on these detections reach about 0.25)."""
