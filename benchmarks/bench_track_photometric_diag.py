@@ -13,7 +13,6 @@ from facesculpt.config import make_config
 cfg = make_config("fast", **{"track.photometric.enabled": True})
 clip, track = torch.load("/tmp/facesculpt_track_photometric/channels_1_crop128_1.25.pt", weights_only=False)
 ref = clip_photometric_pass(clip, 1, track, cfg.track, cfg)
-torch.save(ref, "/tmp/s7B/ref_channels_1.pt")
 names = list(__import__("facesculpt.face_model", fromlist=["x"]).load_face_model().expression_names)
 E = clip.expression.numpy()
 for ch in ["eyeBlink_L", "eyeBlink_R", "mouthFunnel"]:

@@ -136,7 +136,8 @@ class FramePhotometricFit:
             # the eyeballs behind the lids instead of the eye fillers; one atlas: face | left eye | right eye
             region = view.dense_face_region
             keep_face = region != 1
-            faces, uvs, keep = [self.faces[keep_face]], [self.uvs * torch.tensor([1 / 3, 1.0])], [self.face_keep[keep_face]]
+            faces, keep = [self.faces[keep_face]], [self.face_keep[keep_face]]
+            uvs = [self.uvs * torch.tensor([1 / 3, 1.0])]
             n0, idx = self.D0.shape[0], []
             for slot, part in ((1, PART_EYEBALL_LEFT), (2, PART_EYEBALL_RIGHT)):
                 rm = model.render_mesh((part,))
@@ -207,7 +208,8 @@ class FramePhotometricFit:
             landmarks: Landmarks, gaze: Optional[torch.Tensor] = None) -> tuple:
         """Refine one frame: ``camera`` of the full frame, ``pose`` and ``expression`` (1, E) from the landmark
         fit, ``landmarks`` the frame's detections (with mediapipe's view offset already taken out, as the
-        landmark fit sees them); ``gaze`` (1, 2, 2): the eyeballs' (held) gaze with ``eyeballs``. Returns (Pose, (1, E) expression, {"photo_initial", "photo_final"})."""
+        landmark fit sees them); ``gaze`` (1, 2, 2): the eyeballs' (held) gaze with ``eyeballs``. Returns (Pose,
+        (1, E) expression, {"photo_initial", "photo_final"})."""
         cfg = self.cfg
         Rn = int(crop.image.shape[0])
         cam = camera.crop(crop.x0, crop.y0, Rn / crop.side, (Rn, Rn))
