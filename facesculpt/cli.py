@@ -160,7 +160,7 @@ def _track_video(path: Path, folder: Path, cfg, args, show: bool) -> tuple[Path,
         if stage not in bars:
             for b in bars.values():
                 b.close()
-            unit = "frame" if stage in ("detect", "track") else "fit"
+            unit = "frame" if stage in ("detect", "track", "photometric") else "fit"
             bars[stage] = tqdm(total=n or None, desc=f"  {stage}", unit=unit, leave=False, file=sys.stderr,
                                dynamic_ncols=True)
         bars[stage].update(step - bars[stage].n)

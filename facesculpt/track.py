@@ -70,6 +70,16 @@ def head_yaw_pitch_roll(rotvec: torch.Tensor) -> np.ndarray:
     return np.stack([zxy[:, 2], zxy[:, 1], zxy[:, 0]], 1)
 
 
+def texture_frame_score(landmarks, canonical) -> tuple:
+    """Sort key of a frame as the clip's texture frame (lowest first): the head's turn from facing the camera
+    (detected pose, in steps of 0.05), then the larger face."""
+    from facesculpt.fitting.initialize import initialize
+
+    _, pose, _ = initialize(landmarks, canonical)
+    turn = float(torch.linalg.matrix_norm(head_turn(pose.rotvec)[0] - torch.eye(3, dtype=torch.float64)))
+    return (round(turn / 0.05), -landmarks.size)  # squarer first; the larger face among near ties
+
+
 def reconstruct_clip(frames: Iterable, fps: float, cfg: Config, track_cfg: Optional[TrackConfig] = None,
                      progress: Progress = None, name: str = "clip", total: Optional[int] = None,
                      detections: Optional[MutableMapping] = None) -> ClipReconstruction:
@@ -86,8 +96,8 @@ def reconstruct_clip(frames: Iterable, fps: float, cfg: Config, track_cfg: Optio
     detected is stored in it (a rerun of an interrupted clip resumes from there)."""
     from facesculpt.detect import detect_faces
     from facesculpt.face_model import HeadParams, load_face_model
-    from facesculpt.fitting.initialize import initialize
     from facesculpt.face_model import fit_view
+    from facesculpt.fitting.track_photometric import crop_frame
     from facesculpt.pipeline import reconstruct_head
 
     if cfg.face_model != "ict":
@@ -99,6 +109,8 @@ def reconstruct_clip(frames: Iterable, fps: float, cfg: Config, track_cfg: Optio
     model = load_face_model()
     canon = fit_view(model).canonical
     lms, idx, times, skipped = [], [], [], []
+    photometric = bool(track_cfg.photometric.enabled)
+    crops: dict = {}
     best, best_score = None, None
     timings = {}
     t0 = time.perf_counter()
@@ -120,9 +132,9 @@ def reconstruct_clip(frames: Iterable, fps: float, cfg: Config, track_cfg: Optio
         else:
             lmk = found
             lms.append(lmk)
-            _, pose, _ = initialize(lmk, canon)
-            turn = float(torch.linalg.matrix_norm(head_turn(pose.rotvec)[0] - torch.eye(3, dtype=torch.float64)))
-            score = (round(turn / 0.05), -lmk.size)  # squarer first; the larger face among near ties
+            score = texture_frame_score(lmk, canon)
+            if photometric:  # the photometric pass compares with these (track_cfg.photometric)
+                crops[len(lms) - 1] = crop_frame(fr.image, lmk, track_cfg.photometric)
             if best_score is None or score < best_score:
                 best, best_score = (len(lms) - 1, fr.image, lmk), score
         if progress is not None:
@@ -141,8 +153,17 @@ def reconstruct_clip(frames: Iterable, fps: float, cfg: Config, track_cfg: Optio
     head = HeadParams(track.identity, track.expression[k:k + 1], track.gaze[k:k + 1])
     still = reconstruct_head(image, lmk, still_cfg, fixed=(track.pose(k), head))
     timings["texture"] = time.perf_counter() - t0
+    if photometric:  # image evidence for the expressions (fitting.track_photometric), appearance from the still
+        from facesculpt.fitting.track_photometric import appearance_from_reconstruction, refine_track
+
+        t0 = time.perf_counter()
+        track = refine_track(track, [crops.get(t) for t in range(len(lms))], lms, model,
+                             appearance_from_reconstruction(still, track_cfg.photometric), fps, track_cfg,
+                             cfg.head_landmarks, progress)
+        timings["photometric"] = time.perf_counter() - t0
     return ClipReconstruction(track, np.asarray(idx), np.asarray(times, dtype=np.float64), fps, still, k,
                               image, skipped, timings)
 
 
-__all__ = ["ClipReconstruction", "reconstruct_clip", "head_turn", "head_yaw_pitch_roll", "DEFAULT_FPS"]
+__all__ = ["ClipReconstruction", "reconstruct_clip", "texture_frame_score", "head_turn", "head_yaw_pitch_roll",
+           "DEFAULT_FPS"]

@@ -393,7 +393,8 @@ def cmd_clip(args) -> int:
     for kind in kinds:
         for i in range(args.n):
             r = run_clip_benchmark(args.seed + i, kind, args.frames, args.noise_px, cfg.track, cfg.head_landmarks,
-                                   fps=args.fps, rendered=args.frames_from == "photos", photo_noise=args.photo_noise)
+                                   fps=args.fps, rendered=args.frames_from == "photos", photo_noise=args.photo_noise,
+                                   still_cfg=cfg)
             rows.append(r)
             print(f"{kind + ' ' + str(args.seed + i):<16}{r['frames']:>7}{_fmt(r['identity_error_mm']):>8}"
                   f"{_fmt(r['expression_mae'], '.3f'):>10}{_fmt(r.get('jitter_mm'), '.3f'):>11}"
@@ -404,6 +405,9 @@ def cmd_clip(args) -> int:
             if "frames_with_face" in r:
                 print(f"  rendered frames: {r['frames_with_face']}/{r['frames']} with a face, detection "
                       f"{r['detect_seconds_per_frame']:.3f} s/frame (not in s/frame above)", flush=True)
+            if "photometric_seconds_per_frame" in r:
+                print(f"  photometric pass: {r['photometric_seconds_per_frame']:.3f} s/frame (in s/frame above)",
+                      flush=True)
             if r.get("channels_below_0.8"):
                 print(f"  channels below 0.8: {', '.join(r['channels_below_0.8'])}", flush=True)
     out = Path(args.output)

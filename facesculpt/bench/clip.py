@@ -49,7 +49,8 @@ class SyntheticClip:
     landmarks: T Landmarks (478 noisy points each); identity (1, K); expression (T, E); gaze (T, 2, 2);
     rotvec, translation (T, 3) (model -> camera, cm); camera; fps; still: (start, stop) frame
     range of the still segment or None; kind: "motion" or "channels"; detect_seconds: wall time the
-    landmark detection of a rendered clip took (0 for projected points)."""
+    landmark detection of a rendered clip took (0 for projected points); crops: with ``make_clip(...,
+    crop_cfg=...)`` each rendered frame's ``track_photometric.FrameCrop`` (None without a face), else ()."""
 
     landmarks: list
     identity: torch.Tensor
@@ -62,6 +63,7 @@ class SyntheticClip:
     still: tuple | None
     kind: str
     detect_seconds: float = 0.0
+    crops: tuple = ()
 
 
 def _bump(t: np.ndarray, start: float, length: float) -> np.ndarray:
@@ -87,7 +89,7 @@ _ACTIONS = (
 
 def make_clip(seed: int = 0, kind: str = "motion", frames: int = 240, fps: float = 30.0, size: int = 512,
               noise_px: float = 0.5, still_s: float = 2.0, bump_frames: int = 12, rendered: bool = False,
-              photo_noise: float = 2.0 / 255) -> SyntheticClip:
+              photo_noise: float = 2.0 / 255, crop_cfg=None) -> SyntheticClip:
     """A synthetic clip (module docstring); a deterministic function of the arguments. ``frames`` is
     ignored for ``channels`` (53 x (bump_frames + 4) + 10 frames).
 
@@ -95,7 +97,8 @@ def make_clip(seed: int = 0, kind: str = "motion", frames: int = 240, fps: float
     (``synthetic.head.render_head_photo``: one painted albedo and light for the clip, drawn from the
     seed, plus per-frame Gaussian pixel noise of sd ``photo_noise``, as a camera's) and detect its
     landmarks with ``detect_faces`` as the video path does (a frame without a face gets None);
-    ``noise_px`` is then unused."""
+    ``noise_px`` is then unused. ``crop_cfg`` (a ``TrackPhotometricConfig``, with ``rendered``): also keep each
+    frame's crop for the tracker's photometric pass (``SyntheticClip.crops``)."""
     if kind not in ("motion", "channels"):
         raise ValueError(f"clip kind must be motion or channels, got {kind!r}")
     rng = np.random.default_rng(seed)
@@ -144,7 +147,7 @@ def make_clip(seed: int = 0, kind: str = "motion", frames: int = 240, fps: float
         pts = model.points(model.vertices(heads), "mediapipe").double()  # (T, 478, 3)
     rot, trans, lms = [], [], []
     cam = None
-    render = _frame_renderer(model, seed, cfg) if rendered else None
+    render = _frame_renderer(model, seed, cfg, crop_cfg) if rendered else None
     for k in range(T):
         pose, cam, z = face_pose(model, neutral, float(yaw[k]), float(pitch[k]), float(roll[k]), np.zeros(2), cfg)
         T_k = pose.translation[0].double() + torch.tensor(sway[k])
@@ -157,10 +160,11 @@ def make_clip(seed: int = 0, kind: str = "motion", frames: int = 240, fps: float
         trans.append(T_k.float())
     return SyntheticClip(lms, ident, torch.tensor(expr, dtype=torch.float32), torch.tensor(gaze, dtype=torch.float32),
                          torch.stack(rot), torch.stack(trans), cam, fps, still, kind,
-                         render.detect_seconds if render is not None else 0.0)
+                         render.detect_seconds if render is not None else 0.0,
+                         tuple(render.crops) if render is not None and crop_cfg is not None else ())
 
 
-def _frame_renderer(model, seed: int, cfg: SyntheticConfig):
+def _frame_renderer(model, seed: int, cfg: SyntheticConfig, crop_cfg=None):
     """``render(heads, k, pose, cam, photo_noise) -> Landmarks or None``: frame k of the clip rendered
     (one albedo, iris colour and light for the clip, from their own stream of ``seed``: the projected
     clip of the same seed is unchanged) and detected as the video path detects."""
@@ -174,22 +178,44 @@ def _frame_renderer(model, seed: int, cfg: SyntheticConfig):
     tex = atlas(model, albedo, IRIS_COLOURS[int(r.integers(len(IRIS_COLOURS)))])
     light = make_light(r, cfg.light_strength)
 
-    def render(heads, k, pose, cam, photo_noise):
+    def image(heads, k, pose, cam, photo_noise, rng):
         one = HeadParams(heads.identity[k:k + 1], heads.expression[k:k + 1], heads.gaze[k:k + 1])
         with torch.no_grad():
             img = render_head_photo(model, model.vertices(one), tex, light, pose, cam, cfg)
         if photo_noise > 0:
-            img = np.rint(np.clip(img + r.normal(0, photo_noise * 255, img.shape), 0, 255)).astype(np.uint8)
+            img = np.rint(np.clip(img + rng.normal(0, photo_noise * 255, img.shape), 0, 255)).astype(np.uint8)
+        return img
+
+    def render(heads, k, pose, cam, photo_noise):
+        img = image(heads, k, pose, cam, photo_noise, r)
         t = time.perf_counter()
         try:
-            return detect_faces(img, max_faces=1)[0]
+            found = detect_faces(img, max_faces=1)[0]
         except (FaceNotFoundError, FaceTooSmallError):
-            return None
-        finally:
-            render.detect_seconds += time.perf_counter() - t
+            found = None
+        render.detect_seconds += time.perf_counter() - t
+        if crop_cfg is not None:
+            from facesculpt.fitting.track_photometric import crop_frame
+
+            render.crops.append(None if found is None else crop_frame(img, found, crop_cfg))
+        return found
 
     render.detect_seconds = 0.0
+    render.crops = []
+    render.image = image
     return render
+
+
+def clip_frame_image(clip: SyntheticClip, seed: int, k: int, photo_noise: float = 2.0 / 255,
+                     size: int = 512) -> np.ndarray:
+    """(H, W, 3) uint8: frame ``k`` of the rendered clip ``make_clip(seed, ..., rendered=True)`` rendered again
+    (the same albedo and light; its pixel noise drawn afresh), e.g. for the texture frame's reconstruction."""
+    model = load_face_model()
+    cfg = SyntheticConfig(model="head", size=size)
+    heads = HeadParams(clip.identity.expand(len(clip.expression), -1), clip.expression, clip.gaze)
+    pose = Pose(clip.rotvec[k:k + 1], clip.translation[k:k + 1])
+    render = _frame_renderer(model, seed, cfg)
+    return render.image(heads, k, pose, clip.camera, photo_noise, np.random.default_rng([int(seed), 8, int(k)]))
 
 
 def make_views(seed: int, yaws_deg: tuple = (-45.0, 0.0, 45.0), noise_px: float = 0.5, size: int = 512,
@@ -311,26 +337,64 @@ def evaluate_clip(clip: SyntheticClip, track, seconds: float) -> dict:
     return out
 
 
+def clip_photometric_pass(clip: SyntheticClip, seed: int, track, track_cfg, still_cfg, photo_noise: float = 2.0 / 255):
+    """The tracker's photometric pass on a rendered clip made with crops, as ``track.reconstruct_clip`` runs it:
+    the texture frame chosen by ``track.texture_frame_score``, rendered again (``clip_frame_image``) and
+    reconstructed with the track's pose and expression there (``still_cfg``'s photometric stage off), its
+    albedo and light the appearance. Returns the refined ``Track``."""
+    import dataclasses
+
+    from facesculpt.face_model import fit_view
+    from facesculpt.fitting.track_photometric import appearance_from_reconstruction, refine_track
+    from facesculpt.pipeline import reconstruct_head
+    from facesculpt.track import texture_frame_score
+
+    model = load_face_model()
+    canon = fit_view(model).canonical
+    have = [t for t, lm in enumerate(clip.landmarks) if lm is not None]
+    k = min(have, key=lambda t: texture_frame_score(clip.landmarks[t], canon))
+    image = clip_frame_image(clip, seed, k, photo_noise, int(clip.camera.image_size[0]))
+    still_cfg = dataclasses.replace(still_cfg, photometric=dataclasses.replace(still_cfg.photometric, enabled=False))
+    still = reconstruct_head(image, clip.landmarks[k], still_cfg, fixed=(track.pose(k), track.head(k)))
+    app = appearance_from_reconstruction(still, track_cfg.photometric)
+    return refine_track(track, clip.crops, clip.landmarks, model, app, clip.fps, track_cfg, still_cfg.head_landmarks)
+
+
 def run_clip_benchmark(seed: int, kind: str, frames: int, noise_px: float, track_cfg, lm_cfg, fps: float = 30.0,
-                       rendered: bool = False, photo_noise: float = 2.0 / 255) -> dict:
+                       rendered: bool = False, photo_noise: float = 2.0 / 255, still_cfg=None) -> dict:
     """Make one clip, track it, evaluate: the metrics of ``evaluate_clip`` plus the settings. ``rendered``:
     the frames are rendered photos and their landmarks mediapipe's (``make_clip``); the per-frame cost
-    then also reports the detection (``detect_seconds_per_frame``) and the frames with a face."""
+    then also reports the detection (``detect_seconds_per_frame``) and the frames with a face. With
+    ``track_cfg.photometric.enabled`` (rendered clips only) the photometric pass runs after the landmark track
+    (``clip_photometric_pass``, the texture frame's reconstruction with ``still_cfg``, default the ``fast``
+    preset); its time is in the per-frame cost and reported apart (``photometric_seconds_per_frame``)."""
     from facesculpt.fitting.head_track import track_landmarks
 
+    photometric = bool(rendered and track_cfg.photometric.enabled)
     clip = make_clip(seed, kind, frames=frames, fps=fps, noise_px=noise_px, rendered=rendered,
-                     photo_noise=photo_noise)
+                     photo_noise=photo_noise, crop_cfg=track_cfg.photometric if photometric else None)
     t0, c0 = time.perf_counter(), time.process_time()
     track = track_landmarks(clip.landmarks, load_face_model(), clip.fps, lm_cfg, track_cfg)
-    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    t1 = time.perf_counter()
+    if photometric:
+        if still_cfg is None:
+            from facesculpt.config import make_config
+
+            still_cfg = make_config("fast")
+        track = clip_photometric_pass(clip, seed, track, track_cfg, still_cfg, photo_noise)
+    t2 = time.perf_counter()
+    seconds, cpu = t2 - t0, time.process_time() - c0
     res = evaluate_clip(clip, track, seconds)
     # CPU time of this process: on a shared machine the wall time also counts the other processes
     res["cpu_seconds_per_frame"] = cpu / len(clip.landmarks)
     res.update(seed=seed, kind=kind, noise_px=noise_px, fps=fps, source="rendered" if rendered else "points")
+    if photometric:
+        res["photometric_seconds_per_frame"] = (t2 - t1) / len(clip.landmarks)
     if rendered:
         res.update(photo_noise=photo_noise, frames_with_face=sum(lm is not None for lm in clip.landmarks),
                    detect_seconds_per_frame=clip.detect_seconds / len(clip.landmarks))
     return res
 
 
-__all__ = ["SyntheticClip", "make_clip", "make_views", "evaluate_clip", "run_clip_benchmark"]
+__all__ = ["SyntheticClip", "make_clip", "clip_frame_image", "clip_photometric_pass", "make_views", "evaluate_clip",
+           "run_clip_benchmark"]

@@ -25,7 +25,7 @@ per frame; ``facesculpt.track`` adds detection and the texture.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
 import numpy as np
@@ -45,6 +45,7 @@ from facesculpt.fitting.head_landmarks import (
 )
 from facesculpt.fitting.initialize import initialize
 from facesculpt.fitting.landmark_bias import embedding_offsets
+from facesculpt.fitting.track_photometric_config import TrackPhotometricConfig
 from facesculpt.ops.rotations import matrix_to_rotvec, rotvec_to_matrix
 from facesculpt.structures import Camera, Landmarks, Pose
 
@@ -127,6 +128,9 @@ class TrackConfig:
     """Gaps without a face of at most this many frames are interpolated; longer ones hold."""
     smooth: bool = True
     """Apply the temporal filter (False: the raw per-frame fits)."""
+    photometric: TrackPhotometricConfig = field(default_factory=TrackPhotometricConfig)
+    """Image evidence in the per-frame fit: each frame's expression refined against a crop of the frame
+    (``fitting.track_photometric``; ``facesculpt.track.reconstruct_clip`` keeps the crops; docs/tracking.md)."""
 
 
 @dataclass(frozen=True)
