@@ -79,12 +79,12 @@ def main() -> None:
                 img = np.rint(np.clip(img[0].numpy() + rng.normal(0, 0.01, img.shape[1:]), 0, 1) * 255) / 255
                 lin = srgb_to_linear(torch.from_numpy(img).float()[None])
                 fl, a0, sk = initial_linear_light(lin, dense, view, subj.pose, subj.camera, cfg.texture)
+                f = fl[0, :, 0].clone()  # per unit ambient (before the skin prior's gains)
                 if cfg.texture.skin_prior:
                     fl, _, _ = anchor_light(fl, a0, sk, cfg.texture.skin)
                 maps = unwrap(lin, dense, view.dense_faces, view.dense_uvs, subj.pose, subj.camera, fl, tcfg,
                               mirror_grid=grid, classes=classes)
                 albs.setdefault(name, []).append(maps)
-                f = fl[0, :, 0]
                 rows.setdefault((ln, name), []).append((float(f[2]), float(t[2]), float(f[3]), float(t[3])))
                 print(f"seed {seed} {ln:<6} {name:<17} z {float(f[2]):.3f} (true {float(t[2]):.3f})  "
                       f"x {float(f[3]):.3f} (true {float(t[3]):.3f})  y {float(f[1]):.3f} (true {float(t[1]):.3f})",

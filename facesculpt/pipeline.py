@@ -513,6 +513,16 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
         head_verts = model.vertices(head)
         points = model.points(head_verts, "mediapipe")
         dense = view.render_verts(head_verts)
+    if linear and pc.enabled and cfg.texture.light_prior.refit and not (fixed is not None and len(fixed) > 2):
+        # the light fitted again on the final head, as the initial light (texture.light_prior.refit)
+        from facesculpt.texture.light import initial_linear_light
+
+        light, albedo_re, seen_re = initial_linear_light(target_light, dense, view, pose, cam_fit, cfg.texture,
+                                                         valid=fit.valid, clipped=clip_fit)
+        if cfg.texture.skin_prior:
+            from facesculpt.texture.skin_prior import anchor_light
+
+            light, _, losses["skin_prior_refit"] = anchor_light(light, albedo_re, seen_re, cfg.texture.skin)
     tex = _face_crop(image, landmarks, cam, TEXTURE_CROP_EXPAND, None, valid_mask)
     occluded = None
     if cfg.texture.occlusion.enabled:  # occluders out of the albedo (texture.occlusion)

@@ -42,7 +42,8 @@ from facesculpt.ops.sh import AMBIENT_BASIS, sh_basis
 
 @dataclass(frozen=True)
 class LightPriorConfig:
-    """The light-shape prior of the initial light fit (``texture.light_prior``)."""
+    """The initial light fit's options (``texture.light.initial_linear_light``): the light-shape prior
+    (``texture.light_prior``), the channels and texels it fits, and a refit on the final head."""
 
     enabled: bool = False
     """Fit the initial light with the light-shape prior instead of the band-1 ridge (False: the ridge,
@@ -72,6 +73,12 @@ class LightPriorConfig:
     """Fit the light's shape on the face part's outer ring too (``face_model.REGION_OUTER``: towards the
     ears, the scalp line and the neck), not only the narrow face: more of the sphere of normals, where 1
     and z part (with the prior on or off; False: the narrow face, as before session 7)."""
+    refit: bool = False
+    """After the photometric stage, fit the light again the initial way (shape from the seen skin's
+    shading, then the skin prior's split) on the final head and use it for the unwrap, instead of the
+    photometric stage's light (False: the photometric stage's light, as before session 7). The
+    photometric stage moves the light per channel with a free low-res albedo, differently for each
+    photo of the same face (docs/results.md, session 7)."""
     samples: int = 3000
     """Plausible lights drawn to learn the Gaussian (fixed generator: the same prior every run)."""
 
