@@ -79,6 +79,11 @@ class LightPriorConfig:
     photometric stage's light (False: the photometric stage's light, as before session 7). The
     photometric stage moves the light per channel with a free low-res albedo, differently for each
     photo of the same face (docs/results.md, session 7)."""
+    refit_chroma_from_colour: bool = True
+    """The refit's skin prior conditions the albedo's chromaticity on the seen chromaticity alone
+    (``texture.skin_prior.SkinPriorConfig.chroma_from_colour``) whatever ``texture.skin`` says, so the
+    photometric stage (and the fitted head) stay as they were and an exposure change scales the albedo
+    by one factor."""
     samples: int = 3000
     """Plausible lights drawn to learn the Gaussian (fixed generator: the same prior every run)."""
 
