@@ -26,6 +26,7 @@ from __future__ import annotations
 import csv
 import functools
 from dataclasses import dataclass
+from typing import Optional
 from importlib import resources
 
 import numpy as np
@@ -56,6 +57,10 @@ class SkinPriorConfig:
     session 7). In the table darker skin is redder, so with the whole colour a darker photo of the same
     face gave a redder albedo and a bluer light; with this an exposure change scales the albedo by one
     factor (docs/results.md, "Issue 12: the light fit's frontal term (session 7)")."""
+    chroma_exposure_sigma: Optional[float] = None
+    """With ``chroma_from_colour``: None conditions the chromaticity on the seen chromaticity alone; a
+    number conditions it on the whole seen colour with this exposure spread instead of
+    ``exposure_sigma`` (the brightness still tells a warm light from darker, redder skin, but less)."""
 
 
 @dataclass(frozen=True)
@@ -112,7 +117,11 @@ def map_skin_albedo(seen: torch.Tensor, cfg: SkinPriorConfig = SkinPriorConfig()
         # the albedo's chromaticity from the seen chromaticity alone (observation Q x, Q removes the
         # mean log): an exposure change (x + k 1) then moves the albedo by one factor on all channels
         Q = np.eye(3) - np.ones((3, 3)) / 3
-        a_c = mu_a + S_a @ Q @ np.linalg.pinv(Q @ (S_a + S_l) @ Q) @ (Q @ (x - mu_a - mu_l))
+        if cfg.chroma_exposure_sigma is None:
+            a_c = mu_a + S_a @ Q @ np.linalg.pinv(Q @ (S_a + S_l) @ Q) @ (Q @ (x - mu_a - mu_l))
+        else:  # the whole colour, with a wider exposure spread
+            S_lc = cfg.chroma_exposure_sigma ** 2 * np.ones((3, 3)) + cfg.colour_sigma ** 2 * np.eye(3)
+            a_c = mu_a + S_a @ np.linalg.solve(S_a + S_lc, x - mu_a - mu_l)
         a = Q @ a_c + (a - Q @ a)
     # never outside the measured (and extended) skin: per channel within the table's range
     t = load_skin_table().rgb
