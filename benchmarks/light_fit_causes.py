@@ -7,7 +7,8 @@ two-light albedo difference (``bench.relight.two_light_mad_pct``'s measure: MAD 
 cent, skin texels both photos saw) of the albedos unwrapped at 256^2 on the true geometry with the fitted
 initial lights (before the photometric stage; with ``skin_prior`` as configured).
 
-    OMP_NUM_THREADS=1 python benchmarks/light_fit_causes.py [--seeds 0,1] [--lights white,side] [--variants photo] [--set KEY=VALUE ...]
+    OMP_NUM_THREADS=1 python benchmarks/light_fit_causes.py [--seeds 0,1] [--lights white,side] [--variants photo]
+        [--set KEY=VALUE ...]
 """
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", default="0,1")
     ap.add_argument("--lights", default="white,side")
-    ap.add_argument("--variants", default="photo,no shadows,flat albedo,flat, no shadows".replace("flat, no", "flat+no"),
+    ap.add_argument("--variants", default="photo,no shadows,flat albedo,flat+no shadows",
                     help="comma list of: photo, no shadows, flat albedo, flat+no shadows")
     ap.add_argument("--set", action="append", default=[])
     a = ap.parse_args()

@@ -137,9 +137,9 @@ def initial_linear_light(image: torch.Tensor, dense: torch.Tensor, view, pose: P
     prior_cfg = getattr(tex_cfg, "light_prior", None)
     if clip_cfg is None or not clip_cfg.enabled:
         clipped = None
+    clip_seen = None if clip_cfg is None or clip_cfg.light_fit == "measured" else clipped
     cfg_lo, maps, n, skin, w, keep = seen_skin_texels(image, dense, view, pose, camera, tex_cfg, size, valid,
-                                                      clipped=None if clip_cfg is None or clip_cfg.light_fit == "measured"
-                                                      else clipped,
+                                                      clipped=clip_seen,
                                                       outer=prior_cfg is not None and prior_cfg.outer)
     high = low = None
     if clipped is not None and maps.censored is not None and clip_cfg.light_fit == "one_sided":
