@@ -5,7 +5,7 @@ scene light; the light is fitted from the photo with the true head mesh and pose
 config) and compared with the true light, both per unit ambient: band 1 (x right, y up, z to the camera,
 in the order of ``ops.sh``: y, z, x) and band 2, and the band-1 ridge that was accepted.
 
-    OMP_NUM_THREADS=1 python benchmarks/light_init_truth.py [--seeds 0] [--lights white,side]
+    OMP_NUM_THREADS=1 python benchmarks/light_init_truth.py [--seeds 0] [--lights white,side] [--set KEY=VALUE ...]
 """
 from __future__ import annotations
 
@@ -25,7 +25,17 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", default="0")
     ap.add_argument("--lights", default="white,side")
+    ap.add_argument("--set", action="append", default=[], help="config override KEY=VALUE, e.g. "
+                    "texture.light_prior.enabled=true (session 7)")
     a = ap.parse_args()
+    import json
+    ov = {}
+    for kv in a.set:
+        k, _, v = kv.partition("=")
+        try:
+            ov[k] = json.loads(v)
+        except ValueError:
+            ov[k] = v
     ridges: list = []
     fit = L.fit_sh_robust
 
@@ -33,7 +43,7 @@ def main() -> None:
         ridges.append(ridge_band1)
         return fit(n, c, w, ridge_band1=ridge_band1, **k)
     L.fit_sh_robust = spy
-    cfg = make_config("default")
+    cfg = make_config("default", **ov)
     for seed in [int(x) for x in a.seeds.split(",")]:
         subj = Subject(seed, shadows=True)
         view = fit_view(subj.model)

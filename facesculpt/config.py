@@ -27,6 +27,7 @@ from facesculpt.texture.skin_prior import SkinPriorConfig
 from facesculpt.texture.completion import CompletionConfig
 from facesculpt.texture.local_light import LocalLightConfig
 from facesculpt.texture.clipping import ClippingConfig
+from facesculpt.texture.light_prior import LightPriorConfig
 
 
 
@@ -148,6 +149,9 @@ class TextureConfig:
     clipping: ClippingConfig = field(default_factory=ClippingConfig)
     """Morphable head: clipped photo channels (255 or 0) as bounds, not values, in the light fit and
     the unwrap (``texture.clipping.ClippingConfig``; ``enabled=False``: as measured, as before)."""
+    light_prior: LightPriorConfig = field(default_factory=LightPriorConfig)
+    """With ``linear_light``: the initial light fit's prior on the light's shape, learnt from plausible
+    lights, instead of the band-1 ridge (``texture.light_prior.LightPriorConfig``)."""
 
 
 @dataclass(frozen=True)

@@ -513,6 +513,21 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
         head_verts = model.vertices(head)
         points = model.points(head_verts, "mediapipe")
         dense = view.render_verts(head_verts)
+    if linear and pc.enabled and cfg.texture.light_prior.refit and not (fixed is not None and len(fixed) > 2):
+        # the light fitted again on the final head, as the initial light (texture.light_prior.refit)
+        from dataclasses import replace as dc_replace
+
+        from facesculpt.texture.light import initial_linear_light
+
+        light, albedo_re, seen_re = initial_linear_light(target_light, dense, view, pose, cam_fit, cfg.texture,
+                                                         valid=fit.valid, clipped=clip_fit)
+        if cfg.texture.skin_prior:
+            from facesculpt.texture.skin_prior import anchor_light
+
+            skin_cfg = cfg.texture.skin
+            if cfg.texture.light_prior.refit_chroma_from_colour:
+                skin_cfg = dc_replace(skin_cfg, chroma_from_colour=True)
+            light, _, losses["skin_prior_refit"] = anchor_light(light, albedo_re, seen_re, skin_cfg)
     tex = _face_crop(image, landmarks, cam, TEXTURE_CROP_EXPAND, None, valid_mask)
     occluded = None
     if cfg.texture.occlusion.enabled:  # occluders out of the albedo (texture.occlusion)

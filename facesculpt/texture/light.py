@@ -21,6 +21,8 @@ from facesculpt.structures import Camera, Pose
 
 #: band-1 ridges tried in turn (the first gives the light the shading asks for)
 RIDGES = (1e-4, 1e-2, 1e-1, 1.0)
+#: with the light-shape prior (``texture.light_prior``): its strength times these, tried in turn
+PRIOR_STEPS = (1.0, 10.0, 100.0, 1e4)
 #: a fitted light is accepted when its irradiance over the front hemisphere stays above this
 #: fraction of its ambient level
 MIN_FRONT_SHADING = 0.1
@@ -33,13 +35,14 @@ def _front_normals(n: int = 2000) -> torch.Tensor:
 
 
 def seen_skin_texels(image: torch.Tensor, dense: torch.Tensor, surface, pose: Pose, camera: Camera, tex_cfg,
-                     size: int, valid: Optional[torch.Tensor] = None, clipped=None):
+                     size: int, valid: Optional[torch.Tensor] = None, clipped=None, outer: bool = False):
     """The texels a light fit uses: ``image`` unwrapped at ``size`` under a unit ambient light (mirror
     completion on), with per texel (flattened) the view-frame normal (N, 3), the skin flag (N,), the
     visibility weight (N,) and ``keep`` (N,): seen (weight > 0.3) skin texels, or every seen texel when
     fewer than 50 skin texels were seen. ``surface``: the Topology or FitView (dense faces, UVs, face
     regions). ``clipped``: the photo's ``texture.clipping.Clipped`` or None (then texels with a clipped
-    channel have lost their confidence: ``UVMaps.censored`` holds it). Returns (low-res TextureConfig,
+    channel have lost their confidence: ``UVMaps.censored`` holds it). ``outer``: the face part's outer
+    ring (``face_model.REGION_OUTER``) counts as skin too. Returns (low-res TextureConfig,
     UVMaps, normals, skin, weight, keep)."""
     from facesculpt.texture.unwrap import texel_geometry, unwrap, uv_raster
     from facesculpt.topology import REGION_SKIN
@@ -51,7 +54,11 @@ def seen_skin_texels(image: torch.Tensor, dense: torch.Tensor, surface, pose: Po
                   valid, clipped=clipped)
     geo = texel_geometry(dense, surface.dense_faces, surface.dense_uvs, pose, camera, size)
     face = uv_raster(surface.dense_uvs, surface.dense_faces, size).frags.pix_to_face[0].clamp(min=0)
-    skin = (surface.dense_face_region[face] == REGION_SKIN).reshape(-1)
+    region = surface.dense_face_region[face]
+    skin = region == REGION_SKIN
+    if outer:  # the face part's outer ring too (towards the ears, scalp line and neck: more of the sphere)
+        skin = skin | (region == 3)
+    skin = skin.reshape(-1)
     w = maps.visibility.reshape(-1)
     return cfg_lo, maps, geo.normal_view.reshape(-1, 3), skin, w, _seen_skin(w, skin)
 
@@ -80,14 +87,24 @@ ONE_SIDED_ROUNDS = 6
 
 
 def _fit_light_shape(n: torch.Tensor, lum: torch.Tensor, w: torch.Tensor, keep: torch.Tensor, ridge: float,
-                     high: Optional[torch.Tensor] = None, low: Optional[torch.Tensor] = None) -> torch.Tensor:
+                     high: Optional[torch.Tensor] = None, low: Optional[torch.Tensor] = None,
+                     prior=None) -> torch.Tensor:
     """(9,) SH coefficients of the luminance ``lum`` (N, 3) over the ``keep`` texels (``fit_sh_robust``);
     with ``high``/``low`` (N,) bool the censored texels count one-sided (the squared hinge): an active-set
     iteration fits with the censored texels whose prediction violates their bound (below a lower bound,
     above an upper one) as ordinary data and the others left out (there the one-sided loss is 0), until
     the set stops changing. (A majorise-minimise step, target ``max(prediction, value)``, converges to the
-    same fit but slowly: 0.50 / 0.54 / 0.55 of a true 0.5625 after 4 / 10 / 30 rounds in the test.)"""
-    c = fit_sh_robust(n[keep], lum[keep], w[keep], ridge_band1=ridge)[:, 0]
+    same fit but slowly: 0.50 / 0.54 / 0.55 of a true 0.5625 after 4 / 10 / 30 rounds in the test.)
+    ``prior``: a ``texture.light_prior.LightPriorConfig`` (enabled): the light-shape prior of that
+    strength times ``ridge`` replaces the band-1 ridge (``fit_sh_shape_prior``)."""
+    def fit(sel):
+        if prior is not None:
+            from facesculpt.texture.light_prior import fit_sh_shape_prior
+
+            return fit_sh_shape_prior(n[sel], lum[sel, 0], w[sel], prior, strength=prior.strength * ridge)
+        return fit_sh_robust(n[sel], lum[sel], w[sel], ridge_band1=ridge)[:, 0]
+
+    c = fit(keep)
     if high is None or not bool(((high | low) & keep).any()):
         return c
     Y = sh_basis(n)
@@ -99,7 +116,7 @@ def _fit_light_shape(n: torch.Tensor, lum: torch.Tensor, w: torch.Tensor, keep: 
         if active is not None and torch.equal(act, active):
             break
         active = act
-        c = fit_sh_robust(n[active], lum[active], w[active], ridge_band1=ridge)[:, 0]
+        c = fit(active)
     return c
 
 
@@ -111,15 +128,19 @@ def initial_linear_light(image: torch.Tensor, dense: torch.Tensor, view, pose: P
     ``clipped``: the ``texture.clipping.Clipped`` of ``image`` or None. With it (and
     ``tex_cfg.clipping.enabled``) texels with a clipped channel enter the fit one-sided, not at all or as
     measured (``ClippingConfig.light_fit``), and the albedo's clipped texels are completed
-    (``texture.clipping``); they are in the skin weights with that albedo."""
+    (``texture.clipping``); they are in the skin weights with that albedo. With
+    ``tex_cfg.light_prior.enabled`` the light's shape is fitted under the light-shape prior
+    (``texture.light_prior``) instead of the band-1 ridge."""
     from facesculpt.texture.unwrap import unwrap
 
     clip_cfg = getattr(tex_cfg, "clipping", None)
+    prior_cfg = getattr(tex_cfg, "light_prior", None)
     if clip_cfg is None or not clip_cfg.enabled:
         clipped = None
+    clip_seen = None if clip_cfg is None or clip_cfg.light_fit == "measured" else clipped
     cfg_lo, maps, n, skin, w, keep = seen_skin_texels(image, dense, view, pose, camera, tex_cfg, size, valid,
-                                                      clipped=None if clip_cfg is None or clip_cfg.light_fit == "measured"
-                                                      else clipped)
+                                                      clipped=clip_seen,
+                                                      outer=prior_cfg is not None and prior_cfg.outer)
     high = low = None
     if clipped is not None and maps.censored is not None and clip_cfg.light_fit == "one_sided":
         # the censored texels (dropped from ``keep`` by their lost confidence) come back, one-sided
@@ -127,12 +148,15 @@ def initial_linear_light(image: torch.Tensor, dense: torch.Tensor, view, pose: P
         keep = _seen_skin(w, skin)
         high, low = _censored_luminance(clipped, dense, view, pose, camera, size)
     n = n.double()
-    lum = maps.texture.reshape(-1, 3).double().mean(-1, keepdim=True).expand(-1, 3)
+    cw = torch.tensor((1.0, 1.0, 1.0) if prior_cfg is None else prior_cfg.channels, dtype=torch.float64)
+    # the shading's shape from a weighted mean of the channels (texture.light_prior: red alone varies least)
+    lum = (maps.texture.reshape(-1, 3).double() @ (cw / cw.sum()))[:, None].expand(-1, 3)
     light = ambient_coeffs(1, dtype=torch.float64)
+    prior = prior_cfg if prior_cfg is not None and prior_cfg.enabled else None
     if int(keep.sum()) >= 20:
         Yf = sh_basis(_front_normals())
-        for ridge in RIDGES:
-            c = _fit_light_shape(n, lum, w.double(), keep, ridge, high, low)
+        for ridge in (PRIOR_STEPS if prior is not None else RIDGES):
+            c = _fit_light_shape(n, lum, w.double(), keep, ridge, high, low, prior)
             dc = float(c[0] * AMBIENT_BASIS)
             if dc > 1e-6 and float((Yf @ c).min()) > MIN_FRONT_SHADING * dc:
                 light = (c / dc)[None, :, None].expand(1, 9, 3)

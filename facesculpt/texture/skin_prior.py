@@ -14,7 +14,8 @@ colour), with Gaussian priors
   light colour (per channel) around a nominal white light.
 
 The MAP albedo is ``mu_a + S_a (S_a + S_l)^-1 (x - mu_a - mu_l)`` (Gaussian conditioning), clamped
-per channel into the table's range, and
+per channel into the table's range (with ``chroma_from_colour`` its chromaticity is conditioned on the
+seen chromaticity alone, so exposure moves the albedo by one factor), and
 the light is scaled by ``exp(x - a)`` per channel. Brightness is shared between albedo and
 exposure by the two priors' variances, chromaticity mostly goes to the light.
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 import csv
 import functools
 from dataclasses import dataclass
+from typing import Optional
 from importlib import resources
 
 import numpy as np
@@ -49,6 +51,16 @@ class SkinPriorConfig:
     colour_sigma: float = 0.3
     """Std of each channel's log light gain around the exposure (the light's colour; 0.3: a
     factor 1.35 per channel, warm indoor to cool shade)."""
+    chroma_from_colour: bool = False
+    """The albedo's chromaticity (its log minus the mean log) conditioned on the seen chromaticity alone,
+    its brightness as before (False: all of the albedo conditioned on the whole seen colour, as before
+    session 7). In the table darker skin is redder, so with the whole colour a darker photo of the same
+    face gave a redder albedo and a bluer light; with this an exposure change scales the albedo by one
+    factor (docs/results.md, "Issue 12: the light fit's frontal term (session 7)")."""
+    chroma_exposure_sigma: Optional[float] = None
+    """With ``chroma_from_colour``: None conditions the chromaticity on the seen chromaticity alone; a
+    number conditions it on the whole seen colour with this exposure spread instead of
+    ``exposure_sigma`` (the brightness still tells a warm light from darker, redder skin, but less)."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +113,16 @@ def map_skin_albedo(seen: torch.Tensor, cfg: SkinPriorConfig = SkinPriorConfig()
     mu_l = np.full(3, np.log(cfg.exposure))
     S_l = cfg.exposure_sigma ** 2 * np.ones((3, 3)) + cfg.colour_sigma ** 2 * np.eye(3)
     a = mu_a + S_a @ np.linalg.solve(S_a + S_l, x - mu_a - mu_l)
+    if cfg.chroma_from_colour:
+        # the albedo's chromaticity from the seen chromaticity alone (observation Q x, Q removes the
+        # mean log): an exposure change (x + k 1) then moves the albedo by one factor on all channels
+        Q = np.eye(3) - np.ones((3, 3)) / 3
+        if cfg.chroma_exposure_sigma is None:
+            a_c = mu_a + S_a @ Q @ np.linalg.pinv(Q @ (S_a + S_l) @ Q) @ (Q @ (x - mu_a - mu_l))
+        else:  # the whole colour, with a wider exposure spread
+            S_lc = cfg.chroma_exposure_sigma ** 2 * np.ones((3, 3)) + cfg.colour_sigma ** 2 * np.eye(3)
+            a_c = mu_a + S_a @ np.linalg.solve(S_a + S_lc, x - mu_a - mu_l)
+        a = Q @ a_c + (a - Q @ a)
     # never outside the measured (and extended) skin: per channel within the table's range
     t = load_skin_table().rgb
     a = np.clip(np.exp(a), t.min(0), t.max(0))

@@ -90,3 +90,21 @@ def test_dark_synthetic_face_is_not_whitened():
     t = load_skin_table()
     l_nist = _lum(t.rgb[[s == "nist" for s in t.source]].mean(0))
     assert l_got < 1.5 * l_true and l_got < 0.5 * l_nist
+
+
+def test_chroma_from_colour_makes_exposure_one_factor():
+    """Session 7: with ``chroma_from_colour`` the same skin seen at two exposures gets albedos one
+    factor apart (the default conditioning makes the darker one redder); dark skin stays dark."""
+    t = load_skin_table()
+    skin = t.rgb[[s == "nist" for s in t.source]].mean(0)
+    on, off = SkinPriorConfig(chroma_from_colour=True), SkinPriorConfig()
+
+    def spread(cfg):  # log ratio of the two albedos, max minus min over channels
+        bright, dark = (map_skin_albedo(torch.tensor(skin * k), cfg).numpy() for k in (1.0, 0.6))
+        r = np.log(bright / dark)
+        return float(r.max() - r.min())
+    assert spread(off) > 0.05  # what the option removes
+    assert spread(on) < 1e-6
+    dark = t.rgb[ita_class(t.ita) == 5].mean(0)
+    a_dark, a_light = (map_skin_albedo(torch.tensor(c), on).numpy() for c in (dark, skin))
+    assert abs(_lum(a_dark) / _lum(dark) - 1) < 0.3 and _lum(a_dark) < 0.4 * _lum(a_light)
