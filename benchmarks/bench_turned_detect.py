@@ -27,14 +27,7 @@ import time
 
 import numpy as np
 import torch
-
-
-def _seeds(text: str) -> list[int]:
-    out: list[int] = []
-    for part in filter(None, text.split(",")):
-        a, _, b = part.partition("-")
-        out.extend(range(int(a), int(b) + 1) if b else [int(a)])
-    return out
+from bench_upright import _seeds  # "0-74,80" -> seeds (this folder is on sys.path when run as a script)
 
 
 def cost(seeds: list[int], size: int, repeat: int) -> None:

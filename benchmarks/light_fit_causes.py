@@ -13,7 +13,6 @@ initial lights (before the photometric stage; with ``skin_prior`` as configured)
 from __future__ import annotations
 
 import argparse
-import json
 
 import numpy as np
 import torch
@@ -46,13 +45,9 @@ def main() -> None:
                     help="comma list of: photo, no shadows, flat albedo, flat+no shadows")
     ap.add_argument("--set", action="append", default=[])
     a = ap.parse_args()
-    ov = {}
-    for kv in a.set:
-        k, _, v = kv.partition("=")
-        try:
-            ov[k] = json.loads(v)
-        except ValueError:
-            ov[k] = v
+    from facesculpt.cli import _parse_overrides
+
+    ov = _parse_overrides(a.set)
     cfg = make_config("default", **ov)
     rows, mads = {}, {}
     S = 256

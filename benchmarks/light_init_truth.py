@@ -28,14 +28,9 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], help="config override KEY=VALUE, e.g. "
                     "texture.light_prior.enabled=true (session 7)")
     a = ap.parse_args()
-    import json
-    ov = {}
-    for kv in a.set:
-        k, _, v = kv.partition("=")
-        try:
-            ov[k] = json.loads(v)
-        except ValueError:
-            ov[k] = v
+    from facesculpt.cli import _parse_overrides
+
+    ov = _parse_overrides(a.set)
     ridges: list = []
     fit = L.fit_sh_robust
 

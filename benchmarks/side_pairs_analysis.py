@@ -65,14 +65,9 @@ def main() -> None:
     ap.add_argument("--preset", default="default")
     ap.add_argument("--set", action="append", default=[])
     a = ap.parse_args()
-    import json
-    ov = {}
-    for kv in a.set:
-        k, _, v = kv.partition("=")
-        try:
-            ov[k] = json.loads(v)
-        except ValueError:
-            ov[k] = v
+    from facesculpt.cli import _parse_overrides
+
+    ov = _parse_overrides(a.set)
     cfg = make_config(a.preset, **ov)
     la, lb = a.lights.split(",")
     S = 256
