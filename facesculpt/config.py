@@ -206,8 +206,8 @@ class Config:
     photo, preset and seed agree on several threads (docs/reliability.md, "Determinism"; two short fits in
     one process are byte-identical, ``tests/pipeline/test_determinism.py``). Not a guarantee across
     processes: about one fresh process in four lands on a slightly different photometric fit (session 7,
-    ``benchmarks/bench_run_spread.py``). False: faster with several threads, the fits drift apart in the
-    last bits from run to run."""
+    ``benchmarks/bench_run_spread.py``; ``threads=1`` repeats, 1-2 s slower). False: faster with several
+    threads, the fits drift apart in the last bits from run to run."""
     gates: GateConfig = field(default_factory=GateConfig)
     """Quality gates around each face's fit: roll undone, too-dark faces refused, diverged fits
     retried or failed (``facesculpt.fitting.gates``)."""
