@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from facesculpt.core.checks import check_shape
+from facesculpt.core.determinism import sparse_mm
 from facesculpt.core.errors import AssetError
 
 #: part labels (``FaceModel.face_part`` / ``vert_part``)
@@ -316,7 +317,7 @@ class FitView:
 
     def densify(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 468, 3) offsets at the landmark points -> (B, Vs, 3) at the render vertices."""
-        return torch.stack([torch.sparse.mm(self.interp, xi.to(self.interp.dtype)).to(x.dtype) for xi in x])
+        return torch.stack([sparse_mm(self.interp, xi.to(self.interp.dtype)).to(x.dtype) for xi in x])
 
     def render_verts(self, verts: torch.Tensor) -> torch.Tensor:
         """(B, V, 3) head vertices -> (B, Vs, 3) render vertices (face part, then filler centres)."""

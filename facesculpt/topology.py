@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from facesculpt.core.checks import check_shape
+from facesculpt.core.determinism import sparse_mm
 from facesculpt.core.errors import AssetError, ShapeError
 
 NUM_VERTS = 468
@@ -135,7 +136,7 @@ def _apply_sparse(S: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     B, V, C = x.shape
     S = S.to(device=x.device, dtype=x.dtype)
     flat = x.permute(1, 0, 2).reshape(V, B * C)
-    out = torch.sparse.mm(S, flat)
+    out = sparse_mm(S, flat)
     return out.reshape(-1, B, C).permute(1, 0, 2)
 
 

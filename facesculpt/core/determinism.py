@@ -68,6 +68,23 @@ def repeatable_fit(threads: int, repeatable: bool = True) -> Iterator[None]:
             _SERIAL_BACKWARD.reset(token)
 
 
+def sparse_mm(sparse: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
+    """``sparse`` (N, M) COO @ ``dense`` (M, C), summed in a fixed order: a gather of the nonzeros' rows of
+    ``dense`` and an ``index_add`` into the result, on one thread. ``torch.sparse.mm`` on the CPU gave
+    different last bits for the same inputs in different processes, also on one thread (MKL's sparse
+    product), and those bits sent the photometric fit to a different result in about one fresh process in
+    five (docs/results.md, "Reliability: the fit's run-to-run spread, session 7"). Differentiable in
+    ``dense`` (not in ``sparse``'s values); the fits' products are small (Laplacians, interpolations and
+    subdivisions of at most a few hundred thousand nonzeros)."""
+    if not sparse.is_coalesced():
+        sparse = sparse.coalesce()
+    rows, cols = sparse.indices()
+    vals = sparse.values().to(dense.dtype)
+    with fixed_threads(1):
+        out = dense.new_zeros(sparse.shape[0], dense.shape[1])
+        return out.index_add(0, rows, vals[:, None] * dense.index_select(0, cols))
+
+
 def backward(loss: torch.Tensor, order_fixed: bool = False) -> None:
     """``loss.backward()``; inside ``repeatable_fit`` with several threads, on one thread (the forward
     pass keeps them all).
@@ -87,4 +104,4 @@ def backward(loss: torch.Tensor, order_fixed: bool = False) -> None:
         loss.backward()
 
 
-__all__ = ["backward", "fixed_threads", "repeatable_fit"]
+__all__ = ["backward", "fixed_threads", "repeatable_fit", "sparse_mm"]

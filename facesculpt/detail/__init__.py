@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from facesculpt.core.determinism import sparse_mm
 from facesculpt.detail.config import DetailConfig
 
 
@@ -115,12 +116,12 @@ def detail_mesh(rec, levels: int = 1) -> tuple[torch.Tensor, torch.Tensor, torch
     hit = _SUBDIV.get(key)
     if hit is None:
         f2, S_loop, S_lin = subdivide_levels(faces, verts.shape[1], levels)
-        hit = (f2, S_loop, torch.sparse.mm(S_lin, uvs.float()))
+        hit = (f2, S_loop, sparse_mm(S_lin, uvs.float()))
         _SUBDIV.clear()
         _SUBDIV[key] = hit
     f2, S_loop, uv2 = hit
     with torch.no_grad():
-        v2 = torch.sparse.mm(S_loop, verts[0].float())[None]
+        v2 = sparse_mm(S_loop, verts[0].float())[None]
         n2 = vertex_normals(v2, f2)
         d = sample_texture(rec.detail.displacement[..., None], uv2[None, None])[0, 0, :, 0]
         v2 = v2 + d[None, :, None] * n2

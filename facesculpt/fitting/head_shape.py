@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
+from facesculpt.core.determinism import sparse_mm
 from facesculpt.face_model import PART_FACE, FaceModel, FitView, HeadParams
 
 
@@ -103,7 +104,7 @@ class HeadShapeFit:
         p = self.init_params().to(delta.dtype) + delta
         a, b, off = self._split(p)
         da, db, _ = self._split(delta)
-        lap = torch.stack([torch.sparse.mm(self.lap, o.to(self.lap.dtype)) for o in off])
+        lap = torch.stack([sparse_mm(self.lap, o.to(self.lap.dtype)) for o in off])  # one thread: repeatable
         return (pr.w_identity * a.pow(2).sum() + pr.w_identity_stage1 * da.pow(2).sum()
                 + pr.w_expression_l1 * b.sum() + pr.w_expression_stage1 * db.pow(2).sum()
                 + w_smooth * lap.pow(2).sum(-1).mean() + w_size * off.pow(2).sum(-1).mean())

@@ -22,6 +22,7 @@ from typing import Callable, Optional, Sequence
 import torch
 
 from facesculpt.core.determinism import backward as _backward
+from facesculpt.core.determinism import sparse_mm
 from facesculpt.config import PhotometricFitConfig
 from facesculpt.face_model import FaceModel, FitView, HeadParams
 from facesculpt.fitting.head_shape import HeadPriors, HeadShapeFit
@@ -136,7 +137,7 @@ def fit_joint_photometric(views: Sequence[JointView], model: FaceModel, view: Fi
 
     def shared_priors():
         pr = priors
-        lap = torch.sparse.mm(fits[0].lap, off.reshape(-1, 3).to(fits[0].lap.dtype))
+        lap = sparse_mm(fits[0].lap, off.reshape(-1, 3).to(fits[0].lap.dtype))
         o = off.reshape(-1, 3)
         return (pr.w_identity * ident.pow(2).sum() + pr.w_identity_stage1 * (ident - a0).pow(2).sum()
                 + cfg.w_laplacian * lap.pow(2).sum(-1).mean() + cfg.w_offset * o.pow(2).sum(-1).mean()

@@ -13,6 +13,7 @@ from typing import Protocol
 import torch
 
 from facesculpt.core.checks import check_shape
+from facesculpt.core.determinism import sparse_mm
 
 
 class ShapeModel(Protocol):
@@ -44,7 +45,7 @@ class LandmarkMeshModel:
         return self.base[None] + params
 
     def regularizer(self, params: torch.Tensor, w_smooth: float, w_size: float) -> torch.Tensor:
-        lap = torch.stack([torch.sparse.mm(self.laplacian, p) for p in params])
+        lap = torch.stack([sparse_mm(self.laplacian, p) for p in params])
         return w_smooth * lap.pow(2).sum(-1).mean() + w_size * params.pow(2).sum(-1).mean()
 
 
