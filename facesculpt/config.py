@@ -204,10 +204,9 @@ class Config:
     """The optimisers' backward passes (MKL's convolution backward and the renderer's scatter-adds sum in
     thread order) run on one thread, the forward passes on ``threads``, so that repeat runs of the same
     photo, preset and seed agree on several threads (docs/reliability.md, "Determinism"; two short fits in
-    one process are byte-identical, ``tests/pipeline/test_determinism.py``). Not a guarantee across
-    processes: about one fresh process in four lands on a slightly different photometric fit (session 7,
-    ``benchmarks/bench_run_spread.py``; ``threads=1`` repeats, 1-2 s slower). False: faster with several
-    threads, the fits drift apart in the last bits from run to run."""
+    one process are byte-identical, ``tests/pipeline/test_determinism.py``; fresh processes too since the
+    sparse products sum in a fixed order, ``core.determinism.sparse_mm``, ``benchmarks/bench_run_spread.py``).
+    False: faster with several threads, the fits drift apart in the last bits from run to run."""
     gates: GateConfig = field(default_factory=GateConfig)
     """Quality gates around each face's fit: roll undone, too-dark faces refused, diverged fits
     retried or failed (``facesculpt.fitting.gates``)."""
