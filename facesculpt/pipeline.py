@@ -633,10 +633,9 @@ def _reconstruct_all(image: np.ndarray, cfg: Config, n: int, name: str, progress
         if box is not None or turned is None or not turned.enabled or cfg.face_model != "ict":
             return faces
         from facesculpt.detect.turned import refine_turned  # a turned face: the mirrored photo's detection too
-        from facesculpt.face_model import load_face_model
+        from facesculpt.face_model import fit_view, load_face_model
 
-        model = load_face_model()
-        mean = model.points(model.template[None], "mediapipe")[0, :468].detach().numpy()
+        mean = fit_view(load_face_model()).canonical.detach().numpy()  # the mean head's 468 points (cached)
         return refine_turned(img, faces, detect_once, mean, turned)
 
     if box is not None:  # a user's box refers to the photo as given: no turning

@@ -40,6 +40,7 @@ from facesculpt.render.rasterize import rasterize
 from facesculpt.render.texture import uv_to_grid
 from facesculpt.structures import Camera, Landmarks, Pose
 from facesculpt.texture.color import linear_to_srgb, srgb_to_linear
+from facesculpt.topology import REGION_EYE
 
 Progress = Optional[Callable[[str, int, int], None]]
 
@@ -135,7 +136,7 @@ class FramePhotometricFit:
         if cfg.eyeballs and appearance.eyes is not None:
             # the eyeballs behind the lids instead of the eye fillers; one atlas: face | left eye | right eye
             region = view.dense_face_region
-            keep_face = region != 1
+            keep_face = region != REGION_EYE  # the eye fillers give way to the eyeballs
             faces, keep = [self.faces[keep_face]], [self.face_keep[keep_face]]
             uvs = [self.uvs * torch.tensor([1 / 3, 1.0])]
             n0, idx = self.D0.shape[0], []

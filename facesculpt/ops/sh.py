@@ -79,7 +79,7 @@ def fit_sh(normals: torch.Tensor, colors: torch.Tensor, weights: torch.Tensor | 
 
 def fit_sh_robust(normals: torch.Tensor, colors: torch.Tensor, weights: torch.Tensor | None = None,
                   ridge_band1: float = 1e-4, ridge_band2: float = 1e-1, iterations: int = 5,
-                  scale: float = 2.0) -> torch.Tensor:
+                  scale: float = 2.0, penalty: torch.Tensor | None = None) -> torch.Tensor:
     """SH coeffs (9, 3) fitted to ``colors`` (N, 3) of a surface of one constant albedo per channel,
     by iteratively reweighted least squares that down-weights texels whose albedo deviates.
 
@@ -91,16 +91,20 @@ def fit_sh_robust(normals: torch.Tensor, colors: torch.Tensor, weights: torch.Te
     nearly collinear: a ridge on band 1 shrinks the directional part into the ambient term
     (the fitted light comes out flat while its shading over the cap still matches), so band 1
     gets almost none; band 2, which a Lambertian surface attenuates most, gets a little.
+    ``penalty``: a (9, 9) quadratic penalty per unit weight used instead of the two ridges (e.g. the
+    light-shape prior of ``texture.light_prior``).
     """
     check_shape("normals", normals, ("N", 3))
     check_shape("colors", colors, (normals.shape[0], 3))
     Y = sh_basis(normals)
     prior = torch.ones(Y.shape[0], dtype=Y.dtype) if weights is None else weights.to(Y.dtype)
-    reg = torch.tensor([0.0] + [ridge_band1] * 3 + [ridge_band2] * 5, dtype=Y.dtype)
+    if penalty is None:
+        penalty = torch.diag(torch.tensor([0.0] + [ridge_band1] * 3 + [ridge_band2] * 5, dtype=Y.dtype))
+    penalty = penalty.to(Y.dtype)
     w = prior
     coeffs = None
     for it in range(iterations + 1):
-        A = Y.T @ (Y * w[:, None]) + torch.diag(reg) * w.sum()
+        A = Y.T @ (Y * w[:, None]) + penalty * w.sum()
         coeffs = torch.linalg.solve(A, Y.T @ (colors * w[:, None]))
         if it == iterations:
             break

@@ -44,6 +44,7 @@ def seen_skin_texels(image: torch.Tensor, dense: torch.Tensor, surface, pose: Po
     channel have lost their confidence: ``UVMaps.censored`` holds it). ``outer``: the face part's outer
     ring (``face_model.REGION_OUTER``) counts as skin too. Returns (low-res TextureConfig,
     UVMaps, normals, skin, weight, keep)."""
+    from facesculpt.face_model import REGION_OUTER
     from facesculpt.texture.unwrap import texel_geometry, unwrap, uv_raster
     from facesculpt.topology import REGION_SKIN
 
@@ -57,7 +58,7 @@ def seen_skin_texels(image: torch.Tensor, dense: torch.Tensor, surface, pose: Po
     region = surface.dense_face_region[face]
     skin = region == REGION_SKIN
     if outer:  # the face part's outer ring too (towards the ears, scalp line and neck: more of the sphere)
-        skin = skin | (region == 3)
+        skin = skin | (region == REGION_OUTER)
     skin = skin.reshape(-1)
     w = maps.visibility.reshape(-1)
     return cfg_lo, maps, geo.normal_view.reshape(-1, 3), skin, w, _seen_skin(w, skin)

@@ -25,7 +25,7 @@ The fit (``fit_sh_shape_prior``) is then a linear MAP solve: with ``D c = c[1:] 
 
 — the data's squared residual and ``strength`` times the Mahalanobis distance of the shape per unit
 weight (both scale with the light's level squared, so the balance does not depend on exposure) —
-inside the same robust reweighting as ``ops.sh.fit_sh_robust``.
+inside ``ops.sh.fit_sh_robust``'s robust reweighting (its ``penalty``).
 
 Hand-written: a 9x9 Gaussian-prior least-squares solve; no installed library fits SH lights.
 """
@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import torch
 
-from facesculpt.ops.sh import AMBIENT_BASIS, sh_basis
+from facesculpt.ops.sh import AMBIENT_BASIS, fit_sh_robust, sh_basis
 
 
 @dataclass(frozen=True)
@@ -140,26 +140,13 @@ def fit_sh_shape_prior(normals: torch.Tensor, lum: torch.Tensor, weights: torch.
     ``strength``: the prior's weight, ``cfg.strength`` when None."""
     m, S = light_shape_gaussian(cfg)
     lam = cfg.strength if strength is None else strength
-    n = normals.double()
-    l = lum.double()
-    Y = sh_basis(n)
     k = 8 if cfg.band2_ridge <= 0 else 3  # the whole shape, or band 1's marginal (band 2 ridged to zero)
     D = torch.cat([-(m[:k] * AMBIENT_BASIS)[:, None], torch.eye(8, dtype=torch.float64)[:k]], 1)  # (k, 9)
     P = D.T @ torch.linalg.solve(S[:k, :k], D)  # (9, 9), zero along the mean shape
     R = torch.diag(torch.tensor([0.0] * 4 + [max(cfg.band2_ridge, 0.0)] * 5, dtype=torch.float64))
-    prior = weights.double()
-    w = prior
-    c = None
-    for it in range(iterations + 1):
-        A = Y.T @ (Y * w[:, None]) + (lam * P + R) * w.sum()
-        c = torch.linalg.solve(A, Y.T @ (l * w))
-        if it == iterations:
-            break
-        pred = Y @ c
-        rel = (l - pred).abs() / pred.abs().clamp(min=1e-3)
-        sigma = 1.4826 * rel[prior > 0].median().clamp(min=1e-4)
-        w = prior / (1.0 + (rel / (scale * sigma)) ** 2)
-    return c
+    lum3 = lum.double()[:, None].expand(-1, 3)
+    return fit_sh_robust(normals.double(), lum3, weights.double(), iterations=iterations, scale=scale,
+                         penalty=lam * P + R)[:, 0]
 
 
 __all__ = ["LightPriorConfig", "light_shape_gaussian", "fit_sh_shape_prior"]
