@@ -497,7 +497,8 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
         pose, shape, light, _, ph_losses = fit_photometric(
             target, lm_xy, landmarks.size * R / side, shape_fit, shape, None, view.dense_faces,
             view.dense_uvs, _face_weights(view), pose, cam_fit, light, low,
-            dc_replace(pc, lr_pose=0.0 if pc.hold_pose_head else pc.lr_pose, w_landmark=pc.w_landmark_head),
+            dc_replace(pc, lr_pose=0.0 if pc.hold_pose_head else pc.lr_pose, w_landmark=pc.w_landmark_head,
+                       lr_schedule=pc.lr_schedule_head),
             progress, extra_terms=extra,
             valid=fit.valid, linear=linear, occluded=vis_transfer,
             clipped=clip_fit if cfg.texture.clipping.photometric else None,

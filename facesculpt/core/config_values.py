@@ -65,6 +65,8 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "active_set": ("step", "gradient"),
     "identity_active_set": ("step", "gradient"),
     "albedo_weights": ("albedo", "chroma"),  # detail
+    "lr_schedule": ("constant", "cosine"),  # photometric
+    "lr_schedule_head": ("constant", "cosine"),  # photometric
 }
 
 

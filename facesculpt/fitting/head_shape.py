@@ -24,10 +24,13 @@ from facesculpt.face_model import PART_FACE, FaceModel, FitView, HeadParams
 class HeadPriors:
     """Weights of the head's priors in the photometric stage."""
 
-    w_identity: float = 1e-4
-    """sum(alpha^2): the N(0, 1) prior."""
-    w_identity_stage1: float = 0.1
-    """sum((alpha - alpha_stage1)^2): stay near the landmark fit."""
+    w_identity: float = 1e-6
+    """sum(alpha^2): the N(0, 1) prior. 1e-4 until session 8: against the photometric loss (~0.005) that
+    pulled a synthetic head started at its true identity 0.7-1 mm towards the mean face in 60 steps
+    (docs/results.md, session 8)."""
+    w_identity_stage1: float = 0.0
+    """sum((alpha - alpha_stage1)^2): stay near the landmark fit (0.1 until session 8; the landmark
+    term keeps the fit near the photo's points)."""
     w_expression_l1: float = 1e-4
     """sum(beta) (beta >= 0): sparsity."""
     w_expression_stage1: float = 0.1
@@ -111,10 +114,11 @@ class HeadShapeFit:
 
     def step_scale(self, cfg) -> torch.Tensor:
         """(1, P) per-entry step of the photometric optimiser relative to ``cfg.lr_shape``: the identity
-        coefficients (prior standard deviations) step ``cfg.lr_identity``, expressions and corrections
-        ``lr_shape``."""
+        coefficients (prior standard deviations) step ``cfg.lr_identity``, the expression weights
+        ``cfg.lr_expression``, the corrections ``lr_shape``."""
         s = torch.ones(1, self.K + self.E + self.face_idx.shape[0] * 3, dtype=self.head0.identity.dtype)
         s[:, :self.K] = cfg.lr_identity / cfg.lr_shape
+        s[:, self.K:self.K + self.E] = getattr(cfg, "lr_expression", cfg.lr_shape) / cfg.lr_shape
         return s
 
     @torch.no_grad()

@@ -9,6 +9,7 @@ stage unwraps it from the photo at full resolution once the geometry and light a
 from __future__ import annotations
 
 from dataclasses import replace as dc_replace
+import math
 from typing import Callable, Optional
 
 import torch
@@ -235,7 +236,16 @@ def fit_photometric(
         # the photometric loss of the initialisation over the full face region, no rejection
         photo_init_all = robust_photo_loss(rend.image, target_for(rend), mask.float())
     history = []
+    if cfg.lr_schedule not in ("constant", "cosine"):
+        from facesculpt.core.errors import ConfigError
+
+        raise ConfigError(f"photometric.lr_schedule must be 'constant' or 'cosine', got {cfg.lr_schedule!r}")
+    base_lr = [g["lr"] for g in opt.param_groups]
     for it in range(cfg.iterations):
+        if cfg.lr_schedule == "cosine":  # half a cosine from the set steps to 0 (the last step is small)
+            fall = 0.5 * (1.0 + math.cos(math.pi * it / cfg.iterations))
+            for g, lr in zip(opt.param_groups, base_lr):
+                g["lr"] = lr * fall
         opt.zero_grad()
         p, coarse, rend = render()
         state["step"] = it
@@ -246,8 +256,14 @@ def fit_photometric(
         opt.step()
         with torch.no_grad():
             albedo_low.clamp_(0.0, 1.0)
-        if hasattr(model, "project_"):  # (bounded entries keep step 1: the same values in shape_x)
-            model.project_(shape_x)
+        if hasattr(model, "project_"):  # the bounds hold for the parameters, not for shape / step
+            with torch.no_grad():
+                if step is None:
+                    model.project_(shape_x)
+                else:
+                    real = shape_x * step
+                    model.project_(real)
+                    shape_x.copy_(real / step)
         history.append(float(terms["photo"].detach()))
         if progress is not None:
             progress("photometric", it + 1, cfg.iterations)

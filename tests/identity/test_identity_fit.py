@@ -217,8 +217,10 @@ def test_pipeline_reports_identity_losses():
     assert 0 <= ph["identity_final"] < 0.2
 
 
-def test_presets_enable_identity():
-    assert make_config("default").identity.enabled and make_config("full").identity.enabled
+def test_presets_leave_identity_term_out():
+    # off since session 8 (it pulled the freed identity coefficients off the truth; docs/results.md)
+    assert not make_config("default").identity.enabled and not make_config("full").identity.enabled
+    assert make_config("default", **{"identity.enabled": True}).identity.enabled
     assert not make_config("fast").photometric.enabled
 
 
@@ -226,7 +228,10 @@ def test_random_pose_term_lowers_turned_view_identity_loss():
     """A short fit with the default (shape-only, photo-textured) random-pose term ends with a
     lower +-30 deg identity loss than the same fit with that term weighted 0, at a photometric
     loss within 5 %."""
-    base = {"photometric.iterations": 20, "photometric.render_size": 128, "identity_metrics": False}
+    base = {"photometric.iterations": 20, "photometric.render_size": 128, "identity_metrics": False,
+            "identity.enabled": True, "photometric.lr_identity": 5e-3}
+    # (the identity coefficients at their pre-session-8 step: freed at 0.1 the term costs +14 % photo loss,
+    # 0.0443 vs 0.0389, the reason it is off by default; docs/results.md, session 8)
     on = reconstruct(GRACE, config=make_config("default", **base)).losses["photometric"]
     off = reconstruct(GRACE, config=make_config("default", **base, **{"identity.w_random_pose": 0.0})).losses[
         "photometric"]

@@ -20,7 +20,7 @@ def photo():
 def _identity_change(photo, grad: str) -> float:
     # only the identity term acts on the shape: no photometric or landmark pull, no identity priors
     cfg = make_config("default", **{
-        "identity.random_pose_grad": grad, "photometric.iterations": 3, "photometric.w_photo": 0.0,
+        "identity.enabled": True, "identity.random_pose_grad": grad, "photometric.iterations": 3, "photometric.w_photo": 0.0,
         "photometric.w_landmark_head": 0.0, "head_priors.w_identity": 0.0, "head_priors.w_identity_stage1": 0.0,
         "photometric.lr_identity": 0.05, "texture.completion.enabled": False})
     stage1 = make_config("default", **{"photometric.enabled": False, "texture.completion.enabled": False})
