@@ -80,6 +80,20 @@ def texture_frame_score(landmarks, canonical) -> tuple:
     return (round(turn / 0.05), -landmarks.size)  # squarer first; the larger face among near ties
 
 
+def refine_identity_on_frame(track, k: int, image: np.ndarray, landmarks, cfg: Config):
+    """``track`` with its identity refined by the single-photo photometric stage on frame ``k`` (``image``,
+    its ``landmarks``), started from the track's pose, identity, expression and gaze there
+    (``TrackConfig.still_identity``). The stage runs with ``cfg.photometric`` even where the preset has it off."""
+    from facesculpt.face_model import HeadParams
+    from facesculpt.pipeline import reconstruct_head
+
+    refine_cfg = dataclasses.replace(cfg, photometric=dataclasses.replace(cfg.photometric, enabled=True),
+                                     detail=dataclasses.replace(cfg.detail, enabled=False))
+    head = HeadParams(track.identity, track.expression[k:k + 1], track.gaze[k:k + 1])
+    refined = reconstruct_head(image, landmarks, refine_cfg, fixed=(track.pose(k), head))
+    return dataclasses.replace(track, identity=refined.head.identity.detach().to(track.identity.dtype))
+
+
 def reconstruct_clip(frames: Iterable, fps: float, cfg: Config, track_cfg: Optional[TrackConfig] = None,
                      progress: Progress = None, name: str = "clip", total: Optional[int] = None,
                      detections: Optional[MutableMapping] = None) -> ClipReconstruction:
@@ -151,6 +165,10 @@ def reconstruct_clip(frames: Iterable, fps: float, cfg: Config, track_cfg: Optio
     k, image, lmk = best
     still_cfg = dataclasses.replace(cfg, photometric=dataclasses.replace(cfg.photometric, enabled=False))
     head = HeadParams(track.identity, track.expression[k:k + 1], track.gaze[k:k + 1])
+    if track_cfg.still_identity:  # the shading of the texture frame refines the identity (track.still_identity)
+        track = refine_identity_on_frame(track, k, image, lmk, cfg)
+        head = HeadParams(track.identity, track.expression[k:k + 1], track.gaze[k:k + 1])
+        timings["still_identity"] = time.perf_counter() - t0
     still = reconstruct_head(image, lmk, still_cfg, fixed=(track.pose(k), head))
     timings["texture"] = time.perf_counter() - t0
     if photometric:  # image evidence for the expressions (fitting.track_photometric), appearance from the still
@@ -165,5 +183,5 @@ def reconstruct_clip(frames: Iterable, fps: float, cfg: Config, track_cfg: Optio
                               image, skipped, timings)
 
 
-__all__ = ["ClipReconstruction", "reconstruct_clip", "texture_frame_score", "head_turn", "head_yaw_pitch_roll",
+__all__ = ["ClipReconstruction", "reconstruct_clip", "refine_identity_on_frame", "texture_frame_score", "head_turn", "head_yaw_pitch_roll",
            "DEFAULT_FPS"]

@@ -360,6 +360,24 @@ def clip_photometric_pass(clip: SyntheticClip, seed: int, track, track_cfg, stil
     return refine_track(track, clip.crops, clip.landmarks, model, app, clip.fps, track_cfg, still_cfg.head_landmarks)
 
 
+def clip_still_identity(clip: SyntheticClip, seed: int, track, cfg=None, photo_noise: float = 2.0 / 255):
+    """``track.refine_identity_on_frame`` on a rendered clip's texture frame (chosen and rendered as
+    ``clip_photometric_pass`` does), with ``cfg`` (default the ``fast`` preset; its photometric stage is run
+    anyway). Returns the track with the refined identity."""
+    from facesculpt.face_model import fit_view
+    from facesculpt.track import refine_identity_on_frame, texture_frame_score
+
+    if cfg is None:
+        from facesculpt.config import make_config
+
+        cfg = make_config("fast")
+    canon = fit_view(load_face_model()).canonical
+    have = [t for t, lm in enumerate(clip.landmarks) if lm is not None]
+    k = min(have, key=lambda t: texture_frame_score(clip.landmarks[t], canon))
+    image = clip_frame_image(clip, seed, k, photo_noise, int(clip.camera.image_size[0]))
+    return refine_identity_on_frame(track, k, image, clip.landmarks[k], cfg)
+
+
 def run_clip_benchmark(seed: int, kind: str, frames: int, noise_px: float, track_cfg, lm_cfg, fps: float = 30.0,
                        rendered: bool = False, photo_noise: float = 2.0 / 255, still_cfg=None) -> dict:
     """Make one clip, track it, evaluate: the metrics of ``evaluate_clip`` plus the settings. ``rendered``:
@@ -376,6 +394,8 @@ def run_clip_benchmark(seed: int, kind: str, frames: int, noise_px: float, track
     t0, c0 = time.perf_counter(), time.process_time()
     track = track_landmarks(clip.landmarks, load_face_model(), clip.fps, lm_cfg, track_cfg)
     t1 = time.perf_counter()
+    if rendered and track_cfg.still_identity:  # as track.reconstruct_clip: the texture frame's shading
+        track = clip_still_identity(clip, seed, track, still_cfg, photo_noise)
     if photometric:
         if still_cfg is None:
             from facesculpt.config import make_config
@@ -396,5 +416,5 @@ def run_clip_benchmark(seed: int, kind: str, frames: int, noise_px: float, track
     return res
 
 
-__all__ = ["SyntheticClip", "make_clip", "clip_frame_image", "clip_photometric_pass", "make_views", "evaluate_clip",
+__all__ = ["SyntheticClip", "make_clip", "clip_frame_image", "clip_photometric_pass", "clip_still_identity", "make_views", "evaluate_clip",
            "run_clip_benchmark"]
