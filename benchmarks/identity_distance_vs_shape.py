@@ -10,19 +10,12 @@ from __future__ import annotations
 import sys
 
 from facesculpt.bench.synthetic import evaluate_head_synthetic
+from facesculpt.cli import _parse_overrides  # the CLI's --set KEY=VALUE parsing
 from facesculpt.config import make_config
 from facesculpt.pipeline import reconstruct_all
 from facesculpt.synthetic.generator import SyntheticConfig
 from facesculpt.synthetic.head import generate
 
-
-def _value(v: str):
-    if v in ("true", "false"):
-        return v == "true"
-    try:
-        return float(v)
-    except ValueError:
-        return v
 
 
 def main(name: str, n: int, sets: dict) -> None:
@@ -37,4 +30,4 @@ def main(name: str, n: int, sets: dict) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), {k: _value(v) for k, v in (a.split("=", 1) for a in sys.argv[3:])})
+    main(sys.argv[1], int(sys.argv[2]), _parse_overrides(sys.argv[3:]))

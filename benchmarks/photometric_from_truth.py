@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 import facesculpt.texture.light as light_mod
 from facesculpt.bench.synthetic import similarity_error_mm
+from facesculpt.cli import _parse_overrides  # the CLI's --set KEY=VALUE parsing
 from facesculpt.config import make_config
 from facesculpt.detect.mediapipe_landmarker import detect_faces
 from facesculpt.face_model import load_face_model
@@ -28,14 +29,6 @@ from facesculpt.synthetic.generator import SyntheticConfig
 from facesculpt.synthetic.head import generate
 from facesculpt.texture.color import srgb_to_linear
 
-
-def _value(v: str):
-    if v in ("true", "false"):
-        return v == "true"
-    try:
-        return float(v)
-    except ValueError:
-        return v
 
 
 def main(n: int, truth: list[str], sets: dict) -> None:
@@ -77,4 +70,4 @@ def main(n: int, truth: list[str], sets: dict) -> None:
 
 if __name__ == "__main__":
     main(int(sys.argv[1]), sys.argv[2].split(","),
-         {k: _value(v) for k, v in (a.split("=", 1) for a in sys.argv[3:])})
+         _parse_overrides(sys.argv[3:]))
