@@ -84,13 +84,17 @@ def refine_identity_on_frame(track, k: int, image: np.ndarray, landmarks, cfg: C
     """``track`` with its identity refined by the single-photo photometric stage on frame ``k`` (``image``,
     its ``landmarks``), started from the track's pose, identity, expression and gaze there
     (``TrackConfig.still_identity``). The stage runs with ``cfg.photometric`` even where the preset has it off."""
+    from facesculpt.core.determinism import repeatable_fit
     from facesculpt.face_model import HeadParams
     from facesculpt.pipeline import reconstruct_head
 
     refine_cfg = dataclasses.replace(cfg, photometric=dataclasses.replace(cfg.photometric, enabled=True),
                                      detail=dataclasses.replace(cfg.detail, enabled=False))
     head = HeadParams(track.identity, track.expression[k:k + 1], track.gaze[k:k + 1])
-    refined = reconstruct_head(image, landmarks, refine_cfg, fixed=(track.pose(k), head))
+    # the photometric fit's backward passes on one thread, as in ``reconstruct`` (core.determinism): without it
+    # two runs with the same inputs gave different identities (a resumed clip did not repeat its first run)
+    with torch.enable_grad(), repeatable_fit(cfg.threads, cfg.repeatable):
+        refined = reconstruct_head(image, landmarks, refine_cfg, fixed=(track.pose(k), head))
     return dataclasses.replace(track, identity=refined.head.identity.detach().to(track.identity.dtype))
 
 
