@@ -212,7 +212,16 @@ def reconstruct_subject(images: Sequence[np.ndarray], cfg: Config, names: Option
     """Fit one person to ``images`` ((H, W, 3) uint8 each, two or more; module docstring).
 
     Raises FaceNotFoundError / FaceTooSmallError naming the photo, DifferentPeopleError when two
-    photos' identity distance exceeds ``SAME_PERSON_THRESHOLD`` (and not ``force``)."""
+    photos' identity distance exceeds ``SAME_PERSON_THRESHOLD`` (and not ``force``). Runs inside
+    ``core.determinism.repeatable_fit`` as ``reconstruct`` does (two runs give the same result)."""
+    from facesculpt.core.determinism import repeatable_fit
+
+    with torch.enable_grad(), repeatable_fit(cfg.threads, cfg.repeatable):
+        return _reconstruct_subject(images, cfg, names, force, progress)
+
+
+def _reconstruct_subject(images: Sequence[np.ndarray], cfg: Config, names: Optional[Sequence[str]],
+                         force: bool, progress: Progress) -> SubjectReconstruction:
     import time
 
     from facesculpt.detect import detect_faces

@@ -90,3 +90,14 @@ def test_regressed_identity_weights_the_frontal_photo_most():
         assert torch.allclose(ident[0].double(), expect, atol=1e-2), (power, (ident[0].double() - expect).abs().max())
         if power > 0:  # nearer the frontal photo's identity than the plain mean is
             assert (ident[0].double() - ids[1]).norm() < 0.6 * (ids.mean(0) - ids[1]).norm()
+
+
+def test_two_runs_give_the_same_subject(two_lights):
+    """``reconstruct_subject`` runs inside ``repeatable_fit`` (core.determinism): with two threads its joint
+    photometric stage's backward passes run on one, so two runs agree exactly."""
+    cfg = dataclasses.replace(_small_default(), threads=2)
+    a = reconstruct_subject(two_lights.images, cfg, force=True)
+    b = reconstruct_subject(two_lights.images, cfg, force=True)
+    assert torch.equal(a.photos[0].head.identity, b.photos[0].head.identity)
+    assert torch.equal(a.photos[0].head.offsets, b.photos[0].head.offsets)
+    assert torch.equal(a.photos[1].head.expression, b.photos[1].head.expression)
