@@ -73,7 +73,8 @@ class PhotometricFitConfig:
     shape models without identity coefficients ignore it). 5e-3 (= ``lr_shape``) until session 8: the
     coefficients then barely moved and the stage refined nothing of the head's shape; with 0.1, the
     cosine schedule (``lr_schedule_head``) and the weaker identity priors (``HeadPriors``) the shading
-    refines it (synthetic heads 2.77 -> 2.07 mm; docs/results.md, session 8)."""
+    refines it (synthetic heads, one thread: 2.70 -> 2.07 mm on 6 faces, 2.83 -> 2.38 on 18; docs/results.md,
+    session 8)."""
     lr_expression: float = 5e-3
     """Adam step for the morphable head's expression weights (in [0, 1]; the shape models without
     expression weights ignore it)."""
@@ -84,9 +85,9 @@ class PhotometricFitConfig:
     from its value to 0 along half a cosine, so the fit settles instead of wandering by about one step
     around its minimum). The 468-point mask's fit uses this one; the morphable head's ``lr_schedule_head``."""
     lr_schedule_head: str = "cosine"
-    """``lr_schedule`` on the morphable head ("ict"). With a constant step of 0.05 the identity
-    coefficients of a synthetic head, started at the truth with the true light and albedo, ended
-    0.92 mm from it after 60 steps with the weak identity prior, 0.20 mm with the cosine fall
+    """``lr_schedule`` on the morphable head ("ict"). Synthetic heads started at the truth with the true
+    light and albedo held (identity step 0.05, session 7's identity prior) ended 1.04 mm from it after 60
+    constant steps, 0.92 mm with the cosine fall; 0.20 mm with the cosine fall and the weak prior
     (docs/results.md, session 8)."""
     lr_albedo: float = 2e-2
     """Adam step for the low-res albedo texels."""

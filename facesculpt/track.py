@@ -173,6 +173,7 @@ def reconstruct_clip(frames: Iterable, fps: float, cfg: Config, track_cfg: Optio
         track = refine_identity_on_frame(track, k, image, lmk, cfg)
         head = HeadParams(track.identity, track.expression[k:k + 1], track.gaze[k:k + 1])
         timings["still_identity"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
     still = reconstruct_head(image, lmk, still_cfg, fixed=(track.pose(k), head))
     timings["texture"] = time.perf_counter() - t0
     if photometric:  # image evidence for the expressions (fitting.track_photometric), appearance from the still
@@ -187,5 +188,5 @@ def reconstruct_clip(frames: Iterable, fps: float, cfg: Config, track_cfg: Optio
                               image, skipped, timings)
 
 
-__all__ = ["ClipReconstruction", "reconstruct_clip", "refine_identity_on_frame", "texture_frame_score", "head_turn", "head_yaw_pitch_roll",
-           "DEFAULT_FPS"]
+__all__ = ["ClipReconstruction", "reconstruct_clip", "refine_identity_on_frame", "texture_frame_score", "head_turn",
+           "head_yaw_pitch_roll", "DEFAULT_FPS"]

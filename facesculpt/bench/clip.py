@@ -337,6 +337,18 @@ def evaluate_clip(clip: SyntheticClip, track, seconds: float) -> dict:
     return out
 
 
+def _texture_frame(clip: SyntheticClip, seed: int, photo_noise: float):
+    """(k, image): the frame ``track.reconstruct_clip`` takes for the texture (``track.texture_frame_score``
+    over the frames with a face), rendered again (``clip_frame_image``)."""
+    from facesculpt.face_model import fit_view
+    from facesculpt.track import texture_frame_score
+
+    canon = fit_view(load_face_model()).canonical
+    have = [t for t, lm in enumerate(clip.landmarks) if lm is not None]
+    k = min(have, key=lambda t: texture_frame_score(clip.landmarks[t], canon))
+    return k, clip_frame_image(clip, seed, k, photo_noise, int(clip.camera.image_size[0]))
+
+
 def clip_photometric_pass(clip: SyntheticClip, seed: int, track, track_cfg, still_cfg, photo_noise: float = 2.0 / 255):
     """The tracker's photometric pass on a rendered clip made with crops, as ``track.reconstruct_clip`` runs it:
     the texture frame chosen by ``track.texture_frame_score``, rendered again (``clip_frame_image``) and
@@ -344,16 +356,11 @@ def clip_photometric_pass(clip: SyntheticClip, seed: int, track, track_cfg, stil
     albedo and light the appearance. Returns the refined ``Track``."""
     import dataclasses
 
-    from facesculpt.face_model import fit_view
     from facesculpt.fitting.track_photometric import appearance_from_reconstruction, refine_track
     from facesculpt.pipeline import reconstruct_head
-    from facesculpt.track import texture_frame_score
 
     model = load_face_model()
-    canon = fit_view(model).canonical
-    have = [t for t, lm in enumerate(clip.landmarks) if lm is not None]
-    k = min(have, key=lambda t: texture_frame_score(clip.landmarks[t], canon))
-    image = clip_frame_image(clip, seed, k, photo_noise, int(clip.camera.image_size[0]))
+    k, image = _texture_frame(clip, seed, photo_noise)
     still_cfg = dataclasses.replace(still_cfg, photometric=dataclasses.replace(still_cfg.photometric, enabled=False))
     still = reconstruct_head(image, clip.landmarks[k], still_cfg, fixed=(track.pose(k), track.head(k)))
     app = appearance_from_reconstruction(still, track_cfg.photometric)
@@ -364,17 +371,13 @@ def clip_still_identity(clip: SyntheticClip, seed: int, track, cfg=None, photo_n
     """``track.refine_identity_on_frame`` on a rendered clip's texture frame (chosen and rendered as
     ``clip_photometric_pass`` does), with ``cfg`` (default the ``fast`` preset; its photometric stage is run
     anyway). Returns the track with the refined identity."""
-    from facesculpt.face_model import fit_view
-    from facesculpt.track import refine_identity_on_frame, texture_frame_score
+    from facesculpt.track import refine_identity_on_frame
 
     if cfg is None:
         from facesculpt.config import make_config
 
         cfg = make_config("fast")
-    canon = fit_view(load_face_model()).canonical
-    have = [t for t, lm in enumerate(clip.landmarks) if lm is not None]
-    k = min(have, key=lambda t: texture_frame_score(clip.landmarks[t], canon))
-    image = clip_frame_image(clip, seed, k, photo_noise, int(clip.camera.image_size[0]))
+    k, image = _texture_frame(clip, seed, photo_noise)
     return refine_identity_on_frame(track, k, image, clip.landmarks[k], cfg)
 
 
@@ -416,5 +419,5 @@ def run_clip_benchmark(seed: int, kind: str, frames: int, noise_px: float, track
     return res
 
 
-__all__ = ["SyntheticClip", "make_clip", "clip_frame_image", "clip_photometric_pass", "clip_still_identity", "make_views", "evaluate_clip",
-           "run_clip_benchmark"]
+__all__ = ["SyntheticClip", "make_clip", "clip_frame_image", "clip_photometric_pass", "clip_still_identity",
+           "make_views", "evaluate_clip", "run_clip_benchmark"]

@@ -26,7 +26,7 @@ class HeadPriors:
 
     w_identity: float = 1e-6
     """sum(alpha^2): the N(0, 1) prior. 1e-4 until session 8: against the photometric loss (~0.005) that
-    pulled a synthetic head started at its true identity 0.7-1 mm towards the mean face in 60 steps
+    pulled synthetic heads started at their true identity 0.7-1.2 mm towards the mean face in 60 steps
     (docs/results.md, session 8)."""
     w_identity_stage1: float = 0.0
     """sum((alpha - alpha_stage1)^2): stay near the landmark fit (0.1 until session 8; the landmark
@@ -118,7 +118,7 @@ class HeadShapeFit:
         ``cfg.lr_expression``, the corrections ``lr_shape``."""
         s = torch.ones(1, self.K + self.E + self.face_idx.shape[0] * 3, dtype=self.head0.identity.dtype)
         s[:, :self.K] = cfg.lr_identity / cfg.lr_shape
-        s[:, self.K:self.K + self.E] = getattr(cfg, "lr_expression", cfg.lr_shape) / cfg.lr_shape
+        s[:, self.K:self.K + self.E] = cfg.lr_expression / cfg.lr_shape
         return s
 
     @torch.no_grad()

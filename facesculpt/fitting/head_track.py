@@ -129,6 +129,8 @@ class TrackConfig:
     smooth: bool = True
     """Apply the temporal filter (False: the raw per-frame fits)."""
     photometric: TrackPhotometricConfig = field(default_factory=TrackPhotometricConfig)
+    """Image evidence in the per-frame fit: each frame's expression refined against a crop of the frame
+    (``fitting.track_photometric``; ``facesculpt.track.reconstruct_clip`` keeps the crops; docs/tracking.md)."""
     still_identity: bool = True
     """Refine the clip's identity by the single-photo photometric stage (``cfg.photometric``, run even
     where the preset has it off) on the texture frame, started from the track there; the clip keeps the
@@ -136,8 +138,6 @@ class TrackConfig:
     Rendered, detected motion clips, seeds 0-3: identity 1.83 / 1.56 / 2.57 / 1.98 -> 1.42 / 1.16 / 1.78 /
     1.73 mm, expressions and jitter unchanged, one photometric stage per clip (docs/results.md, session 8).
     False: the landmark track's identity."""
-    """Image evidence in the per-frame fit: each frame's expression refined against a crop of the frame
-    (``fitting.track_photometric``; ``facesculpt.track.reconstruct_clip`` keeps the crops; docs/tracking.md)."""
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ stage unwraps it from the photo at full resolution once the geometry and light a
 """
 from __future__ import annotations
 
-from dataclasses import replace as dc_replace
 import math
+from dataclasses import replace as dc_replace
 from typing import Callable, Optional
 
 import torch
