@@ -148,10 +148,12 @@ def registration_confidence(albedos: Sequence[torch.Tensor], visibilities: Seque
     return out
 
 
-def _joint_photometric(images, lms, per, model, cfg: Config, progress: Progress):
+def joint_photometric(images, lms, per, model, cfg: Config, progress: Progress = None, free_identity: bool = False):
     """The joint photometric stage over every photo (``fitting.joint_photometric``), prepared as the
     single-photo head path prepares its own (``pipeline.reconstruct_head``: openings masked, crop,
-    light and albedo initialised, identity terms). Returns ([(Pose, HeadParams, light)], losses)."""
+    light and albedo initialised, identity terms). ``free_identity``: the identity steps as in the single-photo
+    stage on the head (``photometric.lr_identity``, ``lr_schedule_head``). Returns ([(Pose, HeadParams, light)],
+    losses)."""
     from facesculpt.face_model import fit_view
     from facesculpt.fitting.head_shape import HeadShapeFit
     from facesculpt.fitting.initialize import initialize
@@ -202,8 +204,10 @@ def _joint_photometric(images, lms, per, model, cfg: Config, progress: Progress)
             low /= sc
     W = torch.stack(seen)[..., None] + 1e-3
     albedo0 = (torch.stack(lows) * W).sum(0) / W.sum(0)
+    if free_identity:
+        pc = dataclasses.replace(pc, lr_schedule=pc.lr_schedule_head)
     res = fit_joint_photometric(jviews, model, view, albedo0, _face_weights(view), pc, cfg.head_priors, linear,
-                                progress)
+                                progress, free_identity=free_identity)
     return [(p, h, lt) for p, h, lt in zip(res.poses, res.heads, res.lights)], res.losses
 
 
@@ -278,7 +282,7 @@ def _reconstruct_subject(images: Sequence[np.ndarray], cfg: Config, names: Optio
     joint_losses = None
     if cfg.photometric.enabled:  # the joint photometric stage (fitting.joint_photometric)
         t0 = time.perf_counter()
-        per, joint_losses = _joint_photometric(images, lms, per, model, cfg, progress)
+        per, joint_losses = joint_photometric(images, lms, per, model, cfg, progress)
         timings["joint_photometric"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     still_cfg = dataclasses.replace(cfg, photometric=dataclasses.replace(cfg.photometric, enabled=False))
@@ -305,5 +309,5 @@ def _reconstruct_subject(images: Sequence[np.ndarray], cfg: Config, names: Optio
     return SubjectReconstruction(fused, recs, names, front, dist, timings)
 
 
-__all__ = ["SubjectReconstruction", "DifferentPeopleError", "reconstruct_subject", "fuse_albedos",
+__all__ = ["SubjectReconstruction", "DifferentPeopleError", "reconstruct_subject", "fuse_albedos", "joint_photometric",
            "identity_distances"]

@@ -70,14 +70,55 @@ def head_yaw_pitch_roll(rotvec: torch.Tensor) -> np.ndarray:
     return np.stack([zxy[:, 2], zxy[:, 1], zxy[:, 0]], 1)
 
 
-def texture_frame_score(landmarks, canonical) -> tuple:
+def texture_frame_score(landmarks, canonical, pose=None) -> tuple:
     """Sort key of a frame as the clip's texture frame (lowest first): the head's turn from facing the camera
-    (detected pose, in steps of 0.05), then the larger face."""
+    (detected pose, in steps of 0.05), then the larger face. ``pose``: the detected pose if already known."""
+    if pose is None:
+        from facesculpt.fitting.initialize import initialize
+
+        _, pose, _ = initialize(landmarks, canonical)
+    turn = float(torch.linalg.matrix_norm(head_turn(pose.rotvec)[0] - torch.eye(3, dtype=torch.float64)))
+    return (round(turn / 0.05), -landmarks.size)  # squarer first; the larger face among near ties
+
+
+class YawFramePicker:
+    """Keeps, as a clip's frames stream by, the frame whose detected yaw (degrees) lies nearest each target
+    (``TrackConfig.still_identity_yaws``) with what was offered with it (the first of equals wins)."""
+
+    def __init__(self, targets):
+        self.targets = tuple(float(t) for t in targets)
+        self.best: list = [None] * len(self.targets)  # (distance, position, payload) per target
+
+    def offer(self, position: int, yaw_deg: float, payload=None) -> None:
+        for i, target in enumerate(self.targets):
+            d = abs(float(yaw_deg) - target)
+            if self.best[i] is None or d < self.best[i][0]:
+                self.best[i] = (d, position, payload)
+
+    def picked(self, exclude=(), limit: Optional[int] = None) -> list:
+        """[(position, payload)] in the targets' order, each frame once, none of ``exclude``, at most ``limit``."""
+        out, seen = [], set(exclude)
+        for b in self.best:
+            if b is not None and b[1] not in seen:
+                seen.add(b[1])
+                out.append((b[1], b[2]))
+        return out[:limit]
+
+
+def still_identity_views(picker: YawFramePicker, texture_frame: int, frames_with_face: int,
+                         track_cfg: TrackConfig) -> list:
+    """The views ``TrackConfig.still_identity_yaws`` adds after the texture frame: ``picker.picked``, at most one
+    per ``still_identity_per_view`` frames with a face."""
+    return picker.picked(exclude=(texture_frame,), limit=frames_with_face // max(track_cfg.still_identity_per_view, 1))
+
+
+def detected_view(landmarks, canonical) -> tuple:
+    """(texture_frame_score, yaw in degrees) of a frame from its detected pose (one ``initialize``)."""
     from facesculpt.fitting.initialize import initialize
 
     _, pose, _ = initialize(landmarks, canonical)
-    turn = float(torch.linalg.matrix_norm(head_turn(pose.rotvec)[0] - torch.eye(3, dtype=torch.float64)))
-    return (round(turn / 0.05), -landmarks.size)  # squarer first; the larger face among near ties
+    yaw = float(np.degrees(head_yaw_pitch_roll(pose.rotvec.double())[0, 0]))
+    return texture_frame_score(landmarks, canonical, pose), yaw
 
 
 def refine_identity_on_frame(track, k: int, image: np.ndarray, landmarks, cfg: Config):
@@ -96,6 +137,26 @@ def refine_identity_on_frame(track, k: int, image: np.ndarray, landmarks, cfg: C
     with torch.enable_grad(), repeatable_fit(cfg.threads, cfg.repeatable):
         refined = reconstruct_head(image, landmarks, refine_cfg, fixed=(track.pose(k), head))
     return dataclasses.replace(track, identity=refined.head.identity.detach().to(track.identity.dtype))
+
+
+def refine_identity_on_views(track, views: list, cfg: Config, progress: Progress = None):
+    """``track`` with its identity refined on several of its frames at once: ``views`` [(k, image, landmarks)]
+    (the texture frame first). One view: ``refine_identity_on_frame``. More: the joint photometric stage
+    (``subject.joint_photometric``, the multi-photo fit's, with the identity stepping as in the single-photo
+    stage: ``free_identity``) over the views, started from the track's pose, identity, expression and gaze in
+    each; the clip keeps the shared identity (``TrackConfig.still_identity_yaws``)."""
+    if len(views) == 1:
+        return refine_identity_on_frame(track, *views[0], cfg)
+    from facesculpt.core.determinism import repeatable_fit
+    from facesculpt.face_model import load_face_model
+    from facesculpt.subject import joint_photometric
+
+    refine_cfg = dataclasses.replace(cfg, photometric=dataclasses.replace(cfg.photometric, enabled=True))
+    per = [(track.pose(k), track.head(k)) for k, _, _ in views]
+    with torch.enable_grad(), repeatable_fit(cfg.threads, cfg.repeatable):  # as refine_identity_on_frame
+        fitted, _ = joint_photometric([im for _, im, _ in views], [lm for _, _, lm in views], per, load_face_model(),
+                                      refine_cfg, progress, free_identity=True)
+    return dataclasses.replace(track, identity=fitted[0][1].identity.detach().to(track.identity.dtype))
 
 
 def reconstruct_clip(frames: Iterable, fps: float, cfg: Config, track_cfg: Optional[TrackConfig] = None,
@@ -130,6 +191,8 @@ def reconstruct_clip(frames: Iterable, fps: float, cfg: Config, track_cfg: Optio
     photometric = bool(track_cfg.photometric.enabled)
     crops: dict = {}
     best, best_score = None, None
+    # the other views the identity is refined on (track.still_identity_yaws): their images are kept
+    views = YawFramePicker(track_cfg.still_identity_yaws if track_cfg.still_identity else ())
     timings = {}
     t0 = time.perf_counter()
     for k, fr in enumerate(frames):
@@ -150,7 +213,8 @@ def reconstruct_clip(frames: Iterable, fps: float, cfg: Config, track_cfg: Optio
         else:
             lmk = found
             lms.append(lmk)
-            score = texture_frame_score(lmk, canon)
+            score, yaw = detected_view(lmk, canon)
+            views.offer(len(lms) - 1, yaw, (fr.image, lmk))
             if photometric:  # the photometric pass compares with these (track_cfg.photometric)
                 crops[len(lms) - 1] = crop_frame(fr.image, lmk, track_cfg.photometric)
             if best_score is None or score < best_score:
@@ -169,8 +233,10 @@ def reconstruct_clip(frames: Iterable, fps: float, cfg: Config, track_cfg: Optio
     k, image, lmk = best
     still_cfg = dataclasses.replace(cfg, photometric=dataclasses.replace(cfg.photometric, enabled=False))
     head = HeadParams(track.identity, track.expression[k:k + 1], track.gaze[k:k + 1])
-    if track_cfg.still_identity:  # the shading of the texture frame refines the identity (track.still_identity)
-        track = refine_identity_on_frame(track, k, image, lmk, cfg)
+    if track_cfg.still_identity:  # the shading of the texture frame, then of other views, refines the identity
+        others = still_identity_views(views, k, sum(lm is not None for lm in lms), track_cfg)
+        del views
+        track = refine_identity_on_views(track, [(k, image, lmk)] + [(t, *v) for t, v in others], cfg, progress)
         head = HeadParams(track.identity, track.expression[k:k + 1], track.gaze[k:k + 1])
         timings["still_identity"] = time.perf_counter() - t0
         t0 = time.perf_counter()
@@ -189,4 +255,5 @@ def reconstruct_clip(frames: Iterable, fps: float, cfg: Config, track_cfg: Optio
 
 
 __all__ = ["ClipReconstruction", "reconstruct_clip", "refine_identity_on_frame", "texture_frame_score", "head_turn",
+           "YawFramePicker", "detected_view", "still_identity_views", "refine_identity_on_views",
            "head_yaw_pitch_roll", "DEFAULT_FPS"]

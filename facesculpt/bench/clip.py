@@ -367,18 +367,33 @@ def clip_photometric_pass(clip: SyntheticClip, seed: int, track, track_cfg, stil
     return refine_track(track, clip.crops, clip.landmarks, model, app, clip.fps, track_cfg, still_cfg.head_landmarks)
 
 
-def clip_still_identity(clip: SyntheticClip, seed: int, track, cfg=None, photo_noise: float = 2.0 / 255):
-    """``track.refine_identity_on_frame`` on a rendered clip's texture frame (chosen and rendered as
-    ``clip_photometric_pass`` does), with ``cfg`` (default the ``fast`` preset; its photometric stage is run
-    anyway). Returns the track with the refined identity."""
-    from facesculpt.track import refine_identity_on_frame
+def clip_still_identity(clip: SyntheticClip, seed: int, track, cfg=None, photo_noise: float = 2.0 / 255,
+                        track_cfg=None):
+    """``track.refine_identity_on_views`` on a rendered clip's texture frame (chosen and rendered as
+    ``clip_photometric_pass`` does) and the other views ``track_cfg`` (default ``cfg.track``) adds
+    (``TrackConfig.still_identity_yaws``, picked as ``track.reconstruct_clip`` picks them and rendered again), with
+    ``cfg`` (default the ``fast`` preset; its photometric stage is run anyway). Returns the track with the refined
+    identity."""
+    from facesculpt.face_model import fit_view
+    from facesculpt.track import YawFramePicker, detected_view, refine_identity_on_views, still_identity_views
 
     if cfg is None:
         from facesculpt.config import make_config
 
         cfg = make_config("fast")
+    track_cfg = cfg.track if track_cfg is None else track_cfg
     k, image = _texture_frame(clip, seed, photo_noise)
-    return refine_identity_on_frame(track, k, image, clip.landmarks[k], cfg)
+    views = YawFramePicker(track_cfg.still_identity_yaws)
+    canon = fit_view(load_face_model()).canonical
+    for t, lm in enumerate(clip.landmarks):
+        if lm is not None:
+            views.offer(t, detected_view(lm, canon)[1])
+    size = int(clip.camera.image_size[0])
+    have = sum(lm is not None for lm in clip.landmarks)
+    frames = [(k, image, clip.landmarks[k])] + [(t, clip_frame_image(clip, seed, t, photo_noise, size),
+                                                  clip.landmarks[t])
+                                                 for t, _ in still_identity_views(views, k, have, track_cfg)]
+    return refine_identity_on_views(track, frames, cfg)
 
 
 def run_clip_benchmark(seed: int, kind: str, frames: int, noise_px: float, track_cfg, lm_cfg, fps: float = 30.0,
@@ -398,7 +413,7 @@ def run_clip_benchmark(seed: int, kind: str, frames: int, noise_px: float, track
     track = track_landmarks(clip.landmarks, load_face_model(), clip.fps, lm_cfg, track_cfg)
     t1 = time.perf_counter()
     if rendered and track_cfg.still_identity:  # as track.reconstruct_clip: the texture frame's shading
-        track = clip_still_identity(clip, seed, track, still_cfg, photo_noise)
+        track = clip_still_identity(clip, seed, track, still_cfg, photo_noise, track_cfg)
     if photometric:
         if still_cfg is None:
             from facesculpt.config import make_config

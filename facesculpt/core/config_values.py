@@ -13,7 +13,7 @@ The rules (one place, so every stage config gets them without repeating them per
   a few have an upper bound too (``_RANGES``);
 - ``float`` fields take finite numbers; weights (``w_*``) are >= 0, learning rates (``lr_*``) > 0;
 - ``str`` fields with a fixed set of values are checked against it (``_CHOICES``);
-- ``tuple`` fields take a list of the same length;
+- ``tuple`` fields take a list of the same length (``tuple[float, ...]``: of numbers, any length);
 - a section (``photometric``, ``texture``, ...) takes only a mapping of its own fields.
 """
 from __future__ import annotations
@@ -167,6 +167,8 @@ def check_value(cfg: Any, name: str, value: Any, key: str | None = None) -> Any:
         if not isinstance(value, (list, tuple)) or (isinstance(current, tuple) and len(value) != len(current)
                                                      and ... not in typing.get_args(kind)):
             raise _bad(key, value, f"expected a list like {list(current)}")
+        if typing.get_args(kind) == (float, ...):  # a list of numbers of any length
+            return tuple(_as_float(key, v) for v in value)
         return tuple(value)
     return value
 

@@ -16,6 +16,8 @@ from ``fitting.photometric_stage`` (``render_view``, ``photo_region``, ``view_da
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
@@ -89,11 +91,14 @@ class JointFit:
 
 def fit_joint_photometric(views: Sequence[JointView], model: FaceModel, view: FitView, albedo0: torch.Tensor,
                           face_weight: torch.Tensor, cfg: PhotometricFitConfig, priors: HeadPriors = HeadPriors(),
-                          linear: bool = True, progress: Progress = None) -> JointFit:
+                          linear: bool = True, progress: Progress = None, free_identity: bool = False) -> JointFit:
     """Fit the shared identity, corrections and albedo and the per-photo expression, light (and pose
     unless held) to every photo in ``views`` at once (module docstring). ``albedo0`` (1, s, s, 3) the
     initial shared low-res albedo (linear with ``linear``); ``face_weight`` (F,) per render face (0 keeps
-    a face out of the photo loss). Adam, ``cfg.iterations`` steps, the single-photo stage's rates."""
+    a face out of the photo loss). Adam, ``cfg.iterations`` steps, the single-photo stage's rates.
+    ``free_identity``: the identity coefficients step at ``cfg.lr_identity`` (not ``cfg.lr_shape``) and every
+    step follows ``cfg.lr_schedule``, as the single-photo stage on the head (the caller passes its
+    ``lr_schedule_head``)."""
     if len(views) == 0:
         raise ValueError("fit_joint_photometric: no views")
     fits = [HeadShapeFit(model, view, v.head, priors) for v in views]
@@ -114,13 +119,16 @@ def fit_joint_photometric(views: Sequence[JointView], model: FaceModel, view: Fi
     tnorms = [(v.pose.translation / d).clone().requires_grad_(True) for v, d in zip(views, depth0)]
     albedo_low = initial_albedo_param(albedo0, linear)
     lr_pose = 0.0 if cfg.hold_pose_head else cfg.lr_pose
+    shape_groups = ([{"params": [ident], "lr": cfg.lr_identity}, {"params": [off] + expr, "lr": cfg.lr_shape}]
+                    if free_identity else [{"params": [ident, off] + expr, "lr": cfg.lr_shape}])
     opt = torch.optim.Adam([
         {"params": rotvecs, "lr": lr_pose},
         {"params": tnorms, "lr": lr_pose * 0.5},
-        {"params": [ident, off] + expr, "lr": cfg.lr_shape},
+        *shape_groups,
         {"params": lights, "lr": cfg.lr_light},
         {"params": [albedo_low], "lr": cfg.lr_albedo},
     ])
+    base_lr = [g["lr"] for g in opt.param_groups]
     tex_size = max(64, cfg.albedo_size * 4)
     backgrounds = [srgb_to_linear(v.target) if linear else v.target for v in views]
     w_landmark = cfg.w_landmark_head
@@ -167,6 +175,10 @@ def fit_joint_photometric(views: Sequence[JointView], model: FaceModel, view: Fi
             _, photo, lm, named = view_loss(i, p, coarse, rend, weights[i], states[i])
             t0.append((float(photo), float(lm), named))
     for it in range(cfg.iterations):
+        if free_identity and cfg.lr_schedule == "cosine":  # as photometric_stage.fit_photometric
+            fall = 0.5 * (1.0 + math.cos(math.pi * it / cfg.iterations))
+            for g, lr in zip(opt.param_groups, base_lr):
+                g["lr"] = lr * fall
         opt.zero_grad()
         total = shared_priors()
         for i, v in enumerate(views):

@@ -36,3 +36,71 @@ def test_still_identity_moves_only_the_identity_and_lowers_its_error(tracked):
     after = _identity_error(model, refined.identity, clip.identity)
     print(f"clip identity error {before:.3f} -> {after:.3f} mm")
     assert after < before - 0.1
+
+
+def test_yaw_frame_picker_keeps_the_nearest_frame_per_target_once():
+    from facesculpt.track import YawFramePicker
+
+    picker = YawFramePicker((-20.0, 20.0, -10.0, 10.0))
+    for position, yaw in enumerate([0.0, -19.0, 5.0, 21.0, -9.0, 12.0, -9.0, -30.0]):
+        picker.offer(position, yaw, payload=f"frame {position}")
+    # -20 -> 1 (-19), 20 -> 3 (21), -10 -> 4 (the first of the two -9s), 10 -> 5 (12)
+    assert picker.picked() == [(1, "frame 1"), (3, "frame 3"), (4, "frame 4"), (5, "frame 5")]
+    assert [p for p, _ in picker.picked(exclude=(3,), limit=2)] == [1, 4]
+
+
+def test_a_frame_nearest_two_targets_runs_once_and_short_clips_get_fewer_views():
+    from facesculpt.track import YawFramePicker, still_identity_views
+
+    picker = YawFramePicker((-20.0, 20.0, -10.0, 10.0))
+    for position, yaw in enumerate([0.0, 1.0, 2.0]):  # a clip that never turns
+        picker.offer(position, yaw)
+    assert [p for p, _ in picker.picked()] == [0, 2]  # -20 and -10 -> frame 0; 20 and 10 -> frame 2
+    cfg = TrackConfig(still_identity_per_view=24)
+    assert [p for p, _ in still_identity_views(picker, 0, 48, cfg)] == [2]  # the texture frame is not run twice
+    assert still_identity_views(picker, 1, 47, cfg) == [(0, None)]  # one view per 24 frames with a face
+    assert still_identity_views(picker, 1, 23, cfg) == []
+
+
+def test_reconstruct_clip_refines_on_the_texture_frame_and_the_picked_views(grace_hopper, monkeypatch):
+    """The video path refines the identity once, on the texture frame first and then the picked views, each a
+    different frame with its own image and landmarks."""
+    import numpy as np
+    from PIL import Image
+
+    import facesculpt.track as track_mod
+    from facesculpt.io.video import VideoFrame
+
+    calls = []
+
+    def fake_refine(track, views, cfg, progress=None):
+        calls.append([(k, image.shape, lmk) for k, image, lmk in views])
+        return dataclasses.replace(track, identity=track.identity + 1.0)
+
+    monkeypatch.setattr(track_mod, "refine_identity_on_views", fake_refine)
+    face = np.asarray(Image.fromarray(grace_hopper).resize((256, 300)))
+    frames = [np.roll(face, s, axis=1) for s in (0, 4, 8, 12)]
+    cfg = make_config("fast", **{"track.identity_frames": 2, "identity_metrics": False,
+                                 "track.still_identity_per_view": 1})
+    clip = track_mod.reconstruct_clip([VideoFrame(i, i / 30.0, im) for i, im in enumerate(frames)], 30.0, cfg)
+    assert len(calls) == 1
+    ks = [k for k, _, _ in calls[0]]
+    assert ks[0] == clip.texture_frame and len(ks) == len(set(ks)) >= 2
+    assert all(shape == face.shape for _, shape, _ in calls[0])
+    assert len({id(lmk) for _, _, lmk in calls[0]}) == len(ks)
+    cfg1 = make_config("fast", **{"track.identity_frames": 2, "identity_metrics": False,
+                                  "track.still_identity_per_view": 24})  # 4 frames: the texture frame alone
+    calls.clear()
+    track_mod.reconstruct_clip([VideoFrame(i, i / 30.0, im) for i, im in enumerate(frames)], 30.0, cfg1)
+    assert len(calls) == 1 and len(calls[0]) == 1
+
+
+def test_the_views_are_a_list_of_numbers_of_any_length():
+    from facesculpt.core.errors import ConfigError
+
+    assert make_config("fast", **{"track.still_identity_yaws": []}).track.still_identity_yaws == ()
+    assert make_config("fast", **{"track.still_identity_yaws": [5, -7.5]}).track.still_identity_yaws == (5.0, -7.5)
+    with pytest.raises(ConfigError, match="still_identity_yaws"):
+        make_config("fast", **{"track.still_identity_yaws": ["left"]})
+    with pytest.raises(ConfigError, match="still_identity_yaws"):
+        make_config("fast", **{"track.still_identity_yaws": 20})
