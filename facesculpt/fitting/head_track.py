@@ -138,12 +138,12 @@ class TrackConfig:
     Rendered, detected motion clips, seeds 0-3: identity 1.83 / 1.56 / 2.57 / 1.98 -> 1.42 / 1.16 / 1.78 /
     1.73 mm, expressions and jitter unchanged, one photometric stage per clip (docs/results.md, session 8).
     False: the landmark track's identity."""
-    still_identity_yaws: tuple[float, ...] = (-20.0, 20.0, -10.0, 10.0)
+    still_identity_yaws: tuple[float, ...] = (-20.0, 20.0, -10.0, 10.0, -30.0, 30.0, 0.0)
     """With ``still_identity``: the identity is refined on the texture frame together with the frames whose
     detected yaw (degrees, ``track.head_yaw_pitch_roll`` of the detected pose) lies nearest each of these (a frame
     nearest two, or the texture frame, counts once): the multi-photo fit's joint photometric stage over those
     views, the identity stepping as in the single-photo stage (``track.refine_identity_on_views``). Views from other
-    angles pin the depth that one view's shading leaves loose (rendered motion clips, seeds 0-3: 1.52 -> 1.14 mm;
+    angles pin the depth that one view's shading leaves loose (rendered motion clips, seeds 0-3: 1.52 -> 1.07 mm;
     docs/results.md, session 9). () = the texture frame alone."""
     still_identity_per_view: int = 24
     """At most one of ``still_identity_yaws``' views per this many frames with a face (the first ones in
