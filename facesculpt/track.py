@@ -139,19 +139,23 @@ def refine_identity_on_frame(track, k: int, image: np.ndarray, landmarks, cfg: C
     return dataclasses.replace(track, identity=refined.head.identity.detach().to(track.identity.dtype))
 
 
-def refine_identity_on_views(track, views: list, cfg: Config, progress: Progress = None):
+def refine_identity_on_views(track, views: list, cfg: Config, progress: Progress = None,
+                             iterations: Optional[int] = None):
     """``track`` with its identity refined on several of its frames at once: ``views`` [(k, image, landmarks)]
     (the texture frame first). One view: ``refine_identity_on_frame``. More: the joint photometric stage
     (``subject.joint_photometric``, the multi-photo fit's, with the identity stepping as in the single-photo
     stage: ``free_identity``) over the views, started from the track's pose, identity, expression and gaze in
-    each; the clip keeps the shared identity (``TrackConfig.still_identity_yaws``)."""
+    each; the clip keeps the shared identity (``TrackConfig.still_identity_yaws``). ``iterations``: the joint
+    stage's steps (default ``cfg.track.still_identity_iterations``)."""
     if len(views) == 1:
         return refine_identity_on_frame(track, *views[0], cfg)
     from facesculpt.core.determinism import repeatable_fit
     from facesculpt.face_model import load_face_model
     from facesculpt.subject import joint_photometric
 
-    refine_cfg = dataclasses.replace(cfg, photometric=dataclasses.replace(cfg.photometric, enabled=True))
+    steps = cfg.track.still_identity_iterations if iterations is None else iterations
+    refine_cfg = dataclasses.replace(cfg, photometric=dataclasses.replace(cfg.photometric, enabled=True,
+                                                                          iterations=steps))
     per = [(track.pose(k), track.head(k)) for k, _, _ in views]
     with torch.enable_grad(), repeatable_fit(cfg.threads, cfg.repeatable):  # as refine_identity_on_frame
         fitted, _ = joint_photometric([im for _, im, _ in views], [lm for _, _, lm in views], per, load_face_model(),
@@ -236,7 +240,8 @@ def reconstruct_clip(frames: Iterable, fps: float, cfg: Config, track_cfg: Optio
     if track_cfg.still_identity:  # the shading of the texture frame, then of other views, refines the identity
         others = still_identity_views(views, k, sum(lm is not None for lm in lms), track_cfg)
         del views
-        track = refine_identity_on_views(track, [(k, image, lmk)] + [(t, *v) for t, v in others], cfg, progress)
+        track = refine_identity_on_views(track, [(k, image, lmk)] + [(t, *v) for t, v in others], cfg, progress,
+                                         track_cfg.still_identity_iterations)
         head = HeadParams(track.identity, track.expression[k:k + 1], track.gaze[k:k + 1])
         timings["still_identity"] = time.perf_counter() - t0
         t0 = time.perf_counter()

@@ -393,7 +393,7 @@ def clip_still_identity(clip: SyntheticClip, seed: int, track, cfg=None, photo_n
     frames = [(k, image, clip.landmarks[k])] + [(t, clip_frame_image(clip, seed, t, photo_noise, size),
                                                   clip.landmarks[t])
                                                  for t, _ in still_identity_views(views, k, have, track_cfg)]
-    return refine_identity_on_views(track, frames, cfg)
+    return refine_identity_on_views(track, frames, cfg, iterations=track_cfg.still_identity_iterations)
 
 
 def run_clip_benchmark(seed: int, kind: str, frames: int, noise_px: float, track_cfg, lm_cfg, fps: float = 30.0,

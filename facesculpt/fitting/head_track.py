@@ -143,8 +143,12 @@ class TrackConfig:
     detected yaw (degrees, ``track.head_yaw_pitch_roll`` of the detected pose) lies nearest each of these (a frame
     nearest two, or the texture frame, counts once): the multi-photo fit's joint photometric stage over those
     views, the identity stepping as in the single-photo stage (``track.refine_identity_on_views``). Views from other
-    angles pin the depth that one view's shading leaves loose (rendered motion clips, seeds 0-3: 1.52 -> 1.07 mm;
+    angles pin the depth that one view's shading leaves loose (rendered motion clips, seeds 0-3: 1.52 -> 1.01 mm;
     docs/results.md, session 9). () = the texture frame alone."""
+    still_identity_iterations: int = 100
+    """Adam steps of the joint stage over ``still_identity_yaws``' views (the texture frame alone gets the
+    single-photo stage's ``photometric.iterations``). Rendered motion clips, seeds 0-3, 8 views: 60 steps 1.07 mm
+    mean, 100 steps 1.01 (docs/results.md, session 9)."""
     still_identity_per_view: int = 24
     """At most one of ``still_identity_yaws``' views per this many frames with a face (the first ones in
     their order), so a short clip does not pay for them: each adds about a single-photo stage's time (3 s)."""

@@ -73,7 +73,8 @@ def test_reconstruct_clip_refines_on_the_texture_frame_and_the_picked_views(grac
 
     calls = []
 
-    def fake_refine(track, views, cfg, progress=None):
+    def fake_refine(track, views, cfg, progress=None, iterations=None):
+        assert iterations == cfg.track.still_identity_iterations
         calls.append([(k, image.shape, lmk) for k, image, lmk in views])
         return dataclasses.replace(track, identity=track.identity + 1.0)
 
