@@ -149,9 +149,10 @@ class TrackConfig:
     """Adam steps of the joint stage over ``still_identity_yaws``' views (the texture frame alone gets the
     single-photo stage's ``photometric.iterations``). Rendered motion clips, seeds 0-3, 8 views: 60 steps 1.07 mm
     mean, 100 steps 1.01 (docs/results.md, session 9)."""
-    still_identity_per_view: int = 24
+    still_identity_per_view: int = 30
     """At most one of ``still_identity_yaws``' views per this many frames with a face (the first ones in
-    their order), so a short clip does not pay for them: each adds about a single-photo stage's time (3 s)."""
+    their order), so a short clip does not pay for them: each view adds about 4.5 s with 100 steps, at most
+    0.15 s a frame (a 72-frame clip of the bundled photo took 0.52 s a frame with one view per 24 frames)."""
 
 
 @dataclass(frozen=True)
