@@ -412,7 +412,7 @@ def run_clip_benchmark(seed: int, kind: str, frames: int, noise_px: float, track
     t0, c0 = time.perf_counter(), time.process_time()
     track = track_landmarks(clip.landmarks, load_face_model(), clip.fps, lm_cfg, track_cfg)
     t1 = time.perf_counter()
-    if rendered and track_cfg.still_identity:  # as track.reconstruct_clip: the texture frame's shading
+    if rendered and track_cfg.still_identity:  # as track.reconstruct_clip: the views' shading
         track = clip_still_identity(clip, seed, track, still_cfg, photo_noise, track_cfg)
     if photometric:
         if still_cfg is None:

@@ -17,7 +17,6 @@ from ``fitting.photometric_stage`` (``render_view``, ``photo_region``, ``view_da
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
