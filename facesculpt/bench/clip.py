@@ -338,15 +338,17 @@ def evaluate_clip(clip: SyntheticClip, track, seconds: float) -> dict:
 
 
 def _texture_frame(clip: SyntheticClip, seed: int, photo_noise: float):
-    """(k, image): the frame ``track.reconstruct_clip`` takes for the texture (``track.texture_frame_score``
-    over the frames with a face), rendered again (``clip_frame_image``)."""
+    """(k, image, yaws): the frame ``track.reconstruct_clip`` takes for the texture (``track.texture_frame_score``
+    over the frames with a face), rendered again (``clip_frame_image``), and each such frame's detected yaw
+    (degrees; ``track.detected_view``, which gives both from one pose)."""
     from facesculpt.face_model import fit_view
-    from facesculpt.track import texture_frame_score
+    from facesculpt.track import detected_view
 
     canon = fit_view(load_face_model()).canonical
-    have = [t for t, lm in enumerate(clip.landmarks) if lm is not None]
-    k = min(have, key=lambda t: texture_frame_score(clip.landmarks[t], canon))
-    return k, clip_frame_image(clip, seed, k, photo_noise, int(clip.camera.image_size[0]))
+    views = {t: detected_view(lm, canon) for t, lm in enumerate(clip.landmarks) if lm is not None}
+    k = min(views, key=lambda t: views[t][0])
+    return k, clip_frame_image(clip, seed, k, photo_noise, int(clip.camera.image_size[0])), \
+        {t: yaw for t, (_, yaw) in views.items()}
 
 
 def clip_photometric_pass(clip: SyntheticClip, seed: int, track, track_cfg, still_cfg, photo_noise: float = 2.0 / 255):
@@ -360,7 +362,7 @@ def clip_photometric_pass(clip: SyntheticClip, seed: int, track, track_cfg, stil
     from facesculpt.pipeline import reconstruct_head
 
     model = load_face_model()
-    k, image = _texture_frame(clip, seed, photo_noise)
+    k, image, _ = _texture_frame(clip, seed, photo_noise)
     still_cfg = dataclasses.replace(still_cfg, photometric=dataclasses.replace(still_cfg.photometric, enabled=False))
     still = reconstruct_head(image, clip.landmarks[k], still_cfg, fixed=(track.pose(k), track.head(k)))
     app = appearance_from_reconstruction(still, track_cfg.photometric)
@@ -374,25 +376,21 @@ def clip_still_identity(clip: SyntheticClip, seed: int, track, cfg=None, photo_n
     (``TrackConfig.still_identity_yaws``, picked as ``track.reconstruct_clip`` picks them and rendered again), with
     ``cfg`` (default the ``fast`` preset; its photometric stage is run anyway). Returns the track with the refined
     identity."""
-    from facesculpt.face_model import fit_view
-    from facesculpt.track import YawFramePicker, detected_view, refine_identity_on_views, still_identity_views
+    from facesculpt.track import YawFramePicker, refine_identity_on_views, still_identity_views
 
     if cfg is None:
         from facesculpt.config import make_config
 
         cfg = make_config("fast")
     track_cfg = cfg.track if track_cfg is None else track_cfg
-    k, image = _texture_frame(clip, seed, photo_noise)
+    k, image, yaws = _texture_frame(clip, seed, photo_noise)
     views = YawFramePicker(track_cfg.still_identity_yaws)
-    canon = fit_view(load_face_model()).canonical
-    for t, lm in enumerate(clip.landmarks):
-        if lm is not None:
-            views.offer(t, detected_view(lm, canon)[1])
+    for t, yaw in yaws.items():  # in frame order, as the tracker offers them
+        views.offer(t, yaw)
     size = int(clip.camera.image_size[0])
-    have = sum(lm is not None for lm in clip.landmarks)
     frames = [(k, image, clip.landmarks[k])] + [(t, clip_frame_image(clip, seed, t, photo_noise, size),
                                                   clip.landmarks[t])
-                                                 for t, _ in still_identity_views(views, k, have, track_cfg)]
+                                                 for t, _ in still_identity_views(views, k, len(yaws), track_cfg)]
     return refine_identity_on_views(track, frames, cfg, iterations=track_cfg.still_identity_iterations)
 
 

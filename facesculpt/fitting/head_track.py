@@ -151,8 +151,9 @@ class TrackConfig:
     mean, 100 steps 1.01 (docs/results.md, session 9)."""
     still_identity_per_view: int = 30
     """At most one of ``still_identity_yaws``' views per this many frames with a face (the first ones in
-    their order), so a short clip does not pay for them: each view adds about 4.5 s with 100 steps, at most
-    0.15 s a frame (a 72-frame clip of the bundled photo took 0.52 s a frame with one view per 24 frames)."""
+    their order), so a short clip does not pay for them: with 100 steps the joint stage took 17.4 s over 3 views
+    and 18.2 s over 4 on a 72-frame clip of the bundled photo (about 0.2 s a frame at one extra view per 30 frames;
+    with one per 24 that clip took 0.52 s a frame in all, 0.46 with one per 30; docs/results.md, session 9)."""
 
 
 @dataclass(frozen=True)

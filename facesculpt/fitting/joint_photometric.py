@@ -16,7 +16,6 @@ from ``fitting.photometric_stage`` (``render_view``, ``photo_region``, ``view_da
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
@@ -36,6 +35,7 @@ from facesculpt.fitting.photometric_stage import (
     light_unit,
     photo_region,
     render_view,
+    schedule_steps,
     view_data_terms,
 )
 from facesculpt.structures import Camera, Pose
@@ -174,10 +174,8 @@ def fit_joint_photometric(views: Sequence[JointView], model: FaceModel, view: Fi
             _, photo, lm, named = view_loss(i, p, coarse, rend, weights[i], states[i])
             t0.append((float(photo), float(lm), named))
     for it in range(cfg.iterations):
-        if free_identity and cfg.lr_schedule == "cosine":  # as photometric_stage.fit_photometric
-            fall = 0.5 * (1.0 + math.cos(math.pi * it / cfg.iterations))
-            for g, lr in zip(opt.param_groups, base_lr):
-                g["lr"] = lr * fall
+        if free_identity:  # as photometric_stage.fit_photometric
+            schedule_steps(opt, base_lr, cfg.lr_schedule, it, cfg.iterations)
         opt.zero_grad()
         total = shared_priors()
         for i, v in enumerate(views):

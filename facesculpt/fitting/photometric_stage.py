@@ -107,6 +107,16 @@ def light_prior(light: torch.Tensor, light0: torch.Tensor, dc0: torch.Tensor, cf
     return cfg.w_light_reg * ((light - light0) / dc0).pow(2).sum()
 
 
+def schedule_steps(opt: torch.optim.Optimizer, base_lr: list, schedule: str, it: int, iterations: int) -> None:
+    """Set the step of every group of ``opt`` for iteration ``it`` of ``iterations`` under ``schedule``
+    (``PhotometricFitConfig.lr_schedule``): "constant" leaves ``base_lr`` as set; "cosine" lets each fall from
+    its ``base_lr`` to 0 along half a cosine (the last step is small)."""
+    if schedule == "cosine":
+        fall = 0.5 * (1.0 + math.cos(math.pi * it / iterations))
+        for g, lr in zip(opt.param_groups, base_lr):
+            g["lr"] = lr * fall
+
+
 def fit_photometric(
     target: torch.Tensor,
     landmarks_xy: torch.Tensor,
@@ -242,10 +252,7 @@ def fit_photometric(
         raise ConfigError(f"photometric.lr_schedule must be 'constant' or 'cosine', got {cfg.lr_schedule!r}")
     base_lr = [g["lr"] for g in opt.param_groups]
     for it in range(cfg.iterations):
-        if cfg.lr_schedule == "cosine":  # half a cosine from the set steps to 0 (the last step is small)
-            fall = 0.5 * (1.0 + math.cos(math.pi * it / cfg.iterations))
-            for g, lr in zip(opt.param_groups, base_lr):
-                g["lr"] = lr * fall
+        schedule_steps(opt, base_lr, cfg.lr_schedule, it, cfg.iterations)
         opt.zero_grad()
         p, coarse, rend = render()
         state["step"] = it
