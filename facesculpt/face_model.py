@@ -34,6 +34,8 @@ PART_FACE, PART_HEAD_NECK, PART_MOUTH_SOCKET, PART_EYE_SOCKET_LEFT, PART_EYE_SOC
 PART_GUMS, PART_TEETH, PART_EYEBALL_LEFT, PART_EYEBALL_RIGHT = 5, 6, 7, 8
 
 ASSET = "ict_head.npz"
+#: mediapipe's measured response to identity and expression (``tools/measure_landmark_response.py``)
+RESPONSE_ASSET = "mediapipe_response.npz"
 #: ``FitView.dense_face_region`` label of face-part triangles outside the narrow face area
 REGION_OUTER = 3
 
@@ -73,6 +75,10 @@ class Embedding:
     ``facesculpt.fitting.landmark_bias.landmark_bias(bias, bias_limits, R, centre)``.
     bias_limits: (2,) float or None — the largest |sin(yaw)|, |sin(pitch)| the renders covered (the
     polynomial is evaluated clamped to them).
+    response_identity, response_expression: (K, N, 3), (E, N, 3) float or None — how a detector's
+    points move, beyond the embedded surface points, per unit identity coefficient and expression
+    weight (model frame, cm), measured on renders of the model by ``tools/measure_landmark_response.py``
+    (asset ``RESPONSE_ASSET``); ``FaceModel.landmark_model(name, detector=True)`` adds them.
     """
 
     faces: torch.Tensor
@@ -80,6 +86,8 @@ class Embedding:
     sigma: Optional[torch.Tensor] = None
     bias: Optional[torch.Tensor] = None
     bias_limits: Optional[torch.Tensor] = None
+    response_identity: Optional[torch.Tensor] = None
+    response_expression: Optional[torch.Tensor] = None
 
     def __len__(self) -> int:
         return int(self.faces.shape[0])
@@ -213,9 +221,13 @@ class FaceModel:
         tri = self.faces[emb.faces]  # (N, 3)
         return (verts[:, tri] * emb.bary.to(verts.dtype)[None, :, :, None]).sum(2)
 
-    def landmark_model(self, name: str):
+    def landmark_model(self, name: str, response: str = "off"):
         """Linear model of the embedded points: (mean (N, 3), identity (K, N, 3), expression (E, N, 3)),
-        eyeball points not rotated (gaze is applied by ``vertices``)."""
+        eyeball points not rotated (gaze is applied by ``vertices``).
+
+        ``response``: where a detector puts the points rather than the fixed surface points: "expression"
+        adds the embedding's measured response to expression to the expression basis, "both" also its
+        response to identity to the identity basis, "off" neither (no change when the embedding has none)."""
         emb = self.landmarks[name]
         tri = self.faces[emb.faces]
         w = emb.bary[:, :, None]
@@ -223,7 +235,27 @@ class FaceModel:
         def pick(x):
             return (x[..., tri, :] * w).sum(-2)
 
-        return pick(self.template), pick(self.identity_basis), pick(self.expression_basis)
+        idb, exb = pick(self.identity_basis), pick(self.expression_basis)
+        ri, re_ = _responses(emb, response)
+        if ri is not None:
+            idb = idb + ri.to(idb.dtype)
+        if re_ is not None:
+            exb = exb + re_.to(exb.dtype)
+        return pick(self.template), idb, exb
+
+    def detector_offsets(self, params: "HeadParams", name: str = "mediapipe", response: str = "both") -> torch.Tensor:
+        """(B, N, 3) where a detector's points lie relative to the embedded points ``points(vertices(params))``
+        in the model frame: the embedding's measured responses (``response`` as in ``landmark_model``; zeros
+        when it has none)."""
+        emb = self.landmarks[name]
+        B, N = params.identity.shape[0], len(emb)
+        out = torch.zeros(B, N, 3, dtype=params.identity.dtype)
+        ri, re_ = _responses(emb, response)
+        if ri is not None:
+            out = out + torch.einsum("bk,knc->bnc", params.identity, ri.to(out.dtype))
+        if re_ is not None:
+            out = out + torch.einsum("be,enc->bnc", params.expression, re_.to(out.dtype))
+        return out
 
     @functools.lru_cache(maxsize=None)
     def render_mesh(self, parts: tuple = (PART_FACE,)) -> RenderMesh:
@@ -418,6 +450,37 @@ def gaze_matrix(yaw_pitch: torch.Tensor) -> torch.Tensor:
     return Ry @ Rx
 
 
+#: values of ``response`` (``landmark_model``, ``HeadLandmarkConfig.detector_response``)
+RESPONSE_MODES = ("off", "expression", "both")
+
+
+def _responses(emb: Embedding, response: str) -> tuple:
+    """(identity response or None, expression response or None) of ``emb`` used under ``response``."""
+    if response not in RESPONSE_MODES:
+        from facesculpt.core.errors import ConfigError
+
+        raise ConfigError(f"detector response must be one of {', '.join(RESPONSE_MODES)}, got {response!r}")
+    return (emb.response_identity if response == "both" else None,
+            emb.response_expression if response != "off" else None)
+
+
+def _load_response(faces: np.ndarray, bary: np.ndarray) -> tuple:
+    """(identity (K, N, 3), expression (E, N, 3)) float32 tensors of ``RESPONSE_ASSET``, or (None, None)
+    when the package has none. It must have been measured on this embedding."""
+    ref = resources.files("facesculpt") / "assets" / RESPONSE_ASSET
+    if not ref.is_file():
+        return None, None
+    try:
+        with resources.as_file(ref) as path, np.load(path) as d:
+            z = {k: d[k] for k in d.files}
+    except (OSError, ValueError) as e:
+        raise AssetError(f"asset {RESPONSE_ASSET} unreadable ({e}); reinstall facesculpt") from e
+    if not (np.array_equal(z["embedding_faces"], faces) and np.allclose(z["embedding_bary"], bary, atol=1e-6)):
+        raise AssetError(f"asset {RESPONSE_ASSET} was measured on another mediapipe embedding; rerun "
+                         "tools/measure_landmark_response.py --fit")
+    return tuple(torch.from_numpy(z[k].astype(np.float32)) for k in ("identity", "expression"))
+
+
 @functools.lru_cache(maxsize=1)
 def load_face_model() -> FaceModel:
     """The packaged head model (read once, cached)."""
@@ -431,11 +494,13 @@ def load_face_model() -> FaceModel:
     V = z["template"].shape[0]
     narrow = np.zeros(V, dtype=bool)
     narrow[: int(z["narrow_face_last"]) + 1] = True
+    resp = _load_response(z["lmk_mediapipe_faces"], z["lmk_mediapipe_bary"])
     lm = {
         "mediapipe": Embedding(t(z["lmk_mediapipe_faces"].astype(np.int64)), t(z["lmk_mediapipe_bary"]),
                                t(z["lmk_mediapipe_sigma"]) if "lmk_mediapipe_sigma" in z else None,
                                t(z["lmk_mediapipe_bias"]) if "lmk_mediapipe_bias" in z else None,
-                               t(z["lmk_mediapipe_bias_limits"]) if "lmk_mediapipe_bias_limits" in z else None),
+                               t(z["lmk_mediapipe_bias_limits"]) if "lmk_mediapipe_bias_limits" in z else None,
+                               *resp),
         "ibug68": Embedding(t(z["lmk_ibug68_faces"].astype(np.int64)), t(z["lmk_ibug68_bary"])),
     }
     return FaceModel(

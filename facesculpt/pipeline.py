@@ -490,7 +490,7 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
             # the landmark term compares with the detections minus mediapipe's view bias at stage 1's pose
             from facesculpt.fitting.regress_init import debiased_landmarks
 
-            lm_db = debiased_landmarks(landmarks, model, pose, head)
+            lm_db = debiased_landmarks(landmarks, model, pose, head, cam, cfg.head_landmarks.detector_response)
             lm_xy = (lm_db.points[None, :n_pts, :2] - torch.tensor([x0, y0])) * (R / side)
         from dataclasses import replace as dc_replace
 

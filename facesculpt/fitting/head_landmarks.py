@@ -101,6 +101,15 @@ class HeadLandmarkConfig:
     than with the bare projection of a fixed surface point. Re-evaluated every iteration; no effect
     when the embedding has no bias. Measured in docs/results.md (issues 10/11/14/16, view-dependent
     landmark bias)."""
+    detector_response: str = "off"
+    """Explain the detections with where mediapipe puts its points rather than with fixed surface
+    points: "expression" adds the embedding's measured response to expression (mediapipe moves its
+    points by a fraction of what the surface moves, differently per channel; measured on renders of
+    the model by ``tools/measure_landmark_response.py``) to the landmark model's expression basis,
+    "both" also its response to identity, "off" neither. Off: on rendered photos neither lowered the
+    shape error, and on rendered clips "expression" revived a few channels but raised the expression
+    MAE and the still jitter past their targets (docs/results.md, "The detector's response", session 10).
+    The video tracker follows this setting too."""
     fit_identity: bool = True
     """Fit the identity coefficients (False: the mean head)."""
     fit_expression: bool = True
@@ -136,7 +145,7 @@ def fit_head_landmarks(landmarks: Landmarks, model: FaceModel, pose: Pose, camer
 
         raise ConfigError(f"head_landmarks.active_set must be 'step' or 'gradient', got {cfg.active_set!r}")
     dt = torch.float64
-    mean, idb, exb = (x.to(dt) for x in model.landmark_model("mediapipe"))
+    mean, idb, exb = (x.to(dt) for x in model.landmark_model("mediapipe", response=cfg.detector_response))
     N = mean.shape[0]
     K, E = idb.shape[0], exb.shape[0]
     # eyeball centres as a linear function of identity: template centre + mean identity shift

@@ -211,7 +211,7 @@ def _identity_steps(model: FaceModel, frames: list, identity: torch.Tensor, came
     point_sigma: weight the points by their measured spread as stage 1 does (``lm_cfg.point_sigma``
     "view" only; False: every point 1, the clip tracker's behaviour)."""
     dt = torch.float64
-    mean, idb, exb = (x.to(dt) for x in model.landmark_model("mediapipe"))
+    mean, idb, exb = (x.to(dt) for x in model.landmark_model("mediapipe", response=lm_cfg.detector_response))
     N, K = mean.shape[0], idb.shape[0]
     keep = torch.ones(N, dtype=torch.bool)
     keep[list(IRIS_LEFT + IRIS_RIGHT)] = False

@@ -165,18 +165,26 @@ def trained_on_biased_points() -> bool:
     return bool(noise.get("view_bias", False))
 
 
-def debiased_landmarks(landmarks: Landmarks, model: FaceModel, pose: Pose, head: HeadParams) -> Landmarks:
+def debiased_landmarks(landmarks: Landmarks, model: FaceModel, pose: Pose, head: HeadParams,
+                       camera: Optional[Camera] = None, response: str = "off") -> Landmarks:
     """``landmarks`` with mediapipe's view-dependent offset (the embedding's ``bias``) at ``pose`` and
-    ``head`` subtracted from the 478 points' x, y (depth and box kept)."""
+    ``head`` subtracted from the 478 points' x, y (depth and box kept). With ``camera`` and ``response``
+    ("expression" or "both", ``head_landmarks.detector_response``), also the detector's measured response
+    to ``head``'s expression (and identity), projected: what is left is where the embedded surface points
+    should project."""
     from facesculpt.fitting.landmark_bias import embedding_offsets
 
     emb = model.landmarks["mediapipe"]
     with torch.no_grad():
         X = pose.apply(model.points(model.vertices(head), "mediapipe"))[0]
-        off = embedding_offsets(emb, pose.matrix()[0].double(), X)
+        off = embedding_offsets(emb, pose.matrix()[0].double(), X) * float(landmarks.size)
+        if camera is not None and response != "off":
+            d = model.detector_offsets(head, response=response)  # (1, N, 3) model frame
+            Xd = X + (d[0].to(X.dtype) @ pose.matrix()[0].to(X.dtype).T)
+            off = off + (camera.project(Xd[None])[0] - camera.project(X[None])[0]).to(off.dtype)
     p = landmarks.points.clone()
     n = min(p.shape[0], off.shape[0])
-    p[:n, :2] = p[:n, :2] - (off[:n] * float(landmarks.size)).to(p.dtype)
+    p[:n, :2] = p[:n, :2] - off[:n].to(p.dtype)
     return replace(landmarks, points=p)
 
 
@@ -193,7 +201,8 @@ def fit_head_from_regressor(landmarks: Landmarks, model: FaceModel, camera: Came
             and not trained_on_biased_points()):
         # the regressor was trained on unbiased points: regress again from the detections minus
         # mediapipe's view-dependent offset at its first pose (``head_landmarks.view_bias``)
-        landmarks_in = debiased_landmarks(landmarks, model, pose, head)
+        landmarks_in = debiased_landmarks(landmarks, model, pose, head, camera,
+                                          getattr(lm_cfg, "detector_response", "off"))
         pose, head = regress_head(landmarks_in, model, camera, cfg.pose_iterations, cfg.expression_floor, stats)
     if cfg.polish_iterations <= 0:
         return pose, head, {**stats, "iterations": 0}

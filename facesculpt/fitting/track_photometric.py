@@ -311,7 +311,8 @@ def refine_track(track, crops: Sequence[Optional[FrameCrop]], landmarks: Sequenc
             from facesculpt.fitting.regress_init import debiased_landmarks
 
             lmk = debiased_landmarks(lmk, model, pose, HeadParams(track.identity, track.raw_expression[t:t + 1],
-                                                                  track.raw_gaze[t:t + 1]))
+                                                                  track.raw_gaze[t:t + 1]),
+                                     track.camera, lm_cfg.detector_response)
         _, e, _ = fitter.fit(crops[t], track.camera, pose, track.raw_expression[t:t + 1], lmk, track.raw_gaze[t:t + 1])
         ex[t] = e[0].numpy()
         if progress is not None:
