@@ -29,6 +29,8 @@ def cmd_train_regressor(args) -> int:
         cfg = replace(cfg, val_size=args.val_size)
     if args.val_every is not None:
         cfg = replace(cfg, val_every=args.val_every)
+    if args.detector_response != "off":
+        cfg = replace(cfg, data=replace(cfg.data, noise=replace(cfg.data.noise, detector_response=args.detector_response)))
     rank = int(os.environ.get("RANK", "0"))
     bar = None
     if rank == 0 and not args.quiet:
@@ -72,6 +74,9 @@ def register(sub) -> None:
     r.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 1e-3)")
     r.add_argument("--val-size", type=int, default=None, help="validation faces (default 512)")
     r.add_argument("--val-every", type=int, default=None, help="validate every N steps (default 500)")
+    r.add_argument("--detector-response", choices=("off", "expression", "both"), default="off",
+                   help="train on points moved by mediapipe's measured response to the face's expression (and "
+                        "identity) (default off: the shipped weights)")
     r.add_argument("--no-resume", action="store_true", help="start over even if OUT has a checkpoint")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_train_regressor)

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from facesculpt.core.conventions import MODEL_TO_CV
-from facesculpt.face_model import PART_EYEBALL_LEFT, PART_EYEBALL_RIGHT, FaceModel, gaze_matrix
+from facesculpt.face_model import PART_EYEBALL_LEFT, PART_EYEBALL_RIGHT, FaceModel, HeadParams, gaze_matrix
 from facesculpt.fitting.head_landmarks import FACE_OVAL, IRIS_LEFT, IRIS_RIGHT
 
 #: samples per chunk: the unit of data generation (and of sharding across processes)
@@ -67,6 +67,11 @@ class LandmarkNoise:
     ``regressor.debias_input`` pass). Ignored when the embedding has no bias. Off by default: weights
     trained with it regress better alone but gave a worse ``default`` fit (docs/results.md, issue 14
     session 5), so the shipped weights are trained without it."""
+    detector_response: str = "off"
+    """Move the points by mediapipe's measured response to the sample's identity and expression (the
+    embedding's ``response_*``, ``tools/measure_landmark_response.py``): "off", "expression" or "both"
+    (``FaceModel.landmark_model``'s ``response``), so the regressor learns where the detector puts the
+    points of this face. Off for the shipped weights (docs/results.md, session 10)."""
 
 
 @dataclass(frozen=True)
@@ -205,6 +210,8 @@ def sample_chunk(model: FaceModel, cfg: SampleConfig, seed: int, n: int = CHUNK)
     verg = uni(0.0, 0.03)
     gaze = torch.stack([torch.stack([gy - verg, gp], -1), torch.stack([gy + verg, gp], -1)], 1)
     P = landmark_points(model, identity, expression, gaze)
+    if cfg.noise.detector_response != "off":
+        P = P + model.detector_offsets(HeadParams(identity, expression, gaze), response=cfg.noise.detector_response)
 
     d2r = math.pi / 180
     R = MODEL_TO_CV[None] @ _euler_batch(uni(-cfg.yaw_max, cfg.yaw_max) * d2r, uni(-cfg.pitch_max, cfg.pitch_max) * d2r,

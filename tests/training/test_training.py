@@ -82,6 +82,25 @@ def test_generator_adds_the_detector_bias(model):
     assert not trained_on_biased_points()
 
 
+def test_generator_adds_the_detector_response(model):
+    """``LandmarkNoise.detector_response``: without noise, the points are the projections of the embedded points
+    plus mediapipe's measured response to the sample's expression ("expression") and identity ("both")."""
+    from facesculpt.face_model import HeadParams
+    from facesculpt.training.data import LandmarkNoise
+
+    kw = dict(point=0, oval=0, hidden=0, smooth=0, silhouette=0)
+    plain = sample_chunk(model, SampleConfig(noise=LandmarkNoise(**kw)), 5, n=4)
+    for mode in ("expression", "both"):
+        moved = sample_chunk(model, SampleConfig(noise=LandmarkNoise(detector_response=mode, **kw)), 5, n=4)
+        assert torch.equal(plain.identity, moved.identity) and torch.equal(plain.expression, moved.expression)
+        P = landmark_points(model, plain.identity, plain.expression, plain.gaze)
+        P = P + model.detector_offsets(HeadParams(plain.identity, plain.expression, plain.gaze), response=mode)
+        X = P @ moved.rotation.transpose(1, 2) + moved.translation[:, None]
+        uv = X[..., :2] / X[..., 2:3] * moved.focal[:, None, None] + 0.5 * SampleConfig().image_size
+        assert torch.allclose(moved.points[..., :2], uv, atol=1e-2), mode
+        assert float((moved.points[..., :2] - plain.points[..., :2]).norm(dim=-1).mean()) > 0.3, mode  # pixels
+
+
 def test_few_steps_lower_the_loss(model, tmp_path):
     from facesculpt.models.regressor import frontalise
     from facesculpt.training.data import mean_frontal
