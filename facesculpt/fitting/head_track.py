@@ -118,7 +118,9 @@ class TrackConfig:
     w_expression_l1: float = 5e-7
     """L1 weight on the expression in the per-frame fits (the still photo's stage 1 uses 5e-6, at
     which a blink, a brow or a sideways jaw, which move few of the 478 points, stay at 0: their cost
-    exceeds the landmark error they remove; docs/tracking.md)."""
+    exceeds the landmark error they remove; docs/tracking.md). On clips rendered and detected by
+    mediapipe 2e-6 halves the expression MAE and lowers the still jitter, but on projected points it
+    leaves five eye channels at 0: a trade-off, measured in docs/results.md (session 10)."""
     w_expression_l2: float = 3e-7
     """L2 weight on the expression in the per-frame fits (stage 1 uses 3e-6)."""
     active_set: str = "gradient"
