@@ -147,13 +147,15 @@ def _occluded_on(occluded: tuple, x0: float, y0: float, side: float, R: int) -> 
     return out & inside
 
 
-def evaluate(image: np.ndarray, rec: "Reconstruction", topo, identity: bool = True, view_bias: bool = False) -> dict:
+def evaluate(image: np.ndarray, rec: "Reconstruction", topo, identity: bool = True, view_bias: bool = False,
+             response: str = "off") -> dict:
     """In-view metrics: the exported albedo rendered with the fitted light and camera vs the photo,
     over the rendered skin region of a square face crop; the normalised landmark error; with
     ``identity``, the identity distances of ``facesculpt.metrics.identity.identity_metrics``.
     ``view_bias``: the landmark error compares the detections with the projected points plus the
     detector's expected offset at the fitted pose (``head_landmarks.view_bias``, head model only),
-    i.e. with what the fit matched."""
+    i.e. with what the fit matched; ``response`` (``head_landmarks.detector_response``): likewise plus the
+    detector's measured response to the fitted head's identity and expression."""
     x0, y0, side = rec.crop
     R = int(min(METRIC_CROP_MAX, max(64, round(side))))
     target = to_tensor(crop_resize(image, x0, y0, side, R))
@@ -172,7 +174,11 @@ def evaluate(image: np.ndarray, rec: "Reconstruction", topo, identity: bool = Tr
 
         pred = to_display(rend.image, rec.maps.linear).clamp(0, 1)
         full_cam = rec.params.camera
-        uv_all = full_cam.project(rec.params.pose.apply(rec.coarse))[0]
+        coarse = rec.coarse
+        if response != "off" and getattr(rec, "head", None) is not None and hasattr(topo, "model") \
+                and coarse.shape[1] == len(topo.model.landmarks["mediapipe"]):
+            coarse = coarse + topo.model.detector_offsets(rec.head, response=response).to(coarse.dtype)
+        uv_all = full_cam.project(rec.params.pose.apply(coarse))[0]
         emb = topo.model.landmarks["mediapipe"] if (view_bias and hasattr(topo, "model")) else None
         if emb is not None and emb.bias is not None and uv_all.shape[0] == emb.bias.shape[0]:
             from facesculpt.fitting.landmark_bias import embedding_offsets
@@ -243,7 +249,7 @@ def _detail_and_metrics(image: np.ndarray, rec: "Reconstruction", surface, cfg: 
         rec.timings["detail"] = time.perf_counter() - t
     t = time.perf_counter()
     rec.metrics = evaluate(image, rec, surface, identity=cfg.identity_metrics,
-                           view_bias=cfg.head_landmarks.view_bias)
+                           view_bias=cfg.head_landmarks.view_bias, response=cfg.head_landmarks.detector_response)
     rec.timings["metrics"] = time.perf_counter() - t
     return rec
 

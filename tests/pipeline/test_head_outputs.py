@@ -84,3 +84,23 @@ def test_head_tile_is_filled(head_out):
     grey = (np.abs(a[..., 0] - a[..., 1]) < 2) & (np.abs(a[..., 1] - a[..., 2]) < 2)
     assert grey.mean() < 0.01
     assert (a[..., 0] >= a[..., 2] - 5).mean() > 0.99
+
+
+def test_quality_gate_compares_what_the_fit_matched_with_the_response(head_out, astronaut):
+    """``pipeline.evaluate``'s landmark error with ``response`` adds the detector's measured response at the fitted
+    head to the projected points (as the fit does under ``head_landmarks.detector_response``): the error moves,
+    by less than the response itself, and "off" reproduces the stored metric."""
+    import torch
+
+    from facesculpt.face_model import fit_view
+    from facesculpt.pipeline import evaluate
+
+    rec, _ = head_out
+    topo = fit_view(rec.model)
+    off = evaluate(astronaut, rec, topo, identity=False, view_bias=True)["landmark_error_iod"]
+    both = evaluate(astronaut, rec, topo, identity=False, view_bias=True, response="both")["landmark_error_iod"]
+    assert abs(off - rec.metrics["landmark_error_iod"]) < 1e-6
+    assert both != off
+    with torch.no_grad():
+        shift = rec.model.detector_offsets(rec.head).norm(dim=-1).mean()  # cm, model frame
+    assert float(shift) > 0.01 and abs(both - off) < 0.05
