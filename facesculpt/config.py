@@ -60,6 +60,11 @@ class PhotometricFitConfig:
     iterations: int = 60
     """Adam steps (80 until 2026-12-03; on the head 60 gives the same in-view PSNR, landmark error and
     identity distances on grace_hopper and astronaut, 2 s faster: docs/results.md)."""
+    joint_iterations: int = 200
+    """Adam steps of the multi-photo fit's joint stage (``reconstruct --subject``; 0: ``iterations``). 200:
+    on three rendered photos at yaw -45 / 0 / +45 the joint identity's error fell 1.89 -> 1.72 mm (mean of 3
+    seeds; 120 steps: 1.76) and went below the best single photo's on 2 of 3 seeds (60 steps: 0 of 3), for
+    about 2.7x the stage's time (docs/results.md, session 10)."""
     render_size: int = 192
     """Side of the square face crop the fit renders and compares, in pixels."""
     albedo_size: int = 32

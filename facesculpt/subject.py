@@ -282,7 +282,11 @@ def _reconstruct_subject(images: Sequence[np.ndarray], cfg: Config, names: Optio
     joint_losses = None
     if cfg.photometric.enabled:  # the joint photometric stage (fitting.joint_photometric)
         t0 = time.perf_counter()
-        per, joint_losses = joint_photometric(images, lms, per, model, cfg, progress)
+        jcfg = cfg
+        if cfg.photometric.joint_iterations > 0:
+            jcfg = dataclasses.replace(cfg, photometric=dataclasses.replace(
+                cfg.photometric, iterations=cfg.photometric.joint_iterations))
+        per, joint_losses = joint_photometric(images, lms, per, model, jcfg, progress)
         timings["joint_photometric"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     still_cfg = dataclasses.replace(cfg, photometric=dataclasses.replace(cfg.photometric, enabled=False))

@@ -21,7 +21,7 @@ def _small_default():
     cfg = make_config("default")
     return dataclasses.replace(
         cfg, identity_metrics=False, identity=dataclasses.replace(cfg.identity, enabled=False),
-        photometric=dataclasses.replace(cfg.photometric, iterations=20, render_size=96),
+        photometric=dataclasses.replace(cfg.photometric, iterations=20, joint_iterations=0, render_size=96),
         texture=dataclasses.replace(cfg.texture, size=256))
 
 
@@ -101,3 +101,23 @@ def test_two_runs_give_the_same_subject(two_lights):
     assert torch.equal(a.photos[0].head.identity, b.photos[0].head.identity)
     assert torch.equal(a.photos[0].head.offsets, b.photos[0].head.offsets)
     assert torch.equal(a.photos[1].head.expression, b.photos[1].head.expression)
+
+
+def test_joint_stage_takes_its_own_step_count(two_lights, monkeypatch):
+    """``photometric.joint_iterations`` sets the joint stage's Adam steps (0: ``photometric.iterations``, as
+    ``_small_default`` sets it); the single-photo stages keep ``iterations``."""
+    import facesculpt.subject as subject
+
+    seen = []
+    real = subject.joint_photometric
+
+    def spy(images, lms, per, model, cfg, progress=None, **kw):
+        seen.append(cfg.photometric.iterations)
+        return real(images, lms, per, model, cfg, progress, **kw)
+
+    monkeypatch.setattr(subject, "joint_photometric", spy)
+    cfg = _small_default()
+    reconstruct_subject(two_lights.images, cfg, force=True)
+    reconstruct_subject(two_lights.images, dataclasses.replace(
+        cfg, photometric=dataclasses.replace(cfg.photometric, joint_iterations=7)), force=True)
+    assert seen == [20, 7]
