@@ -64,7 +64,7 @@ class PhotometricFitConfig:
     """Adam steps of the multi-photo fit's joint stage (``reconstruct --subject``; 0: ``iterations``). 200:
     on three rendered photos at yaw -45 / 0 / +45 the joint identity's error fell 1.89 -> 1.72 mm (mean of 3
     seeds; 120 steps: 1.76) and went below the best single photo's on 2 of 3 seeds (60 steps: 0 of 3), for
-    about 2.7x the stage's time (docs/results.md, session 10)."""
+    about three times the stage's time (docs/results.md, session 10)."""
     render_size: int = 192
     """Side of the square face crop the fit renders and compares, in pixels."""
     albedo_size: int = 32

@@ -78,7 +78,7 @@ class Embedding:
     response_identity, response_expression: (K, N, 3), (E, N, 3) float or None — how a detector's
     points move, beyond the embedded surface points, per unit identity coefficient and expression
     weight (model frame, cm), measured on renders of the model by ``tools/measure_landmark_response.py``
-    (asset ``RESPONSE_ASSET``); ``FaceModel.landmark_model(name, detector=True)`` adds them.
+    (asset ``RESPONSE_ASSET``); ``FaceModel.landmark_model(name, response=...)`` adds them.
     """
 
     faces: torch.Tensor

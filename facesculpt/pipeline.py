@@ -175,8 +175,7 @@ def evaluate(image: np.ndarray, rec: "Reconstruction", topo, identity: bool = Tr
         pred = to_display(rend.image, rec.maps.linear).clamp(0, 1)
         full_cam = rec.params.camera
         coarse = rec.coarse
-        if response != "off" and getattr(rec, "head", None) is not None and hasattr(topo, "model") \
-                and coarse.shape[1] == len(topo.model.landmarks["mediapipe"]):
+        if response != "off" and rec.head is not None and coarse.shape[1] == len(topo.model.landmarks["mediapipe"]):
             coarse = coarse + topo.model.detector_offsets(rec.head, response=response).to(coarse.dtype)
         uv_all = full_cam.project(rec.params.pose.apply(coarse))[0]
         emb = topo.model.landmarks["mediapipe"] if (view_bias and hasattr(topo, "model")) else None
