@@ -326,7 +326,8 @@ def fit_regressed_identity(landmarks: Sequence[Landmarks], model: FaceModel, cam
 
     regs, weights = [], []
     for lmk, cam in zip(landmarks, cameras):
-        pose, head = regress_head(lmk, model, cam, reg_cfg.pose_iterations, reg_cfg.expression_floor)
+        pose, head = regress_head(lmk, model, cam, reg_cfg.pose_iterations, reg_cfg.expression_floor,
+                                  weights=reg_cfg.weights)
         R = rotvec_to_matrix(pose.rotvec.double())[0]
         # the face looks along the model's +z; the camera looks along +z of its frame: facing = -R[2, 2]
         facing = float(max(0.0, -R[2, 2]))

@@ -51,6 +51,9 @@ class RegressorInitConfig:
     """Gauss-Newton iterations of the pose alone (6 parameters) on the regressor's head, before any
     polish: cheap (milliseconds), and the regressor's rotation and the linear translation are only
     approximate (0: skip)."""
+    weights: str = ""
+    """A weights file of ``facesculpt train regressor`` (``OUT/regressor.pt``) to use instead of the
+    packaged ones ("")."""
 
 
 def solve_translation(points: torch.Tensor, R: torch.Tensor, target: torch.Tensor, camera: Camera,
@@ -125,15 +128,17 @@ def _visible_weights(model: FaceModel, R: torch.Tensor, X: torch.Tensor) -> torc
 
 
 def regress_head(landmarks: Landmarks, model: FaceModel, camera: Camera, pose_iterations: int = 0,
-                 expression_floor: float = 0.0, stats: Optional[dict] = None) -> tuple[Pose, HeadParams]:
+                 expression_floor: float = 0.0, stats: Optional[dict] = None,
+                 weights: str = "") -> tuple[Pose, HeadParams]:
     """(pose, HeadParams) of the packaged regressor for one face's landmarks (478, pixels);
     ``pose_iterations``: then refine the pose alone on the regressed head (``refine_pose``);
     ``expression_floor``: expression weights below it set to 0; ``stats``: a dict that gets the
-    final reprojection loss ("landmark_final") and "visible_landmarks"."""
-    from facesculpt.models.regressor import load_regressor, regress
+    final reprojection loss ("landmark_final") and "visible_landmarks"; ``weights``: a weights file
+    instead of the packaged regressor (``RegressorInitConfig.weights``)."""
+    from facesculpt.models.regressor import get_regressor, regress
     from facesculpt.training.data import landmark_points, mean_frontal
 
-    net, _ = load_regressor()
+    net, _ = get_regressor(weights)
     with torch.no_grad():
         out, _ = regress(net, landmarks.points[None].float(), mean_frontal(model))
         expression = torch.where(out.expression < expression_floor, torch.zeros_like(out.expression), out.expression)
@@ -154,15 +159,17 @@ def regress_head(landmarks: Landmarks, model: FaceModel, camera: Camera, pose_it
     return Pose(matrix_to_rotvec(R[None].detach()).float(), T[None]), head
 
 
-def trained_on_biased_points() -> bool:
+def trained_on_biased_points(weights: str = "") -> bool:
     """Whether the packaged regressor was trained on points with mediapipe's view-dependent offset
-    added (``LandmarkNoise.view_bias`` in its recorded training settings): then its input needs no
+    in them (``LandmarkNoise.view_bias``, or mediapipe's own detections of rendered heads:
+    ``TrainConfig.rendered``, in its recorded training settings): then its input needs no
     ``debias_input`` pass."""
-    from facesculpt.models.regressor import load_regressor
+    from facesculpt.models.regressor import get_regressor
 
-    _, meta = load_regressor()
-    noise = meta.get("train_config", {}).get("data", {}).get("noise", {})
-    return bool(noise.get("view_bias", False))
+    _, meta = get_regressor(weights)
+    tc = meta.get("train_config", {})
+    noise = tc.get("data", {}).get("noise", {})
+    return bool(noise.get("view_bias", False)) or bool(tc.get("rendered", ""))
 
 
 def debiased_landmarks(landmarks: Landmarks, model: FaceModel, pose: Pose, head: HeadParams,
@@ -195,15 +202,17 @@ def fit_head_from_regressor(landmarks: Landmarks, model: FaceModel, camera: Came
     from facesculpt.fitting.head_landmarks import fit_head_landmarks
 
     stats: dict = {}
-    pose, head = regress_head(landmarks, model, camera, cfg.pose_iterations, cfg.expression_floor, stats)
+    pose, head = regress_head(landmarks, model, camera, cfg.pose_iterations, cfg.expression_floor, stats,
+                              cfg.weights)
     emb = model.landmarks["mediapipe"]
     if (cfg.debias_input and getattr(lm_cfg, "view_bias", False) and emb.bias is not None
-            and not trained_on_biased_points()):
+            and not trained_on_biased_points(cfg.weights)):
         # the regressor was trained on unbiased points: regress again from the detections minus
         # mediapipe's view-dependent offset at its first pose (``head_landmarks.view_bias``)
         landmarks_in = debiased_landmarks(landmarks, model, pose, head, camera,
                                           getattr(lm_cfg, "detector_response", "off"))
-        pose, head = regress_head(landmarks_in, model, camera, cfg.pose_iterations, cfg.expression_floor, stats)
+        pose, head = regress_head(landmarks_in, model, camera, cfg.pose_iterations, cfg.expression_floor, stats,
+                                  cfg.weights)
     if cfg.polish_iterations <= 0:
         return pose, head, {**stats, "iterations": 0}
     polish = replace(lm_cfg, iterations=int(cfg.polish_iterations), expression_first=0,

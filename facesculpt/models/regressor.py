@@ -176,5 +176,21 @@ def load_regressor() -> tuple[LandmarkRegressor, dict]:
                          "or retrain with 'facesculpt train regressor'") from e
 
 
+@functools.lru_cache(maxsize=4)
+def _read_cached(path: str):
+    return read_regressor(path)
+
+
+def get_regressor(weights: str = "") -> tuple[LandmarkRegressor, dict]:
+    """(net, meta): the packaged regressor (``weights`` "") or the weights file ``weights`` (a
+    ``regressor.pt`` of ``facesculpt train regressor``), each read once."""
+    if not weights:
+        return load_regressor()
+    try:
+        return _read_cached(str(weights))
+    except (OSError, KeyError, RuntimeError, TypeError, ValueError) as e:
+        raise AssetError(f"regressor weights {weights}: missing or unreadable ({e})") from e
+
+
 __all__ = ["RegressorSpec", "RegressorOutput", "Frontalised", "LandmarkRegressor", "frontalise", "regress",
-           "batch_procrustes", "save_regressor", "read_regressor", "load_regressor"]
+           "batch_procrustes", "save_regressor", "read_regressor", "load_regressor", "get_regressor"]

@@ -31,6 +31,8 @@ def cmd_train_regressor(args) -> int:
         cfg = replace(cfg, val_every=args.val_every)
     if args.detector_response != "off":
         cfg = replace(cfg, data=replace(cfg.data, noise=replace(cfg.data.noise, detector_response=args.detector_response)))
+    if args.rendered:
+        cfg = replace(cfg, rendered=str(args.rendered), rendered_chunks=args.rendered_chunks)
     rank = int(os.environ.get("RANK", "0"))
     bar = None
     if rank == 0 and not args.quiet:
@@ -63,6 +65,38 @@ def cmd_train_regressor(args) -> int:
     return 0
 
 
+def cmd_render_landmarks(args) -> int:
+    from facesculpt.training.rendered import RenderedConfig, build_rendered
+
+    if args.n < 1 or args.workers < 1:
+        print("error: --n and --workers must be >= 1", file=sys.stderr)
+        return EXIT_USAGE
+    out = args.output
+    if not str(out).endswith(".npz"):
+        print(f"error: {out}: the output must be an .npz file", file=sys.stderr)
+        return EXIT_USAGE
+    bar = None
+    if not args.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=args.n, desc="render landmarks", unit="head", file=sys.stderr)
+
+    def progress(done, total):
+        if bar is not None:
+            bar.n = done
+            bar.refresh()
+
+    try:
+        res = build_rendered(out, args.n, args.seed, RenderedConfig(), args.workers, progress=progress)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if bar is not None:
+        bar.close()
+    print(f"done: {res['count']} heads with landmarks ({res['missed']} without a detected face) in {out}")
+    return 0
+
+
 def register(sub) -> None:
     t = sub.add_parser("train", help="train the project's networks")
     ts = t.add_subparsers(dest="what", required=True)
@@ -77,9 +111,22 @@ def register(sub) -> None:
     r.add_argument("--detector-response", choices=("off", "expression", "both"), default="off",
                    help="train on points moved by mediapipe's measured response to the face's expression (and "
                         "identity) (default off: the shipped weights)")
+    r.add_argument("--rendered", default="", metavar="FILE",
+                   help="mediapipe's landmarks on rendered heads ('facesculpt train render-landmarks'): train on "
+                        "them beside the generated points, validate on their held-out part")
+    r.add_argument("--rendered-chunks", type=int, default=4,
+                   help="with --rendered: chunks of each batch drawn from FILE (default 4 of 8)")
     r.add_argument("--no-resume", action="store_true", help="start over even if OUT has a checkpoint")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_train_regressor)
+    d = ts.add_parser("render-landmarks", help="render heads of the model and keep mediapipe's landmarks of them "
+                                               "(training data for the regressor: --rendered)")
+    d.add_argument("-o", "--output", required=True, help="output .npz (OUT.parts/ holds finished chunks until done)")
+    d.add_argument("--n", type=int, default=8000, help="heads to render (default 8000: the shipped weights' set)")
+    d.add_argument("--seed", type=int, default=0, help="seed of the heads (default 0)")
+    d.add_argument("--workers", type=int, default=2, help="processes (default 2)")
+    d.add_argument("--quiet", action="store_true", help="no progress bar")
+    d.set_defaults(func=cmd_render_landmarks)
 
 
-__all__ = ["register", "cmd_train_regressor"]
+__all__ = ["register", "cmd_train_regressor", "cmd_render_landmarks"]

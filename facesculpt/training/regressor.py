@@ -34,7 +34,8 @@ import torch
 
 from facesculpt.face_model import FaceModel
 from facesculpt.models.regressor import LandmarkRegressor, RegressorSpec, frontalise, regress, save_regressor
-from facesculpt.training.data import CHUNK, LandmarkBatch, SampleConfig, mean_frontal, sample_batch, validation_set
+from facesculpt.training.data import (CHUNK, LandmarkBatch, SampleConfig, chunk_seed, mean_frontal, sample_batch,
+                                      validation_set)
 
 #: (step, total steps, training loss, validation error mm or None)
 TrainProgress = Optional[Callable[[int, int, float, Optional[float]], None]]
@@ -69,6 +70,16 @@ class TrainConfig:
     """Network shape."""
     data: SampleConfig = field(default_factory=SampleConfig)
     """Distribution of the generated faces."""
+    rendered: str = ""
+    """A file of mediapipe's landmarks on rendered heads (``training.rendered``, ``facesculpt train
+    render-landmarks``); "" trains on generated points only."""
+    rendered_chunks: int = 4
+    """Chunks of each batch drawn from ``rendered`` (the others generated); ignored without it."""
+    rendered_val: int = 500
+    """Samples of ``rendered`` (the highest indices) held out to validate on, never trained on."""
+    rendered_roll: float = 15.0
+    """Augmentation of a rendered sample: the image turned by up to +-this (degrees; the rotation
+    label turns with it) and scaled by 0.85-1.15 about the points' centre."""
 
 
 @dataclass
@@ -136,6 +147,39 @@ def validation_error_mm(net: LandmarkRegressor, model: FaceModel, val: LandmarkB
         n += len(b)
     net.train(was)
     return 10.0 * tot / max(n, 1)
+
+
+def _rendered_split(cfg: TrainConfig):
+    """(train batch, validation batch) of ``cfg.rendered``, or (None, None)."""
+    if not cfg.rendered:
+        return None, None
+    from facesculpt.training.rendered import load_rendered
+
+    rs = load_rendered(cfg.rendered)
+    n = len(rs.batch)
+    if n <= cfg.rendered_val:
+        raise ValueError(f"{cfg.rendered}: {n} samples, too few to hold out {cfg.rendered_val} and train on the rest")
+    return rs.batch.slice(slice(0, n - cfg.rendered_val)), rs.batch.slice(slice(n - cfg.rendered_val, n))
+
+
+def rendered_chunk(data: LandmarkBatch, key: int, roll_deg: float, n: int = CHUNK) -> LandmarkBatch:
+    """``n`` samples of ``data`` drawn (with replacement) and augmented, a deterministic function of
+    ``key``: each image turned by up to +-``roll_deg`` about its points' centre (the rotation label
+    turns with it: an image rotation about the optical axis is a camera roll) and scaled by 0.85-1.15."""
+    g = torch.Generator().manual_seed(int(key))
+    idx = torch.randint(0, len(data), (n,), generator=g)
+    b = LandmarkBatch(*(getattr(data, f)[idx] for f in LandmarkBatch.__dataclass_fields__))
+    th = (torch.rand(n, generator=g) * 2 - 1) * math.radians(roll_deg)
+    sc = 0.85 + 0.3 * torch.rand(n, generator=g)
+    c, s_ = th.cos(), th.sin()
+    o, z = torch.ones_like(th), torch.zeros_like(th)
+    Rz = torch.stack([c, -s_, z, s_, c, z, z, z, o], -1).reshape(n, 3, 3)
+    p = b.points
+    cen = p.mean(1, keepdim=True)
+    q = (p - cen) @ Rz.transpose(1, 2)
+    q = q * sc[:, None, None] + cen
+    return LandmarkBatch(q, b.identity, b.expression, b.gaze, Rz @ b.rotation,
+                         (Rz @ b.translation[:, :, None])[..., 0], b.focal)
 
 
 def _lr(cfg: TrainConfig, step: int) -> float:
@@ -212,7 +256,11 @@ def train_regressor(model: FaceModel, cfg: TrainConfig, out: Path, progress: Tra
     geo = _Geometry(model, _eval_vertices(model)[0], True)
     ref = mean_frontal(model)
     val = validation_set(model, cfg.data, cfg.val_seed, cfg.val_size) if rank == 0 else None
+    r_train, r_val = _rendered_split(cfg)
+    n_rend = min(cfg.rendered_chunks, cfg.batch_chunks) if r_train is not None else 0
     mine = list(range(rank, cfg.batch_chunks, world))
+    gen_chunks = [k for k in mine if k >= n_rend]
+    rend_chunks = [k for k in mine if k < n_rend]
     end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
 
     def checkpoint(s):
@@ -223,7 +271,10 @@ def train_regressor(model: FaceModel, cfg: TrainConfig, out: Path, progress: Tra
     net.train()
     val_err = None
     while step < end:
-        batch = sample_batch(model, cfg.data, cfg.seed, step, mine)
+        parts = [rendered_chunk(r_train, chunk_seed(cfg.seed, 2, step, k), cfg.rendered_roll) for k in rend_chunks]
+        if gen_chunks:
+            parts.append(sample_batch(model, cfg.data, cfg.seed, step, gen_chunks))
+        batch = LandmarkBatch.cat(parts)
         for grp in opt.param_groups:
             grp["lr"] = _lr(cfg, step)
         fr = frontalise(batch.points, ref)
@@ -240,7 +291,7 @@ def train_regressor(model: FaceModel, cfg: TrainConfig, out: Path, progress: Tra
             lval = float(t) / world
         val_err = None
         if rank == 0 and (step % cfg.val_every == 0 or step == cfg.steps):
-            val_err = validation_error_mm(net, model, val)
+            val_err = validation_error_mm(net, model, val if r_val is None else r_val)
         history.append((step, lval, val_err))
         if step % cfg.checkpoint_every == 0 or step == end:
             checkpoint(step)
@@ -249,11 +300,16 @@ def train_regressor(model: FaceModel, cfg: TrainConfig, out: Path, progress: Tra
     weights = None
     final = float("nan")
     if rank == 0:
-        final = validation_error_mm(net, model, val)
+        final = validation_error_mm(net, model, val if r_val is None else r_val)
         if step >= cfg.steps:
             weights = out / "regressor.pt"
-            save_regressor(weights, net, {"val_error_mm": final, "train_config": config_to_dict(cfg),
-                                          "world_size": world, "steps": step})
+            meta = {"val_error_mm": final, "train_config": config_to_dict(cfg), "world_size": world, "steps": step}
+            if r_val is not None:
+                from facesculpt.training.rendered import load_rendered
+
+                meta["val_generated_mm"] = validation_error_mm(net, model, val)
+                meta["rendered_sha"] = load_rendered(cfg.rendered).meta["sha"]
+            save_regressor(weights, net, meta)
     if world > 1:
         dist.barrier()
         if own_group:
@@ -262,7 +318,9 @@ def train_regressor(model: FaceModel, cfg: TrainConfig, out: Path, progress: Tra
 
 
 def evaluate_weights(model: FaceModel, net: LandmarkRegressor, meta: dict) -> float:
-    """The validation error (mm) of ``net`` on the validation faces its ``meta`` names."""
+    """The validation error (mm) of ``net`` on the validation faces its ``meta`` names (the generated
+    ones: ``meta["val_generated_mm"]`` for weights trained with rendered landmarks, ``val_error_mm``
+    otherwise)."""
     cfg = config_from_dict(meta["train_config"])
     return validation_error_mm(net, model, validation_set(model, cfg.data, cfg.val_seed, cfg.val_size))
 

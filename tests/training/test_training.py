@@ -59,7 +59,7 @@ def test_generator_points_are_the_models(model):
 def test_generator_adds_the_detector_bias(model):
     """``LandmarkNoise.view_bias``: without noise, the points move by mediapipe's modelled offset at each
     sample's own pose (``landmark_bias`` at the batch's rotation and face centre, in face-size units),
-    and the packaged regressor was trained that way (so the pipeline skips its debias pass)."""
+    and the packaged regressor was trained without it (so the pipeline runs its debias pass)."""
     from facesculpt.fitting.landmark_bias import landmark_bias
     from facesculpt.fitting.regress_init import trained_on_biased_points
     from facesculpt.training.data import LandmarkNoise

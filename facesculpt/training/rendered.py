@@ -1,0 +1,278 @@
+"""Training landmarks from mediapipe's detections of rendered heads (``facesculpt train render-landmarks``).
+
+The generator in ``training.data`` projects the model's embedded points and adds noise; a network
+trained on them alone meets mediapipe's own errors only at test time (the "domain gap" of
+docs/regressor.md: 2.0 mm on generated points, 3.2 mm on detections of rendered heads). This
+module makes the other kind of sample: a head drawn from the model is rendered as a photo
+(``synthetic.head``'s renderer: painted albedo, SH light, the whole head in front of a plain
+background), the project's landmarker runs on it, and the detected 478 points are stored with the
+head's true parameters, pose and camera. Training mixes chunks of these with generated chunks
+(``TrainConfig.rendered``).
+
+A sample is a deterministic function of (``seed``, index): its own ``numpy`` streams for the head,
+the albedo and the scene (``numpy.random.SeedSequence([seed, index])``); mediapipe's CPU inference is
+repeatable. What is drawn (``RenderedConfig``):
+
+* identity ~ N(0, 1); expression as ``training.data`` draws it (``random_expression`` of the faces
+  1-6 random channels, the others the synthetic generator's 0-3 actions); gaze as the synthetic
+  generator's;
+* albedo ``synthetic.head.make_head_albedo`` (one of five skin tones, painted brows and lips), a
+  random iris; light ``synthetic.generator.make_light``; the photo shaded on sRGB values or in
+  linear light and encoded (half each);
+* yaw, pitch, roll uniform in their ranges; focal length ``focal_factor`` x the image side; the face
+  ``face_fraction`` of the image wide, shifted by up to 8 % of the image.
+
+Samples whose face mediapipe does not find are skipped (and counted). The result is an ``.npz``
+(``save_rendered``): ``points`` (N, 478, 3) float32 in mediapipe's pixel convention, ``identity``,
+``expression``, ``gaze``, ``rotation``, ``translation``, ``focal`` as ``training.data.LandmarkBatch``
+holds them, ``index`` (N,) the sample index, and ``meta`` (JSON: seed, config, counts).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+
+from facesculpt.training.data import LandmarkBatch
+
+#: version of the sample recipe (stored in the files; a file of another version is refused)
+RECIPE = 1
+
+
+@dataclass(frozen=True)
+class RenderedConfig:
+    """The distribution of the rendered heads (stored in the file)."""
+
+    size: int = 512
+    """Image side, pixels."""
+    uv_size: int = 256
+    """Side of the painted albedo tile."""
+    head_levels: int = 1
+    """Subdivisions of the rendered head (the synthetic benchmark renders 2; 1 is half the time)."""
+    yaw_max: float = 75.0
+    """Yaw uniform in +-this (degrees)."""
+    pitch_max: float = 25.0
+    """Pitch uniform in +-this (degrees)."""
+    roll_max: float = 20.0
+    """Roll uniform in +-this (degrees)."""
+    focal_factor: tuple = (1.0, 2.2)
+    """Focal length range, multiples of the image side (the synthetic benchmark: 1.4)."""
+    face_fraction: tuple = (0.3, 0.65)
+    """Cheek-to-cheek width of the face, share of the image side (the synthetic benchmark: 0.55)."""
+    random_expression: float = 0.3
+    """Share of heads with 1-6 random channels (the others: 0-3 of the generator's actions)."""
+    light_strength: tuple = (0.3, 0.75)
+    """Directional share of the light (``make_light``)."""
+    freckles: int = 40
+    """Freckles and moles painted on the albedo."""
+
+
+def _expression(rng: np.random.Generator, names: tuple, share: float) -> np.ndarray:
+    from facesculpt.synthetic.head import sample_expression
+
+    E = len(names)
+    if rng.random() < share:
+        out = np.zeros(E)
+        k = int(rng.integers(1, 7))
+        out[rng.choice(E, k, replace=False)] = rng.random(k)
+        return out
+    return sample_expression(rng, names)[0]
+
+
+def render_sample(model, seed: int, index: int, cfg: RenderedConfig = RenderedConfig()):
+    """(image (H, W, 3) uint8, labels) of sample ``index`` of ``seed``; labels: identity (K,),
+    expression (E,), gaze (2, 2), rotation (3, 3) model -> camera, translation (3,) cm, focal (float)."""
+    from facesculpt.core.conventions import MODEL_TO_CV
+    from facesculpt.face_model import HeadParams
+    from facesculpt.ops.rotations import euler_yxz_to_matrix, matrix_to_rotvec
+    from facesculpt.structures import Camera, Pose
+    from facesculpt.synthetic.generator import make_light
+    from facesculpt.synthetic.head import IRIS_COLOURS, atlas, head_mesh, make_head_albedo, render_photo, sample_gaze
+
+    r_head, r_alb, r_scene = (np.random.default_rng(s) for s in np.random.SeedSequence([int(seed), int(index)]).spawn(3))
+    ident = r_head.standard_normal(model.num_identity)
+    expr = _expression(r_head, model.expression_names, cfg.random_expression)
+    gaze = sample_gaze(r_head)
+    head = HeadParams(torch.tensor(ident, dtype=torch.float32)[None], torch.tensor(expr, dtype=torch.float32)[None],
+                      torch.tensor(gaze, dtype=torch.float32)[None])
+    with torch.no_grad():
+        hv = model.vertices(head)
+    alb = make_head_albedo(r_alb, model, cfg.uv_size, cfg.freckles)
+    tex = atlas(model, torch.as_tensor(alb)[None], IRIS_COLOURS[int(r_alb.integers(len(IRIS_COLOURS)))])
+    light = make_light(r_scene, cfg.light_strength)
+    yaw, pitch, roll = (float(r_scene.uniform(-m, m)) for m in (cfg.yaw_max, cfg.pitch_max, cfg.roll_max))
+    S = cfg.size
+    focal = float(r_scene.uniform(*cfg.focal_factor)) * S
+    frac = float(r_scene.uniform(*cfg.face_fraction))
+    shift = r_scene.uniform(-0.08, 0.08, 2) * S
+    srgb = bool(r_scene.random() < 0.5)
+    R = MODEL_TO_CV @ euler_yxz_to_matrix(math.radians(yaw), math.radians(pitch), math.radians(roll))
+    face = hv[0, model.narrow_face].double()
+    z = focal * float(face[:, 0].max() - face[:, 0].min()) / (frac * S)
+    target = torch.tensor([shift[0] * z / focal, shift[1] * z / focal, z], dtype=torch.float32)
+    t = target - R @ face.mean(0).float()
+    pose = Pose(matrix_to_rotvec(R[None]), t[None])
+    cam = Camera(torch.tensor([focal]), torch.tensor([[S / 2, S / 2]]), (S, S))
+    bg_rgb = np.clip(np.array([0.55, 0.57, 0.6]) + r_scene.uniform(-0.25, 0.25, 3), 0, 1)
+    bg = torch.tensor(bg_rgb, dtype=torch.float32).expand(1, S, S, 3).contiguous()
+    verts, faces, uvs, vn, _ = head_mesh(model, hv, None, cfg.head_levels)
+    _, img = render_photo(verts, faces, uvs, pose, cam, tex, light, bg, vn, srgb=srgb)
+    image = np.rint(img[0].numpy() * 255).astype(np.uint8)
+    labels = {"identity": ident.astype(np.float32), "expression": expr.astype(np.float32),
+              "gaze": np.asarray(gaze, np.float32).reshape(2, 2), "rotation": R.numpy().astype(np.float32),
+              "translation": t.numpy().astype(np.float32), "focal": np.float32(focal)}
+    return image, labels
+
+
+FIELDS = ("points", "identity", "expression", "gaze", "rotation", "translation", "focal")
+
+
+def render_landmarks(model, seed: int, indices, cfg: RenderedConfig = RenderedConfig(),
+                     progress: Optional[Callable[[int, int], None]] = None) -> dict:
+    """Render and detect the samples ``indices`` of ``seed``: {field: array} for the found faces, plus
+    ``index`` and ``missed`` (the indices mediapipe found no face in)."""
+    from facesculpt.core.errors import FaceSculptError
+    from facesculpt.detect import detect_faces
+
+    rows = {k: [] for k in FIELDS + ("index",)}
+    missed = []
+    indices = list(indices)
+    for j, i in enumerate(indices):
+        image, lab = render_sample(model, seed, i, cfg)
+        try:
+            lm = detect_faces(image, max_faces=1, name=f"render {seed}/{i}")[0]
+        except FaceSculptError:
+            missed.append(int(i))
+        else:
+            rows["points"].append(lm.points.float().numpy())
+            for k in FIELDS[1:]:
+                rows[k].append(lab[k])
+            rows["index"].append(int(i))
+        if progress is not None:
+            progress(j + 1, len(indices))
+    out = {k: np.stack(v) if v else np.zeros((0,)) for k, v in rows.items()}
+    out["missed"] = np.array(missed, dtype=np.int64)
+    return out
+
+
+def save_rendered(path, data: dict, seed: int, cfg: RenderedConfig) -> None:
+    """Write ``render_landmarks``' output (possibly several parts concatenated) atomically."""
+    path = Path(path)
+    meta = {"recipe": RECIPE, "seed": int(seed), "config": asdict(cfg), "count": int(len(data["index"])),
+            "missed": int(len(data["missed"]))}
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez_compressed(tmp, meta=np.array(json.dumps(meta)), **{k: data[k] for k in FIELDS + ("index", "missed")})
+    os.replace(tmp, path)
+
+
+def merge_rendered(parts: list) -> dict:
+    """Concatenate ``render_landmarks`` outputs (sorted by sample index)."""
+    out = {k: np.concatenate([p[k] for p in parts if len(p["index"])]) for k in FIELDS + ("index",)}
+    order = np.argsort(out["index"], kind="stable")
+    out = {k: v[order] for k, v in out.items()}
+    out["missed"] = np.sort(np.concatenate([p["missed"] for p in parts]))
+    return out
+
+
+@dataclass(frozen=True)
+class RenderedSet:
+    """A loaded file: ``batch`` (all samples, ``LandmarkBatch``), ``index`` (N,) sample indices,
+    ``meta`` (the file's meta, with ``sha`` its content digest)."""
+
+    batch: LandmarkBatch
+    index: np.ndarray
+    meta: dict
+
+
+def load_rendered(path) -> RenderedSet:
+    """Read a file written by ``save_rendered`` (ValueError if it is not one)."""
+    import hashlib
+
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            arrays = {k: z[k] for k in FIELDS + ("index",)}
+    except (OSError, KeyError, ValueError) as e:
+        raise ValueError(f"{path}: not a rendered-landmarks file ({e})") from e
+    if meta.get("recipe") != RECIPE:
+        raise ValueError(f"{path}: rendered with recipe {meta.get('recipe')}, this version reads {RECIPE}")
+    h = hashlib.sha256()
+    for k in FIELDS + ("index",):
+        h.update(np.ascontiguousarray(arrays[k]).tobytes())
+    meta["sha"] = h.hexdigest()[:16]
+    batch = LandmarkBatch(*(torch.from_numpy(np.asarray(arrays[k], np.float32)) for k in FIELDS))
+    return RenderedSet(batch, arrays["index"].astype(np.int64), meta)
+
+
+
+
+def _render_chunk(seed: int, indices: list, cfg_dict: dict, path: str) -> int:
+    """Worker: render and detect ``indices``, write them to ``path`` (a part file). Returns the count."""
+    torch.set_num_threads(1)
+    from facesculpt.face_model import load_face_model
+
+    cfg = RenderedConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg_dict.items()})
+    data = render_landmarks(load_face_model(), seed, indices, cfg)
+    p = Path(path)
+    tmp = p.with_name(p.name + ".tmp.npz")
+    np.savez(tmp, **data)
+    os.replace(tmp, p)
+    return len(indices)
+
+
+def build_rendered(out, n: int, seed: int = 0, cfg: RenderedConfig = RenderedConfig(), workers: int = 1,
+                   chunk: int = 50, progress: Optional[Callable[[int, int], None]] = None) -> dict:
+    """Render and detect samples 0..n-1 of ``seed`` into ``out`` (``save_rendered``), in ``workers``
+    processes. Chunks of ``chunk`` samples are kept in ``OUT.parts/`` as they finish, so an interrupted
+    run resumes where it stopped; the folder is removed once ``out`` is written. Returns the file's meta."""
+    import shutil
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    import multiprocessing as mp
+
+    out = Path(out)
+    parts = out.with_name(out.name + ".parts")
+    parts.mkdir(parents=True, exist_ok=True)
+    stamp = parts / "settings.json"
+    settings = json.loads(json.dumps({"recipe": RECIPE, "seed": int(seed), "n": int(n), "chunk": int(chunk),
+                                      "config": asdict(cfg)}))
+    if stamp.exists() and json.loads(stamp.read_text()) != settings:
+        raise ValueError(f"{parts} holds a run with other settings; remove it or use another output name")
+    stamp.write_text(json.dumps(settings))
+    jobs = [(k, list(range(k * chunk, min(n, (k + 1) * chunk)))) for k in range((n + chunk - 1) // chunk)]
+    files = {k: parts / f"chunk{k:05d}.npz" for k, _ in jobs}
+    todo = [(k, idx) for k, idx in jobs if not files[k].exists()]
+    done = n - sum(len(idx) for _, idx in todo)
+    if progress is not None:
+        progress(done, n)
+    if todo:
+        if workers <= 1:
+            for k, idx in todo:
+                done += _render_chunk(seed, idx, asdict(cfg), str(files[k]))
+                if progress is not None:
+                    progress(done, n)
+        else:
+            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+                futs = [pool.submit(_render_chunk, seed, idx, asdict(cfg), str(files[k])) for k, idx in todo]
+                for f in as_completed(futs):
+                    done += f.result()
+                    if progress is not None:
+                        progress(done, n)
+    loaded = []
+    for k, _ in jobs:
+        with np.load(files[k]) as z:
+            loaded.append({key: z[key] for key in z.files})
+    data = merge_rendered(loaded)
+    save_rendered(out, data, seed, cfg)
+    shutil.rmtree(parts)
+    return {"count": int(len(data["index"])), "missed": int(len(data["missed"]))}
+
+
+__all__ = ["RenderedConfig", "render_sample", "render_landmarks", "save_rendered", "merge_rendered",
+           "load_rendered", "build_rendered", "RenderedSet", "RECIPE"]
