@@ -87,7 +87,12 @@ def cmd_render_landmarks(args) -> int:
             bar.refresh()
 
     try:
-        res = build_rendered(out, args.n, args.seed, RenderedConfig(), args.workers, progress=progress)
+        cfg = RenderedConfig()
+        if args.realism:
+            from dataclasses import replace
+
+            cfg = replace(cfg, hair=0.7, textured_background=0.5, camera_noise=0.02, camera_blur=1.0)
+        res = build_rendered(out, args.n, args.seed, cfg, args.workers, progress=progress)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -125,6 +130,8 @@ def register(sub) -> None:
     d.add_argument("--n", type=int, default=8000, help="heads to render (default 8000: the shipped weights' set)")
     d.add_argument("--seed", type=int, default=0, help="seed of the heads (default 0)")
     d.add_argument("--workers", type=int, default=2, help="processes (default 2)")
+    d.add_argument("--realism", action="store_true",
+                   help="hair on 70 %% of the heads, textured backgrounds on half the photos, camera noise and blur")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
     d.set_defaults(func=cmd_render_landmarks)
 

@@ -72,7 +72,7 @@ class TrainConfig:
     """Distribution of the generated faces."""
     rendered: str = ""
     """A file of mediapipe's landmarks on rendered heads (``training.rendered``, ``facesculpt train
-    render-landmarks``); "" trains on generated points only."""
+    render-landmarks``), or several joined by commas; "" trains on generated points only."""
     rendered_chunks: int = 4
     """Chunks of each batch drawn from ``rendered`` (the others generated); ignored without it."""
     rendered_val: int = 500
@@ -150,16 +150,23 @@ def validation_error_mm(net: LandmarkRegressor, model: FaceModel, val: LandmarkB
 
 
 def _rendered_split(cfg: TrainConfig):
-    """(train batch, validation batch) of ``cfg.rendered``, or (None, None)."""
+    """(train batch, validation batch) of ``cfg.rendered`` (one file, or several joined by commas: each
+    holds out its last ``rendered_val / number of files`` samples), or (None, None)."""
     if not cfg.rendered:
         return None, None
     from facesculpt.training.rendered import load_rendered
 
-    rs = load_rendered(cfg.rendered)
-    n = len(rs.batch)
-    if n <= cfg.rendered_val:
-        raise ValueError(f"{cfg.rendered}: {n} samples, too few to hold out {cfg.rendered_val} and train on the rest")
-    return rs.batch.slice(slice(0, n - cfg.rendered_val)), rs.batch.slice(slice(n - cfg.rendered_val, n))
+    paths = [p for p in cfg.rendered.split(",") if p]
+    k = cfg.rendered_val // len(paths)
+    train, val = [], []
+    for path in paths:
+        b = load_rendered(path).batch
+        n = len(b)
+        if n <= k:
+            raise ValueError(f"{path}: {n} samples, too few to hold out {k} and train on the rest")
+        train.append(b.slice(slice(0, n - k)))
+        val.append(b.slice(slice(n - k, n)))
+    return LandmarkBatch.cat(train), LandmarkBatch.cat(val)
 
 
 def rendered_chunk(data: LandmarkBatch, key: int, roll_deg: float, n: int = CHUNK) -> LandmarkBatch:
@@ -308,7 +315,7 @@ def train_regressor(model: FaceModel, cfg: TrainConfig, out: Path, progress: Tra
                 from facesculpt.training.rendered import load_rendered
 
                 meta["val_generated_mm"] = validation_error_mm(net, model, val)
-                meta["rendered_sha"] = load_rendered(cfg.rendered).meta["sha"]
+                meta["rendered_sha"] = ",".join(load_rendered(p).meta["sha"] for p in cfg.rendered.split(",") if p)
             save_regressor(weights, net, meta)
     if world > 1:
         dist.barrier()

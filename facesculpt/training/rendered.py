@@ -71,6 +71,16 @@ class RenderedConfig:
     """Directional share of the light (``make_light``)."""
     freckles: int = 40
     """Freckles and moles painted on the albedo."""
+    hair: float = 0.0
+    """Share of heads given hair (a cap over the scalp from a random hairline, from high on the forehead
+    to a fringe over the brows, and down the back of the head), painted in the image on the head's own
+    pixels in one of six hair colours, shaded by the render, with strands."""
+    textured_background: float = 0.0
+    """Share of photos whose background is a random colour field (blobs and grain) instead of a plain colour."""
+    camera_noise: float = 0.0
+    """Largest standard deviation of Gaussian pixel noise (of 1.0; drawn uniformly up to it)."""
+    camera_blur: float = 0.0
+    """Largest Gaussian blur sigma, pixels (drawn uniformly up to it)."""
 
 
 def _expression(rng: np.random.Generator, names: tuple, share: float) -> np.ndarray:
@@ -121,13 +131,76 @@ def render_sample(model, seed: int, index: int, cfg: RenderedConfig = RenderedCo
     cam = Camera(torch.tensor([focal]), torch.tensor([[S / 2, S / 2]]), (S, S))
     bg_rgb = np.clip(np.array([0.55, 0.57, 0.6]) + r_scene.uniform(-0.25, 0.25, 3), 0, 1)
     bg = torch.tensor(bg_rgb, dtype=torch.float32).expand(1, S, S, 3).contiguous()
+    # the realism options draw from their own stream, so a head without them is the recipe-1 head
+    r_real = np.random.default_rng(np.random.SeedSequence([int(seed), int(index), 7]))
+    if cfg.textured_background > 0 and r_real.random() < cfg.textured_background:
+        bg = torch.from_numpy(_colour_field(r_real, S, bg_rgb))[None].contiguous()
     verts, faces, uvs, vn, _ = head_mesh(model, hv, None, cfg.head_levels)
-    _, img = render_photo(verts, faces, uvs, pose, cam, tex, light, bg, vn, srgb=srgb)
-    image = np.rint(img[0].numpy() * 255).astype(np.uint8)
+    rend, img = render_photo(verts, faces, uvs, pose, cam, tex, light, bg, vn, srgb=srgb)
+    img = img[0].numpy()
+    if cfg.hair > 0 and r_real.random() < cfg.hair:
+        img = _paint_hair(r_real, model, hv, verts, faces, rend, img)
+    if cfg.camera_blur > 0:
+        from scipy.ndimage import gaussian_filter
+
+        sig = float(r_real.uniform(0, cfg.camera_blur))
+        img = gaussian_filter(img, (sig, sig, 0))
+    if cfg.camera_noise > 0:
+        img = img + r_real.normal(0, float(r_real.uniform(0, cfg.camera_noise)), img.shape)
+    image = np.rint(np.clip(img, 0, 1) * 255).astype(np.uint8)
     labels = {"identity": ident.astype(np.float32), "expression": expr.astype(np.float32),
               "gaze": np.asarray(gaze, np.float32).reshape(2, 2), "rotation": R.numpy().astype(np.float32),
               "translation": t.numpy().astype(np.float32), "focal": np.float32(focal)}
     return image, labels
+
+
+#: hair colours (sRGB-coded, [0, 1]): black, dark brown, brown, auburn, blond, grey
+HAIR_COLOURS = ((0.05, 0.04, 0.04), (0.16, 0.10, 0.07), (0.30, 0.19, 0.11), (0.40, 0.18, 0.09),
+                (0.62, 0.50, 0.32), (0.55, 0.54, 0.52))
+
+
+def _smooth(rng: np.random.Generator, S: int, cells: int) -> np.ndarray:
+    """(S, S) smooth noise in about [-1, 1]: a random ``cells`` x ``cells`` grid, upsampled bicubically."""
+    g = torch.from_numpy(rng.standard_normal((1, 1, cells, cells)).astype(np.float32))
+    return torch.nn.functional.interpolate(g, size=(S, S), mode="bicubic", align_corners=False)[0, 0].numpy()
+
+
+def _colour_field(rng: np.random.Generator, S: int, base: np.ndarray) -> np.ndarray:
+    """(S, S, 3) float32 background: ``base`` plus colour blobs of two sizes and grain."""
+    out = np.asarray(base, np.float32)[None, None] + np.zeros((S, S, 3), np.float32)
+    for cells, amp in ((4, 0.2), (12, 0.1)):
+        out += amp * _smooth(rng, S, cells)[..., None]  # brightness blobs
+        for c in range(3):
+            out[..., c] += 0.3 * amp * _smooth(rng, S, cells)  # and a little colour
+    out += rng.normal(0, 0.02, out.shape).astype(np.float32)
+    return np.clip(out, 0, 1).astype(np.float32)
+
+
+def _paint_hair(rng: np.random.Generator, model, head_verts, verts, faces, rend, img: np.ndarray) -> np.ndarray:
+    """``img`` (H, W, 3) with hair painted on the head's pixels whose model-frame point lies above a random
+    hairline (a fringe when it is low) or on the back of the head above the ears; shaded by the render's
+    brightness there, with vertical strands."""
+    from facesculpt.render.interpolate import interpolate
+
+    P = model.points(head_verts, "mediapipe")[0].double()  # model frame: y up, the face looks along +z
+    top = float(P[10, 1])  # mediapipe 10: the top of the forehead
+    ear_y, ear_z = float(P[[234, 454], 1].mean()), float(P[[234, 454], 2].mean())
+    xyz = interpolate(verts.float(), rend.frags, faces)[0].numpy().astype(np.float64)  # (H, W, 3) model frame
+    on = rend.frags.pix_to_face[0].numpy() >= 0
+    x, y, z = xyz[..., 0], xyz[..., 1], xyz[..., 2]
+    line = top + rng.uniform(-3.0, 0.8) + 0.4 * np.sin(x * rng.uniform(1.0, 3.0) + rng.uniform(0, 6.3))
+    back = (z < ear_z - rng.uniform(0.0, 1.5)) & (y > ear_y - rng.uniform(0.0, 3.0))
+    hair = on & ((y > line) | back)
+    if not hair.any():
+        return img
+    colour = np.asarray(HAIR_COLOURS[int(rng.integers(len(HAIR_COLOURS)))]) * rng.uniform(0.85, 1.15, 3)
+    lum = img.mean(-1, keepdims=True)
+    shade = np.clip(lum / max(float(np.median(lum[on])), 1e-3), 0.3, 1.6)
+    H, W = hair.shape
+    strands = 1.0 + 0.12 * np.repeat(_smooth(rng, W, max(W // 4, 2))[:1], H, 0)[..., None]  # vertical streaks
+    painted = np.clip(colour[None, None] * shade * strands, 0, 1)
+    a = hair[..., None].astype(np.float32)
+    return img * (1 - a) + painted * a
 
 
 FIELDS = ("points", "identity", "expression", "gaze", "rotation", "translation", "focal")

@@ -10,7 +10,7 @@ import torch
 from facesculpt.face_model import HeadParams, load_face_model
 from facesculpt.models.regressor import batch_procrustes
 from facesculpt.training.regressor import TrainConfig, rendered_chunk, train_regressor
-from facesculpt.training.rendered import build_rendered, load_rendered, render_landmarks, render_sample
+from facesculpt.training.rendered import RenderedConfig, build_rendered, load_rendered, render_landmarks, render_sample
 from training_tiny import tiny_config
 
 
@@ -138,6 +138,23 @@ def test_training_with_rendered_landmarks(model, tmp_path, rendered):
     assert trained_on_biased_points(str(res.weights))
 
 
+def test_several_rendered_files_hold_out_each_ones_end(model, tmp_path, rendered):
+    """``TrainConfig.rendered`` "a,b": each file holds out its last ``rendered_val / 2`` samples."""
+    from facesculpt.training.regressor import _rendered_split
+    from facesculpt.training.rendered import RenderedConfig, save_rendered
+
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    save_rendered(a, rendered, 5, RenderedConfig())
+    half = {k: v[:3] for k, v in rendered.items() if k != "missed"}
+    half["missed"] = rendered["missed"]
+    save_rendered(b, half, 5, RenderedConfig())
+    train, val = _rendered_split(replace(TrainConfig(), rendered=f"{a},{b}", rendered_val=2))
+    n = len(rendered["index"])
+    assert len(train) == (n - 1) + 2 and len(val) == 2
+    assert torch.equal(val.points[0], torch.from_numpy(rendered["points"][n - 1]))
+    assert torch.equal(val.points[1], torch.from_numpy(rendered["points"][2]))
+
+
 
 def test_render_landmarks_cli(tmp_path, capsys):
     """``facesculpt train render-landmarks``: usage errors in one line with exit code 2; a small run writes
@@ -151,3 +168,19 @@ def test_render_landmarks_cli(tmp_path, capsys):
     out = tmp_path / "r.npz"
     assert main(["train", "render-landmarks", "-o", str(out), "--n", "2", "--workers", "1", "--quiet"]) == 0
     assert len(load_rendered(out).batch) == 2 and not (tmp_path / "r.npz.parts").exists()
+
+
+def test_photo_realism_options(model):
+    """Hair, a textured background, camera noise and blur change the photo, not the head: the labels are the
+    plain sample's, the result is deterministic, and with the options off the photo is the plain one."""
+    real = replace(RenderedConfig(), hair=1.0, textured_background=1.0, camera_noise=0.02, camera_blur=1.0)
+    plain_img, plain = render_sample(model, 4, 1)
+    img, lab = render_sample(model, 4, 1, real)
+    img2, _ = render_sample(model, 4, 1, real)
+    assert np.array_equal(img, img2)
+    for k in plain:
+        assert np.array_equal(plain[k], lab[k]), k
+    assert np.abs(img.astype(int) - plain_img.astype(int)).mean() > 5
+    off_img, _ = render_sample(model, 4, 1, replace(real, hair=0.0, textured_background=0.0, camera_noise=0.0,
+                                                      camera_blur=0.0))
+    assert np.array_equal(off_img, plain_img)
