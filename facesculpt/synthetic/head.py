@@ -451,11 +451,12 @@ def atlas(model: FaceModel, face_albedo: torch.Tensor, iris_rgb) -> torch.Tensor
 
 
 def face_pose(model: FaceModel, head_verts: torch.Tensor, yaw: float, pitch: float, roll: float,
-              shift_px: np.ndarray, cfg: SyntheticConfig) -> tuple[Pose, Camera, float]:
+              shift_px: np.ndarray, cfg: SyntheticConfig, focal: float | None = None) -> tuple[Pose, Camera, float]:
     """Pose and camera that show the face (narrow face region) centred (plus ``shift_px`` pixels),
-    its cheek-to-cheek width ``cfg.face_fraction`` of the image. Returns (pose, camera, distance cm)."""
+    its cheek-to-cheek width ``cfg.face_fraction`` of the image, seen with focal length ``focal`` pixels
+    (default ``DEFAULT_FOCAL_FACTOR`` x the image side). Returns (pose, camera, distance cm)."""
     R = MODEL_TO_CV @ euler_yxz_to_matrix(math.radians(yaw), math.radians(pitch), math.radians(roll))
-    focal = DEFAULT_FOCAL_FACTOR * cfg.size
+    focal = DEFAULT_FOCAL_FACTOR * cfg.size if focal is None else float(focal)
     face = head_verts[0, model.narrow_face].double()
     width_cm = float(face[:, 0].max() - face[:, 0].min())
     z = focal * width_cm / (cfg.face_fraction * cfg.size)

@@ -66,7 +66,9 @@ def cmd_train_regressor(args) -> int:
 
 
 def cmd_render_landmarks(args) -> int:
-    from facesculpt.training.rendered import RenderedConfig, build_rendered
+    from dataclasses import replace
+
+    from facesculpt.training.rendered import REALISM, RenderedConfig, build_rendered
 
     if args.n < 1 or args.workers < 1:
         print("error: --n and --workers must be >= 1", file=sys.stderr)
@@ -87,11 +89,7 @@ def cmd_render_landmarks(args) -> int:
             bar.refresh()
 
     try:
-        cfg = RenderedConfig()
-        if args.realism:
-            from dataclasses import replace
-
-            cfg = replace(cfg, hair=0.7, textured_background=0.5, camera_noise=0.02, camera_blur=1.0)
+        cfg = replace(RenderedConfig(), **REALISM) if args.realism else RenderedConfig()
         res = build_rendered(out, args.n, args.seed, cfg, args.workers, progress=progress)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)

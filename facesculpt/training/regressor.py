@@ -150,23 +150,26 @@ def validation_error_mm(net: LandmarkRegressor, model: FaceModel, val: LandmarkB
 
 
 def _rendered_split(cfg: TrainConfig):
-    """(train batch, validation batch) of ``cfg.rendered`` (one file, or several joined by commas: each
-    holds out its last ``rendered_val / number of files`` samples), or (None, None)."""
+    """(train batch, validation batch, the files' content digests joined by commas) of ``cfg.rendered``
+    (one file, or several joined by commas: each holds out its last ``rendered_val / number of files``
+    samples), or (None, None, "")."""
     if not cfg.rendered:
-        return None, None
+        return None, None, ""
     from facesculpt.training.rendered import load_rendered
 
     paths = [p for p in cfg.rendered.split(",") if p]
     k = cfg.rendered_val // len(paths)
-    train, val = [], []
+    train, val, shas = [], [], []
     for path in paths:
-        b = load_rendered(path).batch
+        rs = load_rendered(path)
+        b = rs.batch
+        shas.append(rs.meta["sha"])
         n = len(b)
         if n <= k:
             raise ValueError(f"{path}: {n} samples, too few to hold out {k} and train on the rest")
         train.append(b.slice(slice(0, n - k)))
         val.append(b.slice(slice(n - k, n)))
-    return LandmarkBatch.cat(train), LandmarkBatch.cat(val)
+    return LandmarkBatch.cat(train), LandmarkBatch.cat(val), ",".join(shas)
 
 
 def rendered_chunk(data: LandmarkBatch, key: int, roll_deg: float, n: int = CHUNK) -> LandmarkBatch:
@@ -263,7 +266,7 @@ def train_regressor(model: FaceModel, cfg: TrainConfig, out: Path, progress: Tra
     geo = _Geometry(model, _eval_vertices(model)[0], True)
     ref = mean_frontal(model)
     val = validation_set(model, cfg.data, cfg.val_seed, cfg.val_size) if rank == 0 else None
-    r_train, r_val = _rendered_split(cfg)
+    r_train, r_val, r_sha = _rendered_split(cfg)
     n_rend = min(cfg.rendered_chunks, cfg.batch_chunks) if r_train is not None else 0
     mine = list(range(rank, cfg.batch_chunks, world))
     gen_chunks = [k for k in mine if k >= n_rend]
@@ -312,10 +315,8 @@ def train_regressor(model: FaceModel, cfg: TrainConfig, out: Path, progress: Tra
             weights = out / "regressor.pt"
             meta = {"val_error_mm": final, "train_config": config_to_dict(cfg), "world_size": world, "steps": step}
             if r_val is not None:
-                from facesculpt.training.rendered import load_rendered
-
                 meta["val_generated_mm"] = validation_error_mm(net, model, val)
-                meta["rendered_sha"] = ",".join(load_rendered(p).meta["sha"] for p in cfg.rendered.split(",") if p)
+                meta["rendered_sha"] = r_sha
             save_regressor(weights, net, meta)
     if world > 1:
         dist.barrier()

@@ -83,6 +83,10 @@ class RenderedConfig:
     """Largest Gaussian blur sigma, pixels (drawn uniformly up to it)."""
 
 
+#: the ``--realism`` settings of ``facesculpt train render-landmarks`` (``RenderedConfig`` fields)
+REALISM = {"hair": 0.7, "textured_background": 0.5, "camera_noise": 0.02, "camera_blur": 1.0}
+
+
 def _expression(rng: np.random.Generator, names: tuple, share: float) -> np.ndarray:
     from facesculpt.synthetic.head import sample_expression
 
@@ -100,10 +104,10 @@ def render_sample(model, seed: int, index: int, cfg: RenderedConfig = RenderedCo
     expression (E,), gaze (2, 2), rotation (3, 3) model -> camera, translation (3,) cm, focal (float)."""
     from facesculpt.core.conventions import MODEL_TO_CV
     from facesculpt.face_model import HeadParams
-    from facesculpt.ops.rotations import euler_yxz_to_matrix, matrix_to_rotvec
-    from facesculpt.structures import Camera, Pose
+    from facesculpt.ops.rotations import euler_yxz_to_matrix
     from facesculpt.synthetic.generator import make_light
-    from facesculpt.synthetic.head import IRIS_COLOURS, atlas, head_mesh, make_head_albedo, render_photo, sample_gaze
+    from facesculpt.synthetic.head import (IRIS_COLOURS, atlas, face_pose, head_config, head_mesh, make_head_albedo,
+                                           render_photo, sample_gaze)
 
     r_head, r_alb, r_scene = (np.random.default_rng(s) for s in np.random.SeedSequence([int(seed), int(index)]).spawn(3))
     ident = r_head.standard_normal(model.num_identity)
@@ -122,13 +126,9 @@ def render_sample(model, seed: int, index: int, cfg: RenderedConfig = RenderedCo
     frac = float(r_scene.uniform(*cfg.face_fraction))
     shift = r_scene.uniform(-0.08, 0.08, 2) * S
     srgb = bool(r_scene.random() < 0.5)
-    R = MODEL_TO_CV @ euler_yxz_to_matrix(math.radians(yaw), math.radians(pitch), math.radians(roll))
-    face = hv[0, model.narrow_face].double()
-    z = focal * float(face[:, 0].max() - face[:, 0].min()) / (frac * S)
-    target = torch.tensor([shift[0] * z / focal, shift[1] * z / focal, z], dtype=torch.float32)
-    t = target - R @ face.mean(0).float()
-    pose = Pose(matrix_to_rotvec(R[None]), t[None])
-    cam = Camera(torch.tensor([focal]), torch.tensor([[S / 2, S / 2]]), (S, S))
+    pose, cam, _ = face_pose(model, hv, yaw, pitch, roll, shift, head_config(size=S, face_fraction=frac), focal)
+    R = MODEL_TO_CV @ euler_yxz_to_matrix(math.radians(yaw), math.radians(pitch), math.radians(roll))  # exact label
+    t = pose.translation[0]
     bg_rgb = np.clip(np.array([0.55, 0.57, 0.6]) + r_scene.uniform(-0.25, 0.25, 3), 0, 1)
     bg = torch.tensor(bg_rgb, dtype=torch.float32).expand(1, S, S, 3).contiguous()
     # the realism options draw from their own stream, so a head without them is the recipe-1 head
@@ -160,9 +160,10 @@ HAIR_COLOURS = ((0.05, 0.04, 0.04), (0.16, 0.10, 0.07), (0.30, 0.19, 0.11), (0.4
 
 
 def _smooth(rng: np.random.Generator, S: int, cells: int) -> np.ndarray:
-    """(S, S) smooth noise in about [-1, 1]: a random ``cells`` x ``cells`` grid, upsampled bicubically."""
-    g = torch.from_numpy(rng.standard_normal((1, 1, cells, cells)).astype(np.float32))
-    return torch.nn.functional.interpolate(g, size=(S, S), mode="bicubic", align_corners=False)[0, 0].numpy()
+    """(S, S) smooth noise in about [-1, 1] (``synthetic.generator._smooth_noise``, one channel)."""
+    from facesculpt.synthetic.generator import _smooth_noise
+
+    return _smooth_noise(rng, S, cells)[..., 0]
 
 
 def _colour_field(rng: np.random.Generator, S: int, base: np.ndarray) -> np.ndarray:
@@ -348,4 +349,4 @@ def build_rendered(out, n: int, seed: int = 0, cfg: RenderedConfig = RenderedCon
 
 
 __all__ = ["RenderedConfig", "render_sample", "render_landmarks", "save_rendered", "merge_rendered",
-           "load_rendered", "build_rendered", "RenderedSet", "RECIPE"]
+           "load_rendered", "build_rendered", "RenderedSet", "RECIPE", "REALISM"]

@@ -148,7 +148,7 @@ def test_several_rendered_files_hold_out_each_ones_end(model, tmp_path, rendered
     half = {k: v[:3] for k, v in rendered.items() if k != "missed"}
     half["missed"] = rendered["missed"]
     save_rendered(b, half, 5, RenderedConfig())
-    train, val = _rendered_split(replace(TrainConfig(), rendered=f"{a},{b}", rendered_val=2))
+    train, val, _ = _rendered_split(replace(TrainConfig(), rendered=f"{a},{b}", rendered_val=2))
     n = len(rendered["index"])
     assert len(train) == (n - 1) + 2 and len(val) == 2
     assert torch.equal(val.points[0], torch.from_numpy(rendered["points"][n - 1]))
