@@ -70,7 +70,8 @@ class PhotometricFitConfig:
     albedo_size: int = 32
     """Side of the low-frequency UV albedo optimised in this stage (upsampled bilinearly). Finer grids fit the
     synthetic heads' shapes worse (64: 2.42 mm against 2.07); 24 fitted them better (1.76) but lost on the turned
-    multi-photo views and the astronaut, and its neighbours 22 / 26 did not (docs/results.md, session 12)."""
+    multi-photo views and the astronaut, and its neighbours 22 / 26 did not; 48 improved the real photos'
+    landmark agreement and lost 0.16 mm on the synthetic heads (docs/results.md, session 12)."""
     lr_pose: float = 2e-3
     """Adam step for rotation (rad) and translation (scaled by depth)."""
     lr_shape: float = 5e-3
