@@ -2,6 +2,10 @@
 landmark agreement with mediapipe (``landmark_error_iod``), in-view PSNR and identity distances.
 
     .venv/bin/python benchmarks/bench_head_vs_mask.py [--presets fast default] [--models ict] [--set KEY=VALUE ...]
+        [--per-photo]
+
+``--per-photo`` adds a row per photo after the medians (which photos a change moves: a median of ten can hide
+one photo's fit leaving its basin, as the astronaut's did in session 12).
 
 Photos: grace_hopper (bundled), scikit-image's astronaut and the first 8 faces of lfw_subset
 (25 x 25 grey, upscaled to 192 px and edge-padded as ``tools/build_topology.py`` does; the ones
@@ -41,13 +45,16 @@ def main() -> int:
     ap.add_argument("--models", nargs="+", default=["mediapipe468", "ict"], choices=["mediapipe468", "ict"])
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="config override for every run (as facesculpt --set)")
+    ap.add_argument("--per-photo", action="store_true", help="also print each photo's figures")
     args = ap.parse_args()
     from facesculpt.cli import _parse_overrides
 
     overrides = _parse_overrides(args.set)
+    nan = float("nan")
     imgs = photos()
     print("| preset | model | photos | median landmark_error_iod | median PSNR dB | median id d in-view | median id d ±30° |")
     print("|---|---|---|---|---|---|---|")
+    per_photo = []
     for preset in args.presets:
         for model in args.models:
             cfg = make_config(preset, face_model=model, **overrides)
@@ -58,11 +65,22 @@ def main() -> int:
                 except FaceSculptError:
                     continue
                 rows.append(m)
-            med = lambda k: statistics.median(r[k] for r in rows)  # noqa: E731
-            side = statistics.median(max(r["identity_distance_yaw_minus30"], r["identity_distance_yaw_plus30"])
-                                     for r in rows)
+                per_photo.append((preset, model, name, m))
+            # `fast` leaves the identity metrics out (identity_metrics): those columns are then nan
+            med = lambda k: statistics.median(r.get(k, nan) for r in rows)  # noqa: E731
+            side = statistics.median(max(r.get("identity_distance_yaw_minus30", nan),
+                                         r.get("identity_distance_yaw_plus30", nan)) for r in rows)
             print(f"| {preset} | {model} | {len(rows)} | {med('landmark_error_iod'):.4f} | {med('inview_psnr'):.2f} | "
                   f"{med('identity_distance_inview'):.3f} | {side:.3f} |", flush=True)
+    if args.per_photo:
+        print()
+        print("| preset | model | photo | landmark_error_iod | PSNR dB | id d in-view | id d +30° | id d -30° |")
+        print("|---|---|---|---|---|---|---|---|")
+        for preset, model, name, m in per_photo:
+            g = lambda k: m.get(k, nan)  # noqa: E731
+            print(f"| {preset} | {model} | {name} | {g('landmark_error_iod'):.4f} | {g('inview_psnr'):.2f} | "
+                  f"{g('identity_distance_inview'):.3f} | {g('identity_distance_yaw_plus30'):.3f} | "
+                  f"{g('identity_distance_yaw_minus30'):.3f} |")
     return 0
 
 
