@@ -2,7 +2,7 @@
 
     facesculpt benchmark synthetic --n N --seed S -o DIR [--model head|mask] [--yaw-max DEG] [--size 512]
         [--preset default] [--variants detail,smooth] [--noise 0] [--blur 0] [--downsample 1]
-        [--light-strength LO,HI] [--proxy fitted|true] [--no-detail-stage] [--set K=V]
+        [--light-strength LO,HI] [--skin-mottling 0] [--proxy fitted|true] [--no-detail-stage] [--set K=V]
     facesculpt benchmark holdout PATH... -o DIR [--preset default] [--regions cheek,eye] [--set K=V]
     facesculpt benchmark aflw2000 DIR [-o OUT] [--preset default] [--from-results RESULTS] [--set K=V]
     facesculpt benchmark clip -o DIR [--kinds motion,channels] [--n 1] [--seed 0] [--frames 240]
@@ -175,6 +175,10 @@ def cmd_synthetic(args) -> int:
             if not 0 <= lo <= hi <= 1.5:  # stronger lights would shade part of the face black
                 raise ValueError(f"--light-strength: expected LO,HI with 0 <= LO <= HI <= 1.5, got {args.light_strength}")
             extra["light_strength"] = (lo, hi)
+        if args.skin_mottling:
+            if not (head and 0 <= args.skin_mottling <= 0.5):
+                raise ValueError(f"--skin-mottling: expected 0-0.5 with --model head, got {args.skin_mottling}")
+            extra["skin_mottling"] = float(args.skin_mottling)
         syn = [SyntheticConfig(size=args.size, detail=(v == "detail"), noise_sigma=args.noise, blur_sigma=args.blur,
                                downsample=args.downsample, **extra) for v in variants]
     except (FaceSculptError, ValueError, TypeError) as e:
@@ -227,7 +231,8 @@ def cmd_synthetic(args) -> int:
                            "model": args.model, "yaw_max": float(yaw_max), "face_model": cfg.face_model,
                            "detail_stage": cfg.detail.enabled, "proxy": args.proxy, "variants": variants, "noise": args.noise,
                            "blur": args.blur, "downsample": args.downsample,
-                           "light_strength": list(syn[0].light_strength), "photo_encoding": args.photo_encoding}}
+                           "light_strength": list(syn[0].light_strength), "photo_encoding": args.photo_encoding,
+                           "skin_mottling": syn[0].skin_mottling}}
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "results.json", result)
     for v in variants:
@@ -451,6 +456,9 @@ def register(subparsers) -> None:
     s.add_argument("--light-strength", default=None, metavar="LO,HI",
                    help="range of the directional light relative to the ambient, for analysis "
                         "(default: the generator's, 0.35,0.7)")
+    s.add_argument("--skin-mottling", type=float, default=0.0, metavar="SIGMA",
+                   help="head faces: multi-scale mottling of the skin's log albedo, its standard deviation "
+                        "(default 0: none, as every recorded figure; 0.08 for analysis)")
     s.add_argument("--proxy", default="fitted",
                    help="coarse geometry the detail stage refines: fitted (the preset's fit, the default) or "
                         "true (the generator's smooth shape, pose and camera; light and texture still estimated "

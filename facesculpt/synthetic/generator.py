@@ -70,6 +70,11 @@ class SyntheticConfig:
     """Range of the directional light's strength relative to the unit ambient term."""
     freckles: int = 60
     """Number of freckles (0 for none); a few moles are added as well."""
+    skin_mottling: float = 0.0
+    """Head albedo only: standard deviation of a multi-scale mottling of the skin's log albedo (0, the default:
+    none; every benchmark figure was recorded without it). The painted albedo has little of a real face's detail,
+    so the synthetic benchmark rewards a photometric albedo with too little freedom for photos; 0.08 is a strong
+    mottling for analysis, not a measured skin statistic (docs/results.md, session 12)."""
     noise_sigma: float = 0.0
     """Standard deviation of additive Gaussian noise on the photo (0-1 scale)."""
     blur_sigma: float = 0.0

@@ -272,6 +272,29 @@ def make_head_albedo(rng: np.random.Generator, model: FaceModel, S: int, freckle
     return np.clip(alb, 0.02, 0.98).astype(np.float32)
 
 
+#: scales of ``skin_mottling``'s octaves, in texels of a 256-texel map (0.2-3 % of the tile's side)
+MOTTLING_SCALES = (0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+def skin_mottling(rng: np.random.Generator, S: int, amplitude: float) -> np.ndarray:
+    """(S, S, 3) multiplicative skin mottling ``exp(L)`` (``SyntheticConfig.skin_mottling``): L sums one band of
+    Gaussian-filtered white noise per scale of ``MOTTLING_SCALES``, each of standard deviation
+    ``amplitude / sqrt(len(MOTTLING_SCALES))`` in brightness, with a chroma part 0.3 times as strong (more red,
+    less blue where it is positive). ``amplitude`` 0 gives ones."""
+    from scipy.ndimage import gaussian_filter
+
+    if amplitude <= 0:
+        return np.ones((S, S, 3), np.float32)
+    log = np.zeros((S, S, 3), np.float64)
+    chroma = np.array([0.5, -0.3, -0.6])
+    for sigma in MOTTLING_SCALES:
+        lum = gaussian_filter(rng.standard_normal((S, S)), sigma * S / 256)
+        col = gaussian_filter(rng.standard_normal((S, S)), sigma * S / 256)
+        lum, col = lum / lum.std(), col / col.std()
+        log += amplitude / np.sqrt(len(MOTTLING_SCALES)) * (lum[..., None] + 0.3 * col[..., None] * chroma)
+    return np.exp(log).astype(np.float32)
+
+
 def make_head_displacement(rng: np.random.Generator, model: FaceModel, S: int, cfg: SyntheticConfig) -> np.ndarray:
     """(S, S) float true displacement of the face tile in cm (negative = creases into the skin)."""
     d = np.zeros((S, S), np.float32)
@@ -516,7 +539,11 @@ def generate_head_face(seed: int, cfg: SyntheticConfig | None = None, *, express
                       torch.tensor(gaze, dtype=torch.float32)[None])
     with torch.no_grad():
         head_verts = model.vertices(head)
-    albedo = torch.as_tensor(make_head_albedo(r_albedo, model, S, cfg.freckles))[None]
+    alb = make_head_albedo(r_albedo, model, S, cfg.freckles)
+    if cfg.skin_mottling > 0:  # its own stream: the albedo without it is unchanged
+        r_mottle = np.random.default_rng(np.random.SeedSequence(int(seed)).spawn(5)[4])
+        alb = np.clip(alb * skin_mottling(r_mottle, S, cfg.skin_mottling), 0.02, 0.98).astype(np.float32)
+    albedo = torch.as_tensor(alb)[None]
     iris = IRIS_COLOURS[int(r_albedo.integers(len(IRIS_COLOURS)))]
     disp = torch.as_tensor(make_head_displacement(r_detail, model, S, cfg))[None]
     light = make_light(r_scene, cfg.light_strength)

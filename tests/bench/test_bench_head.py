@@ -234,3 +234,26 @@ def test_head_photo_srgb_encoding_option():
     b = generate_head_face(1, head_config(size=128, uv_size=64, detail=False, srgb=True)).image
     assert a.shape == b.shape and not np.array_equal(a, b)
     assert float((b == 255).mean()) < float((a == 255).mean())
+
+
+def test_skin_mottling_is_an_option_on_its_own_stream():
+    """``skin_mottling`` 0 (the default) leaves the face as it was; on, it changes only the albedo (and the photo),
+    by a multiplicative mottling of about the asked log standard deviation, the same for the same seed."""
+    import dataclasses
+
+    from facesculpt.synthetic.head import skin_mottling
+
+    plain = generate_head_face(3, SMALL)
+    mottled = generate_head_face(3, dataclasses.replace(SMALL, skin_mottling=0.08))
+    again = generate_head_face(3, dataclasses.replace(SMALL, skin_mottling=0.08))
+    assert torch.equal(mottled.albedo, again.albedo) and mottled.image.tobytes() == again.image.tobytes()
+    assert torch.equal(plain.head.identity, mottled.head.identity) and torch.equal(plain.head_verts, mottled.head_verts)
+    assert plain.pose.rotvec.tolist() == mottled.pose.rotvec.tolist()
+    assert not torch.equal(plain.albedo, mottled.albedo) and plain.image.tobytes() != mottled.image.tobytes()
+    # the factor: log standard deviation near the asked one (the chroma part adds a little); 0 gives ones
+    m = skin_mottling(np.random.default_rng(0), 256, 0.08)
+    lum = np.log(m).mean(-1)
+    assert 0.06 < float(lum.std()) < 0.10
+    assert np.array_equal(skin_mottling(np.random.default_rng(0), 32, 0.0), np.ones((32, 32, 3), np.float32))
+    # the CLI refuses it out of range or on the mask model
+    assert main(["benchmark", "synthetic", "--n", "1", "--skin-mottling", "0.9", "-o", "unused"]) != 0
