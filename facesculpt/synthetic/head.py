@@ -526,7 +526,9 @@ def generate_head_face(seed: int, cfg: SyntheticConfig | None = None, *, express
                          f"0 <= yaw_max <= 90; got {cfg}")
     # one stream per component, so that the detail / smooth variants and expression=False of a seed
     # share everything else (head, albedo, light, pose)
-    r_shape, r_albedo, r_detail, r_scene = (np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(4))
+    # (a fifth stream, the skin mottling's, leaves the first four as they were)
+    r_shape, r_albedo, r_detail, r_scene, r_mottle = (np.random.default_rng(s)
+                                                      for s in np.random.SeedSequence(int(seed)).spawn(5))
     model = load_face_model()
     S = cfg.uv_size
     names = model.expression_names
@@ -541,7 +543,6 @@ def generate_head_face(seed: int, cfg: SyntheticConfig | None = None, *, express
         head_verts = model.vertices(head)
     alb = make_head_albedo(r_albedo, model, S, cfg.freckles)
     if cfg.skin_mottling > 0:  # its own stream: the albedo without it is unchanged
-        r_mottle = np.random.default_rng(np.random.SeedSequence(int(seed)).spawn(5)[4])
         alb = np.clip(alb * skin_mottling(r_mottle, S, cfg.skin_mottling), 0.02, 0.98).astype(np.float32)
     albedo = torch.as_tensor(alb)[None]
     iris = IRIS_COLOURS[int(r_albedo.integers(len(IRIS_COLOURS)))]

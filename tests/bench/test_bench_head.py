@@ -255,5 +255,5 @@ def test_skin_mottling_is_an_option_on_its_own_stream():
     lum = np.log(m).mean(-1)
     assert 0.06 < float(lum.std()) < 0.10
     assert np.array_equal(skin_mottling(np.random.default_rng(0), 32, 0.0), np.ones((32, 32, 3), np.float32))
-    # the CLI refuses it out of range or on the mask model
+    # the CLI refuses it out of range
     assert main(["benchmark", "synthetic", "--n", "1", "--skin-mottling", "0.9", "-o", "unused"]) != 0
