@@ -357,17 +357,25 @@ def _filler_texels(view, size: int, exempt: bool) -> Optional[torch.Tensor]:
 
 def _mask_occluders(tex: _Crop, dense, view, pose, light, landmarks: Landmarks, cfg: Config, linear: bool):
     """``tex`` with the occluder pixels (``texture.occlusion.occluder_mask``) made invalid, and
-    {"fraction": share of the crop flagged}."""
+    {"fraction": share of the crop flagged, "face_fraction": share of the crop flagged inside the narrow face
+    (without the outer ring, ``OcclusionConfig.outer``)}."""
     from dataclasses import replace as dc_replace
 
     from facesculpt.texture.occlusion import occluder_mask
 
+    from facesculpt.face_model import REGION_OUTER
+
     pts = (landmarks.points[:, :2].numpy() - np.array([tex.x0, tex.y0])) * (tex.size / tex.side)
-    occ = occluder_mask(tex.image, dense, view.dense_faces, view.dense_uvs, pose, tex.camera, light,
-                        cfg.texture.occlusion, points_xy=pts, face_weight=_face_weights(view), valid=tex.valid,
-                        linear=linear)
+    judge = None
+    if cfg.texture.occlusion.outer:  # the outer ring judged too, against the narrow face's skin
+        region = view.dense_face_region
+        judge = ((region == 0) | (region == REGION_OUTER)).float()
+    occ, face = occluder_mask(tex.image, dense, view.dense_faces, view.dense_uvs, pose, tex.camera, light,
+                              cfg.texture.occlusion, points_xy=pts, face_weight=_face_weights(view), valid=tex.valid,
+                              linear=linear, judge_weight=judge, return_face=True)
     valid = ~occ if tex.valid is None else tex.valid & ~occ
-    return dc_replace(tex, valid=valid), {"fraction": float(occ.float().mean())}, occ
+    info = {"fraction": float(occ.float().mean()), "face_fraction": float((occ & face).float().mean())}
+    return dc_replace(tex, valid=valid), info, occ
 
 
 def _hands(image: np.ndarray, landmarks: Landmarks, cfg: Config, timings: dict):

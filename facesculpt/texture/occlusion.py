@@ -70,6 +70,12 @@ class OcclusionConfig:
     chroma_dark: float = 1.5
     """Pixels darker than the face's median brightness by more than this (natural log, a factor 4.5)
     are not judged by chromaticity (noise and clipping make it unreliable there)."""
+    outer: bool = True
+    """Also judge the face part's outer ring (``face_model.REGION_OUTER``: the forehead up to the scalp line,
+    the temples and ears, the jaw's underside and the neck), with the skin statistics of the narrow face as
+    before: a hat, a collar or background there is no skin either (False: the narrow face alone is judged and
+    the outer ring's texels take whatever the photo shows there, as before session 13; docs/results.md,
+    "Issue 12: the face part's outer ring judged for occluders")."""
     hands: HandsConfig = field(default_factory=HandsConfig)
     """Hands found by mediapipe's hand landmarker (``detect.hands``): kept out of the photometric fit
     and the albedo, whatever their colour (issue 12 session 5)."""
@@ -115,13 +121,15 @@ def _median_spread(vals: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return med, 1.4826 * (vals - med).abs().median(0).values
 
 
-def _chroma_outliers(la: torch.Tensor, face: torch.Tensor, cfg: OcclusionConfig) -> torch.Tensor:
-    """(B, H, W) bool face pixels whose log chromaticity is far from the skin's (``chroma_*`` of
-    ``cfg``); la (B, H, W, 3) log de-lit colour."""
+def _chroma_outliers(la: torch.Tensor, face: torch.Tensor, cfg: OcclusionConfig,
+                     area: torch.Tensor | None = None) -> torch.Tensor:
+    """(B, H, W) bool pixels of ``area`` (default ``face``) whose log chromaticity is far from the face's
+    skin's (``chroma_*`` of ``cfg``); la (B, H, W, 3) log de-lit colour."""
     c = la - la.mean(-1, keepdim=True)
     lum = la.mean(-1)
-    judged = face & (lum > lum[face].median() - cfg.chroma_dark)
-    vals = c[judged]
+    bright = lum > lum[face].median() - cfg.chroma_dark
+    area = face if area is None else area
+    vals = c[face & bright]
     if vals.shape[0] < 16:
         return torch.zeros_like(face)
     med, sigma = _median_spread(vals)
@@ -131,18 +139,19 @@ def _chroma_outliers(la: torch.Tensor, face: torch.Tensor, cfg: OcclusionConfig)
             break
         med, sigma = _median_spread(vals[keep])
     thr = torch.clamp(cfg.chroma_k_sigma * sigma, min=cfg.chroma_floor)
-    return judged & ((c - med).abs() > thr).any(-1)
+    return area & bright & ((c - med).abs() > thr).any(-1)
 
 
 def skin_outliers(albedo: torch.Tensor, face: torch.Tensor, features: torch.Tensor | None,
-                  cfg: OcclusionConfig) -> torch.Tensor:
-    """(B, H, W) bool occluder pixels inside ``face``.
+                  cfg: OcclusionConfig, judged: torch.Tensor | None = None) -> torch.Tensor:
+    """(B, H, W) bool occluder pixels inside ``face`` (and inside ``judged``).
 
     albedo: (B, H, W, 3) float de-lit photo (linear light, > 0); face: (B, H, W) bool pixels the
-    head covers and that may be used; features: (B, H, W) bool or None, the face's own non-skin
-    features (no seeds there, see the module doc)."""
-    from scipy import ndimage
-
+    head covers and that may be used: the skin's statistics come from them; features: (B, H, W) bool
+    or None, the face's own non-skin features (no seeds there, see the module doc); judged: (B, H, W)
+    bool or None, more pixels that may be flagged (the face part's outer ring, ``OcclusionConfig.outer``),
+    by the same statistics. Inside ``face`` the result is the same with or without ``judged`` (an
+    occluder found beyond the face grows only there); ``max_fraction`` counts the flagged share of ``face``."""
     if albedo.dim() != 4 or albedo.shape[-1] != 3 or face.shape != albedo.shape[:3]:
         raise ValueError(f"skin_outliers: expected albedo (B,H,W,3) and face (B,H,W), got "
                          f"{tuple(albedo.shape)}, {tuple(face.shape)}")
@@ -153,36 +162,51 @@ def skin_outliers(albedo: torch.Tensor, face: torch.Tensor, features: torch.Tens
             return torch.zeros_like(face)
         med, sigma = _median_spread(vals)
         thr = torch.clamp(cfg.k_sigma * sigma, min=cfg.floor)
-        weak = face & ((la - med).abs() > thr).any(-1)
-        if cfg.chroma_k_sigma > 0:
-            weak = weak | _chroma_outliers(la, face, cfg)
-        side = albedo.shape[1]
-        ro = int(round(cfg.open_frac * side / 2))
-        weak = _dilate(_erode(weak, ro), ro) & face
-        strong = weak if features is None else weak & ~_dilate(features, ro)
-        occ = torch.zeros_like(face)
-        for b in range(face.shape[0]):
-            lab, _ = ndimage.label(weak[b].numpy())
-            keep = np.unique(lab[strong[b].numpy()])
-            keep = keep[keep > 0]
-            occ[b] = torch.from_numpy(np.isin(lab, keep))
-        occ = _dilate(occ, int(round(cfg.grow_frac * side))) & face
+        far = ((la - med).abs() > thr).any(-1)
+        occ = _flag(la, far, face, face, features, cfg)
         if float(occ.sum()) > cfg.max_fraction * float(face.sum()):
             return torch.zeros_like(face)
+        if judged is not None:
+            occ = occ | (_flag(la, far, face, judged | face, features, cfg) & ~face)
     return occ
+
+
+def _flag(la: torch.Tensor, far: torch.Tensor, face: torch.Tensor, area: torch.Tensor,
+          features: torch.Tensor | None, cfg: OcclusionConfig) -> torch.Tensor:
+    """(B, H, W) bool: the pixels of ``area`` far from the skin (``far``, or by chromaticity against the
+    ``face``'s skin), opened, kept where a region has a seed outside the ``features``, grown by the margin."""
+    from scipy import ndimage
+
+    weak = area & far
+    if cfg.chroma_k_sigma > 0:
+        weak = weak | (_chroma_outliers(la, face, cfg, area) & area)
+    side = la.shape[1]
+    ro = int(round(cfg.open_frac * side / 2))
+    weak = _dilate(_erode(weak, ro), ro) & area
+    strong = weak if features is None else weak & ~_dilate(features, ro)
+    occ = torch.zeros_like(area)
+    for b in range(area.shape[0]):
+        lab, _ = ndimage.label(weak[b].numpy())
+        keep = np.unique(lab[strong[b].numpy()])
+        keep = keep[keep > 0]
+        occ[b] = torch.from_numpy(np.isin(lab, keep))
+    return _dilate(occ, int(round(cfg.grow_frac * side))) & area
 
 
 def occluder_mask(photo_srgb: torch.Tensor, dense: torch.Tensor, faces: torch.Tensor, uvs: torch.Tensor, pose,
                   camera, light: torch.Tensor, cfg: OcclusionConfig, *, points_xy: np.ndarray | None = None,
                   face_weight: torch.Tensor | None = None, valid: torch.Tensor | None = None,
-                  linear: bool = True) -> torch.Tensor:
-    """(1, H, W) bool occluder pixels of ``photo_srgb`` (1, H, W, 3) seen by ``camera``.
+                  linear: bool = True, judge_weight: torch.Tensor | None = None, return_face: bool = False):
+    """(1, H, W) bool occluder pixels of ``photo_srgb`` (1, H, W, 3) seen by ``camera``; with ``return_face``
+    also the (1, H, W) bool face pixels they were judged against (``face_weight``'s, valid).
 
     dense (1, V, 3) fitted render vertices, faces (F, 3), uvs (V, 2); light (1, 9, 3) the fitted
     SH light (linear light if ``linear``, else for the sRGB values); points_xy (N, 2) the photo's
     mediapipe points in this image's pixels (the features, ``FEATURE_POINTS``; None: none);
     face_weight (F,) float (0: a face not judged, e.g. eye and mouth interiors); valid (1, H, W)
-    bool pixels that may be used (others are never flagged)."""
+    bool pixels that may be used (others are never flagged); judge_weight (F,) float or None: the faces
+    whose pixels may be flagged when they are more than ``face_weight``'s (the skin's statistics still
+    come from ``face_weight``'s pixels; ``OcclusionConfig.outer``)."""
     from facesculpt.ops.sh import AMBIENT_BASIS
     from facesculpt.render.face import render_face
     from facesculpt.texture.color import srgb_to_linear
@@ -194,12 +218,18 @@ def occluder_mask(photo_srgb: torch.Tensor, dense: torch.Tensor, faces: torch.Te
         shading = torch.maximum(rend.image, 0.15 * level)
         photo = srgb_to_linear(photo_srgb) if linear else photo_srgb
         face = rend.mask
+        pix_face = rend.frags.pix_to_face.clamp(min=0)
+        judged = None
+        if judge_weight is not None:
+            judged = face & (judge_weight[pix_face] > 0)
         if face_weight is not None:
-            face = face & (face_weight[rend.frags.pix_to_face.clamp(min=0)] > 0)
+            face = face & (face_weight[pix_face] > 0)
         if valid is not None:
             face = face & valid.bool()
+            judged = None if judged is None else judged & valid.bool()
         features = None if points_xy is None else _hulls(np.asarray(points_xy, np.float64), photo.shape[1:3])
-        return skin_outliers(photo / shading, face, features, cfg)
+        occ = skin_outliers(photo / shading, face, features, cfg, judged=judged)
+    return (occ, face) if return_face else occ
 
 
 __all__ = ["OcclusionConfig", "FEATURE_POINTS", "skin_outliers", "occluder_mask"]

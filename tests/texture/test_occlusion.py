@@ -58,6 +58,29 @@ def test_mostly_flagged_means_a_bad_fit_not_an_occluder():
     assert skin_outliers(albedo, face, None, cfg).sum() <= 0.3 * face.sum()
 
 
+def test_outer_ring_judged_against_the_face_skin_only_when_asked():
+    """``judged``: pixels beyond ``face`` (the face part's outer ring) are flagged by the face's skin statistics;
+    without it they are never flagged; the skin's statistics do not take the outer ring's pixels in."""
+    albedo, face = _face(seed=4)
+    ring = torch.zeros_like(face)
+    ring[:, :8, :] = True  # the "outer ring": the top rows beyond the face
+    albedo[:, :8, :] = torch.tensor([0.02, 0.02, 0.03])  # a black hat over it
+    albedo[:, 8:12, 30:90] = torch.tensor([0.02, 0.02, 0.03])  # its brim reaching into the face
+    cfg = OcclusionConfig()
+    occ_face = skin_outliers(albedo, face, None, cfg)
+    occ_ring = skin_outliers(albedo, face, None, cfg, judged=face | ring)
+    assert not occ_face[:, :8].any()  # the ring is not judged by default
+    assert occ_ring[:, :8, 20:108].all()  # the hat is flagged when it is
+    assert occ_ring[:, 8:12, 30:90].all() and occ_face[:, 8:12, 30:90].all()  # the brim either way
+    assert torch.equal(occ_ring & face, occ_face)  # inside the face the same either way
+    assert not occ_ring[:, 40:, :].any()  # the skin below is not
+    # the ring's pixels do not enter the skin statistics: a ring of skin-coloured pixels changes nothing inside
+    albedo2 = albedo.clone()
+    albedo2[:, :8, :] = SKIN
+    assert torch.equal(skin_outliers(albedo2, face, None, cfg, judged=face | ring)[:, 8:],
+                       skin_outliers(albedo2, face, None, cfg)[:, 8:])
+
+
 def test_shape_errors():
     with pytest.raises(ValueError, match="expected albedo"):
         skin_outliers(torch.ones(1, 8, 8), torch.ones(1, 8, 8, dtype=torch.bool), None, OcclusionConfig())
@@ -101,3 +124,27 @@ def test_occluded_mask_resampled_onto_the_metric_crop():
     assert torch.equal(out, expect)
     # a crop that lies beside the mask's crop sees nothing occluded
     assert not _occluded_on((0.0, 0.0, 40.0, occ), 100.0, 0.0, 40.0, 8).any()
+
+
+def test_pipeline_takes_the_hat_out_of_the_outer_ring(grace_hopper):
+    """Grace Hopper's cap covers the face part's outer ring above the forehead: judged as well
+    (``texture.occlusion.outer``) those texels are completed like skin instead of keeping the cap."""
+    from facesculpt.config import make_config
+    from facesculpt.face_model import REGION_OUTER, fit_view, load_face_model
+    from facesculpt.pipeline import reconstruct_all
+    from facesculpt.texture.color import to_display
+    from facesculpt.texture.unwrap import uv_raster
+
+    view = fit_view(load_face_model())
+    dark = {}
+    for outer in (False, True):
+        rec = reconstruct_all(grace_hopper, config=make_config("fast", **{"texture.occlusion.outer": outer}),
+                              max_faces=1)[0]
+        S = rec.maps.albedo.shape[1]
+        f = uv_raster(view.dense_uvs, view.dense_faces, S).frags.pix_to_face[0]
+        ring = (f >= 0) & (view.dense_face_region[f.clamp(min=0)] == REGION_OUTER)
+        top = ring & (torch.arange(S)[:, None] < 0.12 * S)  # the ring's band above the forehead (UV rows)
+        lum = to_display(rec.maps.albedo[0], True) @ torch.tensor([0.2126, 0.7152, 0.0722])
+        dark[outer] = float((lum[top] < 0.15).float().mean())
+    assert dark[False] > 0.4  # the cap is in the albedo when only the narrow face is judged
+    assert dark[True] < 0.05  # and out of it when the outer ring is judged too

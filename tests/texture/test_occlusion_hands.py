@@ -48,12 +48,15 @@ def test_pasted_skin_hand_masked_and_kept_out_of_the_albedo(astronaut):
 
 @pytest.mark.parametrize("photo,limit", [("astronaut", 0.06), ("grace_hopper", 0.10)])
 def test_clean_photo_flags_little(photo, limit, request):
-    """No hand on a clean photo, and the whole mask (colour test + hands) flags < ``limit`` of the crop."""
+    """No hand on a clean photo, and the colour test flags < ``limit`` of the crop inside the narrow face (the
+    outer ring's hair, cap and collar are flagged as well since session 13: the whole mask is more)."""
     from facesculpt.pipeline import reconstruct_all
 
     rec = reconstruct_all(request.getfixturevalue(photo), config=_cfg(True), max_faces=1)[0]
     assert rec.losses["hands"]["count"] == 0
-    assert rec.losses["occlusion"]["fraction"] < limit
+    occ = rec.losses["occlusion"]
+    assert occ["face_fraction"] < limit
+    assert occ["face_fraction"] <= occ["fraction"]
 
 
 def test_hand_mask_over_most_of_the_face_is_not_trusted(grace_hopper, monkeypatch):
