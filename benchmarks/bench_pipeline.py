@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_pipeline.py [--presets fast default] [--large] [--repeat N]
     BENCH_FIT_THREADS=0 .venv/bin/python benchmarks/bench_pipeline.py ...   # Config.threads (0: torch's own)
+    .venv/bin/python benchmarks/bench_pipeline.py --presets fast --set texture.occlusion.outer=false  # overrides
 
 Each preset runs in its own subprocess so its peak resident memory is its own. One warm-up
 image first (numba kernels, imports, caches), then the timed images: grace_hopper
@@ -39,7 +40,10 @@ if large:
     face = np.asarray(Image.fromarray(gh).resize((1536, 1800), Image.BICUBIC))
     canvas[600:2400, 1200:2736] = face
     photos = {"large_12mp": canvas}
-cfg = make_config(preset, **({"threads": int(os.environ["BENCH_FIT_THREADS"])} if "BENCH_FIT_THREADS" in os.environ else {}))
+sets = json.loads(os.environ.get("BENCH_SETS", "{}"))
+if "BENCH_FIT_THREADS" in os.environ:
+    sets["threads"] = int(os.environ["BENCH_FIT_THREADS"])
+cfg = make_config(preset, **sets)
 facesculpt.reconstruct(gh, config=cfg)  # warm-up
 rows = []
 for name, img in photos.items():
@@ -72,12 +76,18 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=1,
                     help="runs per photo after the warm-up; the run with the median total is reported")
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="config override for every run (as facesculpt --set)")
     args = ap.parse_args()
+    from facesculpt.cli import _parse_overrides
+
+    sets = json.dumps(_parse_overrides(args.set))
     results = []
     for preset in args.presets:
         for large in ([False, True] if args.large else [False]):
             out = subprocess.run([sys.executable, "-c", CHILD, preset, "1" if large else "0", str(args.repeat)],
-                                 capture_output=True, text=True, env={**os.environ, "GLOG_minloglevel": "2"})
+                                 capture_output=True, text=True,
+                                 env={**os.environ, "GLOG_minloglevel": "2", "BENCH_SETS": sets})
             if out.returncode != 0:
                 print(out.stderr[-3000:], file=sys.stderr)
                 return 1

@@ -355,10 +355,12 @@ def _filler_texels(view, size: int, exempt: bool) -> Optional[torch.Tensor]:
     return ((p2f >= 0) & ((region == 1) | (region == 2)))[None]
 
 
-def _mask_occluders(tex: _Crop, dense, view, pose, light, landmarks: Landmarks, cfg: Config, linear: bool):
+def _mask_occluders(tex: _Crop, dense, view, pose, light, landmarks: Landmarks, cfg: Config, linear: bool,
+                    person: Optional[np.ndarray] = None):
     """``tex`` with the occluder pixels (``texture.occlusion.occluder_mask``) made invalid, and
     {"fraction": share of the crop flagged, "face_fraction": share of the crop flagged inside the narrow face
-    (without the outer ring, ``OcclusionConfig.outer``)}."""
+    (without the outer ring, ``OcclusionConfig.outer``), "background": share of the crop the person segmentation
+    took for background (with ``person``, the photo's (H, W) person probability, ``detect.person``)}."""
     from dataclasses import replace as dc_replace
 
     from facesculpt.texture.occlusion import occluder_mask
@@ -370,11 +372,16 @@ def _mask_occluders(tex: _Crop, dense, view, pose, light, landmarks: Landmarks, 
     if cfg.texture.occlusion.outer:  # the outer ring judged too, against the narrow face's skin
         region = view.dense_face_region
         judge = ((region == 0) | (region == REGION_OUTER)).float()
+    bg = None
+    if person is not None:  # the photo's background (person segmentation, detect.person)
+        bg = _crop_mask(person < cfg.texture.occlusion.background.threshold, tex.x0, tex.y0, tex.side, tex.size)
     occ, face = occluder_mask(tex.image, dense, view.dense_faces, view.dense_uvs, pose, tex.camera, light,
                               cfg.texture.occlusion, points_xy=pts, face_weight=_face_weights(view), valid=tex.valid,
-                              linear=linear, judge_weight=judge, return_face=True)
+                              linear=linear, judge_weight=judge, return_face=True, background=bg)
     valid = ~occ if tex.valid is None else tex.valid & ~occ
     info = {"fraction": float(occ.float().mean()), "face_fraction": float((occ & face).float().mean())}
+    if bg is not None:
+        info["background"] = float(bg.float().mean())
     return dc_replace(tex, valid=valid), info, occ
 
 
@@ -434,6 +441,20 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
     hands_px, hands_info = _hands(image, landmarks, cfg, timings)
     if hands_px is not None:  # hands are no skin: out of the photometric fit and the albedo
         valid_mask = valid_mask & ~hands_px
+    person = None
+    bg_cfg = cfg.texture.occlusion.background
+    if cfg.texture.occlusion.enabled and bg_cfg.enabled:  # the photo's background (detect.person)
+        from facesculpt.detect.person import person_probability
+
+        t_bg = time.perf_counter()
+        person = person_probability(image)
+        timings["person"] = time.perf_counter() - t_bg
+        if person is not None and bg_cfg.fit:  # out of the photometric fit too (an option)
+            bg_px = person < bg_cfg.threshold
+            x0b, y0b, x1b, y1b = [int(round(float(v))) for v in landmarks.bbox.tolist()]
+            box = bg_px[max(0, y0b):max(0, y1b), max(0, x0b):max(0, x1b)]
+            if box.size and float(box.mean()) <= bg_cfg.max_face_share:
+                valid_mask = valid_mask & ~bg_px
     _, pose, cam = initialize(landmarks, view.canonical)
     if fixed is not None:  # given (video tracking, several photos): no landmark stage
         pose, head = fixed[0], fixed[1]
@@ -546,7 +567,7 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
     occluded = None
     if cfg.texture.occlusion.enabled:  # occluders out of the albedo (texture.occlusion)
         t_occ = time.perf_counter()
-        tex, losses["occlusion"], occ = _mask_occluders(tex, dense, view, pose, light, landmarks, cfg, linear)
+        tex, losses["occlusion"], occ = _mask_occluders(tex, dense, view, pose, light, landmarks, cfg, linear, person)
         if hands_px is not None:  # the record has the hands too (the valid mask kept them out already)
             occ = occ | _crop_mask(hands_px, tex.x0, tex.y0, tex.side, tex.size).to(occ.device)
             losses["occlusion"]["fraction"] = float(occ.float().mean())

@@ -41,6 +41,7 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "k_sigma": (0.0, None),  # texture.occlusion
     "open_frac": (0.0, 0.2),
     "grow_frac": (0.0, 0.2),
+    "threshold": (0.0, 1.0),  # texture.occlusion.background (a probability)
     "max_fraction": (0.0, 1.0),
     "data_blur": (0.0, 4.0),  # detail
     "saturation": (0.0, 2.0),  # detail

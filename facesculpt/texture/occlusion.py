@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from facesculpt.detect.hands import HandsConfig
+from facesculpt.detect.person import BackgroundConfig
 
 #: mediapipe face-mesh point groups whose pixels are features, not skin (brows, eye regions,
 #: lips, the nose's underside with the nostrils)
@@ -79,6 +80,9 @@ class OcclusionConfig:
     hands: HandsConfig = field(default_factory=HandsConfig)
     """Hands found by mediapipe's hand landmarker (``detect.hands``): kept out of the photometric fit
     and the albedo, whatever their colour (issue 12 session 5)."""
+    background: BackgroundConfig = field(default_factory=BackgroundConfig)
+    """Background pixels (mediapipe's person segmentation, ``detect.person``) inside the judged face part are
+    occluders too, whatever their colour (session 13)."""
 
 
 def _dilate(m: torch.Tensor, r: int) -> torch.Tensor:
@@ -196,7 +200,8 @@ def _flag(la: torch.Tensor, far: torch.Tensor, face: torch.Tensor, area: torch.T
 def occluder_mask(photo_srgb: torch.Tensor, dense: torch.Tensor, faces: torch.Tensor, uvs: torch.Tensor, pose,
                   camera, light: torch.Tensor, cfg: OcclusionConfig, *, points_xy: np.ndarray | None = None,
                   face_weight: torch.Tensor | None = None, valid: torch.Tensor | None = None,
-                  linear: bool = True, judge_weight: torch.Tensor | None = None, return_face: bool = False):
+                  linear: bool = True, judge_weight: torch.Tensor | None = None, return_face: bool = False,
+                  background: torch.Tensor | None = None):
     """(1, H, W) bool occluder pixels of ``photo_srgb`` (1, H, W, 3) seen by ``camera``; with ``return_face``
     also the (1, H, W) bool face pixels they were judged against (``face_weight``'s, valid).
 
@@ -206,7 +211,9 @@ def occluder_mask(photo_srgb: torch.Tensor, dense: torch.Tensor, faces: torch.Te
     face_weight (F,) float (0: a face not judged, e.g. eye and mouth interiors); valid (1, H, W)
     bool pixels that may be used (others are never flagged); judge_weight (F,) float or None: the faces
     whose pixels may be flagged when they are more than ``face_weight``'s (the skin's statistics still
-    come from ``face_weight``'s pixels; ``OcclusionConfig.outer``)."""
+    come from ``face_weight``'s pixels; ``OcclusionConfig.outer``); background: (1, H, W) bool or None, the
+    photo's background pixels (``detect.person``): inside the judged area they are occluders too, grown by
+    ``cfg.background.grow_frac`` there, unless they cover more than ``cfg.background.max_face_share`` of the face."""
     from facesculpt.ops.sh import AMBIENT_BASIS
     from facesculpt.render.face import render_face
     from facesculpt.texture.color import srgb_to_linear
@@ -229,7 +236,21 @@ def occluder_mask(photo_srgb: torch.Tensor, dense: torch.Tensor, faces: torch.Te
             judged = None if judged is None else judged & valid.bool()
         features = None if points_xy is None else _hulls(np.asarray(points_xy, np.float64), photo.shape[1:3])
         occ = skin_outliers(photo / shading, face, features, cfg, judged=judged)
+        if background is not None:
+            occ = occ | background_pixels(background, face, judged, cfg.background)
     return (occ, face) if return_face else occ
 
 
-__all__ = ["OcclusionConfig", "FEATURE_POINTS", "skin_outliers", "occluder_mask"]
+def background_pixels(background: torch.Tensor, face: torch.Tensor, judged: torch.Tensor | None,
+                      cfg: BackgroundConfig) -> torch.Tensor:
+    """(B, H, W) bool: the ``background`` pixels (B, H, W) bool inside the judged area (``face``, or
+    ``judged | face``), grown by ``cfg.grow_frac`` of the side inside it; none when they cover more than
+    ``cfg.max_face_share`` of ``face`` (the segmentation failed)."""
+    area = face if judged is None else (judged | face)
+    bg = background.bool() & area
+    if float((bg & face).sum()) > cfg.max_face_share * max(float(face.sum()), 1.0):
+        return torch.zeros_like(face)
+    return _dilate(bg, int(round(cfg.grow_frac * background.shape[-1]))) & area
+
+
+__all__ = ["OcclusionConfig", "FEATURE_POINTS", "skin_outliers", "occluder_mask", "background_pixels"]
