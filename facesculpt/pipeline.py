@@ -443,18 +443,12 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
         valid_mask = valid_mask & ~hands_px
     person = None
     bg_cfg = cfg.texture.occlusion.background
-    if cfg.texture.occlusion.enabled and bg_cfg.enabled:  # the photo's background (detect.person)
+    if cfg.texture.occlusion.enabled and cfg.texture.occlusion.outer and bg_cfg.enabled:  # background (detect.person)
         from facesculpt.detect.person import person_probability
 
         t_bg = time.perf_counter()
         person = person_probability(image)
         timings["person"] = time.perf_counter() - t_bg
-        if person is not None and bg_cfg.fit:  # out of the photometric fit too (an option)
-            bg_px = person < bg_cfg.threshold
-            x0b, y0b, x1b, y1b = [int(round(float(v))) for v in landmarks.bbox.tolist()]
-            box = bg_px[max(0, y0b):max(0, y1b), max(0, x0b):max(0, x1b)]
-            if box.size and float(box.mean()) <= bg_cfg.max_face_share:
-                valid_mask = valid_mask & ~bg_px
     _, pose, cam = initialize(landmarks, view.canonical)
     if fixed is not None:  # given (video tracking, several photos): no landmark stage
         pose, head = fixed[0], fixed[1]

@@ -24,21 +24,18 @@ _LOCK = threading.Lock()
 class BackgroundConfig:
     """Background pixels kept out of the albedo (``texture.occlusion.background``)."""
 
-    enabled: bool = True
-    """Run the person segmentation; its background pixels inside the judged face part are occluders
-    (False: the background is left to the colour test, as before session 13)."""
+    enabled: bool = False
+    """Run the person segmentation; its background pixels in the face part's outer ring
+    (``texture.occlusion.outer``) are occluders. Off: on 18 real photos it added 0-0.2 % of the texture crop
+    to what the colour test flags (docs/results.md, session 13); for a background of skin colour."""
     threshold: float = 0.3
     """A pixel is background where the person probability is below this."""
     grow_frac: float = 0.01
-    """Margin grown round the background inside the judged area (the segmentation's soft edge and the
+    """Margin grown round the background inside the outer ring (the segmentation's soft edge and the
     photo's blur), as a fraction of the crop side."""
     max_face_share: float = 0.2
     """If more than this share of the narrow face is background the segmentation failed there (a face
     photographed close, a poster): it is not used."""
-    fit: bool = False
-    """Also keep the background pixels out of the photometric fit (and the texture crop's valid pixels),
-    unless they cover more than ``max_face_share`` of the landmarks' box (an option, measured in
-    docs/results.md, session 13)."""
 
 
 @lru_cache(maxsize=1)

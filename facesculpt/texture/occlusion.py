@@ -81,8 +81,8 @@ class OcclusionConfig:
     """Hands found by mediapipe's hand landmarker (``detect.hands``): kept out of the photometric fit
     and the albedo, whatever their colour (issue 12 session 5)."""
     background: BackgroundConfig = field(default_factory=BackgroundConfig)
-    """Background pixels (mediapipe's person segmentation, ``detect.person``) inside the judged face part are
-    occluders too, whatever their colour (session 13)."""
+    """Background pixels (mediapipe's person segmentation, ``detect.person``) in the outer ring (``outer``) are
+    occluders too, whatever their colour (session 13; off by default)."""
 
 
 def _dilate(m: torch.Tensor, r: int) -> torch.Tensor:
@@ -212,8 +212,8 @@ def occluder_mask(photo_srgb: torch.Tensor, dense: torch.Tensor, faces: torch.Te
     bool pixels that may be used (others are never flagged); judge_weight (F,) float or None: the faces
     whose pixels may be flagged when they are more than ``face_weight``'s (the skin's statistics still
     come from ``face_weight``'s pixels; ``OcclusionConfig.outer``); background: (1, H, W) bool or None, the
-    photo's background pixels (``detect.person``): inside the judged area they are occluders too, grown by
-    ``cfg.background.grow_frac`` there, unless they cover more than ``cfg.background.max_face_share`` of the face."""
+    photo's background pixels (``detect.person``): in the outer ring (``judge_weight`` beyond ``face_weight``) they
+    are occluders too (``background_pixels``)."""
     from facesculpt.ops.sh import AMBIENT_BASIS
     from facesculpt.render.face import render_face
     from facesculpt.texture.color import srgb_to_linear
@@ -243,14 +243,18 @@ def occluder_mask(photo_srgb: torch.Tensor, dense: torch.Tensor, faces: torch.Te
 
 def background_pixels(background: torch.Tensor, face: torch.Tensor, judged: torch.Tensor | None,
                       cfg: BackgroundConfig) -> torch.Tensor:
-    """(B, H, W) bool: the ``background`` pixels (B, H, W) bool inside the judged area (``face``, or
-    ``judged | face``), grown by ``cfg.grow_frac`` of the side inside it; none when they cover more than
-    ``cfg.max_face_share`` of ``face`` (the segmentation failed)."""
-    area = face if judged is None else (judged | face)
-    bg = background.bool() & area
+    """(B, H, W) bool: the ``background`` pixels (B, H, W) bool in the judged area beyond the narrow face
+    (``judged`` minus ``face``: the outer ring), grown by ``cfg.grow_frac`` of the side inside it; none without
+    ``judged``, and none when the background covers more than ``cfg.max_face_share`` of ``face`` (the
+    segmentation failed). The narrow face is left to the colour test: on tight, upscaled face crops (lfw) the
+    segmentation took part of a forehead for background."""
+    if judged is None:
+        return torch.zeros_like(face)
+    ring = judged & ~face
+    bg = background.bool()
     if float((bg & face).sum()) > cfg.max_face_share * max(float(face.sum()), 1.0):
         return torch.zeros_like(face)
-    return _dilate(bg, int(round(cfg.grow_frac * background.shape[-1]))) & area
+    return _dilate(bg & ring, int(round(cfg.grow_frac * background.shape[-1]))) & ring
 
 
 __all__ = ["OcclusionConfig", "FEATURE_POINTS", "skin_outliers", "occluder_mask", "background_pixels"]
