@@ -125,14 +125,12 @@ def _median_spread(vals: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return med, 1.4826 * (vals - med).abs().median(0).values
 
 
-def _chroma_outliers(la: torch.Tensor, face: torch.Tensor, cfg: OcclusionConfig,
-                     area: torch.Tensor | None = None) -> torch.Tensor:
-    """(B, H, W) bool pixels of ``area`` (default ``face``) whose log chromaticity is far from the face's
-    skin's (``chroma_*`` of ``cfg``); la (B, H, W, 3) log de-lit colour."""
+def _chroma_outliers(la: torch.Tensor, face: torch.Tensor, cfg: OcclusionConfig) -> torch.Tensor:
+    """(B, H, W) bool pixels (anywhere) whose log chromaticity is far from the ``face``'s skin's (``chroma_*``
+    of ``cfg``); la (B, H, W, 3) log de-lit colour."""
     c = la - la.mean(-1, keepdim=True)
     lum = la.mean(-1)
     bright = lum > lum[face].median() - cfg.chroma_dark
-    area = face if area is None else area
     vals = c[face & bright]
     if vals.shape[0] < 16:
         return torch.zeros_like(face)
@@ -143,7 +141,7 @@ def _chroma_outliers(la: torch.Tensor, face: torch.Tensor, cfg: OcclusionConfig,
             break
         med, sigma = _median_spread(vals[keep])
     thr = torch.clamp(cfg.chroma_k_sigma * sigma, min=cfg.chroma_floor)
-    return area & bright & ((c - med).abs() > thr).any(-1)
+    return bright & ((c - med).abs() > thr).any(-1)
 
 
 def skin_outliers(albedo: torch.Tensor, face: torch.Tensor, features: torch.Tensor | None,
@@ -167,24 +165,24 @@ def skin_outliers(albedo: torch.Tensor, face: torch.Tensor, features: torch.Tens
         med, sigma = _median_spread(vals)
         thr = torch.clamp(cfg.k_sigma * sigma, min=cfg.floor)
         far = ((la - med).abs() > thr).any(-1)
-        occ = _flag(la, far, face, face, features, cfg)
+        if cfg.chroma_k_sigma > 0:
+            far = far | _chroma_outliers(la, face, cfg)
+        occ = _flag(far, face, features, cfg)
         if float(occ.sum()) > cfg.max_fraction * float(face.sum()):
             return torch.zeros_like(face)
         if judged is not None:
-            occ = occ | (_flag(la, far, face, judged | face, features, cfg) & ~face)
+            occ = occ | (_flag(far, judged | face, features, cfg) & ~face)
     return occ
 
 
-def _flag(la: torch.Tensor, far: torch.Tensor, face: torch.Tensor, area: torch.Tensor,
-          features: torch.Tensor | None, cfg: OcclusionConfig) -> torch.Tensor:
-    """(B, H, W) bool: the pixels of ``area`` far from the skin (``far``, or by chromaticity against the
-    ``face``'s skin), opened, kept where a region has a seed outside the ``features``, grown by the margin."""
+def _flag(far: torch.Tensor, area: torch.Tensor, features: torch.Tensor | None,
+          cfg: OcclusionConfig) -> torch.Tensor:
+    """(B, H, W) bool: the pixels of ``area`` far from the skin (``far``: by brightness or chromaticity against
+    the face's skin), opened, kept where a region has a seed outside the ``features``, grown by the margin."""
     from scipy import ndimage
 
     weak = area & far
-    if cfg.chroma_k_sigma > 0:
-        weak = weak | (_chroma_outliers(la, face, cfg, area) & area)
-    side = la.shape[1]
+    side = far.shape[1]
     ro = int(round(cfg.open_frac * side / 2))
     weak = _dilate(_erode(weak, ro), ro) & area
     strong = weak if features is None else weak & ~_dilate(features, ro)
