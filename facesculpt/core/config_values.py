@@ -42,6 +42,8 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "open_frac": (0.0, 0.2),
     "grow_frac": (0.0, 0.2),
     "threshold": (0.0, 1.0),  # texture.occlusion.background (a probability)
+    "grey": (0.0, 1.0),  # texture.occlusion (a fraction of the skin's chromaticity)
+    "grey_min_skin": (0.0, None),
     "max_fraction": (0.0, 1.0),
     "data_blur": (0.0, 4.0),  # detail
     "saturation": (0.0, 2.0),  # detail

@@ -71,6 +71,13 @@ class OcclusionConfig:
     chroma_dark: float = 1.5
     """Pixels darker than the face's median brightness by more than this (natural log, a factor 4.5)
     are not judged by chromaticity (noise and clipping make it unreliable there)."""
+    grey: float = 0.35
+    """With ``outer``: a pixel of the outer ring is also no skin when its chromaticity in the photo (log
+    colour minus its mean, the vector's length) is below this fraction of the face skin's median (a white
+    collar, grey hair, a black cap whose brightness the skin's wide spread lets pass; 0: off). Not on a photo
+    whose skin is nearly colourless itself (median below ``grey_min_skin``: a greyscale photo)."""
+    grey_min_skin: float = 0.2
+    """The face skin's median chromaticity length (natural log) below which ``grey`` is not used."""
     outer: bool = True
     """Also judge the face part's outer ring (``face_model.REGION_OUTER``: the forehead up to the scalp line,
     the temples and ears, the jaw's underside and the neck), with the skin statistics of the narrow face as
@@ -145,7 +152,8 @@ def _chroma_outliers(la: torch.Tensor, face: torch.Tensor, cfg: OcclusionConfig)
 
 
 def skin_outliers(albedo: torch.Tensor, face: torch.Tensor, features: torch.Tensor | None,
-                  cfg: OcclusionConfig, judged: torch.Tensor | None = None) -> torch.Tensor:
+                  cfg: OcclusionConfig, judged: torch.Tensor | None = None,
+                  judged_extra: torch.Tensor | None = None) -> torch.Tensor:
     """(B, H, W) bool occluder pixels inside ``face`` (and inside ``judged``).
 
     albedo: (B, H, W, 3) float de-lit photo (linear light, > 0); face: (B, H, W) bool pixels the
@@ -153,7 +161,9 @@ def skin_outliers(albedo: torch.Tensor, face: torch.Tensor, features: torch.Tens
     or None, the face's own non-skin features (no seeds there, see the module doc); judged: (B, H, W)
     bool or None, more pixels that may be flagged (the face part's outer ring, ``OcclusionConfig.outer``),
     by the same statistics. Inside ``face`` the result is the same with or without ``judged`` (an
-    occluder found beyond the face grows only there); ``max_fraction`` counts the flagged share of ``face``."""
+    occluder found beyond the face grows only there); ``max_fraction`` counts the flagged share of ``face``.
+    judged_extra: (B, H, W) bool or None, more pixels that are no skin, used beyond ``face`` only (the
+    photo's colourless pixels, ``grey_pixels``)."""
     if albedo.dim() != 4 or albedo.shape[-1] != 3 or face.shape != albedo.shape[:3]:
         raise ValueError(f"skin_outliers: expected albedo (B,H,W,3) and face (B,H,W), got "
                          f"{tuple(albedo.shape)}, {tuple(face.shape)}")
@@ -171,7 +181,8 @@ def skin_outliers(albedo: torch.Tensor, face: torch.Tensor, features: torch.Tens
         if float(occ.sum()) > cfg.max_fraction * float(face.sum()):
             return torch.zeros_like(face)
         if judged is not None:
-            occ = occ | (_flag(far, judged | face, features, cfg) & ~face)
+            far_ring = far if judged_extra is None else far | judged_extra
+            occ = occ | (_flag(far_ring, judged | face, features, cfg) & ~face)
     return occ
 
 
@@ -233,10 +244,25 @@ def occluder_mask(photo_srgb: torch.Tensor, dense: torch.Tensor, faces: torch.Te
             face = face & valid.bool()
             judged = None if judged is None else judged & valid.bool()
         features = None if points_xy is None else _hulls(np.asarray(points_xy, np.float64), photo.shape[1:3])
-        occ = skin_outliers(photo / shading, face, features, cfg, judged=judged)
+        grey = grey_pixels(photo, face, cfg) if judged is not None else None
+        occ = skin_outliers(photo / shading, face, features, cfg, judged=judged, judged_extra=grey)
         if background is not None:
             occ = occ | background_pixels(background, face, judged, cfg.background)
     return (occ, face) if return_face else occ
+
+
+def grey_pixels(photo: torch.Tensor, face: torch.Tensor, cfg: OcclusionConfig) -> torch.Tensor | None:
+    """(B, H, W) bool pixels of ``photo`` (B, H, W, 3, linear) whose chromaticity length (of the log colour minus
+    its mean) is below ``cfg.grey`` x the ``face`` skin's median; None when ``cfg.grey`` is 0 or the skin is
+    nearly colourless (median below ``cfg.grey_min_skin``: a greyscale photo)."""
+    if cfg.grey <= 0 or not bool(face.any()):
+        return None
+    lp = photo.clamp(min=1e-3).log()
+    n = (lp - lp.mean(-1, keepdim=True)).norm(dim=-1)
+    skin = float(n[face].median())
+    if skin < cfg.grey_min_skin:
+        return None
+    return n < cfg.grey * skin
 
 
 def background_pixels(background: torch.Tensor, face: torch.Tensor, judged: torch.Tensor | None,
@@ -255,4 +281,4 @@ def background_pixels(background: torch.Tensor, face: torch.Tensor, judged: torc
     return _dilate(bg & ring, int(round(cfg.grow_frac * background.shape[-1]))) & ring
 
 
-__all__ = ["OcclusionConfig", "FEATURE_POINTS", "skin_outliers", "occluder_mask", "background_pixels"]
+__all__ = ["OcclusionConfig", "FEATURE_POINTS", "skin_outliers", "occluder_mask", "background_pixels", "grey_pixels"]

@@ -148,3 +148,49 @@ def test_pipeline_takes_the_hat_out_of_the_outer_ring(grace_hopper):
         dark[outer] = float((lum[top] < 0.15).float().mean())
     assert dark[False] > 0.4  # the cap is in the albedo when only the narrow face is judged
     assert dark[True] < 0.05  # and out of it when the outer ring is judged too
+
+
+def test_grey_pixels_on_colour_photos_only():
+    """``grey_pixels``: colourless pixels of a photo whose skin has colour (a white collar); none on a
+    greyscale photo; ``skin_outliers`` uses them beyond the face only."""
+    from facesculpt.texture.occlusion import grey_pixels
+
+    albedo, face = _face(seed=5)
+    photo = albedo.clone()
+    photo[:, 120:, 30:90] = torch.tensor([0.8, 0.8, 0.8])  # a white collar below the face
+    grey = grey_pixels(photo, face, OcclusionConfig())
+    assert grey[:, 120:, 30:90].all() and not grey[face].any()
+    assert grey_pixels(photo.mean(-1, keepdim=True).expand(-1, -1, -1, 3), face, OcclusionConfig()) is None
+    assert grey_pixels(photo, face, OcclusionConfig(grey=0.0)) is None
+    ring = torch.zeros_like(face)
+    ring[:, 120:, :] = True
+    photo[:, 30:40, 30:90] = torch.tensor([0.5, 0.5, 0.5])  # a grey patch inside the face: not this rule's
+    grey = grey_pixels(photo, face, OcclusionConfig())
+    cfg = OcclusionConfig()
+    occ = skin_outliers(albedo, face, None, cfg, judged=face | ring, judged_extra=grey)
+    assert occ[:, 121:, 31:89].all()  # the collar (skin-like brightness, no colour) is flagged in the ring
+    assert torch.equal(occ & face, skin_outliers(albedo, face, None, cfg))  # the face as without it
+
+
+def test_pipeline_takes_the_white_collar_out_of_the_outer_ring(grace_hopper):
+    """Grace Hopper's white collar under her jaw (in the outer ring's band at the chart's bottom) is as bright
+    as her skin's spread allows and has no colour: ``texture.occlusion.grey`` takes it out."""
+    from facesculpt.config import make_config
+    from facesculpt.face_model import REGION_OUTER, fit_view, load_face_model
+    from facesculpt.pipeline import reconstruct_all
+    from facesculpt.texture.color import to_display
+    from facesculpt.texture.unwrap import uv_raster
+
+    view = fit_view(load_face_model())
+    white = {}
+    for grey in (0.0, 0.35):
+        rec = reconstruct_all(grace_hopper, config=make_config("fast", **{"texture.occlusion.grey": grey}),
+                              max_faces=1)[0]
+        S = rec.maps.albedo.shape[1]
+        f = uv_raster(view.dense_uvs, view.dense_faces, S).frags.pix_to_face[0]
+        ring = (f >= 0) & (view.dense_face_region[f.clamp(min=0)] == REGION_OUTER)
+        bottom = ring & (torch.arange(S)[:, None] > 0.85 * S)
+        shown = to_display(rec.maps.albedo[0], True)[bottom]
+        white[grey] = float((shown.mean(-1) > 0.75).float().mean())
+    assert white[0.0] > 0.02  # the collar is in the albedo without the rule
+    assert white[0.35] < 0.005  # and out of it with it
