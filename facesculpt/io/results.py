@@ -81,6 +81,31 @@ def render_overlay(image: np.ndarray, rec) -> tuple[np.ndarray, np.ndarray]:
     return over, rgba
 
 
+def occluder_overlay(image: np.ndarray, rec):
+    """(h, w, 3) uint8: the photo shrunk as ``render_overlay`` shrinks it, with the pixels the occluder mask took
+    out of the albedo (``rec.occluded``: the colour test, hands, the outer ring's cap, collar or hair) tinted red;
+    None when no mask ran."""
+    occ = getattr(rec, "occluded", None)
+    if occ is None:
+        return None
+    x0, y0, side, mask = occ
+    m = np.asarray(mask, dtype=bool)
+    S = m.shape[0]
+    H, W = image.shape[:2]
+    s = min(1.0, OVERLAY_MAX / max(H, W))
+    h, w = max(1, round(H * s)), max(1, round(W * s))
+    photo = image if s == 1.0 else np.asarray(__import__("PIL.Image", fromlist=["Image"]).fromarray(image).resize((w, h)))
+    # each shown pixel's centre in photo pixels, then in the mask's crop (nearest crop pixel; outside: not taken)
+    u = np.floor(((np.arange(w) + 0.5) / s - x0) * S / side).astype(int)
+    v = np.floor(((np.arange(h) + 0.5) / s - y0) * S / side).astype(int)
+    inside = (v[:, None] >= 0) & (v[:, None] < S) & (u[None] >= 0) & (u[None] < S)
+    taken = np.zeros((h, w), bool)
+    taken[inside] = m[np.clip(v, 0, S - 1)[:, None].repeat(w, 1)[inside], np.clip(u, 0, S - 1)[None].repeat(h, 0)[inside]]
+    out = photo.copy()
+    out[taken] = (0.45 * photo[taken] + np.array([140.0, 0.0, 0.0])).clip(0, 255).astype(np.uint8)
+    return out
+
+
 def write_result(folder: Path, image: np.ndarray, rec, extra_writers=()) -> Path:
     """Write every output of ``rec`` into ``folder`` (replaced atomically). Returns the folder."""
     folder = Path(folder)
@@ -106,6 +131,9 @@ def write_result(folder: Path, image: np.ndarray, rec, extra_writers=()) -> Path
         over, rgba = render_overlay(image, rec)
         write_png(tmp / "overlay.png", over)
         write_png(tmp / "render.png", rgba)
+        occ = occluder_overlay(image, rec)
+        if occ is not None:
+            write_png(tmp / "occluders.png", occ)
         if getattr(rec, "detail", None) is not None:
             from facesculpt.detail import write_detail
 

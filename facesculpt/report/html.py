@@ -191,6 +191,9 @@ def _page(folder: Path, assets_rel: str, title: str, params: dict, metrics: dict
         figs.append('<figure><img src="report_photo.jpg" alt="photo"><figcaption>photo</figcaption></figure>')
     if (folder / "overlay.png").is_file():
         figs.append('<figure><img src="overlay.png" alt="overlay"><figcaption>fitted face over the photo</figcaption></figure>')
+    if (folder / "occluders.png").is_file():
+        figs.append('<figure><img src="occluders.png" alt="occluders"><figcaption>taken out of the albedo (red)'
+                    '</figcaption></figure>')
     maps = "".join(f'<figure><img src="{f}" alt="{_esc(c)}"><figcaption>{_esc(c)}</figcaption></figure>'
                    for f, c in _MAPS if (folder / f).is_file())
     views = "".join(f'<label><input type="radio" name="view" value="{v}"{" checked" if v == "textured" else ""}> {v}</label> '

@@ -77,7 +77,7 @@ def test_writes_all_outputs_that_load(tmp_path, grace_hopper, rec_default):
     names = {p.name for p in out.iterdir()}
     expected = {"mesh.obj", "mesh.mtl", "albedo.png", "albedo_head.png", "eye_left.png", "eye_right.png", "mesh.glb",
                 "mesh_neutral.obj", "landmarks.json", "texture.png", "visibility.png", "overlay.png", "render.png", "params.json",
-                "metrics.json"}
+                "metrics.json", "occluders.png"}
     assert expected <= names
     nfaces = rec_default.model.faces.shape[0]  # the whole head, every part
     obj = trimesh.load(out / "mesh.obj", force="scene", process=False)
