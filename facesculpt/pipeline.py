@@ -136,15 +136,9 @@ def initial_light_and_albedo(image: torch.Tensor, dense: torch.Tensor, topo, pos
 def _occluded_on(occluded: tuple, x0: float, y0: float, side: float, R: int) -> torch.Tensor:
     """(R, R) bool: ``Reconstruction.occluded`` (a mask over another square crop) sampled at the pixel
     centres of the crop (x0, y0, side) resized to R (nearest pixel; outside its crop: not occluded)."""
-    ox, oy, oside, occ = occluded
-    occ = torch.as_tensor(occ).bool()
-    S = occ.shape[-1]
-    c = (torch.arange(R, dtype=torch.float64) + 0.5) * (side / R)
-    cols = torch.floor((x0 + c - ox) * (S / oside)).long()
-    rows = torch.floor((y0 + c - oy) * (S / oside)).long()
-    inside = ((rows >= 0) & (rows < S))[:, None] & ((cols >= 0) & (cols < S))[None, :]
-    out = occ.reshape(S, S)[rows.clamp(0, S - 1)][:, cols.clamp(0, S - 1)]
-    return out & inside
+    from facesculpt.texture.occlusion import occluded_on_grid
+
+    return occluded_on_grid(occluded, x0, y0, side / R, (R, R))
 
 
 def evaluate(image: np.ndarray, rec: "Reconstruction", topo, identity: bool = True, view_bias: bool = False,
@@ -363,9 +357,8 @@ def _mask_occluders(tex: _Crop, dense, view, pose, light, landmarks: Landmarks, 
     took for background (with ``person``, the photo's (H, W) person probability, ``detect.person``)}."""
     from dataclasses import replace as dc_replace
 
-    from facesculpt.texture.occlusion import occluder_mask
-
     from facesculpt.face_model import REGION_OUTER
+    from facesculpt.texture.occlusion import occluder_mask
 
     pts = (landmarks.points[:, :2].numpy() - np.array([tex.x0, tex.y0])) * (tex.size / tex.side)
     judge = None

@@ -61,16 +61,25 @@ def params_dict(rec) -> dict:
     }
 
 
-def render_overlay(image: np.ndarray, rec) -> tuple[np.ndarray, np.ndarray]:
-    """(overlay RGB, render RGBA) uint8 at the photo's size (shrunk to OVERLAY_MAX)."""
+def _shown_photo(image: np.ndarray) -> tuple[np.ndarray, float]:
+    """(the photo shrunk to ``OVERLAY_MAX`` on its longer side, or as it is; the scale s applied)."""
     H, W = image.shape[:2]
     s = min(1.0, OVERLAY_MAX / max(H, W))
-    h, w = max(1, round(H * s)), max(1, round(W * s))
+    if s == 1.0:
+        return image, s
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(image).resize((max(1, round(W * s)), max(1, round(H * s))))), s
+
+
+def render_overlay(image: np.ndarray, rec) -> tuple[np.ndarray, np.ndarray]:
+    """(overlay RGB, render RGBA) uint8 at the photo's size (shrunk to OVERLAY_MAX)."""
+    photo, s = _shown_photo(image)
+    h, w = photo.shape[:2]
     cam = rec.params.camera.crop(0.0, 0.0, s, (h, w))
     with torch.no_grad():
         rend = render_face(rec.mesh.verts, rec.mesh.faces, rec.mesh.uvs, rec.params.pose, cam,
                            rec.maps.albedo, rec.params.light.coeffs)
-    photo = image if s == 1.0 else np.asarray(__import__("PIL.Image", fromlist=["Image"]).fromarray(image).resize((w, h)))
     from facesculpt.texture.color import to_display
 
     col = to_uint8(to_display(rend.image, rec.maps.linear))
@@ -88,19 +97,10 @@ def occluder_overlay(image: np.ndarray, rec):
     occ = getattr(rec, "occluded", None)
     if occ is None:
         return None
-    x0, y0, side, mask = occ
-    m = np.asarray(mask, dtype=bool)
-    S = m.shape[0]
-    H, W = image.shape[:2]
-    s = min(1.0, OVERLAY_MAX / max(H, W))
-    h, w = max(1, round(H * s)), max(1, round(W * s))
-    photo = image if s == 1.0 else np.asarray(__import__("PIL.Image", fromlist=["Image"]).fromarray(image).resize((w, h)))
-    # each shown pixel's centre in photo pixels, then in the mask's crop (nearest crop pixel; outside: not taken)
-    u = np.floor(((np.arange(w) + 0.5) / s - x0) * S / side).astype(int)
-    v = np.floor(((np.arange(h) + 0.5) / s - y0) * S / side).astype(int)
-    inside = (v[:, None] >= 0) & (v[:, None] < S) & (u[None] >= 0) & (u[None] < S)
-    taken = np.zeros((h, w), bool)
-    taken[inside] = m[np.clip(v, 0, S - 1)[:, None].repeat(w, 1)[inside], np.clip(u, 0, S - 1)[None].repeat(h, 0)[inside]]
+    from facesculpt.texture.occlusion import occluded_on_grid
+
+    photo, s = _shown_photo(image)
+    taken = occluded_on_grid(occ, 0.0, 0.0, 1.0 / s, photo.shape[:2]).numpy()
     out = photo.copy()
     out[taken] = (0.45 * photo[taken] + np.array([140.0, 0.0, 0.0])).clip(0, 255).astype(np.uint8)
     return out

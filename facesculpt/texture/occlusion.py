@@ -251,6 +251,20 @@ def occluder_mask(photo_srgb: torch.Tensor, dense: torch.Tensor, faces: torch.Te
     return (occ, face) if return_face else occ
 
 
+def occluded_on_grid(occluded: tuple, x0: float, y0: float, step: float, shape: tuple[int, int]) -> torch.Tensor:
+    """(h, w) bool: ``Reconstruction.occluded`` (x0, y0, side, mask (S, S): a mask over a square photo crop)
+    sampled at the photo points ``(x0 + (j + 0.5) step, y0 + (i + 0.5) step)`` of an (h, w) grid (nearest mask
+    pixel; outside its crop: not occluded)."""
+    ox, oy, oside, occ = occluded
+    occ = torch.as_tensor(occ).bool()
+    S = occ.shape[-1]
+    h, w = shape
+    cols = torch.floor((x0 + (torch.arange(w, dtype=torch.float64) + 0.5) * step - ox) * (S / oside)).long()
+    rows = torch.floor((y0 + (torch.arange(h, dtype=torch.float64) + 0.5) * step - oy) * (S / oside)).long()
+    inside = ((rows >= 0) & (rows < S))[:, None] & ((cols >= 0) & (cols < S))[None, :]
+    return occ.reshape(S, S)[rows.clamp(0, S - 1)][:, cols.clamp(0, S - 1)] & inside
+
+
 def grey_pixels(photo: torch.Tensor, face: torch.Tensor, cfg: OcclusionConfig) -> torch.Tensor | None:
     """(B, H, W) bool pixels of ``photo`` (B, H, W, 3, linear) whose chromaticity length (of the log colour minus
     its mean) is below ``cfg.grey`` x the ``face`` skin's median; None when ``cfg.grey`` is 0 or the skin is
@@ -281,4 +295,5 @@ def background_pixels(background: torch.Tensor, face: torch.Tensor, judged: torc
     return _dilate(bg & ring, int(round(cfg.grow_frac * background.shape[-1]))) & ring
 
 
-__all__ = ["OcclusionConfig", "FEATURE_POINTS", "skin_outliers", "occluder_mask", "background_pixels", "grey_pixels"]
+__all__ = ["OcclusionConfig", "FEATURE_POINTS", "skin_outliers", "occluder_mask", "background_pixels", "grey_pixels",
+           "occluded_on_grid"]
