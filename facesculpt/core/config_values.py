@@ -41,6 +41,7 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "k_sigma": (0.0, None),  # texture.occlusion
     "open_frac": (0.0, 0.2),
     "grow_frac": (0.0, 0.2),
+    "edge_frac": (0.0, 0.2),  # texture.occlusion
     "threshold": (0.0, 1.0),  # texture.occlusion.background (a probability)
     "grey": (0.0, 1.0),  # texture.occlusion (a fraction of the skin's chromaticity)
     "grey_min_skin": (0.0, None),

@@ -18,7 +18,7 @@ masked before the photometric fit by the pipeline. Pure tensor functions: no fil
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -76,6 +76,20 @@ class OcclusionConfig:
     colour minus its mean, the vector's length) is below this fraction of the face skin's median (a white
     collar, grey hair, a black cap whose brightness the skin's wide spread lets pass; 0: off). Not on a photo
     whose skin is nearly colourless itself (median below ``grey_min_skin``: a greyscale photo)."""
+    edge_frac: float = 0.03
+    """Inside the narrow face, no-skin pixels (colourless: ``grey``; with ``edge_far`` also by the colour tests
+    above) within this fraction of the crop side of the narrow face's outline are flagged, without the opening that
+    drops thin lines, and grown by the margin (0: off): the background, clothing or hair a head's fitted outline, a
+    few pixels too wide, takes in at the cheeks and jaw, often a sliver one or two pixels wide (session 14). Only
+    the band: a grey region flagged whole once it reached the outline took lit skin and sunglasses deep into the
+    face on 3 of 16 AFLW photos (docs/results.md, session 14)."""
+    edge_grey: float = 0.35
+    """With ``edge_frac``: the band's colourless test, as ``grey`` (a fraction of the face skin's median
+    chromaticity)."""
+    edge_far: bool = False
+    """With ``edge_frac``: the colour tests' pixels count at the outline too (False: the colourless ones alone).
+    Off: on grace_hopper it also took her shadowed jaw line and chin out (identity distance in view 0.27 -> 0.38,
+    docs/results.md, session 14)."""
     grey_min_skin: float = 0.2
     """The face skin's median chromaticity length (natural log) below which ``grey`` is not used."""
     outer: bool = True
@@ -153,7 +167,8 @@ def _chroma_outliers(la: torch.Tensor, face: torch.Tensor, cfg: OcclusionConfig)
 
 def skin_outliers(albedo: torch.Tensor, face: torch.Tensor, features: torch.Tensor | None,
                   cfg: OcclusionConfig, judged: torch.Tensor | None = None,
-                  judged_extra: torch.Tensor | None = None) -> torch.Tensor:
+                  judged_extra: torch.Tensor | None = None, edge: torch.Tensor | None = None,
+                  edge_extra: torch.Tensor | None = None) -> torch.Tensor:
     """(B, H, W) bool occluder pixels inside ``face`` (and inside ``judged``).
 
     albedo: (B, H, W, 3) float de-lit photo (linear light, > 0); face: (B, H, W) bool pixels the
@@ -163,7 +178,9 @@ def skin_outliers(albedo: torch.Tensor, face: torch.Tensor, features: torch.Tens
     by the same statistics. Inside ``face`` the result is the same with or without ``judged`` (an
     occluder found beyond the face grows only there); ``max_fraction`` counts the flagged share of ``face``.
     judged_extra: (B, H, W) bool or None, more pixels that are no skin, used beyond ``face`` only (the
-    photo's colourless pixels, ``grey_pixels``)."""
+    photo's colourless pixels, ``grey_pixels``); edge: (B, H, W) bool or None, the pixels of ``face`` near its
+    outline (``OcclusionConfig.edge_frac``): ``judged_extra`` pixels (and, with ``edge_far``, the colour tests'
+    pixels) there, outside the ``features``, are no skin either, without the opening (grown by the margin)."""
     if albedo.dim() != 4 or albedo.shape[-1] != 3 or face.shape != albedo.shape[:3]:
         raise ValueError(f"skin_outliers: expected albedo (B,H,W,3) and face (B,H,W), got "
                          f"{tuple(albedo.shape)}, {tuple(face.shape)}")
@@ -178,6 +195,13 @@ def skin_outliers(albedo: torch.Tensor, face: torch.Tensor, features: torch.Tens
         if cfg.chroma_k_sigma > 0:
             far = far | _chroma_outliers(la, face, cfg)
         occ = _flag(far, face, features, cfg)
+        if edge is not None:
+            weak = edge_extra if edge_extra is not None else judged_extra
+            weak = weak if weak is not None else torch.zeros_like(face)
+            if cfg.edge_far:
+                weak = weak | far
+            seeds = edge if features is None else edge & ~features
+            occ = occ | _flag(weak & seeds, face, seeds, cfg, seeds_given=True)
         if float(occ.sum()) > cfg.max_fraction * float(face.sum()):
             return torch.zeros_like(face)
         if judged is not None:
@@ -187,16 +211,20 @@ def skin_outliers(albedo: torch.Tensor, face: torch.Tensor, features: torch.Tens
 
 
 def _flag(far: torch.Tensor, area: torch.Tensor, features: torch.Tensor | None,
-          cfg: OcclusionConfig) -> torch.Tensor:
+          cfg: OcclusionConfig, seeds_given: bool = False) -> torch.Tensor:
     """(B, H, W) bool: the pixels of ``area`` far from the skin (``far``: by brightness or chromaticity against
-    the face's skin), opened, kept where a region has a seed outside the ``features``, grown by the margin."""
+    the face's skin), opened, kept where a region has a seed outside the ``features`` (with ``seeds_given``:
+    inside ``features``, the seed pixels, and no opening: the region is anchored at them), grown by the margin."""
     from scipy import ndimage
 
     weak = area & far
     side = far.shape[1]
-    ro = int(round(cfg.open_frac * side / 2))
+    ro = 0 if seeds_given else int(round(cfg.open_frac * side / 2))
     weak = _dilate(_erode(weak, ro), ro) & area
-    strong = weak if features is None else weak & ~_dilate(features, ro)
+    if seeds_given:
+        strong = weak & features
+    else:
+        strong = weak if features is None else weak & ~_dilate(features, ro)
     occ = torch.zeros_like(area)
     for b in range(area.shape[0]):
         lab, _ = ndimage.label(weak[b].numpy())
@@ -244,11 +272,29 @@ def occluder_mask(photo_srgb: torch.Tensor, dense: torch.Tensor, faces: torch.Te
             face = face & valid.bool()
             judged = None if judged is None else judged & valid.bool()
         features = None if points_xy is None else _hulls(np.asarray(points_xy, np.float64), photo.shape[1:3])
+        edge = _outline_band(face, cfg.edge_frac)
         grey = grey_pixels(photo, face, cfg) if judged is not None else None
-        occ = skin_outliers(photo / shading, face, features, cfg, judged=judged, judged_extra=grey)
+        edge_grey = None
+        if edge is not None:
+            edge_grey = grey_pixels(photo, face, replace(cfg, grey=cfg.edge_grey))
+        if features is not None and edge is not None:
+            edge = edge & ~_dilate(features, int(round(cfg.open_frac * face.shape[-1] / 2)))
+        occ = skin_outliers(photo / shading, face, features, cfg, judged=judged, judged_extra=grey, edge=edge,
+                            edge_extra=edge_grey)
         if background is not None:
             occ = occ | background_pixels(background, face, judged, cfg.background)
     return (occ, face) if return_face else occ
+
+
+def _outline_band(face: torch.Tensor, frac: float) -> torch.Tensor | None:
+    """(B, H, W) bool pixels of ``face`` within ``frac`` of the side of its outer outline (its holes, the eye and
+    mouth openings or a hand, filled first: no band round them); None when ``frac`` is 0."""
+    if frac <= 0:
+        return None
+    from scipy import ndimage
+
+    filled = torch.from_numpy(np.stack([ndimage.binary_fill_holes(f.numpy()) for f in face.bool()]))
+    return _dilate(~filled, max(1, int(round(frac * face.shape[-1])))) & face
 
 
 def occluded_on_grid(occluded: tuple, x0: float, y0: float, step: float, shape: tuple[int, int]) -> torch.Tensor:

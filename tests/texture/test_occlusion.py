@@ -172,6 +172,32 @@ def test_grey_pixels_on_colour_photos_only():
     assert torch.equal(occ & face, skin_outliers(albedo, face, None, cfg))  # the face as without it
 
 
+def test_grey_region_reaching_the_face_outline_is_flagged_inside_the_face():
+    """``edge_frac``: colourless pixels near the narrow face's outline (the background a fitted outline a few
+    pixels too wide takes in) are no skin, even a sliver the opening would drop; a grey patch inside the face is
+    not this rule's, nor the part of a grey region beyond the band; nothing without the ``edge`` band."""
+    from facesculpt.texture.occlusion import _outline_band, grey_pixels
+
+    albedo, face = _face(seed=6)
+    photo = albedo.clone()
+    photo[:, 40:70, 8:12] = torch.tensor([0.7, 0.7, 0.7])  # a sliver of wall inside the face's left outline
+    photo[:, 60:66, 60:66] = torch.tensor([0.7, 0.7, 0.7])  # a grey spot in the middle (a highlight)
+    photo[:, 90:100, 8:60] = torch.tensor([0.7, 0.7, 0.7])  # a grey region from the outline deep into the face
+    cfg = OcclusionConfig()
+    grey = grey_pixels(photo, face, cfg)
+    edge = _outline_band(face, cfg.edge_frac)
+    assert edge[:, 40:70, 8:11].all() and not edge[:, 20:100, 20:100].any()
+    occ = skin_outliers(albedo, face, None, cfg, judged_extra=grey, edge=edge)
+    assert occ[:, 40:70, 8:12].all() and occ[:, 90:100, 8:12].all()
+    assert not occ[:, 60:66, 60:66].any()
+    assert not occ[:, 90:100, 20:60].any()  # only the band near the outline (and the margin) is flagged
+    assert not skin_outliers(albedo, face, None, cfg, judged_extra=grey).any()
+    assert _outline_band(face, 0.0) is None
+    holed = face.clone()
+    holed[:, 50:60, 50:60] = False  # an opening (an eye) is no outline
+    assert torch.equal(_outline_band(holed, cfg.edge_frac), edge & holed)
+
+
 def test_pipeline_takes_the_white_collar_out_of_the_outer_ring(grace_hopper):
     """Grace Hopper's white collar under her jaw (in the outer ring's band at the chart's bottom) is as bright
     as her skin's spread allows and has no colour: ``texture.occlusion.grey`` takes it out."""
