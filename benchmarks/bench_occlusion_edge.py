@@ -10,7 +10,7 @@ off, on the same fits (the mask acts after the fits, which are deterministic), p
   the median of the well-seen texels' (confidence above 0.6) in some channel.
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_occlusion_edge.py [DIR ...] [--preset default]
-        [--frac 0.03] [--set KEY=VALUE ...] [--no-bundled]
+        [--frac 0.03] [--set KEY=VALUE ...] [--no-bundled] [--toggle texture.occlusion.ring_spill]
 
 Photos: grace_hopper (bundled), scikit-image's astronaut, and every ``*.jpg``/``*.png`` under the DIRs given (the
 AFLW2000 sample's photos were measured this way, never committed). Never collected by pytest.
@@ -65,6 +65,8 @@ def main() -> int:
     ap.add_argument("dirs", nargs="*")
     ap.add_argument("--preset", default="default")
     ap.add_argument("--frac", type=float, default=0.03, help="edge_frac of the rule-on run")
+    ap.add_argument("--toggle", default="texture.occlusion.edge_frac",
+                    help="the config field compared (off: 0 / false; on: --frac, or true for a bool field)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override for both runs")
     ap.add_argument("--no-bundled", action="store_true", help="only the photos under the DIRs")
     args = ap.parse_args()
@@ -78,8 +80,9 @@ def main() -> int:
     for name, img in _photos(args.dirs, not args.no_bundled).items():
         recs = []
         try:
-            for frac in (0.0, args.frac):
-                cfg = make_config(args.preset, **{**overrides, "texture.occlusion.edge_frac": frac})
+            values = (0.0, args.frac) if args.toggle.endswith("_frac") else (False, True)
+            for value in values:
+                cfg = make_config(args.preset, **{**overrides, args.toggle: value})
                 recs.append(reconstruct_all(img, config=cfg, max_faces=1)[0])
         except FaceSculptError as e:
             print(f"| {name} | failed: {e} |")

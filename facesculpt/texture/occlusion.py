@@ -86,10 +86,21 @@ class OcclusionConfig:
     edge_grey: float = 0.35
     """With ``edge_frac``: the band's colourless test, as ``grey`` (a fraction of the face skin's median
     chromaticity)."""
+    edge_chroma: bool = False
+    """With ``edge_frac``: pixels whose chromaticity in the photo (not de-lit) is far from the face skin's (the
+    ``chroma_*`` test on the photo's colours: a green or blue background, a coloured collar) count at the outline
+    too. Off: on the bundled photos it took the jaw line's shadowed skin (more saturated than the lit skin), +2.4 /
+    +1.8 % of the crop (grace_hopper / astronaut, `fast`); the de-lit colour was worse still (at grazing normals
+    the fitted light's colour is unreliable; session 14)."""
     edge_far: bool = False
     """With ``edge_frac``: the colour tests' pixels count at the outline too (False: the colourless ones alone).
     Off: on grace_hopper it also took her shadowed jaw line and chin out (identity distance in view 0.27 -> 0.38,
     docs/results.md, session 14)."""
+    ring_spill: bool = True
+    """With ``outer``: an occluder found in the outer ring also takes the narrow face's no-skin pixels (by the
+    colour tests) within the margin (``grow_frac``) of it, without the opening: the dark collar a fitted jaw's edge
+    overlaps, the hair tips of a fringe (session 14; False: inside the narrow face the mask is as without the
+    ring)."""
     grey_min_skin: float = 0.2
     """The face skin's median chromaticity length (natural log) below which ``grey`` is not used."""
     outer: bool = True
@@ -148,7 +159,7 @@ def _median_spread(vals: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _chroma_outliers(la: torch.Tensor, face: torch.Tensor, cfg: OcclusionConfig) -> torch.Tensor:
     """(B, H, W) bool pixels (anywhere) whose log chromaticity is far from the ``face``'s skin's (``chroma_*``
-    of ``cfg``); la (B, H, W, 3) log de-lit colour."""
+    of ``cfg``); la (B, H, W, 3) log colour (de-lit, or the photo's)."""
     c = la - la.mean(-1, keepdim=True)
     lum = la.mean(-1)
     bright = lum > lum[face].median() - cfg.chroma_dark
@@ -176,11 +187,11 @@ def skin_outliers(albedo: torch.Tensor, face: torch.Tensor, features: torch.Tens
     or None, the face's own non-skin features (no seeds there, see the module doc); judged: (B, H, W)
     bool or None, more pixels that may be flagged (the face part's outer ring, ``OcclusionConfig.outer``),
     by the same statistics. Inside ``face`` the result is the same with or without ``judged`` (an
-    occluder found beyond the face grows only there); ``max_fraction`` counts the flagged share of ``face``.
+    occluder found beyond the face grows only there) unless ``ring_spill``; ``max_fraction`` counts the flagged share of ``face``.
     judged_extra: (B, H, W) bool or None, more pixels that are no skin, used beyond ``face`` only (the
     photo's colourless pixels, ``grey_pixels``); edge: (B, H, W) bool or None, the pixels of ``face`` near its
-    outline (``OcclusionConfig.edge_frac``): ``judged_extra`` pixels (and, with ``edge_far``, the colour tests'
-    pixels) there, outside the ``features``, are no skin either, without the opening (grown by the margin)."""
+    outline (``OcclusionConfig.edge_frac``): ``edge_extra`` pixels (``judged_extra`` when None; with
+    ``edge_far`` also the colour tests' pixels) there, outside the ``features``, are no skin either, without the opening (grown by the margin)."""
     if albedo.dim() != 4 or albedo.shape[-1] != 3 or face.shape != albedo.shape[:3]:
         raise ValueError(f"skin_outliers: expected albedo (B,H,W,3) and face (B,H,W), got "
                          f"{tuple(albedo.shape)}, {tuple(face.shape)}")
@@ -206,7 +217,12 @@ def skin_outliers(albedo: torch.Tensor, face: torch.Tensor, features: torch.Tens
             return torch.zeros_like(face)
         if judged is not None:
             far_ring = far if judged_extra is None else far | judged_extra
-            occ = occ | (_flag(far_ring, judged | face, features, cfg) & ~face)
+            ring = _flag(far_ring, judged | face, features, cfg) & ~face
+            occ = occ | ring
+            if cfg.ring_spill and bool(ring.any()):
+                # the ring's occluders continue into the narrow face through no-skin pixels, as far as the margin
+                spill = _dilate(ring, int(round(cfg.grow_frac * far.shape[1]))) & face & far
+                occ = occ | spill
     return occ
 
 
@@ -277,6 +293,10 @@ def occluder_mask(photo_srgb: torch.Tensor, dense: torch.Tensor, faces: torch.Te
         edge_grey = None
         if edge is not None:
             edge_grey = grey_pixels(photo, face, replace(cfg, grey=cfg.edge_grey))
+            if cfg.edge_chroma and cfg.chroma_k_sigma > 0:  # the photo's own chromaticity (not de-lit: at the
+                # outline the fitted light's colour at grazing normals is unreliable)
+                pc = _chroma_outliers(photo.clamp(min=1e-3).log(), face, cfg)
+                edge_grey = pc if edge_grey is None else edge_grey | pc
         if features is not None and edge is not None:
             edge = edge & ~_dilate(features, int(round(cfg.open_frac * face.shape[-1] / 2)))
         occ = skin_outliers(photo / shading, face, features, cfg, judged=judged, judged_extra=grey, edge=edge,

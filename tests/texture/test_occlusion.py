@@ -81,6 +81,49 @@ def test_outer_ring_judged_against_the_face_skin_only_when_asked():
                        skin_outliers(albedo2, face, None, cfg)[:, 8:])
 
 
+def test_edge_extra_and_edge_far_at_the_face_outline():
+    """The band's own no-skin pixels (``edge_extra``: what ``occluder_mask`` passes, the colourless and with
+    ``edge_chroma`` the photo's off-colour pixels) are flagged there even as a sliver the opening drops; a dark
+    sliver (a shadowed jaw line) only with ``edge_far``."""
+    from dataclasses import replace
+
+    from facesculpt.texture.occlusion import _chroma_outliers, _outline_band
+
+    albedo, face = _face(seed=8)
+    albedo[:, 40:70, 8:10] = torch.tensor([0.15, 0.35, 0.12])  # green leaves, two pixels wide
+    albedo[:, 90:110, 8:10] = SKIN * 0.15  # skin in deep shade at the outline
+    cfg = OcclusionConfig()
+    edge = _outline_band(face, cfg.edge_frac)
+    green = _chroma_outliers(albedo.log(), face, cfg)
+    assert green[:, 40:70, 8:10].all() and not green[:, 90:110, 8:10].any()
+    assert not skin_outliers(albedo, face, None, cfg)[:, 40:70, 8:10].any()  # the opening drops the sliver
+    on = skin_outliers(albedo, face, None, cfg, edge=edge, edge_extra=green)
+    assert on[:, 40:70, 8:10].all() and not on[:, 90:110, 8:10].any()
+    assert skin_outliers(albedo, face, None, replace(cfg, edge_far=True), edge=edge)[:, 90:110, 8:10].all()
+
+
+def test_ring_occluder_spills_into_the_face_only_through_no_skin_pixels_within_the_margin():
+    """``ring_spill``: a collar flagged in the outer ring takes the one-pixel sliver of it the fitted face's edge
+    overlaps (which the face's own opening drops), but not skin, and not a dark spot farther inside."""
+    from dataclasses import replace
+
+    albedo, face = _face(seed=7)
+    ring = torch.zeros_like(face)
+    ring[:, 120:, :] = True  # the ring below the face (the neck)
+    albedo[:, 120:, 30:90] = torch.tensor([0.02, 0.02, 0.03])  # a dark collar in it
+    albedo[:, 119, 30:90] = torch.tensor([0.02, 0.02, 0.03])  # its sliver on the face's last row
+    albedo[:, 100, 60] = torch.tensor([0.02, 0.02, 0.03])  # a dark speck farther inside (a pore, a mole)
+    cfg = OcclusionConfig()
+    off = skin_outliers(albedo, face, None, replace(cfg, ring_spill=False), judged=face | ring)
+    on = skin_outliers(albedo, face, None, replace(cfg, ring_spill=True), judged=face | ring)
+    assert off[:, 121:, 31:89].all() and on[:, 121:, 31:89].all()  # the collar either way
+    assert not off[:, 119, 30:90].any()  # the sliver is lost to the opening without the spill
+    assert on[:, 119, 30:90].all()  # and taken with it
+    added = on & face & ~off
+    assert (albedo.mean(-1)[added] < 0.1).all()  # only no-skin pixels are added in the face
+    assert not on[:, 100, 60]
+
+
 def test_shape_errors():
     with pytest.raises(ValueError, match="expected albedo"):
         skin_outliers(torch.ones(1, 8, 8), torch.ones(1, 8, 8, dtype=torch.bool), None, OcclusionConfig())
