@@ -11,6 +11,7 @@ off, on the same fits (the mask acts after the fits, which are deterministic), p
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_occlusion_edge.py [DIR ...] [--preset default]
         [--frac 0.03] [--set KEY=VALUE ...] [--no-bundled] [--toggle texture.occlusion.ring_spill]
+        [--toggle texture.occlusion.edge_hue --values 0,75] [--off KEY=VALUE] [--on KEY=VALUE]
 
 Photos: grace_hopper (bundled), scikit-image's astronaut, and every ``*.jpg``/``*.png`` under the DIRs given (the
 AFLW2000 sample's photos were measured this way, never committed). Never collected by pytest.
@@ -67,6 +68,9 @@ def main() -> int:
     ap.add_argument("--frac", type=float, default=0.03, help="edge_frac of the rule-on run")
     ap.add_argument("--toggle", default="texture.occlusion.edge_frac",
                     help="the config field compared (off: 0 / false; on: --frac, or true for a bool field)")
+    ap.add_argument("--values", default=None, help="OFF,ON: the toggled field's two values (numbers)")
+    ap.add_argument("--off", action="append", default=[], metavar="KEY=VALUE", help="config override for the off run")
+    ap.add_argument("--on", action="append", default=[], metavar="KEY=VALUE", help="config override for the on run")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override for both runs")
     ap.add_argument("--no-bundled", action="store_true", help="only the photos under the DIRs")
     args = ap.parse_args()
@@ -81,8 +85,10 @@ def main() -> int:
         recs = []
         try:
             values = (0.0, args.frac) if args.toggle.endswith("_frac") else (False, True)
-            for value in values:
-                cfg = make_config(args.preset, **{**overrides, args.toggle: value})
+            if args.values:
+                values = tuple(float(v) for v in args.values.split(","))
+            for value, extra in zip(values, (_parse_overrides(args.off), _parse_overrides(args.on))):
+                cfg = make_config(args.preset, **{**overrides, args.toggle: value, **extra})
                 recs.append(reconstruct_all(img, config=cfg, max_faces=1)[0])
         except FaceSculptError as e:
             print(f"| {name} | failed: {e} |")

@@ -18,6 +18,7 @@ masked before the photometric fit by the pipeline. Pure tensor functions: no fil
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -86,12 +87,17 @@ class OcclusionConfig:
     edge_grey: float = 0.35
     """With ``edge_frac``: the band's colourless test, as ``grey`` (a fraction of the face skin's median
     chromaticity)."""
-    edge_chroma: bool = False
-    """With ``edge_frac``: pixels whose chromaticity in the photo (not de-lit) is far from the face skin's (the
-    ``chroma_*`` test on the photo's colours: a green or blue background, a coloured collar) count at the outline
-    too. Off: on the bundled photos it took the jaw line's shadowed skin (more saturated than the lit skin), +2.4 /
-    +1.8 % of the crop (grace_hopper / astronaut, `fast`); the de-lit colour was worse still (at grazing normals
-    the fitted light's colour is unreliable; session 14)."""
+    edge_ring: bool = True
+    """With ``edge_frac`` and ``outer``: the outer ring's own outline (the head's silhouette, the scalp line) has
+    such a band too, with the ring's tests (``grey``, ``edge_hue``): a sliver of green leaves or wall beside the
+    neck (session 14)."""
+    edge_hue: float = 75.0
+    """With ``edge_frac``: pixels whose hue in the photo turns more than this many degrees from the face skin's
+    (the angle between their chromaticity vector, log colour minus its mean, and the skin's median one; only for
+    pixels with at least ``grey`` x the skin's colour) count at the outline too: green leaves, a blue sky or
+    shirt. A hue angle, not a chromaticity distance: shadowed skin is more saturated than lit skin but of the same
+    hue (a distance test took grace_hopper's jaw line, +2.4 % of the crop; session 14). In the outer ring (with
+    ``outer``) too, with the colourless pixels. 0: off."""
     edge_far: bool = False
     """With ``edge_frac``: the colour tests' pixels count at the outline too (False: the colourless ones alone).
     Off: on grace_hopper it also took her shadowed jaw line and chin out (identity distance in view 0.27 -> 0.38,
@@ -179,7 +185,7 @@ def _chroma_outliers(la: torch.Tensor, face: torch.Tensor, cfg: OcclusionConfig)
 def skin_outliers(albedo: torch.Tensor, face: torch.Tensor, features: torch.Tensor | None,
                   cfg: OcclusionConfig, judged: torch.Tensor | None = None,
                   judged_extra: torch.Tensor | None = None, edge: torch.Tensor | None = None,
-                  edge_extra: torch.Tensor | None = None) -> torch.Tensor:
+                  edge_extra: torch.Tensor | None = None, ring_edge: torch.Tensor | None = None) -> torch.Tensor:
     """(B, H, W) bool occluder pixels inside ``face`` (and inside ``judged``).
 
     albedo: (B, H, W, 3) float de-lit photo (linear light, > 0); face: (B, H, W) bool pixels the
@@ -191,7 +197,9 @@ def skin_outliers(albedo: torch.Tensor, face: torch.Tensor, features: torch.Tens
     judged_extra: (B, H, W) bool or None, more pixels that are no skin, used beyond ``face`` only (the
     photo's colourless pixels, ``grey_pixels``); edge: (B, H, W) bool or None, the pixels of ``face`` near its
     outline (``OcclusionConfig.edge_frac``): ``edge_extra`` pixels (``judged_extra`` when None; with
-    ``edge_far`` also the colour tests' pixels) there, outside the ``features``, are no skin either, without the opening (grown by the margin)."""
+    ``edge_far`` also the colour tests' pixels) there, outside the ``features``, are no skin either, without the opening (grown by the margin);
+    ring_edge: (B, H, W) bool or None, the pixels of ``judged`` beyond ``face`` near the judged area's own outline
+    (the head's silhouette, the scalp line): ``judged_extra`` pixels there are flagged without the opening."""
     if albedo.dim() != 4 or albedo.shape[-1] != 3 or face.shape != albedo.shape[:3]:
         raise ValueError(f"skin_outliers: expected albedo (B,H,W,3) and face (B,H,W), got "
                          f"{tuple(albedo.shape)}, {tuple(face.shape)}")
@@ -218,6 +226,9 @@ def skin_outliers(albedo: torch.Tensor, face: torch.Tensor, features: torch.Tens
         if judged is not None:
             far_ring = far if judged_extra is None else far | judged_extra
             ring = _flag(far_ring, judged | face, features, cfg) & ~face
+            if ring_edge is not None and judged_extra is not None:  # slivers at the judged area's own outline
+                seeds = ring_edge if features is None else ring_edge & ~features
+                ring = ring | (_flag(judged_extra & seeds, judged | face, seeds, cfg, seeds_given=True) & ~face)
             occ = occ | ring
             if cfg.ring_spill and bool(ring.any()):
                 # the ring's occluders continue into the narrow face through no-skin pixels, as far as the margin
@@ -289,18 +300,26 @@ def occluder_mask(photo_srgb: torch.Tensor, dense: torch.Tensor, faces: torch.Te
             judged = None if judged is None else judged & valid.bool()
         features = None if points_xy is None else _hulls(np.asarray(points_xy, np.float64), photo.shape[1:3])
         edge = _outline_band(face, cfg.edge_frac)
-        grey = grey_pixels(photo, face, cfg) if judged is not None else None
+        chroma = _chroma(photo) if (judged is not None or edge is not None) else None
+        off_hue = hue_outliers(photo, face, cfg, chroma=chroma)  # None unless edge_hue
+
+        def _with_hue(m):
+            return m if off_hue is None else (off_hue if m is None else m | off_hue)
+
+        grey = grey_pixels(photo, face, cfg, chroma=chroma) if judged is not None else None
         edge_grey = None
         if edge is not None:
-            edge_grey = grey_pixels(photo, face, replace(cfg, grey=cfg.edge_grey))
-            if cfg.edge_chroma and cfg.chroma_k_sigma > 0:  # the photo's own chromaticity (not de-lit: at the
-                # outline the fitted light's colour at grazing normals is unreliable)
-                pc = _chroma_outliers(photo.clamp(min=1e-3).log(), face, cfg)
-                edge_grey = pc if edge_grey is None else edge_grey | pc
+            edge_grey = grey if (judged is not None and cfg.edge_grey == cfg.grey) else \
+                grey_pixels(photo, face, replace(cfg, grey=cfg.edge_grey), chroma=chroma)
+            edge_grey = _with_hue(edge_grey)
+        grey = _with_hue(grey) if judged is not None else None
+        ring_edge = None
+        if edge is not None and judged is not None and cfg.edge_ring:
+            ring_edge = _outline_band(judged | face, cfg.edge_frac) & ~face
         if features is not None and edge is not None:
             edge = edge & ~_dilate(features, int(round(cfg.open_frac * face.shape[-1] / 2)))
         occ = skin_outliers(photo / shading, face, features, cfg, judged=judged, judged_extra=grey, edge=edge,
-                            edge_extra=edge_grey)
+                            edge_extra=edge_grey, ring_edge=ring_edge)
         if background is not None:
             occ = occ | background_pixels(background, face, judged, cfg.background)
     return (occ, face) if return_face else occ
@@ -313,8 +332,12 @@ def _outline_band(face: torch.Tensor, frac: float) -> torch.Tensor | None:
         return None
     from scipy import ndimage
 
-    filled = torch.from_numpy(np.stack([ndimage.binary_fill_holes(f.numpy()) for f in face.bool()]))
-    return _dilate(~filled, max(1, int(round(frac * face.shape[-1])))) & face
+    outside = []
+    for f in face.bool().numpy():  # the background: the non-face components that touch the image's border
+        lab, _ = ndimage.label(~f)
+        border = np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))
+        outside.append(np.isin(lab, border[border > 0]))
+    return _dilate(torch.from_numpy(np.stack(outside)), max(1, int(round(frac * face.shape[-1])))) & face
 
 
 def occluded_on_grid(occluded: tuple, x0: float, y0: float, step: float, shape: tuple[int, int]) -> torch.Tensor:
@@ -331,18 +354,43 @@ def occluded_on_grid(occluded: tuple, x0: float, y0: float, step: float, shape: 
     return occ.reshape(S, S)[rows.clamp(0, S - 1)][:, cols.clamp(0, S - 1)] & inside
 
 
-def grey_pixels(photo: torch.Tensor, face: torch.Tensor, cfg: OcclusionConfig) -> torch.Tensor | None:
+def _chroma(photo: torch.Tensor) -> torch.Tensor:
+    """(B, H, W, 3) the photo's chromaticity vectors: log colour minus its mean over the channels."""
+    lp = photo.clamp(min=1e-3).log()
+    return lp - lp.mean(-1, keepdim=True)
+
+
+def grey_pixels(photo: torch.Tensor, face: torch.Tensor, cfg: OcclusionConfig,
+                chroma: torch.Tensor | None = None) -> torch.Tensor | None:
     """(B, H, W) bool pixels of ``photo`` (B, H, W, 3, linear) whose chromaticity length (of the log colour minus
     its mean) is below ``cfg.grey`` x the ``face`` skin's median; None when ``cfg.grey`` is 0 or the skin is
-    nearly colourless (median below ``cfg.grey_min_skin``: a greyscale photo)."""
+    nearly colourless (median below ``cfg.grey_min_skin``: a greyscale photo). ``chroma``: ``_chroma(photo)``
+    if already computed."""
     if cfg.grey <= 0 or not bool(face.any()):
         return None
-    lp = photo.clamp(min=1e-3).log()
-    n = (lp - lp.mean(-1, keepdim=True)).norm(dim=-1)
+    n = (_chroma(photo) if chroma is None else chroma).norm(dim=-1)
     skin = float(n[face].median())
     if skin < cfg.grey_min_skin:
         return None
     return n < cfg.grey * skin
+
+
+def hue_outliers(photo: torch.Tensor, face: torch.Tensor, cfg: OcclusionConfig,
+                 chroma: torch.Tensor | None = None) -> torch.Tensor | None:
+    """(B, H, W) bool pixels of ``photo`` (B, H, W, 3, linear) whose chromaticity vector (log colour minus its
+    mean) turns more than ``cfg.edge_hue`` degrees from the ``face`` skin's median one and is at least ``cfg.grey``
+    x that median's length; None when the test is off or the skin is nearly colourless (``grey_min_skin``).
+    ``chroma``: ``_chroma(photo)`` if already computed."""
+    if cfg.edge_hue <= 0 or not bool(face.any()):
+        return None
+    c = _chroma(photo) if chroma is None else chroma
+    m = c[face].median(0).values
+    mn = float(m.norm())
+    if mn < cfg.grey_min_skin:
+        return None
+    n = c.norm(dim=-1)
+    cos = (c * m).sum(-1) / (n * mn).clamp(min=1e-9)
+    return (cos < math.cos(math.radians(cfg.edge_hue))) & (n >= cfg.grey * mn)
 
 
 def background_pixels(background: torch.Tensor, face: torch.Tensor, judged: torch.Tensor | None,
@@ -362,4 +410,4 @@ def background_pixels(background: torch.Tensor, face: torch.Tensor, judged: torc
 
 
 __all__ = ["OcclusionConfig", "FEATURE_POINTS", "skin_outliers", "occluder_mask", "background_pixels", "grey_pixels",
-           "occluded_on_grid"]
+           "hue_outliers", "occluded_on_grid"]

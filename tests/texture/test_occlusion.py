@@ -83,19 +83,23 @@ def test_outer_ring_judged_against_the_face_skin_only_when_asked():
 
 def test_edge_extra_and_edge_far_at_the_face_outline():
     """The band's own no-skin pixels (``edge_extra``: what ``occluder_mask`` passes, the colourless and with
-    ``edge_chroma`` the photo's off-colour pixels) are flagged there even as a sliver the opening drops; a dark
+    ``edge_hue`` the off-hue pixels of the photo) are flagged there even as a sliver the opening drops; a dark
     sliver (a shadowed jaw line) only with ``edge_far``."""
     from dataclasses import replace
 
-    from facesculpt.texture.occlusion import _chroma_outliers, _outline_band
+    from facesculpt.texture.occlusion import _outline_band, hue_outliers
 
     albedo, face = _face(seed=8)
     albedo[:, 40:70, 8:10] = torch.tensor([0.15, 0.35, 0.12])  # green leaves, two pixels wide
     albedo[:, 90:110, 8:10] = SKIN * 0.15  # skin in deep shade at the outline
-    cfg = OcclusionConfig()
+    albedo[:, 20:30, 8:10] = torch.tensor([0.5, 0.2, 0.1])  # shadowed skin, more saturated: the same hue
+    cfg = replace(OcclusionConfig(), edge_hue=75.0)
     edge = _outline_band(face, cfg.edge_frac)
-    green = _chroma_outliers(albedo.log(), face, cfg)
-    assert green[:, 40:70, 8:10].all() and not green[:, 90:110, 8:10].any()
+    green = hue_outliers(albedo, face, cfg)
+    assert green[:, 40:70, 8:10].all() and not green[:, 90:110, 8:10].any() and not green[:, 20:30, 8:10].any()
+    assert hue_outliers(albedo, face, replace(cfg, edge_hue=0.0)) is None  # off
+    grey = albedo.mean(-1, keepdim=True).expand(-1, -1, -1, 3)
+    assert hue_outliers(grey, face, cfg) is None  # a greyscale photo has no hue
     assert not skin_outliers(albedo, face, None, cfg)[:, 40:70, 8:10].any()  # the opening drops the sliver
     on = skin_outliers(albedo, face, None, cfg, edge=edge, edge_extra=green)
     assert on[:, 40:70, 8:10].all() and not on[:, 90:110, 8:10].any()
@@ -253,7 +257,8 @@ def test_pipeline_takes_the_white_collar_out_of_the_outer_ring(grace_hopper):
     view = fit_view(load_face_model())
     white = {}
     for grey in (0.0, 0.35):
-        rec = reconstruct_all(grace_hopper, config=make_config("fast", **{"texture.occlusion.grey": grey}),
+        rec = reconstruct_all(grace_hopper, config=make_config("fast", **{"texture.occlusion.grey": grey,
+                                                                          "texture.occlusion.edge_hue": 0.0}),
                               max_faces=1)[0]
         S = rec.maps.albedo.shape[1]
         f = uv_raster(view.dense_uvs, view.dense_faces, S).frags.pix_to_face[0]
