@@ -100,18 +100,19 @@ def main() -> int:
                  ff=(off.losses["occlusion"]["face_fraction"] * 100, on.losses["occlusion"]["face_fraction"] * 100),
                  psnr=(off.metrics["inview_psnr"], on.metrics["inview_psnr"]), psnr_same=same["inview_psnr"],
                  idd=(off.metrics["identity_distance_inview"], on.metrics["identity_distance_inview"]),
-                 grey=(_grazing_off_skin(off, off.maps.visibility[0]) * 100,
+                 offskin=(_grazing_off_skin(off, off.maps.visibility[0]) * 100,
                        _grazing_off_skin(on, off.maps.visibility[0]) * 100))
         rows.append(r)
         print(f"| {name} | {r['ff'][0]:.2f} / {r['ff'][1]:.2f} | {r['psnr'][0]:.2f} / {r['psnr'][1]:.2f} | "
-              f"{r['psnr_same']:.2f} | {r['idd'][0]:.3f} / {r['idd'][1]:.3f} | {r['grey'][0]:.2f} / {r['grey'][1]:.2f} |",
-              flush=True)
+              f"{r['psnr_same']:.2f} | {r['idd'][0]:.3f} / {r['idd'][1]:.3f} | "
+              f"{r['offskin'][0]:.2f} / {r['offskin'][1]:.2f} |", flush=True)
     if rows:
         med = lambda k, i=None: statistics.median(r[k] if i is None else r[k][i] for r in rows)  # noqa: E731
         print(f"| median of {len(rows)} | {med('ff', 0):.2f} / {med('ff', 1):.2f} | {med('psnr', 0):.2f} / "
               f"{med('psnr', 1):.2f} | {med('psnr_same'):.2f} | {med('idd', 0):.3f} / {med('idd', 1):.3f} | "
-              f"{med('grey', 0):.2f} / {med('grey', 1):.2f} |")
-        print(f"photos the rule changed (face flagged share up): {sum(r['ff'][1] > r['ff'][0] for r in rows)} of {len(rows)}")
+              f"{med('offskin', 0):.2f} / {med('offskin', 1):.2f} |")
+        changed = sum(r['ff'][1] > r['ff'][0] for r in rows)
+        print(f"photos the rule changed (face flagged share up): {changed} of {len(rows)}")
     return 0
 
 

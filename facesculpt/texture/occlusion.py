@@ -97,7 +97,7 @@ class OcclusionConfig:
     pixels with at least ``grey`` x the skin's colour) count at the outline too: green leaves, a blue sky or
     shirt. A hue angle, not a chromaticity distance: shadowed skin is more saturated than lit skin but of the same
     hue (a distance test took grace_hopper's jaw line, +2.4 % of the crop; session 14). In the outer ring (with
-    ``outer``) too, with the colourless pixels. 0: off."""
+    ``outer``) too, with the colourless pixels, whatever ``edge_frac``. 0: off."""
     edge_far: bool = False
     """With ``edge_frac``: the colour tests' pixels count at the outline too (False: the colourless ones alone).
     Off: on grace_hopper it also took her shadowed jaw line and chin out (identity distance in view 0.27 -> 0.38,
@@ -193,11 +193,13 @@ def skin_outliers(albedo: torch.Tensor, face: torch.Tensor, features: torch.Tens
     or None, the face's own non-skin features (no seeds there, see the module doc); judged: (B, H, W)
     bool or None, more pixels that may be flagged (the face part's outer ring, ``OcclusionConfig.outer``),
     by the same statistics. Inside ``face`` the result is the same with or without ``judged`` (an
-    occluder found beyond the face grows only there) unless ``ring_spill``; ``max_fraction`` counts the flagged share of ``face``.
+    occluder found beyond the face grows only there) unless ``ring_spill``; ``max_fraction`` counts the flagged
+    share of ``face``.
     judged_extra: (B, H, W) bool or None, more pixels that are no skin, used beyond ``face`` only (the
     photo's colourless pixels, ``grey_pixels``); edge: (B, H, W) bool or None, the pixels of ``face`` near its
     outline (``OcclusionConfig.edge_frac``): ``edge_extra`` pixels (``judged_extra`` when None; with
-    ``edge_far`` also the colour tests' pixels) there, outside the ``features``, are no skin either, without the opening (grown by the margin);
+    ``edge_far`` also the colour tests' pixels) there, outside the ``features``, are no skin either, without the
+    opening (grown by the margin);
     ring_edge: (B, H, W) bool or None, the pixels of ``judged`` beyond ``face`` near the judged area's own outline
     (the head's silhouette, the scalp line): ``judged_extra`` pixels there are flagged without the opening."""
     if albedo.dim() != 4 or albedo.shape[-1] != 3 or face.shape != albedo.shape[:3]:
