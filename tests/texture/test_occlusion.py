@@ -268,3 +268,23 @@ def test_pipeline_takes_the_white_collar_out_of_the_outer_ring(grace_hopper):
         white[grey] = float((shown.mean(-1) > 0.75).float().mean())
     assert white[0.0] > 0.02  # the collar is in the albedo without the rule
     assert white[0.35] < 0.005  # and out of it with it
+
+
+def test_pipeline_takes_the_wall_sliver_beside_the_astronauts_cheek(astronaut):
+    """The fitted head's outline is a few pixels wider than the astronaut's left cheek (image left): the grey wall
+    there (photo x 178-185, y 126-145) fell inside it and into her albedo as a white streak. The outline rule
+    (``edge_frac``) takes those pixels out; without it none of them is flagged."""
+    from facesculpt.config import make_config
+    from facesculpt.pipeline import reconstruct_all
+    from facesculpt.texture.occlusion import occluded_on_grid
+
+    window = astronaut[126:146, 178:186].astype(np.int16)
+    grey = torch.from_numpy(window.max(-1) - window.min(-1) < 25)  # the wall: no colour
+    assert int(grey.sum()) >= 40
+    flagged = {}
+    for frac in (0.0, 0.03):
+        rec = reconstruct_all(astronaut, config=make_config("fast", **{"texture.occlusion.edge_frac": frac}),
+                              max_faces=1)[0]
+        flagged[frac] = int((occluded_on_grid(rec.occluded, 178, 126, 1.0, (20, 8)) & grey).sum())
+    assert flagged[0.0] == 0
+    assert flagged[0.03] >= 10  # 19 of the 60 wall pixels of the window when written
