@@ -44,6 +44,7 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "edge_frac": (0.0, 0.2),  # texture.occlusion
     "threshold": (0.0, 1.0),  # texture.occlusion.background (a probability)
     "grey": (0.0, 1.0),  # texture.occlusion (a fraction of the skin's chromaticity)
+    "edge_grey": (0.0, 1.0),  # texture.occlusion (the same, in the outline band)
     "edge_hue": (0.0, 180.0),  # texture.occlusion (degrees)
     "grey_min_skin": (0.0, None),
     "max_fraction": (0.0, 1.0),

@@ -221,46 +221,49 @@ def skin_outliers(albedo: torch.Tensor, face: torch.Tensor, features: torch.Tens
             weak = weak if weak is not None else torch.zeros_like(face)
             if cfg.edge_far:
                 weak = weak | far
-            seeds = edge if features is None else edge & ~features
-            occ = occ | _flag(weak & seeds, face, seeds, cfg, seeds_given=True)
+            band = edge if features is None else edge & ~_dilate(features, _open_radius(cfg, face))
+            occ = occ | _grown(weak & band, face, cfg)
         if float(occ.sum()) > cfg.max_fraction * float(face.sum()):
             return torch.zeros_like(face)
         if judged is not None:
             far_ring = far if judged_extra is None else far | judged_extra
             ring = _flag(far_ring, judged | face, features, cfg) & ~face
             if ring_edge is not None and judged_extra is not None:  # slivers at the judged area's own outline
-                seeds = ring_edge if features is None else ring_edge & ~features
-                ring = ring | (_flag(judged_extra & seeds, judged | face, seeds, cfg, seeds_given=True) & ~face)
+                band = ring_edge if features is None else ring_edge & ~features
+                ring = ring | (_grown(judged_extra & band, judged | face, cfg) & ~face)
             occ = occ | ring
             if cfg.ring_spill and bool(ring.any()):
                 # the ring's occluders continue into the narrow face through no-skin pixels, as far as the margin
-                spill = _dilate(ring, int(round(cfg.grow_frac * far.shape[1]))) & face & far
-                occ = occ | spill
+                occ = occ | (_dilate(ring, int(round(cfg.grow_frac * ring.shape[1]))) & face & far)
     return occ
 
 
+def _open_radius(cfg: OcclusionConfig, m: torch.Tensor) -> int:
+    """Half-side in pixels of the opening (``open_frac``) on masks like ``m`` (B, H, W)."""
+    return int(round(cfg.open_frac * m.shape[1] / 2))
+
+
+def _grown(m: torch.Tensor, area: torch.Tensor, cfg: OcclusionConfig) -> torch.Tensor:
+    """(B, H, W) bool: the pixels of ``m`` in ``area`` grown by the margin (``grow_frac``) inside ``area``."""
+    return _dilate(m & area, int(round(cfg.grow_frac * m.shape[1]))) & area
+
+
 def _flag(far: torch.Tensor, area: torch.Tensor, features: torch.Tensor | None,
-          cfg: OcclusionConfig, seeds_given: bool = False) -> torch.Tensor:
+          cfg: OcclusionConfig) -> torch.Tensor:
     """(B, H, W) bool: the pixels of ``area`` far from the skin (``far``: by brightness or chromaticity against
-    the face's skin), opened, kept where a region has a seed outside the ``features`` (with ``seeds_given``:
-    inside ``features``, the seed pixels, and no opening: the region is anchored at them), grown by the margin."""
+    the face's skin), opened, kept where a region has a seed outside the ``features``, grown by the margin."""
     from scipy import ndimage
 
-    weak = area & far
-    side = far.shape[1]
-    ro = 0 if seeds_given else int(round(cfg.open_frac * side / 2))
-    weak = _dilate(_erode(weak, ro), ro) & area
-    if seeds_given:
-        strong = weak & features
-    else:
-        strong = weak if features is None else weak & ~_dilate(features, ro)
+    ro = _open_radius(cfg, far)
+    weak = _dilate(_erode(area & far, ro), ro) & area
+    strong = weak if features is None else weak & ~_dilate(features, ro)
     occ = torch.zeros_like(area)
     for b in range(area.shape[0]):
         lab, _ = ndimage.label(weak[b].numpy())
         keep = np.unique(lab[strong[b].numpy()])
         keep = keep[keep > 0]
         occ[b] = torch.from_numpy(np.isin(lab, keep))
-    return _dilate(occ, int(round(cfg.grow_frac * side))) & area
+    return _grown(occ, area, cfg)
 
 
 def occluder_mask(photo_srgb: torch.Tensor, dense: torch.Tensor, faces: torch.Tensor, uvs: torch.Tensor, pose,
@@ -318,8 +321,6 @@ def occluder_mask(photo_srgb: torch.Tensor, dense: torch.Tensor, faces: torch.Te
         ring_edge = None
         if edge is not None and judged is not None and cfg.edge_ring:
             ring_edge = _outline_band(judged | face, cfg.edge_frac) & ~face
-        if features is not None and edge is not None:
-            edge = edge & ~_dilate(features, int(round(cfg.open_frac * face.shape[-1] / 2)))
         occ = skin_outliers(photo / shading, face, features, cfg, judged=judged, judged_extra=grey, edge=edge,
                             edge_extra=edge_grey, ring_edge=ring_edge)
         if background is not None:
