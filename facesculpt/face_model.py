@@ -227,7 +227,12 @@ class FaceModel:
 
         ``response``: where a detector puts the points rather than the fixed surface points: "expression"
         adds the embedding's measured response to expression to the expression basis, "both" also its
-        response to identity to the identity basis, "off" neither (no change when the embedding has none)."""
+        response to identity to the identity basis, "off" neither (no change when the embedding has none).
+        Made once per (name, response) and shared: the tensors must not be changed in place."""
+        return self._landmark_model(name, response)
+
+    @functools.lru_cache(maxsize=None)
+    def _landmark_model(self, name: str, response: str):
         emb = self.landmarks[name]
         tri = self.faces[emb.faces]
         w = emb.bary[:, :, None]

@@ -46,6 +46,7 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "grey": (0.0, 1.0),  # texture.occlusion (a fraction of the skin's chromaticity)
     "edge_grey": (0.0, 1.0),  # texture.occlusion (the same, in the outline band)
     "edge_hue": (0.0, 180.0),  # texture.occlusion (degrees)
+    "hue_min": (0.0, 1.0),  # texture.occlusion (a fraction of the skin's chromaticity)
     "grey_min_skin": (0.0, None),
     "max_fraction": (0.0, 1.0),
     "data_blur": (0.0, 4.0),  # detail

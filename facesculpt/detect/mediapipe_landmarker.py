@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+import zlib
 from functools import lru_cache
 from typing import Optional, Sequence
 
@@ -86,11 +87,30 @@ def _mesh_on(img: np.ndarray) -> list[np.ndarray]:
     return out
 
 
+_LAST_DETECTIONS: list = []
+"""One slot: ((shape, crc32 of the pixels), detections) of the face detector's last image."""
+
+
+def _detections(img: np.ndarray) -> list:
+    """The face detector's detections in ``img``. The photo's upright check (``detector_rolls``) and its
+    detection (``detect_faces``) look at the same pixels one after the other: the second answer is the
+    first's, kept in one slot under the image's shape and CRC-32 (0.3 ms on a 512 x 600 photo against the
+    detector's 5 ms)."""
+    img = np.ascontiguousarray(img)
+    key = (img.shape, img.dtype.str, zlib.crc32(img) if img.ndim == 3 and img.dtype == np.uint8 else None)
+    with _LOCK:
+        if key[2] is not None and _LAST_DETECTIONS and _LAST_DETECTIONS[0][0] == key:
+            return _LAST_DETECTIONS[0][1]
+    dets = list(_run(_detector, img).detections or [])
+    with _LOCK:
+        _LAST_DETECTIONS[:] = [(key, dets)]
+    return dets
+
+
 def _boxes(img: np.ndarray) -> list[tuple[float, float, float, float]]:
     h, w = img.shape[:2]
-    res = _run(_detector, img)
     boxes = []
-    for det in res.detections or []:
+    for det in _detections(img):
         b = det.location_data.relative_bounding_box
         boxes.append((b.xmin * w, b.ymin * h, (b.xmin + b.width) * w, (b.ymin + b.height) * h))
     return boxes
@@ -244,7 +264,7 @@ def detector_rolls(image: np.ndarray, detection_max_side: int = 1280) -> list[tu
     small = _resize(image, scale) if scale < 1.0 else image
     h, w = small.shape[:2]
     out = []
-    for det in _run(_detector, small).detections or []:
+    for det in _detections(small):
         kp = det.location_data.relative_keypoints
         ex, ey = (kp[0].x + kp[1].x) / 2 * w, (kp[0].y + kp[1].y) / 2 * h
         out.append((float(det.score[0]), math.degrees(math.atan2(ex - kp[3].x * w, -(ey - kp[3].y * h)))))

@@ -86,9 +86,16 @@ def vertex_normals(verts: torch.Tensor, faces: torch.Tensor, eps: float = 1e-12)
     """
     fn = face_normals(verts, faces, unit=False)  # length = 2 * area: area weighting
     faces = torch.as_tensor(faces, device=verts.device)
-    out = torch.zeros_like(verts)
+    B, V, _ = verts.shape
+    # three per-corner scatters along dim 0 of the flattened batch: the bytes (forward and backward) of three
+    # index_adds along dim 1, at a third of their cost on the CPU. (One scatter of all 3F corners gave the same
+    # forward but summed the backward in another order, which moved the photometric fit.)
+    off = (V * torch.arange(B, device=verts.device))[:, None]
+    src = fn.reshape(-1, 3)
+    out = torch.zeros(B * V, 3, dtype=verts.dtype, device=verts.device)
     for k in range(3):
-        out = out.index_add(1, faces[:, k], fn)
+        out = out.index_add(0, (faces[:, k][None] + off).reshape(-1), src)
+    out = out.reshape(B, V, 3)
     return out / out.norm(dim=-1, keepdim=True).clamp(min=eps)
 
 

@@ -8,6 +8,12 @@ from facesculpt.core.errors import ShapeError
 from facesculpt.render.rasterize import Fragments, covered_pixels
 
 
+def weighted_corners(corner: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """sum_k w[:, k] * corner[:, k]: corner (K, 3, C), w (K, 3) -> (K, C). Written out, the bytes of
+    ``(corner * w[..., None]).sum(1)`` at half its cost on the CPU (no (K, 3, C) product kept)."""
+    return corner[:, 0] * w[:, 0:1] + corner[:, 1] * w[:, 1:2] + corner[:, 2] * w[:, 2:3]
+
+
 def interpolate(attrs: torch.Tensor, frags: Fragments, faces: torch.Tensor) -> torch.Tensor:
     """Interpolate vertex attributes over the visible surface.
 
@@ -38,6 +44,6 @@ def interpolate(attrs: torch.Tensor, frags: Fragments, faces: torch.Tensor) -> t
     vid = (bsel[:, None] * V + faces[f]).reshape(-1)
     corner = attrs.reshape(-1, C).index_select(0, vid).reshape(-1, 3, C)  # (K, 3, C)
     w = frags.bary.reshape(-1, 3).index_select(0, idx).to(attrs.dtype)  # (K, 3)
-    vals = (corner * w[..., None]).sum(1)
+    vals = weighted_corners(corner, w)
     out = torch.zeros(B * H * W, C, dtype=vals.dtype, device=attrs.device).index_copy(0, idx, vals)
     return out.reshape(B, H, W, C)

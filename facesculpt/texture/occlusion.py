@@ -94,10 +94,14 @@ class OcclusionConfig:
     edge_hue: float = 75.0
     """With ``edge_frac``: pixels whose hue in the photo turns more than this many degrees from the face skin's
     (the angle between their chromaticity vector, log colour minus its mean, and the skin's median one; only for
-    pixels with at least ``grey`` x the skin's colour) count at the outline too: green leaves, a blue sky or
+    pixels with at least ``hue_min`` x the skin's colour) count at the outline too: green leaves, a blue sky or
     shirt. A hue angle, not a chromaticity distance: shadowed skin is more saturated than lit skin but of the same
     hue (a distance test took grace_hopper's jaw line, +2.4 % of the crop; session 14). In the outer ring (with
     ``outer``) too, with the colourless pixels, whatever ``edge_frac``. 0: off."""
+    hue_min: float = 0.35
+    """With ``edge_hue``: a pixel's hue is judged only when its chromaticity vector is at least this fraction of the
+    face skin's median length (a nearly grey pixel's hue is noise). Its own threshold, so ``grey=0`` (the
+    colourless test off) does not open the hue test to nearly grey pixels."""
     edge_far: bool = False
     """With ``edge_frac``: the colour tests' pixels count at the outline too (False: the colourless ones alone).
     Off: on grace_hopper it also took her shadowed jaw line and chin out (identity distance in view 0.27 -> 0.38,
@@ -381,8 +385,8 @@ def grey_pixels(photo: torch.Tensor, face: torch.Tensor, cfg: OcclusionConfig,
 def hue_outliers(photo: torch.Tensor, face: torch.Tensor, cfg: OcclusionConfig,
                  chroma: torch.Tensor | None = None) -> torch.Tensor | None:
     """(B, H, W) bool pixels of ``photo`` (B, H, W, 3, linear) whose chromaticity vector (log colour minus its
-    mean) turns more than ``cfg.edge_hue`` degrees from the ``face`` skin's median one and is at least ``cfg.grey``
-    x that median's length; None when the test is off or the skin is nearly colourless (``grey_min_skin``).
+    mean) turns more than ``cfg.edge_hue`` degrees from the ``face`` skin's median one and is at least
+    ``cfg.hue_min`` x that median's length; None when the test is off or the skin is nearly colourless (``grey_min_skin``).
     ``chroma``: ``_chroma(photo)`` if already computed."""
     if cfg.edge_hue <= 0 or not bool(face.any()):
         return None
@@ -393,7 +397,7 @@ def hue_outliers(photo: torch.Tensor, face: torch.Tensor, cfg: OcclusionConfig,
         return None
     n = c.norm(dim=-1)
     cos = (c * m).sum(-1) / (n * mn).clamp(min=1e-9)
-    return (cos < math.cos(math.radians(cfg.edge_hue))) & (n >= cfg.grey * mn)
+    return (cos < math.cos(math.radians(cfg.edge_hue))) & (n >= cfg.hue_min * mn)
 
 
 def background_pixels(background: torch.Tensor, face: torch.Tensor, judged: torch.Tensor | None,

@@ -12,6 +12,7 @@ from facesculpt.ops.image import push_pull_fill, sample_pixels
 from facesculpt.ops.mesh import vertex_normals
 from facesculpt.ops.sh import AMBIENT_BASIS, sh_shade
 from facesculpt.render.face import project_vertices, to_view_frame
+from facesculpt.render.interpolate import weighted_corners
 from facesculpt.render.rasterize import Fragments, covered_pixels, rasterize
 from facesculpt.structures import Camera, Pose, UVMaps
 
@@ -46,7 +47,7 @@ def uv_interpolate(attrs: torch.Tensor, uvr: UVRaster) -> torch.Tensor:
     _, H, W = uvr.frags.pix_to_face.shape
     C = attrs.shape[2]
     corner = attrs.reshape(-1, C).index_select(0, uvr.corners).reshape(-1, 3, C)
-    vals = (corner * uvr.weights.to(attrs.dtype)[..., None]).sum(1)
+    vals = weighted_corners(corner, uvr.weights.to(attrs.dtype))
     out = torch.zeros(H * W, C, dtype=vals.dtype).index_copy(0, uvr.texels, vals)
     return out.reshape(1, H, W, C)
 

@@ -106,3 +106,31 @@ def test_turned_synthetic_face_detected_and_fitted_closer_to_the_truth(mean):
         with torch.no_grad():
             fitted[on] = err(rec.params.camera.project(rec.params.pose.apply(rec.coarse))[0].numpy())
     assert fitted[True] < fitted[False] - 0.015
+
+
+def test_face_detector_answer_reused_for_the_same_pixels_only(monkeypatch):
+    """The upright check and the detection look at the same photo one after the other: the face detector
+    runs once for it, and again as soon as one pixel differs."""
+    from matplotlib import cbook
+
+    from facesculpt.detect import mediapipe_landmarker as ml
+    from facesculpt.io.image import load_image
+
+    img = load_image(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+    calls = []
+    real = ml._run
+
+    def counting(graph, im):
+        if graph is ml._detector:
+            calls.append(im.shape)
+        return real(graph, im)
+
+    monkeypatch.setattr(ml, "_run", counting)
+    ml._LAST_DETECTIONS.clear()
+    rolls = ml.detector_rolls(img)
+    boxes = ml._boxes(img)
+    assert len(calls) == 1 and len(rolls) == len(boxes) == 1
+    other = img.copy()
+    other[0, 0] ^= 1
+    assert len(ml._boxes(other)) == 1
+    assert len(calls) == 2

@@ -106,6 +106,21 @@ def test_edge_extra_and_edge_far_at_the_face_outline():
     assert skin_outliers(albedo, face, None, replace(cfg, edge_far=True), edge=edge)[:, 90:110, 8:10].all()
 
 
+def test_hue_test_leaves_nearly_grey_pixels_alone_whatever_the_grey_test():
+    """A nearly grey pixel with a bluish tint (its chromaticity a tenth of the skin's) has no reliable hue: the hue
+    test leaves it by its own threshold (``hue_min``), also with the colourless test off (``grey=0``)."""
+    from dataclasses import replace
+
+    from facesculpt.texture.occlusion import hue_outliers
+
+    albedo, face = _face(seed=8)
+    albedo[:, 40:70, 8:10] = torch.tensor([0.30, 0.31, 0.33])  # a grey wall with a faint blue cast
+    cfg = replace(OcclusionConfig(), edge_hue=75.0)
+    for grey in (0.35, 0.0):
+        assert not hue_outliers(albedo, face, replace(cfg, grey=grey))[:, 40:70, 8:10].any()
+    assert hue_outliers(albedo, face, replace(cfg, hue_min=0.0))[:, 40:70, 8:10].all()
+
+
 def test_ring_occluder_spills_into_the_face_only_through_no_skin_pixels_within_the_margin():
     """``ring_spill``: a collar flagged in the outer ring takes the one-pixel sliver of it the fitted face's edge
     overlaps (which the face's own opening drops), but not skin, and not a dark spot farther inside."""
