@@ -139,8 +139,10 @@ def _run_roi(image: np.ndarray, cx: float, cy: float, side: float) -> tuple[Opti
     import mediapipe as mp
     from mediapipe.framework.formats import rect_pb2
 
+    from facesculpt.core.quiet import quiet_native_stderr
+
     H, W = image.shape[:2]
-    with _LOCK:
+    with _LOCK, quiet_native_stderr():  # the graph's TFLite logs (``W0000 ... inference_feedback_manager``)
         graph, sink = _graph()
         sink.clear()
         graph.start_run()
@@ -224,8 +226,10 @@ def pose_face_box(image: np.ndarray) -> Optional[tuple[float, float, float, floa
     or None. The box is square, centred on the visible nose, eye and mouth keypoints (the ears would pull
     it off the face in profile), its side the larger of the visible keypoints' spread (ears included)
     and 2.5 x the eye-to-mouth distance (the spread is small in profile)."""
+    from facesculpt.core.quiet import quiet_native_stderr
+
     H, W = image.shape[:2]
-    with _LOCK:
+    with _LOCK, quiet_native_stderr():
         res = _pose().process(np.ascontiguousarray(image))
     if not res.pose_landmarks:
         return None

@@ -80,6 +80,8 @@ def test_bad_inputs_one_line_error_each_and_no_output(tmp_path, inputs):
     assert "Traceback" not in r.stderr
     errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == len(BAD), r.stderr
+    # nothing else: the fall-back detectors' native logs (``W0000 ... inference_feedback_manager``) stay off
+    assert [line for line in r.stderr.splitlines() if line.strip()] == errors, r.stderr
     for name, words in BAD.items():
         line = [e for e in errors if name in e]
         assert len(line) == 1 and words in line[0], (name, r.stderr)
