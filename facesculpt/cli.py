@@ -185,7 +185,8 @@ def _track_video(path: Path, folder: Path, cfg, args, show: bool) -> tuple[Path,
         for b in bars.values():
             b.close()
     write_clip_result(folder, clip, {"video": path.name, "fps": info.fps, "frame_count": info.frames,
-                                     "size_hw": list(info.size_hw), "every": args.every})
+                                     "size_hw": list(info.size_hw), "every": args.every},
+                      extra_writers=_report_writers(args, folder, clip.still_image))
     ckpt.delete()
     notes = [f"note: {path.name}: frame {s['frame']} has no face ({s['reason']}); "
              + ("interpolated" if clip.track.status[k] == "interpolated" else "held")

@@ -82,9 +82,11 @@ def frames_dict(clip, video: dict) -> dict:
     }
 
 
-def write_clip_result(folder, clip, video: dict) -> Path:
+def write_clip_result(folder, clip, video: dict, extra_writers=()) -> Path:
     """Write ``clip`` (``track.ClipReconstruction``) into ``folder`` atomically (module docstring).
-    ``video``: container facts recorded in frames.json (name, fps, frame_count, size_hw, every)."""
+    ``video``: container facts recorded in frames.json (name, fps, frame_count, size_hw, every).
+    ``extra_writers``: more ``write_result`` writers, run after the clip's files are in place (the CLI's
+    report page reads the animated mesh.glb and frames.json)."""
     from facesculpt.io.head_results import head_parts
     from facesculpt.io.results import write_result
 
@@ -105,7 +107,7 @@ def write_clip_result(folder, clip, video: dict) -> Path:
                             tr.gaze.double().numpy())
         write_json(tmp / "frames.json", frames_dict(clip, video))
 
-    return write_result(Path(folder), clip.still_image, rec, extra_writers=(writer,))
+    return write_result(Path(folder), clip.still_image, rec, extra_writers=(writer, *extra_writers))
 
 
 __all__ = ["write_clip_result", "clip_animation", "frames_dict", "ARKIT_52"]

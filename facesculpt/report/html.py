@@ -182,8 +182,20 @@ def light_direction(params: dict) -> tuple[float, float]:
     return float(np.degrees(np.arctan2(x, z))), float(np.degrees(np.arctan2(y, np.hypot(x, z))))
 
 
+def _clip_controls(n: int, legend: str) -> tuple[str, str]:
+    """(the play button and frame slider over ``n`` frames, the script tag of clip_data.js)."""
+    box = (f'<fieldset><legend>clip ({_esc(legend)})</legend><button id="clip-play" type="button">play</button> '
+           f'<input id="clip-frame" type="range" min="0" max="{n - 1}" step="1" value="0"> '
+           '<output id="clip-label"></output></fieldset>')
+    return box, '<script src="clip_data.js"></script>\n'
+
+
 def _page(folder: Path, assets_rel: str, title: str, params: dict, metrics: dict, has_photo: bool,
-          index_href: str | None, data_src: str = "report_data.js", clip: list | None = None) -> str:
+          index_href: str | None, data_src: str = "report_data.js", clip: list | None = None,
+          clip_table: bool = True) -> str:
+    """The report page. ``clip``: frames to play (clip_data.js); with ``clip_table`` the page is a video's
+    page over per-frame result folders (a table links each frame's report), without it a result folder's own
+    page (a tracked clip's head) with the clip's controls added."""
     a = assets_rel.rstrip("/") + "/"
     index_link = f' &middot; <a style="color:#9cf" href="{_esc(index_href)}">all results</a>' if index_href else ""
     figs = []
@@ -200,11 +212,13 @@ def _page(folder: Path, assets_rel: str, title: str, params: dict, metrics: dict
                     for v in ("textured", "shaded", "albedo", "normals", "wireframe"))
     files = sorted(p.name for p in folder.iterdir() if p.is_file())
     light_az, light_el = light_direction(params)
-    if clip is None:
+    if clip is None or not clip_table:
         top = f'<section><h2>photo and fit</h2><div class="pair">{"".join(figs)}</div></section>'
         bottom = (f'<section><h2>maps</h2><div class="maps">{maps}</div></section>'
                   f'<section><h2>metrics and parameters</h2>{_param_tables(params, metrics)}</section>')
         clip_box, clip_script = "", ""
+        if clip:
+            clip_box, clip_script = _clip_controls(len(clip), "the tracked head: every frame's expression and rotation")
     else:
         top = ""
         rows = "".join(
@@ -213,11 +227,7 @@ def _page(folder: Path, assets_rel: str, title: str, params: dict, metrics: dict
             f'<td><a href="{_esc(f["folder"])}/report.html">{_esc(f["folder"])}</a></td></tr>' for f in clip)
         bottom = (f'<section><h2>frames ({len(clip)}, each fitted on its own)</h2>'
                   f'<table><tr><th>frame</th><th>time (s)</th><th></th><th>report</th></tr>{rows}</table></section>')
-        clip_box = ('<fieldset><legend>clip (the first frame\'s head, every frame\'s expression and rotation)</legend>'
-                    '<button id="clip-play" type="button">play</button> '
-                    f'<input id="clip-frame" type="range" min="0" max="{len(clip) - 1}" step="1" value="0"> '
-                    '<output id="clip-label"></output></fieldset>')
-        clip_script = '<script src="clip_data.js"></script>\n'
+        clip_box, clip_script = _clip_controls(len(clip), "the first frame's head, every frame's expression and rotation")
 
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -268,8 +278,12 @@ def write_report(folder: Path, assets_rel: str = f"../{ASSETS_DIR}", photo: np.n
         img.save(folder / "report_photo.jpg", format="JPEG", quality=85)
     payload = build_payload(read_viewer_mesh(folder / "mesh.glb"))
     _write_bytes_atomic(folder / "report_data.js", payload_script(payload).encode("utf-8"))
+    tracked = _tracked_frames(folder)
+    if tracked:  # a tracked clip's head: the page also plays its frames (clip_data.js)
+        _write_clip_data(folder, _read_json(folder / "frames.json"), tracked[0]["names"], tracked)
     page = _page(folder, assets_rel, title or folder.name, _read_json(folder / "params.json"),
-                 _read_json(folder / "metrics.json"), (folder / "report_photo.jpg").is_file(), index_href)
+                 _read_json(folder / "metrics.json"), (folder / "report_photo.jpg").is_file(), index_href,
+                 clip=tracked or None, clip_table=False)
     _write_bytes_atomic(folder / "report.html", page.encode("utf-8"))
     return folder / "report.html"
 
@@ -289,6 +303,26 @@ def _clip_frames(folder: Path) -> tuple[dict, list[dict]]:
     return index, frames
 
 
+def _tracked_frames(folder: Path) -> list[dict]:
+    """The frames of a tracked clip's result folder (``io.clip_results``: frames.json with ``frames`` and
+    ``expression_names``; one head for the clip): frame, time_s, expression weights, pose rotvec, each; [] for
+    any other folder."""
+    index = _read_json(folder / "frames.json")
+    names = index.get("expression_names")
+    if not names or not isinstance(index.get("frames"), list):
+        return []
+    return [{"frame": f["frame"], "time_s": f.get("time_s"), "folder": None, "names": list(names),
+             "weights": [float(w) for w in f["expression"]],
+             "rotvec": f.get("pose", {}).get("rotvec_rad", [0.0, 0.0, 0.0])} for f in index["frames"]]
+
+
+def _write_clip_data(folder: Path, index: dict, names: list, frames: list[dict]) -> None:
+    clip = {"video": index.get("video"), "fps": index.get("fps"), "names": names,
+            "frames": [{k: f[k] for k in ("frame", "time_s", "folder", "weights", "rotvec")} for f in frames]}
+    _write_bytes_atomic(folder / "clip_data.js",
+                        ("window.FACESCULPT_CLIP = " + json.dumps(clip, separators=(",", ":")) + ";\n").encode("utf-8"))
+
+
 def write_clip_report(folder: Path, assets_rel: str = f"../{ASSETS_DIR}", title: str | None = None,
                       index_href: str | None = None) -> Path | None:
     """``report.html`` + ``clip_data.js`` for a video's folder (``frames.json`` and one result
@@ -300,11 +334,7 @@ def write_clip_report(folder: Path, assets_rel: str = f"../{ASSETS_DIR}", title:
     frames = [f for f in frames if (folder / f["folder"] / "report_data.js").is_file()]
     if not frames:
         return None
-    names = frames[0]["names"]
-    clip = {"video": index.get("video"), "fps": index.get("fps"), "names": names,
-            "frames": [{k: f[k] for k in ("frame", "time_s", "folder", "weights", "rotvec")} for f in frames]}
-    _write_bytes_atomic(folder / "clip_data.js",
-                        ("window.FACESCULPT_CLIP = " + json.dumps(clip, separators=(",", ":")) + ";\n").encode("utf-8"))
+    _write_clip_data(folder, index, frames[0]["names"], frames)
     page = _page(folder, assets_rel, title or folder.name, {}, {}, False, index_href,
                  data_src=f"{frames[0]['folder']}/report_data.js", clip=frames)
     _write_bytes_atomic(folder / "report.html", page.encode("utf-8"))
@@ -316,7 +346,8 @@ def write_index(root: Path, folders: list[Path] | None = None, assets_rel: str =
     root = Path(root)
     folders = find_result_folders(root) if folders is None else folders
     rows = []
-    for clip in sorted(p.parent for p in root.rglob("frames.json") if (p.parent / "report.html").is_file()):
+    for clip in sorted(p.parent for p in root.rglob("frames.json")
+                       if (p.parent / "report.html").is_file() and not is_result_folder(p.parent)):
         rel = os.path.relpath(clip, root).replace(os.sep, "/")
         rows.append(f'<tr><td></td><td><a href="{_esc(rel)}/report.html">{_esc(rel)}</a> (clip: play)</td>'
                     "<td></td><td></td><td></td></tr>")
@@ -325,6 +356,8 @@ def write_index(root: Path, folders: list[Path] | None = None, assets_rel: str =
         m = _read_json(f / "metrics.json")
         thumb = f"{rel}/overlay.png" if (f / "overlay.png").is_file() else ""
         link = f'<a href="{_esc(rel)}/report.html">{_esc(rel)}</a>' if (f / "report.html").is_file() else _esc(rel)
+        if (f / "clip_data.js").is_file():  # a tracked clip's head: its page plays the clip
+            link += " (clip: play)"
         rows.append(f"<tr><td>{f'<img src={chr(34)}{_esc(thumb)}{chr(34)} style={chr(34)}height:96px{chr(34)}>' if thumb else ''}</td>"
                     f"<td>{link}</td><td class=num>{_num(m.get('inview_psnr', ''))}</td>"
                     f"<td class=num>{_num(m.get('inview_ssim', ''))}</td>"

@@ -64,3 +64,12 @@ def test_track_clip_end_to_end(tmp_path, clip, capsys):
     assert rows[2][0] == "00:00:00:01.000"
     for name in ("albedo.png", "mesh.obj", "params.json"):
         assert (out / name).is_file()
+    # the report: the tracked head's page plays its frames (every frame's 53 weights and rotation)
+    page = (out / "report.html").read_text()
+    assert 'id="clip-play"' in page and 'src="clip_data.js"' in page and 'max="6"' in page
+    data = json.loads((out / "clip_data.js").read_text().split("=", 1)[1].rstrip().rstrip(";"))
+    assert [f["frame"] for f in data["frames"]] == list(range(7)) and len(data["names"]) == 53
+    assert data["frames"][3]["weights"] == index["frames"][3]["expression"]
+    assert data["frames"][6]["rotvec"] == index["frames"][6]["pose"]["rotvec_rad"]
+    listing = (tmp_path / "out" / "index.html").read_text()
+    assert 'href="clip/report.html">clip</a> (clip: play)' in listing and listing.count("clip/report.html") == 1

@@ -155,3 +155,45 @@ def test_clip_page_plays_the_frames(demo_out, browser, tmp_path):
     b.wait_for("facesculptViewer.clipFrame === 0", timeout=10)  # plays on, loops back to the start
     b.pump(0.3)
     assert b.errors == []
+
+
+def test_tracked_clip_page_plays_the_frames(demo_out, browser, tmp_path):
+    """A tracked clip's result folder (one head, frames.json with every frame's weights and pose): its own page
+    plays the frames."""
+    import json
+    import shutil
+
+    from facesculpt.report import write_report
+
+    out, _ = demo_out
+    shutil.copytree(out / "_report", tmp_path / "_report")
+    clip = tmp_path / "clip"
+    shutil.copytree(out / "grace_hopper", clip)
+    for stale in ("report.html", "report_data.js"):
+        (clip / stale).unlink()
+    params = json.loads((clip / "params.json").read_text())
+    names = list(params["head"]["expression"])
+    w0 = [float(v) for v in params["head"]["expression"].values()]
+    w1 = list(w0)
+    w1[names.index("jawOpen")] = 1.0
+    rv0 = params["pose"]["rotvec_rad"]
+    rv1 = [rv0[0], rv0[1] + 0.4, rv0[2]]  # the head turns
+    (clip / "frames.json").write_text(json.dumps({"video": "clip.mp4", "fps": 10.0, "expression_names": names,
+        "frames": [{"frame": 0, "time_s": 0.0, "expression": w0, "pose": {"rotvec_rad": rv0}, "status": "fitted"},
+                   {"frame": 1, "time_s": 0.1, "expression": w1, "pose": {"rotvec_rad": rv1}, "status": "fitted"}]}))
+    page = write_report(clip, "../_report")
+    assert (clip / "clip_data.js").is_file()
+    b = browser
+    b.errors.clear()
+    b.goto(page.resolve().as_uri())
+    b.wait_for(READY, timeout=90)
+    assert b.eval("facesculptViewer.error") is None and b.eval("facesculptViewer.clipFrame") == 0
+    first = b.screenshot("#viewer-canvas")
+    assert _foreground(first) > 0.15
+    b.eval("(() => { const s = document.getElementById('clip-frame'); s.value = '1';"
+           " s.dispatchEvent(new Event('input')); })()")
+    b.wait_for("facesculptViewer.clipFrame === 1")
+    b.pump(0.4)
+    assert _changed(first, b.screenshot("#viewer-canvas")) > 0.05
+    assert b.eval(f"facesculptViewer.weights()[{_index(b, 'jawOpen')}]") == 1.0
+    assert b.errors == []
