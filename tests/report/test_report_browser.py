@@ -118,6 +118,24 @@ def test_served_report(demo_out, browser):
         proc.wait(30)
 
 
+def _step_to_second_frame(b, page):
+    """Open a clip ``page``, check its first frame is drawn, move the slider to the second frame (the head
+    turned, jawOpen 1) and check the picture and the weights followed. Returns the browser."""
+    b.errors.clear()
+    b.goto(page.resolve().as_uri())
+    b.wait_for(READY, timeout=90)
+    assert b.eval("facesculptViewer.error") is None and b.eval("facesculptViewer.clipFrame") == 0
+    first = b.screenshot("#viewer-canvas")
+    assert _foreground(first) > 0.15
+    b.eval("(() => { const s = document.getElementById('clip-frame'); s.value = '1';"
+           " s.dispatchEvent(new Event('input')); })()")
+    b.wait_for("facesculptViewer.clipFrame === 1")
+    b.pump(0.4)
+    assert _changed(first, b.screenshot("#viewer-canvas")) > 0.05
+    assert b.eval(f"facesculptViewer.weights()[{_index(b, 'jawOpen')}]") == 1.0
+    return b
+
+
 def test_clip_page_plays_the_frames(demo_out, browser, tmp_path):
     """A video's page: the first frame's head, moved by every frame's expression and rotation."""
     import json
@@ -138,19 +156,7 @@ def test_clip_page_plays_the_frames(demo_out, browser, tmp_path):
         {"frame": 0, "time_s": 0.0, "face": 1, "folder": "frame_000000"},
         {"frame": 2, "time_s": 0.2, "face": 1, "folder": "frame_000002"}], "skipped": []}))
     page = write_clip_report(clip, "../_report")
-    b = browser
-    b.errors.clear()
-    b.goto(page.resolve().as_uri())
-    b.wait_for(READY, timeout=90)
-    assert b.eval("facesculptViewer.error") is None and b.eval("facesculptViewer.clipFrame") == 0
-    first = b.screenshot("#viewer-canvas")
-    assert _foreground(first) > 0.15
-    b.eval("(() => { const s = document.getElementById('clip-frame'); s.value = '1';"
-           " s.dispatchEvent(new Event('input')); })()")
-    b.wait_for("facesculptViewer.clipFrame === 1")
-    b.pump(0.4)
-    assert _changed(first, b.screenshot("#viewer-canvas")) > 0.05
-    assert b.eval(f"facesculptViewer.weights()[{_index(b, 'jawOpen')}]") == 1.0
+    b = _step_to_second_frame(browser, page)
     b.eval("document.getElementById('clip-play').click()")
     b.wait_for("facesculptViewer.clipFrame === 0", timeout=10)  # plays on, loops back to the start
     b.pump(0.3)
@@ -183,17 +189,5 @@ def test_tracked_clip_page_plays_the_frames(demo_out, browser, tmp_path):
                    {"frame": 1, "time_s": 0.1, "expression": w1, "pose": {"rotvec_rad": rv1}, "status": "fitted"}]}))
     page = write_report(clip, "../_report")
     assert (clip / "clip_data.js").is_file()
-    b = browser
-    b.errors.clear()
-    b.goto(page.resolve().as_uri())
-    b.wait_for(READY, timeout=90)
-    assert b.eval("facesculptViewer.error") is None and b.eval("facesculptViewer.clipFrame") == 0
-    first = b.screenshot("#viewer-canvas")
-    assert _foreground(first) > 0.15
-    b.eval("(() => { const s = document.getElementById('clip-frame'); s.value = '1';"
-           " s.dispatchEvent(new Event('input')); })()")
-    b.wait_for("facesculptViewer.clipFrame === 1")
-    b.pump(0.4)
-    assert _changed(first, b.screenshot("#viewer-canvas")) > 0.05
-    assert b.eval(f"facesculptViewer.weights()[{_index(b, 'jawOpen')}]") == 1.0
+    b = _step_to_second_frame(browser, page)
     assert b.errors == []
