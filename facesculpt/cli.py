@@ -203,6 +203,9 @@ def _reconstruct_subject(entries, outdir: Path, cfg, args, bars) -> int:
     from facesculpt.subject import reconstruct_subject
 
     t0 = time.perf_counter()
+    # the photos in the order given (find_images sorts by path): the folder is named after the first one
+    given = {os.path.realpath(p): i for i, p in enumerate(args.paths)}
+    entries = sorted(entries, key=lambda e: given.get(os.path.realpath(e[0]), len(given)))
     try:
         paths = []
         for entry in entries:
@@ -215,7 +218,9 @@ def _reconstruct_subject(entries, outdir: Path, cfg, args, bars) -> int:
         images = [load_image(p) for p in paths]
         sub = reconstruct_subject(images, cfg, names=[p.name for p in paths], force=args.force, progress=bars)
         bars.close()
-        folder = write_subject_result(outdir / (paths[0].stem or "subject"), images[sub.front], sub)
+        target = outdir / (paths[0].stem or "subject")
+        folder = write_subject_result(target, images[sub.front], sub,
+                                      extra_writers=_report_writers(args, target, images[sub.front]))
     except KeyboardInterrupt:
         raise
     except Exception as e:
@@ -225,6 +230,10 @@ def _reconstruct_subject(entries, outdir: Path, cfg, args, bars) -> int:
         text = str(e) if isinstance(e, FaceSculptError) else f"{type(e).__name__}: {e}"
         print(f"error: {text.splitlines()[0] if text else type(e).__name__}", file=sys.stderr)
         return EXIT_FAILED
+    if not args.no_report:
+        from facesculpt.report.cli import finish_batch
+
+        finish_batch(outdir)
     print(f"{len(paths)} photos of one person: {folder}  ({time.perf_counter() - t0:.1f} s; subject.json)")
     return 0
 

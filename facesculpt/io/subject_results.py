@@ -33,14 +33,15 @@ def subject_dict(sub) -> dict:
     }
 
 
-def write_subject_result(folder, image, sub) -> Path:
-    """Write ``sub`` (``subject.SubjectReconstruction``) into ``folder`` atomically; ``image`` is the front photo."""
+def write_subject_result(folder, image, sub, extra_writers=()) -> Path:
+    """Write ``sub`` (``subject.SubjectReconstruction``) into ``folder`` atomically; ``image`` is the front photo.
+    ``extra_writers``: more ``write_result`` writers (the CLI's report page)."""
     from facesculpt.io.results import write_result
 
     def writer(tmp, rec):
         write_json(Path(tmp) / "subject.json", subject_dict(sub))
 
-    return write_result(Path(folder), image, sub.fused, extra_writers=(writer,))
+    return write_result(Path(folder), image, sub.fused, extra_writers=(writer, *extra_writers))
 
 
 __all__ = ["write_subject_result", "subject_dict"]

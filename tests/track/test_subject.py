@@ -70,12 +70,17 @@ def test_subject_cli_refuses_two_people_and_fits_one(tmp_path, grace_hopper, ast
     err = capsys.readouterr().err
     assert "do not look like the same person" in err and "--force" in err and len(err.strip().splitlines()) == 1
     assert not (out / "a_grace").exists()
-    assert main(["reconstruct", "--subject", str(tmp_path / "a_grace.png"), str(tmp_path / "b_grace_mirrored.png"),
+    # given out of alphabetical order: the folder is named after the first photo given, the photos keep that order
+    assert main(["reconstruct", "--subject", str(tmp_path / "b_grace_mirrored.png"), str(tmp_path / "a_grace.png"),
                  "-o", str(out), *args]) == 0
-    d = json.loads((out / "a_grace" / "subject.json").read_text())
-    assert [p["photo"] for p in d["photos"]] == ["a_grace.png", "b_grace_mirrored.png"]
+    res = out / "b_grace_mirrored"
+    d = json.loads((res / "subject.json").read_text())
+    assert [p["photo"] for p in d["photos"]] == ["b_grace_mirrored.png", "a_grace.png"]
     assert d["identity_distances"][0][1] < 0.6 and len(d["identity"]) == 100
-    assert (out / "a_grace" / "mesh.glb").is_file() and (out / "a_grace" / "albedo.png").is_file()
+    assert (res / "mesh.glb").is_file() and (res / "albedo.png").is_file()
+    # the head's report page, and the batch's index linking it, as for a single photo
+    assert (res / "report.html").is_file() and (res / "report_data.js").is_file()
+    assert 'href="b_grace_mirrored/report.html"' in (out / "index.html").read_text()
 
 
 def test_public_api_errors(tmp_path, grace_hopper):
