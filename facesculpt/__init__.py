@@ -5,13 +5,24 @@
     rec.mesh.verts, rec.maps.albedo, rec.params.light.coeffs, rec.metrics
 
     for frame in facesculpt.iter_video_frames("clip.mp4", every=5):   # videos: frame by frame
-        rec = facesculpt.reconstruct(frame.image, preset="fast")
+        try:
+            rec = facesculpt.reconstruct(frame.image, preset="fast")
+        except facesculpt.FaceNotFoundError:                           # a frame without a face
+            continue
     clip = facesculpt.reconstruct_video("clip.mp4")                    # tracked: one identity, curves
     sub = facesculpt.reconstruct_subject(["a.jpg", "b.jpg"])          # one person, several photos
 """
 from __future__ import annotations
 
 __version__ = "0.1.0"
+
+from facesculpt.core.errors import (  # noqa: E402 - the errors a caller catches (one-line messages)
+    FaceNotFoundError,
+    FaceSculptError,
+    FaceTooSmallError,
+    FitFailedError,
+    InvalidImageError,
+)
 
 
 def reconstruct(image, preset: str = "default", config=None, progress=None, box=None):
@@ -65,4 +76,5 @@ def reconstruct_subject(images, preset: str = "default", config=None, force: boo
 
 
 __all__ = ["reconstruct", "reconstruct_all", "iter_video_frames", "reconstruct_video", "reconstruct_subject",
+           "FaceSculptError", "FaceNotFoundError", "FaceTooSmallError", "FitFailedError", "InvalidImageError",
            "__version__"]

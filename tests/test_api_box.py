@@ -14,3 +14,13 @@ def test_bad_box_through_the_public_api_fails_in_one_line(box):
     assert "\n" not in str(e.value) and "box" in str(e.value)
     with pytest.raises(InvalidBoxError):
         facesculpt.reconstruct_all(image, preset="fast", box=box)
+
+
+def test_the_errors_a_caller_catches_are_on_the_package():
+    """``facesculpt.FaceNotFoundError`` (the README's video loop catches it) is what a faceless frame raises, and
+    every error raised on purpose is a ``facesculpt.FaceSculptError``."""
+    with pytest.raises(facesculpt.FaceNotFoundError) as e:
+        facesculpt.reconstruct(np.full((300, 300, 3), 127, np.uint8), preset="fast")
+    assert isinstance(e.value, facesculpt.FaceSculptError) and "\n" not in str(e.value)
+    for name in ("FaceSculptError", "FaceNotFoundError", "FaceTooSmallError", "FitFailedError", "InvalidImageError"):
+        assert name in facesculpt.__all__ and issubclass(getattr(facesculpt, name), facesculpt.FaceSculptError)
