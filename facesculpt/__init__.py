@@ -7,7 +7,7 @@
     for frame in facesculpt.iter_video_frames("clip.mp4", every=5):   # videos: frame by frame
         try:
             rec = facesculpt.reconstruct(frame.image, preset="fast")
-        except facesculpt.FaceNotFoundError:                           # a frame without a face
+        except (facesculpt.FaceNotFoundError, facesculpt.FaceTooSmallError):  # no (big enough) face
             continue
     clip = facesculpt.reconstruct_video("clip.mp4")                    # tracked: one identity, curves
     sub = facesculpt.reconstruct_subject(["a.jpg", "b.jpg"])          # one person, several photos
