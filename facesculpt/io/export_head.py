@@ -74,6 +74,10 @@ class HeadPart:
               otherwise. Parts may share a name only if they share the same image.
     morph_deltas: (E, V, 3) float — expression blendshape offsets of this part's verts in
               centimetres, in the order of ``target_names``; None = the part does not move.
+    normal_texture: (H, W, 3) uint8 or float in [0, 1] — tangent-space normal map in the part's UV layout
+              (glTF convention: RGB = n * 0.5 + 0.5, x along +u, y along +v), or None. The GLB carries it as
+              the material's ``normalTexture``; the OBJ/MTL does not (Blender 4.2 reads an MTL ``map_Bump``
+              image as sRGB, docs/results.md "The outputs in Blender").
     """
 
     name: str
@@ -86,6 +90,7 @@ class HeadPart:
     roughness: float = 0.6
     texture_name: str | None = None
     morph_deltas: np.ndarray | None = None
+    normal_texture: np.ndarray | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -152,6 +157,7 @@ class _Part:
     color: tuple[float, float, float]
     roughness: float
     deltas: Optional[np.ndarray]  # (E, V, 3) float64, metres
+    normal_texture: Optional[np.ndarray] = None  # (H, W, 3) uint8
 
 
 # ----------------------------------------------------------------------------- validation
@@ -208,8 +214,9 @@ def _check_parts(parts: Any, fn: str) -> list[_Part]:
             if not np.isfinite(d).all():
                 raise ValueError(f"{where}: morph_deltas contains NaN or infinite values")
             deltas = d.astype(np.float64) * EXPORT_SCALE
+        ntex = _check_texture(f"{where}: normal_texture", part.normal_texture) if part.normal_texture is not None else None
         out.append(_Part(part.name, v * EXPORT_SCALE, f, t, n, tex, tex_name if tex is not None else None,
-                         color, roughness, deltas))
+                         color, roughness, deltas, ntex))
     return out
 
 
@@ -329,7 +336,13 @@ def _build_glb(parts: list[_Part], names: list[str], weights: np.ndarray,
         else:
             pbr = gl.PbrMetallicRoughness(baseColorFactor=[*p.color, 1.0], metallicFactor=0.0,
                                           roughnessFactor=p.roughness)
-        materials.append(gl.Material(name=p.name, pbrMetallicRoughness=pbr, alphaMode="OPAQUE", doubleSided=False))
+        normal = None
+        if p.normal_texture is not None:  # one image per part: ``<part>_normal.png`` inside the GLB
+            images.append(gl.Image(bufferView=add_view(encode_png(p.normal_texture), None), mimeType="image/png",
+                                   name=f"{p.name}_normal.png"))
+            normal = gl.NormalMaterialTexture(index=len(images) - 1)
+        materials.append(gl.Material(name=p.name, pbrMetallicRoughness=pbr, normalTexture=normal, alphaMode="OPAQUE",
+                                     doubleSided=False))
         primitives.append(gl.Primitive(attributes=attributes, indices=indices, material=len(materials) - 1,
                                        mode=gl.TRIANGLES, targets=targets))
     animations = []

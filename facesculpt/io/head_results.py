@@ -55,6 +55,9 @@ def head_parts(rec, head: HeadParams, with_morphs: bool = True) -> list[HeadPart
     textures = {key: to_uint8(to_display(rec.maps.albedo, rec.maps.linear) if key == "albedo" else
                               to_display(rec.textures[key], rec.maps.linear and key == "head"))
                 for key in TEXTURE_FILES}
+    # the detail stage's tangent-space normal map (``full``) is in the face tile's UV layout, as the albedo
+    detail = getattr(rec, "detail", None)
+    face_normals = None if detail is None else to_uint8(detail.normal_tangent * 0.5 + 0.5)
     parts = []
     for name, pids, tex, plain, rough in MATERIALS:
         rm = model.render_mesh(pids)
@@ -70,6 +73,7 @@ def head_parts(rec, head: HeadParams, with_morphs: bool = True) -> list[HeadPart
             roughness=rough,
             texture_name=None if tex is None else TEXTURE_FILES[tex],
             morph_deltas=model.expression_basis[:, idx].numpy() if with_morphs else None,
+            normal_texture=face_normals if name == "skin_face" else None,
         ))
     return parts
 

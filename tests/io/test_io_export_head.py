@@ -239,6 +239,31 @@ def test_parts_sharing_a_texture_share_one_image(tmp_path):
     assert a.index == b.index == 0
 
 
+def test_a_part_s_normal_map_is_its_material_s_normal_texture(tmp_path):
+    """``HeadPart.normal_texture`` (the detail stage's map on the face part, ``full``): the GLB embeds it as that
+    material's ``normalTexture``, byte for byte; other parts have none; the OBJ/MTL does not name it."""
+    import dataclasses
+
+    face, teeth = _parts()
+    nmap = np.zeros((8, 8, 3), np.uint8)
+    nmap[...] = (128, 128, 255)
+    nmap[2:4, 2:6] = (150, 110, 240)
+    path = tmp_path / "h.glb"
+    write_head_glb(path, [dataclasses.replace(face, normal_texture=nmap), teeth], NAMES)
+    g, blob = _load(path)
+    face_mat, teeth_mat = (g.materials[p.material] for p in g.meshes[0].primitives)
+    assert teeth_mat.normalTexture is None and face_mat.normalTexture is not None
+    image = g.images[g.textures[face_mat.normalTexture.index].source]
+    assert image.name == "skin_face_normal.png" and image.mimeType == "image/png"
+    view = g.bufferViews[image.bufferView]
+    png = blob[view.byteOffset:view.byteOffset + view.byteLength]
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(png)).convert("RGB")), nmap)
+    assert g.textures[face_mat.pbrMetallicRoughness.baseColorTexture.index].source != \
+        g.textures[face_mat.normalTexture.index].source
+    write_head_obj(tmp_path / "h.obj", [dataclasses.replace(face, normal_texture=nmap), teeth])
+    assert "normal" not in (tmp_path / "h.mtl").read_text() and not list(tmp_path.glob("*normal*.png"))
+
+
 def test_obj_parts_materials_and_textures(tmp_path):
     parts = _parts()
     obj = tmp_path / "head.obj"
