@@ -135,6 +135,13 @@ def displacement_scale(d: torch.Tensor) -> dict:
             "direction": "along the outward normal of mesh.obj; negative = into the skin"}
 
 
+def normal_map_image(det: "DetailResult"):
+    """(H, W, 3) uint8 ``normal.png`` of ``det``: the tangent-space normals as RGB = n * 0.5 + 0.5 (glTF)."""
+    from facesculpt.ops.image import to_uint8
+
+    return to_uint8(det.normal_tangent * 0.5 + 0.5)
+
+
 def write_detail(folder, rec) -> None:
     """Write displacement.png (16-bit), detail.json (its scale), normal.png (tangent space),
     mesh_detail.obj/.glb (displaced geometry) and mesh_normalmap.glb (coarse mesh + normal map)."""
@@ -148,7 +155,7 @@ def write_detail(folder, rec) -> None:
     d = det.displacement[0]
     sc = displacement_scale(d)
     write_png16(folder / "displacement.png", ((d - sc["offset_cm"]) / sc["scale_cm"]).clamp(0, 1).numpy())
-    nmap = to_uint8(det.normal_tangent * 0.5 + 0.5)
+    nmap = normal_map_image(det)
     write_png(folder / "normal.png", nmap)
     from facesculpt.texture.color import to_display
 
@@ -167,4 +174,5 @@ def write_detail(folder, rec) -> None:
                "map_size": int(d.shape[-1]), "losses": det.losses, "timings_s": det.timings})
 
 
-__all__ = ["DetailConfig", "DetailResult", "refine_detail", "write_detail", "detail_mesh", "displacement_scale"]
+__all__ = ["DetailConfig", "DetailResult", "refine_detail", "write_detail", "detail_mesh", "displacement_scale",
+           "normal_map_image"]

@@ -57,7 +57,12 @@ def head_parts(rec, head: HeadParams, with_morphs: bool = True) -> list[HeadPart
                 for key in TEXTURE_FILES}
     # the detail stage's tangent-space normal map (``full``) is in the face tile's UV layout, as the albedo
     detail = getattr(rec, "detail", None)
-    face_normals = None if detail is None else to_uint8(detail.normal_tangent * 0.5 + 0.5)
+    if detail is not None:
+        from facesculpt.detail import normal_map_image
+
+        face_normals = normal_map_image(detail)
+    else:
+        face_normals = None
     parts = []
     for name, pids, tex, plain, rough in MATERIALS:
         rm = model.render_mesh(pids)

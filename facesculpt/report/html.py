@@ -278,9 +278,9 @@ def write_report(folder: Path, assets_rel: str = f"../{ASSETS_DIR}", photo: np.n
         img.save(folder / "report_photo.jpg", format="JPEG", quality=85)
     payload = build_payload(read_viewer_mesh(folder / "mesh.glb"))
     _write_bytes_atomic(folder / "report_data.js", payload_script(payload).encode("utf-8"))
-    tracked = _tracked_frames(folder)
+    index, tracked = _tracked_frames(folder)
     if tracked:  # a tracked clip's head: the page also plays its frames (clip_data.js)
-        _write_clip_data(folder, _read_json(folder / "frames.json"), tracked[0]["names"], tracked)
+        _write_clip_data(folder, index, tracked[0]["names"], tracked)
     page = _page(folder, assets_rel, title or folder.name, _read_json(folder / "params.json"),
                  _read_json(folder / "metrics.json"), (folder / "report_photo.jpg").is_file(), index_href,
                  clip=tracked or None, clip_table=False)
@@ -303,15 +303,15 @@ def _clip_frames(folder: Path) -> tuple[dict, list[dict]]:
     return index, frames
 
 
-def _tracked_frames(folder: Path) -> list[dict]:
-    """The frames of a tracked clip's result folder (``io.clip_results``: frames.json with ``frames`` and
-    ``expression_names``; one head for the clip): frame, time_s, expression weights, pose rotvec, each; [] for
-    any other folder."""
+def _tracked_frames(folder: Path) -> tuple[dict, list[dict]]:
+    """(frames.json, its frames) of a tracked clip's result folder (``io.clip_results``: frames.json with
+    ``frames`` and ``expression_names``; one head for the clip): frame, time_s, expression weights, pose rotvec,
+    each; no frames for any other folder (as ``_clip_frames`` for a ``--no-track`` video's folder)."""
     index = _read_json(folder / "frames.json")
     names = index.get("expression_names")
     if not names or not isinstance(index.get("frames"), list):
-        return []
-    return [{"frame": f["frame"], "time_s": f.get("time_s"), "folder": None, "names": list(names),
+        return index, []
+    return index, [{"frame": f["frame"], "time_s": f.get("time_s"), "folder": None, "names": list(names),
              "weights": [float(w) for w in f["expression"]],
              "rotvec": f.get("pose", {}).get("rotvec_rad", [0.0, 0.0, 0.0])} for f in index["frames"]]
 
