@@ -352,6 +352,13 @@ class FitView:
     def dense_face_region(self) -> torch.Tensor:
         return self.region
 
+    @property
+    def eye_uvs(self) -> torch.Tensor:
+        """(2, 2) float: the left and right eye fillers' centres in the face chart (u, v): the eye openings'
+        middles."""
+        n = self.fill.num_verts
+        return self.fill.uvs[n - 3:n - 1]
+
     def densify(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 468, 3) offsets at the landmark points -> (B, Vs, 3) at the render vertices."""
         return torch.stack([sparse_mm(self.interp, xi.to(self.interp.dtype)).to(x.dtype) for xi in x])

@@ -368,11 +368,14 @@ def _mask_occluders(tex: _Crop, dense, view, pose, light, landmarks: Landmarks, 
     bg = None
     if person is not None:  # the photo's background (person segmentation, detect.person)
         bg = _crop_mask(person < cfg.texture.occlusion.background.threshold, tex.x0, tex.y0, tex.side, tex.size)
+    report: dict = {}
     occ, face = occluder_mask(tex.image, dense, view.dense_faces, view.dense_uvs, pose, tex.camera, light,
                               cfg.texture.occlusion, points_xy=pts, face_weight=_face_weights(view), valid=tex.valid,
-                              linear=linear, judge_weight=judge, return_face=True, background=bg)
+                              linear=linear, judge_weight=judge, return_face=True, background=bg,
+                              eyes_uv=view.eye_uvs, report=report)
     valid = ~occ if tex.valid is None else tex.valid & ~occ
     info = {"fraction": float(occ.float().mean()), "face_fraction": float((occ & face).float().mean())}
+    info.update(report)
     if bg is not None:
         info["background"] = float(bg.float().mean())
     return dc_replace(tex, valid=valid), info, occ

@@ -8,7 +8,10 @@ Each photo is reconstructed clean, then with an occluder pasted over the face (`
 * ``skin_hand``: a hand at the chin (a palm, four finger capsules and a thumb) in the face's own skin
   colour (the median of the photo's mid-face), shaded as a 3D hand under a light from the upper right,
   with fine skin noise, anti-aliased edges and a soft cast shadow beside it on the face: a colour test
-  cannot tell it from skin (``hand`` is the older flat-coloured blob, kept for comparison).
+  cannot tell it from skin (``hand`` is the older flat-coloured blob, kept for comparison);
+* ``glasses``: a pair of dark brown frames (rounded lenses around the eyes, a bridge, the arms to the
+  face's sides), rims 0.04 x the eye distance wide with anti-aliased edges and a thin highlight; the lenses
+  clear (``texture.glasses`` looks for such frames).
 
 The occluded run's albedo is compared with the clean run's albedo *of today's pipeline*
 (``texture.occlusion.enabled=False``: the photo's albedo as before this benchmark's mask) over the
@@ -33,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-OCCLUDERS = ("bar", "hand", "patch", "skin_hand")
+OCCLUDERS = ("bar", "hand", "patch", "skin_hand", "glasses")
 
 
 def _box(landmarks) -> tuple[float, float, float, float]:
@@ -109,6 +112,38 @@ def _skin_hand(image: np.ndarray, box, yy, xx) -> tuple[np.ndarray, np.ndarray]:
     return out, alpha[..., 0] >= 0.5
 
 
+def _glasses(image: np.ndarray, points: np.ndarray, box, yy, xx) -> tuple[np.ndarray, np.ndarray]:
+    """(image with the ``glasses`` occluder (H, W, 3) float, its mask (H, W) bool); points: mediapipe's
+    (N, >=2) face points in pixels."""
+    eyes = [points[[33, 133], :2].mean(0), points[[362, 263], :2].mean(0)]
+    d = float(np.linalg.norm(eyes[1] - eyes[0]))
+    w = 0.04 * d
+    dist = np.full(xx.shape, np.inf)
+    for e, outward in zip(eyes, (-1.0, 1.0)):
+        c = e + np.array([0.0, 0.06 * d])
+        a, b = 0.36 * d, 0.27 * d
+        u, v = (xx - c[0]) / a, (yy - c[1]) / b
+        q = (np.abs(u) ** 4 + np.abs(v) ** 4) ** 0.25  # a rounded rectangle
+        dist = np.minimum(dist, np.abs(q - 1) * min(a, b))
+        top = c[1] - 0.7 * b
+        side = box[0] if outward < 0 else box[0] + box[2]
+        arm0 = np.array([c[0] + outward * a, top])
+        arm1 = np.array([side + outward * 0.02 * box[2], top + 0.05 * d])
+        t = np.clip(((xx - arm0[0]) * (arm1 - arm0)[0] + (yy - arm0[1]) * (arm1 - arm0)[1])
+                    / max(float((arm1 - arm0) @ (arm1 - arm0)), 1e-9), 0, 1)
+        dist = np.minimum(dist, np.hypot(xx - (arm0[0] + t * (arm1 - arm0)[0]), yy - (arm0[1] + t * (arm1 - arm0)[1]))
+                          - 0.5 * w)
+    inner = [eyes[0] + np.array([0.36 * d, 0.06 * d - 0.1 * d]), eyes[1] + np.array([-0.36 * d, 0.06 * d - 0.1 * d])]
+    t = np.clip((xx - inner[0][0]) / max(inner[1][0] - inner[0][0], 1e-9), 0, 1)
+    bridge_y = inner[0][1] - 0.08 * d * np.sin(np.pi * t)
+    dist = np.minimum(dist, np.where((xx >= inner[0][0]) & (xx <= inner[1][0]), np.abs(yy - bridge_y), np.inf))
+    alpha = np.clip(0.5 * w - dist + 0.5, 0, 1)[..., None]
+    frame = np.array([52.0, 36.0, 28.0])
+    shine = np.clip(1 - np.abs(dist + 0.25 * w) / (0.15 * w + 0.5), 0, 1)[..., None] * 70.0
+    out = image.astype(np.float64) * (1 - alpha) + (frame + shine) * alpha
+    return out, alpha[..., 0] >= 0.5
+
+
 def occluder(image: np.ndarray, landmarks, kind: str) -> tuple[np.ndarray, np.ndarray]:
     """(occluded image (H, W, 3) uint8, mask (H, W) bool) of ``kind`` (``OCCLUDERS``) pasted on
     ``image`` (H, W, 3) uint8 at the face of ``landmarks``. Deterministic."""
@@ -134,6 +169,9 @@ def occluder(image: np.ndarray, landmarks, kind: str) -> tuple[np.ndarray, np.nd
         fill = np.stack([205.0 * shade, 150.0 * shade, 125.0 * shade], -1)
     elif kind == "skin_hand":
         out, mask = _skin_hand(image, (x0, y0, w, h), yy, xx)
+        return np.clip(out, 0, 255).round().astype(np.uint8), mask
+    elif kind == "glasses":
+        out, mask = _glasses(image, landmarks.points.numpy(), (x0, y0, w, h), yy, xx)
         return np.clip(out, 0, 255).round().astype(np.uint8), mask
     else:
         side = int(round(0.3 * w))

@@ -26,6 +26,7 @@ import torch
 
 from facesculpt.detect.hands import HandsConfig
 from facesculpt.detect.person import BackgroundConfig
+from facesculpt.texture.glasses import GlassesConfig
 
 #: mediapipe face-mesh point groups whose pixels are features, not skin (brows, eye regions,
 #: lips, the nose's underside with the nostrils)
@@ -122,6 +123,9 @@ class OcclusionConfig:
     hands: HandsConfig = field(default_factory=HandsConfig)
     """Hands found by mediapipe's hand landmarker (``detect.hands``): kept out of the photometric fit
     and the albedo, whatever their colour (issue 12 session 5)."""
+    glasses: GlassesConfig = field(default_factory=GlassesConfig)
+    """Glasses frames found by their shape around the eyes (``texture.glasses``): their pixels are occluders,
+    whatever their colour (session 16)."""
     background: BackgroundConfig = field(default_factory=BackgroundConfig)
     """Background pixels (mediapipe's person segmentation, ``detect.person``) in the outer ring (``outer``) are
     occluders too, whatever their colour (session 13; off by default)."""
@@ -274,7 +278,8 @@ def occluder_mask(photo_srgb: torch.Tensor, dense: torch.Tensor, faces: torch.Te
                   camera, light: torch.Tensor, cfg: OcclusionConfig, *, points_xy: np.ndarray | None = None,
                   face_weight: torch.Tensor | None = None, valid: torch.Tensor | None = None,
                   linear: bool = True, judge_weight: torch.Tensor | None = None, return_face: bool = False,
-                  background: torch.Tensor | None = None):
+                  background: torch.Tensor | None = None, eyes_uv: torch.Tensor | None = None,
+                  report: dict | None = None):
     """(1, H, W) bool occluder pixels of ``photo_srgb`` (1, H, W, 3) seen by ``camera``; with ``return_face``
     also the (1, H, W) bool face pixels they were judged against (``face_weight``'s, valid).
 
@@ -286,7 +291,9 @@ def occluder_mask(photo_srgb: torch.Tensor, dense: torch.Tensor, faces: torch.Te
     whose pixels may be flagged when they are more than ``face_weight``'s (the skin's statistics still
     come from ``face_weight``'s pixels; ``OcclusionConfig.outer``); background: (1, H, W) bool or None, the
     photo's background pixels (``detect.person``): in the outer ring (``judge_weight`` beyond ``face_weight``) they
-    are occluders too (``background_pixels``)."""
+    are occluders too (``background_pixels``); eyes_uv: (2, 2) float or None, the eye centres in the UV chart (u, v
+    in [0, 1]): with ``cfg.glasses`` the glasses frames found around them (``texture.glasses``) are occluders too;
+    report: a dict or None, given ``"glasses"`` (``GlassesFound.info``) when the glasses search ran."""
     from facesculpt.ops.sh import AMBIENT_BASIS
     from facesculpt.render.face import render_face
     from facesculpt.texture.color import srgb_to_linear
@@ -329,7 +336,29 @@ def occluder_mask(photo_srgb: torch.Tensor, dense: torch.Tensor, faces: torch.Te
                             edge_extra=edge_grey, ring_edge=ring_edge)
         if background is not None:
             occ = occ | background_pixels(background, face, judged, cfg.background)
+        if cfg.glasses.enabled and eyes_uv is not None:
+            occ = occ | _glasses_pixels(photo_srgb, dense, faces, uvs, pose, camera, rend, valid, eyes_uv,
+                                        cfg.glasses, report)
     return (occ, face) if return_face else occ
+
+
+def _glasses_pixels(photo_srgb, dense, faces, uvs, pose, camera, rend, valid, eyes_uv, gcfg, report):
+    """(1, H, W) bool pixels of the glasses frames found around the eyes (``texture.glasses``)."""
+    from facesculpt.render.interpolate import interpolate
+    from facesculpt.texture.glasses import chart_lookup, find_glasses, uv_photo
+
+    S = gcfg.size
+    ph, seen = uv_photo(photo_srgb, dense, faces, uvs, pose, camera, S)
+    e = np.asarray(eyes_uv, np.float64)
+    eyes = np.stack([e[:, 0] * S, (1 - e[:, 1]) * S], -1)
+    g = find_glasses(ph, seen, eyes, gcfg)
+    if report is not None:
+        report["glasses"] = g.info()
+    covered = rend.mask if valid is None else rend.mask & valid.bool()
+    if not g.found:
+        return torch.zeros_like(covered)
+    pixel_uv = interpolate(uvs.to(torch.float32), rend.frags, faces)
+    return chart_lookup(g.mask, pixel_uv, covered)
 
 
 def _outline_band(face: torch.Tensor, frac: float) -> torch.Tensor | None:

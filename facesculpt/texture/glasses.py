@@ -1,0 +1,357 @@
+"""Glasses frames out of the albedo (issue 12, item 3).
+
+A frame is a thin line of one material closed around each eye. The colour tests of
+``texture.occlusion`` miss most frames: a gold or brown rim is of the skin's own hue, and the
+opening that drops wrinkle lines drops thin rims too. This module looks for the rims by their
+shape, in the face chart of the UV layout, where the head's fit has already put every face in one
+frame (the eyes at fixed texels, the inter-eye distance ``D`` the unit):
+
+1. The photo as the fitted head sees it is sampled into the face chart (``uv_photo``, texels the
+   head faces the camera with).
+2. The line response: the scale-normalised second derivative of the log luminance along each ray
+   from the eye centre (``sigma^2 n^T H n``, the largest over three scales, either sign: a dark
+   rim or a bright one). A rim crosses the ray, so it answers; crow's feet run along the ray, so
+   they barely do.
+3. For each eye, the closed path around it (between an inner and an outer ellipse, radii in
+   units of ``D``) with the largest summed response, smooth from ray to ray (dynamic programming
+   over the rays, the ring closed by running it three laps and keeping the middle one).
+4. Glasses are found when, on both eyes, the 25th percentile of the response along the path is
+   above ``threshold``: a frame answers all the way round, a face without glasses only in places
+   (brows, lids, a wrinkle). Both eyes must be seen (``min_seen`` of each path's rays on texels
+   the head faces the camera with); a turned face with one eye hidden is not judged.
+5. The path, widened by the scale that answered, is the frame's mask in the chart; the pipeline
+   looks it up for every photo pixel through the fitted head's UVs and adds it to the occluder
+   mask, so the rim's pixels give no texture and are completed like other occluded texels.
+
+Measured on the bundled photo and the shared samples (docs/results.md, "Issue 12: glasses frames").
+Pure functions: no files, no prints.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class GlassesConfig:
+    """Glasses frames as occluders (``texture.occlusion.glasses``)."""
+
+    enabled: bool = True
+    """Look for glasses frames around the eyes and keep their pixels out of the albedo."""
+    size: int = 256
+    """Side of the face chart the search runs on (texels)."""
+    threshold: float = 0.05
+    """Glasses are found when the 25th percentile of the line response along each eye's best path is
+    at least this (scale-normalised second derivative of the natural log luminance)."""
+    min_seen: float = 0.8
+    """Each eye's path must lie on seen texels for at least this share of its rays."""
+    rays: int = 96
+    """Rays around each eye."""
+    samples: int = 48
+    """Radii sampled along each ray, from the inner to the outer ellipse."""
+    inner: tuple = (0.26, 0.17)
+    """Semi-axes (horizontal, vertical) of the inner ellipse, in inter-eye distances: the eye, its lids
+    and lashes lie inside and are never taken."""
+    outer: tuple = (0.62, 0.5)
+    """Semi-axes of the outer ellipse."""
+    smooth: float = 0.3
+    """Cost of moving the path by one radius sample from ray to ray."""
+    sigmas: tuple = (1.0, 1.6, 2.5)
+    """Scales of the line response (texels of a 256 chart)."""
+    widen: float = 1.5
+    """Half-width of the masked rim, in units of the scale that answered at each ray, plus one texel."""
+    cap: float = 0.0
+    """Responses above this count as this in the path search (0: no cap): one strong wrinkle or lid line does not
+    pull the path off a rim that answers all the way round."""
+    outward: float = 0.0
+    reach: float = 5.0
+    bridge: bool = True
+    """With glasses found, also look for the bridge (a line across the nose between the two rims, within 0.3 ``D``
+    above to 0.05 ``D`` below the eyes) and each arm (from a rim's outermost point outwards by up to 0.5 ``D``, within
+    0.15 ``D`` of its height): each is the best smooth left-to-right path by the vertical line response, kept when
+    the 25th percentile of its response is at least ``part_threshold``."""
+    part_threshold: float = 0.03
+    """The bridge's and arms' threshold: lower than the rims' (they are only looked for beside rims found)."""
+    """With glasses found, lines (the largest Hessian eigenvalue's magnitude) of at least this x ``threshold``
+    connected to the rims, in the band of the eyes' height (from 0.4 ``D`` above to 0.25 ``D`` below them), are the
+    frame too: the bridge and the arms (0: the rims alone)."""
+    """Bonus per unit of the radius's share of the way from the inner to the outer ellipse: the rim is the
+    outermost line around the eye, wrinkles and lids lie inside the lens."""
+
+
+@dataclass(frozen=True)
+class GlassesFound:
+    """What ``find_glasses`` saw: ``found``; per eye the response score and seen share; the chart mask
+    (S, S) bool (all False unless found); the paths (2, rays, 2) texel (x, y)."""
+
+    found: bool
+    scores: tuple
+    seen: tuple
+    mask: np.ndarray
+    paths: np.ndarray
+    parts: tuple = ()
+    """The bridge's and the two arms' scores (``GlassesConfig.bridge``; empty when not searched)."""
+
+    def info(self) -> dict:
+        return {"found": bool(self.found), "scores": [round(float(s), 4) for s in self.scores],
+                "seen": [round(float(s), 3) for s in self.seen], "mask_fraction": float(self.mask.mean()),
+                "bridge_arms": [round(float(s), 4) for s in self.parts]}
+
+
+def uv_photo(image: torch.Tensor, verts_model: torch.Tensor, faces: torch.Tensor, uvs: torch.Tensor, pose, camera,
+             size: int, min_facing: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
+    """The photo ``image`` (1, H, W, 3) float as the fitted head sees it, in its UV chart: ((S, S, 3) float,
+    (S, S) bool texels inside the chart, inside the photo and facing the camera by at least ``min_facing``)."""
+    from facesculpt.ops.image import sample_pixels
+    from facesculpt.texture.unwrap import texel_geometry
+
+    with torch.no_grad():
+        g = texel_geometry(verts_model, faces, uvs, pose, camera, size)
+        H, W = image.shape[1:3]
+        xy = g.xy
+        ph = sample_pixels(image.float(), xy.float())[0]
+        inside = (xy[0, ..., 0] >= 0) & (xy[0, ..., 0] < W) & (xy[0, ..., 1] >= 0) & (xy[0, ..., 1] < H)
+        seen = g.inside[0] & inside & (g.normal_view[0, ..., 2] > min_facing)
+    return ph.numpy(), seen.numpy()
+
+
+def _line_responses(lum: np.ndarray, seen: np.ndarray, sigmas) -> list:
+    """Per scale the Hessian (xx, xy, yy) of the log luminance, scale-normalised; unseen texels take
+    their nearest seen texel's value first (no edge at the seen area's outline)."""
+    from scipy import ndimage
+
+    L = np.log(np.clip(lum, 0.0, 1.0) + 0.03)
+    if (~seen).any() and seen.any():
+        idx = ndimage.distance_transform_edt(~seen, return_distances=False, return_indices=True)
+        L = L[tuple(idx)]
+    out = []
+    for s in sigmas:
+        f = s * s
+        out.append((ndimage.gaussian_filter(L, s, order=(0, 2)) * f, ndimage.gaussian_filter(L, s, order=(1, 1)) * f,
+                    ndimage.gaussian_filter(L, s, order=(2, 0)) * f))
+    return out
+
+
+def ring_path(P: np.ndarray, smooth: float, step: int = 2) -> np.ndarray:
+    """(K,) long: the closed path through the (K, M) scores ``P`` (rays x radii) with the largest sum
+    minus ``smooth`` x |change of radius| per ray, the change at most ``step``. The ring is closed by
+    running three laps and keeping the middle one's choices."""
+    K, M = P.shape
+    Q = np.concatenate([P, P, P], 0)
+    score = Q[0].astype(np.float64).copy()
+    back = np.zeros((3 * K, M), np.int64)
+    ms = np.arange(M)
+    for k in range(1, 3 * K):
+        best = np.full(M, -np.inf)
+        arg = np.zeros(M, np.int64)
+        for d in range(-step, step + 1):
+            src = ms - d
+            ok = (src >= 0) & (src < M)
+            cand = np.full(M, -np.inf)
+            cand[ok] = score[src[ok]] - smooth * abs(d)
+            upd = cand > best
+            best[upd] = cand[upd]
+            arg[upd] = src[upd]
+        score = best + Q[k]
+        back[k] = arg
+    path = np.zeros(3 * K, np.int64)
+    path[-1] = int(np.argmax(score))
+    for k in range(3 * K - 1, 0, -1):
+        path[k - 1] = back[k, path[k]]
+    return path[K:2 * K]
+
+
+def _segments_mask(size: int, pts: np.ndarray, half: np.ndarray) -> np.ndarray:
+    """(S, S) bool texels within ``half`` (per point) of the closed polyline ``pts`` (K, 2) x, y."""
+    m = np.zeros((size, size), bool)
+    a = pts
+    b = np.roll(pts, -1, axis=0)
+    hw = np.maximum(half, np.roll(half, -1))
+    lo = np.floor(np.minimum(a, b).min(0) - hw.max() - 1).astype(int).clip(0, size - 1)
+    hi = np.ceil(np.maximum(a, b).max(0) + hw.max() + 1).astype(int).clip(0, size - 1)
+    yy, xx = np.mgrid[lo[1]:hi[1] + 1, lo[0]:hi[0] + 1] + 0.5
+    p = np.stack([xx.ravel(), yy.ravel()], -1)
+    ab = b - a
+    t = ((p[:, None, :] - a[None]) * ab[None]).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-9)[None]
+    t = t.clip(0, 1)
+    q = a[None] + t[..., None] * ab[None]
+    d = np.linalg.norm(p[:, None, :] - q, axis=-1)
+    inside = (d <= hw[None]).any(1).reshape(xx.shape)
+    m[lo[1]:hi[1] + 1, lo[0]:hi[0] + 1] = inside
+    return m
+
+
+def _connected_lines(hs, seen, rims, eyes, D, cfg) -> np.ndarray:
+    """(S, S) bool: line texels (``reach`` x ``threshold``, any orientation) in the eyes' band, connected to ``rims``,
+    widened like the rims by the smallest scale."""
+    from scipy import ndimage
+
+    S = rims.shape[0]
+    lam = np.zeros((S, S))
+    for xx, xy, yy in hs:
+        half_tr, det = 0.5 * (xx + yy), np.sqrt(0.25 * (xx - yy) ** 2 + xy * xy)
+        lam = np.maximum(lam, np.maximum(np.abs(half_tr + det), np.abs(half_tr - det)))
+    rows = np.arange(S)[:, None] + 0.5
+    y = eyes[:, 1].mean()
+    band = (rows > y - 0.4 * D) & (rows < y + 0.25 * D)
+    line = (lam >= cfg.reach * cfg.threshold) & band & seen
+    lab, _ = ndimage.label(line | rims)
+    keep = np.unique(lab[rims])
+    keep = keep[keep > 0]
+    out = np.isin(lab, keep) & ~rims
+    r = max(1, int(round(cfg.widen * min(cfg.sigmas) * S / 256.0)))
+    return ndimage.binary_dilation(out, iterations=r) & band
+
+
+def _across(hs, seen, x0: float, x1: float, y0: float, y1: float, smooth: float):
+    """The best smooth left-to-right path through columns ``x0``..``x1`` between rows ``y0``..``y1`` (texels) by the
+    vertical line response: (xs, ys, response, scale index) per column, or None when fewer than 4 columns."""
+    S = seen.shape[0]
+    c0, c1 = int(max(0, np.floor(min(x0, x1)))), int(min(S - 1, np.ceil(max(x0, x1))))
+    r0, r1 = int(max(0, np.floor(y0))), int(min(S - 1, np.ceil(y1)))
+    if c1 - c0 < 4 or r1 - r0 < 2:
+        return None
+    best = np.zeros((r1 - r0 + 1, c1 - c0 + 1))
+    which = np.zeros(best.shape, np.int64)
+    for i, (_, _, yy) in enumerate(hs):
+        v = np.abs(yy[r0:r1 + 1, c0:c1 + 1])
+        upd = v > best
+        best[upd] = v[upd]
+        which[upd] = i
+    ok = seen[r0:r1 + 1, c0:c1 + 1]
+    best = np.where(ok, best, 0.0)
+    P = best.T  # columns are the path's steps
+    K, M = P.shape
+    score = P[0].copy()
+    back = np.zeros((K, M), np.int64)
+    ms = np.arange(M)
+    for k in range(1, K):
+        cand = np.stack([np.where((ms - d >= 0) & (ms - d < M), score[np.clip(ms - d, 0, M - 1)] - smooth * abs(d),
+                                  -np.inf) for d in (-1, 0, 1)])
+        arg = cand.argmax(0)
+        score = cand.max(0) + P[k]
+        back[k] = ms - (arg - 1)
+    path = np.zeros(K, np.int64)
+    path[-1] = int(np.argmax(score))
+    for k in range(K - 1, 0, -1):
+        path[k - 1] = back[k, path[k]]
+    cols = np.arange(K)
+    okp = ok.T[cols, path]
+    if okp.sum() < 4:
+        return None
+    return (cols + c0 + 0.5)[okp], (path + r0 + 0.5)[okp], P[cols, path][okp], which.T[cols, path][okp]
+
+
+def _open_mask(size: int, xs, ys, half) -> np.ndarray:
+    """(S, S) bool texels within ``half`` (per point) of the open polyline (xs, ys)."""
+    pts = np.stack([xs, ys], -1)
+    m = _segments_mask(size, np.concatenate([pts, pts[::-1]]), np.concatenate([half, half[::-1]]))
+    return m
+
+
+def _bridge_and_arms(hs, seen, paths, eyes, D, sig, cfg) -> tuple[np.ndarray, list]:
+    """(S, S) bool mask of the bridge and arms found (``GlassesConfig.bridge``) and their scores."""
+    S = seen.shape[0]
+    mask = np.zeros((S, S), bool)
+    order = np.argsort(eyes[:, 0])  # image-left eye first
+    left, right = paths[order[0]], paths[order[1]]
+    ey = eyes[:, 1].mean()
+    spans = [(left[:, 0].max(), right[:, 0].min(), ey - 0.3 * D, ey + 0.05 * D)]  # the bridge
+    for p, out in ((left, -1.0), (right, 1.0)):  # the arms
+        k = int(np.argmin(p[:, 0])) if out < 0 else int(np.argmax(p[:, 0]))
+        x, y = p[k]
+        spans.append((x, x + out * 0.5 * D, y - 0.15 * D, y + 0.15 * D))
+    scores = []
+    for x0, x1, y0, y1 in spans:
+        got = _across(hs, seen, x0, x1, y0, y1, cfg.smooth)
+        if got is None:
+            scores.append(0.0)
+            continue
+        xs, ys, v, which = got
+        sc = float(np.percentile(v, 25))
+        scores.append(sc)
+        if sc >= cfg.part_threshold:
+            mask |= _open_mask(S, xs, ys, cfg.widen * np.asarray(sig)[which] + 1.0)
+    return mask, scores
+
+
+def find_glasses(photo_uv: np.ndarray, seen: np.ndarray, eyes: np.ndarray, cfg: GlassesConfig) -> GlassesFound:
+    """Glasses frames in the face chart. photo_uv: (S, S, 3) float sRGB in [0, 1] (``uv_photo``); seen:
+    (S, S) bool; eyes: (2, 2) float the eye centres in texels (x right, y down)."""
+    from scipy import ndimage
+
+    S = photo_uv.shape[0]
+    if photo_uv.shape != (S, S, 3) or seen.shape != (S, S) or np.asarray(eyes).shape != (2, 2):
+        raise ValueError(f"find_glasses: expected (S,S,3), (S,S), (2,2), got {photo_uv.shape}, {seen.shape}, "
+                         f"{np.asarray(eyes).shape}")
+    eyes = np.asarray(eyes, np.float64)
+    K, M = cfg.rays, cfg.samples
+    D = float(np.linalg.norm(eyes[0] - eyes[1]))
+    empty = GlassesFound(False, (0.0, 0.0), (0.0, 0.0), np.zeros((S, S), bool), np.zeros((2, K, 2)))
+    if D < 4 or not seen.any():
+        return empty
+    lum = photo_uv @ np.array([0.2126, 0.7152, 0.0722])
+    scale = S / 256.0
+    sig = [s * scale for s in cfg.sigmas]
+    hs = _line_responses(lum, seen, sig)
+    seen_in = ndimage.binary_erosion(seen, iterations=max(1, int(round(2 * scale))))
+    th = np.linspace(0.0, 2 * np.pi, K, endpoint=False)
+    c, s = np.cos(th)[:, None], np.sin(th)[:, None]
+    t = np.linspace(0.0, 1.0, M)[None]
+
+    def ellipse(ax):
+        return 1.0 / np.sqrt((np.cos(th) / (ax[0] * D)) ** 2 + (np.sin(th) / (ax[1] * D)) ** 2)
+
+    r0, r1 = ellipse(cfg.inner)[:, None], ellipse(cfg.outer)[:, None]
+    R = r0 + (r1 - r0) * t
+    mid = eyes[:, 0].mean()
+    scores, seens, paths, halves = [], [], [], []
+    for cx, cy in eyes:
+        X, Y = cx + R * c, cy + R * s
+        best = np.zeros_like(X)
+        which = np.zeros(X.shape, np.int64)
+        for i, (xx, xy, yy) in enumerate(hs):
+            d = [ndimage.map_coordinates(a, [Y - 0.5, X - 0.5], order=1, mode="nearest") for a in (xx, xy, yy)]
+            v = np.abs(d[0] * c * c + 2 * d[1] * c * s + d[2] * s * s)
+            upd = v > best
+            best[upd] = v[upd]
+            which[upd] = i
+        ok = ndimage.map_coordinates(seen_in.astype(np.float64), [Y - 0.5, X - 0.5], order=0, mode="constant") > 0.5
+        ok &= (X - mid) * np.sign(cx - mid) > 0.02 * D  # this eye's side of the midline
+        best[~ok] = 0.0
+        capped = np.minimum(best, cfg.cap) if cfg.cap > 0 else best
+        path = ring_path(capped + cfg.outward * t, cfg.smooth)
+        rows = np.arange(K)
+        v, okp = best[rows, path], ok[rows, path]
+        seens.append(float(okp.mean()))
+        scores.append(float(np.percentile(v[okp], 25)) if okp.any() else 0.0)
+        paths.append(np.stack([X[rows, path], Y[rows, path]], -1))
+        halves.append(cfg.widen * np.asarray(sig)[which[rows, path]] + 1.0)
+    found = all(sc >= cfg.threshold for sc in scores) and all(se >= cfg.min_seen for se in seens)
+    mask = np.zeros((S, S), bool)
+    extra_scores = []
+    if found:
+        for p, h in zip(paths, halves):
+            mask |= _segments_mask(S, p, h)
+        if cfg.bridge:
+            extra, extra_scores = _bridge_and_arms(hs, seen_in, paths, eyes, D, sig, cfg)
+            mask |= extra
+        if cfg.reach > 0:
+            mask |= _connected_lines(hs, seen_in, mask, eyes, D, cfg)
+        mask &= seen
+    return GlassesFound(bool(found), tuple(scores), tuple(seens), mask, np.stack(paths), tuple(extra_scores))
+
+
+def chart_lookup(mask: np.ndarray, pixel_uv: torch.Tensor, covered: torch.Tensor) -> torch.Tensor:
+    """(B, H, W) bool: pixels whose UV (``pixel_uv`` (B, H, W, 2), u right, v up in [0, 1]) falls on a
+    ``mask`` (S, S) texel, among the ``covered`` (B, H, W) bool pixels."""
+    S = mask.shape[0]
+    col = (pixel_uv[..., 0] * S).floor().long().clamp(0, S - 1)
+    row = ((1 - pixel_uv[..., 1]) * S).floor().long().clamp(0, S - 1)
+    m = torch.from_numpy(mask)
+    return covered & m[row, col]
+
+
+__all__ = ["GlassesConfig", "GlassesFound", "uv_photo", "find_glasses", "ring_path", "chart_lookup"]
