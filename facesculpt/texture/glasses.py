@@ -13,15 +13,17 @@ frame (the eyes at fixed texels, the inter-eye distance ``D`` the unit):
    rim or a bright one). A rim crosses the ray, so it answers; crow's feet run along the ray, so
    they barely do.
 3. For each eye, the closed path around it (between an inner and an outer ellipse, radii in
-   units of ``D``) with the largest summed response, smooth from ray to ray (dynamic programming
-   over the rays, the ring closed by running it three laps and keeping the middle one).
+   units of ``D``) with the largest summed response, at most two radius samples from ray to ray and
+   paying ``smooth`` per sample (dynamic programming over the rays, the ring closed by running it
+   three laps and keeping the middle one).
 4. Glasses are found when, on both eyes, the 25th percentile of the response along the path is
    above ``threshold``: a frame answers all the way round, a face without glasses only in places
    (brows, lids, a wrinkle). Both eyes must be seen (``min_seen`` of each path's rays on texels
    the head faces the camera with); a turned face with one eye hidden is not judged.
-5. The path, widened by the scale that answered, is the frame's mask in the chart; the pipeline
-   looks it up for every photo pixel through the fitted head's UVs and adds it to the occluder
-   mask, so the rim's pixels give no texture and are completed like other occluded texels.
+5. The paths, widened by the scale that answered, are the rims; the bridge, the arms and strong
+   lines connected to them are added where they answer too. The pipeline looks the chart mask up for every photo
+   pixel through the fitted head's UVs and adds it to the occluder mask, so the frame's pixels
+   give no texture and are completed like other occluded texels.
 
 Measured on the bundled photo and the shared samples (docs/results.md, "Issue 12: glasses frames").
 Pure functions: no files, no prints.
@@ -42,7 +44,7 @@ class GlassesConfig:
     """Look for glasses frames around the eyes and keep their pixels out of the albedo."""
     size: int = 256
     """Side of the face chart the search runs on (texels)."""
-    threshold: float = 0.05
+    threshold: float = 0.04
     """Glasses are found when the 25th percentile of the line response along each eye's best path is
     at least this (scale-normalised second derivative of the natural log luminance)."""
     min_seen: float = 0.8
@@ -56,17 +58,17 @@ class GlassesConfig:
     and lashes lie inside and are never taken."""
     outer: tuple = (0.62, 0.5)
     """Semi-axes of the outer ellipse."""
-    smooth: float = 0.3
-    """Cost of moving the path by one radius sample from ray to ray."""
+    smooth: float = 0.02
+    """Cost of moving the path by one radius sample from ray to ray (in units of the response; at most two samples
+    per ray)."""
     sigmas: tuple = (1.0, 1.6, 2.5)
     """Scales of the line response (texels of a 256 chart)."""
-    widen: float = 1.5
+    edge: float = 1.0
+    """The line response less this x the scale-normalised first derivative along the ray: beside a shadow's edge the
+    second derivative answers as strongly as on a line, but there the first derivative is as large; at a line's
+    centre it is zero (0: lines and edges alike)."""
+    widen: float = 1.2
     """Half-width of the masked rim, in units of the scale that answered at each ray, plus one texel."""
-    cap: float = 0.0
-    """Responses above this count as this in the path search (0: no cap): one strong wrinkle or lid line does not
-    pull the path off a rim that answers all the way round."""
-    outward: float = 0.0
-    reach: float = 5.0
     bridge: bool = True
     """With glasses found, also look for the bridge (a line across the nose between the two rims, within 0.3 ``D``
     above to 0.05 ``D`` below the eyes) and each arm (from a rim's outermost point outwards by up to 0.5 ``D``, within
@@ -74,11 +76,10 @@ class GlassesConfig:
     the 25th percentile of its response is at least ``part_threshold``."""
     part_threshold: float = 0.03
     """The bridge's and arms' threshold: lower than the rims' (they are only looked for beside rims found)."""
+    reach: float = 5.0
     """With glasses found, lines (the largest Hessian eigenvalue's magnitude) of at least this x ``threshold``
-    connected to the rims, in the band of the eyes' height (from 0.4 ``D`` above to 0.25 ``D`` below them), are the
-    frame too: the bridge and the arms (0: the rims alone)."""
-    """Bonus per unit of the radius's share of the way from the inner to the outer ellipse: the rim is the
-    outermost line around the eye, wrinkles and lids lie inside the lens."""
+    connected to the mask so far, in the band of the eyes' height (from 0.4 ``D`` above to 0.25 ``D`` below them),
+    are the frame too (0: off)."""
 
 
 @dataclass(frozen=True)
@@ -118,8 +119,8 @@ def uv_photo(image: torch.Tensor, verts_model: torch.Tensor, faces: torch.Tensor
 
 
 def _line_responses(lum: np.ndarray, seen: np.ndarray, sigmas) -> list:
-    """Per scale the Hessian (xx, xy, yy) of the log luminance, scale-normalised; unseen texels take
-    their nearest seen texel's value first (no edge at the seen area's outline)."""
+    """Per scale the Hessian (xx, xy, yy) and the gradient (x, y) of the log luminance, scale-normalised (by sigma^2
+    and sigma); unseen texels take their nearest seen texel's value first (no edge at the seen area's outline)."""
     from scipy import ndimage
 
     L = np.log(np.clip(lum, 0.0, 1.0) + 0.03)
@@ -130,7 +131,8 @@ def _line_responses(lum: np.ndarray, seen: np.ndarray, sigmas) -> list:
     for s in sigmas:
         f = s * s
         out.append((ndimage.gaussian_filter(L, s, order=(0, 2)) * f, ndimage.gaussian_filter(L, s, order=(1, 1)) * f,
-                    ndimage.gaussian_filter(L, s, order=(2, 0)) * f))
+                    ndimage.gaussian_filter(L, s, order=(2, 0)) * f, ndimage.gaussian_filter(L, s, order=(0, 1)) * s,
+                    ndimage.gaussian_filter(L, s, order=(1, 0)) * s))
     return out
 
 
@@ -190,7 +192,7 @@ def _connected_lines(hs, seen, rims, eyes, D, cfg) -> np.ndarray:
 
     S = rims.shape[0]
     lam = np.zeros((S, S))
-    for xx, xy, yy in hs:
+    for xx, xy, yy, _, _ in hs:
         half_tr, det = 0.5 * (xx + yy), np.sqrt(0.25 * (xx - yy) ** 2 + xy * xy)
         lam = np.maximum(lam, np.maximum(np.abs(half_tr + det), np.abs(half_tr - det)))
     rows = np.arange(S)[:, None] + 0.5
@@ -205,7 +207,7 @@ def _connected_lines(hs, seen, rims, eyes, D, cfg) -> np.ndarray:
     return ndimage.binary_dilation(out, iterations=r) & band
 
 
-def _across(hs, seen, x0: float, x1: float, y0: float, y1: float, smooth: float):
+def _across(hs, seen, x0: float, x1: float, y0: float, y1: float, smooth: float, edge: float = 0.0):
     """The best smooth left-to-right path through columns ``x0``..``x1`` between rows ``y0``..``y1`` (texels) by the
     vertical line response: (xs, ys, response, scale index) per column, or None when fewer than 4 columns."""
     S = seen.shape[0]
@@ -215,8 +217,8 @@ def _across(hs, seen, x0: float, x1: float, y0: float, y1: float, smooth: float)
         return None
     best = np.zeros((r1 - r0 + 1, c1 - c0 + 1))
     which = np.zeros(best.shape, np.int64)
-    for i, (_, _, yy) in enumerate(hs):
-        v = np.abs(yy[r0:r1 + 1, c0:c1 + 1])
+    for i, (_, _, yy, _, gy) in enumerate(hs):
+        v = np.abs(yy[r0:r1 + 1, c0:c1 + 1]) - edge * np.abs(gy[r0:r1 + 1, c0:c1 + 1])
         upd = v > best
         best[upd] = v[upd]
         which[upd] = i
@@ -265,7 +267,7 @@ def _bridge_and_arms(hs, seen, paths, eyes, D, sig, cfg) -> tuple[np.ndarray, li
         spans.append((x, x + out * 0.5 * D, y - 0.15 * D, y + 0.15 * D))
     scores = []
     for x0, x1, y0, y1 in spans:
-        got = _across(hs, seen, x0, x1, y0, y1, cfg.smooth)
+        got = _across(hs, seen, x0, x1, y0, y1, cfg.smooth, cfg.edge)
         if got is None:
             scores.append(0.0)
             continue
@@ -312,17 +314,16 @@ def find_glasses(photo_uv: np.ndarray, seen: np.ndarray, eyes: np.ndarray, cfg: 
         X, Y = cx + R * c, cy + R * s
         best = np.zeros_like(X)
         which = np.zeros(X.shape, np.int64)
-        for i, (xx, xy, yy) in enumerate(hs):
-            d = [ndimage.map_coordinates(a, [Y - 0.5, X - 0.5], order=1, mode="nearest") for a in (xx, xy, yy)]
-            v = np.abs(d[0] * c * c + 2 * d[1] * c * s + d[2] * s * s)
+        for i, (xx, xy, yy, gx, gy) in enumerate(hs):
+            d = [ndimage.map_coordinates(a, [Y - 0.5, X - 0.5], order=1, mode="nearest") for a in (xx, xy, yy, gx, gy)]
+            v = np.abs(d[0] * c * c + 2 * d[1] * c * s + d[2] * s * s) - cfg.edge * np.abs(d[3] * c + d[4] * s)
             upd = v > best
             best[upd] = v[upd]
             which[upd] = i
         ok = ndimage.map_coordinates(seen_in.astype(np.float64), [Y - 0.5, X - 0.5], order=0, mode="constant") > 0.5
         ok &= (X - mid) * np.sign(cx - mid) > 0.02 * D  # this eye's side of the midline
         best[~ok] = 0.0
-        capped = np.minimum(best, cfg.cap) if cfg.cap > 0 else best
-        path = ring_path(capped + cfg.outward * t, cfg.smooth)
+        path = ring_path(best, cfg.smooth)
         rows = np.arange(K)
         v, okp = best[rows, path], ok[rows, path]
         seens.append(float(okp.mean()))
