@@ -141,23 +141,20 @@ def ring_path(P: np.ndarray, smooth: float, step: int = 2) -> np.ndarray:
     minus ``smooth`` x |change of radius| per ray, the change at most ``step``. The ring is closed by
     running three laps and keeping the middle one's choices."""
     K, M = P.shape
-    Q = np.concatenate([P, P, P], 0)
-    score = Q[0].astype(np.float64).copy()
+    Q = np.concatenate([P, P, P], 0).astype(np.float64)
+    ds = np.arange(-step, step + 1)
+    src = np.arange(M)[None, :] - ds[:, None]  # (2 step + 1, M): the radius each move comes from
+    valid = (src >= 0) & (src < M)
+    src = src.clip(0, M - 1)
+    pen = np.where(valid, -smooth * np.abs(ds)[:, None], -np.inf)
+    score = Q[0].copy()
     back = np.zeros((3 * K, M), np.int64)
-    ms = np.arange(M)
+    cols = np.arange(M)
     for k in range(1, 3 * K):
-        best = np.full(M, -np.inf)
-        arg = np.zeros(M, np.int64)
-        for d in range(-step, step + 1):
-            src = ms - d
-            ok = (src >= 0) & (src < M)
-            cand = np.full(M, -np.inf)
-            cand[ok] = score[src[ok]] - smooth * abs(d)
-            upd = cand > best
-            best[upd] = cand[upd]
-            arg[upd] = src[upd]
-        score = best + Q[k]
-        back[k] = arg
+        cand = score[src] + pen
+        arg = cand.argmax(0)
+        score = cand[arg, cols] + Q[k]
+        back[k] = src[arg, cols]
     path = np.zeros(3 * K, np.int64)
     path[-1] = int(np.argmax(score))
     for k in range(3 * K - 1, 0, -1):
@@ -165,24 +162,39 @@ def ring_path(P: np.ndarray, smooth: float, step: int = 2) -> np.ndarray:
     return path[K:2 * K]
 
 
-def _segments_mask(size: int, pts: np.ndarray, half: np.ndarray) -> np.ndarray:
-    """(S, S) bool texels within ``half`` (per point) of the closed polyline ``pts`` (K, 2) x, y."""
-    m = np.zeros((size, size), bool)
-    a = pts
-    b = np.roll(pts, -1, axis=0)
-    hw = np.maximum(half, np.roll(half, -1))
-    lo = np.floor(np.minimum(a, b).min(0) - hw.max() - 1).astype(int).clip(0, size - 1)
-    hi = np.ceil(np.maximum(a, b).max(0) + hw.max() + 1).astype(int).clip(0, size - 1)
-    yy, xx = np.mgrid[lo[1]:hi[1] + 1, lo[0]:hi[0] + 1] + 0.5
-    p = np.stack([xx.ravel(), yy.ravel()], -1)
-    ab = b - a
-    t = ((p[:, None, :] - a[None]) * ab[None]).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-9)[None]
-    t = t.clip(0, 1)
-    q = a[None] + t[..., None] * ab[None]
-    d = np.linalg.norm(p[:, None, :] - q, axis=-1)
-    inside = (d <= hw[None]).any(1).reshape(xx.shape)
-    m[lo[1]:hi[1] + 1, lo[0]:hi[0] + 1] = inside
-    return m
+def _seeds(pts: np.ndarray, half: np.ndarray, closed: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Points every half texel along the polyline ``pts`` (K, 2) x, y (closed: back to the first point), with
+    ``half`` (K,) interpolated along each segment: ((N, 2), (N,))."""
+    a = pts if closed else pts[:-1]
+    b = np.roll(pts, -1, axis=0) if closed else pts[1:]
+    ha = half if closed else half[:-1]
+    hb = np.roll(half, -1) if closed else half[1:]
+    n = np.maximum(1, np.ceil(np.linalg.norm(b - a, axis=1) / 0.5).astype(int))
+    seg = np.repeat(np.arange(len(a)), n)
+    t = (np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)) / np.repeat(n, n)
+    p = a[seg] + t[:, None] * (b[seg] - a[seg])
+    h = ha[seg] + t * (hb[seg] - ha[seg])
+    return p, h
+
+
+def _seeds_mask(shape: tuple, seeds: list) -> np.ndarray:
+    """(H, W) bool texels within each seed's half-width of it (seeds: list of ((N, 2) x, y, (N,) half)); one
+    distance transform for all (seeds snapped to their texel)."""
+    from scipy import ndimage
+
+    H, W = shape
+    hw = np.zeros((H, W))
+    for p, h in seeds:
+        if len(p) == 0:
+            continue
+        col = np.floor(p[:, 0]).astype(int)
+        row = np.floor(p[:, 1]).astype(int)
+        ok = (col >= 0) & (col < W) & (row >= 0) & (row < H)
+        np.maximum.at(hw, (row[ok], col[ok]), h[ok])
+    if not (hw > 0).any():
+        return np.zeros((H, W), bool)
+    dist, idx = ndimage.distance_transform_edt(hw <= 0, return_indices=True)
+    return dist <= hw[idx[0], idx[1]]
 
 
 def _connected_lines(hs, seen, rims, eyes, D, cfg) -> np.ndarray:
@@ -229,12 +241,15 @@ def _across(hs, seen, x0: float, x1: float, y0: float, y1: float, smooth: float,
     score = P[0].copy()
     back = np.zeros((K, M), np.int64)
     ms = np.arange(M)
+    ds = np.array([-1, 0, 1])
+    src = ms[None, :] - ds[:, None]
+    pen = np.where((src >= 0) & (src < M), -smooth * np.abs(ds)[:, None], -np.inf)
+    src = src.clip(0, M - 1)
     for k in range(1, K):
-        cand = np.stack([np.where((ms - d >= 0) & (ms - d < M), score[np.clip(ms - d, 0, M - 1)] - smooth * abs(d),
-                                  -np.inf) for d in (-1, 0, 1)])
+        cand = score[src] + pen
         arg = cand.argmax(0)
-        score = cand.max(0) + P[k]
-        back[k] = ms - (arg - 1)
+        score = cand[arg, ms] + P[k]
+        back[k] = src[arg, ms]
     path = np.zeros(K, np.int64)
     path[-1] = int(np.argmax(score))
     for k in range(K - 1, 0, -1):
@@ -246,17 +261,9 @@ def _across(hs, seen, x0: float, x1: float, y0: float, y1: float, smooth: float,
     return (cols + c0 + 0.5)[okp], (path + r0 + 0.5)[okp], P[cols, path][okp], which.T[cols, path][okp]
 
 
-def _open_mask(size: int, xs, ys, half) -> np.ndarray:
-    """(S, S) bool texels within ``half`` (per point) of the open polyline (xs, ys)."""
-    pts = np.stack([xs, ys], -1)
-    m = _segments_mask(size, np.concatenate([pts, pts[::-1]]), np.concatenate([half, half[::-1]]))
-    return m
-
-
-def _bridge_and_arms(hs, seen, paths, eyes, D, sig, cfg) -> tuple[np.ndarray, list]:
-    """(S, S) bool mask of the bridge and arms found (``GlassesConfig.bridge``) and their scores."""
-    S = seen.shape[0]
-    mask = np.zeros((S, S), bool)
+def _bridge_and_arms(hs, seen, paths, eyes, D, sig, cfg) -> tuple[list, list]:
+    """The seeds (``_seeds``) of the bridge and arms found (``GlassesConfig.bridge``) and their scores."""
+    seeds = []
     order = np.argsort(eyes[:, 0])  # image-left eye first
     left, right = paths[order[0]], paths[order[1]]
     ey = eyes[:, 1].mean()
@@ -275,8 +282,8 @@ def _bridge_and_arms(hs, seen, paths, eyes, D, sig, cfg) -> tuple[np.ndarray, li
         sc = float(np.percentile(v, 25))
         scores.append(sc)
         if sc >= cfg.part_threshold:
-            mask |= _open_mask(S, xs, ys, cfg.widen * np.asarray(sig)[which] + 1.0)
-    return mask, scores
+            seeds.append(_seeds(np.stack([xs, ys], -1), cfg.widen * np.asarray(sig)[which] + 1.0, closed=False))
+    return seeds, scores
 
 
 def find_glasses(photo_uv: np.ndarray, seen: np.ndarray, eyes: np.ndarray, cfg: GlassesConfig) -> GlassesFound:
@@ -297,7 +304,10 @@ def find_glasses(photo_uv: np.ndarray, seen: np.ndarray, eyes: np.ndarray, cfg: 
     lum = photo_uv @ np.array([0.2126, 0.7152, 0.0722])
     scale = S / 256.0
     sig = [s * scale for s in cfg.sigmas]
-    hs = _line_responses(lum, seen, sig)
+    # the responses on the eyes' band of rows only (everything below reads within 0.7 D of the eyes' height)
+    ey = float(eyes[:, 1].mean())
+    r0, r1 = int(max(0, np.floor(ey - 0.8 * D))), int(min(S, np.ceil(ey + 0.8 * D)))
+    hs = [tuple(np.pad(a, ((r0, S - r1), (0, 0))) for a in h) for h in _line_responses(lum[r0:r1], seen[r0:r1], sig)]
     seen_in = ndimage.binary_erosion(seen, iterations=max(1, int(round(2 * scale))))
     th = np.linspace(0.0, 2 * np.pi, K, endpoint=False)
     c, s = np.cos(th)[:, None], np.sin(th)[:, None]
@@ -334,11 +344,11 @@ def find_glasses(photo_uv: np.ndarray, seen: np.ndarray, eyes: np.ndarray, cfg: 
     mask = np.zeros((S, S), bool)
     extra_scores = []
     if found:
-        for p, h in zip(paths, halves):
-            mask |= _segments_mask(S, p, h)
+        seeds = [_seeds(p, h, closed=True) for p, h in zip(paths, halves)]
         if cfg.bridge:
             extra, extra_scores = _bridge_and_arms(hs, seen_in, paths, eyes, D, sig, cfg)
-            mask |= extra
+            seeds += extra
+        mask = _seeds_mask((S, S), seeds)
         if cfg.reach > 0:
             mask |= _connected_lines(hs, seen_in, mask, eyes, D, cfg)
         mask &= seen
