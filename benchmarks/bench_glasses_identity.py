@@ -1,6 +1,6 @@
 """Does taking glasses frames out of the albedo cost identity? (``texture.glasses``)
 
-    OMP_NUM_THREADS=2 python benchmarks/bench_glasses_identity.py astronaut,lfw_0,lfw_3,lfw_6
+    OMP_NUM_THREADS=2 python benchmarks/bench_glasses_identity.py astronaut,lfw_0,lfw_3,lfw_6 [KEY=VALUE ...]
 
 For each photo (names from ``bench_head_vs_mask.py``'s ten), the benchmark's drawn pair of glasses is pasted on,
 the `default` preset reconstructs it with the glasses search off and on, and the identity distances of the renders
@@ -20,12 +20,16 @@ from facesculpt.metrics.identity import identity_metrics  # noqa: E402
 from facesculpt.pipeline import reconstruct_all  # noqa: E402
 ims = photos()
 view = fit_view(load_face_model())
-names = (sys.argv[1] if len(sys.argv) > 1 else "astronaut,lfw_0,lfw_3,lfw_6").split(",")
+from facesculpt.cli import _parse_overrides  # noqa: E402
+
+args = [a for a in sys.argv[1:] if "=" not in a]
+extra = _parse_overrides([a for a in sys.argv[1:] if "=" in a])  # KEY=VALUE overrides for both runs
+names = (args[0] if args else "astronaut,lfw_0,lfw_3,lfw_6").split(",")
 for n in names:
     clean = ims[n]
     pasted = occluder(clean, detect_faces(clean, max_faces=1)[0], "glasses")[0]
     for g in (False, True):
-        rec = reconstruct_all(pasted, config=make_config("default", **{"texture.occlusion.glasses.enabled": g}),
+        rec = reconstruct_all(pasted, config=make_config("default", **{**extra, "texture.occlusion.glasses.enabled": g}),
                               max_faces=1)[0]
         found = rec.losses["occlusion"].get("glasses", {}).get("found")
         a = identity_metrics(clean, rec, view)

@@ -381,6 +381,29 @@ def _mask_occluders(tex: _Crop, dense, view, pose, light, landmarks: Landmarks, 
     return dc_replace(tex, valid=valid), info, occ
 
 
+def _glasses_before_fit(image: np.ndarray, landmarks: Landmarks, cam, dense, view, pose, valid_mask, cfg: Config):
+    """((H, W) bool photo pixels of the glasses frames found on the landmark stage's head, or None; the search's
+    report, ``GlassesFound.info``)."""
+    from facesculpt.texture.occlusion import glasses_pixels, occluded_on_grid
+
+    tex = _face_crop(image, landmarks, cam, TEXTURE_CROP_EXPAND, None, valid_mask)
+    report: dict = {}
+    with torch.no_grad():
+        m = glasses_pixels(tex.image, dense.detach(), view.dense_faces, view.dense_uvs, pose, tex.camera, view.eye_uvs,
+                           cfg.texture.occlusion.glasses, valid=tex.valid, report=report)
+    info = report.get("glasses", {"found": False})
+    if not info["found"] or not bool(m.any()):
+        return None, info
+    H, W = image.shape[:2]
+    bx0, by0 = max(0, int(np.floor(tex.x0))), max(0, int(np.floor(tex.y0)))
+    bx1, by1 = min(W, int(np.ceil(tex.x0 + tex.side))), min(H, int(np.ceil(tex.y0 + tex.side)))
+    out = np.zeros((H, W), bool)
+    if bx1 > bx0 and by1 > by0:
+        out[by0:by1, bx0:bx1] = occluded_on_grid((tex.x0, tex.y0, tex.side, m[0]), bx0, by0, 1.0,
+                                                 (by1 - by0, bx1 - bx0)).numpy()
+    return out, info
+
+
 def _hands(image: np.ndarray, landmarks: Landmarks, cfg: Config, timings: dict):
     """((H, W) bool pixels of the hands mediapipe's hand landmarker finds, or None; {"count", "fraction"} or
     None when it did not run). A mask over more than ``texture.occlusion.max_fraction`` of the face box is
@@ -463,10 +486,19 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
 
     t = time.perf_counter()
     pc = cfg.photometric
-    fit = _face_crop(image, landmarks, cam, FIT_CROP_EXPAND, pc.render_size, valid_mask)
-    x0, y0, side, R, target, cam_fit = fit.x0, fit.y0, fit.side, fit.size, fit.image, fit.camera
     shape_fit = HeadShapeFit(model, view, head, cfg.head_priors)
     shape = shape_fit.init_params()
+    occ_cfg = cfg.texture.occlusion
+    glasses_px = None
+    if pc.enabled and occ_cfg.enabled and occ_cfg.glasses.enabled and occ_cfg.glasses.before_fit:
+        # glasses frames on stage 1's head: out of the light fit and the photometric fit, as hands are
+        glasses_px, losses["glasses_fit"] = _glasses_before_fit(image, landmarks, cam, shape_fit.render_vertices(shape),
+                                                                view, pose, valid_mask, cfg)
+        if glasses_px is not None:
+            valid_mask = valid_mask & ~glasses_px
+        timings["glasses_fit"] = time.perf_counter() - t
+    fit = _face_crop(image, landmarks, cam, FIT_CROP_EXPAND, pc.render_size, valid_mask)
+    x0, y0, side, R, target, cam_fit = fit.x0, fit.y0, fit.side, fit.size, fit.image, fit.camera
     linear = bool(getattr(cfg.texture, "linear_light", False))
     target_light = target
     clip_fit, clip_use = None, False
@@ -558,9 +590,10 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
     if cfg.texture.occlusion.enabled:  # occluders out of the albedo (texture.occlusion)
         t_occ = time.perf_counter()
         tex, losses["occlusion"], occ = _mask_occluders(tex, dense, view, pose, light, landmarks, cfg, linear, person)
-        if hands_px is not None:  # the record has the hands too (the valid mask kept them out already)
-            occ = occ | _crop_mask(hands_px, tex.x0, tex.y0, tex.side, tex.size).to(occ.device)
-            losses["occlusion"]["fraction"] = float(occ.float().mean())
+        for px in (hands_px, glasses_px):  # the record has the hands and the frames found before the fit too
+            if px is not None:  # (the valid mask kept them out already)
+                occ = occ | _crop_mask(px, tex.x0, tex.y0, tex.side, tex.size).to(occ.device)
+                losses["occlusion"]["fraction"] = float(occ.float().mean())
         occluded = (tex.x0, tex.y0, tex.side, occ.reshape(occ.shape[-2:]).cpu())
         timings["occlusion"] = time.perf_counter() - t_occ
     if linear:

@@ -342,6 +342,21 @@ def occluder_mask(photo_srgb: torch.Tensor, dense: torch.Tensor, faces: torch.Te
     return (occ, face) if return_face else occ
 
 
+def glasses_pixels(photo_srgb: torch.Tensor, dense: torch.Tensor, faces: torch.Tensor, uvs: torch.Tensor, pose, camera,
+                   eyes_uv: torch.Tensor, gcfg, valid: torch.Tensor | None = None, report: dict | None = None,
+                   rend=None) -> torch.Tensor:
+    """(1, H, W) bool pixels of ``photo_srgb`` (1, H, W, 3) seen by ``camera`` that belong to the glasses frames found
+    around the fitted head's eyes (``texture.glasses``; all False when none are found); valid: (1, H, W) bool or
+    None, pixels that may be used; report: a dict or None, given ``"glasses"`` (``GlassesFound.info``); rend: the
+    head's render at this camera (``render_face``) if made already."""
+    if rend is None:
+        from facesculpt.render.face import render_face
+
+        with torch.no_grad():
+            rend = render_face(dense, faces, uvs, pose, camera, torch.ones(1, 8, 8, 3), torch.zeros(1, 9, 3))
+    return _glasses_pixels(photo_srgb, dense, faces, uvs, pose, camera, rend, valid, eyes_uv, gcfg, report)
+
+
 def _glasses_pixels(photo_srgb, dense, faces, uvs, pose, camera, rend, valid, eyes_uv, gcfg, report):
     """(1, H, W) bool pixels of the glasses frames found around the eyes (``texture.glasses``)."""
     from facesculpt.render.interpolate import interpolate
