@@ -45,8 +45,8 @@ class GlassesConfig:
     before_fit: bool = False
     """Also look on the landmark stage's head, before the light and photometric fits, and keep the frames' pixels
     out of them as hands are (presets with a photometric stage; the texture stage looks again on the final head).
-    Off: on four photos with a drawn pair the renders' identity against the glasses-free photo moved by -0.022 to
-    +0.033 each, -0.006 on the mean in view (docs/results.md, "Issue 12: glasses frames")."""
+    Off: on four photos with a drawn pair the renders' identity distances to the glasses-free photo moved by -0.036
+    to +0.033 (in view and at +-30 deg), -0.006 on the mean in view (docs/results.md, "Issue 12: glasses frames")."""
     size: int = 256
     """Side of the face chart the search runs on (texels)."""
     threshold: float = 0.04
