@@ -126,3 +126,12 @@ def test_before_fit_option_keeps_the_frames_out_of_the_fit_and_in_the_record(gra
     # the metrics leave the frames out either way (without them in the record the render without glasses was
     # scored against the photo's frames: 20.7 dB against 29.2 dB in view)
     assert rec.metrics["inview_psnr"] > rec_off.metrics["inview_psnr"] - 1.5
+
+
+def test_nothing_seen_or_eyes_on_top_of_each_other_is_not_found():
+    cfg = GlassesConfig()
+    img = _draw_rims(_skin())
+    g = find_glasses(img, np.zeros((S, S), bool), EYES, cfg)
+    assert not g.found and g.scores == (0.0, 0.0) and not g.mask.any()
+    g = find_glasses(img, np.ones((S, S), bool), np.array([[128.0, 72.0], [129.0, 72.0]]), cfg)
+    assert not g.found and not g.mask.any()
