@@ -3,7 +3,8 @@
     OMP_NUM_THREADS=1 python benchmarks/bench_glasses.py [PHOTO ...] [--preset fast] [--paste] [--set K=V ...]
 
 Photos: the ten of ``bench_head_vs_mask.py`` (grace_hopper, the astronaut, eight lfw_subset faces) plus any given.
-``--paste``: each photo also with the benchmark's drawn pair of glasses (``facesculpt benchmark occlusion``'s
+``--widths 200,1024``: each photo also resized to those widths. ``--paste``: each photo also with the benchmark's
+drawn pair of glasses (``facesculpt benchmark occlusion``'s
 ``glasses`` occluder) pasted on: the search's recall on drawn frames. Prints one row per photo: found, the two
 eyes' scores (25th percentile of the line response along the rim path; ``threshold`` decides), the share of each
 path's rays on seen texels, the bridge's and arms' scores, and the chart share masked.
@@ -34,6 +35,7 @@ def main() -> int:
     ap.add_argument("--paste", action="store_true")
     ap.add_argument("--no-builtin", action="store_true", help="only the photos given")
     ap.add_argument("--set", action="append", default=[])
+    ap.add_argument("--widths", default="", help="comma list: each photo also resized to these widths (LANCZOS)")
     a = ap.parse_args()
     from facesculpt.cli import _parse_overrides
 
@@ -44,6 +46,11 @@ def main() -> int:
     print(f"{'photo':<22} {'found':>5} {'eye scores':>15} {'seen':>11} {'bridge, arms':>22} {'masked':>7}")
     for name, img in ims.items():
         variants = [(name, img)]
+        for w in [int(x) for x in a.widths.split(",") if x.strip()]:
+            from PIL import Image
+
+            h = max(1, round(w * img.shape[0] / img.shape[1]))
+            variants.append((f"{name}@{w}", np.asarray(Image.fromarray(img).resize((w, h), Image.LANCZOS))))
         if a.paste:
             try:
                 lmk = detect_faces(img, max_faces=1)[0]
