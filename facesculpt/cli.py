@@ -348,11 +348,11 @@ def _reconstruct_entries(args, cfg, entries, outdir: Path, box=None) -> int:
                 for w in rec.metrics.get("warnings", []):
                     tqdm.write(f"warning: {path.name}: {w}", file=sys.stderr)
                 n_warned += bool(rec.metrics.get("warnings"))
-                if rec.losses.get("occlusion", {}).get("glasses", {}).get("found"):
+                if ((getattr(rec, "losses", None) or {}).get("occlusion") or {}).get("glasses", {}).get("found"):
                     ident = ("; the identity distance compares the render with the photo's glasses"
                              if "identity_distance_inview" in rec.metrics else "")
-                    tqdm.write(f"note: {path.name}: glasses frames found and completed as skin in the albedo{ident} "
-                               "(--set texture.occlusion.glasses.enabled=false keeps them)", file=sys.stderr)
+                    tqdm.write(f"  glasses frames found and completed as skin in the albedo{ident} "
+                               "(--set texture.occlusion.glasses.enabled=false keeps them)", file=sys.stdout)
             for stale in remove_stale_faces(folders, path, used):
                 tqdm.write(f"note: removed {stale} (a face of an earlier run of {path.name} not found this time)",
                            file=sys.stderr)

@@ -48,9 +48,11 @@ def test_reconstruct_good_photo_fast(tmp_path, inputs):
     assert "good.jpg" in r.stdout and "done: 1 face(s)" in r.stdout
     m = json.loads((out / "metrics.json").read_text())
     assert m["inview_psnr"] > 22
-    # Grace Hopper wears glasses: one note says their frames were completed, and how to keep them
-    notes = [line for line in r.stderr.splitlines() if line.startswith("note: good.jpg: glasses frames found")]
-    assert len(notes) == 1 and "glasses.enabled=false" in notes[0], r.stderr
+    # Grace Hopper wears glasses: one line under her result says their frames were completed, and how to keep them
+    lines = r.stdout.splitlines()
+    at = [i for i, line in enumerate(lines) if line.startswith("good.jpg:")]
+    assert len(at) == 1 and lines[at[0] + 1].startswith("  glasses frames found"), r.stdout
+    assert "glasses.enabled=false" in lines[at[0] + 1] and "glasses" not in r.stderr
 
 
 UNUSUAL = ["gray.jpg", "rgba.png", "gray16.png", "cmyk.jpg", "rotated.jpg"]
