@@ -141,30 +141,37 @@ def _line_responses(lum: np.ndarray, seen: np.ndarray, sigmas) -> list:
     return out
 
 
-def ring_path(P: np.ndarray, smooth: float, step: int = 2) -> np.ndarray:
-    """(K,) long: the closed path through the (K, M) scores ``P`` (rays x radii) with the largest sum
-    minus ``smooth`` x |change of radius| per ray, the change at most ``step``. The ring is closed by
-    running three laps and keeping the middle one's choices."""
-    K, M = P.shape
-    Q = np.concatenate([P, P, P], 0).astype(np.float64)
+def _best_path(Q: np.ndarray, smooth: float, step: int) -> np.ndarray:
+    """(K,) long: the path through the (K, M) scores ``Q`` (one radius or row per step) with the largest sum minus
+    ``smooth`` x |change| per step, the change at most ``step`` (ties: the smaller index)."""
+    K, M = Q.shape
+    Q = Q.astype(np.float64)
     ds = np.arange(-step, step + 1)
-    src = np.arange(M)[None, :] - ds[:, None]  # (2 step + 1, M): the radius each move comes from
+    src = np.arange(M)[None, :] - ds[:, None]  # (2 step + 1, M): the index each move comes from
     valid = (src >= 0) & (src < M)
     src = src.clip(0, M - 1)
     pen = np.where(valid, -smooth * np.abs(ds)[:, None], -np.inf)
     score = Q[0].copy()
-    back = np.zeros((3 * K, M), np.int64)
+    back = np.zeros((K, M), np.int64)
     cols = np.arange(M)
-    for k in range(1, 3 * K):
+    for k in range(1, K):
         cand = score[src] + pen
         arg = cand.argmax(0)
         score = cand[arg, cols] + Q[k]
         back[k] = src[arg, cols]
-    path = np.zeros(3 * K, np.int64)
+    path = np.zeros(K, np.int64)
     path[-1] = int(np.argmax(score))
-    for k in range(3 * K - 1, 0, -1):
+    for k in range(K - 1, 0, -1):
         path[k - 1] = back[k, path[k]]
-    return path[K:2 * K]
+    return path
+
+
+def ring_path(P: np.ndarray, smooth: float, step: int = 2) -> np.ndarray:
+    """(K,) long: the closed path through the (K, M) scores ``P`` (rays x radii) with the largest sum
+    minus ``smooth`` x |change of radius| per ray, the change at most ``step``. The ring is closed by
+    running three laps and keeping the middle one's choices."""
+    K = P.shape[0]
+    return _best_path(np.concatenate([P, P, P], 0), smooth, step)[K:2 * K]
 
 
 def _seeds(pts: np.ndarray, half: np.ndarray, closed: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -242,24 +249,8 @@ def _across(hs, seen, x0: float, x1: float, y0: float, y1: float, smooth: float,
     ok = seen[r0:r1 + 1, c0:c1 + 1]
     best = np.where(ok, best, 0.0)
     P = best.T  # columns are the path's steps
-    K, M = P.shape
-    score = P[0].copy()
-    back = np.zeros((K, M), np.int64)
-    ms = np.arange(M)
-    ds = np.array([-1, 0, 1])
-    src = ms[None, :] - ds[:, None]
-    pen = np.where((src >= 0) & (src < M), -smooth * np.abs(ds)[:, None], -np.inf)
-    src = src.clip(0, M - 1)
-    for k in range(1, K):
-        cand = score[src] + pen
-        arg = cand.argmax(0)
-        score = cand[arg, ms] + P[k]
-        back[k] = src[arg, ms]
-    path = np.zeros(K, np.int64)
-    path[-1] = int(np.argmax(score))
-    for k in range(K - 1, 0, -1):
-        path[k - 1] = back[k, path[k]]
-    cols = np.arange(K)
+    path = _best_path(P, smooth, 1)
+    cols = np.arange(P.shape[0])
     okp = ok.T[cols, path]
     if okp.sum() < 4:
         return None

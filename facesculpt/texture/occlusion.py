@@ -337,8 +337,8 @@ def occluder_mask(photo_srgb: torch.Tensor, dense: torch.Tensor, faces: torch.Te
         if background is not None:
             occ = occ | background_pixels(background, face, judged, cfg.background)
         if cfg.glasses.enabled and eyes_uv is not None:
-            occ = occ | _glasses_pixels(photo_srgb, dense, faces, uvs, pose, camera, rend, valid, eyes_uv,
-                                        cfg.glasses, report)
+            occ = occ | glasses_pixels(photo_srgb, dense, faces, uvs, pose, camera, eyes_uv, cfg.glasses, valid=valid,
+                                       report=report, rend=rend)
     return (occ, face) if return_face else occ
 
 
@@ -349,26 +349,19 @@ def glasses_pixels(photo_srgb: torch.Tensor, dense: torch.Tensor, faces: torch.T
     around the fitted head's eyes (``texture.glasses``; all False when none are found); valid: (1, H, W) bool or
     None, pixels that may be used; report: a dict or None, given ``"glasses"`` (``GlassesFound.info``); rend: the
     head's render at this camera (``render_face``) if made already."""
-    if rend is None:
-        from facesculpt.render.face import render_face
-
-        with torch.no_grad():
-            rend = render_face(dense, faces, uvs, pose, camera, torch.ones(1, 8, 8, 3), torch.zeros(1, 9, 3))
-    return _glasses_pixels(photo_srgb, dense, faces, uvs, pose, camera, rend, valid, eyes_uv, gcfg, report)
-
-
-def _glasses_pixels(photo_srgb, dense, faces, uvs, pose, camera, rend, valid, eyes_uv, gcfg, report):
-    """(1, H, W) bool pixels of the glasses frames found around the eyes (``texture.glasses``)."""
+    from facesculpt.render.face import render_face
     from facesculpt.render.interpolate import interpolate
     from facesculpt.texture.glasses import chart_lookup, find_glasses, uv_photo
 
     S = gcfg.size
     ph, seen = uv_photo(photo_srgb, dense, faces, uvs, pose, camera, S)
     e = np.asarray(eyes_uv, np.float64)
-    eyes = np.stack([e[:, 0] * S, (1 - e[:, 1]) * S], -1)
-    g = find_glasses(ph, seen, eyes, gcfg)
+    g = find_glasses(ph, seen, np.stack([e[:, 0] * S, (1 - e[:, 1]) * S], -1), gcfg)
     if report is not None:
         report["glasses"] = g.info()
+    if rend is None:
+        with torch.no_grad():
+            rend = render_face(dense, faces, uvs, pose, camera, torch.ones(1, 8, 8, 3), torch.zeros(1, 9, 3))
     covered = rend.mask if valid is None else rend.mask & valid.bool()
     if not g.found:
         return torch.zeros_like(covered)
