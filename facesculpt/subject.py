@@ -5,9 +5,12 @@
 1. detect the largest face of every photo; refuse (``DifferentPeopleError``, one line) when two of
    them are further apart than ``SAME_PERSON_THRESHOLD`` (0.6, dlib's face-recognition distance,
    as ``facesculpt compare``) unless ``force``;
-2. one identity for all photos, solved against every photo's landmarks together, each photo with its
-   own pose, expression and gaze: with the landmark regressor on (every preset)
-   ``fitting.head_track.fit_subject_identity`` (each photo started as the single photo is, then a round
+2. one identity for all photos, each photo with its own pose, expression and gaze: with the landmark
+   regressor on (every preset) and weights that learnt from mediapipe's detections (the shipped ones since
+   session 17; ``track.subject_identity``) ``fitting.head_track.fit_regressed_identity`` (the regressor's
+   identity of each photo, averaged with weights cos(turn)^4, then each photo's pose, expression and gaze
+   fitted with it held); with other weights ``fitting.head_track.fit_subject_identity`` (solved against every
+   photo's landmarks together: each photo started as the single photo is, then a round
    of per-photo pose/expression/gaze with the identity held and a Gauss-Newton step on the identity,
    each photo weighted by cos(turn)^2 over its own landmark residual: side views' mediapipe points
    are off more, and systematically; ``track.subject_*``); without, ``fitting.head_track.fit_joint_identity`` (the same
@@ -211,6 +214,22 @@ def joint_photometric(images, lms, per, model, cfg: Config, progress: Progress =
     return [(p, h, lt) for p, h, lt in zip(res.poses, res.heads, res.lights)], res.losses
 
 
+def subject_identity_start(cfg: Config) -> str:
+    """"regressed" or "landmarks": where the shared identity of several photos starts
+    (``TrackConfig.subject_identity``; "auto" reads the regressor's weights: "regressed" when they learnt
+    from mediapipe's detections)."""
+    choice = cfg.track.subject_identity
+    if choice not in ("auto", "regressed", "landmarks"):
+        from facesculpt.core.errors import ConfigError
+
+        raise ConfigError(f"track.subject_identity must be 'auto', 'regressed' or 'landmarks', got {choice!r}")
+    if choice != "auto":
+        return choice
+    from facesculpt.fitting.regress_init import trained_on_biased_points
+
+    return "regressed" if trained_on_biased_points(cfg.regressor.weights) else "landmarks"
+
+
 def reconstruct_subject(images: Sequence[np.ndarray], cfg: Config, names: Optional[Sequence[str]] = None,
                         force: bool = False, progress: Progress = None) -> SubjectReconstruction:
     """Fit one person to ``images`` ((H, W, 3) uint8 each, two or more; module docstring).
@@ -238,7 +257,7 @@ def _reconstruct_subject(images: Sequence[np.ndarray], cfg: Config, names: Optio
         fit_view,
         load_face_model,
     )
-    from facesculpt.fitting.head_track import fit_joint_identity, fit_subject_identity
+    from facesculpt.fitting.head_track import fit_joint_identity, fit_regressed_identity, fit_subject_identity
     from facesculpt.fitting.initialize import initialize
     from facesculpt.identity import SAME_PERSON_THRESHOLD
     from facesculpt.pipeline import reconstruct_head
@@ -272,7 +291,10 @@ def _reconstruct_subject(images: Sequence[np.ndarray], cfg: Config, names: Optio
     canon = fit_view(model).canonical
     cams = [initialize(lm, canon)[2] for lm in lms]
     t0 = time.perf_counter()
-    if cfg.regressor.enabled:  # as the single photo starts: from the regressor (fitting.head_track)
+    if cfg.regressor.enabled and subject_identity_start(cfg) == "regressed":
+        # the regressor's identities of the photos, averaged by facing (fitting.head_track)
+        ident, per = fit_regressed_identity(lms, model, cams, cfg.head_landmarks, cfg.regressor, cfg.track, progress)
+    elif cfg.regressor.enabled:  # as the single photo starts: from the regressor, then a joint landmark solve
         ident, per, _ = fit_subject_identity(lms, model, cams, cfg.head_landmarks, cfg.regressor, cfg.track,
                                              progress)
     else:

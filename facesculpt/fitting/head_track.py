@@ -96,8 +96,19 @@ class TrackConfig:
     linear in the identity: a second step changed no error by 0.01 mm, docs/results.md, session 6)."""
     regressed_facing_power: float = 4.0
     """``fit_regressed_identity`` (the photos' regressed identities averaged with weights
-    cos(turn)^power; a benchmark baseline, not the pipeline's path): plain mean / cos^2 / cos^4 /
-    median gave 2.26 / 2.18 / 2.12 / 2.22 mm in issue 16, session 4."""
+    cos(turn)^power): plain mean / cos^2 / cos^4 / median gave 2.26 / 2.18 / 2.12 / 2.22 mm in issue 16,
+    session 4; with the regressor trained on detections (session 17) powers 0 / 2 / 4 / 8 gave 1.93 / 1.88 /
+    1.84 / 1.81 mm on eight rendered three-photo scenes."""
+    subject_identity: str = "auto"
+    """Where several photos' shared identity starts (``subject.reconstruct_subject`` with the regressor on):
+    "landmarks" — ``fit_subject_identity`` (each photo's stage 1 with its landmark polish, then a joint
+    Gauss-Newton solve on every photo's landmarks); "regressed" — ``fit_regressed_identity`` (the regressor's
+    identities of the photos, unpolished, averaged by facing); "auto" — "regressed" when the regressor's weights
+    learnt from mediapipe's detections (``regress_init.trained_on_biased_points``, the shipped weights since
+    session 17), else "landmarks". On three rendered photos at yaw -45 / 0 / +45 (seeds 0-2) with the session-17
+    weights the joint `default` fit ends at 1.22 / 1.30 / 1.78 mm from "regressed" against 1.28 / 1.69 / 2.20 from
+    "landmarks"; weights trained on generated points only regress worse identities from detections (the average
+    2.17 / 3.19 / 3.62 mm against the landmark solve's 1.83 / 2.05 / 2.86; docs/results.md, session 17)."""
     min_cutoff_hz: float = 0.7
     """One-euro filter: cut-off frequency of a still signal (lower: smoother, more lag at rest). 0.7
     (with ``beta`` 0.5) since session 7, when the backward pass began to filter the forward pass's
