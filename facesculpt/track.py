@@ -154,8 +154,9 @@ def refine_identity_on_views(track, views: list, cfg: Config, progress: Progress
     from facesculpt.subject import joint_photometric
 
     steps = cfg.track.still_identity_iterations if iterations is None else iterations
-    refine_cfg = dataclasses.replace(cfg, photometric=dataclasses.replace(cfg.photometric, enabled=True,
-                                                                          iterations=steps))
+    refine_cfg = dataclasses.replace(
+        cfg, photometric=dataclasses.replace(cfg.photometric, enabled=True, iterations=steps),
+        head_priors=dataclasses.replace(cfg.head_priors, w_expression_stage1=cfg.track.still_identity_expression_prior))
     per = [(track.pose(k), track.head(k)) for k, _, _ in views]
     with torch.enable_grad(), repeatable_fit(cfg.threads, cfg.repeatable):  # as refine_identity_on_frame
         fitted, _ = joint_photometric([im for _, im, _ in views], [lm for _, _, lm in views], per, load_face_model(),

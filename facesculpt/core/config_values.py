@@ -58,6 +58,8 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "chroma_floor": (0.0, None),  # texture.occlusion
     "chroma_dark": (0.0, None),  # texture.occlusion
     "high_level": (1, 255),  # texture.clipping
+    "still_identity_expression_prior": (0.0, None),  # track (a prior weight)
+    "subject_expression_prior": (0.0, None),  # track (a prior weight)
     "low_level": (0, 254),  # texture.clipping
     "min_share": (0.0, 1.0),  # texture.clipping
     "clipped_confidence": (0.0, 1.0),  # texture.clipping

@@ -109,6 +109,12 @@ class TrackConfig:
     weights the joint `default` fit ends at 1.22 / 1.30 / 1.78 mm from "regressed" against 1.28 / 1.69 / 2.20 from
     "landmarks"; weights trained on generated points only regress worse identities from detections (the average
     2.17 / 3.19 / 3.62 mm against the landmark solve's 1.83 / 2.05 / 2.86; docs/results.md, session 17)."""
+    subject_expression_prior: float = 0.1
+    """``head_priors.w_expression_stage1`` in the multi-photo fit's joint photometric stage
+    (``subject.reconstruct_subject``): the pull of each photo's expression weights back to where its landmark
+    stage put them (see ``still_identity_expression_prior``). Kept at the preset's 0.1: on three rendered photos at
+    yaw -45 / 0 / +45 (seeds 0-2, ``default``) 0.01 gave 1.14 / 1.22 / 1.81 mm and 0.001 1.06 / 1.36 / 1.84 against
+    1.22 / 1.30 / 1.78, and unlike a clip's views the photos keep these expressions (docs/results.md, session 18)."""
     min_cutoff_hz: float = 0.7
     """One-euro filter: cut-off frequency of a still signal (lower: smoother, more lag at rest). 0.7
     (with ``beta`` 0.5) since session 7, when the backward pass began to filter the forward pass's
@@ -158,10 +164,20 @@ class TrackConfig:
     views, the identity stepping as in the single-photo stage (``track.refine_identity_on_views``). Views from other
     angles pin the depth that one view's shading leaves loose (rendered motion clips, seeds 0-3: 1.52 -> 1.01 mm;
     docs/results.md, session 9). () = the texture frame alone."""
-    still_identity_iterations: int = 100
+    still_identity_iterations: int = 150
     """Adam steps of the joint stage over ``still_identity_yaws``' views (the texture frame alone gets the
     single-photo stage's ``photometric.iterations``). Rendered motion clips, seeds 0-3, 8 views: 60 steps 1.07 mm
-    mean, 100 steps 1.01 (docs/results.md, session 9)."""
+    mean, 100 steps 1.01 (docs/results.md, session 9); with ``still_identity_expression_prior`` 0.001 (session 18)
+    100 steps 0.91 mm (0.73 / 0.86 / 0.99 / 1.05), 150 steps 0.90 (0.74 / 0.91 / 0.95 / 0.98: every clip under
+    1.0 mm), at about 0.06 CPU s a frame more on these 240-frame clips (the stage's cost is per clip)."""
+    still_identity_expression_prior: float = 0.001
+    """``head_priors.w_expression_stage1`` in the joint stage over several views (``track.refine_identity_on_views``):
+    the pull of each view's expression weights back to the landmark track's. The preset's 0.1 holds them there, and
+    the shared identity then absorbs what the track's expressions get wrong: started from the *true* identity, the
+    stage walked 0.86-1.06 mm away from it on the four rendered motion clips. 0.001 lets each view's expression
+    follow its shading (the views are kept for the identity only): identity 0.89 / 0.91 / 1.13 / 1.11 -> 0.73 /
+    0.86 / 0.99 / 1.05 mm with 100 steps, 0.74 / 0.91 / 0.95 / 0.98 with 150 (docs/results.md, session 18). The
+    texture frame alone (one view) keeps the preset's."""
     still_identity_per_view: int = 30
     """At most one of ``still_identity_yaws``' views per this many frames with a face (the first ones in
     their order), so a short clip does not pay for them: with 100 steps the joint stage took 17.4 s over 3 views

@@ -47,6 +47,9 @@ class RegressorInitConfig:
     polish_identity: bool = True
     """The LM polish fits the identity (False: it keeps the regressor's identity and fits pose,
     expression and gaze)."""
+    polish_expression: bool = True
+    """The LM polish fits the expression (False: it keeps the regressor's expression weights and fits pose,
+    identity and gaze)."""
     pose_iterations: int = 5
     """Gauss-Newton iterations of the pose alone (6 parameters) on the regressor's head, before any
     polish: cheap (milliseconds), and the regressor's rotation and the linear translation are only
@@ -217,7 +220,7 @@ def fit_head_from_regressor(landmarks: Landmarks, model: FaceModel, camera: Came
         return pose, head, {**stats, "iterations": 0}
     polish = replace(lm_cfg, iterations=int(cfg.polish_iterations), expression_first=0,
                      fit_identity=lm_cfg.fit_identity and cfg.polish_shape and cfg.polish_identity,
-                     fit_expression=lm_cfg.fit_expression and cfg.polish_shape)
+                     fit_expression=lm_cfg.fit_expression and cfg.polish_shape and cfg.polish_expression)
     pose, out, losses = fit_head_landmarks(landmarks, model, pose, camera, polish, progress, init=head)
     return pose, out, losses
 

@@ -106,3 +106,28 @@ def test_the_views_are_a_list_of_numbers_of_any_length():
         make_config("fast", **{"track.still_identity_yaws": ["left"]})
     with pytest.raises(ConfigError, match="still_identity_yaws"):
         make_config("fast", **{"track.still_identity_yaws": 20})
+
+
+def test_the_joint_stage_over_several_views_gets_the_tracks_expression_prior(tracked, monkeypatch):
+    """``track.still_identity_expression_prior`` replaces ``head_priors.w_expression_stage1`` in the joint stage
+    over several views (and only there: the rest of the config is the caller's)."""
+    import facesculpt.subject as subject
+    from facesculpt.track import refine_identity_on_views
+
+    clip, track = tracked
+    seen = {}
+
+    def fake_joint(images, lms, per, model, cfg, progress=None, free_identity=False):
+        seen.update(prior=cfg.head_priors.w_expression_stage1, l1=cfg.head_priors.w_expression_l1,
+                    steps=cfg.photometric.iterations, n=len(images), free=free_identity)
+        return [(p, h) for p, h in per], None
+
+    monkeypatch.setattr(subject, "joint_photometric", fake_joint)
+    cfg = make_config("fast")
+    cfg = dataclasses.replace(cfg, track=dataclasses.replace(cfg.track, still_identity_expression_prior=0.02,
+                                                             still_identity_iterations=7))
+    views = [(k, None, clip.landmarks[k]) for k in (0, 5)]
+    out = refine_identity_on_views(track, views, cfg)
+    assert seen == {"prior": 0.02, "l1": cfg.head_priors.w_expression_l1, "steps": 7, "n": 2, "free": True}
+    assert (out.identity == track.identity).all()  # the fake stage kept the track's identity
+    assert make_config("fast").track.still_identity_expression_prior < make_config("fast").head_priors.w_expression_stage1
