@@ -169,7 +169,7 @@ class TrackConfig:
     single-photo stage's ``photometric.iterations``). Rendered motion clips, seeds 0-3, 8 views: 60 steps 1.07 mm
     mean, 100 steps 1.01 (docs/results.md, session 9); with ``still_identity_expression_prior`` 0.001 (session 18)
     100 steps 0.91 mm (0.73 / 0.86 / 0.99 / 1.05), 150 steps 0.90 (0.74 / 0.91 / 0.95 / 0.98: every clip under
-    1.0 mm), at about 0.06 CPU s a frame more on these 240-frame clips (the stage's cost is per clip)."""
+    1.0 mm), at 0.32-0.37 CPU s a frame on these 240-frame clips against 0.27-0.29 (the stage's cost is per clip)."""
     still_identity_expression_prior: float = 0.001
     """``head_priors.w_expression_stage1`` in the joint stage over several views (``track.refine_identity_on_views``):
     the pull of each view's expression weights back to the landmark track's. The preset's 0.1 holds them there, and
