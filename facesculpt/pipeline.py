@@ -28,7 +28,7 @@ from facesculpt.ops.mesh import laplacian
 from facesculpt.ops.sh import AMBIENT_BASIS, fit_sh_robust
 from facesculpt.render.face import render_face
 from facesculpt.structures import Camera, FaceMesh, FaceParams, Landmarks, Pose, SHLighting, UVMaps
-from facesculpt.texture.unwrap import unwrap
+from facesculpt.texture.unwrap import unwrap, view_geometry
 from facesculpt.topology import load_topology
 
 Progress = Optional[Callable[[str, int, int], None]]
@@ -350,11 +350,12 @@ def _filler_texels(view, size: int, exempt: bool) -> Optional[torch.Tensor]:
 
 
 def _mask_occluders(tex: _Crop, dense, view, pose, light, landmarks: Landmarks, cfg: Config, linear: bool,
-                    person: Optional[np.ndarray] = None):
+                    person: Optional[np.ndarray] = None, frags=None):
     """``tex`` with the occluder pixels (``texture.occlusion.occluder_mask``) made invalid, and
     {"fraction": share of the crop flagged, "face_fraction": share of the crop flagged inside the narrow face
     (without the outer ring, ``OcclusionConfig.outer``), "background": share of the crop the person segmentation
-    took for background (with ``person``, the photo's (H, W) person probability, ``detect.person``)}."""
+    took for background (with ``person``, the photo's (H, W) person probability, ``detect.person``)}. ``frags``: the
+    head's rasterisation at ``tex.camera`` if made already."""
     from dataclasses import replace as dc_replace
 
     from facesculpt.face_model import REGION_OUTER
@@ -372,7 +373,7 @@ def _mask_occluders(tex: _Crop, dense, view, pose, light, landmarks: Landmarks, 
     occ, face = occluder_mask(tex.image, dense, view.dense_faces, view.dense_uvs, pose, tex.camera, light,
                               cfg.texture.occlusion, points_xy=pts, face_weight=_face_weights(view), valid=tex.valid,
                               linear=linear, judge_weight=judge, return_face=True, background=bg,
-                              eyes_uv=view.eye_uvs, report=report)
+                              eyes_uv=view.eye_uvs, report=report, frags=frags)
     valid = ~occ if tex.valid is None else tex.valid & ~occ
     info = {"fraction": float(occ.float().mean()), "face_fraction": float((occ & face).float().mean())}
     info.update(report)
@@ -586,10 +587,13 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
                 skin_cfg = dc_replace(skin_cfg, chroma_from_colour=True)
             light, _, losses["skin_prior_refit"] = anchor_light(light, albedo_re, seen_re, skin_cfg)
     tex = _face_crop(image, landmarks, cam, TEXTURE_CROP_EXPAND, None, valid_mask)
+    with torch.no_grad():  # the head seen in the texture crop: for the occluder mask and the unwrap alike
+        tex_view = view_geometry(dense, view.dense_faces, view.dense_uvs, pose, tex.camera, cfg.texture.size)
     occluded = None
     if cfg.texture.occlusion.enabled:  # occluders out of the albedo (texture.occlusion)
         t_occ = time.perf_counter()
-        tex, losses["occlusion"], occ = _mask_occluders(tex, dense, view, pose, light, landmarks, cfg, linear, person)
+        tex, losses["occlusion"], occ = _mask_occluders(tex, dense, view, pose, light, landmarks, cfg, linear, person,
+                                                        frags=tex_view.frags)
         for px in (hands_px, glasses_px):  # the record has the hands and the frames found before the fit too
             if px is not None:  # (the valid mask kept them out already)
                 occ = occ | _crop_mask(px, tex.x0, tex.y0, tex.side, tex.size).to(occ.device)
@@ -613,7 +617,7 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
     maps = unwrap(tex.image, dense, view.dense_faces, view.dense_uvs, pose, tex.camera, light, cfg.texture,
                   valid=tex.valid, mirror_grid=grid,
                   valid_exempt=_filler_texels(view, cfg.texture.size, user_mask is None), occluded=vis_transfer,
-                  classes=_completion_classes(view, cfg), clipped=clip_tex)
+                  classes=_completion_classes(view, cfg), clipped=clip_tex, geometry=tex_view)
     if linear:
         from dataclasses import replace as dc_replace
 

@@ -56,6 +56,7 @@ def render_face(
     antialias: bool = False,
     normals_model: torch.Tensor | None = None,
     occluded: torch.Tensor | None = None,
+    frags: Fragments | None = None,
 ) -> FaceRender:
     """Render the mesh with a UV albedo (B,S,S,3) under SH light (B,9,3) seen by ``camera``.
 
@@ -63,10 +64,13 @@ def render_face(
     uncovered pixels (black if None). ``normals_model`` overrides the smooth vertex normals.
     ``occluded``: (B, V, 9) per-vertex occluded transfer in the view frame (``render.visibility``):
     the shading then has ambient occlusion and cast shadows; None: no visibility.
+    ``frags``: the rasterisation of these vertices at this camera if made already (``texture.unwrap.
+    view_geometry``); its barycentrics carry no gradient to the vertices unless it was made with them.
     """
     B = verts_model.shape[0]
     screen = project_vertices(verts_model, pose, camera)
-    frags = rasterize(screen, faces, camera.image_size)
+    if frags is None:
+        frags = rasterize(screen, faces, camera.image_size)
     mask = frags.pix_to_face >= 0
     n_model = vertex_normals(verts_model, faces) if normals_model is None else normals_model
     n_view = to_view_frame(n_model, pose)

@@ -135,9 +135,14 @@ def _line_responses(lum: np.ndarray, seen: np.ndarray, sigmas) -> list:
     out = []
     for s in sigmas:
         f = s * s
-        out.append((ndimage.gaussian_filter(L, s, order=(0, 2)) * f, ndimage.gaussian_filter(L, s, order=(1, 1)) * f,
-                    ndimage.gaussian_filter(L, s, order=(2, 0)) * f, ndimage.gaussian_filter(L, s, order=(0, 1)) * s,
-                    ndimage.gaussian_filter(L, s, order=(1, 0)) * s))
+        # gaussian_filter(L, s, order=(a, b)) is the axis-0 pass of order a, then the axis-1 pass of order b: the
+        # three axis-0 passes are shared by the five responses (the same bytes, 8 passes instead of 10)
+        r0, r1, r2 = (ndimage.gaussian_filter1d(L, s, axis=0, order=k) for k in (0, 1, 2))
+        out.append((ndimage.gaussian_filter1d(r0, s, axis=1, order=2) * f,
+                    ndimage.gaussian_filter1d(r1, s, axis=1, order=1) * f,
+                    ndimage.gaussian_filter1d(r2, s, axis=1, order=0) * f,
+                    ndimage.gaussian_filter1d(r0, s, axis=1, order=1) * s,
+                    ndimage.gaussian_filter1d(r1, s, axis=1, order=0) * s))
     return out
 
 

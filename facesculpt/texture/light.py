@@ -35,25 +35,28 @@ def _front_normals(n: int = 2000) -> torch.Tensor:
 
 
 def seen_skin_texels(image: torch.Tensor, dense: torch.Tensor, surface, pose: Pose, camera: Camera, tex_cfg,
-                     size: int, valid: Optional[torch.Tensor] = None, clipped=None, outer: bool = False):
+                     size: int, valid: Optional[torch.Tensor] = None, clipped=None, outer: bool = False,
+                     geometry=None):
     """The texels a light fit uses: ``image`` unwrapped at ``size`` under a unit ambient light (mirror
     completion on), with per texel (flattened) the view-frame normal (N, 3), the skin flag (N,), the
     visibility weight (N,) and ``keep`` (N,): seen (weight > 0.3) skin texels, or every seen texel when
     fewer than 50 skin texels were seen. ``surface``: the Topology or FitView (dense faces, UVs, face
     regions). ``clipped``: the photo's ``texture.clipping.Clipped`` or None (then texels with a clipped
     channel have lost their confidence: ``UVMaps.censored`` holds it). ``outer``: the face part's outer
-    ring (``face_model.REGION_OUTER``) counts as skin too. Returns (low-res TextureConfig,
-    UVMaps, normals, skin, weight, keep)."""
+    ring (``face_model.REGION_OUTER``) counts as skin too. ``geometry``: the ``texture.unwrap.view_geometry`` of
+    ``dense`` at ``size`` if made already. Returns (low-res TextureConfig, UVMaps, normals, skin, weight, keep)."""
     from facesculpt.face_model import REGION_OUTER
-    from facesculpt.texture.unwrap import texel_geometry, unwrap, uv_raster
+    from facesculpt.texture.unwrap import unwrap, uv_raster, view_geometry
     from facesculpt.topology import REGION_SKIN
 
     cfg_lo = dc_replace(tex_cfg, size=size, mirror=True)
     if getattr(cfg_lo, "local_light", None) is not None:  # the light is fitted from the global light alone
         cfg_lo = dc_replace(cfg_lo, local_light=dc_replace(cfg_lo.local_light, enabled=False))
+    if geometry is None:
+        geometry = view_geometry(dense, surface.dense_faces, surface.dense_uvs, pose, camera, size)
     maps = unwrap(image, dense, surface.dense_faces, surface.dense_uvs, pose, camera, ambient_coeffs(1), cfg_lo,
-                  valid, clipped=clipped)
-    geo = texel_geometry(dense, surface.dense_faces, surface.dense_uvs, pose, camera, size)
+                  valid, clipped=clipped, geometry=geometry)
+    geo = geometry.texels
     face = uv_raster(surface.dense_uvs, surface.dense_faces, size).frags.pix_to_face[0].clamp(min=0)
     region = surface.dense_face_region[face]
     skin = region == REGION_SKIN
@@ -71,13 +74,11 @@ def _seen_skin(w: torch.Tensor, skin: torch.Tensor) -> torch.Tensor:
     return keep if int(keep.sum()) >= 50 else w > 0.3
 
 
-def _censored_luminance(clipped, dense: torch.Tensor, surface, pose: Pose, camera: Camera, size: int):
-    """(high (N,), low (N,)) bool: the texels of the ``size`` map whose luminance is a lower bound (a channel
-    clipped high) or an upper bound (a channel clipped low, none high)."""
+def _censored_luminance(clipped, geo) -> tuple[torch.Tensor, torch.Tensor]:
+    """(high (N,), low (N,)) bool: the texels of the map of texel geometry ``geo`` (``texture.unwrap.TexelGeometry``)
+    whose luminance is a lower bound (a channel clipped high) or an upper bound (a channel clipped low, none high)."""
     from facesculpt.texture.clipping import sample_clipped
-    from facesculpt.texture.unwrap import texel_geometry
 
-    geo = texel_geometry(dense, surface.dense_faces, surface.dense_uvs, pose, camera, size)
     hi, lo = sample_clipped(clipped, geo.xy)
     hi = hi.any(-1).reshape(-1)
     return hi, lo.any(-1).reshape(-1) & ~hi
@@ -132,22 +133,25 @@ def initial_linear_light(image: torch.Tensor, dense: torch.Tensor, view, pose: P
     (``texture.clipping``); they are in the skin weights with that albedo. With
     ``tex_cfg.light_prior.enabled`` the light's shape is fitted under the light-shape prior
     (``texture.light_prior``) instead of the band-1 ridge."""
-    from facesculpt.texture.unwrap import unwrap
+    from facesculpt.texture.unwrap import unwrap, view_geometry
 
     clip_cfg = getattr(tex_cfg, "clipping", None)
     prior_cfg = getattr(tex_cfg, "light_prior", None)
     if clip_cfg is None or not clip_cfg.enabled:
         clipped = None
     clip_seen = None if clip_cfg is None or clip_cfg.light_fit == "measured" else clipped
+    # the head's view at this camera, made once for the three uses below
+    geometry = view_geometry(dense, view.dense_faces, view.dense_uvs, pose, camera, size)
     cfg_lo, maps, n, skin, w, keep = seen_skin_texels(image, dense, view, pose, camera, tex_cfg, size, valid,
                                                       clipped=clip_seen,
-                                                      outer=prior_cfg is not None and prior_cfg.outer)
+                                                      outer=prior_cfg is not None and prior_cfg.outer,
+                                                      geometry=geometry)
     high = low = None
     if clipped is not None and maps.censored is not None and clip_cfg.light_fit == "one_sided":
         # the censored texels (dropped from ``keep`` by their lost confidence) come back, one-sided
         w = w + maps.censored.reshape(-1)
         keep = _seen_skin(w, skin)
-        high, low = _censored_luminance(clipped, dense, view, pose, camera, size)
+        high, low = _censored_luminance(clipped, geometry.texels)
     n = n.double()
     cw = torch.tensor((1.0, 1.0, 1.0) if prior_cfg is None else prior_cfg.channels, dtype=torch.float64)
     # the shading's shape from a weighted mean of the channels (texture.light_prior: red alone varies least)
@@ -164,7 +168,7 @@ def initial_linear_light(image: torch.Tensor, dense: torch.Tensor, view, pose: P
                 break
     light = light.float().contiguous()
     maps = unwrap(image, dense, view.dense_faces, view.dense_uvs, pose, camera, light, cfg_lo, valid,
-                  clipped=clipped)
+                  clipped=clipped, geometry=geometry)
     from facesculpt.texture.clipping import seen_confidence
 
     seen = seen_confidence(maps)

@@ -279,7 +279,7 @@ def occluder_mask(photo_srgb: torch.Tensor, dense: torch.Tensor, faces: torch.Te
                   face_weight: torch.Tensor | None = None, valid: torch.Tensor | None = None,
                   linear: bool = True, judge_weight: torch.Tensor | None = None, return_face: bool = False,
                   background: torch.Tensor | None = None, eyes_uv: torch.Tensor | None = None,
-                  report: dict | None = None):
+                  report: dict | None = None, frags=None):
     """(1, H, W) bool occluder pixels of ``photo_srgb`` (1, H, W, 3) seen by ``camera``; with ``return_face``
     also the (1, H, W) bool face pixels they were judged against (``face_weight``'s, valid).
 
@@ -293,14 +293,15 @@ def occluder_mask(photo_srgb: torch.Tensor, dense: torch.Tensor, faces: torch.Te
     photo's background pixels (``detect.person``): in the outer ring (``judge_weight`` beyond ``face_weight``) they
     are occluders too (``background_pixels``); eyes_uv: (2, 2) float or None, the eye centres in the UV chart (u, v
     in [0, 1]): with ``cfg.glasses`` the glasses frames found around them (``texture.glasses``) are occluders too;
-    report: a dict or None, given ``"glasses"`` (``GlassesFound.info``) when the glasses search ran."""
+    report: a dict or None, given ``"glasses"`` (``GlassesFound.info``) when the glasses search ran; frags: the head's
+    rasterisation at ``camera`` (``render.rasterize.Fragments``) if made already."""
     from facesculpt.ops.sh import AMBIENT_BASIS
     from facesculpt.render.face import render_face
     from facesculpt.texture.color import srgb_to_linear
 
     with torch.no_grad():
         white = torch.ones(1, 8, 8, 3)
-        rend = render_face(dense, faces, uvs, pose, camera, white, light)
+        rend = render_face(dense, faces, uvs, pose, camera, white, light, frags=frags)
         level = (light[:, 0] * AMBIENT_BASIS).mean(-1).clamp(min=1e-4).view(-1, 1, 1, 1)
         shading = torch.maximum(rend.image, 0.15 * level)
         photo = srgb_to_linear(photo_srgb) if linear else photo_srgb

@@ -107,6 +107,32 @@ def texel_geometry(verts_model, faces, uvs, pose: Pose, camera: Camera, size: in
     return TexelGeometry(pos, n, xy, uvr.inside[None])
 
 
+@dataclass(frozen=True)
+class ViewGeometry:
+    """A posed head seen by one camera, as ``unwrap`` uses it: the texel geometry of its S x S chart and the
+    rasterisation of the camera's image. Made once (``view_geometry``) where several unwraps, or an unwrap and a
+    render, see the same head with the same pose and camera."""
+
+    texels: TexelGeometry
+    frags: Fragments
+    """The head rasterised at the camera's image size (``rasterize``)."""
+    size: int
+    """S, the chart's side in texels."""
+
+
+def view_geometry(verts_model, faces, uvs, pose: Pose, camera: Camera, size: int,
+                  frags: Fragments | None = None) -> ViewGeometry:
+    """The ``ViewGeometry`` of the head ``verts_model`` (1, V, 3) with ``faces`` (F, 3) and ``uvs`` (V, 2) at ``pose``
+    seen by ``camera``, with a ``size`` x ``size`` chart; ``frags``: its rasterisation at ``camera`` if made
+    already (``render_face``'s), else rasterised here. The texel geometry keeps the autograd history of its
+    inputs (``texel_geometry``); the rasterisation has none."""
+    geo = texel_geometry(verts_model, faces, uvs, pose, camera, size)
+    if frags is None:
+        with torch.no_grad():
+            frags = rasterize(project_vertices(verts_model, pose, camera), faces, camera.image_size)
+    return ViewGeometry(geo, frags, int(size))
+
+
 def unwrap(
     image: torch.Tensor,
     verts_model: torch.Tensor,
@@ -123,6 +149,7 @@ def unwrap(
     occluded: torch.Tensor | None = None,
     classes: torch.Tensor | None = None,
     clipped=None,
+    geometry: ViewGeometry | None = None,
 ) -> UVMaps:
     """UV maps of a face seen in ``image`` (1, H, W, 3) float by ``camera`` (at the image's size).
 
@@ -144,15 +171,20 @@ def unwrap(
     None: with ``cfg.clipping.enabled`` the clipped channels of a texel are estimated from the unclipped
     texels and held to the photo's bound (``texture.clipping.censor_albedo``); its confidence becomes
     ``cfg.clipping.clipped_confidence`` times its own and ``UVMaps.censored`` is what it lost.
+    geometry: the ``view_geometry`` of these vertices, faces, UVs, pose and camera at ``cfg.size`` if made already
+    (the same maps, without making it again); None: made here.
     """
     S = cfg.size
     H, W = camera.image_size
+    if geometry is not None and (geometry.size != S or tuple(geometry.frags.pix_to_face.shape[1:]) != (H, W)):
+        raise ShapeError(f"unwrap: the view geometry is for a {geometry.size}-texel chart and "
+                         f"{tuple(geometry.frags.pix_to_face.shape[1:])} pixels, not {S} and {(H, W)}")
     with torch.no_grad():
-        geo = texel_geometry(verts_model, faces, uvs, pose, camera, S)
+        if geometry is None:
+            geometry = view_geometry(verts_model, faces, uvs, pose, camera, S)
+        geo, frags = geometry.texels, geometry.frags
         texture = sample_pixels(image, geo.xy)
         # occlusion: compare each texel's depth with the z-buffer of the image
-        screen = project_vertices(verts_model, pose, camera)
-        frags = rasterize(screen, faces, (H, W))
         zb = frags.zbuf.clone()
         zb[frags.pix_to_face < 0] = float("inf")
         px = geo.xy[..., 0].floor().long().clamp(0, W - 1)

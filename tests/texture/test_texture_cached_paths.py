@@ -87,3 +87,85 @@ def test_dilation_matches_max_pool():
             m = torch.rand(2, H, W, generator=g) < p
             assert torch.equal(_dilate(m, r), reference(m, r))
             assert torch.equal(_erode(m, r), ~reference(~m, r))
+
+
+def _posed_head(size=200, yaw=25.0):
+    import numpy as np
+
+    from facesculpt.face_model import fit_view, load_face_model
+    from facesculpt.synthetic.generator import SyntheticConfig
+    from facesculpt.synthetic.head import face_pose
+
+    model = load_face_model()
+    view = fit_view(model)
+    verts = model.vertices(model.zero_params())
+    pose, cam, _ = face_pose(model, verts, yaw, 5.0, 0.0, np.zeros(2), SyntheticConfig(size=size))
+    g = torch.Generator().manual_seed(1)
+    light = torch.zeros(1, 9, 3)
+    light[:, 0] = 1.1
+    light[:, 2] = 0.3  # some light from above
+    return view, view.render_verts(verts), pose, cam, light, torch.rand(1, size, size, 3, generator=g)
+
+
+def test_unwrap_and_render_with_the_view_geometry_made_once_give_the_same_bytes():
+    """The pipeline makes the head's view geometry in the texture crop once (``view_geometry``) for the occluder
+    mask's render and the unwrap, and the light fit once for its three uses: the results are the bytes of making
+    them in each call."""
+    import pytest
+
+    from facesculpt.config import TextureConfig
+    from facesculpt.core.errors import ShapeError
+    from facesculpt.render.face import render_face
+    from facesculpt.texture.unwrap import unwrap, view_geometry
+
+    view, dense, pose, cam, light, image = _posed_head()
+    cfg = TextureConfig(size=128)
+    args = (image, dense, view.dense_faces, view.dense_uvs, pose, cam, light, cfg)
+    geo = view_geometry(dense, view.dense_faces, view.dense_uvs, pose, cam, cfg.size)
+    a, b = unwrap(*args), unwrap(*args, geometry=geo)
+    for name in ("albedo", "texture", "visibility", "shading"):
+        assert torch.equal(getattr(a, name), getattr(b, name)), name
+    assert float(a.visibility.max()) > 0.5  # the face was seen
+    r0 = render_face(dense, view.dense_faces, view.dense_uvs, pose, cam, torch.ones(1, 8, 8, 3), light)
+    r1 = render_face(dense, view.dense_faces, view.dense_uvs, pose, cam, torch.ones(1, 8, 8, 3), light, frags=geo.frags)
+    assert torch.equal(r0.image, r1.image) and torch.equal(r0.mask, r1.mask) and bool(r0.mask.any())
+    with pytest.raises(ShapeError):  # a geometry made for another chart size
+        unwrap(image, dense, view.dense_faces, view.dense_uvs, pose, cam, light, TextureConfig(size=64), geometry=geo)
+
+
+def test_light_fit_skin_texels_with_a_view_geometry_given_give_the_same_bytes():
+    """``initial_linear_light`` makes its view geometry once and hands it to the skin texels, the clipped texels and
+    the albedo's unwrap: the skin texels with it given are the bytes of the skin texels making their own."""
+    from facesculpt.config import TextureConfig
+    from facesculpt.texture.light import initial_linear_light, seen_skin_texels
+    from facesculpt.texture.unwrap import texel_geometry, view_geometry
+
+    view, dense, pose, cam, _, image = _posed_head(size=160)
+    cfg = TextureConfig()
+    light, albedo, weight = initial_linear_light(image, dense, view, pose, cam, cfg)
+    assert float(weight.sum()) > 50
+    # the skin texels without a geometry given make their own: the same normals and weights as with one
+    geo = view_geometry(dense, view.dense_faces, view.dense_uvs, pose, cam, 64)
+    _, m0, n0, s0, w0, k0 = seen_skin_texels(image, dense, view, pose, cam, cfg, 64)
+    _, m1, n1, s1, w1, k1 = seen_skin_texels(image, dense, view, pose, cam, cfg, 64, geometry=geo)
+    assert torch.equal(n0, n1) and torch.equal(w0, w1) and torch.equal(k0, k1) and torch.equal(m0.albedo, m1.albedo)
+    ref = texel_geometry(dense, view.dense_faces, view.dense_uvs, pose, cam, 64)
+    assert torch.equal(ref.normal_view.reshape(-1, 3), n1)
+
+
+def test_glasses_line_responses_share_their_first_passes():
+    """``texture.glasses._line_responses`` shares the axis-0 Gaussian passes of its five responses: the bytes of
+    ``scipy.ndimage.gaussian_filter`` with each response's orders."""
+    import numpy as np
+    from scipy import ndimage
+
+    from facesculpt.texture.glasses import _line_responses
+
+    rng = np.random.default_rng(0)
+    lum = rng.random((40, 64))
+    seen = np.ones((40, 64), bool)
+    L = np.log(np.clip(lum, 0.0, 1.0) + 0.03)
+    for s, got in zip((1.0, 2.5), _line_responses(lum, seen, (1.0, 2.5))):
+        ref = [ndimage.gaussian_filter(L, s, order=o) * (s * s if sum(o) == 2 else s)
+               for o in ((0, 2), (1, 1), (2, 0), (0, 1), (1, 0))]
+        assert all(np.array_equal(a, b) for a, b in zip(ref, got))
