@@ -14,7 +14,11 @@ Variants (all fitted to the same detections):
 * ``reg+gn5+floor``: and expression weights under 0.1 set to 0 (the pipeline's start, all presets);
 * ``reg+polishN``: N landmark iterations from the regressor's estimate (the pipeline's start);
 * ``reg+poseN``: N iterations of pose and gaze only (the regressor's identity and expression kept);
-* ``reg+expr3``: 3 iterations of pose, expression and gaze (the regressor's identity kept).
+* ``reg+expr3``: 3 iterations of pose, expression and gaze (the regressor's identity kept);
+* ``+emb`` after a name: the same with the regressed identity refined by the photo's face-recognition embedding
+  (``RegressorInitConfig.identity_features``, ``models.identity_refiner``; ``--refiner FILE`` for another map);
+  ``+priorS``: the polish's identity prior centred on the refined identity with S times its weight
+  (``polish_prior_at_start``, ``polish_prior_scale``).
 
 Per variant: mean narrow-face vertex error (mm) after a similarity alignment (the synthetic
 benchmark's ``vertex_error_mm.aligned``), the mean rotation error (degrees) against the true pose, and the median wall time of the stage (seconds; on a
@@ -33,12 +37,16 @@ import torch
 
 def faces(n, seed, yaw_max, cache):
     from facesculpt.detect import detect_faces
+    from facesculpt.face_model import load_face_model
+    from facesculpt.fitting.regress_init import photo_identity_features
     from facesculpt.synthetic.head import generate, head_config
 
+    key = (n, seed, yaw_max, "embedding")
     if cache and Path(cache).exists():
         blob = torch.load(cache, weights_only=False)
-        if blob["key"] == (n, seed, yaw_max):
+        if blob["key"] == key:
             return blob["faces"]
+    model = load_face_model()
     out = []
     for i in range(n):
         f = generate(seed + i, head_config(yaw_max=yaw_max, detail=False))
@@ -48,9 +56,9 @@ def faces(n, seed, yaw_max, cache):
             print(f"seed {seed + i}: {e}", file=sys.stderr)
             continue
         out.append({"seed": seed + i, "yaw": f.info["yaw_deg"], "landmarks": lm, "head_verts": f.head_verts,
-                    "pose": f.pose, "head": f.head})
+                    "pose": f.pose, "head": f.head, "embedding": photo_identity_features(f.image, lm, model)})
     if cache:
-        torch.save({"key": (n, seed, yaw_max), "faces": out}, cache)
+        torch.save({"key": key, "faces": out}, cache)
     return out
 
 
@@ -61,6 +69,7 @@ def main(argv=None) -> int:
     ap.add_argument("--yaw-max", type=float, default=60.0)
     ap.add_argument("--cache", default=None, help="file to keep the generated faces' detections in")
     ap.add_argument("--weights", default=None, help="regressor weights (default: the packaged ones)")
+    ap.add_argument("--refiner", default="", help="identity refiner for the +emb rows (default: the packaged one)")
     args = ap.parse_args(argv)
 
     from facesculpt.bench.synthetic import head_shape_errors, similarity_error_mm
@@ -84,24 +93,33 @@ def main(argv=None) -> int:
         pose, head, _ = fit_head_landmarks(lm, model, pose, cam, lm_cfg)
         return pose, head
 
-    def run_reg(n, shape=True, pose_it=5, floor=0.1, identity=True):
-        def f(lm):
+    def run_reg(n, shape=True, pose_it=5, floor=0.1, identity=True, emb=False, prior=0.0):
+        def f(lm, embedding):
             _, _, cam = initialize(lm, view.canonical)
+            embedding = embedding if emb else None
             if n == 0:
-                return regress_init.regress_head(lm, model, cam, pose_it, floor)
+                return regress_init.regress_head(lm, model, cam, pose_it, floor, embedding=embedding,
+                                                 refiner_weights=args.refiner)
             c = regress_init.RegressorInitConfig(polish_iterations=n, polish_shape=shape, pose_iterations=pose_it,
-                                                 polish_identity=identity)
-            pose, head, _ = regress_init.fit_head_from_regressor(lm, model, cam, lm_cfg, c)
+                                                 polish_identity=identity, refiner_weights=args.refiner,
+                                                 identity_features=emb, polish_prior_at_start=prior > 0,
+                                                 polish_prior_scale=prior if prior > 0 else 1.0)
+            pose, head, _ = regress_init.fit_head_from_regressor(lm, model, cam, lm_cfg, c, embedding=embedding)
             return pose, head
         return f
 
-    variants = {"mean": run_mean, "regressor": run_reg(0, pose_it=0, floor=0.0), "reg+gn5": run_reg(0, floor=0.0),
+    variants = {"mean": lambda lm, e: run_mean(lm), "regressor": run_reg(0, pose_it=0, floor=0.0),
+                "reg+gn5": run_reg(0, floor=0.0),
                 "reg+gn5+floor": run_reg(0), "reg+polish2": run_reg(2), "reg+polish4": run_reg(4),
                 "reg+polish8": run_reg(8), "reg+pose4": run_reg(4, False),
-                "reg+expr3": run_reg(3, identity=False)}
+                "reg+expr3": run_reg(3, identity=False),
+                "regressor+emb": run_reg(0, pose_it=0, floor=0.0, emb=True), "reg+gn5+floor+emb": run_reg(0, emb=True),
+                "reg+polish2+emb": run_reg(2, emb=True), "reg+expr3+emb": run_reg(3, identity=False, emb=True),
+                "reg+polish2+emb+prior3": run_reg(2, emb=True, prior=3.0),
+                "reg+polish2+emb+prior10": run_reg(2, emb=True, prior=10.0)}
     for d in data[:1]:  # warm-up (caches, weights)
         for fn in variants.values():
-            fn(d["landmarks"])
+            fn(d["landmarks"], d["embedding"])
     rows = {k: ([], [], []) for k in variants}
     base = []
     for d in data:
@@ -109,7 +127,7 @@ def main(argv=None) -> int:
         base.append(similarity_error_mm(mean_head[0, model.narrow_face], tv[0, model.narrow_face]))
         for k, fn in variants.items():
             t = time.perf_counter()
-            pose, head = fn(d["landmarks"])
+            pose, head = fn(d["landmarks"], d["embedding"])
             dt = time.perf_counter() - t
             with torch.no_grad():
                 v = model.vertices(HeadParams(head.identity, head.expression, head.gaze))

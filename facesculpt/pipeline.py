@@ -477,7 +477,7 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
         from facesculpt.fitting.regress_init import fit_head_from_regressor
 
         pose, head, lm_losses = fit_head_from_regressor(landmarks, model, cam, cfg.head_landmarks, cfg.regressor,
-                                                        progress)
+                                                        progress, image=image)
     else:
         pose, head, lm_losses = fit_head_landmarks(landmarks, model, pose, cam, cfg.head_landmarks, progress)
     losses = {"landmarks": lm_losses}

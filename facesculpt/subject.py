@@ -70,13 +70,21 @@ class SubjectReconstruction:
     timings: dict = field(default_factory=dict)
 
 
-def identity_distances(images: Sequence[np.ndarray], landmarks: Sequence) -> np.ndarray:
-    """(n, n) dlib face-recognition distances between the photos' faces."""
+def photo_embeddings(images: Sequence[np.ndarray], landmarks: Sequence) -> torch.Tensor:
+    """(n, 128) dlib face-recognition embeddings of the photos' faces (chips cut at the detected points'
+    iBUG-68 subset: ``fitting.regress_init.photo_identity_features``)."""
     from facesculpt.metrics.identity import photo_embedding
     from facesculpt.topology import load_topology
 
     topo = load_topology(0)
-    emb = torch.stack([photo_embedding(im, lm.points[topo.lmk68, :2]) for im, lm in zip(images, landmarks)])
+    return torch.stack([photo_embedding(im, lm.points[topo.lmk68, :2]) for im, lm in zip(images, landmarks)])
+
+
+def identity_distances(images: Sequence[np.ndarray], landmarks: Sequence,
+                       embeddings: Optional[torch.Tensor] = None) -> np.ndarray:
+    """(n, n) dlib face-recognition distances between the photos' faces (``embeddings``: their
+    ``photo_embeddings`` if computed already)."""
+    emb = photo_embeddings(images, landmarks) if embeddings is None else embeddings
     return torch.cdist(emb[None].double(), emb[None].double())[0].numpy()
 
 
@@ -277,11 +285,14 @@ def _reconstruct_subject(images: Sequence[np.ndarray], cfg: Config, names: Optio
     lms = [detect_faces(im, max_faces=1, min_face_size=cfg.min_face_size, detection_max_side=cfg.detection_max_side,
                         name=n)[0] for im, n in zip(images, names)]
     timings["detect"] = time.perf_counter() - t0
-    dist = None
-    if not force:
+    dist = emb = None
+    if not force or (cfg.regressor.enabled and cfg.regressor.identity_features):
+        # the same-person check and the regressor's identity refiner (regress_init) read the same embeddings
         t0 = time.perf_counter()
-        dist = identity_distances(images, lms)
+        emb = photo_embeddings(images, lms)
         timings["identity_check"] = time.perf_counter() - t0
+    if not force:
+        dist = identity_distances(images, lms, emb)
         i, j = np.unravel_index(int(np.argmax(dist)), dist.shape)
         if dist[i, j] > SAME_PERSON_THRESHOLD:
             raise DifferentPeopleError(
@@ -293,10 +304,11 @@ def _reconstruct_subject(images: Sequence[np.ndarray], cfg: Config, names: Optio
     t0 = time.perf_counter()
     if cfg.regressor.enabled and subject_identity_start(cfg) == "regressed":
         # the regressor's identities of the photos, averaged by facing (fitting.head_track)
-        ident, per = fit_regressed_identity(lms, model, cams, cfg.head_landmarks, cfg.regressor, cfg.track, progress)
+        ident, per = fit_regressed_identity(lms, model, cams, cfg.head_landmarks, cfg.regressor, cfg.track, progress,
+                                            embeddings=emb)
     elif cfg.regressor.enabled:  # as the single photo starts: from the regressor, then a joint landmark solve
         ident, per, _ = fit_subject_identity(lms, model, cams, cfg.head_landmarks, cfg.regressor, cfg.track,
-                                             progress)
+                                             progress, embeddings=emb)
     else:
         ident, per = fit_joint_identity(lms, model, cams, cfg.head_landmarks, cfg.track, progress)
     per = [(pose, HeadParams(ident, h.expression, h.gaze)) for pose, h in per]
@@ -337,4 +349,4 @@ def _reconstruct_subject(images: Sequence[np.ndarray], cfg: Config, names: Optio
 
 
 __all__ = ["SubjectReconstruction", "DifferentPeopleError", "reconstruct_subject", "fuse_albedos", "joint_photometric",
-           "identity_distances"]
+           "identity_distances", "photo_embeddings"]

@@ -112,6 +112,23 @@ def still_identity_views(picker: YawFramePicker, texture_frame: int, frames_with
     return picker.picked(exclude=(texture_frame,), limit=frames_with_face // max(track_cfg.still_identity_per_view, 1))
 
 
+def clip_identity_prior(views, model, cfg: Config, track_cfg: TrackConfig) -> torch.Tensor:
+    """(1, K) the centre of the clip's identity prior (``TrackConfig.identity_features_prior``): the regressor's
+    identities of ``views`` [(image, landmarks)] (the texture frame and the ``still_identity_views``), each refined
+    by its face-recognition embedding, averaged by facing (``head_track.regressed_identity``)."""
+    from facesculpt.face_model import fit_view
+    from facesculpt.fitting.head_track import regressed_identity
+    from facesculpt.fitting.initialize import initialize
+    from facesculpt.subject import photo_embeddings
+
+    images, lms = [v[0] for v in views], [v[1] for v in views]
+    canon = fit_view(model).canonical
+    cams = [initialize(lm, canon)[2] for lm in lms]
+    ident, _ = regressed_identity(lms, model, cams, cfg.regressor, track_cfg.regressed_facing_power,
+                                  photo_embeddings(images, lms))
+    return ident
+
+
 def detected_view(landmarks, canonical) -> tuple:
     """(texture_frame_score, yaw in degrees) of a frame from its detected pose (one ``initialize``)."""
     from facesculpt.fitting.initialize import initialize
@@ -232,7 +249,13 @@ def reconstruct_clip(frames: Iterable, fps: float, cfg: Config, track_cfg: Optio
     if best is None:
         raise FaceNotFoundError(f"{name}: no face found in any of the {len(lms)} frame(s) read")
     t0 = time.perf_counter()
-    track = track_landmarks(lms, model, fps, cfg.head_landmarks, track_cfg, progress)
+    prior = None
+    if track_cfg.identity_features_prior > 0 and cfg.regressor.enabled and cfg.regressor.identity_features:
+        picked = still_identity_views(views, best[0], sum(lm is not None for lm in lms), track_cfg)
+        prior = clip_identity_prior([best[1:]] + [v for _, v in picked], model, cfg, track_cfg)
+        timings["identity_prior"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+    track = track_landmarks(lms, model, fps, cfg.head_landmarks, track_cfg, progress, identity_prior=prior)
     timings["track"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     k, image, lmk = best
@@ -261,5 +284,5 @@ def reconstruct_clip(frames: Iterable, fps: float, cfg: Config, track_cfg: Optio
 
 
 __all__ = ["ClipReconstruction", "reconstruct_clip", "refine_identity_on_frame", "texture_frame_score", "head_turn",
-           "YawFramePicker", "detected_view", "still_identity_views", "refine_identity_on_views",
+           "YawFramePicker", "detected_view", "clip_identity_prior", "still_identity_views", "refine_identity_on_views",
            "head_yaw_pitch_roll", "DEFAULT_FPS"]

@@ -370,28 +370,35 @@ def clip_photometric_pass(clip: SyntheticClip, seed: int, track, track_cfg, stil
 
 
 def clip_still_identity(clip: SyntheticClip, seed: int, track, cfg=None, photo_noise: float = 2.0 / 255,
-                        track_cfg=None):
+                        track_cfg=None, frames=None):
     """``track.refine_identity_on_views`` on a rendered clip's texture frame (chosen and rendered as
     ``clip_photometric_pass`` does) and the other views ``track_cfg`` (default ``cfg.track``) adds
     (``TrackConfig.still_identity_yaws``, picked as ``track.reconstruct_clip`` picks them and rendered again), with
     ``cfg`` (default the ``fast`` preset; its photometric stage is run anyway). Returns the track with the refined
-    identity."""
-    from facesculpt.track import YawFramePicker, refine_identity_on_views, still_identity_views
+    identity. ``frames``: ``clip_views``' result if made already."""
+    from facesculpt.track import refine_identity_on_views
 
     if cfg is None:
         from facesculpt.config import make_config
 
         cfg = make_config("fast")
     track_cfg = cfg.track if track_cfg is None else track_cfg
+    frames = clip_views(clip, seed, photo_noise, track_cfg) if frames is None else frames
+    return refine_identity_on_views(track, frames, cfg, iterations=track_cfg.still_identity_iterations)
+
+
+def clip_views(clip: SyntheticClip, seed: int, photo_noise: float, track_cfg) -> list:
+    """[(frame, image, landmarks)]: a rendered clip's texture frame then the ``TrackConfig.still_identity_yaws``
+    views, picked as ``track.reconstruct_clip`` picks them and rendered again."""
+    from facesculpt.track import YawFramePicker, still_identity_views
+
     k, image, yaws = _texture_frame(clip, seed, photo_noise)
     views = YawFramePicker(track_cfg.still_identity_yaws)
     for t, yaw in yaws.items():  # in frame order, as the tracker offers them
         views.offer(t, yaw)
     size = int(clip.camera.image_size[0])
-    frames = [(k, image, clip.landmarks[k])] + [(t, clip_frame_image(clip, seed, t, photo_noise, size),
-                                                  clip.landmarks[t])
-                                                 for t, _ in still_identity_views(views, k, len(yaws), track_cfg)]
-    return refine_identity_on_views(track, frames, cfg, iterations=track_cfg.still_identity_iterations)
+    return [(k, image, clip.landmarks[k])] + [(t, clip_frame_image(clip, seed, t, photo_noise, size), clip.landmarks[t])
+                                              for t, _ in still_identity_views(views, k, len(yaws), track_cfg)]
 
 
 def run_clip_benchmark(seed: int, kind: str, frames: int, noise_px: float, track_cfg, lm_cfg, fps: float = 30.0,
@@ -408,10 +415,19 @@ def run_clip_benchmark(seed: int, kind: str, frames: int, noise_px: float, track
     clip = make_clip(seed, kind, frames=frames, fps=fps, noise_px=noise_px, rendered=rendered,
                      photo_noise=photo_noise, crop_cfg=track_cfg.photometric if photometric else None)
     t0, c0 = time.perf_counter(), time.process_time()
-    track = track_landmarks(clip.landmarks, load_face_model(), clip.fps, lm_cfg, track_cfg)
+    views, prior = None, None
+    if rendered and (track_cfg.still_identity or track_cfg.identity_features_prior > 0):
+        views = clip_views(clip, seed, photo_noise, track_cfg)
+    reg = getattr(still_cfg, "regressor", None)
+    if views is not None and track_cfg.identity_features_prior > 0 and reg is not None and reg.enabled \
+            and reg.identity_features:  # as track.reconstruct_clip: the views' embeddings
+        from facesculpt.track import clip_identity_prior
+
+        prior = clip_identity_prior([v[1:] for v in views], load_face_model(), still_cfg, track_cfg)
+    track = track_landmarks(clip.landmarks, load_face_model(), clip.fps, lm_cfg, track_cfg, identity_prior=prior)
     t1 = time.perf_counter()
     if rendered and track_cfg.still_identity:  # as track.reconstruct_clip: the views' shading
-        track = clip_still_identity(clip, seed, track, still_cfg, photo_noise, track_cfg)
+        track = clip_still_identity(clip, seed, track, still_cfg, photo_noise, track_cfg, frames=views)
     if photometric:
         if still_cfg is None:
             from facesculpt.config import make_config
@@ -432,5 +448,5 @@ def run_clip_benchmark(seed: int, kind: str, frames: int, noise_px: float, track
     return res
 
 
-__all__ = ["SyntheticClip", "make_clip", "clip_frame_image", "clip_photometric_pass", "clip_still_identity",
+__all__ = ["SyntheticClip", "make_clip", "clip_frame_image", "clip_photometric_pass", "clip_still_identity", "clip_views",
            "make_views", "evaluate_clip", "run_clip_benchmark"]

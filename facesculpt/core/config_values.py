@@ -28,6 +28,8 @@ from facesculpt.core.errors import ConfigError
 #: inclusive (low, high) bounds per field name (the last part of a dotted key); None = open
 _RANGES: dict[str, tuple[float | None, float | None]] = {
     "size": (16, 4096),
+    "polish_prior_scale": (0.0, None),  # regressor
+    "identity_features_prior": (0.0, None),  # track
     "render_size": (32, 2048),
     "albedo_size": (2, 512),
     "random_view_size": (32, 1024),

@@ -131,13 +131,16 @@ def _landmark_normals(model: FaceModel, verts: torch.Tensor) -> torch.Tensor:
 
 def fit_head_landmarks(landmarks: Landmarks, model: FaceModel, pose: Pose, camera: Camera,
                        cfg: HeadLandmarkConfig, progress: Progress = None, init: Optional[HeadParams] = None,
-                       _jacobian_check: Optional[list] = None):
+                       _jacobian_check: Optional[list] = None, identity_prior: Optional[torch.Tensor] = None,
+                       identity_prior_scale: float = 1.0):
     """Fit pose and head parameters to ``landmarks`` (478 mediapipe points, pixels) seen by ``camera``.
 
     pose: the initial rigid pose (e.g. from ``initialize``). Returns (pose, HeadParams, losses)
     with losses {"landmark_initial", "landmark_final", "depth_final", "visible_landmarks",
     "iterations"} (landmark terms: mean squared error / face size^2 over the weighted points).
-    ``init``: starting HeadParams (default zeros). ``_jacobian_check`` (tests): a list that gets,
+    ``init``: starting HeadParams (default zeros). ``identity_prior``: (1, K) the mean of the identity's prior
+    (default zeros: N(0, 1)), with ``identity_prior_scale`` times ``cfg.w_identity`` as its weight (the regressor's
+    start refined by the photo's embedding, ``fitting.regress_init``). ``_jacobian_check`` (tests): a list that gets,
     per iteration, the largest difference between the written-out Jacobian and ``torch.func.jacfwd``.
     """
     if cfg.active_set not in ("step", "gradient"):
@@ -168,6 +171,8 @@ def fit_head_landmarks(landmarks: Landmarks, model: FaceModel, pose: Pose, camer
     depth0 = float(pose.translation[0, 2])
     t0 = pose.translation[0].to(dt) / depth0
     p0 = init if init is not None else model.zero_params(1, dt)
+    a_prior = torch.zeros(K, dtype=dt) if identity_prior is None else identity_prior.reshape(-1).to(dt)
+    w_id = cfg.w_identity * float(identity_prior_scale)
     n_pose = 6
     n_all = n_pose + K + E + 4
     theta = torch.zeros(n_all, dtype=dt)
@@ -218,7 +223,7 @@ def fit_head_landmarks(landmarks: Landmarks, model: FaceModel, pose: Pose, camer
         z = z - z.mean()
         r_z = ((z - zt) / scale) * torch.sqrt(cfg.w_depth * w / w.sum())
         _, _, a, b, g = unpack(th)
-        r_id = a * (cfg.w_identity ** 0.5)
+        r_id = (a - a_prior) * (w_id ** 0.5)
         r_ex = b * (cfg.w_expression_l2 ** 0.5)
         r_g = g.reshape(-1) * (cfg.w_gaze ** 0.5)
         r_v = (g[0] - g[1]) * (cfg.w_vergence ** 0.5)
@@ -291,7 +296,7 @@ def fit_head_landmarks(landmarks: Landmarks, model: FaceModel, pose: Pose, camer
         dz = dz - dz.mean(0, keepdim=True)
         J_z = dz * (torch.sqrt(cfg.w_depth * w / w.sum()) / scale)[:, None]
         J_id = torch.zeros(K, n_all, dtype=dt)
-        J_id[:, n_pose:n_pose + K] = torch.eye(K, dtype=dt) * cfg.w_identity ** 0.5
+        J_id[:, n_pose:n_pose + K] = torch.eye(K, dtype=dt) * w_id ** 0.5
         J_ex = torch.zeros(E, n_all, dtype=dt)
         J_ex[:, ex_sl] = torch.eye(E, dtype=dt) * cfg.w_expression_l2 ** 0.5
         J_g = torch.zeros(4, n_all, dtype=dt)

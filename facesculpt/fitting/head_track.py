@@ -150,6 +150,12 @@ class TrackConfig:
     photometric: TrackPhotometricConfig = field(default_factory=TrackPhotometricConfig)
     """Image evidence in the per-frame fit: each frame's expression refined against a crop of the frame
     (``fitting.track_photometric``; ``facesculpt.track.reconstruct_clip`` keeps the crops; docs/tracking.md)."""
+    identity_features_prior: float = 0.0
+    """With the regressor's ``identity_features``: the clip's landmark identity (the joint steps of step 1) is
+    pulled towards the regressor's identity refined by the face-recognition embedding (``models.identity_refiner``)
+    of the texture frame and the ``still_identity_yaws`` views, averaged with weights
+    cos(turn)^``regressed_facing_power``, with this weight in units of ``head_landmarks.w_identity`` (instead
+    of the model's N(0, 1) prior at that weight). 0: off (the N(0, 1) prior)."""
     still_identity: bool = True
     """Refine the clip's identity by the single-photo photometric stage (``cfg.photometric``, run even
     where the preset has it off) on the texture frame, started from the track there; the clip keeps the
@@ -228,7 +234,8 @@ class Track:
 
 def _identity_steps(model: FaceModel, frames: list, identity: torch.Tensor, camera,
                     lm_cfg: HeadLandmarkConfig, steps: int, use_depth: bool = True,
-                    view_weights: Optional[Sequence[float]] = None, point_sigma: bool = False) -> torch.Tensor:
+                    view_weights: Optional[Sequence[float]] = None, point_sigma: bool = False,
+                    prior: Optional[torch.Tensor] = None, prior_scale: float = 1.0) -> torch.Tensor:
     """Gauss-Newton steps on the identity (K,) float64 against several frames at once.
 
     frames: list of (Landmarks, Pose, HeadParams) — pose, expression of each frame held. Iris
@@ -238,7 +245,9 @@ def _identity_steps(model: FaceModel, frames: list, identity: torch.Tensor, came
     (False: the reprojection residuals only, the behaviour before issue 16's follow-up).
     view_weights: one factor per frame on its landmark and depth terms (None: all 1).
     point_sigma: weight the points by their measured spread as stage 1 does (``lm_cfg.point_sigma``
-    "view" only; False: every point 1, the clip tracker's behaviour)."""
+    "view" only; False: every point 1, the clip tracker's behaviour).
+    prior: (K,) the centre of the identity's prior (None: 0, the model's N(0, 1)), weighted
+    ``prior_scale`` x ``lm_cfg.w_identity``."""
     dt = torch.float64
     mean, idb, exb = (x.to(dt) for x in model.landmark_model("mediapipe", response=lm_cfg.detector_response))
     N, K = mean.shape[0], idb.shape[0]
@@ -255,9 +264,11 @@ def _identity_steps(model: FaceModel, frames: list, identity: torch.Tensor, came
     vws = [1.0] * len(frames) if view_weights is None else [float(x) for x in view_weights]
     emb = model.landmarks["mediapipe"]
     use_bias = lm_cfg.view_bias and emb.bias is not None
+    a0 = torch.zeros(K, dtype=dt) if prior is None else prior.to(dt).reshape(K)
+    w_id = lm_cfg.w_identity * (1.0 if prior is None else float(prior_scale))
     for _ in range(steps):
-        H = torch.eye(K, dtype=dt) * lm_cfg.w_identity
-        g = a * lm_cfg.w_identity
+        H = torch.eye(K, dtype=dt) * w_id
+        g = (a - a0) * w_id
         for (lmk, pose, head), cam, vw in zip(frames, cams, vws):
             f = cam.focal.to(dt)[0]
             c = cam.principal.to(dt)[0]
@@ -313,7 +324,8 @@ def _spread(indices: Sequence[int], n: int) -> list[int]:
 
 
 def fit_joint_identity(landmarks: Sequence[Landmarks], model: FaceModel, cameras: Sequence[Camera],
-                       lm_cfg: HeadLandmarkConfig, cfg: TrackConfig, progress: Progress = None):
+                       lm_cfg: HeadLandmarkConfig, cfg: TrackConfig, progress: Progress = None,
+                       identity_prior: Optional[torch.Tensor] = None, prior_scale: float = 1.0):
     """One identity for several views of one person (step 1 of the module docstring, on all the given
     views). Returns ((1, K) float32 identity, [(Pose, HeadParams)] per view)."""
     total = len(landmarks) * (1 + cfg.identity_rounds)
@@ -337,32 +349,47 @@ def fit_joint_identity(landmarks: Sequence[Landmarks], model: FaceModel, cameras
             done += 1
             if progress is not None:
                 progress("identity", done, total)
-        a = _identity_steps(model, [tuple(fr) for fr in fits], a, list(cameras), lm_cfg, cfg.identity_steps)
+        a = _identity_steps(model, [tuple(fr) for fr in fits], a, list(cameras), lm_cfg, cfg.identity_steps,
+                            prior=None if identity_prior is None else identity_prior.reshape(-1),
+                            prior_scale=prior_scale)
     ident = a[None].float()
     return ident, [(pose, HeadParams(ident, head.expression, head.gaze)) for _, pose, head in fits]
 
 
-def fit_regressed_identity(landmarks: Sequence[Landmarks], model: FaceModel, cameras: Sequence[Camera],
-                           lm_cfg: HeadLandmarkConfig, reg_cfg, cfg: TrackConfig, progress: Progress = None):
-    """One identity for several views from the packaged landmark regressor (``fitting.regress_init``):
-    every view regressed on its own, the identities averaged with weights cos(turn)^``regressed_facing_power``
-    (``TrackConfig.regressed_facing_power``), then each view's pose, expression and gaze fitted with that
-    identity held (``fit_head_landmarks``, as a round of ``fit_joint_identity``). Returns ((1, K) float32
-    identity, [(Pose, HeadParams)] per view)."""
+def regressed_identity(landmarks: Sequence[Landmarks], model: FaceModel, cameras: Sequence[Camera], reg_cfg,
+                       facing_power: float, embeddings: Optional[torch.Tensor] = None):
+    """The views' regressed identities (``regress_init.regress_head``; refined by the identity refiner where
+    ``embeddings`` (n, 128) are given and ``reg_cfg.identity_features``) averaged with weights
+    cos(turn)^``facing_power``. Returns ((1, K) float32 identity, [(Landmarks, Camera, Pose, HeadParams)] per view)."""
     from facesculpt.fitting.regress_init import regress_head
 
+    use_emb = embeddings is not None and getattr(reg_cfg, "identity_features", False)
     regs, weights = [], []
-    for lmk, cam in zip(landmarks, cameras):
+    for k, (lmk, cam) in enumerate(zip(landmarks, cameras)):
         pose, head = regress_head(lmk, model, cam, reg_cfg.pose_iterations, reg_cfg.expression_floor,
-                                  weights=reg_cfg.weights)
+                                  weights=reg_cfg.weights, embedding=embeddings[k] if use_emb else None,
+                                  refiner_weights=getattr(reg_cfg, "refiner_weights", ""))
         R = rotvec_to_matrix(pose.rotvec.double())[0]
         # the face looks along the model's +z; the camera looks along +z of its frame: facing = -R[2, 2]
         facing = float(max(0.0, -R[2, 2]))
         regs.append((lmk, cam, pose, head))
-        weights.append(max(facing, 1e-3) ** cfg.regressed_facing_power)
+        weights.append(max(facing, 1e-3) ** facing_power)
     w = torch.tensor(weights, dtype=torch.float64)
     a = (torch.stack([h.identity[0].double() for *_, h in regs]) * w[:, None]).sum(0) / w.sum()
-    ident = a[None].float()
+    return a[None].float(), regs
+
+
+def fit_regressed_identity(landmarks: Sequence[Landmarks], model: FaceModel, cameras: Sequence[Camera],
+                           lm_cfg: HeadLandmarkConfig, reg_cfg, cfg: TrackConfig, progress: Progress = None,
+                           embeddings: Optional[torch.Tensor] = None):
+    """One identity for several views from the packaged landmark regressor (``fitting.regress_init``):
+    every view regressed on its own, the identities averaged with weights cos(turn)^``regressed_facing_power``
+    (``TrackConfig.regressed_facing_power``), then each view's pose, expression and gaze fitted with that
+    identity held (``fit_head_landmarks``, as a round of ``fit_joint_identity``). ``embeddings``: (n, 128)
+    the views' face-recognition embeddings (``subject.photo_embeddings``) or None: with them and
+    ``reg_cfg.identity_features`` each view's regressed identity is refined by the identity refiner first
+    (``regress_init.regress_head``). Returns ((1, K) float32 identity, [(Pose, HeadParams)] per view)."""
+    ident, regs = regressed_identity(landmarks, model, cameras, reg_cfg, cfg.regressed_facing_power, embeddings)
     held = dataclasses.replace(lm_cfg, fit_identity=False, expression_first=0, active_set=cfg.identity_active_set)
     out = []
     for k, (lmk, cam, pose, head) in enumerate(regs):
@@ -374,9 +401,12 @@ def fit_regressed_identity(landmarks: Sequence[Landmarks], model: FaceModel, cam
 
 
 def fit_subject_identity(landmarks: Sequence[Landmarks], model: FaceModel, cameras: Sequence[Camera],
-                         lm_cfg: HeadLandmarkConfig, reg_cfg, cfg: TrackConfig, progress: Progress = None):
+                         lm_cfg: HeadLandmarkConfig, reg_cfg, cfg: TrackConfig, progress: Progress = None,
+                         embeddings: Optional[torch.Tensor] = None):
     """One identity for several photos of one person, solved against every photo's landmarks at once
-    (``subject.reconstruct_subject`` with the landmark regressor on, i.e. every preset).
+    (``subject.reconstruct_subject`` with the landmark regressor on and ``track.subject_identity`` "landmarks").
+    ``embeddings``: (n, 128) the photos' face-recognition embeddings for the regressor's identity refiner
+    (``fit_head_from_regressor``'s ``embedding``), or None.
 
     1. each photo as the single photo starts (``fit_head_from_regressor``: regressor, then
        ``reg_cfg.polish_iterations`` LM iterations);
@@ -397,8 +427,9 @@ def fit_subject_identity(landmarks: Sequence[Landmarks], model: FaceModel, camer
     total = n * (cfg.subject_identity_rounds + 2)
     done = 0
     fits, facing, resid = [], [], []
-    for lmk, cam in zip(landmarks, cameras):
-        pose, head, losses = fit_head_from_regressor(lmk, model, cam, lm_cfg, reg_cfg)
+    for k, (lmk, cam) in enumerate(zip(landmarks, cameras)):
+        pose, head, losses = fit_head_from_regressor(lmk, model, cam, lm_cfg, reg_cfg,
+                                                     embedding=None if embeddings is None else embeddings[k])
         R = rotvec_to_matrix(pose.rotvec.double())[0]
         # the face looks along the model's +z; the camera looks along +z of its frame: facing = -R[2, 2]
         facing.append(max(float(-R[2, 2]), 1e-3))
@@ -432,13 +463,17 @@ def fit_subject_identity(landmarks: Sequence[Landmarks], model: FaceModel, camer
 
 
 def fit_clip_identity(landmarks: Sequence[Optional[Landmarks]], model: FaceModel, camera: Camera,
-                      lm_cfg: HeadLandmarkConfig, cfg: TrackConfig, progress: Progress = None) -> torch.Tensor:
-    """(1, K) float32 identity of the person in the clip (step 1 of the module docstring)."""
+                      lm_cfg: HeadLandmarkConfig, cfg: TrackConfig, progress: Progress = None,
+                      identity_prior: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """(1, K) float32 identity of the person in the clip (step 1 of the module docstring). ``identity_prior``
+    (1, K): the centre of the identity's prior in the joint steps (``TrackConfig.identity_features_prior``), or
+    None (the model's N(0, 1))."""
     have = [i for i, lm in enumerate(landmarks) if lm is not None]
     if not have:
         raise FaceNotFoundError("no face found in any frame of the clip")
     chosen = _spread(have, max(1, cfg.identity_frames))
-    ident, _ = fit_joint_identity([landmarks[i] for i in chosen], model, [camera] * len(chosen), lm_cfg, cfg, progress)
+    ident, _ = fit_joint_identity([landmarks[i] for i in chosen], model, [camera] * len(chosen), lm_cfg, cfg, progress,
+                                  identity_prior, cfg.identity_features_prior)
     return ident
 
 
@@ -533,10 +568,11 @@ def fill_gaps(values: list, fitted: Sequence[bool], max_gap: int) -> tuple[np.nd
 
 def track_landmarks(landmarks: Sequence[Optional[Landmarks]], model: FaceModel, fps: float,
                     lm_cfg: HeadLandmarkConfig, cfg: TrackConfig, progress: Progress = None,
-                    identity: Optional[torch.Tensor] = None) -> Track:
+                    identity: Optional[torch.Tensor] = None, identity_prior: Optional[torch.Tensor] = None) -> Track:
     """Track the clip whose frames have ``landmarks`` (478 points each, or None), ``fps`` frames a second.
 
-    ``identity`` (1, K): use it instead of fitting one. Raises FaceNotFoundError if no frame has a face."""
+    ``identity`` (1, K): use it instead of fitting one; ``identity_prior`` (1, K): the centre of the fitted
+    identity's prior (``fit_clip_identity``). Raises FaceNotFoundError if no frame has a face."""
     T = len(landmarks)
     have = [i for i, lm in enumerate(landmarks) if lm is not None]
     if not have:
@@ -544,7 +580,7 @@ def track_landmarks(landmarks: Sequence[Optional[Landmarks]], model: FaceModel, 
     canon = _canonical(model)
     _, pose, camera = initialize(landmarks[have[0]], canon)
     if identity is None:
-        identity = fit_clip_identity(landmarks, model, camera, lm_cfg, cfg, progress)
+        identity = fit_clip_identity(landmarks, model, camera, lm_cfg, cfg, progress, identity_prior)
     held = dataclasses.replace(lm_cfg, fit_identity=False, expression_first=0,
                                w_expression_l1=cfg.w_expression_l1, w_expression_l2=cfg.w_expression_l2,
                                active_set=cfg.active_set)
@@ -583,4 +619,4 @@ def track_landmarks(landmarks: Sequence[Optional[Landmarks]], model: FaceModel, 
 
 
 __all__ = ["TrackConfig", "Track", "track_landmarks", "fit_clip_identity", "fit_joint_identity", "smooth_track", "fill_gaps",
-           "FITTED", "INTERPOLATED", "HELD", "fit_regressed_identity", "fit_subject_identity"]
+           "FITTED", "INTERPOLATED", "HELD", "fit_regressed_identity", "fit_subject_identity", "regressed_identity"]

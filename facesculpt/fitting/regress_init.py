@@ -57,6 +57,23 @@ class RegressorInitConfig:
     weights: str = ""
     """A weights file of ``facesculpt train regressor`` (``OUT/regressor.pt``) to use instead of the
     packaged ones ("")."""
+    identity_features: bool = True
+    """Refine the regressed identity with the photo's face-recognition embedding (``models.identity_refiner``,
+    Fast-GANFIT's identity features; about 15 ms a photo). Needs the photo (``fit_head_from_regressor``'s
+    ``image``); without one (the multi-photo and video paths so far) the landmarks' identity is kept. On by default
+    since session 19 with ``polish_prior_at_start`` (docs/results.md, "Issue 14: the identity from the photo's
+    embedding": held-out synthetic heads, regressor alone 2.31 -> 2.09 mm, `fast` 2.51 -> 2.23, `default` 2.10 ->
+    1.93; the AFLW sample 5.87 -> 5.89 % `fast`, 5.84 -> 5.88 % `default`)."""
+    refiner_weights: str = ""
+    """An ``identity_refiner.pt`` of ``facesculpt train identity-refiner`` instead of the packaged one ("")."""
+    polish_prior_at_start: bool = True
+    """With ``identity_features``: the LM polish's identity prior is centred on the refined identity (weight
+    ``polish_prior_scale`` x ``head_landmarks.w_identity``) instead of on the mean head. Without it the two
+    landmark iterations undo the refinement (held-out synthetic heads 2.73 mm with or without the embedding);
+    ``polish_identity=false`` keeps it whole but costs the real photos' landmarks more (AFLW `fast` 5.97 %)."""
+    polish_prior_scale: float = 3.0
+    """The weight of that prior, in units of ``head_landmarks.w_identity`` (1: synthetic `fast` 2.34 mm, AFLW 5.88 %;
+    3: 2.23, 5.89; 10: 2.13, 5.93)."""
 
 
 def solve_translation(points: torch.Tensor, R: torch.Tensor, target: torch.Tensor, camera: Camera,
@@ -132,12 +149,15 @@ def _visible_weights(model: FaceModel, R: torch.Tensor, X: torch.Tensor) -> torc
 
 def regress_head(landmarks: Landmarks, model: FaceModel, camera: Camera, pose_iterations: int = 0,
                  expression_floor: float = 0.0, stats: Optional[dict] = None,
-                 weights: str = "") -> tuple[Pose, HeadParams]:
+                 weights: str = "", embedding: Optional[torch.Tensor] = None,
+                 refiner_weights: str = "") -> tuple[Pose, HeadParams]:
     """(pose, HeadParams) of the packaged regressor for one face's landmarks (478, pixels);
     ``pose_iterations``: then refine the pose alone on the regressed head (``refine_pose``);
     ``expression_floor``: expression weights below it set to 0; ``stats``: a dict that gets the
     final reprojection loss ("landmark_final") and "visible_landmarks"; ``weights``: a weights file
-    instead of the packaged regressor (``RegressorInitConfig.weights``)."""
+    instead of the packaged regressor (``RegressorInitConfig.weights``); ``embedding``: (128,) the photo's
+    face-recognition embedding (``metrics.identity.photo_embedding``) or None: with it the regressed identity is
+    refined (``models.identity_refiner``; ``refiner_weights``: a file instead of the packaged refiner)."""
     from facesculpt.models.regressor import get_regressor, regress
     from facesculpt.training.data import landmark_points, mean_frontal
 
@@ -145,8 +165,13 @@ def regress_head(landmarks: Landmarks, model: FaceModel, camera: Camera, pose_it
     with torch.no_grad():
         out, _ = regress(net, landmarks.points[None].float(), mean_frontal(model))
         expression = torch.where(out.expression < expression_floor, torch.zeros_like(out.expression), out.expression)
-        head = HeadParams(out.identity, expression, out.gaze)
-        P = landmark_points(model, out.identity, expression, out.gaze)[0]
+        identity = out.identity
+        if embedding is not None:
+            from facesculpt.models.identity_refiner import get_identity_refiner
+
+            identity = get_identity_refiner(refiner_weights)(identity, embedding.reshape(1, -1))
+        head = HeadParams(identity, expression, out.gaze)
+        P = landmark_points(model, identity, expression, out.gaze)[0]
     R = out.rotation[0]
     T = solve_translation(P[:468], R, landmarks.points[:468, :2], camera)
     w = _visible_weights(model, R, P @ R.T + T)
@@ -198,15 +223,32 @@ def debiased_landmarks(landmarks: Landmarks, model: FaceModel, pose: Pose, head:
     return replace(landmarks, points=p)
 
 
+def photo_identity_features(image, landmarks: Landmarks, model: FaceModel) -> torch.Tensor:
+    """(128,) the face-recognition embedding of ``image`` (H, W, 3) uint8, its chip cut at the detected points'
+    iBUG-68 subset (``metrics.identity.photo_embedding``), as ``training.rendered`` stores it for the refiner."""
+    from facesculpt.face_model import fit_view
+    from facesculpt.metrics.identity import photo_embedding
+
+    with torch.no_grad():
+        return photo_embedding(image, landmarks.points[fit_view(model).lmk68, :2]).float().reshape(-1)
+
+
 def fit_head_from_regressor(landmarks: Landmarks, model: FaceModel, camera: Camera, lm_cfg,
-                            cfg: RegressorInitConfig, progress=None):
+                            cfg: RegressorInitConfig, progress=None, image=None,
+                            embedding: Optional[torch.Tensor] = None):
     """``fit_head_landmarks``'s result (pose, HeadParams, losses) started from ``regress_head`` (the
-    losses hold no timings, so equal runs give equal params.json; the stage's time is in its timings)."""
+    losses hold no timings, so equal runs give equal params.json; the stage's time is in its timings).
+    ``image``: the photo (H, W, 3) uint8 the landmarks are of, for ``cfg.identity_features``; ``embedding``: its
+    ``photo_identity_features`` if computed already (then ``image`` is not needed)."""
     from facesculpt.fitting.head_landmarks import fit_head_landmarks
 
     stats: dict = {}
+    if not cfg.identity_features:
+        embedding = None
+    elif embedding is None and image is not None:
+        embedding = photo_identity_features(image, landmarks, model)
     pose, head = regress_head(landmarks, model, camera, cfg.pose_iterations, cfg.expression_floor, stats,
-                              cfg.weights)
+                              cfg.weights, embedding, cfg.refiner_weights)
     emb = model.landmarks["mediapipe"]
     if (cfg.debias_input and getattr(lm_cfg, "view_bias", False) and emb.bias is not None
             and not trained_on_biased_points(cfg.weights)):
@@ -215,14 +257,18 @@ def fit_head_from_regressor(landmarks: Landmarks, model: FaceModel, camera: Came
         landmarks_in = debiased_landmarks(landmarks, model, pose, head, camera,
                                           getattr(lm_cfg, "detector_response", "off"))
         pose, head = regress_head(landmarks_in, model, camera, cfg.pose_iterations, cfg.expression_floor, stats,
-                                  cfg.weights)
+                                  cfg.weights, embedding, cfg.refiner_weights)
     if cfg.polish_iterations <= 0:
         return pose, head, {**stats, "iterations": 0}
     polish = replace(lm_cfg, iterations=int(cfg.polish_iterations), expression_first=0,
                      fit_identity=lm_cfg.fit_identity and cfg.polish_shape and cfg.polish_identity,
                      fit_expression=lm_cfg.fit_expression and cfg.polish_shape and cfg.polish_expression)
-    pose, out, losses = fit_head_landmarks(landmarks, model, pose, camera, polish, progress, init=head)
+    prior = head.identity if (embedding is not None and cfg.polish_prior_at_start) else None
+    pose, out, losses = fit_head_landmarks(landmarks, model, pose, camera, polish, progress, init=head,
+                                           identity_prior=prior,
+                                           identity_prior_scale=cfg.polish_prior_scale if prior is not None else 1.0)
     return pose, out, losses
 
 
-__all__ = ["RegressorInitConfig", "regress_head", "fit_head_from_regressor", "solve_translation", "refine_pose"]
+__all__ = ["RegressorInitConfig", "regress_head", "fit_head_from_regressor", "photo_identity_features",
+           "solve_translation", "refine_pose"]

@@ -208,13 +208,21 @@ FIELDS = ("points", "identity", "expression", "gaze", "rotation", "translation",
 
 
 def render_landmarks(model, seed: int, indices, cfg: RenderedConfig = RenderedConfig(),
-                     progress: Optional[Callable[[int, int], None]] = None) -> dict:
+                     progress: Optional[Callable[[int, int], None]] = None, embed: bool = False) -> dict:
     """Render and detect the samples ``indices`` of ``seed``: {field: array} for the found faces, plus
-    ``index`` and ``missed`` (the indices mediapipe found no face in)."""
+    ``index`` and ``missed`` (the indices mediapipe found no face in). ``embed``: also ``embedding`` (N, 128), the
+    face-recognition embedding of each photo (``metrics.identity.photo_embedding``, the chip cut at the detected
+    points' iBUG-68 subset, as the pipeline cuts it; ``models.identity_refiner``'s input)."""
     from facesculpt.core.errors import FaceSculptError
     from facesculpt.detect import detect_faces
 
-    rows = {k: [] for k in FIELDS + ("index",)}
+    rows = {k: [] for k in FIELDS + ("index",) + (("embedding",) if embed else ())}
+    lmk68 = None
+    if embed:
+        from facesculpt.face_model import fit_view
+        from facesculpt.metrics.identity import photo_embedding
+
+        lmk68 = fit_view(model).lmk68
     missed = []
     indices = list(indices)
     for j, i in enumerate(indices):
@@ -225,6 +233,8 @@ def render_landmarks(model, seed: int, indices, cfg: RenderedConfig = RenderedCo
             missed.append(int(i))
         else:
             rows["points"].append(lm.points.float().numpy())
+            if embed:
+                rows["embedding"].append(photo_embedding(image, lm.points[lmk68, :2]).float().numpy().reshape(-1))
             for k in FIELDS[1:]:
                 rows[k].append(lab[k])
             rows["index"].append(int(i))
@@ -241,13 +251,16 @@ def save_rendered(path, data: dict, seed: int, cfg: RenderedConfig) -> None:
     meta = {"recipe": RECIPE, "seed": int(seed), "config": asdict(cfg), "count": int(len(data["index"])),
             "missed": int(len(data["missed"]))}
     tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, meta=np.array(json.dumps(meta)), **{k: data[k] for k in FIELDS + ("index", "missed")})
+    extra = ("embedding",) if "embedding" in data else ()
+    np.savez_compressed(tmp, meta=np.array(json.dumps(meta)),
+                        **{k: data[k] for k in FIELDS + ("index", "missed") + extra})
     os.replace(tmp, path)
 
 
 def merge_rendered(parts: list) -> dict:
     """Concatenate ``render_landmarks`` outputs (sorted by sample index)."""
-    out = {k: np.concatenate([p[k] for p in parts if len(p["index"])]) for k in FIELDS + ("index",)}
+    keys = FIELDS + ("index",) + (("embedding",) if parts and all("embedding" in p for p in parts) else ())
+    out = {k: np.concatenate([p[k] for p in parts if len(p["index"])]) for k in keys}
     order = np.argsort(out["index"], kind="stable")
     out = {k: v[order] for k, v in out.items()}
     out["missed"] = np.sort(np.concatenate([p["missed"] for p in parts]))
@@ -262,6 +275,8 @@ class RenderedSet:
     batch: LandmarkBatch
     index: np.ndarray
     meta: dict
+    embedding: Optional[np.ndarray] = None
+    """(N, 128) float32 the photos' face-recognition embeddings (files made with ``embed``), else None."""
 
 
 def load_rendered(path) -> RenderedSet:
@@ -273,6 +288,7 @@ def load_rendered(path) -> RenderedSet:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
             arrays = {k: z[k] for k in FIELDS + ("index",)}
+            embedding = np.asarray(z["embedding"], np.float32) if "embedding" in z.files else None
     except (OSError, KeyError, ValueError) as e:
         raise ValueError(f"{path}: not a rendered-landmarks file ({e})") from e
     if meta.get("recipe") != RECIPE:
@@ -282,18 +298,18 @@ def load_rendered(path) -> RenderedSet:
         h.update(np.ascontiguousarray(arrays[k]).tobytes())
     meta["sha"] = h.hexdigest()[:16]
     batch = LandmarkBatch(*(torch.from_numpy(np.asarray(arrays[k], np.float32)) for k in FIELDS))
-    return RenderedSet(batch, arrays["index"].astype(np.int64), meta)
+    return RenderedSet(batch, arrays["index"].astype(np.int64), meta, embedding)
 
 
 
 
-def _render_chunk(seed: int, indices: list, cfg_dict: dict, path: str) -> int:
+def _render_chunk(seed: int, indices: list, cfg_dict: dict, path: str, embed: bool = False) -> int:
     """Worker: render and detect ``indices``, write them to ``path`` (a part file). Returns the count."""
     torch.set_num_threads(1)
     from facesculpt.face_model import load_face_model
 
     cfg = RenderedConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg_dict.items()})
-    data = render_landmarks(load_face_model(), seed, indices, cfg)
+    data = render_landmarks(load_face_model(), seed, indices, cfg, embed=embed)
     p = Path(path)
     tmp = p.with_name(p.name + ".tmp.npz")
     np.savez(tmp, **data)
@@ -302,9 +318,9 @@ def _render_chunk(seed: int, indices: list, cfg_dict: dict, path: str) -> int:
 
 
 def build_rendered(out, n: int, seed: int = 0, cfg: RenderedConfig = RenderedConfig(), workers: int = 1,
-                   chunk: int = 50, progress: Optional[Callable[[int, int], None]] = None) -> dict:
-    """Render and detect samples 0..n-1 of ``seed`` into ``out`` (``save_rendered``), in ``workers``
-    processes. Chunks of ``chunk`` samples are kept in ``OUT.parts/`` as they finish, so an interrupted
+                   chunk: int = 50, progress: Optional[Callable[[int, int], None]] = None, embed: bool = False) -> dict:
+    """Render and detect samples 0..n-1 of ``seed`` into ``out`` (``save_rendered``; with ``embed`` the photos'
+    embeddings too, ``render_landmarks``), in ``workers`` processes. Chunks of ``chunk`` samples are kept in ``OUT.parts/`` as they finish, so an interrupted
     run resumes where it stopped; the folder is removed once ``out`` is written. Returns the file's meta."""
     import shutil
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -315,7 +331,7 @@ def build_rendered(out, n: int, seed: int = 0, cfg: RenderedConfig = RenderedCon
     parts.mkdir(parents=True, exist_ok=True)
     stamp = parts / "settings.json"
     settings = json.loads(json.dumps({"recipe": RECIPE, "seed": int(seed), "n": int(n), "chunk": int(chunk),
-                                      "config": asdict(cfg)}))
+                                      "config": asdict(cfg), **({"embed": True} if embed else {})}))
     if stamp.exists() and json.loads(stamp.read_text()) != settings:
         raise ValueError(f"{parts} holds a run with other settings; remove it or use another output name")
     stamp.write_text(json.dumps(settings))
@@ -328,12 +344,12 @@ def build_rendered(out, n: int, seed: int = 0, cfg: RenderedConfig = RenderedCon
     if todo:
         if workers <= 1:
             for k, idx in todo:
-                done += _render_chunk(seed, idx, asdict(cfg), str(files[k]))
+                done += _render_chunk(seed, idx, asdict(cfg), str(files[k]), embed)
                 if progress is not None:
                     progress(done, n)
         else:
             with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-                futs = [pool.submit(_render_chunk, seed, idx, asdict(cfg), str(files[k])) for k, idx in todo]
+                futs = [pool.submit(_render_chunk, seed, idx, asdict(cfg), str(files[k]), embed) for k, idx in todo]
                 for f in as_completed(futs):
                     done += f.result()
                     if progress is not None:
