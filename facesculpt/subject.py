@@ -8,7 +8,8 @@
 2. one identity for all photos, each photo with its own pose, expression and gaze: with the landmark
    regressor on (every preset) and weights that learnt from mediapipe's detections (the shipped ones since
    session 17; ``track.subject_identity``) ``fitting.head_track.fit_regressed_identity`` (the regressor's
-   identity of each photo, averaged with weights cos(turn)^4, then each photo's pose, expression and gaze
+   identity of each photo, refined by its face-recognition embedding (``regressor.identity_features``; the
+   embeddings of step 1's check), averaged with weights cos(turn)^4, then each photo's pose, expression and gaze
    fitted with it held); with other weights ``fitting.head_track.fit_subject_identity`` (solved against every
    photo's landmarks together: each photo started as the single photo is, then a round
    of per-photo pose/expression/gaze with the identity held and a Gauss-Newton step on the identity,

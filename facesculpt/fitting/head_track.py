@@ -150,12 +150,21 @@ class TrackConfig:
     photometric: TrackPhotometricConfig = field(default_factory=TrackPhotometricConfig)
     """Image evidence in the per-frame fit: each frame's expression refined against a crop of the frame
     (``fitting.track_photometric``; ``facesculpt.track.reconstruct_clip`` keeps the crops; docs/tracking.md)."""
-    identity_features_prior: float = 0.0
-    """With the regressor's ``identity_features``: the clip's landmark identity (the joint steps of step 1) is
-    pulled towards the regressor's identity refined by the face-recognition embedding (``models.identity_refiner``)
-    of the texture frame and the ``still_identity_yaws`` views, averaged with weights
-    cos(turn)^``regressed_facing_power``, with this weight in units of ``head_landmarks.w_identity`` (instead
-    of the model's N(0, 1) prior at that weight). 0: off (the N(0, 1) prior)."""
+    identity_features_prior: float = 30.0
+    """With the regressor's ``identity_features`` (``facesculpt.track.reconstruct_clip``): the clip's landmark
+    identity (the joint steps of step 1) is pulled towards the regressor's identity refined by the face-recognition
+    embedding (``models.identity_refiner``) of the texture frame and the ``still_identity_yaws`` views, averaged
+    with weights cos(turn)^``regressed_facing_power``, with this weight in units of ``head_landmarks.w_identity``
+    (instead of the model's N(0, 1) prior at that weight). 0: off (the N(0, 1) prior). Rendered, detected motion
+    clips 0-7 (with ``identity_features_frames`` False): identity 0.74 / 0.91 / 0.95 / 0.98 / 1.01 / 1.11 / 1.36 /
+    0.85 -> 0.76 / 0.87 / 0.89 / 0.94 / 1.10 / 0.98 / 1.19 / 0.86 mm (mean 0.99 -> 0.95; weight 10 on clips 2, 3,
+    6, 7: 0.92 / 0.93 / 1.23 / 0.87; docs/results.md, session 20)."""
+    identity_features_frames: bool = False
+    """With ``identity_features_prior``: the frames are tracked with that identity (True), or with the landmark
+    identity fitted without it, the one fitted with it becoming the clip's identity (the still-identity stage's
+    start) only (False, the default: tracked with it, weight 10, clips 2, 3, 6, 7 ended at 0.87 / 0.97 / 1.20 /
+    0.79 mm against 0.92 / 0.93 / 1.23 / 0.87, but their expression MAE rose 0.075 / 0.073 / 0.078 / 0.066 ->
+    0.086 / 0.076 / 0.083 / 0.069)."""
     still_identity: bool = True
     """Refine the clip's identity by the single-photo photometric stage (``cfg.photometric``, run even
     where the preset has it off) on the texture frame, started from the track there; the clip keeps the
@@ -323,22 +332,33 @@ def _spread(indices: Sequence[int], n: int) -> list[int]:
     return [indices[i] for i in sorted(set(pos.tolist()))]
 
 
-def fit_joint_identity(landmarks: Sequence[Landmarks], model: FaceModel, cameras: Sequence[Camera],
-                       lm_cfg: HeadLandmarkConfig, cfg: TrackConfig, progress: Progress = None,
-                       identity_prior: Optional[torch.Tensor] = None, prior_scale: float = 1.0):
-    """One identity for several views of one person (step 1 of the module docstring, on all the given
-    views). Returns ((1, K) float32 identity, [(Pose, HeadParams)] per view)."""
-    total = len(landmarks) * (1 + cfg.identity_rounds)
-    done = 0
+def free_view_fits(landmarks: Sequence[Landmarks], model: FaceModel, cameras: Sequence[Camera],
+                   lm_cfg: HeadLandmarkConfig, progress: Progress = None, total: int = 0) -> list:
+    """[(Landmarks, Pose, HeadParams)]: each view fitted on its own from the mean head (``fit_head_landmarks``),
+    the start of ``fit_joint_identity``."""
     fits = []
     canon = _canonical(model)
-    for lmk, cam in zip(landmarks, cameras):
+    for k, (lmk, cam) in enumerate(zip(landmarks, cameras)):
         _, pose0, _ = initialize(lmk, canon)
         pose, head, _ = fit_head_landmarks(lmk, model, pose0, cam, lm_cfg)
-        fits.append([lmk, pose, head])
-        done += 1
+        fits.append((lmk, pose, head))
         if progress is not None:
-            progress("identity", done, total)
+            progress("identity", k + 1, total or len(landmarks))
+    return fits
+
+
+def fit_joint_identity(landmarks: Sequence[Landmarks], model: FaceModel, cameras: Sequence[Camera],
+                       lm_cfg: HeadLandmarkConfig, cfg: TrackConfig, progress: Progress = None,
+                       identity_prior: Optional[torch.Tensor] = None, prior_scale: float = 1.0,
+                       free_fits: Optional[list] = None):
+    """One identity for several views of one person (step 1 of the module docstring, on all the given
+    views). ``identity_prior`` (1, K) / ``prior_scale``: ``_identity_steps``' prior; ``free_fits``: the views'
+    ``free_view_fits`` if made already. Returns ((1, K) float32 identity, [(Pose, HeadParams)] per view)."""
+    total = len(landmarks) * (1 + cfg.identity_rounds)
+    if free_fits is None:
+        free_fits = free_view_fits(landmarks, model, cameras, lm_cfg, progress, total)
+    fits = [list(f) for f in free_fits]
+    done = len(fits)
     a = torch.stack([h.identity[0].double() for _, _, h in fits]).mean(0)
     held = dataclasses.replace(lm_cfg, fit_identity=False, expression_first=0, active_set=cfg.identity_active_set)
     for _ in range(cfg.identity_rounds):
@@ -468,13 +488,21 @@ def fit_clip_identity(landmarks: Sequence[Optional[Landmarks]], model: FaceModel
     """(1, K) float32 identity of the person in the clip (step 1 of the module docstring). ``identity_prior``
     (1, K): the centre of the identity's prior in the joint steps (``TrackConfig.identity_features_prior``), or
     None (the model's N(0, 1))."""
+    return fit_clip_identities(landmarks, model, camera, lm_cfg, cfg, progress, [identity_prior])[0]
+
+
+def fit_clip_identities(landmarks: Sequence[Optional[Landmarks]], model: FaceModel, camera: Camera,
+                        lm_cfg: HeadLandmarkConfig, cfg: TrackConfig, progress: Progress = None,
+                        priors: Sequence[Optional[torch.Tensor]] = (None,)) -> list:
+    """``fit_clip_identity`` with each of ``priors`` ((1, K) or None), the frames' free fits made once."""
     have = [i for i, lm in enumerate(landmarks) if lm is not None]
     if not have:
         raise FaceNotFoundError("no face found in any frame of the clip")
     chosen = _spread(have, max(1, cfg.identity_frames))
-    ident, _ = fit_joint_identity([landmarks[i] for i in chosen], model, [camera] * len(chosen), lm_cfg, cfg, progress,
-                                  identity_prior, cfg.identity_features_prior)
-    return ident
+    lms, cams = [landmarks[i] for i in chosen], [camera] * len(chosen)
+    free = free_view_fits(lms, model, cams, lm_cfg, progress, len(chosen) * (1 + cfg.identity_rounds))
+    return [fit_joint_identity(lms, model, cams, lm_cfg, cfg, progress, prior, cfg.identity_features_prior,
+                               free_fits=free)[0] for prior in priors]
 
 
 def _canonical(model: FaceModel) -> torch.Tensor:
@@ -579,7 +607,12 @@ def track_landmarks(landmarks: Sequence[Optional[Landmarks]], model: FaceModel, 
         raise FaceNotFoundError("no face found in any frame of the clip")
     canon = _canonical(model)
     _, pose, camera = initialize(landmarks[have[0]], canon)
-    if identity is None:
+    out_identity = None
+    if identity is None and identity_prior is not None and not cfg.identity_features_frames:
+        # the frames tracked with the landmark identity; the one with the prior is the clip's
+        identity, out_identity = fit_clip_identities(landmarks, model, camera, lm_cfg, cfg, progress,
+                                                     [None, identity_prior])
+    elif identity is None:
         identity = fit_clip_identity(landmarks, model, camera, lm_cfg, cfg, progress, identity_prior)
     held = dataclasses.replace(lm_cfg, fit_identity=False, expression_first=0,
                                w_expression_l1=cfg.w_expression_l1, w_expression_l2=cfg.w_expression_l2,
@@ -614,9 +647,11 @@ def track_landmarks(landmarks: Sequence[Optional[Landmarks]], model: FaceModel, 
     raw_gz = torch.from_numpy(fill_gaps(gz, fitted, cfg.max_gap)[0]).float()
     fps_ = fps if fps and fps > 0 else 30.0
     rot, trans, expr, gaze = smooth_track(raw_rot, raw_tr, raw_ex, raw_gz, fps_, cfg)
+    identity = identity if out_identity is None else out_identity
     return Track(identity.float(), rot, trans, expr, gaze, tuple(status), camera, raw_rot, raw_tr, raw_ex, raw_gz,
                  torch.from_numpy(err).float())
 
 
 __all__ = ["TrackConfig", "Track", "track_landmarks", "fit_clip_identity", "fit_joint_identity", "smooth_track", "fill_gaps",
-           "FITTED", "INTERPOLATED", "HELD", "fit_regressed_identity", "fit_subject_identity", "regressed_identity"]
+           "FITTED", "INTERPOLATED", "HELD", "fit_regressed_identity", "fit_subject_identity", "regressed_identity",
+           "fit_clip_identities", "free_view_fits"]

@@ -149,3 +149,22 @@ def test_identity_active_set_typo_fails():
     assert make_config("fast", track={"identity_active_set": "step"}).track.identity_active_set == "step"
     with pytest.raises(ConfigError, match="identity_active_set"):
         make_config("fast", track={"identity_active_set": "gradiant"})
+
+
+def test_an_identity_prior_moves_the_clip_identity_and_can_leave_the_frames_alone(short_clip):
+    """``TrackConfig.identity_features_prior``: a prior centred on the clip's true identity pulls the fitted one
+    towards it; with ``identity_features_frames`` False (the default) the frames are tracked as without the prior
+    (the same expressions) and only the clip's identity changes."""
+    clip = short_clip
+    model = load_face_model()
+    lm_cfg = HeadLandmarkConfig()
+    plain = track_landmarks(clip.landmarks, model, clip.fps, lm_cfg, TrackConfig(identity_frames=6))
+    cfg = TrackConfig(identity_frames=6, identity_features_prior=1000.0, identity_features_frames=True)
+    pulled = track_landmarks(clip.landmarks, model, clip.fps, lm_cfg, cfg, identity_prior=clip.identity)
+    apart = track_landmarks(clip.landmarks, model, clip.fps, lm_cfg,
+                            TrackConfig(identity_frames=6, identity_features_prior=1000.0,
+                                        identity_features_frames=False), identity_prior=clip.identity)
+    dist = lambda t: float((t.identity - clip.identity).norm())  # noqa: E731
+    assert dist(pulled) < 0.5 * dist(plain)
+    assert torch.allclose(apart.identity, pulled.identity)
+    assert torch.equal(apart.expression, plain.expression) and not torch.equal(pulled.expression, plain.expression)
