@@ -112,6 +112,16 @@ def still_identity_views(picker: YawFramePicker, texture_frame: int, frames_with
     return picker.picked(exclude=(texture_frame,), limit=frames_with_face // max(track_cfg.still_identity_per_view, 1))
 
 
+def clip_prior_on(cfg: Config, track_cfg: TrackConfig) -> bool:
+    """Whether a clip gets ``clip_identity_prior`` (``TrackConfig.identity_features_prior`` > 0, the regressor and its
+    ``identity_features`` on, and a refiner fitted for the regressor in use: ``regress_init.matching_refiner``)."""
+    from facesculpt.fitting.regress_init import matching_refiner
+
+    reg = cfg.regressor
+    return (track_cfg.identity_features_prior > 0 and reg.enabled and reg.identity_features
+            and matching_refiner(reg.refiner_weights, reg.weights) is not None)
+
+
 def clip_identity_prior(views, model, cfg: Config, track_cfg: TrackConfig) -> torch.Tensor:
     """(1, K) the centre of the clip's identity prior (``TrackConfig.identity_features_prior``): the regressor's
     identities of ``views`` [(image, landmarks)] (the texture frame and the ``still_identity_views``), each refined
@@ -250,7 +260,7 @@ def reconstruct_clip(frames: Iterable, fps: float, cfg: Config, track_cfg: Optio
         raise FaceNotFoundError(f"{name}: no face found in any of the {len(lms)} frame(s) read")
     t0 = time.perf_counter()
     prior = None
-    if track_cfg.identity_features_prior > 0 and cfg.regressor.enabled and cfg.regressor.identity_features:
+    if clip_prior_on(cfg, track_cfg):
         picked = still_identity_views(views, best[0], sum(lm is not None for lm in lms), track_cfg)
         prior = clip_identity_prior([best[1:]] + [v for _, v in picked], model, cfg, track_cfg)
         timings["identity_prior"] = time.perf_counter() - t0
@@ -284,5 +294,5 @@ def reconstruct_clip(frames: Iterable, fps: float, cfg: Config, track_cfg: Optio
 
 
 __all__ = ["ClipReconstruction", "reconstruct_clip", "refine_identity_on_frame", "texture_frame_score", "head_turn",
-           "YawFramePicker", "detected_view", "clip_identity_prior", "still_identity_views", "refine_identity_on_views",
+           "YawFramePicker", "detected_view", "clip_identity_prior", "clip_prior_on", "still_identity_views", "refine_identity_on_views",
            "head_yaw_pitch_roll", "DEFAULT_FPS"]

@@ -416,13 +416,16 @@ def run_clip_benchmark(seed: int, kind: str, frames: int, noise_px: float, track
                      photo_noise=photo_noise, crop_cfg=track_cfg.photometric if photometric else None)
     t0, c0 = time.perf_counter(), time.process_time()
     views, prior = None, None
-    if rendered and (track_cfg.still_identity or track_cfg.identity_features_prior > 0):
-        views = clip_views(clip, seed, photo_noise, track_cfg)
-    reg = getattr(still_cfg, "regressor", None)
-    if views is not None and track_cfg.identity_features_prior > 0 and reg is not None and reg.enabled \
-            and reg.identity_features:  # as track.reconstruct_clip: the views' embeddings
-        from facesculpt.track import clip_identity_prior
+    prior_on = False
+    if rendered:
+        from facesculpt.config import make_config
+        from facesculpt.track import clip_identity_prior, clip_prior_on
 
+        still_cfg = make_config("fast") if still_cfg is None else still_cfg
+        prior_on = clip_prior_on(still_cfg, track_cfg)
+    if rendered and (track_cfg.still_identity or prior_on):
+        views = clip_views(clip, seed, photo_noise, track_cfg)
+    if prior_on:  # as track.reconstruct_clip: the views' embeddings
         prior = clip_identity_prior([v[1:] for v in views], load_face_model(), still_cfg, track_cfg)
     track = track_landmarks(clip.landmarks, load_face_model(), clip.fps, lm_cfg, track_cfg, identity_prior=prior)
     t1 = time.perf_counter()

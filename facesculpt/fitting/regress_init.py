@@ -65,7 +65,10 @@ class RegressorInitConfig:
     embedding": held-out synthetic heads, regressor alone 2.31 -> 2.09 mm, `fast` 2.51 -> 2.23, `default` 2.10 ->
     1.93; the AFLW sample 5.87 -> 5.89 % `fast`, 5.84 -> 5.88 % `default`)."""
     refiner_weights: str = ""
-    """An ``identity_refiner.pt`` of ``facesculpt train identity-refiner`` instead of the packaged one ("")."""
+    """An ``identity_refiner.pt`` of ``facesculpt train identity-refiner`` instead of the packaged one (""). The
+    refiner must have been fitted for the regressor in use (``weights``; ``--regressor-weights`` of the training
+    command): a named file fitted for other weights is a ConfigError; with other ``weights`` and the packaged
+    refiner the refinement is skipped (the packaged refiner was fitted for the packaged regressor)."""
     polish_prior_at_start: bool = True
     """With ``identity_features``: the LM polish's identity prior is centred on the refined identity (weight
     ``polish_prior_scale`` x ``head_landmarks.w_identity``) instead of on the mean head. Without it the two
@@ -147,6 +150,30 @@ def _visible_weights(model: FaceModel, R: torch.Tensor, X: torch.Tensor) -> torc
     return w
 
 
+def matching_refiner(refiner_weights: str, regressor_weights: str):
+    """The identity refiner ``refiner_weights`` ("" packaged) if it was fitted on the outputs of the regressor
+    ``regressor_weights`` (its meta records that regressor's validation error), else None for the packaged
+    refiner (other regressor weights run without the refinement) and ConfigError (one line) for a named file:
+    a refiner fitted for other weights maps their identities wrongly."""
+    from facesculpt.models.identity_refiner import get_identity_refiner
+    from facesculpt.models.regressor import get_regressor
+
+    refiner = get_identity_refiner(refiner_weights)
+    made_for = refiner.meta.get("regressor_val_error_mm")
+    _, reg_meta = get_regressor(regressor_weights)
+    if made_for is not None and reg_meta.get("val_error_mm") is not None \
+            and abs(float(made_for) - float(reg_meta["val_error_mm"])) > 1e-9:
+        if not refiner_weights:
+            return None
+        from facesculpt.core.errors import ConfigError
+
+        raise ConfigError(f"the identity refiner {refiner_weights or '(packaged)'} was fitted for other regressor weights "
+                          f"than {regressor_weights or 'the packaged ones'}: give regressor.refiner_weights from "
+                          "'facesculpt train identity-refiner --regressor-weights ...' or set "
+                          "regressor.identity_features=false")
+    return refiner
+
+
 def regress_head(landmarks: Landmarks, model: FaceModel, camera: Camera, pose_iterations: int = 0,
                  expression_floor: float = 0.0, stats: Optional[dict] = None,
                  weights: str = "", embedding: Optional[torch.Tensor] = None,
@@ -166,10 +193,9 @@ def regress_head(landmarks: Landmarks, model: FaceModel, camera: Camera, pose_it
         out, _ = regress(net, landmarks.points[None].float(), mean_frontal(model))
         expression = torch.where(out.expression < expression_floor, torch.zeros_like(out.expression), out.expression)
         identity = out.identity
-        if embedding is not None:
-            from facesculpt.models.identity_refiner import get_identity_refiner
-
-            identity = get_identity_refiner(refiner_weights)(identity, embedding.reshape(1, -1))
+        refiner = matching_refiner(refiner_weights, weights) if embedding is not None else None
+        if refiner is not None:
+            identity = refiner(identity, embedding.reshape(1, -1))
         head = HeadParams(identity, expression, out.gaze)
         P = landmark_points(model, identity, expression, out.gaze)[0]
     R = out.rotation[0]
@@ -243,8 +269,8 @@ def fit_head_from_regressor(landmarks: Landmarks, model: FaceModel, camera: Came
     from facesculpt.fitting.head_landmarks import fit_head_landmarks
 
     stats: dict = {}
-    if not cfg.identity_features:
-        embedding = None
+    if not cfg.identity_features or matching_refiner(cfg.refiner_weights, cfg.weights) is None:
+        embedding = None  # (other regressor weights than the packaged refiner's: no refinement, no prior at it)
     elif embedding is None and image is not None:
         embedding = photo_identity_features(image, landmarks, model)
     pose, head = regress_head(landmarks, model, camera, cfg.pose_iterations, cfg.expression_floor, stats,
@@ -270,5 +296,5 @@ def fit_head_from_regressor(landmarks: Landmarks, model: FaceModel, camera: Came
     return pose, out, losses
 
 
-__all__ = ["RegressorInitConfig", "regress_head", "fit_head_from_regressor", "photo_identity_features",
+__all__ = ["RegressorInitConfig", "regress_head", "fit_head_from_regressor", "photo_identity_features", "matching_refiner",
            "solve_translation", "refine_pose"]

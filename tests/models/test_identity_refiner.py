@@ -136,3 +136,23 @@ def test_several_views_refine_their_regressed_identities_with_their_embeddings()
     plain, _ = regressed_identity([lm], model, [cam], cfg, 4.0, None)
     off, _ = regressed_identity([lm], model, [cam], RegressorInitConfig(identity_features=False), 4.0, emb)
     assert torch.equal(plain, off) and not torch.allclose(plain, ident, atol=1e-3)
+
+
+def test_a_refiner_for_other_regressor_weights_is_refused_or_skipped(tmp_path):
+    """``regress_init.matching_refiner``: a named refiner fitted for other regressor weights is a one-line
+    ConfigError; the packaged refiner with other regressor weights is skipped (the landmarks' identity)."""
+    import dataclasses
+
+    from facesculpt.core.errors import ConfigError
+    from facesculpt.fitting.regress_init import matching_refiner
+    from facesculpt.models.identity_refiner import get_identity_refiner
+    from facesculpt.models.regressor import get_regressor, save_regressor
+
+    assert matching_refiner("", "") is get_identity_refiner("")
+    other = dataclasses.replace(get_identity_refiner(""), meta={"regressor_val_error_mm": 99.0})
+    save_identity_refiner(tmp_path / "other.pt", other)
+    with pytest.raises(ConfigError, match="other regressor weights"):
+        matching_refiner(str(tmp_path / "other.pt"), "")
+    net, meta = get_regressor("")
+    save_regressor(tmp_path / "reg.pt", net, {**meta, "val_error_mm": 5.0})  # "other" weights: another record
+    assert matching_refiner("", str(tmp_path / "reg.pt")) is None
