@@ -57,13 +57,16 @@ class RegressorInitConfig:
     weights: str = ""
     """A weights file of ``facesculpt train regressor`` (``OUT/regressor.pt``) to use instead of the
     packaged ones ("")."""
-    identity_features: bool = True
+    identity_features: bool = False
     """Refine the regressed identity with the photo's face-recognition embedding (``models.identity_refiner``,
-    Fast-GANFIT's identity features; about 15 ms a photo). Needs the photo (``fit_head_from_regressor``'s
-    ``image``); without one (the multi-photo and video paths so far) the landmarks' identity is kept. On by default
-    since session 19 with ``polish_prior_at_start`` (docs/results.md, "Issue 14: the identity from the photo's
-    embedding": held-out synthetic heads, regressor alone 2.31 -> 2.09 mm, `fast` 2.51 -> 2.23, `default` 2.10 ->
-    1.93; the AFLW sample 5.87 -> 5.89 % `fast`, 5.84 -> 5.88 % `default`)."""
+    Fast-GANFIT's identity features; about 15 ms a photo): the single photo (``fit_head_from_regressor``'s
+    ``image``), each photo of a multi-photo fit, and a clip's identity prior (``TrackConfig.identity_features_prior``).
+    Off by default since session 20 (on in session 19): on rendered heads like the refiner's training photos it helps
+    (held-out synthetic heads, regressor alone 2.31 -> 2.09 mm, `fast` 2.51 -> 2.23, `default` 2.10 -> 1.93, 18
+    heads 2.40 -> 2.26; three-photo scenes 1.44 -> 1.39; clips 0-7 0.99 -> 0.95), but no real-photo check shows a
+    gain: AFLW 5.87 -> 5.89 % `fast` (3D 8.37 -> 8.42), the ten photos' landmark agreement 0.0185 -> 0.0204 IOD, and
+    the one real scanned face (``benchmarks/bench_scan_shape.py``) `fast` 2.62 -> 2.61 mm, `default` 2.79 -> 3.15
+    (its frontal photo 3.23 -> 6.07; docs/results.md, sessions 19-20)."""
     refiner_weights: str = ""
     """An ``identity_refiner.pt`` of ``facesculpt train identity-refiner`` instead of the packaged one (""). The
     refiner must have been fitted for the regressor in use (``weights``; ``--regressor-weights`` of the training

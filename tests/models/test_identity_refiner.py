@@ -129,7 +129,7 @@ def test_several_views_refine_their_regressed_identities_with_their_embeddings()
     cam = initialize(lm, fit_view(model).canonical)[2]
     emb = photo_embeddings([img], [lm])
     assert torch.allclose(emb[0], photo_identity_features(img, lm, model), atol=1e-6)
-    cfg = RegressorInitConfig()
+    cfg = RegressorInitConfig(identity_features=True)
     ident, _ = regressed_identity([lm], model, [cam], cfg, 4.0, emb)
     _, refined = regress_head(lm, model, cam, cfg.pose_iterations, cfg.expression_floor, embedding=emb[0])
     assert torch.allclose(ident, refined.identity, atol=1e-6)
