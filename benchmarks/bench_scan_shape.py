@@ -100,7 +100,8 @@ def main() -> int:
         cfg = dataclasses.replace(make_config(preset, **_parse_overrides(args.set)), identity_metrics=False)
         errs = []
         for yaw, subj in subjects.items():
-            surface = subj.pose.apply(torch.from_numpy(surface_samples(scan.verts[0], scan.faces, 400_000)).float()[None])
+            samples = torch.from_numpy(surface_samples(scan.verts[0], scan.faces, 400_000)).float()
+            surface = subj.pose.apply(samples[None])
             for k, light in enumerate(args.lights):
                 photo = subj.photo(sh_light(*SCENE_LIGHTS[light]), seed=k)
                 rec = reconstruct(photo, config=cfg)

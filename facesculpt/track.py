@@ -294,5 +294,5 @@ def reconstruct_clip(frames: Iterable, fps: float, cfg: Config, track_cfg: Optio
 
 
 __all__ = ["ClipReconstruction", "reconstruct_clip", "refine_identity_on_frame", "texture_frame_score", "head_turn",
-           "YawFramePicker", "detected_view", "clip_identity_prior", "clip_prior_on", "still_identity_views", "refine_identity_on_views",
-           "head_yaw_pitch_roll", "DEFAULT_FPS"]
+           "YawFramePicker", "detected_view", "clip_identity_prior", "clip_prior_on", "still_identity_views",
+           "refine_identity_on_views", "head_yaw_pitch_roll", "DEFAULT_FPS"]
