@@ -1,7 +1,7 @@
 """The multi-photo fit on the real scanned face: three photos of the Lee Perry-Smith scan (yaw -40, 0, +40, the
 ``white`` light) fitted together (``subject.reconstruct_subject``, ``--force``), each photo's head (the shared
 identity with its own pose and expression) scored as ``bench_scan_shape.py`` scores one photo's, with the identity
-features off (the default) and on.
+features off and on.
 
     OMP_NUM_THREADS=1 PYTHONPATH=. .venv/bin/python benchmarks/bench_scan_subject.py
 
@@ -33,7 +33,7 @@ def main() -> int:
     photos = [s.photo(sh_light(*SCENE_LIGHTS["white"]), seed=0) for s in subjects]
     samples = torch.from_numpy(surface_samples(subjects[0].scan.verts[0], subjects[0].scan.faces, 400_000)).float()
     for preset in ("fast", "default"):
-        for sets in ([], ["regressor.identity_features=true"]):
+        for sets in (["regressor.identity_features=false"], ["regressor.identity_features=true"]):
             cfg = dataclasses.replace(make_config(preset, **_parse_overrides(sets)), identity_metrics=False)
             res = reconstruct_subject(photos, cfg, force=True)
             errs = []
@@ -43,7 +43,7 @@ def main() -> int:
                     pts = rec.params.pose.apply(model.vertices(rec.head)[:, region].float())[0].double().numpy()
                 start = visible_under(project(pts, rec.params.camera), surf, subj.camera)
                 errs.append(icp_error_mm(pts, surf, start))
-            print(f"{preset} {' '.join(sets) or '(defaults)'}: " + " / ".join(f"{e:.2f}" for e in errs)
+            print(f"{preset} {' '.join(sets)}: " + " / ".join(f"{e:.2f}" for e in errs)
                   + f" mm, mean {np.mean(errs):.2f}", flush=True)
     return 0
 

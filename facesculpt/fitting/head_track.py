@@ -151,7 +151,7 @@ class TrackConfig:
     """Image evidence in the per-frame fit: each frame's expression refined against a crop of the frame
     (``fitting.track_photometric``; ``facesculpt.track.reconstruct_clip`` keeps the crops; docs/tracking.md)."""
     identity_features_prior: float = 30.0
-    """With the regressor's ``identity_features`` (off by default; ``facesculpt.track.reconstruct_clip``): the clip's
+    """With the regressor's ``identity_features`` (on by default; ``facesculpt.track.reconstruct_clip``): the clip's
     landmark identity (the joint steps of step 1) is pulled towards the regressor's identity refined by the face-recognition
     embedding (``models.identity_refiner``) of the texture frame and the ``still_identity_yaws`` views, averaged
     with weights cos(turn)^``regressed_facing_power``, with this weight in units of ``head_landmarks.w_identity``

@@ -57,16 +57,17 @@ class RegressorInitConfig:
     weights: str = ""
     """A weights file of ``facesculpt train regressor`` (``OUT/regressor.pt``) to use instead of the
     packaged ones ("")."""
-    identity_features: bool = False
+    identity_features: bool = True
     """Refine the regressed identity with the photo's face-recognition embedding (``models.identity_refiner``,
     Fast-GANFIT's identity features; about 15 ms a photo): the single photo (``fit_head_from_regressor``'s
     ``image``), each photo of a multi-photo fit, and a clip's identity prior (``TrackConfig.identity_features_prior``).
-    Off by default since session 20 (on in session 19): on rendered heads like the refiner's training photos it helps
-    (held-out synthetic heads, regressor alone 2.31 -> 2.09 mm, `fast` 2.51 -> 2.23, `default` 2.10 -> 1.93, 18
-    heads 2.40 -> 2.26; three-photo scenes 1.44 -> 1.39; clips 0-7 0.99 -> 0.95), but no real-photo check shows a
-    gain: AFLW 5.87 -> 5.89 % `fast` (3D 8.37 -> 8.42), the ten photos' landmark agreement 0.0185 -> 0.0204 IOD, and
-    the one real scanned face (``benchmarks/bench_scan_shape.py``) `fast` 2.62 -> 2.61 mm, `default` 2.79 -> 3.15
-    (its frontal photo 3.23 -> 6.07; docs/results.md, sessions 19-20)."""
+    On by default since session 19. On rendered heads like the refiner's training photos (held-out synthetic heads,
+    regressor alone 2.31 -> 2.09 mm, `fast` 2.51 -> 2.23, `default` 2.10 -> 1.93, 18 heads 2.40 -> 2.26; three-photo
+    scenes 1.44 -> 1.39; clips 0-7 0.99 -> 0.95) and on the one real scanned face (``benchmarks/bench_scan_shape.py``:
+    `fast` 1.64 -> 1.41 mm, better on 6 of 6 photos; `default` 1.64 -> 1.56, 5 of 6); the real photos' proxies
+    lean slightly the other way (AFLW 5.87 -> 5.89 % `fast`, 3D 8.37 -> 8.42; the ten photos' agreement with
+    mediapipe's points 0.0185 -> 0.0204 IOD; docs/results.md, sessions 19-20). False: the landmarks-only start
+    (the outputs before session 19)."""
     refiner_weights: str = ""
     """An ``identity_refiner.pt`` of ``facesculpt train identity-refiner`` instead of the packaged one (""). The
     refiner must have been fitted for the regressor in use (``weights``; ``--regressor-weights`` of the training
