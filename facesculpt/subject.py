@@ -71,21 +71,13 @@ class SubjectReconstruction:
     timings: dict = field(default_factory=dict)
 
 
-def photo_embeddings(images: Sequence[np.ndarray], landmarks: Sequence) -> torch.Tensor:
-    """(n, 128) dlib face-recognition embeddings of the photos' faces (chips cut at the detected points'
-    iBUG-68 subset: ``fitting.regress_init.photo_identity_features``)."""
-    from facesculpt.metrics.identity import photo_embedding
-    from facesculpt.topology import load_topology
-
-    topo = load_topology(0)
-    return torch.stack([photo_embedding(im, lm.points[topo.lmk68, :2]) for im, lm in zip(images, landmarks)])
-
-
 def identity_distances(images: Sequence[np.ndarray], landmarks: Sequence,
                        embeddings: Optional[torch.Tensor] = None) -> np.ndarray:
-    """(n, n) dlib face-recognition distances between the photos' faces (``embeddings``: their
-    ``photo_embeddings`` if computed already)."""
-    emb = photo_embeddings(images, landmarks) if embeddings is None else embeddings
+    """(n, n) dlib face-recognition distances between the photos' faces (``embeddings``: their (n, 128)
+    ``identity.retrieval.photo_embeddings`` if computed already)."""
+    from facesculpt.identity.retrieval import photo_embeddings
+
+    emb = torch.from_numpy(photo_embeddings(images, landmarks)) if embeddings is None else embeddings
     return torch.cdist(emb[None].double(), emb[None].double())[0].numpy()
 
 
@@ -290,7 +282,9 @@ def _reconstruct_subject(images: Sequence[np.ndarray], cfg: Config, names: Optio
     if not force or (cfg.regressor.enabled and cfg.regressor.identity_features):
         # the same-person check and the regressor's identity refiner (regress_init) read the same embeddings
         t0 = time.perf_counter()
-        emb = photo_embeddings(images, lms)
+        from facesculpt.identity.retrieval import photo_embeddings
+
+        emb = torch.from_numpy(photo_embeddings(images, lms))
         timings["identity_check"] = time.perf_counter() - t0
     if not force:
         dist = identity_distances(images, lms, emb)
@@ -350,4 +344,4 @@ def _reconstruct_subject(images: Sequence[np.ndarray], cfg: Config, names: Optio
 
 
 __all__ = ["SubjectReconstruction", "DifferentPeopleError", "reconstruct_subject", "fuse_albedos", "joint_photometric",
-           "identity_distances", "photo_embeddings"]
+           "identity_distances"]

@@ -129,13 +129,13 @@ def clip_identity_prior(views, model, cfg: Config, track_cfg: TrackConfig) -> to
     from facesculpt.face_model import fit_view
     from facesculpt.fitting.head_track import regressed_identity
     from facesculpt.fitting.initialize import initialize
-    from facesculpt.subject import photo_embeddings
+    from facesculpt.identity.retrieval import photo_embeddings
 
     images, lms = [v[0] for v in views], [v[1] for v in views]
     canon = fit_view(model).canonical
     cams = [initialize(lm, canon)[2] for lm in lms]
     ident, _ = regressed_identity(lms, model, cams, cfg.regressor, track_cfg.regressed_facing_power,
-                                  photo_embeddings(images, lms))
+                                  torch.from_numpy(photo_embeddings(images, lms)))
     return ident
 
 

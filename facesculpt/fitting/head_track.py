@@ -406,7 +406,7 @@ def fit_regressed_identity(landmarks: Sequence[Landmarks], model: FaceModel, cam
     every view regressed on its own, the identities averaged with weights cos(turn)^``regressed_facing_power``
     (``TrackConfig.regressed_facing_power``), then each view's pose, expression and gaze fitted with that
     identity held (``fit_head_landmarks``, as a round of ``fit_joint_identity``). ``embeddings``: (n, 128)
-    the views' face-recognition embeddings (``subject.photo_embeddings``) or None: with them and
+    the views' face-recognition embeddings (``identity.retrieval.photo_embeddings``) or None: with them and
     ``reg_cfg.identity_features`` each view's regressed identity is refined by the identity refiner first
     (``regress_init.regress_head``). Returns ((1, K) float32 identity, [(Pose, HeadParams)] per view)."""
     ident, regs = regressed_identity(landmarks, model, cameras, reg_cfg, cfg.regressed_facing_power, embeddings)

@@ -171,7 +171,7 @@ def matching_refiner(refiner_weights: str, regressor_weights: str):
             return None
         from facesculpt.core.errors import ConfigError
 
-        raise ConfigError(f"the identity refiner {refiner_weights or '(packaged)'} was fitted for other regressor weights "
+        raise ConfigError(f"the identity refiner {refiner_weights} was fitted for other regressor weights "
                           f"than {regressor_weights or 'the packaged ones'}: give regressor.refiner_weights from "
                           "'facesculpt train identity-refiner --regressor-weights ...' or set "
                           "regressor.identity_features=false")

@@ -6,7 +6,7 @@ photo_embedding``, 128 numbers, computed once a photo in about 15 ms on this CPU
 identity coefficients go through one ridge regression to the true identity, fitted in closed form on rendered
 heads whose truth is known (``facesculpt train identity-refiner``; the photos and their detections from
 ``facesculpt train render-landmarks --embed``). A linear map: it cannot bend far from what it was fitted on, its
-fit is deterministic and takes seconds, and it has 22,900 numbers (90 KB).
+fit is deterministic and in closed form, and it has 22,900 weights (183 KB in float64).
 
 Measured before it was built (docs/results.md, "Issue 14: the identity from the photo's embedding", session 19):
 on 500 held-out rendered heads the face-region vertex error of the regressed identity after similarity alignment

@@ -120,14 +120,14 @@ def test_several_views_refine_their_regressed_identities_with_their_embeddings()
     from facesculpt.fitting.head_track import regressed_identity
     from facesculpt.fitting.initialize import initialize
     from facesculpt.fitting.regress_init import RegressorInitConfig, photo_identity_features, regress_head
-    from facesculpt.subject import photo_embeddings
+    from facesculpt.identity.retrieval import photo_embeddings
     from skimage import data
 
     model = load_face_model()
     img = data.astronaut()
     lm = detect_faces(img, max_faces=1)[0]
     cam = initialize(lm, fit_view(model).canonical)[2]
-    emb = photo_embeddings([img], [lm])
+    emb = torch.from_numpy(photo_embeddings([img], [lm]))
     assert torch.allclose(emb[0], photo_identity_features(img, lm, model), atol=1e-6)
     cfg = RegressorInitConfig(identity_features=True)
     ident, _ = regressed_identity([lm], model, [cam], cfg, 4.0, emb)
