@@ -18,7 +18,8 @@ Variants (all fitted to the same detections):
 * ``+emb`` after a name: the same with the regressed identity refined by the photo's face-recognition embedding
   (``RegressorInitConfig.identity_features``, ``models.identity_refiner``; ``--refiner FILE`` for another map);
   ``+priorS``: the polish's identity prior centred on the refined identity with S times its weight
-  (``polish_prior_at_start``, ``polish_prior_scale``).
+  (``polish_prior_at_start``, ``polish_prior_scale``). The refiner reads the mean of the photo's and the mirrored
+  photo's embedding (``identity_features_flip``, the default since session 21); ``+emb1`` rows: the photo's alone.
 
 Per variant: mean narrow-face vertex error (mm) after a similarity alignment (the synthetic
 benchmark's ``vertex_error_mm.aligned``), the mean rotation error (degrees) against the true pose, and the median wall time of the stage (seconds; on a
@@ -41,7 +42,7 @@ def faces(n, seed, yaw_max, cache):
     from facesculpt.fitting.regress_init import photo_identity_features
     from facesculpt.synthetic.head import generate, head_config
 
-    key = (n, seed, yaw_max, "embedding")
+    key = (n, seed, yaw_max, "embedding", "mirrored")
     if cache and Path(cache).exists():
         blob = torch.load(cache, weights_only=False)
         if blob["key"] == key:
@@ -56,7 +57,8 @@ def faces(n, seed, yaw_max, cache):
             print(f"seed {seed + i}: {e}", file=sys.stderr)
             continue
         out.append({"seed": seed + i, "yaw": f.info["yaw_deg"], "landmarks": lm, "head_verts": f.head_verts,
-                    "pose": f.pose, "head": f.head, "embedding": photo_identity_features(f.image, lm, model)})
+                    "pose": f.pose, "head": f.head, "embedding": photo_identity_features(f.image, lm, model),
+                    "embedding_mirrored": photo_identity_features(f.image, lm, model, mirrored=True)})
     if cache:
         torch.save({"key": key, "faces": out}, cache)
     return out
@@ -93,10 +95,12 @@ def main(argv=None) -> int:
         pose, head, _ = fit_head_landmarks(lm, model, pose, cam, lm_cfg)
         return pose, head
 
-    def run_reg(n, shape=True, pose_it=5, floor=0.1, identity=True, emb=False, prior=0.0):
-        def f(lm, embedding):
+    def run_reg(n, shape=True, pose_it=5, floor=0.1, identity=True, emb=False, prior=0.0, flip=True):
+        def f(lm, embeddings):
             _, _, cam = initialize(lm, view.canonical)
-            embedding = embedding if emb else None
+            embedding = None
+            if emb:
+                embedding = 0.5 * (embeddings[0] + embeddings[1]) if flip else embeddings[0]
             if n == 0:
                 return regress_init.regress_head(lm, model, cam, pose_it, floor, embedding=embedding,
                                                  refiner_weights=args.refiner)
@@ -114,12 +118,14 @@ def main(argv=None) -> int:
                 "reg+polish8": run_reg(8), "reg+pose4": run_reg(4, False),
                 "reg+expr3": run_reg(3, identity=False),
                 "regressor+emb": run_reg(0, pose_it=0, floor=0.0, emb=True), "reg+gn5+floor+emb": run_reg(0, emb=True),
+                "regressor+emb1": run_reg(0, pose_it=0, floor=0.0, emb=True, flip=False),
+                "reg+polish2+emb1+prior3": run_reg(2, emb=True, prior=3.0, flip=False),
                 "reg+polish2+emb": run_reg(2, emb=True), "reg+expr3+emb": run_reg(3, identity=False, emb=True),
                 "reg+polish2+emb+prior3": run_reg(2, emb=True, prior=3.0),
                 "reg+polish2+emb+prior10": run_reg(2, emb=True, prior=10.0)}
     for d in data[:1]:  # warm-up (caches, weights)
         for fn in variants.values():
-            fn(d["landmarks"], d["embedding"])
+            fn(d["landmarks"], (d["embedding"], d["embedding_mirrored"]))
     rows = {k: ([], [], []) for k in variants}
     base = []
     for d in data:
@@ -127,7 +133,7 @@ def main(argv=None) -> int:
         base.append(similarity_error_mm(mean_head[0, model.narrow_face], tv[0, model.narrow_face]))
         for k, fn in variants.items():
             t = time.perf_counter()
-            pose, head = fn(d["landmarks"], d["embedding"])
+            pose, head = fn(d["landmarks"], (d["embedding"], d["embedding_mirrored"]))
             dt = time.perf_counter() - t
             with torch.no_grad():
                 v = model.vertices(HeadParams(head.identity, head.expression, head.gaze))

@@ -297,13 +297,16 @@ def _reconstruct_subject(images: Sequence[np.ndarray], cfg: Config, names: Optio
     canon = fit_view(model).canonical
     cams = [initialize(lm, canon)[2] for lm in lms]
     t0 = time.perf_counter()
+    from facesculpt.fitting.regress_init import refiner_inputs
+
+    feats = refiner_inputs(images, lms, model, cfg.regressor, emb) if cfg.regressor.enabled else None
     if cfg.regressor.enabled and subject_identity_start(cfg) == "regressed":
         # the regressor's identities of the photos, averaged by facing (fitting.head_track)
         ident, per = fit_regressed_identity(lms, model, cams, cfg.head_landmarks, cfg.regressor, cfg.track, progress,
-                                            embeddings=emb)
+                                            embeddings=feats)
     elif cfg.regressor.enabled:  # as the single photo starts: from the regressor, then a joint landmark solve
         ident, per, _ = fit_subject_identity(lms, model, cams, cfg.head_landmarks, cfg.regressor, cfg.track,
-                                             progress, embeddings=emb)
+                                             progress, embeddings=feats)
     else:
         ident, per = fit_joint_identity(lms, model, cams, cfg.head_landmarks, cfg.track, progress)
     per = [(pose, HeadParams(ident, h.expression, h.gaze)) for pose, h in per]

@@ -14,7 +14,9 @@ fell from 2.40 mm to 2.16 mm with a ridge map of 1,500 heads, and the embedding 
 the landmarks alone.
 
 The features: the embedding and the regressed identity, each standardised by the training set's mean and spread,
-and a constant; the target: the true identity coefficients (prior N(0, 1)).
+and a constant; the target: the true identity coefficients (prior N(0, 1)). The packaged map (session 21) reads the
+mean of the photo's embedding and the mirrored photo's (``fitting.regress_init.identity_features``; ``meta["features"]``
+"mean"; session 19's read the photo's alone, "photo").
 """
 from __future__ import annotations
 

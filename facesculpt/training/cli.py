@@ -111,7 +111,8 @@ def cmd_train_identity_refiner(args) -> int:
         print("error: --ridge must be >= 0", file=sys.stderr)
         return EXIT_USAGE
     try:
-        meta = train_identity_refiner(args.rendered, args.output, args.ridge, args.val, args.regressor_weights)
+        meta = train_identity_refiner(args.rendered, args.output, args.ridge, args.val, args.regressor_weights,
+                                      args.features)
     except (ValueError, AssetError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -165,6 +166,9 @@ def register(sub) -> None:
     f.add_argument("--ridge", type=float, default=1000.0, help="ridge penalty on the standardised features "
                                                                 "(default 1000)")
     f.add_argument("--val", type=int, default=500, help="the file's last N heads held out (default 500)")
+    f.add_argument("--features", choices=("mean", "photo"), default="mean",
+                   help="the embedding fed to the map: 'mean' of the photo's and the mirrored photo's (default; what "
+                        "regressor.identity_features_flip feeds), 'photo' the photo's alone")
     f.add_argument("--regressor-weights", default="", metavar="FILE",
                    help="the regressor whose identity is refined (default: the packaged one)")
     f.set_defaults(func=cmd_train_identity_refiner)

@@ -34,9 +34,12 @@ def _errors_mm(model, identity: torch.Tensor, expression: torch.Tensor, truth_id
 
 
 def train_identity_refiner(rendered: str, out, ridge: float = 1000.0, val: int = 500,
-                           regressor_weights: str = "") -> dict:
+                           regressor_weights: str = "", features: str = "mean") -> dict:
     """Fit the refiner on ``rendered`` (see the module doc), write ``out/identity_refiner.pt`` atomically; returns
-    its meta (settings, the file's digest, validation errors of the regressor alone and refined)."""
+    its meta (settings, the file's digest, validation errors of the regressor alone and refined). ``features``:
+    "mean" the mean of each photo's embedding and the mirrored photo's (what the pipeline feeds with
+    ``regressor.identity_features_flip``; files made before session 21 have no mirrored embeddings: an error),
+    "photo" the photo's embedding alone."""
     import os
 
     from facesculpt.face_model import load_face_model
@@ -48,6 +51,11 @@ def train_identity_refiner(rendered: str, out, ridge: float = 1000.0, val: int =
     rs = load_rendered(rendered)
     if rs.embedding is None:
         raise ValueError(f"{rendered}: no embeddings in it (make it with 'facesculpt train render-landmarks --embed')")
+    if features not in ("mean", "photo"):
+        raise ValueError(f"features: expected 'mean' or 'photo', got {features!r}")
+    if features == "mean" and rs.embedding_mirrored is None:
+        raise ValueError(f"{rendered}: no mirrored embeddings in it (made before session 21: remake it with "
+                         "'facesculpt train render-landmarks --embed', or use --features photo)")
     n = len(rs.index)
     if not 0 < val < n - 1:
         raise ValueError(f"val: expected 1 to {n - 2} held-out heads of the file's {n}, got {val}")
@@ -62,11 +70,13 @@ def train_identity_refiner(rendered: str, out, ridge: float = 1000.0, val: int =
             expr.append(o.expression)
     ident, expr = torch.cat(ident), torch.cat(expr)
     emb = torch.from_numpy(rs.embedding)
+    if features == "mean":
+        emb = 0.5 * (emb + torch.from_numpy(rs.embedding_mirrored))
     tr, va = slice(0, n - val), slice(n - val, n)
     b = rs.batch
     before = _errors_mm(model, ident[va], expr[va], b.identity[va], b.expression[va])
     meta = {"ridge": float(ridge), "train": n - val, "val": int(val), "rendered_sha": rs.meta["sha"],
-            "rendered_seed": rs.meta["seed"], "regressor": regressor_weights or "packaged",
+            "rendered_seed": rs.meta["seed"], "features": features, "regressor": regressor_weights or "packaged",
             "regressor_val_error_mm": reg_meta.get("val_error_mm")}
     refiner = fit_identity_refiner(emb[tr], ident[tr], b.identity[tr], ridge, meta)
     after = _errors_mm(model, refiner(ident[va], emb[va]), expr[va], b.identity[va], b.expression[va])

@@ -205,6 +205,8 @@ def _paint_hair(rng: np.random.Generator, model, head_verts, verts, faces, rend,
 
 
 FIELDS = ("points", "identity", "expression", "gaze", "rotation", "translation", "focal")
+#: with ``embed``: each photo's face-recognition embedding and the mirrored photo's (``regress_init.photo_identity_features``)
+EMBEDDINGS = ("embedding", "embedding_mirrored")
 
 
 def render_landmarks(model, seed: int, indices, cfg: RenderedConfig = RenderedConfig(),
@@ -212,14 +214,16 @@ def render_landmarks(model, seed: int, indices, cfg: RenderedConfig = RenderedCo
     """Render and detect the samples ``indices`` of ``seed``: {field: array} for the found faces, plus
     ``index`` and ``missed`` (the indices mediapipe found no face in). ``embed``: also ``embedding`` (N, 128), the
     face-recognition embedding of each photo (``metrics.identity.photo_embedding``, the chip cut at the detected
-    points' iBUG-68 subset, as the pipeline cuts it; ``models.identity_refiner``'s input)."""
+    points' iBUG-68 subset, as the pipeline cuts it; ``models.identity_refiner``'s input), and ``embedding_mirrored``
+    (N, 128), the mirrored photo's (``regress_init.photo_identity_features``)."""
     from facesculpt.core.errors import FaceSculptError
     from facesculpt.detect import detect_faces
 
-    rows = {k: [] for k in FIELDS + ("index",) + (("embedding",) if embed else ())}
+    rows = {k: [] for k in FIELDS + ("index",) + (EMBEDDINGS if embed else ())}
     lmk68 = None
     if embed:
         from facesculpt.face_model import fit_view
+        from facesculpt.fitting.regress_init import photo_identity_features
         from facesculpt.metrics.identity import photo_embedding
 
         lmk68 = fit_view(model).lmk68
@@ -235,6 +239,7 @@ def render_landmarks(model, seed: int, indices, cfg: RenderedConfig = RenderedCo
             rows["points"].append(lm.points.float().numpy())
             if embed:
                 rows["embedding"].append(photo_embedding(image, lm.points[lmk68, :2]).float().numpy().reshape(-1))
+                rows["embedding_mirrored"].append(photo_identity_features(image, lm, model, mirrored=True).numpy())
             for k in FIELDS[1:]:
                 rows[k].append(lab[k])
             rows["index"].append(int(i))
@@ -251,7 +256,7 @@ def save_rendered(path, data: dict, seed: int, cfg: RenderedConfig) -> None:
     meta = {"recipe": RECIPE, "seed": int(seed), "config": asdict(cfg), "count": int(len(data["index"])),
             "missed": int(len(data["missed"]))}
     tmp = path.with_name(path.name + ".tmp.npz")
-    extra = ("embedding",) if "embedding" in data else ()
+    extra = tuple(k for k in EMBEDDINGS if k in data)
     np.savez_compressed(tmp, meta=np.array(json.dumps(meta)),
                         **{k: data[k] for k in FIELDS + ("index", "missed") + extra})
     os.replace(tmp, path)
@@ -259,7 +264,7 @@ def save_rendered(path, data: dict, seed: int, cfg: RenderedConfig) -> None:
 
 def merge_rendered(parts: list) -> dict:
     """Concatenate ``render_landmarks`` outputs (sorted by sample index)."""
-    keys = FIELDS + ("index",) + (("embedding",) if parts and all("embedding" in p for p in parts) else ())
+    keys = FIELDS + ("index",) + tuple(k for k in EMBEDDINGS if parts and all(k in p for p in parts))
     out = {k: np.concatenate([p[k] for p in parts if len(p["index"])]) for k in keys}
     order = np.argsort(out["index"], kind="stable")
     out = {k: v[order] for k, v in out.items()}
@@ -277,6 +282,8 @@ class RenderedSet:
     meta: dict
     embedding: Optional[np.ndarray] = None
     """(N, 128) float32 the photos' face-recognition embeddings (files made with ``embed``), else None."""
+    embedding_mirrored: Optional[np.ndarray] = None
+    """(N, 128) float32 the mirrored photos' embeddings (files made with ``embed`` since session 21), else None."""
 
 
 def load_rendered(path) -> RenderedSet:
@@ -289,6 +296,7 @@ def load_rendered(path) -> RenderedSet:
             meta = json.loads(str(z["meta"]))
             arrays = {k: z[k] for k in FIELDS + ("index",)}
             embedding = np.asarray(z["embedding"], np.float32) if "embedding" in z.files else None
+            mirrored = np.asarray(z["embedding_mirrored"], np.float32) if "embedding_mirrored" in z.files else None
     except (OSError, KeyError, ValueError) as e:
         raise ValueError(f"{path}: not a rendered-landmarks file ({e})") from e
     if meta.get("recipe") != RECIPE:
@@ -298,7 +306,7 @@ def load_rendered(path) -> RenderedSet:
         h.update(np.ascontiguousarray(arrays[k]).tobytes())
     meta["sha"] = h.hexdigest()[:16]
     batch = LandmarkBatch(*(torch.from_numpy(np.asarray(arrays[k], np.float32)) for k in FIELDS))
-    return RenderedSet(batch, arrays["index"].astype(np.int64), meta, embedding)
+    return RenderedSet(batch, arrays["index"].astype(np.int64), meta, embedding, mirrored)
 
 
 

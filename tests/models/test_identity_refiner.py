@@ -74,8 +74,13 @@ def test_rendered_heads_with_embeddings_train_a_refiner(tmp_path):
     img, _ = render_sample(model, 3, int(rs.index[0]), RenderedConfig())
     lm = detect_faces(img, max_faces=1)[0]
     assert np.allclose(photo_identity_features(img, lm, model).numpy(), rs.embedding[0], atol=1e-6)
+    assert rs.embedding_mirrored is not None and rs.embedding_mirrored.shape == rs.embedding.shape
+    assert np.allclose(photo_identity_features(img, lm, model, mirrored=True).numpy(), rs.embedding_mirrored[0],
+                       atol=1e-6)
     meta = train_identity_refiner(str(path), tmp_path / "run", ridge=100.0, val=1)
-    assert meta["train"] == len(rs.index) - 1 and np.isfinite(meta["val_error_mm"])
+    assert meta["train"] == len(rs.index) - 1 and np.isfinite(meta["val_error_mm"]) and meta["features"] == "mean"
+    photo = train_identity_refiner(str(path), tmp_path / "run_photo", ridge=100.0, val=1, features="photo")
+    assert photo["features"] == "photo" and photo["val_error_mm"] != meta["val_error_mm"]
     _, _, cam = initialize(lm, fit_view(model).canonical)
     _, plain = regress_head(lm, model, cam)
     _, refined = regress_head(lm, model, cam, embedding=torch.from_numpy(rs.embedding[0]),
@@ -156,3 +161,40 @@ def test_a_refiner_for_other_regressor_weights_is_refused_or_skipped(tmp_path):
     net, meta = get_regressor("")
     save_regressor(tmp_path / "reg.pt", net, {**meta, "val_error_mm": 5.0})  # "other" weights: another record
     assert matching_refiner("", str(tmp_path / "reg.pt")) is None
+
+
+def test_the_mirrored_photo_gives_a_second_reading_of_the_same_face():
+    """``photo_identity_features(mirrored=True)`` is the embedding of the photo flipped left-right at the mirrored
+    points: flipping the flipped photo gives the photo's own embedding back; the two readings differ a little
+    (the recogniser is not mirror-symmetric) and ``identity_features`` averages them with ``flip``."""
+    import dataclasses
+
+    from facesculpt.detect import detect_faces
+    from facesculpt.detect.turned import mirror_back
+    from facesculpt.face_model import load_face_model
+    from facesculpt.fitting.regress_init import RegressorInitConfig, identity_features, photo_identity_features, refiner_inputs
+    from facesculpt.io.image import load_image
+    from facesculpt.topology import load_topology
+    import facesculpt, os
+
+    model = load_face_model()
+    img = load_image(os.path.join(os.path.dirname(facesculpt.__file__), "assets", "grace_hopper.jpg"))
+    lm = detect_faces(img, max_faces=1)[0]
+    plain = photo_identity_features(img, lm, model)
+    mirrored = photo_identity_features(img, lm, model, mirrored=True)
+    flipped = np.ascontiguousarray(img[:, ::-1])
+    lm_f = dataclasses.replace(lm, points=torch.from_numpy(
+        mirror_back(lm.points.double().numpy(), img.shape[1], load_topology().mirror.numpy())).to(lm.points.dtype))
+    back = photo_identity_features(flipped, lm_f, model, mirrored=True)
+    assert torch.allclose(back, plain, atol=2e-4)  # the flip undone
+    d = float((mirrored - plain).norm())
+    assert 0.01 < d < 0.4, d  # another reading, the same person (dlib's threshold 0.6)
+    assert torch.equal(identity_features(img, lm, model, False), plain)
+    # (the two chips go through the recogniser in one batch: equal to float rounding)
+    assert torch.allclose(identity_features(img, lm, model, True), 0.5 * (plain + mirrored), atol=1e-6)
+    assert torch.allclose(identity_features(img, lm, model, True, embedding=plain), 0.5 * (plain + mirrored), atol=1e-6)
+    emb = plain[None]
+    assert refiner_inputs([img], [lm], model, RegressorInitConfig(identity_features_flip=False), emb) is emb
+    assert refiner_inputs([img], [lm], model, RegressorInitConfig(), None) is None
+    assert torch.allclose(refiner_inputs([img], [lm], model, RegressorInitConfig(), emb)[0], 0.5 * (plain + mirrored),
+                          atol=1e-6)
