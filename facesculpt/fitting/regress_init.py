@@ -64,7 +64,8 @@ class RegressorInitConfig:
     On by default since session 19. On rendered heads like the refiner's training photos (held-out synthetic heads,
     regressor alone 2.31 -> 2.09 mm, `fast` 2.51 -> 2.23, `default` 2.10 -> 1.93, 18 heads 2.40 -> 2.26; three-photo
     scenes 1.44 -> 1.39; clips 0-7 0.99 -> 0.95) and on the one real scanned face (``benchmarks/bench_scan_shape.py``:
-    `fast` 1.64 -> 1.41 mm, better on 6 of 6 photos; `default` 1.64 -> 1.56, 5 of 6); the real photos' proxies
+    `fast` 1.64 -> 1.41 mm, better on 6 of 6 photos; `default` 1.64 -> 1.40, 6 of 6, with the ICP run to convergence in
+    session 21); the real photos' proxies
     lean slightly the other way (AFLW 5.87 -> 5.89 % `fast`, 3D 8.37 -> 8.42; the ten photos' agreement with
     mediapipe's points 0.0185 -> 0.0204 IOD; docs/results.md, sessions 19-20). False: the landmarks-only start
     (the outputs before session 19)."""
@@ -79,7 +80,7 @@ class RegressorInitConfig:
     the recogniser in one batch: 15 -> 17 ms a photo; one more pass, 12-15 ms, where the photo's embedding was made
     already). The recogniser's two readings of one face differ (distance 0.1-0.3 on rendered heads) and their mean
     is a steadier input: regressor alone 2.089 -> 2.038 mm on held-out rendered heads with the refiner refitted on
-    the mean, the real scan `fast` 1.41 -> 1.39, `default` 1.56 -> 1.52 (docs/results.md, session 21). False: the
+    the mean, the real scan `fast` 1.41 -> 1.38, `default` 1.40 -> 1.38 (docs/results.md, session 21). False: the
     photo's embedding alone (with a ``--features photo`` refiner: the outputs of sessions 19-20)."""
     polish_prior_at_start: bool = True
     """With ``identity_features``: the LM polish's identity prior is centred on the refined identity (weight
