@@ -220,13 +220,8 @@ def render_landmarks(model, seed: int, indices, cfg: RenderedConfig = RenderedCo
     from facesculpt.detect import detect_faces
 
     rows = {k: [] for k in FIELDS + ("index",) + (EMBEDDINGS if embed else ())}
-    lmk68 = None
     if embed:
-        from facesculpt.face_model import fit_view
         from facesculpt.fitting.regress_init import photo_identity_features
-        from facesculpt.metrics.identity import photo_embedding
-
-        lmk68 = fit_view(model).lmk68
     missed = []
     indices = list(indices)
     for j, i in enumerate(indices):
@@ -238,8 +233,8 @@ def render_landmarks(model, seed: int, indices, cfg: RenderedConfig = RenderedCo
         else:
             rows["points"].append(lm.points.float().numpy())
             if embed:
-                rows["embedding"].append(photo_embedding(image, lm.points[lmk68, :2]).float().numpy().reshape(-1))
-                rows["embedding_mirrored"].append(photo_identity_features(image, lm, model, mirrored=True).numpy())
+                for k, mirrored in zip(EMBEDDINGS, (False, True)):
+                    rows[k].append(photo_identity_features(image, lm, model, mirrored=mirrored).numpy())
             for k in FIELDS[1:]:
                 rows[k].append(lab[k])
             rows["index"].append(int(i))
