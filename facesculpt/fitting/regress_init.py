@@ -59,7 +59,7 @@ class RegressorInitConfig:
     packaged ones ("")."""
     identity_features: bool = True
     """Refine the regressed identity with the photo's face-recognition embedding (``models.identity_refiner``,
-    Fast-GANFIT's identity features; about 15 ms a photo): the single photo (``fit_head_from_regressor``'s
+    Fast-GANFIT's identity features; 15-17 ms a photo): the single photo (``fit_head_from_regressor``'s
     ``image``), each photo of a multi-photo fit, and a clip's identity prior (``TrackConfig.identity_features_prior``).
     On by default since session 19. On rendered heads like the refiner's training photos (held-out synthetic heads,
     regressor alone 2.31 -> 2.09 mm, `fast` 2.51 -> 2.23, `default` 2.10 -> 1.93, 18 heads 2.40 -> 2.26; three-photo
