@@ -337,6 +337,21 @@ def _photometric_inputs(target, landmarks: Landmarks, n_pts: int, crop: tuple, a
     return lm_xy, low, extra
 
 
+def _landmark_targets(landmarks: Landmarks, model, pose, head, camera, crop: tuple, n_pts: int,
+                      cfg: Config) -> torch.Tensor:
+    """(1, n_pts, 2) the morphable head's photometric landmark targets in the fit crop's pixels (``crop`` = (x0, y0,
+    side, R)): the detections, minus mediapipe's view-dependent offset at stage 1's ``pose`` and ``head`` when
+    ``head_landmarks.view_bias`` (``regress_init.debiased_landmarks``), so the stage's landmark term compares the
+    embedded points with where they should project, as stage 1 does. Shared by the single-photo stage and the
+    joint stage of several photos or a clip's views (``subject.joint_photometric``)."""
+    x0, y0, side, R = crop
+    if cfg.head_landmarks.view_bias and model.landmarks["mediapipe"].bias is not None:
+        from facesculpt.fitting.regress_init import debiased_landmarks
+
+        landmarks = debiased_landmarks(landmarks, model, pose, head, camera, cfg.head_landmarks.detector_response)
+    return (landmarks.points[None, :n_pts, :2] - torch.tensor([x0, y0])) * (R / side)
+
+
 def _filler_texels(view, size: int, exempt: bool) -> Optional[torch.Tensor]:
     """(1, S, S) bool texels of the head's eye and mouth fillers (None if ``exempt`` is False: a
     user's valid mask applies to every texel)."""
@@ -542,13 +557,8 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
     if pc.enabled:
         t = time.perf_counter()
         n_pts = int(model.landmarks["mediapipe"].faces.shape[0])
-        lm_xy, low, extra = _photometric_inputs(target, landmarks, n_pts, (x0, y0, side, R), albedo_init, view, cfg)
-        if cfg.head_landmarks.view_bias and model.landmarks["mediapipe"].bias is not None:
-            # the landmark term compares with the detections minus mediapipe's view bias at stage 1's pose
-            from facesculpt.fitting.regress_init import debiased_landmarks
-
-            lm_db = debiased_landmarks(landmarks, model, pose, head, cam, cfg.head_landmarks.detector_response)
-            lm_xy = (lm_db.points[None, :n_pts, :2] - torch.tensor([x0, y0])) * (R / side)
+        _, low, extra = _photometric_inputs(target, landmarks, n_pts, (x0, y0, side, R), albedo_init, view, cfg)
+        lm_xy = _landmark_targets(landmarks, model, pose, head, cam, (x0, y0, side, R), n_pts, cfg)
         from dataclasses import replace as dc_replace
 
         pose, shape, light, _, ph_losses = fit_photometric(

@@ -162,7 +162,8 @@ def joint_photometric(images, lms, per, model, cfg: Config, progress: Progress =
     from facesculpt.fitting.head_shape import HeadShapeFit
     from facesculpt.fitting.initialize import initialize
     from facesculpt.fitting.joint_photometric import JointView, fit_joint_photometric
-    from facesculpt.pipeline import FIT_CROP_EXPAND, _face_crop, _face_weights, _photometric_inputs, openings_mask
+    from facesculpt.pipeline import (FIT_CROP_EXPAND, _face_crop, _face_weights, _landmark_targets,
+                                     _photometric_inputs, openings_mask)
     from facesculpt.texture.color import srgb_to_linear
     from facesculpt.pipeline import initial_light_and_albedo
     from facesculpt.texture.light import initial_linear_light
@@ -189,8 +190,10 @@ def joint_photometric(images, lms, per, model, cfg: Config, progress: Progress =
             light, albedo_init = initial_light_and_albedo(fit.image, dense, view, pose, fit.camera, cfg.texture,
                                                           valid=fit.valid)
             skin = torch.ones(albedo_init.shape[:3])
-        lm_xy, low, extra = _photometric_inputs(fit.image, lm, n_pts, (fit.x0, fit.y0, fit.side, fit.size),
-                                                albedo_init, view, cfg)
+        crop = (fit.x0, fit.y0, fit.side, fit.size)
+        _, low, extra = _photometric_inputs(fit.image, lm, n_pts, crop, albedo_init, view, cfg)
+        # the detections minus mediapipe's view bias at this photo's stage-1 pose, as the single-photo stage
+        lm_xy = _landmark_targets(lm, model, pose, head, cam, crop, n_pts, cfg)
         lows.append(low)
         seen.append(torch.nn.functional.interpolate(skin[:, None].float(), size=low.shape[1:3], mode="area")[:, 0])
         jviews.append(JointView(fit.image, fit.camera, lm_xy, lm.size * fit.size / fit.side, pose, head, light,

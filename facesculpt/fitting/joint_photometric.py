@@ -50,7 +50,8 @@ class JointView:
 
     target:       (1, R, R, 3) sRGB face crop.
     camera:       the crop's Camera.
-    landmarks_xy: (1, N, 2) crop pixels of the N embedded points (mediapipe's).
+    landmarks_xy: (1, N, 2) crop pixels of the N embedded points (mediapipe's): where the landmark term wants
+                  them (``pipeline._landmark_targets``: the detections minus the view bias).
     face_size:    face size in crop pixels (normalises the landmark term).
     pose:         Pose from the landmark stage (held with ``hold_pose_head``).
     head:         HeadParams from the landmark stage (the shared identity; this photo's expression, gaze).

@@ -121,3 +121,34 @@ def test_joint_stage_takes_its_own_step_count(two_lights, monkeypatch):
     reconstruct_subject(two_lights.images, dataclasses.replace(
         cfg, photometric=dataclasses.replace(cfg.photometric, joint_iterations=7)), force=True)
     assert seen == [20, 7]
+
+
+def test_joint_stage_landmark_targets_take_off_the_view_bias(two_lights, monkeypatch):
+    """The joint stage's landmark term compares with the detections minus mediapipe's view bias at each photo's
+    stage-1 pose, as the single-photo stage does (``pipeline._landmark_targets``; before session 22 the joint
+    stage used the raw detections); with ``head_landmarks.view_bias`` off, the raw detections."""
+    import inspect
+
+    import facesculpt.pipeline as pipeline
+
+    real = pipeline._landmark_targets
+    calls = []
+
+    def spy(*args):
+        calls.append((inspect.stack()[1].function, args))
+        return real(*args)
+
+    monkeypatch.setattr(pipeline, "_landmark_targets", spy)
+    cfg = _small_default()
+    assert cfg.head_landmarks.view_bias
+    reconstruct_subject(two_lights.images, cfg, force=True)
+    joint = [args for who, args in calls if who == "joint_photometric"]
+    assert len(joint) == 2, [who for who, _ in calls]
+    off = dataclasses.replace(cfg, head_landmarks=dataclasses.replace(cfg.head_landmarks, view_bias=False))
+    for landmarks, model, pose, head, camera, crop, n_pts, _ in joint:
+        x0, y0, side, R = crop
+        raw = (landmarks.points[None, :n_pts, :2] - torch.tensor([x0, y0])) * (R / side)
+        on = real(landmarks, model, pose, head, camera, crop, n_pts, cfg)
+        d = float((on - raw).norm(dim=-1).mean())
+        assert 0.05 < d < 20.0, d  # crop pixels: the bias moves every photo's targets, by a few pixels
+        assert torch.equal(real(landmarks, model, pose, head, camera, crop, n_pts, off), raw)
