@@ -309,9 +309,12 @@ def truth_proxy_head_reconstruction(face, cfg):
     """``truth_proxy_reconstruction`` for a head face: a ``Reconstruction`` whose head is the truth
     (``rec.head``, ``rec.head_verts``, the face part as ``rec.mesh``, the true pose and camera), with
     the light, texture and detail estimated from the photo as the head pipeline does
-    (``initial_light_and_albedo``, ``unwrap`` completed through the texel mirror map,
-    ``refine_detail``). No landmark or photometric fit runs; ``landmarks`` holds the projected true
-    mediapipe points, ``metrics`` stays empty, ``textures`` too."""
+    (``unwrap`` completed through the texel mirror map, ``refine_detail``; with ``texture.linear_light``, the
+    default, in linear light as the head pipeline: the photo decoded from sRGB, ``initial_linear_light`` and the
+    skin prior's ``anchor_light``, ``maps.linear``; else ``initial_light_and_albedo`` on the sRGB photo). Until
+    session 22 this proxy always took the sRGB path, so on the encoded photos of session 6 the detail stage shaded
+    gamma-encoded values as if they were linear. No landmark or photometric fit runs; ``landmarks`` holds the
+    projected true mediapipe points, ``metrics`` stays empty, ``textures`` too."""
     import time
 
     from facesculpt.detail import refine_detail
@@ -330,12 +333,27 @@ def truth_proxy_head_reconstruction(face, cfg):
     image = to_tensor(face.image)
     cam, pose = face.camera, face.pose
     head_verts = face.head_verts.float()
+    linear = bool(getattr(cfg.texture, "linear_light", False))
     with torch.no_grad():
         dense = view.render_verts(head_verts)
         points = model.points(head_verts, "mediapipe")
-        light, _ = initial_light_and_albedo(image, dense, view, pose, cam, cfg.texture)
+        if linear:
+            from dataclasses import replace
+
+            from facesculpt.texture.color import srgb_to_linear
+            from facesculpt.texture.light import initial_linear_light
+            from facesculpt.texture.skin_prior import anchor_light
+
+            image = srgb_to_linear(image)
+            light, albedo_init, seen_skin = initial_linear_light(image, dense, view, pose, cam, cfg.texture)
+            if cfg.texture.skin_prior:
+                light, _, _ = anchor_light(light, albedo_init, seen_skin, cfg.texture.skin)
+        else:
+            light, _ = initial_light_and_albedo(image, dense, view, pose, cam, cfg.texture)
         grid = texel_mirror_grid(view.rmesh, cfg.texture.size)
         maps = unwrap(image, dense, view.dense_faces, view.dense_uvs, pose, cam, light, cfg.texture, mirror_grid=grid)
+        if linear:
+            maps = replace(maps, linear=True)
         pts = cam.project(pose.apply(points))[0]
     z = torch.zeros(pts.shape[0], 1)
     lmk = Landmarks(torch.cat([pts, z], dim=1), torch.cat([pts.min(0).values, pts.max(0).values]),
