@@ -39,7 +39,7 @@ from facesculpt.detect import detect_faces  # noqa: E402
 from facesculpt.face_model import load_face_model  # noqa: E402
 from facesculpt.fitting.landmark_bias import landmark_bias, view_angles  # noqa: E402
 
-#: mediapipe face-oval points around the chin, on the sides of the jaw, and the brows' lower rows
+#: mediapipe face-oval points around the chin, on the sides of the jaw, and the brows' upper rows
 GROUPS = {"chin": (152, 148, 377, 176, 400, 149, 378), "jaw side": (136, 365, 172, 397, 58, 288, 132, 361),
           "brow": (70, 63, 105, 66, 107, 300, 293, 334, 296, 336)}
 SEED0 = 30000
