@@ -133,3 +133,39 @@ def test_antialias_batch_and_no_edges():
     frb = rasterize(far, f, size)
     x = torch.rand(1, *size, 3, dtype=D)
     assert torch.equal(antialias(x, frb, far, f), x)
+
+
+def _silhouettes_uncached(v, f):
+    """The silhouette rule written out (no cache): an edge is a silhouette unless exactly two triangles share it
+    with the same screen winding."""
+    x, y = v[0, f, 0], v[0, f, 1]
+    s = torch.sign((x[:, 1] - x[:, 0]) * (y[:, 2] - y[:, 0]) - (y[:, 1] - y[:, 0]) * (x[:, 2] - x[:, 0]))
+    out = torch.zeros(f.shape, dtype=torch.bool)
+    owners = {}
+    for t in range(f.shape[0]):
+        for k in range(3):
+            a, b = int(f[t, k]), int(f[t, (k + 1) % 3])
+            owners.setdefault((min(a, b), max(a, b)), []).append((t, k))
+    for use in owners.values():
+        for t, k in use:
+            out[t, k] = len(use) != 2 or any(float(s[u]) != float(s[t]) for u, _ in use if u != t)
+    return out
+
+
+def test_silhouette_edges_cached_by_connectivity_not_by_shape():
+    # two meshes with the same vertices and the same number of faces but different connectivity,
+    # alternated: the cache must never hand one mesh's edge groups to the other
+    import importlib
+
+    aa = importlib.import_module("facesculpt.render.antialias")
+    g = torch.Generator().manual_seed(3)
+    grid = torch.stack(torch.meshgrid(torch.arange(4.0), torch.arange(4.0), indexing="xy"), -1).reshape(-1, 2)
+    v = torch.cat([grid * 3 + torch.rand(16, 2, generator=g, dtype=D), torch.full((16, 1), 2.0, dtype=D)], 1)[None]
+    quads = [(r * 4 + c, r * 4 + c + 1, r * 4 + c + 5, r * 4 + c + 4) for r in range(3) for c in range(3)]
+    diag_a = torch.tensor([t for a, b, c, d in quads for t in ((a, b, c), (a, c, d))])
+    diag_b = torch.tensor([t for a, b, c, d in quads for t in ((a, b, d), (b, c, d))])
+    diag_b[4] = diag_b[4].flip(0)  # one triangle flipped on screen: its edges become silhouettes
+    aa._EDGE_CACHE.clear()
+    for f in (diag_a, diag_b, diag_a, diag_b):
+        assert torch.equal(silhouette_edges(v, f)[0], _silhouettes_uncached(v, f))
+    assert len(aa._EDGE_CACHE) == 2
