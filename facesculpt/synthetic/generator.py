@@ -206,6 +206,26 @@ def base_skin_albedo(rng: np.random.Generator, S: int) -> tuple[np.ndarray, np.n
     return alb, base
 
 
+#: ``exp(-x)`` of float64 is exactly 0 for x above this (the smallest subnormal is exp(-744.4))
+_EXP_ZERO = 746.0
+
+
+def _paint_spot(spots: np.ndarray, grid: np.ndarray, c: np.ndarray, rad: float, amp: float) -> None:
+    """``spots = max(spots, amp * exp(-|grid - c|^2 / (2 rad^2)))`` in place, computed only on the texels where the
+    Gaussian is not exactly 0 in float64 (the same values as over the whole tile, bit for bit; a freckle covers a
+    few hundred of the tile's 65,536 texels)."""
+    S = spots.shape[0]
+    reach = math.sqrt(2 * _EXP_ZERO) * rad  # beyond it the float64 Gaussian underflows to 0
+    # texel centres (k + 0.5) / S in u; v = 1 - (k + 0.5) / S, one texel of margin
+    u0, u1 = max(int((c[0] - reach) * S) - 1, 0), min(int((c[0] + reach) * S) + 2, S)
+    r0, r1 = max(int((1.0 - c[1] - reach) * S) - 1, 0), min(int((1.0 - c[1] + reach) * S) + 2, S)
+    if u0 >= u1 or r0 >= r1:
+        return
+    g = grid[r0:r1, u0:u1]
+    r2 = ((g - c) ** 2).sum(-1)
+    np.maximum(spots[r0:r1, u0:u1], amp * np.exp(-r2 / (2 * rad**2)), out=spots[r0:r1, u0:u1])
+
+
 def make_albedo(rng: np.random.Generator, topo, S: int, freckles: int) -> np.ndarray:
     """(S, S, 3) float true albedo map in UV space."""
     uvs = topo.uvs.numpy().astype(np.float64)
@@ -233,14 +253,14 @@ def make_albedo(rng: np.random.Generator, topo, S: int, freckles: int) -> np.nda
     alb = alb * (1 - mouth) + mouth * np.array([0.25, 0.08, 0.08], np.float32)
     # freckles and moles
     skin_box = (uvs[:, 0].min() + 0.1, uvs[:, 0].max() - 0.1, uvs[:, 1].min() + 0.15, uvs[:, 1].max() - 0.15)
-    spots = np.zeros((S, S), np.float32)
     n_moles = int(rng.integers(1, 4))
-    for k in range(freckles + (n_moles if freckles > 0 else 0)):
+    n_spots = freckles + (n_moles if freckles > 0 else 0)
+    spots = np.zeros((S, S), np.float64 if n_spots else np.float32)  # float64 once painted (np.maximum's promotion)
+    for k in range(n_spots):
         c = np.array([rng.uniform(skin_box[0], skin_box[1]), rng.uniform(skin_box[2], skin_box[3])])
         mole = k >= freckles
         rad = rng.uniform(0.004, 0.007) if mole else rng.uniform(0.0015, 0.003)
-        r2 = ((grid - c) ** 2).sum(-1)
-        spots = np.maximum(spots, (0.75 if mole else rng.uniform(0.15, 0.35)) * np.exp(-r2 / (2 * rad**2)))
+        _paint_spot(spots, grid, c, rad, 0.75 if mole else rng.uniform(0.15, 0.35))
     spot_col = np.array([0.35, 0.2, 0.12], np.float32)
     alb = alb * (1 - spots[..., None]) + spot_col * spots[..., None]
     # eyes: white, iris, pupil inside the eye openings

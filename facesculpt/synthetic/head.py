@@ -69,6 +69,7 @@ from facesculpt.synthetic.generator import (
     _degrade,
     _gauss_blur,
     _mask_from_polygon,
+    _paint_spot,
     _uv_grid,
     _uv_to_px,
     base_skin_albedo,
@@ -232,26 +233,6 @@ def _layout(model: FaceModel) -> _Layout:
     return _Layout(landmark_uvs(model, "ibug68"), landmark_uvs(model, "mediapipe")[:468], k, k / MASK_UV_PER_CM)
 
 
-#: ``exp(-x)`` of float64 is exactly 0 for x above this (the smallest subnormal is exp(-744.4))
-_EXP_ZERO = 746.0
-
-
-def _paint_spot(spots: np.ndarray, grid: np.ndarray, c: np.ndarray, rad: float, amp: float) -> None:
-    """``spots = max(spots, amp * exp(-|grid - c|^2 / (2 rad^2)))`` in place, computed only on the texels where the
-    Gaussian is not exactly 0 in float64 (the same values as over the whole tile, bit for bit; a freckle covers a
-    few hundred of the tile's 65,536 texels)."""
-    S = spots.shape[0]
-    reach = math.sqrt(2 * _EXP_ZERO) * rad  # beyond it the float64 Gaussian underflows to 0
-    # texel centres (k + 0.5) / S in u; v = 1 - (k + 0.5) / S, one texel of margin
-    u0, u1 = max(int((c[0] - reach) * S) - 1, 0), min(int((c[0] + reach) * S) + 2, S)
-    r0, r1 = max(int((1.0 - c[1] - reach) * S) - 1, 0), min(int((1.0 - c[1] + reach) * S) + 2, S)
-    if u0 >= u1 or r0 >= r1:
-        return
-    g = grid[r0:r1, u0:u1]
-    r2 = ((g - c) ** 2).sum(-1)
-    np.maximum(spots[r0:r1, u0:u1], amp * np.exp(-r2 / (2 * rad**2)), out=spots[r0:r1, u0:u1])
-
-
 def make_head_albedo(rng: np.random.Generator, model: FaceModel, S: int, freckles: int) -> np.ndarray:
     """(S, S, 3) float true albedo of the face tile (tile 0 of ``model``'s UVs)."""
     L = _layout(model)
@@ -279,9 +260,10 @@ def make_head_albedo(rng: np.random.Generator, model: FaceModel, S: int, freckle
     # (u of the Multi-PIE jaw-end vertices: the packaged iBUG jaw points moved onto the face outline
     # later, and the photos of the benchmarks stay what they were)
     box = (JAW_END_U[0], JAW_END_U[1], lm[8, 1], lm[17:27, 1].max() + 2.5 * L.k)
-    spots = np.zeros((S, S), np.float64)
     n_moles = int(rng.integers(1, 4))
-    for i in range(freckles + (n_moles if freckles > 0 else 0)):
+    n_spots = freckles + (n_moles if freckles > 0 else 0)
+    spots = np.zeros((S, S), np.float64 if n_spots else np.float32)  # float64 once painted (np.maximum's promotion)
+    for i in range(n_spots):
         c = np.array([rng.uniform(box[0], box[1]), rng.uniform(box[2], box[3])])
         mole = i >= freckles
         rad = (rng.uniform(0.004, 0.007) if mole else rng.uniform(0.0015, 0.003)) * q

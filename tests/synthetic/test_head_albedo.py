@@ -1,9 +1,9 @@
-"""``synthetic.head.make_head_albedo``'s freckles and moles: painted on a window of the tile, the same bits as over
-the whole tile (the rendered training heads and the benchmarks' photos must not change with the speed-up)."""
+"""The synthetic albedos' freckles and moles (``synthetic.head.make_head_albedo``, ``synthetic.generator.make_albedo``):
+painted on a window of the tile, the same bits as over the whole tile (the rendered training heads and the
+benchmarks' photos must not change with the speed-up)."""
 import numpy as np
 
-from facesculpt.synthetic.generator import _uv_grid
-from facesculpt.synthetic.head import _paint_spot
+from facesculpt.synthetic.generator import _paint_spot, _uv_grid
 
 
 def test_spots_painted_in_a_window_equal_the_whole_tile():
