@@ -19,6 +19,11 @@ What it does (details and measured facts in ``facesculpt/assets/FACE_MODEL.md``)
    * iBUG-68: the Multi-PIE 68 vertex indices of the upstream README (one-hot barycentrics), except
      the sides of the jaw line (``JAW_ON_CONTOUR``), which go to the mean head's frontal face outline
      (``frontal_contour_point``);
+   * then, when ``--ibug-registration`` (default ``tools/data/ibug68_on_renders.npz``, written by
+     ``tools/register_ibug68_renders.py`` from renders of the model seen by dlib's iBUG-trained 68-point
+     predictor) exists, the brows, nose and outer lips (the points it registered) are replaced by that
+     registration; the embedding before it is kept as ``lmk_ibug68_multipie_*`` (the synthetic heads'
+     painted brows and lips are placed with it, so their renders stay what they were);
    * mediapipe's 478: a registration of facesculpt's own mean mediapipe face
      (``facesculpt/assets/topology.npz``, 468 points) to the model: similarity + identity fit on the
      51 inner iBUG points both share, then every point is put at its closest point on the fitted
@@ -329,6 +334,9 @@ def main(argv=None) -> int:
     ap.add_argument("--registration", default=str(ROOT / "tools" / "data" / "mediapipe_on_renders.npz"),
                     help="render-based registration of the 468 mesh points (tools/register_landmarks_renders.py), "
                          "or 'none'")
+    ap.add_argument("--ibug-registration", default=str(ROOT / "tools" / "data" / "ibug68_on_renders.npz"),
+                    help="render-based registration of the iBUG-68 brows, nose and outer lips "
+                         "(tools/register_ibug68_renders.py), or 'none'")
     args = ap.parse_args(argv)
     src = Path(args.shared) / "ict-facekit"
 
@@ -408,6 +416,15 @@ def main(argv=None) -> int:
         print(f"iBUG jaw point {j}: Multi-PIE vertex {MULTIPIE68[j]} -> frontal contour, moved "
               f"{np.round(q - p68[j], 2).tolist()} cm")
         lmk68_faces[j] = t; lmk68_bary[j] = w
+    multipie68_faces, multipie68_bary = lmk68_faces.copy(), lmk68_bary.copy()
+    if args.ibug_registration != "none" and Path(args.ibug_registration).is_file():
+        with np.load(args.ibug_registration) as zi:
+            reg = zi["registered"].astype(np.int64)
+            lmk68_faces[reg] = zi["faces"][reg]
+            lmk68_bary[reg] = zi["bary"][reg].astype(np.float64)
+        moved = np.linalg.norm((V[faces[lmk68_faces]] * lmk68_bary[:, :, None]).sum(1) - p68, axis=1)[reg]
+        print(f"iBUG registration {args.ibug_registration}: {len(reg)} points moved mean {moved.mean():.3f} cm, "
+              f"max {moved.max():.3f} cm")
 
     topo = np.load(ROOT / "facesculpt" / "assets" / "topology.npz")
     mp = topo["canonical"].astype(np.float64)
@@ -570,6 +587,8 @@ def main(argv=None) -> int:
         lmk_mediapipe_bary=mp_bary_all.astype(np.float32),
         lmk_ibug68_faces=lmk68_faces.astype(np.int32),
         lmk_ibug68_bary=lmk68_bary.astype(np.float32),
+        lmk_ibug68_multipie_faces=multipie68_faces.astype(np.int32),
+        lmk_ibug68_multipie_bary=multipie68_bary.astype(np.float32),
         eye_centres=np.array(eye_centres, np.float32),
         iris_axes=np.array(iris_axes, np.float32),
         iris_radius=np.array(iris_radius, np.float32),

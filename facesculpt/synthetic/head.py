@@ -230,7 +230,10 @@ class _Layout:
 
 def _layout(model: FaceModel) -> _Layout:
     k = uv_per_cm(model)
-    return _Layout(landmark_uvs(model, "ibug68"), landmark_uvs(model, "mediapipe")[:468], k, k / MASK_UV_PER_CM)
+    # the upstream 68 points (before the render registration of the brows, nose and lips): the painted brows and
+    # lips stay where every synthetic head, benchmark and training set had them
+    return _Layout(landmark_uvs(model, "ibug68_multipie"), landmark_uvs(model, "mediapipe")[:468], k,
+                   k / MASK_UV_PER_CM)
 
 
 def make_head_albedo(rng: np.random.Generator, model: FaceModel, S: int, freckles: int) -> np.ndarray:
