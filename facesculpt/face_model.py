@@ -131,7 +131,7 @@ class FaceModel:
     identity_basis:   (K, V, 3) float32 — std-scaled PCA modes (K = 100).
     expression_basis: (E, V, 3) float32 — blendshape offsets (E = 53); expression_names: tuple.
     landmarks:  {"mediapipe": Embedding (478), "ibug68": Embedding (68), "ibug68_multipie": Embedding (68), the
-                iBUG points before the brows, nose and outer lips were registered on renders: the synthetic
+                iBUG points before the brows, nose and lips were registered on renders: the synthetic
                 heads' painted features only}.
     eye_centres: (2, 3) — left, right eyeball centres of the template (cm).
     narrow_face: (V,) bool — the "narrow face area" (forehead to chin, no ears), used by metrics.
@@ -517,7 +517,7 @@ def load_face_model() -> FaceModel:
                                *resp),
         "ibug68": Embedding(t(z["lmk_ibug68_faces"].astype(np.int64)), t(z["lmk_ibug68_bary"])),
     }
-    # the 68 points before their brows, nose and outer lips were registered with dlib's iBUG predictor: the
+    # the 68 points before their brows, nose and lips were registered with dlib's iBUG predictor: the
     # synthetic heads paint their features there (FACE_MODEL.md)
     mp_key = "lmk_ibug68_multipie_faces" if "lmk_ibug68_multipie_faces" in z else "lmk_ibug68_faces"
     lm["ibug68_multipie"] = Embedding(t(z[mp_key].astype(np.int64)), t(z[mp_key.replace("_faces", "_bary")]))

@@ -21,7 +21,7 @@ What it does (details and measured facts in ``facesculpt/assets/FACE_MODEL.md``)
      (``frontal_contour_point``);
    * then, when ``--ibug-registration`` (default ``tools/data/ibug68_on_renders.npz``, written by
      ``tools/register_ibug68_renders.py`` from renders of the model seen by dlib's iBUG-trained 68-point
-     predictor) exists, the brows, nose and outer lips (the points it registered) are replaced by that
+     predictor) exists, the brows, nose and lips (the points it registered) are replaced by that
      registration; the embedding before it is kept as ``lmk_ibug68_multipie_*`` (the synthetic heads'
      painted brows and lips are placed with it, so their renders stay what they were);
    * mediapipe's 478: a registration of facesculpt's own mean mediapipe face
@@ -335,7 +335,7 @@ def main(argv=None) -> int:
                     help="render-based registration of the 468 mesh points (tools/register_landmarks_renders.py), "
                          "or 'none'")
     ap.add_argument("--ibug-registration", default=str(ROOT / "tools" / "data" / "ibug68_on_renders.npz"),
-                    help="render-based registration of the iBUG-68 brows, nose and outer lips "
+                    help="render-based registration of the iBUG-68 brows, nose and lips "
                          "(tools/register_ibug68_renders.py), or 'none'")
     args = ap.parse_args(argv)
     src = Path(args.shared) / "ict-facekit"

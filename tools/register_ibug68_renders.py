@@ -1,4 +1,4 @@
-"""Register the iBUG-68 brows, nose and outer lips on renders of the morphable head with dlib's 68-point predictor.
+"""Register the iBUG-68 brows, nose and lips on renders of the morphable head with dlib's 68-point predictor.
 
 Run from the repository root (reads the packaged ``facesculpt/assets/ict_head.npz``; dlib comes with the
 test extras, its 68-point model with ``face-recognition-models``, a package dependency)::
@@ -17,15 +17,18 @@ the face's surface away from its outline and its holes are registered the way me
    base skin tone only: the painted ones have brows and lips painted at the current embedding, which the
    detector would find);
 2. runs dlib's frontal face detector (one upsampling) and the 68-point predictor on the largest box, and casts
-   each detected brow, nose and outer-lip point onto the true surface with the true camera (the nearest
+   each detected brow, nose and lip point onto the true surface with the true camera (the nearest
    triangle under the pixel, perspective-correct barycentrics; hits off the face part are dropped);
 3. over the views with |yaw| <= ``--reg-yaw``, maps every hit to the mean neutral head, pools it with the mirror
    images (x -> -x) of the partner point's hits (the embedding comes out symmetric), takes the coordinate-wise
-   median and snaps it to the face surface. A point with fewer than ``--min-hits`` hits keeps its embedding.
+   median and snaps it to the face surface; an inner-lip point (60-67) only to the triangles of its own lip
+   (``own_lip_triangles``: on a closed mouth the two lips touch, and an upper-lip point put on the lower lip
+   would open the wrong way). A point with fewer than ``--min-hits`` hits keeps its embedding.
 
 Not registered: the jaw line (0-16: iBUG's jaw is the visible outline, not one surface point; the build puts its
-sides on the mean head's frontal outline), the eyelid contours (36-47) and the inner lips (60-67), which lie on
-the eye and mouth holes' boundaries. Deterministic: the renders are a function of the seeds, dlib's CPU
+sides on the mean head's frontal outline) and the eyelid contours (36-47), which lie on the eye holes'
+boundaries (the detections' mean distance to them is 1.8 % of the face size; mediapipe's registered eyelid points
+in their place are further, 2.1 %). Deterministic: the renders are a function of the seeds, dlib's CPU
 inference is repeatable and the aggregation is a median. This is a tool, not part of the package: it may print.
 """
 from __future__ import annotations
@@ -53,8 +56,11 @@ from facesculpt.face_model import PART_FACE, load_face_model  # noqa: E402
 from facesculpt.identity.weights import shape_predictor_68_path  # noqa: E402
 
 DEFAULT_OUT = ROOT / "tools" / "data" / "ibug68_on_renders.npz"
-#: the registered points: brows (17-26), nose (27-35), outer lips (48-59)
-REGISTERED = tuple(range(17, 36)) + tuple(range(48, 60))
+#: the registered points: brows (17-26), nose (27-35), outer lips (48-59), inner lips (60-67)
+REGISTERED = tuple(range(17, 36)) + tuple(range(48, 68))
+#: the inner lips: each snapped within its own lip (``LIP_REACH_CM`` around its upstream point, over the surface)
+INNER_LIPS = tuple(range(60, 68))
+LIP_REACH_CM = 1.0
 #: iBUG-68's left/right partner of each point (the image mirrored)
 IBUG_MIRROR = np.array(
     list(range(16, -1, -1))  # jaw
@@ -65,6 +71,30 @@ IBUG_MIRROR = np.array(
     + [64, 63, 62, 61, 60, 67, 66, 65])  # inner lips
 REGIONS = {"jaw": range(0, 17), "brows": range(17, 27), "nose": range(27, 36), "eyes": range(36, 48),
            "outer lips": range(48, 60), "inner lips": range(60, 68)}
+
+
+def own_lip_triangles(F: np.ndarray, tris: np.ndarray, V: np.ndarray, start: int, centre: np.ndarray,
+                      reach: float) -> np.ndarray:
+    """The triangles of ``tris`` reached from ``start`` over shared edges without leaving the ball of radius
+    ``reach`` around ``centre`` (their centroids): on a closed mouth the upper and lower lips touch in space but
+    meet over the surface only at the corners, so an inner-lip point snapped among these stays on its own lip."""
+    cen = V[F[tris]].mean(1)
+    near = {int(t) for t, c in zip(tris, cen) if np.linalg.norm(c - centre) <= reach}
+    by_edge: dict = {}
+    for t in near:
+        f = F[t]
+        for i in range(3):
+            by_edge.setdefault((min(f[i], f[(i + 1) % 3]), max(f[i], f[(i + 1) % 3])), []).append(t)
+    seen, todo = {int(start)}, [int(start)]
+    while todo:
+        t = todo.pop()
+        f = F[t]
+        for i in range(3):
+            for u in by_edge.get((min(f[i], f[(i + 1) % 3]), max(f[i], f[(i + 1) % 3])), []):
+                if u not in seen:
+                    seen.add(u)
+                    todo.append(u)
+    return np.array(sorted(seen), np.int64)
 
 
 def detect68(img: np.ndarray, detector, predictor):
@@ -125,7 +155,11 @@ def main(argv=None) -> int:
         obs[m] = np.array(P).reshape(-1, 3)
     flip = np.array([-1.0, 1.0, 1.0])  # the mean head is symmetric about x = 0
     new_faces, new_bary = old_faces.copy(), old_bary.copy()
-    Fv = V0[F[face_tris]]
+    for a, b in ((61, 67), (62, 66), (63, 65)):  # the upper and lower inner lips' regions do not meet
+        ra, rb = (own_lip_triangles(F, face_tris, V0, old_faces[j], old_bary[j] @ V0[F[old_faces[j]]], LIP_REACH_CM)
+                  for j in (a, b))
+        if np.intersect1d(ra, rb).size:
+            raise SystemExit(f"inner lips {a} and {b}: their lip regions meet (LIP_REACH_CM too large)")
     hits = np.zeros(68, np.int32)
     moved = np.zeros(68)
     for m in REGISTERED:
@@ -133,8 +167,12 @@ def main(argv=None) -> int:
         hits[m] = len(obs[m])
         if len(obs[m]) < args.min_hits:
             continue
-        tri_i, bary_i, _ = closest_on_triangles(np.median(P, 0)[None], Fv[:, 0], Fv[:, 1], Fv[:, 2])
-        new_faces[m], new_bary[m] = face_tris[tri_i[0]], bary_i[0]
+        cand = face_tris
+        if m in INNER_LIPS:
+            cand = own_lip_triangles(F, face_tris, V0, old_faces[m], old_bary[m] @ V0[F[old_faces[m]]], LIP_REACH_CM)
+        Fc = V0[F[cand]]
+        tri_i, bary_i, _ = closest_on_triangles(np.median(P, 0)[None], Fc[:, 0], Fc[:, 1], Fc[:, 2])
+        new_faces[m], new_bary[m] = cand[tri_i[0]], bary_i[0]
         moved[m] = np.linalg.norm(new_bary[m] @ V0[F[new_faces[m]]] - old_bary[m] @ V0[F[old_faces[m]]])
     kept = [m for m in REGISTERED if hits[m] < args.min_hits]
     for name, ids in REGIONS.items():
