@@ -203,8 +203,8 @@ def _crop_mask(valid: Optional[np.ndarray], x0: float, y0: float, side: float, s
     valid = np.asarray(valid)
     xs, ys = max(0, int(np.floor(x0))), max(0, int(np.floor(y0)))
     sub = valid[ys:max(ys, int(np.ceil(y0 + side))), xs:max(xs, int(np.ceil(x0 + side)))]
-    m = crop_resize(np.repeat((sub > 0).astype(np.uint8)[..., None] * 255, 3, axis=2), x0 - xs, y0 - ys, side, size)
-    return torch.from_numpy(m[..., 0] > 127)[None]
+    m = crop_resize((sub > 0).astype(np.uint8) * 255, x0 - xs, y0 - ys, side, size)  # one band (PIL "L")
+    return torch.from_numpy(m > 127)[None]
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,10 @@ def square_box(bbox, expand: float) -> tuple[float, float, float]:
 
 
 def crop_resize(image: np.ndarray, x0: float, y0: float, side: float, out: int) -> np.ndarray:
-    """Square crop [x0, x0+side) x [y0, y0+side) of an (H, W, 3) uint8 image resized to (out, out).
+    """Square crop [x0, x0+side) x [y0, y0+side) of an (H, W, 3) or (H, W) uint8 image resized to (out, out).
 
-    Outside the image the border pixels are repeated. Area-filtered when shrinking.
+    Outside the image the border pixels are repeated. Area-filtered when shrinking. A one-channel image gives
+    the values each channel of the same image repeated three times would (PIL filters every band alike).
     """
     H, W = image.shape[:2]
     ix0, iy0 = int(np.floor(x0)), int(np.floor(y0))
@@ -25,7 +26,7 @@ def crop_resize(image: np.ndarray, x0: float, y0: float, side: float, out: int) 
     pr, pb = max(0, ix1 - W), max(0, iy1 - H)
     sub = image[max(0, iy0) : min(H, iy1), max(0, ix0) : min(W, ix1)]
     if pl or pt or pr or pb:
-        sub = np.pad(sub, ((pt, pb), (pl, pr), (0, 0)), mode="edge")
+        sub = np.pad(sub, ((pt, pb), (pl, pr)) + ((0, 0),) * (sub.ndim - 2), mode="edge")
     box = (x0 - ix0, y0 - iy0, x0 - ix0 + side, y0 - iy0 + side)
     pil = Image.fromarray(np.ascontiguousarray(sub))
     return np.asarray(pil.resize((out, out), Image.BICUBIC if side < out else Image.LANCZOS, box=box))
@@ -91,10 +92,8 @@ def push_pull_fill(values: torch.Tensor, weights: torch.Tensor, min_size: int = 
     est = torch.where(w > 1e-8, est, est.new_zeros(()) + (v.sum((2, 3), keepdim=True) / w.sum((2, 3), keepdim=True).clamp(min=1e-8)))
     for v_l, w_l in reversed(pyramid):
         up = F.interpolate(est, size=v_l.shape[-2:], mode="bilinear", align_corners=False)
-        wl = w_l.clamp(0, 1)
         # normalised value where seen, upsampled coarse estimate where not
         local = v_l / w_l.clamp(min=1e-8)
         alpha = (w_l * 4).clamp(0, 1)  # trust levels with a quarter of a texel of weight
         est = alpha * local + (1 - alpha) * up
-        del wl
     return est.permute(0, 2, 3, 1)

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import torch
 
@@ -148,24 +149,43 @@ def _line_responses(lum: np.ndarray, seen: np.ndarray, sigmas) -> list:
 
 def _best_path(Q: np.ndarray, smooth: float, step: int) -> np.ndarray:
     """(K,) long: the path through the (K, M) scores ``Q`` (one radius or row per step) with the largest sum minus
-    ``smooth`` x |change| per step, the change at most ``step`` (ties: the smaller index)."""
-    K, M = Q.shape
-    Q = Q.astype(np.float64)
+    ``smooth`` x |change| per step, the change at most ``step`` (ties: the move listed first, from the larger index;
+    the last step's tie: the smaller index). Dynamic programming over the steps, compiled (``_best_path_kernel``)."""
+    Q = np.ascontiguousarray(Q, dtype=np.float64)
     ds = np.arange(-step, step + 1)
-    src = np.arange(M)[None, :] - ds[:, None]  # (2 step + 1, M): the index each move comes from
-    valid = (src >= 0) & (src < M)
-    src = src.clip(0, M - 1)
-    pen = np.where(valid, -smooth * np.abs(ds)[:, None], -np.inf)
+    pen = -smooth * np.abs(ds).astype(np.float64)  # the same products as the moves' penalties always were
+    return _best_path_kernel(Q, ds.astype(np.int64), pen)
+
+
+@numba.njit(cache=True)
+def _best_path_kernel(Q, ds, pen):  # pragma: no cover - compiled
+    K, M = Q.shape
     score = Q[0].copy()
+    new = np.empty(M)
     back = np.zeros((K, M), np.int64)
-    cols = np.arange(M)
     for k in range(1, K):
-        cand = score[src] + pen
-        arg = cand.argmax(0)
-        score = cand[arg, cols] + Q[k]
-        back[k] = src[arg, cols]
+        for m in range(M):
+            best = -np.inf
+            arg = -1
+            for j in range(ds.shape[0]):  # moves in order: the first of equal candidates wins, as argmax's
+                s = m - ds[j]
+                if s < 0 or s >= M:
+                    c = -np.inf  # a move from outside: score + (-inf)
+                else:
+                    c = score[s] + pen[j]
+                if arg < 0 or c > best:
+                    best = c
+                    arg = j
+            s = m - ds[arg]
+            back[k, m] = min(max(s, 0), M - 1)
+            new[m] = best + Q[k, m]
+        score[:] = new
     path = np.zeros(K, np.int64)
-    path[-1] = int(np.argmax(score))
+    last = 0
+    for m in range(1, M):  # argmax: the first maximum
+        if score[m] > score[last]:
+            last = m
+    path[K - 1] = last
     for k in range(K - 1, 0, -1):
         path[k - 1] = back[k, path[k]]
     return path

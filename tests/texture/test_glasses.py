@@ -135,3 +135,43 @@ def test_nothing_seen_or_eyes_on_top_of_each_other_is_not_found():
     assert not g.found and g.scores == (0.0, 0.0) and not g.mask.any()
     g = find_glasses(img, np.ones((S, S), bool), np.array([[128.0, 72.0], [129.0, 72.0]]), cfg)
     assert not g.found and not g.mask.any()
+
+
+def _best_path_numpy(Q, smooth, step):
+    """The dynamic programme as written in numpy before it was compiled (the reference)."""
+    K, M = Q.shape
+    Q = Q.astype(np.float64)
+    ds = np.arange(-step, step + 1)
+    src = np.arange(M)[None, :] - ds[:, None]
+    valid = (src >= 0) & (src < M)
+    src = src.clip(0, M - 1)
+    pen = np.where(valid, -smooth * np.abs(ds)[:, None], -np.inf)
+    score = Q[0].copy()
+    back = np.zeros((K, M), np.int64)
+    cols = np.arange(M)
+    for k in range(1, K):
+        cand = score[src] + pen
+        arg = cand.argmax(0)
+        score = cand[arg, cols] + Q[k]
+        back[k] = src[arg, cols]
+    path = np.zeros(K, np.int64)
+    path[-1] = int(np.argmax(score))
+    for k in range(K - 1, 0, -1):
+        path[k - 1] = back[k, path[k]]
+    return path
+
+
+def test_compiled_best_path_equals_the_numpy_programme():
+    """The compiled dynamic programme picks the numpy one's path, ties included (scores on a coarse grid tie
+    often), for both step sizes the search uses."""
+    from facesculpt.texture.glasses import _best_path
+
+    rng = np.random.default_rng(3)
+    for k in range(60):
+        K, M = int(rng.integers(2, 120)), int(rng.integers(1, 50))
+        Q = rng.random((K, M)) if k % 2 else np.round(rng.random((K, M)) * 4) / 4
+        if k % 5 == 0:
+            Q = Q.astype(np.float32)
+        for step in (1, 2):
+            smooth = float(rng.choice([0.0, 0.02, 0.25]))
+            assert np.array_equal(_best_path(Q, smooth, step), _best_path_numpy(Q, smooth, step)), (k, step, smooth)
