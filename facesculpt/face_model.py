@@ -516,11 +516,11 @@ def load_face_model() -> FaceModel:
                                t(z["lmk_mediapipe_bias_limits"]) if "lmk_mediapipe_bias_limits" in z else None,
                                *resp),
         "ibug68": Embedding(t(z["lmk_ibug68_faces"].astype(np.int64)), t(z["lmk_ibug68_bary"])),
+        # the 68 before their brows, nose and lips were registered with dlib's iBUG predictor: the synthetic heads
+        # paint their features there (FACE_MODEL.md)
+        "ibug68_multipie": Embedding(t(z["lmk_ibug68_multipie_faces"].astype(np.int64)),
+                                     t(z["lmk_ibug68_multipie_bary"])),
     }
-    # the 68 points before their brows, nose and lips were registered with dlib's iBUG predictor: the
-    # synthetic heads paint their features there (FACE_MODEL.md)
-    mp_key = "lmk_ibug68_multipie_faces" if "lmk_ibug68_multipie_faces" in z else "lmk_ibug68_faces"
-    lm["ibug68_multipie"] = Embedding(t(z[mp_key].astype(np.int64)), t(z[mp_key.replace("_faces", "_bary")]))
     return FaceModel(
         template=t(z["template"]),
         faces=t(z["faces"].astype(np.int64)),
