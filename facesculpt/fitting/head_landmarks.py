@@ -22,6 +22,7 @@ re-evaluated at the start of every iteration and held fixed within it.
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -121,6 +122,25 @@ def _smoothstep(x, a, b):
     return t * t * (3 - 2 * t)
 
 
+_CONSTANTS: "weakref.WeakKeyDictionary[FaceModel, tuple]" = weakref.WeakKeyDictionary()
+
+
+def _model_constants(model: FaceModel) -> tuple[torch.Tensor, torch.Tensor]:
+    """(eye_cb (K, 2, 3) float64: each eyeball centre's motion per identity mode (the mean of its vertices' modes),
+    template normals (N, 3) float64 of the mediapipe embedding's triangles): the same for every fit with
+    ``model``, made once (weakly cached by the model; 1.6 + about 1 ms a fit before)."""
+    hit = _CONSTANTS.get(model)
+    if hit is None:
+        dt = torch.float64
+        eye_cb = []
+        for part in (PART_EYEBALL_LEFT, PART_EYEBALL_RIGHT):
+            idx = torch.nonzero(model.vert_part == part)[:, 0]
+            eye_cb.append(model.identity_basis[:, idx].to(dt).mean(1))
+        hit = (torch.stack(eye_cb, 1), _landmark_normals(model, model.template.to(dt)))
+        _CONSTANTS[model] = hit
+    return hit
+
+
 def _landmark_normals(model: FaceModel, verts: torch.Tensor) -> torch.Tensor:
     """(N, 3) unit normals of the mediapipe embedding's triangles on ``verts`` (V, 3)."""
     emb = model.landmarks["mediapipe"]
@@ -153,11 +173,7 @@ def fit_head_landmarks(landmarks: Landmarks, model: FaceModel, pose: Pose, camer
     K, E = idb.shape[0], exb.shape[0]
     # eyeball centres as a linear function of identity: template centre + mean identity shift
     eye_c0 = model.eye_centres.to(dt)
-    eye_cb = []
-    for part in (PART_EYEBALL_LEFT, PART_EYEBALL_RIGHT):
-        idx = torch.nonzero(model.vert_part == part)[:, 0]
-        eye_cb.append(model.identity_basis[:, idx].to(dt).mean(1))
-    eye_cb = torch.stack(eye_cb, 1)  # (K, 2, 3)
+    eye_cb, template_normals = _model_constants(model)  # (K, 2, 3), (N, 3)
     iris = (torch.tensor(IRIS_LEFT), torch.tensor(IRIS_RIGHT))
 
     target_raw = landmarks.points[:N, :2].to(dt)
@@ -312,7 +328,7 @@ def fit_head_landmarks(landmarks: Landmarks, model: FaceModel, pose: Pose, camer
             X = P @ R.T + T
             uv = X[:, :2] / X[:, 2:3] * f + c
             # normals of the template mesh, turned by the pose (camera frame)
-            n = _landmark_normals(model, model.template.to(dt)) @ R.T
+            n = template_normals @ R.T
             to_cam = torch.nn.functional.normalize(-X, dim=-1)
             cos = (n * to_cam).sum(-1)
             vis = _smoothstep(cos, *cfg.hidden_cos)
