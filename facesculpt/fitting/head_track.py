@@ -39,7 +39,7 @@ from facesculpt.fitting.head_landmarks import (
     IRIS_LEFT,
     IRIS_RIGHT,
     HeadLandmarkConfig,
-    _landmark_normals,
+    _model_constants,
     _smoothstep,
     fit_head_landmarks,
 )
@@ -265,7 +265,7 @@ def _identity_steps(model: FaceModel, frames: list, identity: torch.Tensor, came
     pt_w = torch.ones(N, dtype=dt)
     pt_w[list(FACE_OVAL)] = lm_cfg.w_oval
     cams = camera if isinstance(camera, (list, tuple)) else [camera] * len(frames)
-    normals0 = _landmark_normals(model, model.template.to(dt))
+    normals0 = _model_constants(model)[1]  # the template's landmark normals (float64), as the landmark stage's
     a = identity.to(dt).clone()
     idb_k = idb.permute(1, 2, 0)[keep]  # (n, 3, K)
     sig = model.landmarks["mediapipe"].sigma
