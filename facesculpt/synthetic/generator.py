@@ -226,6 +226,23 @@ def _paint_spot(spots: np.ndarray, grid: np.ndarray, c: np.ndarray, rad: float, 
     np.maximum(spots[r0:r1, u0:u1], amp * np.exp(-r2 / (2 * rad**2)), out=spots[r0:r1, u0:u1])
 
 
+def _paint_freckles(rng: np.random.Generator, alb: np.ndarray, grid: np.ndarray, box: tuple, freckles: int,
+                    scale: float = 1.0) -> np.ndarray:
+    """``alb`` (S, S, 3) with ``freckles`` freckles and, when there are any, one to three moles painted, centred
+    uniformly in ``box`` (u0, u1, v0, v1), radii times ``scale`` (both synthetic generators; the same draws)."""
+    S = alb.shape[0]
+    n_moles = int(rng.integers(1, 4))
+    n_spots = freckles + (n_moles if freckles > 0 else 0)
+    spots = np.zeros((S, S), np.float64 if n_spots else np.float32)  # float64 once painted (np.maximum's promotion)
+    for k in range(n_spots):
+        c = np.array([rng.uniform(box[0], box[1]), rng.uniform(box[2], box[3])])
+        mole = k >= freckles
+        rad = (rng.uniform(0.004, 0.007) if mole else rng.uniform(0.0015, 0.003)) * scale
+        _paint_spot(spots, grid, c, rad, 0.75 if mole else rng.uniform(0.15, 0.35))
+    spot_col = np.array([0.35, 0.2, 0.12], np.float32)
+    return alb * (1 - spots[..., None]) + spot_col * spots[..., None]
+
+
 def make_albedo(rng: np.random.Generator, topo, S: int, freckles: int) -> np.ndarray:
     """(S, S, 3) float true albedo map in UV space."""
     uvs = topo.uvs.numpy().astype(np.float64)
@@ -253,16 +270,7 @@ def make_albedo(rng: np.random.Generator, topo, S: int, freckles: int) -> np.nda
     alb = alb * (1 - mouth) + mouth * np.array([0.25, 0.08, 0.08], np.float32)
     # freckles and moles
     skin_box = (uvs[:, 0].min() + 0.1, uvs[:, 0].max() - 0.1, uvs[:, 1].min() + 0.15, uvs[:, 1].max() - 0.15)
-    n_moles = int(rng.integers(1, 4))
-    n_spots = freckles + (n_moles if freckles > 0 else 0)
-    spots = np.zeros((S, S), np.float64 if n_spots else np.float32)  # float64 once painted (np.maximum's promotion)
-    for k in range(n_spots):
-        c = np.array([rng.uniform(skin_box[0], skin_box[1]), rng.uniform(skin_box[2], skin_box[3])])
-        mole = k >= freckles
-        rad = rng.uniform(0.004, 0.007) if mole else rng.uniform(0.0015, 0.003)
-        _paint_spot(spots, grid, c, rad, 0.75 if mole else rng.uniform(0.15, 0.35))
-    spot_col = np.array([0.35, 0.2, 0.12], np.float32)
-    alb = alb * (1 - spots[..., None]) + spot_col * spots[..., None]
+    alb = _paint_freckles(rng, alb, grid, skin_box, freckles)
     # eyes: white, iris, pupil inside the eye openings
     iris_col = np.array([[0.25, 0.15, 0.08], [0.2, 0.3, 0.45], [0.3, 0.35, 0.2]])[rng.integers(3)]
     for loop, (a, b) in ((topo.eye_left_loop, (42, 45)), (topo.eye_right_loop, (36, 39))):

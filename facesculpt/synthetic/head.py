@@ -69,7 +69,7 @@ from facesculpt.synthetic.generator import (
     _degrade,
     _gauss_blur,
     _mask_from_polygon,
-    _paint_spot,
+    _paint_freckles,
     _uv_grid,
     _uv_to_px,
     base_skin_albedo,
@@ -263,16 +263,7 @@ def make_head_albedo(rng: np.random.Generator, model: FaceModel, S: int, freckle
     # (u of the Multi-PIE jaw-end vertices: the packaged iBUG jaw points moved onto the face outline
     # later, and the photos of the benchmarks stay what they were)
     box = (JAW_END_U[0], JAW_END_U[1], lm[8, 1], lm[17:27, 1].max() + 2.5 * L.k)
-    n_moles = int(rng.integers(1, 4))
-    n_spots = freckles + (n_moles if freckles > 0 else 0)
-    spots = np.zeros((S, S), np.float64 if n_spots else np.float32)  # float64 once painted (np.maximum's promotion)
-    for i in range(n_spots):
-        c = np.array([rng.uniform(box[0], box[1]), rng.uniform(box[2], box[3])])
-        mole = i >= freckles
-        rad = (rng.uniform(0.004, 0.007) if mole else rng.uniform(0.0015, 0.003)) * q
-        _paint_spot(spots, grid, c, rad, 0.75 if mole else rng.uniform(0.15, 0.35))
-    spot_col = np.array([0.35, 0.2, 0.12], np.float32)
-    alb = alb * (1 - spots[..., None]) + spot_col * spots[..., None]
+    alb = _paint_freckles(rng, alb, grid, box, freckles, q)
     return np.clip(alb, 0.02, 0.98).astype(np.float32)
 
 
