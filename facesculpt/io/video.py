@@ -14,6 +14,7 @@ from typing import Iterator, NamedTuple, Optional, Union
 import numpy as np
 
 from facesculpt.core.errors import InvalidImageError
+from facesculpt.core.quiet import quiet_native_stderr
 from facesculpt.io.image import display_name
 
 #: file extensions treated as videos (lower case); folders are searched for these too
@@ -60,7 +61,8 @@ def _open(path: Union[str, os.PathLike]):
         raise _error(name, "not a regular file", "give the path of a video file")
     if p.stat().st_size == 0:
         raise _error(name, "the file is empty: 0 bytes", "re-copy or re-export the video")
-    cap = cv2.VideoCapture(os.fspath(p))
+    with quiet_native_stderr():  # FFmpeg's own lines ("moov atom not found"): the error below says it in one
+        cap = cv2.VideoCapture(os.fspath(p))
     if not cap.isOpened():
         cap.release()
         raise _error(name, "not a video OpenCV can decode", "convert it to H.264 MP4, e.g. with ffmpeg")
@@ -103,11 +105,15 @@ def iter_video_frames(path: Union[str, os.PathLike], *, every: int = 1,
         fps = fps if np.isfinite(fps) and fps > 0 else 0.0
         index, given = 0, 0
         while max_frames is None or given < max_frames:
-            # grab() skips decoding the frames that are not wanted
-            if not cap.grab():
+            # grab() skips decoding the frames that are not wanted; a damaged stream's decoder
+            # lines ("error while decoding MB") stay off the terminal: the video ends at the last good frame
+            with quiet_native_stderr():
+                grabbed = cap.grab()
+            if not grabbed:
                 break
             if index % every == 0:
-                ok, bgr = cap.retrieve()
+                with quiet_native_stderr():
+                    ok, bgr = cap.retrieve()
                 if not ok or bgr is None:
                     break
                 if bgr.ndim == 2:

@@ -57,6 +57,26 @@ def test_unreadable_videos_fail_with_one_line(tmp_path):
         assert "\n" not in msg and p.name in msg
 
 
+def test_a_truncated_video_fails_without_ffmpeg_lines_on_stderr(tmp_path, clip, capfd, monkeypatch):
+    """FFmpeg reports a cut-off MP4 on fd 2 itself ("moov atom not found"); the user gets the one-line error only
+    (``--verbose`` lets the native lines through: ``core.quiet``)."""
+    from facesculpt.core.quiet import NATIVE_LOGS_ENV
+
+    cut = tmp_path / "cut.mp4"
+    data = clip.read_bytes()
+    cut.write_bytes(data[: len(data) // 3])
+    monkeypatch.delenv(NATIVE_LOGS_ENV, raising=False)
+    capfd.readouterr()
+    with pytest.raises(InvalidVideoError) as e:
+        list(iter_video_frames(cut))
+    assert "cut.mp4" in str(e.value)
+    assert capfd.readouterr().err == ""
+    monkeypatch.setenv(NATIVE_LOGS_ENV, "1")
+    with pytest.raises(InvalidVideoError):
+        list(iter_video_frames(cut))
+    assert "moov" in capfd.readouterr().err  # the check above would see the line
+
+
 def test_folders_yield_videos_only_when_asked(tmp_path, clip):
     (tmp_path / "a.MP4").write_bytes(clip.read_bytes())
     assert is_video_name(tmp_path / "a.MP4") and not is_video_name(tmp_path / "a.jpg")
