@@ -19,7 +19,9 @@ Variants (all fitted to the same detections):
   (``RegressorInitConfig.identity_features``, ``models.identity_refiner``; ``--refiner FILE`` for another map);
   ``+priorS``: the polish's identity prior centred on the refined identity with S times its weight
   (``polish_prior_at_start``, ``polish_prior_scale``). The refiner reads the mean of the photo's and the mirrored
-  photo's embedding (``identity_features_flip``, the default since session 21); ``+emb1`` rows: the photo's alone.
+  photo's chip (``identity_features_flip``, the default since session 21): their recogniser feature maps for the
+  packaged refiner (session 25), their embeddings for a ``--refiner`` made with ``--features mean``; ``+emb1`` rows:
+  the photo's alone.
 
 Per variant: mean narrow-face vertex error (mm) after a similarity alignment (the synthetic
 benchmark's ``vertex_error_mm.aligned``), the mean rotation error (degrees) against the true pose, and the median wall time of the stage (seconds; on a
@@ -39,10 +41,10 @@ import torch
 def faces(n, seed, yaw_max, cache):
     from facesculpt.detect import detect_faces
     from facesculpt.face_model import load_face_model
-    from facesculpt.fitting.regress_init import photo_identity_features
+    from facesculpt.fitting.regress_init import identity_features, photo_identity_features
     from facesculpt.synthetic.head import generate, head_config
 
-    key = (n, seed, yaw_max, "embedding", "mirrored")
+    key = (n, seed, yaw_max, "embedding", "mirrored", "feature_map")
     if cache and Path(cache).exists():
         blob = torch.load(cache, weights_only=False)
         if blob["key"] == key:
@@ -58,7 +60,9 @@ def faces(n, seed, yaw_max, cache):
             continue
         out.append({"seed": seed + i, "yaw": f.info["yaw_deg"], "landmarks": lm, "head_verts": f.head_verts,
                     "pose": f.pose, "head": f.head, "embedding": photo_identity_features(f.image, lm, model),
-                    "embedding_mirrored": photo_identity_features(f.image, lm, model, mirrored=True)})
+                    "embedding_mirrored": photo_identity_features(f.image, lm, model, mirrored=True),
+                    "feature_map": identity_features(f.image, lm, model, True, feature_map=True),
+                    "feature_map_photo": identity_features(f.image, lm, model, False, feature_map=True)})
     if cache:
         torch.save({"key": key, "faces": out}, cache)
     return out
@@ -77,6 +81,7 @@ def main(argv=None) -> int:
     from facesculpt.bench.synthetic import head_shape_errors, similarity_error_mm
     from facesculpt.face_model import HeadParams, fit_view, load_face_model
     from facesculpt.fitting import regress_init
+    from facesculpt.fitting.regress_init import matching_refiner, refiner_reads_map
     from facesculpt.fitting.head_landmarks import HeadLandmarkConfig, fit_head_landmarks
     from facesculpt.fitting.initialize import initialize
     from facesculpt.models import regressor as reg
@@ -95,11 +100,15 @@ def main(argv=None) -> int:
         pose, head, _ = fit_head_landmarks(lm, model, pose, cam, lm_cfg)
         return pose, head
 
+    fmap = refiner_reads_map(matching_refiner(args.refiner, args.weights or ""))  # what the refiner reads
+
     def run_reg(n, shape=True, pose_it=5, floor=0.1, identity=True, emb=False, prior=0.0, flip=True):
         def f(lm, embeddings):
             _, _, cam = initialize(lm, view.canonical)
             embedding = None
-            if emb:
+            if emb and fmap:
+                embedding = embeddings[2] if flip else embeddings[3]
+            elif emb:
                 embedding = 0.5 * (embeddings[0] + embeddings[1]) if flip else embeddings[0]
             if n == 0:
                 return regress_init.regress_head(lm, model, cam, pose_it, floor, embedding=embedding,
@@ -125,7 +134,7 @@ def main(argv=None) -> int:
                 "reg+polish2+emb+prior10": run_reg(2, emb=True, prior=10.0)}
     for d in data[:1]:  # warm-up (caches, weights)
         for fn in variants.values():
-            fn(d["landmarks"], (d["embedding"], d["embedding_mirrored"]))
+            fn(d["landmarks"], (d["embedding"], d["embedding_mirrored"], d["feature_map"], d["feature_map_photo"]))
     rows = {k: ([], [], []) for k in variants}
     base = []
     for d in data:
@@ -133,7 +142,8 @@ def main(argv=None) -> int:
         base.append(similarity_error_mm(mean_head[0, model.narrow_face], tv[0, model.narrow_face]))
         for k, fn in variants.items():
             t = time.perf_counter()
-            pose, head = fn(d["landmarks"], (d["embedding"], d["embedding_mirrored"]))
+            pose, head = fn(d["landmarks"], (d["embedding"], d["embedding_mirrored"], d["feature_map"],
+                                             d["feature_map_photo"]))
             dt = time.perf_counter() - t
             with torch.no_grad():
                 v = model.vertices(HeadParams(head.identity, head.expression, head.gaze))

@@ -67,8 +67,9 @@ class RegressorInitConfig:
     `fast` 1.64 -> 1.41 mm, better on 6 of 6 photos; `default` 1.64 -> 1.40, 6 of 6, with the ICP run to convergence in
     session 21); the real photos' proxies
     lean slightly the other way (AFLW 5.87 -> 5.89 % `fast`, 3D 8.37 -> 8.42; the ten photos' agreement with
-    mediapipe's points 0.0185 -> 0.0204 IOD; docs/results.md, sessions 19-20). False: the landmarks-only start
-    (the outputs before session 19)."""
+    mediapipe's points 0.0185 -> 0.0204 IOD; docs/results.md, sessions 19-20). Since session 25 the packaged refiner
+    reads the recogniser's last feature map instead of its embedding (the same pass; ``identity_features``,
+    ``refiner_reads_map``). False: the landmarks-only start (the outputs before session 19)."""
     refiner_weights: str = ""
     """An ``identity_refiner.pt`` of ``facesculpt train identity-refiner`` instead of the packaged one (""). The
     refiner must have been fitted for the regressor in use (``weights``; ``--regressor-weights`` of the training
@@ -280,6 +281,28 @@ def _chip_points(image, landmarks: Landmarks, model: FaceModel, mirrored: bool):
     return img[:, ::-1], torch.from_numpy(pts[lmk68.numpy(), :2])
 
 
+#: what an identity refiner reads (``meta["features"]`` of its file; ``training.identity_refiner``): "map" the
+#: recogniser's last feature map (1024 numbers), else ("mean", "photo", older files) its 128-d embedding
+REFINER_MAP_FEATURES = "map"
+
+
+def refiner_reads_map(refiner) -> bool:
+    """True if ``refiner`` (``models.identity_refiner.IdentityRefiner``) reads the recogniser's feature map."""
+    return refiner is not None and refiner.meta.get("features") == REFINER_MAP_FEATURES
+
+
+def photo_identity_outputs(image, landmarks: Landmarks, model: FaceModel,
+                           mirrored: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """((128,) embedding, (1024,) last feature map) of the recogniser on the chip ``photo_identity_features`` cuts
+    (one pass): what ``training.rendered`` stores for the refiner."""
+    from facesculpt.identity import embed_with_map
+    from facesculpt.metrics.identity import photo_chip
+
+    with torch.no_grad():
+        emb, fmap = embed_with_map(photo_chip(*_chip_points(image, landmarks, model, mirrored)))
+    return emb.float().reshape(-1), fmap.float().reshape(-1)
+
+
 def photo_identity_features(image, landmarks: Landmarks, model: FaceModel, mirrored: bool = False) -> torch.Tensor:
     """(128,) the face-recognition embedding of ``image`` (H, W, 3) uint8, its chip cut at the detected points'
     iBUG-68 subset (``metrics.identity.photo_embedding``), as ``training.rendered`` stores it for the refiner.
@@ -293,10 +316,20 @@ def photo_identity_features(image, landmarks: Landmarks, model: FaceModel, mirro
 
 
 def identity_features(image, landmarks: Landmarks, model: FaceModel, flip: bool,
-                      embedding: Optional[torch.Tensor] = None) -> torch.Tensor:
+                      embedding: Optional[torch.Tensor] = None, feature_map: bool = False) -> torch.Tensor:
     """(128,) the refiner's input for one photo: its embedding (``embedding`` if computed already, else
     ``photo_identity_features``) and, with ``flip``, the mean of it and the mirrored photo's
-    (``RegressorInitConfig.identity_features_flip``; both chips in one pass of the recogniser when neither is given)."""
+    (``RegressorInitConfig.identity_features_flip``; both chips in one pass of the recogniser when neither is given).
+    ``feature_map`` (a refiner that reads it, ``refiner_reads_map``): (1024,) the recogniser's last feature map
+    instead, of the photo's chip or, with ``flip``, the mean of the two chips' maps (``embedding`` is not used)."""
+    if feature_map:
+        from facesculpt.identity import embed_with_map
+        from facesculpt.metrics.identity import photo_chip
+
+        with torch.no_grad():
+            chips = torch.cat([photo_chip(*_chip_points(image, landmarks, model, m)) for m in ((False, True) if flip
+                                                                                               else (False,))])
+            return embed_with_map(chips)[1].float().mean(0)
     if not flip:
         return photo_identity_features(image, landmarks, model) if embedding is None else embedding.float().reshape(-1)
     if embedding is not None:
@@ -313,8 +346,14 @@ def refiner_inputs(images, landmarks, model: FaceModel, cfg: RegressorInitConfig
                    embeddings: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
     """(n, 128) the refiner's inputs of several photos (``images`` (H, W, 3) uint8 and their ``landmarks``) from their
     ``embeddings`` (n, 128; ``identity.retrieval.photo_embeddings``): with ``cfg.identity_features_flip`` each the mean
-    with the mirrored photo's (``identity_features``), else the embeddings as they are (None stays None)."""
-    if embeddings is None or not (cfg.identity_features and cfg.identity_features_flip):
+    with the mirrored photo's (``identity_features``), else the embeddings as they are (None stays None). A refiner
+    that reads the recogniser's feature map (``refiner_reads_map``) gets those, (n, 1024), made here."""
+    if embeddings is None or not cfg.identity_features:
+        return embeddings
+    if refiner_reads_map(matching_refiner(cfg.refiner_weights, cfg.weights)):  # the recogniser's maps, not these
+        return torch.stack([identity_features(im, lm, model, cfg.identity_features_flip, feature_map=True)
+                            for im, lm in zip(images, landmarks)])
+    if not cfg.identity_features_flip:
         return embeddings
     return torch.stack([identity_features(im, lm, model, True, e) for im, lm, e in zip(images, landmarks, embeddings)])
 
@@ -329,10 +368,12 @@ def fit_head_from_regressor(landmarks: Landmarks, model: FaceModel, camera: Came
     from facesculpt.fitting.head_landmarks import fit_head_landmarks
 
     stats: dict = {}
-    if not cfg.identity_features or matching_refiner(cfg.refiner_weights, cfg.weights) is None:
+    refiner = matching_refiner(cfg.refiner_weights, cfg.weights) if cfg.identity_features else None
+    if refiner is None:
         embedding = None  # (other regressor weights than the packaged refiner's: no refinement, no prior at it)
     elif embedding is None and image is not None:
-        embedding = identity_features(image, landmarks, model, cfg.identity_features_flip)
+        embedding = identity_features(image, landmarks, model, cfg.identity_features_flip,
+                                      feature_map=refiner_reads_map(refiner))
     pose, head = regress_head(landmarks, model, camera, cfg.pose_iterations, cfg.expression_floor, stats,
                               cfg.weights, embedding, cfg.refiner_weights)
     emb = model.landmarks["mediapipe"]
@@ -357,5 +398,5 @@ def fit_head_from_regressor(landmarks: Landmarks, model: FaceModel, camera: Came
 
 
 __all__ = ["RegressorInitConfig", "regress_head", "fit_head_from_regressor", "photo_identity_features", "matching_refiner",
-           "identity_features", "refiner_inputs",
+           "identity_features", "refiner_inputs", "photo_identity_outputs", "refiner_reads_map", "REFINER_MAP_FEATURES",
            "solve_translation", "refine_pose"]

@@ -4,6 +4,7 @@ Public API::
 
     load_identity_network(device="cpu") -> DlibResNet          # cached per device
     embed(images (N,3,150,150) float in [0,1]) -> (N,128)       # differentiable
+    embed_with_map(images) -> ((N,128), (N,1024))               # and the last feature map, flattened
     embed_chips(chips (N,150,150,3) uint8 RGB) -> np.ndarray (N,128) float32
     chip_transform(landmarks68 (B,68,2)) -> (B,2,3)            # chip pixel -> image pixel
     cut_chips(images (B,3,H,W), landmarks68, size=150, padding=0.25) -> (B,3,size,size)
@@ -25,7 +26,7 @@ from facesculpt.identity.losses import content_loss, identity_distance, identity
 from facesculpt.identity.network import CHIP_SIZE, EMBEDDING_DIM, FEATURE_NAMES, DlibResNet
 
 __all__ = [
-    "DlibResNet", "load_identity_network", "embed", "embed_chips", "chip_transform", "cut_chips",
+    "DlibResNet", "load_identity_network", "embed", "embed_with_map", "embed_chips", "chip_transform", "cut_chips",
     "identity_loss", "identity_distance", "content_loss", "CHIP_SIZE", "EMBEDDING_DIM",
     "FEATURE_NAMES", "SAME_PERSON_THRESHOLD",
 ]
@@ -62,6 +63,14 @@ def embed(images: torch.Tensor, network: DlibResNet | None = None) -> torch.Tens
     """images: (N, 3, 150, 150) RGB float in [0, 1] -> (N, 128) embeddings; differentiable."""
     net = network if network is not None else load_identity_network(images.device)
     return net.embed(images)
+
+
+def embed_with_map(images: torch.Tensor, network: DlibResNet | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """images: (N, 3, 150, 150) RGB float in [0, 1] -> ((N, 128) embeddings, (N, 1024) the last residual level's
+    feature map (256 channels x 2 x 2 cells, the input of the embedding's average pool), flattened), one pass."""
+    net = network if network is not None else load_identity_network(images.device)
+    emb, feats = net.forward_features(net.normalise(images))
+    return emb, feats[-1].reshape(feats[-1].shape[0], -1)
 
 
 def embed_chips(chips: np.ndarray, batch_size: int = 32) -> np.ndarray:

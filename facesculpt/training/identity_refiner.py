@@ -1,7 +1,8 @@
 """Fitting the identity refiner (``facesculpt train identity-refiner``; ``models.identity_refiner``).
 
 Data: a rendered-landmarks file made with ``--embed`` (``training.rendered``): per rendered head mediapipe's 478
-detected points, the photo's face-recognition embedding and the true parameters. The regressor (the packaged one,
+detected points, the photo's face-recognition embedding and the recogniser's last feature map (of the photo and the
+mirrored photo), and the true parameters. The regressor (the packaged one,
 or ``regressor_weights``) runs on the points; the refiner is the ridge map from (embedding, regressed identity) to
 the true identity, fitted on all but the file's last ``val`` heads and measured on those. Use a file whose heads
 the regressor was not trained on (another ``--seed`` than its own set's): on its own training heads the regressor
@@ -34,12 +35,14 @@ def _errors_mm(model, identity: torch.Tensor, expression: torch.Tensor, truth_id
 
 
 def train_identity_refiner(rendered: str, out, ridge: float = 1000.0, val: int = 500,
-                           regressor_weights: str = "", features: str = "mean") -> dict:
+                           regressor_weights: str = "", features: str = "map") -> dict:
     """Fit the refiner on ``rendered`` (see the module doc), write ``out/identity_refiner.pt`` atomically; returns
     its meta (settings, the file's digest, validation errors of the regressor alone and refined). ``features``:
     "mean" the mean of each photo's embedding and the mirrored photo's (what the pipeline feeds with
     ``regressor.identity_features_flip``; files made before session 21 have no mirrored embeddings: an error),
-    "photo" the photo's embedding alone."""
+    "photo" the photo's embedding alone, "map" (the default since session 25) the mean of the two chips' last feature
+    maps of the recogniser (1024 numbers: the 256 channels on the 2 x 2 cells its embedding pools; files made before
+    session 25 have none: an error)."""
     import os
 
     from facesculpt.face_model import load_face_model
@@ -51,8 +54,11 @@ def train_identity_refiner(rendered: str, out, ridge: float = 1000.0, val: int =
     rs = load_rendered(rendered)
     if rs.embedding is None:
         raise ValueError(f"{rendered}: no embeddings in it (make it with 'facesculpt train render-landmarks --embed')")
-    if features not in ("mean", "photo"):
-        raise ValueError(f"features: expected 'mean' or 'photo', got {features!r}")
+    if features not in ("mean", "photo", "map"):
+        raise ValueError(f"features: expected 'map', 'mean' or 'photo', got {features!r}")
+    if features == "map" and (rs.feature_map is None or rs.feature_map_mirrored is None):
+        raise ValueError(f"{rendered}: no feature maps in it (made before session 25: remake it with "
+                         "'facesculpt train render-landmarks --embed', or use --features mean)")
     if features == "mean" and rs.embedding_mirrored is None:
         raise ValueError(f"{rendered}: no mirrored embeddings in it (made before session 21: remake it with "
                          "'facesculpt train render-landmarks --embed', or use --features photo)")
@@ -72,6 +78,8 @@ def train_identity_refiner(rendered: str, out, ridge: float = 1000.0, val: int =
     emb = torch.from_numpy(rs.embedding)
     if features == "mean":
         emb = 0.5 * (emb + torch.from_numpy(rs.embedding_mirrored))
+    elif features == "map":
+        emb = 0.5 * (torch.from_numpy(rs.feature_map) + torch.from_numpy(rs.feature_map_mirrored))
     tr, va = slice(0, n - val), slice(n - val, n)
     b = rs.batch
     before = _errors_mm(model, ident[va], expr[va], b.identity[va], b.expression[va])

@@ -205,8 +205,9 @@ def _paint_hair(rng: np.random.Generator, model, head_verts, verts, faces, rend,
 
 
 FIELDS = ("points", "identity", "expression", "gaze", "rotation", "translation", "focal")
-#: with ``embed``: each photo's face-recognition embedding and the mirrored photo's (``regress_init.photo_identity_features``)
-EMBEDDINGS = ("embedding", "embedding_mirrored")
+#: with ``embed``: each photo's face-recognition embedding and the mirrored photo's (``regress_init.photo_identity_features``),
+#: and the recogniser's last feature map of each (``regress_init.photo_identity_outputs``; files since session 25)
+EMBEDDINGS = ("embedding", "embedding_mirrored", "feature_map", "feature_map_mirrored")
 
 
 def render_landmarks(model, seed: int, indices, cfg: RenderedConfig = RenderedConfig(),
@@ -215,13 +216,14 @@ def render_landmarks(model, seed: int, indices, cfg: RenderedConfig = RenderedCo
     ``index`` and ``missed`` (the indices mediapipe found no face in). ``embed``: also ``embedding`` (N, 128), the
     face-recognition embedding of each photo (``metrics.identity.photo_embedding``, the chip cut at the detected
     points' iBUG-68 subset, as the pipeline cuts it; ``models.identity_refiner``'s input), and ``embedding_mirrored``
-    (N, 128), the mirrored photo's (``regress_init.photo_identity_features``)."""
+    (N, 128), the mirrored photo's (``regress_init.photo_identity_features``); ``feature_map`` and
+    ``feature_map_mirrored`` (N, 1024), the recogniser's last feature map of the same two chips (the same pass)."""
     from facesculpt.core.errors import FaceSculptError
     from facesculpt.detect import detect_faces
 
     rows = {k: [] for k in FIELDS + ("index",) + (EMBEDDINGS if embed else ())}
     if embed:
-        from facesculpt.fitting.regress_init import photo_identity_features
+        from facesculpt.fitting.regress_init import photo_identity_outputs
     missed = []
     indices = list(indices)
     for j, i in enumerate(indices):
@@ -233,8 +235,10 @@ def render_landmarks(model, seed: int, indices, cfg: RenderedConfig = RenderedCo
         else:
             rows["points"].append(lm.points.float().numpy())
             if embed:
-                for k, mirrored in zip(EMBEDDINGS, (False, True)):
-                    rows[k].append(photo_identity_features(image, lm, model, mirrored=mirrored).numpy())
+                for suffix, mirrored in (("", False), ("_mirrored", True)):
+                    emb, fmap = photo_identity_outputs(image, lm, model, mirrored=mirrored)
+                    rows["embedding" + suffix].append(emb.numpy())
+                    rows["feature_map" + suffix].append(fmap.numpy())
             for k in FIELDS[1:]:
                 rows[k].append(lab[k])
             rows["index"].append(int(i))
@@ -279,6 +283,11 @@ class RenderedSet:
     """(N, 128) float32 the photos' face-recognition embeddings (files made with ``embed``), else None."""
     embedding_mirrored: Optional[np.ndarray] = None
     """(N, 128) float32 the mirrored photos' embeddings (files made with ``embed`` since session 21), else None."""
+    feature_map: Optional[np.ndarray] = None
+    """(N, 1024) float32 the recogniser's last feature map of the photos (files made with ``embed`` since session
+    25), else None."""
+    feature_map_mirrored: Optional[np.ndarray] = None
+    """(N, 1024) float32 the same of the mirrored photos, else None."""
 
 
 def load_rendered(path) -> RenderedSet:
@@ -290,8 +299,7 @@ def load_rendered(path) -> RenderedSet:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
             arrays = {k: z[k] for k in FIELDS + ("index",)}
-            embedding = np.asarray(z["embedding"], np.float32) if "embedding" in z.files else None
-            mirrored = np.asarray(z["embedding_mirrored"], np.float32) if "embedding_mirrored" in z.files else None
+            extra = {k: np.asarray(z[k], np.float32) if k in z.files else None for k in EMBEDDINGS}
     except (OSError, KeyError, ValueError) as e:
         raise ValueError(f"{path}: not a rendered-landmarks file ({e})") from e
     if meta.get("recipe") != RECIPE:
@@ -301,7 +309,7 @@ def load_rendered(path) -> RenderedSet:
         h.update(np.ascontiguousarray(arrays[k]).tobytes())
     meta["sha"] = h.hexdigest()[:16]
     batch = LandmarkBatch(*(torch.from_numpy(np.asarray(arrays[k], np.float32)) for k in FIELDS))
-    return RenderedSet(batch, arrays["index"].astype(np.int64), meta, embedding, mirrored)
+    return RenderedSet(batch, arrays["index"].astype(np.int64), meta, **extra)
 
 
 
