@@ -19,9 +19,8 @@ Variants (all fitted to the same detections):
   (``RegressorInitConfig.identity_features``, ``models.identity_refiner``; ``--refiner FILE`` for another map);
   ``+priorS``: the polish's identity prior centred on the refined identity with S times its weight
   (``polish_prior_at_start``, ``polish_prior_scale``). The refiner reads the mean of the photo's and the mirrored
-  photo's chip (``identity_features_flip``, the default since session 21): their recogniser feature maps for the
-  packaged refiner (session 25), their embeddings for a ``--refiner`` made with ``--features mean``; ``+emb1`` rows:
-  the photo's alone.
+  photo's chip (``identity_features_flip``, the default since session 21): their embeddings, or their recogniser
+  feature maps for a ``--refiner`` made with ``--features map`` (session 25); ``+emb1`` rows: the photo's alone.
 
 Per variant: mean narrow-face vertex error (mm) after a similarity alignment (the synthetic
 benchmark's ``vertex_error_mm.aligned``), the mean rotation error (degrees) against the true pose, and the median wall time of the stage (seconds; on a

@@ -67,9 +67,9 @@ class RegressorInitConfig:
     `fast` 1.64 -> 1.41 mm, better on 6 of 6 photos; `default` 1.64 -> 1.40, 6 of 6, with the ICP run to convergence in
     session 21); the real photos' proxies
     lean slightly the other way (AFLW 5.87 -> 5.89 % `fast`, 3D 8.37 -> 8.42; the ten photos' agreement with
-    mediapipe's points 0.0185 -> 0.0204 IOD; docs/results.md, sessions 19-20). Since session 25 the packaged refiner
-    reads the recogniser's last feature map instead of its embedding (the same pass; ``identity_features``,
-    ``refiner_reads_map``). False: the landmarks-only start (the outputs before session 19)."""
+    mediapipe's points 0.0185 -> 0.0204 IOD; docs/results.md, sessions 19-20). A refiner fitted with ``--features
+    map`` is fed the recogniser's last feature map instead (``identity_features``, ``refiner_reads_map``; not the
+    packaged one: docs/results.md, session 25). False: the landmarks-only start (the outputs before session 19)."""
     refiner_weights: str = ""
     """An ``identity_refiner.pt`` of ``facesculpt train identity-refiner`` instead of the packaged one (""). The
     refiner must have been fitted for the regressor in use (``weights``; ``--regressor-weights`` of the training

@@ -15,12 +15,12 @@ the landmarks alone.
 
 The features: the photo's recogniser features and the regressed identity, each standardised by the training set's
 mean and spread, and a constant; the target: the true identity coefficients (prior N(0, 1)). The packaged map
-(session 25) reads the recogniser's last feature map (the 256 channels on the 2 x 2 cells that its 128-d embedding
-pools and projects, 1024 numbers), the mean of the photo's chip and the mirrored photo's chip
-(``fitting.regress_init.identity_features(..., feature_map=True)``; ``meta["features"]`` "map"; 1125 x 100 weights,
-0.9 MB): the embedding throws away what identity recognition does not need, some of which is face shape
-(docs/results.md, session 25). Older maps read the 128-d embedding: the mean of the two chips' ("mean", session 21)
-or the photo's alone ("photo", session 19); the pipeline feeds each what its meta says.
+(session 21) reads the mean of the photo's embedding and the mirrored photo's (``fitting.regress_init.
+identity_features``; ``meta["features"]`` "mean"; session 19's read the photo's alone, "photo"). A map fitted with
+``--features map`` reads the recogniser's last feature map instead (the 256 channels on the 2 x 2 cells that the
+embedding pools and projects, 1024 numbers; ``identity_features(..., feature_map=True)``): better on rendered heads,
+worse on the real scanned face, so not packaged (docs/results.md, session 25). The pipeline feeds each map what its
+meta says.
 """
 from __future__ import annotations
 

@@ -166,10 +166,10 @@ def register(sub) -> None:
     f.add_argument("--ridge", type=float, default=1000.0, help="ridge penalty on the standardised features "
                                                                 "(default 1000)")
     f.add_argument("--val", type=int, default=500, help="the file's last N heads held out (default 500)")
-    f.add_argument("--features", choices=("map", "mean", "photo"), default="map",
-                   help="what the map reads: 'map' the recogniser's last feature map, the mean of the photo's and the "
-                        "mirrored photo's (default since session 25), 'mean' their 128-d embeddings' mean (what "
-                        "regressor.identity_features_flip fed before), 'photo' the photo's embedding alone")
+    f.add_argument("--features", choices=("mean", "photo", "map"), default="mean",
+                   help="what the map reads: 'mean' of the photo's and the mirrored photo's 128-d embeddings (default; "
+                        "what regressor.identity_features_flip feeds), 'photo' the photo's embedding alone, 'map' the "
+                        "mean of the two chips' last feature maps of the recogniser (1024 numbers)")
     f.add_argument("--regressor-weights", default="", metavar="FILE",
                    help="the regressor whose identity is refined (default: the packaged one)")
     f.set_defaults(func=cmd_train_identity_refiner)

@@ -35,14 +35,14 @@ def _errors_mm(model, identity: torch.Tensor, expression: torch.Tensor, truth_id
 
 
 def train_identity_refiner(rendered: str, out, ridge: float = 1000.0, val: int = 500,
-                           regressor_weights: str = "", features: str = "map") -> dict:
+                           regressor_weights: str = "", features: str = "mean") -> dict:
     """Fit the refiner on ``rendered`` (see the module doc), write ``out/identity_refiner.pt`` atomically; returns
     its meta (settings, the file's digest, validation errors of the regressor alone and refined). ``features``:
     "mean" the mean of each photo's embedding and the mirrored photo's (what the pipeline feeds with
     ``regressor.identity_features_flip``; files made before session 21 have no mirrored embeddings: an error),
-    "photo" the photo's embedding alone, "map" (the default since session 25) the mean of the two chips' last feature
-    maps of the recogniser (1024 numbers: the 256 channels on the 2 x 2 cells its embedding pools; files made before
-    session 25 have none: an error)."""
+    "photo" the photo's embedding alone, "map" the mean of the two chips' last feature maps of the recogniser (1024
+    numbers: the 256 channels on the 2 x 2 cells its embedding pools; files made before session 25 have none: an
+    error; better on rendered heads, worse on the real scan: docs/results.md, session 25; not the packaged map)."""
     import os
 
     from facesculpt.face_model import load_face_model

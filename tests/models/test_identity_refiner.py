@@ -49,8 +49,8 @@ def test_the_packaged_refiner_fits_the_packaged_regressor_and_records_its_valida
 
     r = get_identity_refiner("")
     _, reg_meta = get_regressor("")
-    assert r.num_embedding == 1024 and r.weight.shape == (1125, 100)  # the recogniser's last feature map
-    assert r.meta["features"] == "map" and r.meta["regressor"] == "packaged"
+    assert r.num_embedding == 128 and r.weight.shape == (229, 100)
+    assert r.meta["regressor"] == "packaged"
     assert r.meta["regressor_val_error_mm"] == pytest.approx(reg_meta["val_error_mm"])  # made for these weights
     assert r.meta["val_aligned_mm"] < r.meta["val_regressor_aligned_mm"]  # it helped on its held-out heads
 
@@ -59,7 +59,8 @@ def test_rendered_heads_with_embeddings_train_a_refiner(tmp_path):
     """``render-landmarks --embed`` stores each photo's embedding as the pipeline computes it; the training
     command fits on them and writes a refiner that ``regress_head`` uses."""
     from facesculpt.face_model import load_face_model
-    from facesculpt.fitting.regress_init import photo_identity_features, photo_identity_outputs, regress_head
+    from facesculpt.fitting.regress_init import (RegressorInitConfig, identity_features, photo_identity_features,
+                                                 photo_identity_outputs, refiner_inputs, regress_head)
     from facesculpt.fitting.initialize import initialize
     from facesculpt.face_model import fit_view
     from facesculpt.detect import detect_faces
@@ -77,28 +78,33 @@ def test_rendered_heads_with_embeddings_train_a_refiner(tmp_path):
     assert rs.embedding_mirrored is not None and rs.embedding_mirrored.shape == rs.embedding.shape
     assert np.allclose(photo_identity_features(img, lm, model, mirrored=True).numpy(), rs.embedding_mirrored[0],
                        atol=1e-6)
-    # the recogniser's last feature map of the same two chips, from the same pass
-    assert rs.feature_map.shape == rs.feature_map_mirrored.shape == (len(rs.index), 1024)
-    for mirrored, stored in ((False, rs.feature_map[0]), (True, rs.feature_map_mirrored[0])):
-        emb, fmap = photo_identity_outputs(img, lm, model, mirrored=mirrored)
-        assert np.allclose(fmap.numpy(), stored, atol=1e-6)
-        assert np.allclose(emb.numpy(), photo_identity_features(img, lm, model, mirrored=mirrored).numpy(), atol=1e-6)
     meta = train_identity_refiner(str(path), tmp_path / "run", ridge=100.0, val=1)
-    assert meta["train"] == len(rs.index) - 1 and np.isfinite(meta["val_error_mm"]) and meta["features"] == "map"
-    mean = train_identity_refiner(str(path), tmp_path / "run_mean", ridge=100.0, val=1, features="mean")
+    assert meta["train"] == len(rs.index) - 1 and np.isfinite(meta["val_error_mm"]) and meta["features"] == "mean"
     photo = train_identity_refiner(str(path), tmp_path / "run_photo", ridge=100.0, val=1, features="photo")
-    assert mean["features"] == "mean" and photo["features"] == "photo"
-    assert len({meta["val_error_mm"], mean["val_error_mm"], photo["val_error_mm"]}) == 3
+    assert photo["features"] == "photo" and photo["val_error_mm"] != meta["val_error_mm"]
     _, _, cam = initialize(lm, fit_view(model).canonical)
     _, plain = regress_head(lm, model, cam)
-    fmap = torch.from_numpy(0.5 * (rs.feature_map[0] + rs.feature_map_mirrored[0]))
-    _, refined = regress_head(lm, model, cam, embedding=fmap,
+    _, refined = regress_head(lm, model, cam, embedding=torch.from_numpy(rs.embedding[0]),
                               refiner_weights=str(tmp_path / "run" / "identity_refiner.pt"))
     assert not torch.equal(plain.identity, refined.identity)
     assert torch.equal(plain.expression, refined.expression)  # only the identity is refined
-    _, by_mean = regress_head(lm, model, cam, embedding=torch.from_numpy(rs.embedding[0]),
-                              refiner_weights=str(tmp_path / "run_mean" / "identity_refiner.pt"))
-    assert not torch.equal(plain.identity, by_mean.identity)  # the 128-d refiners still work
+    # the recogniser's last feature map of the same two chips (the same pass), and a refiner that reads it
+    assert rs.feature_map.shape == rs.feature_map_mirrored.shape == (len(rs.index), 1024)
+    for mirrored, stored in ((False, rs.feature_map[0]), (True, rs.feature_map_mirrored[0])):
+        emb, fmap = photo_identity_outputs(img, lm, model, mirrored=mirrored)
+        assert np.allclose(fmap.numpy(), stored, atol=1e-5)
+        assert np.allclose(emb.numpy(), photo_identity_features(img, lm, model, mirrored=mirrored).numpy(), atol=1e-6)
+    by_map = train_identity_refiner(str(path), tmp_path / "run_map", ridge=100.0, val=1, features="map")
+    assert by_map["features"] == "map" and np.isfinite(by_map["val_error_mm"])
+    map_file = str(tmp_path / "run_map" / "identity_refiner.pt")
+    both = identity_features(img, lm, model, True, feature_map=True)
+    assert torch.allclose(both, torch.from_numpy(0.5 * (rs.feature_map[0] + rs.feature_map_mirrored[0])), atol=1e-5)
+    # several photos (the multi-photo fit): a map-reading refiner gets the maps, made from the photos
+    cfg = RegressorInitConfig(refiner_weights=map_file)
+    fed = refiner_inputs([img], [lm], model, cfg, torch.from_numpy(rs.embedding[:1]))
+    assert fed.shape == (1, 1024) and torch.allclose(fed[0], both, atol=1e-6)
+    _, mapped = regress_head(lm, model, cam, embedding=both, refiner_weights=map_file)
+    assert not torch.equal(mapped.identity, refined.identity)
 
 
 def test_the_joint_identity_steps_pull_to_the_prior_centre_they_are_given():
@@ -136,14 +142,16 @@ def test_several_views_refine_their_regressed_identities_with_their_embeddings()
     from facesculpt.face_model import fit_view, load_face_model
     from facesculpt.fitting.head_track import regressed_identity
     from facesculpt.fitting.initialize import initialize
-    from facesculpt.fitting.regress_init import RegressorInitConfig, identity_features, regress_head
+    from facesculpt.fitting.regress_init import RegressorInitConfig, photo_identity_features, regress_head
+    from facesculpt.identity.retrieval import photo_embeddings
     from skimage import data
 
     model = load_face_model()
     img = data.astronaut()
     lm = detect_faces(img, max_faces=1)[0]
     cam = initialize(lm, fit_view(model).canonical)[2]
-    emb = identity_features(img, lm, model, True, feature_map=True)[None]  # what the packaged refiner reads
+    emb = torch.from_numpy(photo_embeddings([img], [lm]))
+    assert torch.allclose(emb[0], photo_identity_features(img, lm, model), atol=1e-6)
     cfg = RegressorInitConfig(identity_features=True)
     ident, _ = regressed_identity([lm], model, [cam], cfg, 4.0, emb)
     _, refined = regress_head(lm, model, cam, cfg.pose_iterations, cfg.expression_floor, embedding=emb[0])
@@ -204,18 +212,7 @@ def test_the_mirrored_photo_gives_a_second_reading_of_the_same_face():
     assert torch.allclose(identity_features(img, lm, model, True), 0.5 * (plain + mirrored), atol=1e-6)
     assert torch.allclose(identity_features(img, lm, model, True, embedding=plain), 0.5 * (plain + mirrored), atol=1e-6)
     emb = plain[None]
+    assert refiner_inputs([img], [lm], model, RegressorInitConfig(identity_features_flip=False), emb) is emb
     assert refiner_inputs([img], [lm], model, RegressorInitConfig(), None) is None
-    assert refiner_inputs([img], [lm], model, RegressorInitConfig(identity_features=False), emb) is emb
-    # the packaged refiner reads the recogniser's feature map: the two chips' mean (one pass), made from the photos
-    fmap = identity_features(img, lm, model, True, feature_map=True)
-    assert fmap.shape == (1024,)
-    from facesculpt.fitting.regress_init import photo_identity_outputs
-
-    (e0, m0), (e1, m1) = (photo_identity_outputs(img, lm, model, mirrored=m) for m in (False, True))
-    assert torch.allclose(fmap, 0.5 * (m0 + m1), atol=1e-5)  # the two chips' maps, one pass or two
-    assert torch.allclose(e0, plain, atol=1e-6) and torch.allclose(e1, mirrored, atol=1e-6)  # the same pass's embeddings
-    assert torch.allclose(refiner_inputs([img], [lm], model, RegressorInitConfig(), emb)[0], fmap, atol=1e-6)
-    single = identity_features(img, lm, model, False, feature_map=True)
-    assert torch.allclose(refiner_inputs([img], [lm], model, RegressorInitConfig(identity_features_flip=False),
-                                         emb)[0], single, atol=1e-6)
-    assert 0.01 < float((single - fmap).norm() / fmap.norm()) < 0.5  # the mirrored chip's map is another reading
+    assert torch.allclose(refiner_inputs([img], [lm], model, RegressorInitConfig(), emb)[0], 0.5 * (plain + mirrored),
+                          atol=1e-6)
