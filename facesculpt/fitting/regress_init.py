@@ -291,16 +291,24 @@ def refiner_reads_map(refiner) -> bool:
     return refiner is not None and refiner.meta.get("features") == REFINER_MAP_FEATURES
 
 
-def photo_identity_outputs(image, landmarks: Landmarks, model: FaceModel,
-                           mirrored: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """((128,) embedding, (1024,) last feature map) of the recogniser on the chip ``photo_identity_features`` cuts
-    (one pass): what ``training.rendered`` stores for the refiner."""
+def _recogniser_outputs(image, landmarks: Landmarks, model: FaceModel,
+                        mirrored: tuple) -> tuple[torch.Tensor, torch.Tensor]:
+    """((n, 128) embeddings, (n, 1024) last feature maps) of the chips ``photo_identity_features`` cuts, one per
+    entry of ``mirrored`` (False: the photo's, True: the mirrored photo's), in one pass of the recogniser."""
     from facesculpt.identity import embed_with_map
     from facesculpt.metrics.identity import photo_chip
 
     with torch.no_grad():
-        emb, fmap = embed_with_map(photo_chip(*_chip_points(image, landmarks, model, mirrored)))
-    return emb.float().reshape(-1), fmap.float().reshape(-1)
+        emb, fmap = embed_with_map(torch.cat([photo_chip(*_chip_points(image, landmarks, model, m)) for m in mirrored]))
+    return emb.float(), fmap.float()
+
+
+def photo_identity_outputs(image, landmarks: Landmarks, model: FaceModel,
+                           mirrored: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """((128,) embedding, (1024,) last feature map) of the recogniser on the chip ``photo_identity_features`` cuts
+    (one pass): what ``training.rendered`` stores for the refiner."""
+    emb, fmap = _recogniser_outputs(image, landmarks, model, (mirrored,))
+    return emb[0], fmap[0]
 
 
 def photo_identity_features(image, landmarks: Landmarks, model: FaceModel, mirrored: bool = False) -> torch.Tensor:
@@ -323,13 +331,7 @@ def identity_features(image, landmarks: Landmarks, model: FaceModel, flip: bool,
     ``feature_map`` (a refiner that reads it, ``refiner_reads_map``): (1024,) the recogniser's last feature map
     instead, of the photo's chip or, with ``flip``, the mean of the two chips' maps (``embedding`` is not used)."""
     if feature_map:
-        from facesculpt.identity import embed_with_map
-        from facesculpt.metrics.identity import photo_chip
-
-        with torch.no_grad():
-            chips = torch.cat([photo_chip(*_chip_points(image, landmarks, model, m)) for m in ((False, True) if flip
-                                                                                               else (False,))])
-            return embed_with_map(chips)[1].float().mean(0)
+        return _recogniser_outputs(image, landmarks, model, (False, True) if flip else (False,))[1].mean(0)
     if not flip:
         return photo_identity_features(image, landmarks, model) if embedding is None else embedding.float().reshape(-1)
     if embedding is not None:
