@@ -129,13 +129,13 @@ def clip_identity_prior(views, model, cfg: Config, track_cfg: TrackConfig) -> to
     from facesculpt.face_model import fit_view
     from facesculpt.fitting.head_track import regressed_identity
     from facesculpt.fitting.initialize import initialize
-    from facesculpt.fitting.regress_init import identity_features, matching_refiner, refiner_reads_map
+    from facesculpt.fitting.regress_init import config_reads_map, identity_features
 
     images, lms = [v[0] for v in views], [v[1] for v in views]
     canon = fit_view(model).canonical
     cams = [initialize(lm, canon)[2] for lm in lms]
     # the refiner's inputs (with the flip both chips of a view in one pass; a clip has no same-person check to share)
-    fmap = refiner_reads_map(matching_refiner(cfg.regressor.refiner_weights, cfg.regressor.weights))
+    fmap = config_reads_map(cfg.regressor)
     feats = torch.stack([identity_features(im, lm, model, cfg.regressor.identity_features_flip, feature_map=fmap)
                          for im, lm in zip(images, lms)])
     ident, _ = regressed_identity(lms, model, cams, cfg.regressor, track_cfg.regressed_facing_power, feats)

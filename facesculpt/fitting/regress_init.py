@@ -291,6 +291,11 @@ def refiner_reads_map(refiner) -> bool:
     return refiner is not None and refiner.meta.get("features") == REFINER_MAP_FEATURES
 
 
+def config_reads_map(cfg: "RegressorInitConfig") -> bool:
+    """True if the refiner ``cfg`` runs (``matching_refiner`` of its weights) reads the recogniser's feature map."""
+    return refiner_reads_map(matching_refiner(cfg.refiner_weights, cfg.weights))
+
+
 def _recogniser_outputs(image, landmarks: Landmarks, model: FaceModel,
                         mirrored: tuple) -> tuple[torch.Tensor, torch.Tensor]:
     """((n, 128) embeddings, (n, 1024) last feature maps) of the chips ``photo_identity_features`` cuts, one per
@@ -352,7 +357,7 @@ def refiner_inputs(images, landmarks, model: FaceModel, cfg: RegressorInitConfig
     that reads the recogniser's feature map (``refiner_reads_map``) gets those, (n, 1024), made here."""
     if embeddings is None or not cfg.identity_features:
         return embeddings
-    if refiner_reads_map(matching_refiner(cfg.refiner_weights, cfg.weights)):  # the recogniser's maps, not these
+    if config_reads_map(cfg):  # the recogniser's maps, not these
         return torch.stack([identity_features(im, lm, model, cfg.identity_features_flip, feature_map=True)
                             for im, lm in zip(images, landmarks)])
     if not cfg.identity_features_flip:
@@ -400,5 +405,6 @@ def fit_head_from_regressor(landmarks: Landmarks, model: FaceModel, camera: Came
 
 
 __all__ = ["RegressorInitConfig", "regress_head", "fit_head_from_regressor", "photo_identity_features", "matching_refiner",
-           "identity_features", "refiner_inputs", "photo_identity_outputs", "refiner_reads_map", "REFINER_MAP_FEATURES",
+           "identity_features", "refiner_inputs", "photo_identity_outputs", "refiner_reads_map", "config_reads_map",
+           "REFINER_MAP_FEATURES",
            "solve_translation", "refine_pose"]
