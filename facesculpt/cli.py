@@ -353,6 +353,11 @@ def _reconstruct_entries(args, cfg, entries, outdir: Path, box=None) -> int:
                              if "identity_distance_inview" in rec.metrics else "")
                     tqdm.write(f"  glasses frames found and completed as skin in the albedo{ident} "
                                "(--set texture.occlusion.glasses.enabled=false keeps them)", file=sys.stdout)
+                hair = ((getattr(rec, "losses", None) or {}).get("occlusion") or {}).get("hair") or {}
+                if hair.get("face_share", 0.0) >= 0.01:
+                    tqdm.write(f"  hair over the forehead found ({100 * hair['face_share']:.0f} % of the face) and "
+                               "completed as skin in the albedo (--set texture.occlusion.hair=0 keeps it)",
+                               file=sys.stdout)
             for stale in remove_stale_faces(folders, path, used):
                 tqdm.write(f"note: removed {stale} (a face of an earlier run of {path.name} not found this time)",
                            file=sys.stderr)

@@ -50,6 +50,9 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "edge_hue": (0.0, 180.0),  # texture.occlusion (degrees)
     "hue_min": (0.0, 1.0),  # texture.occlusion (a fraction of the skin's chromaticity)
     "grey_min_skin": (0.0, None),
+    "hair": (0.0, None),  # texture.occlusion (skin standard deviations)
+    "hair_band": (0.0, 0.2),  # texture.occlusion (a fraction of the crop side)
+    "hair_sep": (0.0, None),  # texture.occlusion
     "max_fraction": (0.0, 1.0),
     "data_blur": (0.0, 4.0),  # detail
     "saturation": (0.0, 2.0),  # detail

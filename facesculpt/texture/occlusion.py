@@ -114,6 +114,23 @@ class OcclusionConfig:
     ring)."""
     grey_min_skin: float = 0.2
     """The face skin's median chromaticity length (natural log) below which ``grey`` is not used."""
+    hair: float = 2.5
+    """With ``outer``: hair over the forehead that the tests above let pass (blonde or light-brown hair is close to
+    skin in brightness and colour, the more so under a warm light). The hair's colour is learnt from the photo
+    itself, from the pixels above the forehead's top in the outer ring and just outside it (``hair_band``); where it
+    differs from the skin's (``hair_sep``), pixels of the
+    outer ring and the narrow face above the brows whose log chromaticity is nearer the hair's than the skin's and
+    more than this many of the skin's robust standard deviations from it are no skin, if they connect to such
+    pixels outside the face (a fringe hangs from the hair). 0: off. Not on a nearly colourless photo
+    (``grey_min_skin``). Session 26, docs/appearance.md."""
+    hair_band: float = 0.06
+    """With ``hair``: width, as a fraction of the crop side, of the band outside the face part where the hair's
+    colour is learnt, with the outer ring (both above mediapipe's forehead point 10, along the chin-to-forehead
+    line)."""
+    hair_sep: float = 2.0
+    """With ``hair``: the hair's median log chromaticity must lie at least this many of the skin's robust standard
+    deviations (the length over the channels) from the skin's, else the hair cannot be told from skin (a bald or
+    shaved head, skin-coloured background above it) and the test does nothing."""
     outer: bool = True
     """Also judge the face part's outer ring (``face_model.REGION_OUTER``: the forehead up to the scalp line,
     the temples and ears, the jaw's underside and the neck), with the skin statistics of the narrow face as
@@ -293,7 +310,8 @@ def occluder_mask(photo_srgb: torch.Tensor, dense: torch.Tensor, faces: torch.Te
     photo's background pixels (``detect.person``): in the outer ring (``judge_weight`` beyond ``face_weight``) they
     are occluders too (``background_pixels``); eyes_uv: (2, 2) float or None, the eye centres in the UV chart (u, v
     in [0, 1]): with ``cfg.glasses`` the glasses frames found around them (``texture.glasses``) are occluders too;
-    report: a dict or None, given ``"glasses"`` (``GlassesFound.info``) when the glasses search ran; frags: the head's
+    report: a dict or None, given ``"glasses"`` (``GlassesFound.info``) when the glasses search ran and ``"hair"``
+    ({"found", "face_share": the share of the narrow face's pixels the hair test took}) when it ran; frags: the head's
     rasterisation at ``camera`` (``render.rasterize.Fragments``) if made already."""
     from facesculpt.ops.sh import AMBIENT_BASIS
     from facesculpt.render.face import render_face
@@ -335,6 +353,16 @@ def occluder_mask(photo_srgb: torch.Tensor, dense: torch.Tensor, faces: torch.Te
             ring_edge = _outline_band(judged | face, cfg.edge_frac) & ~face
         occ = skin_outliers(photo / shading, face, features, cfg, judged=judged, judged_extra=grey, edge=edge,
                             edge_extra=edge_grey, ring_edge=ring_edge)
+        if cfg.hair > 0 and judged is not None and points_xy is not None:
+            hair = hair_pixels(photo, face, judged, np.asarray(points_xy, np.float64), features, cfg,
+                               valid=valid, chroma=chroma)
+            share = 0.0
+            if hair is not None:
+                hair = _grown(hair, judged | face, cfg)
+                occ = occ | hair
+                share = float((hair & face).sum()) / max(float(face.sum()), 1.0)
+            if report is not None:
+                report["hair"] = {"found": share > 0, "face_share": share}
         if background is not None:
             occ = occ | background_pixels(background, face, judged, cfg.background)
         if cfg.glasses.enabled and eyes_uv is not None:
@@ -438,6 +466,110 @@ def hue_outliers(photo: torch.Tensor, face: torch.Tensor, cfg: OcclusionConfig,
     return (cos < math.cos(math.radians(cfg.edge_hue))) & (n >= cfg.hue_min * mn)
 
 
+def _clipped_median_spread(vals: torch.Tensor, max_rows: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+    """``_median_spread`` of ``vals`` (M, C) after three rounds of 2.5-sigma clipping (its dominant mode), from every
+    k-th row where M > ``max_rows`` (k = ceil(M / max_rows): a face crop's 10-100 thousand pixels cost 50 ms of
+    medians a photo, their even sample a few)."""
+    if vals.shape[0] > max_rows:
+        vals = vals[::-(-vals.shape[0] // max_rows)]
+    med, sigma = _median_spread(vals)
+    for _ in range(3):
+        keep = ((vals - med).abs() <= 2.5 * sigma.clamp(min=1e-6)).all(-1)
+        if int(keep.sum()) < 16:
+            break
+        med, sigma = _median_spread(vals[keep])
+    return med, sigma
+
+
+def hair_pixels(photo: torch.Tensor, face: torch.Tensor, judged: torch.Tensor, points_xy: np.ndarray,
+                features: torch.Tensor | None, cfg: OcclusionConfig, valid: torch.Tensor | None = None,
+                chroma: torch.Tensor | None = None) -> torch.Tensor | None:
+    """(B, H, W) bool pixels of the face part (``face`` | ``judged``) above the brows that look like the photo's hair
+    (``OcclusionConfig.hair``), or None when the test cannot run (off, too few pixels, a nearly colourless photo, hair
+    the colour of skin).
+
+    photo: (1, H, W, 3) linear; face, judged: (1, H, W) bool (the narrow face, the outer ring); points_xy: (478, 2)
+    mediapipe's points in this image's pixels (10: the forehead's top, 152: the chin, 105 / 334: the brows' tops);
+    features: (1, H, W) bool or None, the face's own features (brows, eyes), never flagged; valid: (1, H, W) bool or
+    None, pixels that may be used; chroma: ``_chroma(photo)`` if already computed.
+
+    The hair's colour: the dominant mode of the pixels above the forehead's top point (along the chin-to-forehead
+    line) in the outer ring and in a band ``hair_band`` wide outside the face part: where the fitted face part
+    reaches onto the hair (a low hairline) its own top is hair, elsewhere the band beyond it; a bald or shaved head
+    gives skin there (or background beyond it), and the test then does nothing (``hair_sep``) or finds no
+    background-coloured pixels on the forehead.
+    A pixel is hair-like when, in the 2-D log chromaticity, its squared distance to the hair's median (in the hair's
+    robust spreads) is below that to the skin's (in the skin's) and the latter exceeds ``hair``^2. Hair-like pixels
+    of the face part above the brows' tops count when connected, through hair-like pixels (of the face part above
+    the brows or of the band outside it), to hair-like pixels of the sample: a fringe hangs from the hair, a lock
+    reaches the temple beside the face. Below the brows' tops nothing is flagged: shadowed skin turns hair-like
+    in chromaticity there (a first version took the astronaut's shadowed cheek and neck)."""
+    if cfg.hair <= 0 or len(points_xy) < 335 or not bool(face.any()):
+        return None
+    from scipy import ndimage
+
+    area = face | judged
+    B, H, W = face.shape
+    if B != 1 or int(face.sum()) < 32:
+        return None
+    c = _chroma(photo) if chroma is None else chroma
+    flat = c.reshape(-1, 3)
+    skin_px = face.reshape(-1).nonzero()[:, 0]
+    skin_px = skin_px[::-(-len(skin_px) // 4096)]  # an even sample (``_clipped_median_spread``)
+    if float(flat[skin_px].median(0).values.norm()) < cfg.grey_min_skin:
+        return None
+    p = points_xy
+    up = p[10] - p[152]
+    length = float(np.hypot(*up))
+    if length < 1e-6:
+        return None
+    u = torch.tensor(up / length, dtype=torch.float32)
+    ys = (torch.arange(H, dtype=torch.float32) + 0.5 - float(p[10, 1])) * u[1] / length
+    xs = (torch.arange(W, dtype=torch.float32) + 0.5 - float(p[10, 0])) * u[0] / length
+    s = (ys[:, None] + xs[None, :])[None]  # along the chin-to-forehead line, 0 at the forehead's top, in face lengths
+    near = _dilate(area, max(1, int(round(cfg.hair_band * W)))) & ~area  # a band outside the face part
+    if valid is not None:
+        near = near & valid.bool()
+    c2 = flat[:, :2]  # the three log chromaticities sum to 0: two carry them all
+    m_skin, s_skin = _clipped_median_spread(c2[skin_px], max_rows=len(skin_px))
+    s_skin = s_skin.clamp(min=0.03)
+    # the hair's sample, above the forehead's top point: the outer ring's top if it is not skin (the fitted face
+    # part reaches onto the hair), else the band outside the face part
+    band = None
+    for part in (judged & ~face, near):
+        part = part & (s > 0)
+        if valid is not None:
+            part = part & valid.bool()
+        part_px = part.reshape(-1).nonzero()[:, 0]
+        if len(part_px) < 32:
+            continue
+        m_hair, s_hair = _clipped_median_spread(c2[part_px])
+        if float(((m_hair - m_skin) / s_skin).norm()) >= cfg.hair_sep:
+            band, s_hair = part, s_hair.clamp(min=0.03)
+            break
+    if band is None:
+        return None
+    brow = float(min((p[[105, 334]] - p[10]) @ (up / length))) / length
+    # judged only where it can matter: the face part above the brows, the sample, and the band outside the face
+    # part (a lock of hair reaches the temple from the hair above through it)
+    roi = ((area & (s > brow)) | band | near).reshape(-1)
+    if features is not None:
+        roi = roi & ~features.reshape(-1)
+    px = roi.nonzero()[:, 0]
+    v = c2[px]
+    d_skin = (((v - m_skin) / s_skin) ** 2).sum(-1)
+    d_hair = (((v - m_hair) / s_hair) ** 2).sum(-1)
+    like = torch.zeros(H * W, dtype=torch.bool)
+    like[px] = (d_hair < d_skin) & (d_skin > cfg.hair ** 2)
+    like = like.reshape(1, H, W)
+    lab, _ = ndimage.label(like[0].numpy())
+    seeds = np.unique(lab[(like & band)[0].numpy()])
+    seeds = seeds[seeds > 0]
+    if seeds.size == 0:
+        return None
+    return torch.from_numpy(np.isin(lab, seeds))[None] & area
+
+
 def background_pixels(background: torch.Tensor, face: torch.Tensor, judged: torch.Tensor | None,
                       cfg: BackgroundConfig) -> torch.Tensor:
     """(B, H, W) bool: the ``background`` pixels (B, H, W) bool in the judged area beyond the narrow face
@@ -455,4 +587,4 @@ def background_pixels(background: torch.Tensor, face: torch.Tensor, judged: torc
 
 
 __all__ = ["OcclusionConfig", "FEATURE_POINTS", "skin_outliers", "occluder_mask", "background_pixels", "grey_pixels",
-           "hue_outliers", "occluded_on_grid"]
+           "hue_outliers", "hair_pixels", "occluded_on_grid"]

@@ -47,3 +47,31 @@ def test_relight_scan_rows_end_to_end(tmp_path):
     assert row["light"] == "white" and row["face_pixels"] > 2000
     assert 12.0 < row["relit_psnr"] < 60.0 and row["relit_psnr_scaled"] >= row["relit_psnr"] - 0.5
     assert "Lee Perry-Smith" in res["scan_credit"] and res["settings"]["shadows"] is True
+
+
+def test_painted_hair_covers_the_forehead_top_and_its_texels_are_found():
+    """``--hair``: ``Subject.paint_hair`` paints the head above a hairline 1.5-2.5 cm below the forehead's top (the
+    photo changes only there, in the hair's colour); ``hair_texels`` are skin texels of the face chart's top (above
+    the brows) that the hair covers."""
+    import numpy as np
+
+    from facesculpt.bench.relight import Subject
+    from facesculpt.training.rendered import HAIR_COLOURS
+
+    sub = Subject(0, size=256, uv_size=64, shadows=False)
+    hair = sub.hair_pixels()
+    img, mask = sub.render(sub.albedo, sh_light(0.9, (0.3, 0.3, 1.0), 0.45, (1.0, 1.0, 1.0)))
+    img = img[0].numpy()
+    painted = sub.paint_hair(img, 4)
+    assert 0.03 < hair.mean() < 0.3
+    assert np.array_equal(painted[~hair], img[~hair]) and not np.allclose(painted[hair], img[hair])
+    ratio = np.median(painted[hair], 0) / np.median(painted[hair], 0).sum()  # the blond's hue, whatever its shade
+    assert np.allclose(ratio, np.asarray(HAIR_COLOURS[4]) / sum(HAIR_COLOURS[4]), atol=0.02)
+    ys = np.nonzero(hair & mask[0].numpy())[0]
+    assert ys.min() < 0.35 * 256 and ys.max() < 0.5 * 256  # over the top of the head and the upper forehead
+    under = sub.hair_texels()
+    assert under.shape == sub.skin.shape and bool((under <= sub.skin).all())
+    rows = torch.nonzero(under[0])[:, 0]
+    assert 20 < len(rows) < 0.3 * int(sub.skin.sum())
+    brows = torch.nonzero(sub.skin[0])[:, 0].float().quantile(0.2)  # the chart's v grows down the face
+    assert float(rows.float().max()) < float(brows)

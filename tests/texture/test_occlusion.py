@@ -303,3 +303,92 @@ def test_pipeline_takes_the_wall_sliver_beside_the_astronauts_cheek(astronaut):
         flagged[frac] = int((occluded_on_grid(rec.occluded, 178, 126, 1.0, (20, 8)) & grey).sum())
     assert flagged[0.0] == 0
     assert flagged[0.03] >= 10  # 19 of the 60 wall pixels of the window when written
+
+
+#: a blonde (linear RGB): as bright as SKIN, yellower; its log chromaticity 0.17 from the skin's, inside the colour
+#: test's floor (``chroma_floor`` 0.25)
+BLONDE = (0.55, 0.38, 0.20)
+
+
+def _hair_scene(hair_rgb, n=120, seed=0, fringe=True):
+    """A photo (1, n, n, 3) linear of skin with a band of ``hair_rgb`` above the face part and (``fringe``) a fringe
+    hanging over the forehead from it; the narrow face, the outer ring, mediapipe-like points (forehead top 10 at
+    row 22, chin 152 at row 110, brow tops 105 / 334 at row 50) and the fringe's pixels."""
+    g = torch.Generator().manual_seed(seed)
+    yy, xx = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
+    photo = SKIN * (1 + 0.04 * torch.randn(n, n, 3, generator=g))
+    ell = ((xx - 60) / 40.0) ** 2 + ((yy - 68) / 48.0) ** 2
+    area = ell <= 1
+    face = area & (yy >= 34)
+    judged = area & ~face
+    hair = torch.tensor(hair_rgb) * (1 + 0.04 * torch.randn(n, n, 3, generator=g))
+    above = ~area & (yy < 60)
+    photo[above] = hair[above]
+    fringe_px = area & (yy < 42) & (xx >= 30) & (xx < 90) if fringe else torch.zeros_like(area)
+    photo[fringe_px] = hair[fringe_px]
+    pts = np.zeros((478, 2))
+    pts[10], pts[152], pts[105], pts[334] = (60, 22), (60, 110), (45, 50), (75, 50)
+    return photo[None].clamp(min=1e-3), face[None], judged[None], pts, fringe_px[None]
+
+
+def test_blonde_fringe_over_the_forehead_is_found_by_the_hairs_own_colour():
+    """``hair_pixels``: a blonde fringe (yellower than the skin, as bright) that hangs from the hair above the head is
+    flagged in the outer ring and the narrow face above the brows; the skin below is not."""
+    from facesculpt.texture.occlusion import hair_pixels
+
+    cfg = OcclusionConfig()
+    photo, face, judged, pts, fringe = _hair_scene(BLONDE)
+    found = hair_pixels(photo, face, judged, pts, None, cfg)
+    assert found is not None
+    assert float((found & fringe).sum()) >= 0.85 * float(fringe.sum())
+    skin = (face | judged) & ~fringe
+    assert int((found & skin).sum()) <= 0.02 * int(skin.sum())
+    # the same fringe pixels are skin to the colour tests of skin_outliers (that is why the rule exists)
+    assert not bool((skin_outliers(photo, face, None, cfg, judged=judged) & fringe).any())
+    # off, or a skin-coloured band above the head (a bald head): nothing
+    assert hair_pixels(photo, face, judged, pts, None, OcclusionConfig(hair=0.0)) is None
+    photo_b, face_b, judged_b, pts_b, _ = _hair_scene(tuple(SKIN.tolist()), fringe=False)
+    assert hair_pixels(photo_b, face_b, judged_b, pts_b, None, cfg) is None
+
+
+def test_hair_coloured_skin_below_the_brows_or_apart_from_the_hair_is_not_flagged():
+    """A lock of hair-coloured pixels from the hair down to the cheek is flagged by ``hair_pixels`` only above the
+    brows' tops, and a patch on the forehead that does not touch the hair above the head not at all; a greyscale
+    photo is not judged."""
+    from facesculpt.texture.occlusion import hair_pixels
+
+    cfg = OcclusionConfig()
+    hair_rgb = torch.tensor(BLONDE)
+    photo, face, judged, pts, fringe = _hair_scene(tuple(hair_rgb.tolist()), fringe=False)
+    photo[0, 20:80, 32:37] = hair_rgb  # a lock from the hair down the side of the face to the cheek
+    photo[0, 40:46, 55:65] = hair_rgb  # a forehead patch, skin all round it
+    found = hair_pixels(photo, face, judged, pts, None, cfg)
+    assert found is not None  # the test ran (the band's hair differs from the skin)
+    assert bool(found[0, 38:49, 32:37].all())  # the lock above the brows' tops (row 50)
+    assert not bool(found[0, 51:80, 32:37].any())  # and not below them
+    assert not bool(found[0, 40:46, 55:65].any())
+    grey = photo.mean(-1, keepdim=True).expand_as(photo).contiguous()
+    assert hair_pixels(grey, face, judged, pts, None, cfg) is None
+
+
+def test_pipeline_takes_the_astronauts_fringe_out_and_nothing_below_it(astronaut):
+    """The astronaut's blonde fringe over the forehead (photo x 195-255, y 52-80) passes the colour tests in part; the
+    hair rule (``texture.occlusion.hair``) flags most of it, and below the fringe and its margin (y >= 96, the brows and
+    down) the mask is the same with and without the rule (the last pixel it adds was at y 92 when written)."""
+    from facesculpt.config import make_config
+    from facesculpt.pipeline import reconstruct_all
+    from facesculpt.texture.occlusion import occluded_on_grid
+
+    masks, reports = {}, {}
+    for hair in (0.0, 2.5):
+        rec = reconstruct_all(astronaut, config=make_config("fast", **{"texture.occlusion.hair": hair}),
+                              max_faces=1)[0]
+        masks[hair] = occluded_on_grid(rec.occluded, 150, 40, 1.0, (200, 160))
+        reports[hair] = rec.losses["occlusion"].get("hair")
+    assert reports[0.0] is None  # the test did not run
+    assert reports[2.5]["found"] and 0.1 <= reports[2.5]["face_share"] <= 0.4  # 0.21 when written
+    fringe = (slice(12, 40), slice(45, 105))
+    share = {h: float(m[fringe].float().mean()) for h, m in masks.items()}
+    assert share[2.5] >= 0.8  # 1.0 when written
+    assert share[0.0] <= 0.5  # 0.24 when written
+    assert torch.equal(masks[0.0][56:], masks[2.5][56:])

@@ -46,14 +46,15 @@ def test_pasted_skin_hand_masked_and_kept_out_of_the_albedo(astronaut):
     assert m_on["psnr"] >= m_off["psnr"]
 
 
-@pytest.mark.parametrize("photo,limit", [("astronaut", 0.09), ("grace_hopper", 0.10)])
+@pytest.mark.parametrize("photo,limit", [("astronaut", 0.11), ("grace_hopper", 0.10)])
 def test_clean_photo_flags_little(photo, limit, request):
     """No hand on a clean photo, and the colour test flags < ``limit`` of the crop inside the narrow face (the
     outer ring's hair, cap and collar are flagged as well since session 13: the whole mask is more; Grace Hopper's
     glasses frames since session 16, so the glasses search is off here). The astronaut's share is her fringe over
     the forehead (hair, rightly flagged): how much of it lies inside the narrow face depends on how high the fitted
-    forehead reaches under it (0.046 with the regressor weights before session 17, 0.070 with today's; a
-    mask that took her skin too would flag several times that)."""
+    forehead reaches under it (0.046 with the regressor weights before session 17, 0.070 with those of session 17,
+    0.054 with today's, and 0.088 with session 26's hair rule, which takes the whole fringe rather than its darker
+    strands; a mask that took her skin too would flag several times that)."""
     from dataclasses import replace
 
     from facesculpt.pipeline import reconstruct_all
