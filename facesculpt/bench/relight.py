@@ -197,27 +197,21 @@ class Subject:
                 frags = rasterize(project_vertices(self.verts, self.pose, self.camera), self.faces,
                                   self.camera.image_size)
                 xyz = interpolate(self.verts.float(), frags, self.faces)[0].numpy().astype(np.float64)
-            on = frags.pix_to_face[0].numpy() >= 0
+            self._on = frags.pix_to_face[0].numpy() >= 0
             line = float(P[10, 1]) - 2.0 + 0.5 * np.sin(1.7 * xyz[..., 0] + 1.0)
-            self._hair = on & (xyz[..., 1] > line)
+            self._hair = self._on & (xyz[..., 1] > line)
         return self._hair
 
     def paint_hair(self, img: np.ndarray, colour: int) -> np.ndarray:
-        """``img`` (H, W, 3) float sRGB with ``hair_pixels`` painted in ``HAIR_COLOURS[colour]``, shaded by the
-        photo's brightness there (as ``training.rendered._paint_hair``), with vertical strands."""
-        from scipy.ndimage import gaussian_filter1d
-
-        from facesculpt.training.rendered import HAIR_COLOURS
+        """``img`` (H, W, 3) float sRGB with ``hair_pixels`` painted in ``HAIR_COLOURS[colour]`` by the training
+        renders' painter (``training.rendered.paint_hair_pixels``: shaded by the photo's brightness, with vertical
+        strands; the strands' noise drawn from seed ``colour``)."""
+        from facesculpt.training.rendered import HAIR_COLOURS, _smooth, paint_hair_pixels
 
         hair = self.hair_pixels()
-        lum = img.mean(-1, keepdims=True)
-        shade = np.clip(lum / max(float(np.median(lum[hair])), 1e-3), 0.3, 1.6)
-        cols = gaussian_filter1d(np.random.default_rng(colour).normal(0.0, 1.0, img.shape[1]), 3.0)
-        strands = 1.0 + 0.12 * cols / max(float(np.abs(cols).max()), 1e-9)
-        painted = np.clip(np.asarray(HAIR_COLOURS[colour])[None, None] * shade * strands[None, :, None], 0, 1)
-        out = img.copy()
-        out[hair] = painted[hair]
-        return out
+        W = hair.shape[1]
+        streaks = _smooth(np.random.default_rng(colour), W, max(W // 4, 2))[0]
+        return paint_hair_pixels(img, hair, self._on, np.asarray(HAIR_COLOURS[colour]), streaks)
 
     def hair_texels(self) -> torch.Tensor:
         """(1, S, S) bool skin texels (``skin``) the painted hair covers: their true surface point, facing the

@@ -121,7 +121,7 @@ class OcclusionConfig:
     differs from the skin's (``hair_sep``), pixels of the
     outer ring and the narrow face above the brows whose log chromaticity is nearer the hair's than the skin's and
     more than this many of the skin's robust standard deviations from it are no skin, if they connect to such
-    pixels outside the face (a fringe hangs from the hair). 0: off. Not on a nearly colourless photo
+    pixels of the hair's sample (a fringe hangs from the hair). 0: off. Not on a nearly colourless photo
     (``grey_min_skin``). Session 26, docs/appearance.md."""
     hair_band: float = 0.06
     """With ``hair``: width, as a fraction of the crop side, of the band outside the face part where the hair's
@@ -188,6 +188,24 @@ def _median_spread(vals: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return med, 1.4826 * (vals - med).abs().median(0).values
 
 
+def _clipped_median_spread(vals: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``_median_spread`` of ``vals`` (M, C) after three rounds of 2.5-sigma clipping (its dominant mode; a round
+    that would keep fewer than 16 rows stops the clipping)."""
+    med, sigma = _median_spread(vals)
+    for _ in range(3):
+        keep = ((vals - med).abs() <= 2.5 * sigma.clamp(min=1e-6)).all(-1)
+        if int(keep.sum()) < 16:
+            break
+        med, sigma = _median_spread(vals[keep])
+    return med, sigma
+
+
+def _even_sample(px: torch.Tensor, n: int = 4096) -> torch.Tensor:
+    """Every k-th of the indices ``px`` (k = ceil(len / n)): a face crop's 10-100 thousand pixels cost tens of ms of
+    medians a photo, their even sample of at most ``n`` a few."""
+    return px[::max(1, -(-len(px) // n))]
+
+
 def _chroma_outliers(la: torch.Tensor, face: torch.Tensor, cfg: OcclusionConfig) -> torch.Tensor:
     """(B, H, W) bool pixels (anywhere) whose log chromaticity is far from the ``face``'s skin's (``chroma_*``
     of ``cfg``); la (B, H, W, 3) log colour (de-lit, or the photo's)."""
@@ -197,12 +215,7 @@ def _chroma_outliers(la: torch.Tensor, face: torch.Tensor, cfg: OcclusionConfig)
     vals = c[face & bright]
     if vals.shape[0] < 16:
         return torch.zeros_like(face)
-    med, sigma = _median_spread(vals)
-    for _ in range(3):  # clip to the dominant mode (skin) so glasses, hair and lips do not widen it
-        keep = ((vals - med).abs() <= 2.5 * sigma.clamp(min=1e-6)).all(-1)
-        if int(keep.sum()) < 16:
-            break
-        med, sigma = _median_spread(vals[keep])
+    med, sigma = _clipped_median_spread(vals)  # the dominant mode (skin): glasses, hair and lips do not widen it
     thr = torch.clamp(cfg.chroma_k_sigma * sigma, min=cfg.chroma_floor)
     return bright & ((c - med).abs() > thr).any(-1)
 
@@ -466,25 +479,10 @@ def hue_outliers(photo: torch.Tensor, face: torch.Tensor, cfg: OcclusionConfig,
     return (cos < math.cos(math.radians(cfg.edge_hue))) & (n >= cfg.hue_min * mn)
 
 
-def _clipped_median_spread(vals: torch.Tensor, max_rows: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
-    """``_median_spread`` of ``vals`` (M, C) after three rounds of 2.5-sigma clipping (its dominant mode), from every
-    k-th row where M > ``max_rows`` (k = ceil(M / max_rows): a face crop's 10-100 thousand pixels cost 50 ms of
-    medians a photo, their even sample a few)."""
-    if vals.shape[0] > max_rows:
-        vals = vals[::-(-vals.shape[0] // max_rows)]
-    med, sigma = _median_spread(vals)
-    for _ in range(3):
-        keep = ((vals - med).abs() <= 2.5 * sigma.clamp(min=1e-6)).all(-1)
-        if int(keep.sum()) < 16:
-            break
-        med, sigma = _median_spread(vals[keep])
-    return med, sigma
-
-
 def hair_pixels(photo: torch.Tensor, face: torch.Tensor, judged: torch.Tensor, points_xy: np.ndarray,
                 features: torch.Tensor | None, cfg: OcclusionConfig, valid: torch.Tensor | None = None,
                 chroma: torch.Tensor | None = None) -> torch.Tensor | None:
-    """(B, H, W) bool pixels of the face part (``face`` | ``judged``) above the brows that look like the photo's hair
+    """(1, H, W) bool pixels of the face part (``face`` | ``judged``) above the brows that look like the photo's hair
     (``OcclusionConfig.hair``), or None when the test cannot run (off, too few pixels, a nearly colourless photo, hair
     the colour of skin).
 
@@ -514,8 +512,7 @@ def hair_pixels(photo: torch.Tensor, face: torch.Tensor, judged: torch.Tensor, p
         return None
     c = _chroma(photo) if chroma is None else chroma
     flat = c.reshape(-1, 3)
-    skin_px = face.reshape(-1).nonzero()[:, 0]
-    skin_px = skin_px[::-(-len(skin_px) // 4096)]  # an even sample (``_clipped_median_spread``)
+    skin_px = _even_sample(face.reshape(-1).nonzero()[:, 0])
     if float(flat[skin_px].median(0).values.norm()) < cfg.grey_min_skin:
         return None
     p = points_xy
@@ -531,7 +528,7 @@ def hair_pixels(photo: torch.Tensor, face: torch.Tensor, judged: torch.Tensor, p
     if valid is not None:
         near = near & valid.bool()
     c2 = flat[:, :2]  # the three log chromaticities sum to 0: two carry them all
-    m_skin, s_skin = _clipped_median_spread(c2[skin_px], max_rows=len(skin_px))
+    m_skin, s_skin = _clipped_median_spread(c2[skin_px])
     s_skin = s_skin.clamp(min=0.03)
     # the hair's sample, above the forehead's top point: the outer ring's top if it is not skin (the fitted face
     # part reaches onto the hair), else the band outside the face part
@@ -543,7 +540,7 @@ def hair_pixels(photo: torch.Tensor, face: torch.Tensor, judged: torch.Tensor, p
         part_px = part.reshape(-1).nonzero()[:, 0]
         if len(part_px) < 32:
             continue
-        m_hair, s_hair = _clipped_median_spread(c2[part_px])
+        m_hair, s_hair = _clipped_median_spread(c2[_even_sample(part_px)])
         if float(((m_hair - m_skin) / s_skin).norm()) >= cfg.hair_sep:
             band, s_hair = part, s_hair.clamp(min=0.03)
             break

@@ -195,11 +195,18 @@ def _paint_hair(rng: np.random.Generator, model, head_verts, verts, faces, rend,
     if not hair.any():
         return img
     colour = np.asarray(HAIR_COLOURS[int(rng.integers(len(HAIR_COLOURS)))]) * rng.uniform(0.85, 1.15, 3)
+    return paint_hair_pixels(img, hair, on, colour, _smooth(rng, hair.shape[1], max(hair.shape[1] // 4, 2))[0])
+
+
+def paint_hair_pixels(img: np.ndarray, hair: np.ndarray, on: np.ndarray, colour: np.ndarray,
+                      streaks: np.ndarray) -> np.ndarray:
+    """``img`` (H, W, 3) with its ``hair`` pixels (H, W) bool painted ``colour`` (3,) sRGB-coded, shaded by the
+    image's brightness relative to its median over ``on`` (the head's pixels), with vertical strands (``streaks``
+    (W,), smooth noise in about [-1, 1], as 12 % brightness)."""
     lum = img.mean(-1, keepdims=True)
     shade = np.clip(lum / max(float(np.median(lum[on])), 1e-3), 0.3, 1.6)
-    H, W = hair.shape
-    strands = 1.0 + 0.12 * np.repeat(_smooth(rng, W, max(W // 4, 2))[:1], H, 0)[..., None]  # vertical streaks
-    painted = np.clip(colour[None, None] * shade * strands, 0, 1)
+    strands = 1.0 + 0.12 * np.repeat(streaks[None], hair.shape[0], 0)[..., None]  # vertical streaks
+    painted = np.clip(np.asarray(colour)[None, None] * shade * strands, 0, 1)
     a = hair[..., None].astype(np.float32)
     return img * (1 - a) + painted * a
 
