@@ -354,7 +354,7 @@ def _reconstruct_entries(args, cfg, entries, outdir: Path, box=None) -> int:
                     tqdm.write(f"  glasses frames found and completed as skin in the albedo{ident} "
                                "(--set texture.occlusion.glasses.enabled=false keeps them)", file=sys.stdout)
                 hair = ((getattr(rec, "losses", None) or {}).get("occlusion") or {}).get("hair") or {}
-                if hair.get("face_share", 0.0) >= 0.01:
+                if hair.get("added_share", 0.0) >= 0.01:  # what the hair test took beyond the colour tests
                     tqdm.write(f"  hair over the forehead found ({100 * hair['face_share']:.0f} % of the face) and "
                                "completed as skin in the albedo (--set texture.occlusion.hair=0 keeps it)",
                                file=sys.stdout)

@@ -324,7 +324,8 @@ def occluder_mask(photo_srgb: torch.Tensor, dense: torch.Tensor, faces: torch.Te
     are occluders too (``background_pixels``); eyes_uv: (2, 2) float or None, the eye centres in the UV chart (u, v
     in [0, 1]): with ``cfg.glasses`` the glasses frames found around them (``texture.glasses``) are occluders too;
     report: a dict or None, given ``"glasses"`` (``GlassesFound.info``) when the glasses search ran and ``"hair"``
-    ({"found", "face_share": the share of the narrow face's pixels the hair test took}) when it ran; frags: the head's
+    ({"found", "face_share": the share of the narrow face's pixels the hair test took, "added_share": of those the
+    colour tests had not taken}) when it ran; frags: the head's
     rasterisation at ``camera`` (``render.rasterize.Fragments``) if made already."""
     from facesculpt.ops.sh import AMBIENT_BASIS
     from facesculpt.render.face import render_face
@@ -369,13 +370,15 @@ def occluder_mask(photo_srgb: torch.Tensor, dense: torch.Tensor, faces: torch.Te
         if cfg.hair > 0 and judged is not None and points_xy is not None:
             hair = hair_pixels(photo, face, judged, np.asarray(points_xy, np.float64), features, cfg,
                                valid=valid, chroma=chroma)
-            share = 0.0
+            share, added = 0.0, 0.0
             if hair is not None:
                 hair = _grown(hair, judged | face, cfg)
+                n_face = max(float(face.sum()), 1.0)
+                share = float((hair & face).sum()) / n_face
+                added = float((hair & face & ~occ).sum()) / n_face
                 occ = occ | hair
-                share = float((hair & face).sum()) / max(float(face.sum()), 1.0)
             if report is not None:
-                report["hair"] = {"found": share > 0, "face_share": share}
+                report["hair"] = {"found": share > 0, "face_share": share, "added_share": added}
         if background is not None:
             occ = occ | background_pixels(background, face, judged, cfg.background)
         if cfg.glasses.enabled and eyes_uv is not None:

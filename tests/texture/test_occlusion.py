@@ -387,6 +387,7 @@ def test_pipeline_takes_the_astronauts_fringe_out_and_nothing_below_it(astronaut
         reports[hair] = rec.losses["occlusion"].get("hair")
     assert reports[0.0] is None  # the test did not run
     assert reports[2.5]["found"] and 0.1 <= reports[2.5]["face_share"] <= 0.4  # 0.21 when written
+    assert 0.03 <= reports[2.5]["added_share"] < reports[2.5]["face_share"]  # beyond the colour tests: 0.1
     fringe = (slice(12, 40), slice(45, 105))
     share = {h: float(m[fringe].float().mean()) for h, m in masks.items()}
     assert share[2.5] >= 0.8  # 1.0 when written
