@@ -3,7 +3,7 @@
 identity with its own pose and expression) scored as ``bench_scan_shape.py`` scores one photo's, with the identity
 features off and on.
 
-    OMP_NUM_THREADS=1 PYTHONPATH=. .venv/bin/python benchmarks/bench_scan_subject.py
+    OMP_NUM_THREADS=1 PYTHONPATH=. .venv/bin/python benchmarks/bench_scan_subject.py [--presets fast default] [--set KEY=VALUE ...]
 
 Never collected by pytest.
 """
@@ -18,6 +18,12 @@ import torch
 
 
 def main() -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--presets", nargs="+", default=["fast", "default"])
+    ap.add_argument("--set", action="append", default=[], help="config override KEY=VALUE (as the CLI's), every row")
+    args = ap.parse_args()
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from bench_scan_shape import icp_error_mm, project, surface_samples, visible_under
 
@@ -32,9 +38,9 @@ def main() -> int:
     subjects = [ScanSubject(yaw) for yaw in (-40.0, 0.0, 40.0)]
     photos = [s.photo(sh_light(*SCENE_LIGHTS["white"]), seed=0) for s in subjects]
     samples = torch.from_numpy(surface_samples(subjects[0].scan.verts[0], subjects[0].scan.faces, 400_000)).float()
-    for preset in ("fast", "default"):
+    for preset in args.presets:
         for sets in (["regressor.identity_features=false"], ["regressor.identity_features=true"]):
-            cfg = dataclasses.replace(make_config(preset, **_parse_overrides(sets)), identity_metrics=False)
+            cfg = dataclasses.replace(make_config(preset, **_parse_overrides(args.set + sets)), identity_metrics=False)
             res = reconstruct_subject(photos, cfg, force=True)
             errs = []
             for subj, rec in zip(subjects, res.photos):

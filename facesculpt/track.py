@@ -175,7 +175,8 @@ def refine_identity_on_views(track, views: list, cfg: Config, progress: Progress
     (the texture frame first). One view: ``refine_identity_on_frame``. More: the joint photometric stage
     (``subject.joint_photometric``, the multi-photo fit's, with the identity stepping as in the single-photo
     stage: ``free_identity``) over the views, started from the track's pose, identity, expression and gaze in
-    each; the clip keeps the shared identity (``TrackConfig.still_identity_yaws``). ``iterations``: the joint
+    each, the poses free unless ``TrackConfig.still_identity_hold_pose``; the clip keeps the shared identity only
+    (``TrackConfig.still_identity_yaws``). ``iterations``: the joint
     stage's steps (default ``cfg.track.still_identity_iterations``)."""
     if len(views) == 1:
         return refine_identity_on_frame(track, *views[0], cfg)
@@ -185,7 +186,8 @@ def refine_identity_on_views(track, views: list, cfg: Config, progress: Progress
 
     steps = cfg.track.still_identity_iterations if iterations is None else iterations
     refine_cfg = dataclasses.replace(
-        cfg, photometric=dataclasses.replace(cfg.photometric, enabled=True, iterations=steps),
+        cfg, photometric=dataclasses.replace(cfg.photometric, enabled=True, iterations=steps,
+                                             hold_pose_head=cfg.track.still_identity_hold_pose),
         head_priors=dataclasses.replace(cfg.head_priors, w_expression_stage1=cfg.track.still_identity_expression_prior))
     per = [(track.pose(k), track.head(k)) for k, _, _ in views]
     with torch.enable_grad(), repeatable_fit(cfg.threads, cfg.repeatable):  # as refine_identity_on_frame

@@ -193,6 +193,15 @@ class TrackConfig:
     follow its shading (the views are kept for the identity only): identity 0.89 / 0.91 / 1.13 / 1.11 -> 0.73 /
     0.86 / 0.99 / 1.05 mm with 100 steps, 0.74 / 0.91 / 0.95 / 0.98 with 150 (docs/results.md, session 18). The
     texture frame alone (one view) keeps the preset's."""
+    still_identity_hold_pose: bool = False
+    """Hold each view's pose at the landmark track's in the joint stage over ``still_identity_yaws``' views
+    (``photometric.hold_pose_head`` there; the single photo keeps the preset's True). False (since session 27): the
+    views' rotations and translations step with the shading (``photometric.lr_pose``) and are discarded after the stage
+    (the frames keep the track's poses). Held, the track's pose errors (1.8-3.9 degrees mean on the rendered clips) go
+    into the one identity: on rendered clip 6, started from the true identity with the track's poses the stage ended
+    1.02 mm from it, with the true poses 0.49 mm. With the poses free, the rendered motion clips 0-7 (`facesculpt
+    benchmark clip --frames-from photos`) 0.95 -> 0.77 mm mean, every clip under 1.0 mm (before: 5 of 8)
+    (docs/results.md, session 27)."""
     still_identity_per_view: int = 30
     """At most one of ``still_identity_yaws``' views per this many frames with a face (the first ones in
     their order), so a short clip does not pay for them: with 100 steps the joint stage took 17.4 s over 3 views
