@@ -318,10 +318,11 @@ def _reconstruct_subject(images: Sequence[np.ndarray], cfg: Config, names: Optio
     if cfg.photometric.enabled:  # the joint photometric stage (fitting.joint_photometric)
         t0 = time.perf_counter()
         jcfg = dataclasses.replace(cfg, head_priors=dataclasses.replace(
-            cfg.head_priors, w_expression_stage1=cfg.track.subject_expression_prior))
+            cfg.head_priors, w_expression_stage1=cfg.track.subject_expression_prior),
+            photometric=dataclasses.replace(cfg.photometric, hold_pose_head=cfg.track.subject_hold_pose))
         if cfg.photometric.joint_iterations > 0:
             jcfg = dataclasses.replace(jcfg, photometric=dataclasses.replace(
-                cfg.photometric, iterations=cfg.photometric.joint_iterations))
+                jcfg.photometric, iterations=cfg.photometric.joint_iterations))
         per, joint_losses = joint_photometric(images, lms, per, model, jcfg, progress)
         timings["joint_photometric"] = time.perf_counter() - t0
     t0 = time.perf_counter()

@@ -115,6 +115,13 @@ class TrackConfig:
     stage put them (see ``still_identity_expression_prior``). Kept at the preset's 0.1: on three rendered photos at
     yaw -45 / 0 / +45 (seeds 0-2, ``default``) 0.01 gave 1.14 / 1.22 / 1.81 mm and 0.001 1.06 / 1.36 / 1.84 against
     1.22 / 1.30 / 1.78, and unlike a clip's views the photos keep these expressions (docs/results.md, session 18)."""
+    subject_hold_pose: bool = False
+    """Hold each photo's pose at its landmark stage's in the multi-photo fit's joint photometric stage
+    (``photometric.hold_pose_head`` there; the single photo keeps the preset's True). False (since session 27): the
+    photos' rotations and translations step with the shading and the landmarks, and the photos keep the stage's
+    poses. On three rendered photos at yaw -45 / 0 / +45 (seeds 0-2, ``default``) the joint identity 1.05 / 1.43 /
+    1.68 -> 0.93 / 1.40 / 1.67 mm; on three photos of the real scanned face (``benchmarks/bench_scan_subject.py``)
+    1.51 / 1.25 / 1.22 -> 1.33 / 1.12 / 1.11 mm (docs/results.md, session 27)."""
     min_cutoff_hz: float = 0.7
     """One-euro filter: cut-off frequency of a still signal (lower: smoother, more lag at rest). 0.7
     (with ``beta`` 0.5) since session 7, when the backward pass began to filter the forward pass's

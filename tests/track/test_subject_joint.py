@@ -123,6 +123,35 @@ def test_joint_stage_takes_its_own_step_count(two_lights, monkeypatch):
     assert seen == [20, 7]
 
 
+def test_the_photos_poses_step_in_the_joint_stage_unless_held(two_lights, monkeypatch):
+    """``track.subject_hold_pose`` (False by default): the joint stage's photos' poses start at their landmark
+    stage's and step (the photos keep the stage's poses); True holds them there. The single photo's
+    ``photometric.hold_pose_head`` is not what decides it."""
+    import facesculpt.subject as subject
+
+    seen = []
+    real = subject.joint_photometric
+
+    def spy(images, lms, per, model, cfg, progress=None, **kw):
+        out, losses = real(images, lms, per, model, cfg, progress, **kw)
+        seen.append((cfg.photometric.hold_pose_head, [p.rotvec.clone() for p, _ in per], [p.rotvec for p, _, _ in out]))
+        return out, losses
+
+    monkeypatch.setattr(subject, "joint_photometric", spy)
+    cfg = _small_default()
+    assert cfg.track.subject_hold_pose is False and cfg.photometric.hold_pose_head is True
+    results = {}
+    for hold in (True, False):
+        results[hold] = reconstruct_subject(two_lights.images, dataclasses.replace(
+            cfg, track=dataclasses.replace(cfg.track, subject_hold_pose=hold)), force=True)
+    assert [h for h, _, _ in seen] == [True, False]
+    for (hold, before, after), res in zip(seen, (results[True], results[False])):
+        moved = max(float((a - b).abs().max()) for a, b in zip(after, before))
+        assert (moved == 0.0) if hold else (moved > 1e-4), (hold, moved)
+        for photo, rv in zip(res.photos, after):  # the photos keep the joint stage's poses
+            assert torch.allclose(photo.params.pose.rotvec.float(), rv.detach().float())
+
+
 def test_joint_stage_landmark_targets_take_off_the_view_bias(two_lights, monkeypatch):
     """The joint stage's landmark term compares with the detections minus mediapipe's view bias at each photo's
     stage-1 pose, as the single-photo stage does (``pipeline._landmark_targets``; before session 22 the joint
