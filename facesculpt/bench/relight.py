@@ -354,8 +354,7 @@ def evaluate_relight(subject: Subject, rec, hair: bool = False) -> dict:
     out = {}
     if hair:
         under = subject.hair_texels()
-        p, t = pred[under] * s, subject.albedo[under]
-        out["hair_mad_pct"] = float(100 * (p - t).abs().mean() / t.mean().clamp(min=1e-8))
+        out["hair_mad_pct"] = albedo_mad_pct(pred * s, subject.albedo, under, False)
         out["hair_texels"] = int(under.sum())
     out.update({"albedo_mad_pct": albedo_mad_pct(pred, subject.albedo, skin, False),
            "albedo_mad_pct_scaled": albedo_mad_pct(pred, subject.albedo, skin, True), "albedo_scale": s,
