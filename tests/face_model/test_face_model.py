@@ -176,7 +176,9 @@ def test_landmark_stage_recovers_known_coefficients(model):
 
 @pytest.mark.skipif(not (SHARED / "morph_target_deltas.npz").exists(), reason="../shared/ict-facekit not present")
 def test_build_script_reproduces_the_asset(tmp_path):
-    import hashlib
+    """Every array of the packaged asset is what the tool script builds: integer, text and float16 arrays
+    exactly, float32 arrays within 1e-5 (the registration's least squares round differently on another CPU
+    or BLAS: measured 1.25e-6 at most on 19 mediapipe barycentrics, 2026-12-06; a byte hash failed in CI)."""
     import subprocess
     import sys
 
@@ -185,7 +187,15 @@ def test_build_script_reproduces_the_asset(tmp_path):
     subprocess.run([sys.executable, str(root / "tools" / "build_face_model.py"), "--out", str(out)], check=True,
                    capture_output=True, cwd=root)
     packaged = root / "facesculpt" / "assets" / "ict_head.npz"
-    assert hashlib.sha256(out.read_bytes()).hexdigest() == hashlib.sha256(packaged.read_bytes()).hexdigest()
+    with np.load(out) as built, np.load(packaged) as shipped:
+        assert sorted(built.files) == sorted(shipped.files)
+        for key in shipped.files:
+            a, b = built[key], shipped[key]
+            assert a.dtype == b.dtype and a.shape == b.shape, key
+            if a.dtype == np.float32:
+                assert np.allclose(a, b, rtol=0, atol=1e-5), (key, float(np.abs(a - b).max()))
+            else:
+                assert np.array_equal(a, b), key
 
 
 def test_ibug_jaw_sides_on_the_frontal_outline(model):
