@@ -238,6 +238,28 @@ def _reconstruct_subject(entries, outdir: Path, cfg, args, bars) -> int:
     return 0
 
 
+def _weights_problem(cfg) -> str | None:
+    """One line if a weights file named in the config (``regressor.weights``, ``regressor.refiner_weights``) cannot
+    be read, before any photo is fitted (else every photo of a batch would fail with it); None when they read."""
+    from facesculpt.core.errors import FaceSculptError
+
+    reg = getattr(cfg, "regressor", None)
+    if reg is None or not getattr(reg, "enabled", False) or not (reg.weights or reg.refiner_weights):
+        return None
+    try:
+        if reg.weights:
+            from facesculpt.models.regressor import get_regressor
+
+            get_regressor(reg.weights)
+        if reg.refiner_weights:
+            from facesculpt.models.identity_refiner import get_identity_refiner
+
+            get_identity_refiner(reg.refiner_weights)
+    except FaceSculptError as e:
+        return str(e).splitlines()[0]
+    return None
+
+
 def cmd_reconstruct(args) -> int:
     from facesculpt.config import make_config
     from facesculpt.core.errors import FaceSculptError
@@ -257,6 +279,10 @@ def cmd_reconstruct(args) -> int:
     except (FaceSculptError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    bad = _weights_problem(cfg)
+    if bad:
+        print(f"error: {bad}", file=sys.stderr)
+        return EXIT_USAGE
     box = None
     if getattr(args, "box", None):
         try:
@@ -266,6 +292,9 @@ def cmd_reconstruct(args) -> int:
         except ValueError:
             print(f"error: --box expects four numbers x0,y0,x1,y1 (pixels), got '{args.box}'", file=sys.stderr)
             return EXIT_USAGE
+    if box is not None and getattr(args, "subject", False):
+        print("error: --box applies to single photos, not to --subject (each photo's face is detected)", file=sys.stderr)
+        return EXIT_USAGE
     if args.every < 1 or (args.max_frames is not None and args.max_frames < 1):
         print("error: --every and --max-frames must be >= 1", file=sys.stderr)
         return EXIT_USAGE
@@ -274,6 +303,15 @@ def cmd_reconstruct(args) -> int:
     if not entries:
         print("error: no images found in the given paths", file=sys.stderr)
         return EXIT_USAGE
+    if box is not None:
+        from facesculpt.io.video import is_video_name
+
+        videos = [Path(e[0] if isinstance(e, tuple) else e).name for e in entries
+                  if is_video_name(Path(e[0] if isinstance(e, tuple) else e))]
+        if videos:
+            print(f"error: --box applies to photos, not to videos ({videos[0]}: its frames' faces are detected)",
+                  file=sys.stderr)
+            return EXIT_USAGE
     from facesculpt.io.outdir import prepare_output_dir, remove_created_if_empty
 
     try:  # -o is checked (and created) before the first fit; removed again if the run leaves it empty
@@ -378,7 +416,8 @@ def _reconstruct_entries(args, cfg, entries, outdir: Path, box=None) -> int:
         from facesculpt.report.cli import finish_batch
 
         finish_batch(outdir)
-    print(f"done: {n_ok} face(s) reconstructed, {len(failures)} input(s) failed; outputs in {outdir}"
+    print(f"done: {n_ok} face(s) reconstructed, {len(failures)} input(s) failed; "
+          + (f"outputs in {outdir}" if n_ok or done else "nothing written")
           + (f"; {n_warned} with warnings (see their metrics.json)" if n_warned else ""))
     return EXIT_FAILED if failures else 0
 

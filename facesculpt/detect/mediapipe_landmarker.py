@@ -197,7 +197,7 @@ def detect_faces(
                 found = [roi.points / scale]
                 break
     if not found:
-        raise FaceNotFoundError(f"no face found in {name} (try a larger, frontal, well-lit photo, or give its --box)")
+        raise FaceNotFoundError(f"no face found in {name} (try a larger, frontal, well-lit photo, or give 'reconstruct' its --box)")
     found.sort(key=lambda p: -np.ptp(p[:468, 0]) * np.ptp(p[:468, 1]))
     biggest = _bbox_of(found[0])
     size = max(biggest[2] - biggest[0], biggest[3] - biggest[1])
@@ -231,7 +231,8 @@ def check_box(box, image_size: tuple[int, int], name: str = "image") -> tuple[fl
         raise InvalidBoxError(f"face box {x0:g},{y0:g},{x1:g},{y1:g} for {name} is inverted (give x0,y0,x1,y1 "
                               "with x0 < x1 and y0 < y1)")
     if x0 < 0 or y0 < 0 or x1 > W or y1 > H:
-        raise InvalidBoxError(f"face box {x0:g},{y0:g},{x1:g},{y1:g} lies outside {name} ({W} x {H} pixels)")
+        raise InvalidBoxError(f"face box {x0:g},{y0:g},{x1:g},{y1:g} reaches outside {name} ({W} x {H} pixels: "
+                              f"give 0 <= x0 < x1 <= {W}, 0 <= y0 < y1 <= {H})")
     if min(x1 - x0, y1 - y0) < 8:
         raise InvalidBoxError(f"face box {x0:g},{y0:g},{x1:g},{y1:g} for {name} is smaller than 8 pixels")
     return x0, y0, x1, y1

@@ -61,11 +61,16 @@ def to_arkit52(model_names: Sequence[str], weights: np.ndarray) -> np.ndarray:
 
 
 def timecode(t_s: float, fps: float) -> str:
-    """``HH:MM:SS:FF.fff`` of time ``t_s`` seconds at ``fps`` frames a second."""
+    """``HH:MM:SS:FF.fff`` of time ``t_s`` seconds at ``fps`` frames a second. The frame within the second is
+    rounded to a thousandth of a frame before it is split into ``FF`` and ``fff``: frame ``k`` of a clip, at
+    ``t_s = k / fps``, reads ``FF = k mod fps`` (truncating 1.9999 to 1 gave repeated and missing timecodes)."""
     whole = int(np.floor(t_s + 1e-9))
-    frame = (t_s - whole) * fps
+    milli = max(0, int(round((t_s - whole) * fps * 1000)))  # thousandths of a frame into this second
+    frame, sub = divmod(milli, 1000)
+    if frame >= int(np.ceil(fps)):  # rounded up to the next second
+        whole, frame, sub = whole + 1, 0, 0
     h, m, s = whole // 3600, (whole // 60) % 60, whole % 60
-    return f"{h:02d}:{m:02d}:{s:02d}:{int(frame):02d}.{int(round((frame - int(frame)) * 1000)) % 1000:03d}"
+    return f"{h:02d}:{m:02d}:{s:02d}:{frame:02d}.{sub:03d}"
 
 
 def write_live_link_csv(path: os.PathLike | str, times_s: Sequence[float], fps: float, arkit: np.ndarray,

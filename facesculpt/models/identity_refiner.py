@@ -99,9 +99,11 @@ def get_identity_refiner(weights: str = "") -> IdentityRefiner:
             return read_identity_refiner(str(weights))
         with resources.as_file(resources.files("facesculpt") / "assets" / ASSET) as path:
             return read_identity_refiner(path)
-    except (OSError, KeyError, RuntimeError, TypeError, ValueError) as e:
-        raise AssetError(f"identity refiner {weights or ASSET}: missing or unreadable ({e}); reinstall facesculpt or "
-                         "refit it with 'facesculpt train identity-refiner'") from e
+    except FileNotFoundError as e:
+        raise AssetError(f"identity refiner {weights or ASSET}: no such file" + ("" if weights else "; reinstall facesculpt")) from e
+    except Exception as e:  # torch's unpickling message is pages long; whatever fails, the file is not ours
+        raise AssetError(f"identity refiner {weights or ASSET}: not a file written by 'facesculpt train identity-refiner' "
+                         f"({type(e).__name__}); " + ("give another file" if weights else "reinstall facesculpt")) from e
 
 
 __all__ = ["IdentityRefiner", "fit_identity_refiner", "save_identity_refiner", "read_identity_refiner",

@@ -188,8 +188,11 @@ def get_regressor(weights: str = "") -> tuple[LandmarkRegressor, dict]:
         return load_regressor()
     try:
         return _read_cached(str(weights))
-    except (OSError, KeyError, RuntimeError, TypeError, ValueError) as e:
-        raise AssetError(f"regressor weights {weights}: missing or unreadable ({e})") from e
+    except FileNotFoundError as e:
+        raise AssetError(f"regressor weights {weights}: no such file") from e
+    except Exception as e:  # torch's unpickling message is pages long; whatever fails, the file is not ours
+        raise AssetError(f"regressor weights {weights}: not a weights file written by 'facesculpt train regressor' "
+                         f"({type(e).__name__})") from e
 
 
 __all__ = ["RegressorSpec", "RegressorOutput", "Frontalised", "LandmarkRegressor", "frontalise", "regress",

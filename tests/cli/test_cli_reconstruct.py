@@ -125,3 +125,20 @@ def test_device_cuda_is_refused_clearly(tmp_path, inputs):
     r = run("reconstruct", inputs / "good.jpg", "-o", tmp_path, "--device", "cuda")
     assert r.returncode == 2 and "cuda" in r.stderr and "Traceback" not in r.stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_unreadable_weights_file_is_one_usage_error_before_any_photo(tmp_path, capsys):
+    """A --set regressor.weights / regressor.refiner_weights file that does not read stops the run once, up front,
+    with one line naming it (it failed every photo of a batch with torch's unpickling text)."""
+    from facesculpt.cli import _bundled_photo, main
+
+    bad = tmp_path / "notes.pt"
+    bad.write_text("not weights")
+    out = tmp_path / "o"
+    for key, path, words in (("regressor.weights", bad, "not a weights file"),
+                             ("regressor.weights", tmp_path / "missing.pt", "no such file"),
+                             ("regressor.refiner_weights", bad, "not a file written by")):
+        code = main(["reconstruct", str(_bundled_photo()), "-o", str(out), "--set", f"{key}={path}", "--quiet"])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1 and str(path) in err[0] and words in err[0], err
+        assert not out.exists()

@@ -89,3 +89,19 @@ def test_profile_synthetic_face_found_and_fitted():
     # the face's forward direction (model +Z in the camera frame) points sideways, as in the photo
     fwd_f, fwd_t = Rf[:, 2], Rt[:, 2]
     assert float(fwd_f[0]) * float(fwd_t[0]) > 0 and abs(float(fwd_f[0])) > 0.6
+
+
+def test_box_is_refused_for_videos_and_subjects(tmp_path, capsys):
+    """--box places one face on one photo: with a video or --subject it is refused in one line, before anything is
+    read or written (it was silently ignored there)."""
+    from facesculpt.cli import _bundled_photo
+
+    photo = str(_bundled_photo())
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"")  # refused before it is read
+    out = tmp_path / "o"
+    for args in ([str(video)], ["--subject", photo, photo]):
+        assert main(["reconstruct", *args, "-o", str(out), "--box", "100,100,300,300", "--quiet"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: --box applies to")
+        assert not out.exists()

@@ -44,6 +44,19 @@ def test_live_link_csv(tmp_path):
         write_live_link_csv(tmp_path / "c.csv", [0.0], 30.0, np.zeros((1, 53)), np.zeros((1, 3)), np.zeros((1, 2, 2)))
 
 
+@pytest.mark.parametrize("fps", [10.0, 24.0, 25.0, 30.0, 60.0])
+def test_timecodes_count_every_frame_once(fps):
+    """Frame k of a clip (t = k / fps, as the video reader gives it) reads second k // fps, frame k mod fps: ten
+    seconds of frames give as many distinct timecodes in order (1.2 s at 10 fps was read as frame 1, not 2)."""
+    n = int(10 * fps)
+    codes = [timecode(k / fps, fps) for k in range(n)]
+    expected = [f"00:00:{k // int(fps):02d}:{k % int(fps):02d}.000" for k in range(n)]
+    assert codes == expected
+    assert timecode(1.2, 10) == "00:00:01:02.000"
+    assert timecode(2.25 / fps, fps) == "00:00:00:02.250"  # a quarter frame on
+    assert timecode(1.0 - 1e-12, fps) == "00:00:01:00.000"  # rounds up into the next second
+
+
 def test_head_yaw_pitch_roll_round_trip():
     from facesculpt.core.conventions import MODEL_TO_CV
     from facesculpt.ops.rotations import euler_yxz_to_matrix, matrix_to_rotvec
