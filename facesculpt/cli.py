@@ -306,8 +306,8 @@ def cmd_reconstruct(args) -> int:
     if box is not None:
         from facesculpt.io.video import is_video_name
 
-        videos = [Path(e[0] if isinstance(e, tuple) else e).name for e in entries
-                  if is_video_name(Path(e[0] if isinstance(e, tuple) else e))]
+        paths = [Path(e[0] if isinstance(e, tuple) else e) for e in entries]
+        videos = [p.name for p in paths if is_video_name(p)]
         if videos:
             print(f"error: --box applies to photos, not to videos ({videos[0]}: its frames' faces are detected)",
                   file=sys.stderr)
