@@ -536,10 +536,11 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
                                                              pose, cam_fit, cfg.texture, valid=fit.valid,
                                                              clipped=clip_fit)
         if cfg.texture.skin_prior:
-            from facesculpt.texture.skin_prior import anchor_light
+            from facesculpt.texture.skin_prior import anchor_light_photo
 
-            light, albedo_init, losses["skin_prior"] = anchor_light(light, albedo_init, seen_skin,
-                                                                       cfg.texture.skin)
+            light, albedo_init, losses["skin_prior"] = anchor_light_photo(light, albedo_init, seen_skin,
+                                                                             cfg.texture.skin, image,
+                                                                             landmarks.points, pose)
     else:
         light, albedo_init = initial_light_and_albedo(target, shape_fit.render_vertices(shape), view, pose, cam_fit,
                                                       cfg.texture, valid=fit.valid)

@@ -183,9 +183,10 @@ def joint_photometric(images, lms, per, model, cfg: Config, progress: Progress =
             light, albedo_init, skin = initial_linear_light(srgb_to_linear(fit.image), dense, view, pose, fit.camera,
                                                             cfg.texture, valid=fit.valid)
             if cfg.texture.skin_prior:
-                from facesculpt.texture.skin_prior import anchor_light
+                from facesculpt.texture.skin_prior import anchor_light_photo
 
-                light, albedo_init, _ = anchor_light(light, albedo_init, skin, cfg.texture.skin)
+                light, albedo_init, _ = anchor_light_photo(light, albedo_init, skin, cfg.texture.skin, im,
+                                                           lm.points, pose)
         else:
             light, albedo_init = initial_light_and_albedo(fit.image, dense, view, pose, fit.camera, cfg.texture,
                                                           valid=fit.valid)

@@ -446,13 +446,7 @@ def iris_colour(image: np.ndarray, points: np.ndarray) -> torch.Tensor:
     neutral brown ``FALLBACK_IRIS`` = (0.35, 0.22, 0.12) when both irises are smaller than 2 px in
     radius, closed, or leave fewer than 6 usable pixels.
     """
-    img = np.asarray(image)
-    if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
-        raise ShapeError(f"image: expected an (H, W, 3) uint8 array, got {img.shape} {img.dtype}")
-    pts = np.asarray(points, dtype=np.float64)
-    if pts.ndim != 2 or pts.shape[0] < 478 or pts.shape[1] not in (2, 3):
-        raise ShapeError(f"points: expected (478, 2 or 3) mediapipe landmarks, got {pts.shape}")
-    pts = pts[:, :2]
+    img, pts = photo_and_points(image, points)
     H, W = img.shape[:2]
     picked = []
     for centre_id, ring_ids in _MP_IRISES:
@@ -482,6 +476,18 @@ def iris_colour(image: np.ndarray, points: np.ndarray) -> torch.Tensor:
     if len(px) < 6:
         return torch.tensor(FALLBACK_IRIS, dtype=torch.float32)
     return torch.from_numpy(np.median(px, axis=0)).float().clamp(0, 1)
+
+
+def photo_and_points(image: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``image`` as an (H, W, 3) uint8 array and the (478, 2) pixel xy of mediapipe's ``points`` (478, 2 or 3);
+    ShapeError otherwise."""
+    img = np.asarray(image)
+    if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+        raise ShapeError(f"image: expected an (H, W, 3) uint8 array, got {img.shape} {img.dtype}")
+    pts = np.asarray(points, dtype=np.float64)
+    if pts.ndim != 2 or pts.shape[0] < 478 or pts.shape[1] not in (2, 3):
+        raise ShapeError(f"points: expected (478, 2 or 3) mediapipe landmarks, got {pts.shape}")
+    return img, pts[:, :2]
 
 
 def _eye_opening(pts: np.ndarray, centre: np.ndarray, box) -> Optional[np.ndarray]:

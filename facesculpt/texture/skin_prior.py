@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import csv
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 from importlib import resources
 
@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from facesculpt.core.errors import ShapeError
+from facesculpt.texture.sclera import ScleraConfig
 
 #: ITA (degrees) class bounds: very light > 55 > light > 41 > intermediate > 28 > tan > 10 > brown > -30 > dark
 ITA_BOUNDS = (55.0, 41.0, 28.0, 10.0, -30.0)
@@ -61,6 +62,8 @@ class SkinPriorConfig:
     """With ``chroma_from_colour``: None conditions the chromaticity on the seen chromaticity alone; a
     number conditions it on the whole seen colour with this exposure spread instead of
     ``exposure_sigma`` (the brightness still tells a warm light from darker, redder skin, but less)."""
+    sclera: ScleraConfig = field(default_factory=ScleraConfig)
+    """The whites of the eyes as a second reading of the light's gain (``texture.sclera``)."""
 
 
 @dataclass(frozen=True)
@@ -104,13 +107,34 @@ def skin_log_gaussian() -> tuple[np.ndarray, np.ndarray]:
     return mu, cov
 
 
-def map_skin_albedo(seen: torch.Tensor, cfg: SkinPriorConfig = SkinPriorConfig()) -> torch.Tensor:
-    """MAP skin albedo (3,) linear of a seen mean skin colour ``seen`` (3,) linear (= albedo x light gain)."""
+def map_skin_albedo(seen: torch.Tensor, cfg: SkinPriorConfig = SkinPriorConfig(),
+                    sclera_log_gain: Optional[np.ndarray] = None,
+                    sclera_sigma_brightness: Optional[float] = None) -> torch.Tensor:
+    """MAP skin albedo (3,) linear of a seen mean skin colour ``seen`` (3,) linear (= albedo x light gain).
+
+    ``sclera_log_gain``: (3,) the light's log gain the whites of the eyes read (``texture.sclera``), or
+    None. With it the log light l is the MAP of three Gaussian terms: the skin prior on the albedo
+    x - l, the light prior (``cfg.sclera.exposure_sigma`` as its exposure spread) and the sclera's
+    reading (spread ``sclera_sigma_brightness``, by default ``cfg.sclera.sigma_brightness``, on all
+    channels together, ``sigma_colour`` on each; its NaN channels, clipped in the photo, are not read)."""
     if seen.shape != (3,):
         raise ShapeError(f"seen: expected shape (3,), got {tuple(seen.shape)}")
     mu_a, S_a = skin_log_gaussian()
     x = np.log(np.clip(seen.detach().double().numpy(), 1e-4, None))
     mu_l = np.full(3, np.log(cfg.exposure))
+    if sclera_log_gain is not None:
+        sc = cfg.sclera
+        S_l = sc.exposure_sigma ** 2 * np.ones((3, 3)) + cfg.colour_sigma ** 2 * np.eye(3)
+        sb = sc.sigma_brightness if sclera_sigma_brightness is None else sclera_sigma_brightness
+        S_s = sb ** 2 * np.ones((3, 3)) + sc.sigma_colour ** 2 * np.eye(3)
+        g = np.asarray(sclera_log_gain, dtype=np.float64)
+        ok = np.isfinite(g)  # the channels read (a clipped channel is not)
+        H = np.eye(3)[ok]
+        Ps = H.T @ np.linalg.inv(H @ S_s @ H.T) @ H
+        Pa, Pl = (np.linalg.inv(m) for m in (S_a, S_l))
+        l = np.linalg.solve(Pa + Pl + Ps, Pa @ (x - mu_a) + Pl @ mu_l + Ps @ np.where(ok, g, 0.0))
+        t = load_skin_table().rgb
+        return torch.from_numpy(np.clip(np.exp(x - l), t.min(0), t.max(0))).to(seen.dtype)
     S_l = cfg.exposure_sigma ** 2 * np.ones((3, 3)) + cfg.colour_sigma ** 2 * np.eye(3)
     a = mu_a + S_a @ np.linalg.solve(S_a + S_l, x - mu_a - mu_l)
     if cfg.chroma_from_colour:
@@ -143,18 +167,37 @@ def robust_skin_mean(albedo: torch.Tensor, weight: torch.Tensor) -> torch.Tensor
 
 
 def anchor_light(light: torch.Tensor, albedo: torch.Tensor, weight: torch.Tensor,
-                 cfg: SkinPriorConfig = SkinPriorConfig()) -> tuple[torch.Tensor, torch.Tensor, dict]:
+                 cfg: SkinPriorConfig = SkinPriorConfig(), sclera_log_gain: Optional[np.ndarray] = None,
+                 sclera_sigma_brightness: Optional[float] = None) -> tuple[torch.Tensor, torch.Tensor, dict]:
     """Move exposure and light colour out of the albedo.
 
     light: (1, 9, 3) linear SH light; albedo: (1, S, S, 3) linear albedo it implies; weight:
     (1, S, S) the seen skin texels. Returns (light (1, 9, 3) scaled per channel, albedo scaled by
     the inverse, info {"seen_skin", "skin_albedo", "light_gain"} as lists)."""
     seen = robust_skin_mean(albedo, weight).clamp(min=1e-4)
-    target = map_skin_albedo(seen, cfg)
+    target = map_skin_albedo(seen, cfg, sclera_log_gain, sclera_sigma_brightness)
     gain = seen / target
-    info = {"seen_skin": seen.tolist(), "skin_albedo": target.tolist(), "light_gain": gain.tolist()}
+    info = {"seen_skin": seen.tolist(), "skin_albedo": target.tolist(), "light_gain": gain.tolist(),
+            "sclera": sclera_log_gain is not None}
     return light * gain.view(1, 1, 3), (albedo / gain.view(1, 1, 1, 3)).clamp(0, 1), info
 
 
-__all__ = ["SkinPriorConfig", "SkinTable", "load_skin_table", "skin_log_gaussian", "map_skin_albedo",
+def anchor_light_photo(light: torch.Tensor, albedo: torch.Tensor, weight: torch.Tensor, cfg: SkinPriorConfig,
+                       image: np.ndarray, points, pose) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """``anchor_light`` on one photo: with ``cfg.sclera.enabled`` the whites of the eyes of ``image`` (H, W, 3)
+    uint8 at the mediapipe ``points`` (478, 2+) read the light's gain first (``texture.sclera``);
+    ``info["sclera"]`` then records the reading (or why there was none)."""
+    gain, sclera_info = None, None
+    if cfg.sclera.enabled:
+        from facesculpt.texture.sclera import sclera_light_gain
+
+        gain, sclera_info = sclera_light_gain(image, points, light, pose, cfg.sclera)
+    light, albedo, info = anchor_light(light, albedo, weight, cfg, gain,
+                                       None if sclera_info is None else sclera_info.get("sigma_brightness"))
+    if sclera_info is not None:
+        info["sclera"] = sclera_info
+    return light, albedo, info
+
+
+__all__ = ["SkinPriorConfig", "anchor_light_photo", "SkinTable", "load_skin_table", "skin_log_gaussian", "map_skin_albedo",
            "robust_skin_mean", "anchor_light", "ita_class", "ITA_BOUNDS"]

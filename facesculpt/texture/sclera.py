@@ -1,0 +1,197 @@
+"""The whites of the eyes as a reference for the light's exposure and colour (issue 12).
+
+One photo cannot tell dark skin in a bright light from light skin in a dim one, nor a reddish skin
+in a white light from a paler skin in a warm light: the skin prior (``texture.skin_prior``) decides
+from the measured spread of skin colours and a guess of the exposure. The sclera is a second
+surface in the same light whose reflectance varies far less between people than skin's does (it
+is near-white in everyone), so its colour in the photo reads the light's gain per channel:
+
+    sclera seen (linear) = sclera reflectance x light gain x the sclera's shading.
+
+``sclera_colour`` measures it from mediapipe's eye-opening loops and iris rings (no render): the
+pixels inside an eye opening, outside the iris, markedly bluer than the skin around the eye (the sclera
+is near-white, skin is red), with the darkest part (lashes, lid shadow) and the brightest few (specular
+highlights) dropped. It returns
+nothing when the eyes are closed or too small or when the whites are clipped in every channel (a clipped
+channel is a bound, not a value: a channel clipped on many of the pixels is left out of the reading). ``texture.skin_prior.map_skin_albedo`` takes
+the light gain it implies as one more observation, with its own spread (docs/appearance.md,
+"The whites of the eyes").
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ScleraConfig:
+    """Settings of the sclera's reading of the light (``texture.skin.sclera``)."""
+
+    enabled: bool = True
+    """Use the whites of the eyes as an observation of the light's gain (session 29; off: the skin prior
+    alone, as before)."""
+    reflectance: tuple = (0.461, 0.425, 0.380)
+    """Effective linear reflectance of the sclera as photographed under the light's irradiance at the
+    head's forward direction: the project's sclera colour (sRGB (0.85, 0.82, 0.78), linear (0.692, 0.638,
+    0.570)) times 0.666, its shading by lids, lashes and the socket measured on rendered heads
+    (``tools/calibrate_sclera.py``; docs/appearance.md)."""
+    sigma_brightness: float = 0.25
+    """Std of the log of the sclera's brightness between people and photos (its shading by lids and
+    lashes, its ageing): the spread of the exposure it reads."""
+    sigma_colour: float = 0.05
+    """Std of each channel's log around that (a yellower or redder sclera)."""
+    exposure_sigma: float = 0.6
+    """The skin prior's exposure spread when the sclera is read (it then pins the exposure, and the
+    tight spread that keeps dark skin dark without it is not needed)."""
+    min_pixels: int = 24
+    """Fewest usable sclera pixels (both eyes) for a reading."""
+    max_eye_disagreement: float = 0.7
+    """Largest |log| ratio of the two eyes' luminance for a reading of the exposure (beyond it, one eye is
+    in shade: a side light, a turned head); the colour is still read."""
+    sigma_brightness_disagree: float = 2.0
+    """``sigma_brightness`` of a reading whose eyes disagree (the level then hardly counts)."""
+    max_colour_log_range: float = 2.0
+    """Largest difference of the channels' log gains the reading implies (the light's colour): a light
+    more coloured than a factor e^2 (7.4) between two channels is taken for a misread eye (skin, lids, a
+    red eye), not for the light."""
+    max_clipped_share: float = 0.2
+    """Largest share of the sclera pixels at 255 in a channel for that channel to be read (clipped: a
+    bound, not a value); a channel beyond it is left out of the reading (NaN)."""
+
+
+def _decode(x: np.ndarray) -> np.ndarray:
+    """sRGB (0-1) to linear light, as ``texture.color.srgb_to_linear``."""
+    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+
+
+def sclera_pixels(image: np.ndarray, points: np.ndarray, blue_ratio: float = 1.4) -> list[np.ndarray]:
+    """Per eye with a usable opening, the (N, 3) uint8 pixels of its visible sclera (before the
+    luminance trimming of ``sclera_colour``). image (H, W, 3) uint8; points (478, 2 or 3) mediapipe
+    landmarks in pixels.
+
+    The pixels inside the eye-opening loop, outside the iris (1.1 ring radii), whose blue-to-red
+    ratio (linear light) is at least ``blue_ratio`` times the surrounding skin's (the median over the loop's box
+    widened by half its width, outside the loop): the sclera is near-white and the skin red, in
+    every light alike (a light's colour multiplies both ratios by the same factor), so the lids
+    and skin the loop takes in are left out."""
+    from facesculpt.ops.image import inside_polygon
+    from facesculpt.texture.head import _MP_EYE_LOOPS, _MP_IRISES, photo_and_points
+
+    img, pts = photo_and_points(image, points)
+    H, W = img.shape[:2]
+    out = []
+    for loop_ids in _MP_EYE_LOOPS:
+        loop = pts[list(loop_ids)]
+        if not np.all(np.isfinite(loop)):
+            continue
+        xa, ya = loop[:, 0], loop[:, 1]
+        area = 0.5 * abs(float(np.dot(xa, np.roll(ya, -1)) - np.dot(ya, np.roll(xa, -1))))
+        if area < 20.0:  # closed or tiny
+            continue
+        # the iris nearest this opening
+        centre_id, ring_ids = min(_MP_IRISES, key=lambda ir: float(np.linalg.norm(pts[ir[0]] - loop.mean(0))))
+        c = pts[centre_id]
+        R = float(np.linalg.norm(pts[list(ring_ids)] - c, axis=1).mean())
+        m = 0.5 * float(xa.max() - xa.min())
+        x0, x1 = max(0, int(np.floor(xa.min() - m))), min(W, int(np.ceil(xa.max() + m)) + 1)
+        y0, y1 = max(0, int(np.floor(ya.min() - m))), min(H, int(np.ceil(ya.max() + m)) + 1)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float64) + 0.5
+        opening = inside_polygon(loop, (x0, y0, x1, y1))
+        iris = np.zeros_like(opening)
+        if np.isfinite(R) and np.all(np.isfinite(c)):
+            iris = np.hypot(xx - c[0], yy - c[1]) <= 1.1 * R
+        px = _decode(img[y0:y1, x0:x1].astype(np.float64) / 255.0) + 1e-3
+        br = px[..., 2] / px[..., 0]
+        skin = ~opening & ~iris
+        if skin.sum() < 10 or (opening & ~iris).sum() < 4:
+            continue
+        keep = opening & ~iris & (br >= blue_ratio * np.median(br[skin]))
+        out.append(img[y0:y1, x0:x1][keep])
+    return out
+
+
+def sclera_colour(image: np.ndarray, points: np.ndarray, cfg: ScleraConfig = ScleraConfig()
+                  ) -> tuple[Optional[np.ndarray], dict]:
+    """The whites of the eyes' colour, linear light: ((3,) float64 or None, info).
+
+    Per eye: its sclera pixels (``sclera_pixels``) decoded from sRGB, those between the 30th and
+    95th luminance percentiles kept (the darker part is lashes and lid shadow; the top 5 % specular
+    highlights), their per-channel median. The reading is the mean of the eyes' medians weighted by
+    their pixel counts. A channel at 255 on more than ``cfg.max_clipped_share`` of the pixels is NaN
+    (``info["clipped_channels"]``). None (with the reason in ``info["refused"]``) when fewer than
+    ``cfg.min_pixels`` pixels are kept or when every channel is clipped. ``info["sigma_brightness"]`` is the reading's brightness spread:
+    ``cfg.sigma_brightness``, or ``cfg.sigma_brightness_disagree`` when the two eyes' luminances
+    differ by more than ``cfg.max_eye_disagreement`` in log (one eye in shade)."""
+    eyes = sclera_pixels(image, points)
+    meds, counts, lums, clipped = [], [], [], np.zeros(3)
+    for px in eyes:
+        if len(px) < 4:
+            continue
+        clipped += (px >= 255).sum(axis=0)
+        lin = _decode(px.astype(np.float64) / 255.0)
+        lum = lin @ np.array([0.2126, 0.7152, 0.0722])
+        lo, hi = np.quantile(lum, [0.3, 0.95])
+        keep = (lum >= lo) & (lum <= hi)
+        if keep.sum() < 2:
+            continue
+        meds.append(np.median(lin[keep], axis=0))
+        counts.append(int(keep.sum()))
+        lums.append(float(np.median(lum[keep])))
+    info = {"pixels": int(sum(counts)), "eyes": len(meds)}
+    total = sum(len(px) for px in eyes)
+    if sum(counts) < cfg.min_pixels:
+        info["refused"] = "too few sclera pixels"
+        return None, info
+    unread = clipped / max(total, 1) > cfg.max_clipped_share
+    if unread.all():
+        info["refused"] = "clipped"
+        return None, info
+    if unread.any():
+        info["clipped_channels"] = [int(i) for i in np.flatnonzero(unread)]
+    info["sigma_brightness"] = cfg.sigma_brightness
+    if len(lums) == 2 and abs(np.log(max(lums[0], 1e-6) / max(lums[1], 1e-6))) > cfg.max_eye_disagreement:
+        # one eye lit, one in shade (a side light, a turned head): the colour holds, the level does not
+        info["eyes_disagree"] = lums
+        info["sigma_brightness"] = cfg.sigma_brightness_disagree
+    w = np.asarray(counts, dtype=np.float64)
+    colour = (np.asarray(meds) * w[:, None]).sum(0) / w.sum()
+    colour[unread] = np.nan
+    info["colour"] = [None if not np.isfinite(c) else float(c) for c in colour]
+    return colour, info
+
+
+def sclera_light_gain(image: np.ndarray, points, light, pose, cfg: ScleraConfig) -> tuple[Optional[np.ndarray], dict]:
+    """The light's log gain per channel (3,; NaN where the whites are clipped) that the whites of the eyes read, relative to ``light``
+    (1, 9, 3) linear SH, view frame: log(sclera colour / (``cfg.reflectance`` x the light's
+    irradiance at the head's forward direction)), or None (``sclera_colour`` refused). ``pose``: the
+    head's ``Pose`` (its forward axis, model +z, in the view frame)."""
+    import torch
+
+    from facesculpt.ops.sh import sh_basis
+    from facesculpt.render.face import to_view_frame
+
+    pts = points.detach().cpu().numpy() if hasattr(points, "detach") else np.asarray(points)
+    colour, info = sclera_colour(np.asarray(image), pts, cfg)
+    if colour is None:
+        return None, info
+    fwd = to_view_frame(torch.tensor([[[0.0, 0.0, 1.0]]], dtype=light.dtype), pose)
+    fwd = torch.nn.functional.normalize(fwd.reshape(1, 3), dim=-1)
+    E = (sh_basis(fwd)[0][:, None] * light[0].detach().cpu()).sum(0).double().numpy()
+    if not np.all(E > 1e-4):
+        info["refused"] = "no light on the eyes"
+        return None, info
+    log_gain = np.log(np.clip(colour, 1e-5, None)) - np.log(np.asarray(cfg.reflectance)) - np.log(E)
+    info["log_gain"] = [None if not np.isfinite(g) else float(g) for g in log_gain]
+    finite = log_gain[np.isfinite(log_gain)]
+    if float(finite.max() - finite.min()) > cfg.max_colour_log_range:
+        info["refused"] = "implausible light colour"
+        return None, info
+    info["E"] = E.tolist()
+    return log_gain, info
+
+
+__all__ = ["ScleraConfig", "sclera_pixels", "sclera_colour", "sclera_light_gain"]

@@ -1,0 +1,132 @@
+"""The whites of the eyes as a reading of the light (``texture.sclera``, issue 12)."""
+import numpy as np
+import pytest
+import torch
+
+from facesculpt.texture.sclera import ScleraConfig, sclera_colour, sclera_pixels
+from facesculpt.texture.skin_prior import SkinPriorConfig, ita_class, load_skin_table, map_skin_albedo
+
+ON = SkinPriorConfig(sclera=ScleraConfig(enabled=True))
+
+
+def _lum(rgb):
+    return float(np.asarray(rgb) @ np.array([0.2126, 0.7152, 0.0722]))
+
+
+@pytest.fixture(scope="module")
+def rendered_eyes():
+    """The relight benchmark's head 0 under its white, warm and dim lights, with mediapipe's points."""
+    from facesculpt.bench.relight import SCENE_LIGHTS, Subject, sh_light
+    from facesculpt.detect.mediapipe_landmarker import detect_faces
+
+    subject = Subject(0, size=512, uv_size=128)
+    out = {}
+    for name in ("white", "warm", "dim"):
+        photo = subject.photo(sh_light(*SCENE_LIGHTS[name]), seed=0)
+        out[name] = (photo, detect_faces(photo)[0].points.numpy())
+    return out
+
+
+def test_the_whites_read_the_lights_colour_and_level(rendered_eyes):
+    """Warm / white and dim / white ratios of the reading are the lights' own: (1.25, 0.95, 0.65) in colour,
+    1/3 in level (the scenes' ambient and directional terms are 0.9 / 0.45 and 0.3 / 0.15)."""
+    reads = {k: sclera_colour(*v)[0] for k, v in rendered_eyes.items()}
+    assert all(r is not None for r in reads.values())
+    warm = reads["warm"] / reads["white"]
+    np.testing.assert_allclose(warm, [1.25, 0.95, 0.65], rtol=0.06)
+    np.testing.assert_allclose(reads["dim"] / reads["white"], 1 / 3, rtol=0.08)
+    # and the picked pixels are the sclera's, not the skin's: near-white in the white light
+    chroma = reads["white"] / reads["white"].mean()
+    assert chroma.max() - chroma.min() < 0.25
+
+
+def test_closed_or_tiny_eyes_give_no_reading(rendered_eyes):
+    """Eye-opening loops squashed flat (closed lids) leave no sclera: no reading, and why."""
+    from facesculpt.texture.head import _MP_EYE_LOOPS
+
+    photo, pts = rendered_eyes["white"]
+    closed = pts.copy()
+    for loop in _MP_EYE_LOOPS:
+        ids = list(loop)
+        closed[ids, 1] = closed[ids, 1].mean()
+    assert sclera_pixels(photo, closed) == []
+    colour, info = sclera_colour(photo, closed)
+    assert colour is None and info["refused"] == "too few sclera pixels"
+
+
+def _exposed(photo, k):
+    """The photo k times brighter in linear light, encoded and quantised again (clipping at 255)."""
+    x = np.where(photo / 255.0 <= 0.04045, photo / 255.0 / 12.92, ((photo / 255.0 + 0.055) / 1.055) ** 2.4) * k
+    enc = np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.clip(x, 0, 1) ** (1 / 2.4) - 0.055)
+    return np.clip(np.round(enc * 255), 0, 255).astype(np.uint8)
+
+
+def test_clipped_whites_are_read_only_where_they_are_not(rendered_eyes):
+    """Over-exposed x 1.6 the whites read 1.6 times brighter; x 1.8 red and green clip on them (a bound, not
+    a value) and only blue is read (NaN elsewhere); x 2 every channel clips: no reading."""
+    photo, pts = rendered_eyes["white"]
+    ref, _ = sclera_colour(photo, pts)
+    c16, _ = sclera_colour(_exposed(photo, 1.6), pts)
+    np.testing.assert_allclose(c16 / ref, 1.6, rtol=0.03)
+    c18, info = sclera_colour(_exposed(photo, 1.8), pts)
+    assert info["clipped_channels"] == [0, 1] and np.isnan(c18[:2]).all()
+    assert abs(c18[2] / ref[2] - 1.8) < 0.05
+    c20, info = sclera_colour(_exposed(photo, 2.0), pts)
+    assert c20 is None and info["refused"] == "clipped"
+    # the split takes the channels it has: finite, and not the full reading's
+    seen = torch.tensor([0.3, 0.18, 0.12])
+    full = map_skin_albedo(seen, ON, np.zeros(3)).numpy()
+    part = map_skin_albedo(seen, ON, np.array([np.nan, np.nan, 0.0])).numpy()
+    assert np.all(np.isfinite(part)) and not np.allclose(part, full)
+
+
+def test_with_the_sclera_an_exposure_change_scales_the_albedo():
+    """The same skin at two exposures (x 1 and x 1/3, the sclera's reading moving with it): without the
+    sclera the darker photo gets a redder albedo; with it the two albedos are nearly one factor apart,
+    and the level follows the reading instead of the prior's exposure."""
+    t = load_skin_table()
+    skin = t.rgb[[s == "nist" for s in t.source]].mean(0)
+
+    def albedos(cfg, with_sclera):
+        return [map_skin_albedo(torch.tensor(skin * k), cfg, np.full(3, np.log(k)) if with_sclera else None).numpy()
+                for k in (1.0, 1 / 3)]
+
+    def chroma_spread(a, b):
+        r = np.log(a / b)
+        return float(r.max() - r.min())
+    off = albedos(SkinPriorConfig(), False)
+    on = albedos(ON, True)
+    assert chroma_spread(*off) > 0.15
+    assert chroma_spread(*on) < 0.25 * chroma_spread(*off)
+    # the reading says "a third of the light": the dim photo's albedo keeps most of its level
+    assert _lum(on[1]) > 0.7 * _lum(on[0])
+    assert _lum(off[1]) < 0.7 * _lum(off[0])
+
+
+def test_dark_skin_stays_dark_when_the_whites_say_the_light_is_normal():
+    """The table's dark class seen at the nominal exposure, the sclera reading a nominal light: the albedo
+    stays dark (the prior must not whiten dark skin), and light skin stays light."""
+    t = load_skin_table()
+    dark = t.rgb[ita_class(t.ita) == 5].mean(0)
+    light = t.rgb[[s == "nist" for s in t.source]].mean(0)
+    a_dark = map_skin_albedo(torch.tensor(dark), ON, np.zeros(3)).numpy()
+    a_light = map_skin_albedo(torch.tensor(light), ON, np.zeros(3)).numpy()
+    assert abs(_lum(a_dark) / _lum(dark) - 1) < 0.25
+    assert abs(_lum(a_light) / _lum(light) - 1) < 0.25
+    assert _lum(a_dark) < 0.4 * _lum(a_light)
+
+
+def test_the_reading_pins_the_lights_colour():
+    """Skin seen under a warm light with the whites reading that warm light: the albedo's colour is the
+    skin's (the light's colour goes to the light), where the prior alone leaves much of it in the albedo."""
+    t = load_skin_table()
+    skin = t.rgb[[s == "nist" for s in t.source]].mean(0)
+    warm = np.array([1.25, 0.95, 0.65])
+    a_on = map_skin_albedo(torch.tensor(skin * warm), ON, np.log(warm)).numpy()
+    a_off = map_skin_albedo(torch.tensor(skin * warm), SkinPriorConfig()).numpy()
+
+    def chroma_err(a):
+        r = np.log(a / skin)
+        return float(r.max() - r.min())
+    assert chroma_err(a_on) < 0.05
+    assert chroma_err(a_off) > 2 * chroma_err(a_on)

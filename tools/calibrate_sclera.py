@@ -1,0 +1,77 @@
+"""Measure the whites of the eyes' effective reflectance on rendered heads (``texture.sclera``).
+
+Run from the repository root::
+
+    OMP_NUM_THREADS=1 .venv/bin/python tools/calibrate_sclera.py [--seeds 20-59] [--light white]
+
+Why: ``texture.sclera.sclera_light_gain`` reads the light's gain from the whites of the eyes as
+``sclera colour / (reflectance x the light's irradiance at the head's forward direction)``. The sclera in a
+photo is darker than its albedo (the lids, lashes and the socket shade it); ``ScleraConfig.reflectance`` is
+the albedo times that shading. This renders the relight benchmark's synthetic heads (``bench.relight.Subject``:
+the project's sclera colour, sRGB (0.85, 0.82, 0.78), AO and cast shadows on) under one of its lights for seeds
+the benchmark does not use (it uses 0 and 1), detects them, and prints per head the ratio of the sclera's
+reading (``sclera_colour``) to the sclera albedo times the true light's irradiance at the view direction, then
+the geometric mean (the shading factor the default reflectance uses) and the spread of its log (between heads:
+``sigma_brightness``'s floor; across channels: ``sigma_colour``'s). Deterministic. A tool: it may print.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SCLERA_ALBEDO = np.array([0.85, 0.82, 0.78])  # texture.head.SCLERA_COLOUR, sRGB
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", default="20-59", help="first-last seeds (inclusive)")
+    ap.add_argument("--light", default="white", help="one of bench.relight.SCENE_LIGHTS")
+    args = ap.parse_args(argv)
+    from facesculpt.bench.relight import SCENE_LIGHTS, Subject, sh_light
+    from facesculpt.detect.mediapipe_landmarker import detect_faces
+    from facesculpt.ops.sh import sh_basis
+    from facesculpt.texture.sclera import ScleraConfig, sclera_colour
+
+    lo, hi = (int(x) for x in args.seeds.split("-"))
+    albedo = np.where(SCLERA_ALBEDO <= 0.04045, SCLERA_ALBEDO / 12.92, ((SCLERA_ALBEDO + 0.055) / 1.055) ** 2.4)
+    light = sh_light(*SCENE_LIGHTS[args.light])
+    E = (sh_basis(torch.tensor([[0.0, 0.0, 1.0]]))[0][:, None] * light[0]).sum(0).double().numpy()
+    cfg = ScleraConfig(enabled=True)
+    ks = []
+    for seed in range(lo, hi + 1):
+        photo = Subject(seed).photo(light, seed=seed)
+        faces = detect_faces(photo)
+        if not faces:
+            print(f"seed {seed}: no face")
+            continue
+        colour, info = sclera_colour(photo, faces[0].points.numpy(), cfg)
+        if colour is None:
+            print(f"seed {seed}: refused ({info.get('refused')})")
+            continue
+        k = colour / (albedo * E)
+        ks.append(k)
+        print(f"seed {seed}: {info['pixels']} px, shading factor per channel {np.round(k, 3).tolist()}")
+    if not ks:
+        print("no reading")
+        return 1
+    lk = np.log(np.asarray(ks))
+    print(f"{len(ks)} heads read of {hi - lo + 1}: geometric-mean shading factor {np.exp(lk.mean()):.3f} "
+          f"(per channel {np.round(np.exp(lk.mean(0)), 3).tolist()}); std of its log between heads "
+          f"{lk.mean(1).std():.3f}, across channels {np.round((lk - lk.mean(1, keepdims=True)).std(0), 3).tolist()}")
+    print(f"reflectance = albedo {np.round(albedo, 3).tolist()} x factor = {np.round(albedo * np.exp(lk.mean()), 3).tolist()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
