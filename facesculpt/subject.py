@@ -152,12 +152,15 @@ def registration_confidence(albedos: Sequence[torch.Tensor], visibilities: Seque
     return out
 
 
-def joint_photometric(images, lms, per, model, cfg: Config, progress: Progress = None, free_identity: bool = False):
+def joint_photometric(images, lms, per, model, cfg: Config, progress: Progress = None, free_identity: bool = False,
+                      shared_light: bool = False):
     """The joint photometric stage over every photo (``fitting.joint_photometric``), prepared as the
     single-photo head path prepares its own (``pipeline.reconstruct_head``: openings masked, crop,
     light and albedo initialised, identity terms). ``free_identity``: the identity steps as in the single-photo
-    stage on the head (``photometric.lr_identity``, ``lr_schedule_head``). Returns ([(Pose, HeadParams, light)],
-    losses)."""
+    stage on the head (``photometric.lr_identity``, ``lr_schedule_head``). ``shared_light``: the photos are
+    frames of one scene (a clip's views): the first photo's light shape, fitted as a single photo's, starts
+    every photo's light (each keeps its own gain), instead of a shape fitted on each photo's skin. Returns
+    ([(Pose, HeadParams, light)], losses)."""
     from facesculpt.face_model import fit_view
     from facesculpt.fitting.head_shape import HeadShapeFit
     from facesculpt.fitting.initialize import initialize
@@ -173,6 +176,7 @@ def joint_photometric(images, lms, per, model, cfg: Config, progress: Progress =
     linear = bool(getattr(cfg.texture, "linear_light", False))
     n_pts = int(model.landmarks["mediapipe"].faces.shape[0])
     jviews, lows, seen = [], [], []
+    shape0 = None  # the first photo's unit-ambient light (shared_light)
     for im, lm, (pose, head) in zip(images, lms, per):
         _, _, cam = initialize(lm, view.canonical)
         fit = _face_crop(im, lm, cam, FIT_CROP_EXPAND, pc.render_size, openings_mask(lm, im.shape[:2]))
@@ -181,7 +185,10 @@ def joint_photometric(images, lms, per, model, cfg: Config, progress: Progress =
             dense = shape_fit.render_vertices(shape_fit.init_params())
         if linear:
             light, albedo_init, skin = initial_linear_light(srgb_to_linear(fit.image), dense, view, pose, fit.camera,
-                                                            cfg.texture, valid=fit.valid)
+                                                            cfg.texture, valid=fit.valid,
+                                                            shape=shape0 if shared_light else None)
+            if shape0 is None:
+                shape0 = light
             if cfg.texture.skin_prior:
                 from facesculpt.texture.skin_prior import anchor_light_photo
 

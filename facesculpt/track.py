@@ -192,7 +192,8 @@ def refine_identity_on_views(track, views: list, cfg: Config, progress: Progress
     per = [(track.pose(k), track.head(k)) for k, _, _ in views]
     with torch.enable_grad(), repeatable_fit(cfg.threads, cfg.repeatable):  # as refine_identity_on_frame
         fitted, _ = joint_photometric([im for _, im, _ in views], [lm for _, _, lm in views], per, load_face_model(),
-                                      refine_cfg, progress, free_identity=True)
+                                      refine_cfg, progress, free_identity=True,
+                                      shared_light=cfg.track.still_identity_shared_light)
     return dataclasses.replace(track, identity=fitted[0][1].identity.detach().to(track.identity.dtype))
 
 

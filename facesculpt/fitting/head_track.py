@@ -209,6 +209,12 @@ class TrackConfig:
     1.02 mm from it, with the true poses 0.49 mm. With the poses free, the rendered motion clips 0-7 (`facesculpt
     benchmark clip --frames-from photos`) 0.95 -> 0.77 mm mean, every clip under 1.0 mm (before: 5 of 8)
     (docs/results.md, session 27)."""
+    still_identity_shared_light: bool = True
+    """The joint stage over ``still_identity_yaws``' views starts every view's light from the texture frame's light
+    shape (a clip's light is the scene's, the same in the camera frame in every frame; each view keeps its own gain
+    and steps its light as before) instead of a shape fitted on each view's skin. Since session 29: the rendered
+    motion clips 0-7 0.805 -> 0.769 mm mean, clip 6 1.06 -> 0.91 (False: each view's own shape, as before;
+    docs/results.md, session 29)."""
     still_identity_per_view: int = 30
     """At most one of ``still_identity_yaws``' views per this many frames with a face (the first ones in
     their order), so a short clip does not pay for them: with 100 steps the joint stage took 17.4 s over 3 views

@@ -128,7 +128,8 @@ def _fit_light_shape(n: torch.Tensor, lum: torch.Tensor, w: torch.Tensor, keep: 
 
 
 def initial_linear_light(image: torch.Tensor, dense: torch.Tensor, view, pose: Pose, camera: Camera, tex_cfg,
-                         size: int = 64, valid: Optional[torch.Tensor] = None, clipped=None):
+                         size: int = 64, valid: Optional[torch.Tensor] = None, clipped=None,
+                         shape: Optional[torch.Tensor] = None):
     """Unit-ambient, white SH light (1, 9, 3) fitted to the seen skin of ``image`` (1, R, R, 3),
     linear light, and the albedo (1, size, size, 3) it implies, with the skin weights (1, size, size).
 
@@ -137,7 +138,9 @@ def initial_linear_light(image: torch.Tensor, dense: torch.Tensor, view, pose: P
     measured (``ClippingConfig.light_fit``), and the albedo's clipped texels are completed
     (``texture.clipping``); they are in the skin weights with that albedo. With
     ``tex_cfg.light_prior.enabled`` the light's shape is fitted under the light-shape prior
-    (``texture.light_prior``) instead of the band-1 ridge."""
+    (``texture.light_prior``) instead of the band-1 ridge. ``shape``: a (1, 9, 3) unit-ambient white light to
+    take instead of fitting one (the same scene's light from another photo: a clip's texture frame); the albedo
+    and weights are then those it implies."""
     from facesculpt.texture.unwrap import unwrap, view_geometry
 
     clip_cfg = getattr(tex_cfg, "clipping", None)
@@ -163,7 +166,9 @@ def initial_linear_light(image: torch.Tensor, dense: torch.Tensor, view, pose: P
     lum = (maps.texture.reshape(-1, 3).double() @ (cw / cw.sum()))[:, None].expand(-1, 3)
     light = ambient_coeffs(1, dtype=torch.float64)
     prior = prior_cfg if prior_cfg is not None and prior_cfg.enabled else None
-    if int(keep.sum()) >= 20:
+    if shape is not None:
+        light = shape.detach().to(torch.float64)
+    elif int(keep.sum()) >= 20:
         Yf = sh_basis(_front_normals())
         for ridge in (PRIOR_STEPS if prior is not None else RIDGES):
             c = _fit_light_shape(n, lum, w.double(), keep, ridge, high, low, prior)

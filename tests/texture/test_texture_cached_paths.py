@@ -153,6 +153,26 @@ def test_light_fit_skin_texels_with_a_view_geometry_given_give_the_same_bytes():
     assert torch.equal(ref.normal_view.reshape(-1, 3), n1)
 
 
+def test_light_fit_with_a_given_shape_takes_it_and_the_albedo_it_implies():
+    """``initial_linear_light(shape=...)`` (a clip's views sharing the texture frame's light): the fitted shape given
+    back returns the same light, albedo and weights; another shape is taken as given, and the albedo it implies
+    differs where the shading does (brighter where that light is dimmer)."""
+    from facesculpt.config import TextureConfig
+    from facesculpt.texture.light import initial_linear_light
+
+    view, dense, pose, cam, _, image = _posed_head(size=160)
+    cfg = TextureConfig()
+    light, albedo, weight = initial_linear_light(image, dense, view, pose, cam, cfg)
+    again = initial_linear_light(image, dense, view, pose, cam, cfg, shape=light)
+    assert torch.equal(again[0], light) and torch.allclose(again[1], albedo, atol=1e-6) and torch.equal(again[2], weight)
+    flat = torch.zeros_like(light)
+    flat[:, 0] = light[:, 0]  # the same ambient, no directional terms
+    l2, a2, _ = initial_linear_light(image, dense, view, pose, cam, cfg, shape=flat)
+    assert torch.equal(l2, flat)
+    seen = weight[0] > 0
+    assert float((a2[0][seen] - albedo[0][seen]).abs().max()) > 0.01
+
+
 def test_glasses_line_responses_share_their_first_passes():
     """``texture.glasses._line_responses`` shares the axis-0 Gaussian passes of its five responses: the bytes of
     ``scipy.ndimage.gaussian_filter`` with each response's orders."""

@@ -117,7 +117,7 @@ def test_the_joint_stage_over_several_views_gets_the_tracks_expression_prior(tra
     clip, track = tracked
     seen = {}
 
-    def fake_joint(images, lms, per, model, cfg, progress=None, free_identity=False):
+    def fake_joint(images, lms, per, model, cfg, progress=None, free_identity=False, shared_light=False):
         seen.update(prior=cfg.head_priors.w_expression_stage1, l1=cfg.head_priors.w_expression_l1,
                     steps=cfg.photometric.iterations, n=len(images), free=free_identity)
         return [(p, h) for p, h in per], None
