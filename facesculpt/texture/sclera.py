@@ -11,11 +11,10 @@ is near-white in everyone), so its colour in the photo reads the light's gain pe
 ``sclera_colour`` measures it from mediapipe's eye-opening loops and iris rings (no render): the
 pixels inside an eye opening, outside the iris, markedly bluer than the skin around the eye (the sclera
 is near-white, skin is red), with the darkest part (lashes, lid shadow) and the brightest few (specular
-highlights) dropped. It returns
-nothing when the eyes are closed or too small or when the whites are clipped in every channel (a clipped
-channel is a bound, not a value: a channel clipped on many of the pixels is left out of the reading). ``texture.skin_prior.map_skin_albedo`` takes
-the light gain it implies as one more observation, with its own spread (docs/appearance.md,
-"The whites of the eyes").
+highlights) dropped. It returns nothing when the eyes are closed or too small or when the whites are
+clipped in every channel (a clipped channel is a bound, not a value: a channel clipped on many of the
+pixels is left out of the reading). ``texture.skin_prior.map_skin_albedo`` takes the light gain it
+implies as one more observation, with its own spread (docs/appearance.md, "The whites of the eyes").
 """
 from __future__ import annotations
 
@@ -61,9 +60,13 @@ class ScleraConfig:
     bound, not a value); a channel beyond it is left out of the reading (NaN)."""
 
 
-def _decode(x: np.ndarray) -> np.ndarray:
-    """sRGB (0-1) to linear light, as ``texture.color.srgb_to_linear``."""
-    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+def _decode(px: np.ndarray) -> np.ndarray:
+    """uint8 sRGB pixels (any shape, 3 last) to float64 linear light (``texture.color.srgb_to_linear``)."""
+    import torch
+
+    from facesculpt.texture.color import srgb_to_linear
+
+    return srgb_to_linear(torch.from_numpy(px.astype(np.float64) / 255.0)).numpy()
 
 
 def sclera_pixels(image: np.ndarray, points: np.ndarray, blue_ratio: float = 1.4) -> list[np.ndarray]:
@@ -104,7 +107,7 @@ def sclera_pixels(image: np.ndarray, points: np.ndarray, blue_ratio: float = 1.4
         iris = np.zeros_like(opening)
         if np.isfinite(R) and np.all(np.isfinite(c)):
             iris = np.hypot(xx - c[0], yy - c[1]) <= 1.1 * R
-        px = _decode(img[y0:y1, x0:x1].astype(np.float64) / 255.0) + 1e-3
+        px = _decode(img[y0:y1, x0:x1]) + 1e-3
         br = px[..., 2] / px[..., 0]
         skin = ~opening & ~iris
         if skin.sum() < 10 or (opening & ~iris).sum() < 4:
@@ -123,8 +126,8 @@ def sclera_colour(image: np.ndarray, points: np.ndarray, cfg: ScleraConfig = Scl
     highlights), their per-channel median. The reading is the mean of the eyes' medians weighted by
     their pixel counts. A channel at 255 on more than ``cfg.max_clipped_share`` of the pixels is NaN
     (``info["clipped_channels"]``). None (with the reason in ``info["refused"]``) when fewer than
-    ``cfg.min_pixels`` pixels are kept or when every channel is clipped. ``info["sigma_brightness"]`` is the reading's brightness spread:
-    ``cfg.sigma_brightness``, or ``cfg.sigma_brightness_disagree`` when the two eyes' luminances
+    ``cfg.min_pixels`` pixels are kept or when every channel is clipped. ``info["sigma_brightness"]`` is the
+    reading's brightness spread: ``cfg.sigma_brightness``, or ``cfg.sigma_brightness_disagree`` when the two eyes' luminances
     differ by more than ``cfg.max_eye_disagreement`` in log (one eye in shade)."""
     eyes = sclera_pixels(image, points)
     meds, counts, lums, clipped = [], [], [], np.zeros(3)
@@ -132,7 +135,7 @@ def sclera_colour(image: np.ndarray, points: np.ndarray, cfg: ScleraConfig = Scl
         if len(px) < 4:
             continue
         clipped += (px >= 255).sum(axis=0)
-        lin = _decode(px.astype(np.float64) / 255.0)
+        lin = _decode(px)
         lum = lin @ np.array([0.2126, 0.7152, 0.0722])
         lo, hi = np.quantile(lum, [0.3, 0.95])
         keep = (lum >= lo) & (lum <= hi)
@@ -165,10 +168,10 @@ def sclera_colour(image: np.ndarray, points: np.ndarray, cfg: ScleraConfig = Scl
 
 
 def sclera_light_gain(image: np.ndarray, points, light, pose, cfg: ScleraConfig) -> tuple[Optional[np.ndarray], dict]:
-    """The light's log gain per channel (3,; NaN where the whites are clipped) that the whites of the eyes read, relative to ``light``
-    (1, 9, 3) linear SH, view frame: log(sclera colour / (``cfg.reflectance`` x the light's
-    irradiance at the head's forward direction)), or None (``sclera_colour`` refused). ``pose``: the
-    head's ``Pose`` (its forward axis, model +z, in the view frame)."""
+    """The light's log gain per channel (3,; NaN where the whites are clipped) that the whites of the eyes
+    read, relative to ``light`` (1, 9, 3) linear SH, view frame: log(sclera colour / (``cfg.reflectance`` x
+    the light's irradiance at the head's forward direction)), or None (``sclera_colour`` refused, or an
+    implausible light colour). ``pose``: the head's ``Pose`` (its forward axis, model +z, in the view frame)."""
     import torch
 
     from facesculpt.ops.sh import sh_basis

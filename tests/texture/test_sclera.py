@@ -56,9 +56,10 @@ def test_closed_or_tiny_eyes_give_no_reading(rendered_eyes):
 
 def _exposed(photo, k):
     """The photo k times brighter in linear light, encoded and quantised again (clipping at 255)."""
-    x = np.where(photo / 255.0 <= 0.04045, photo / 255.0 / 12.92, ((photo / 255.0 + 0.055) / 1.055) ** 2.4) * k
-    enc = np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.clip(x, 0, 1) ** (1 / 2.4) - 0.055)
-    return np.clip(np.round(enc * 255), 0, 255).astype(np.uint8)
+    from facesculpt.texture.color import linear_to_srgb, srgb_to_linear
+
+    x = srgb_to_linear(torch.from_numpy(photo / 255.0)) * k
+    return np.round(linear_to_srgb(x.clamp(0, 1)).numpy() * 255).astype(np.uint8)
 
 
 def test_clipped_whites_are_read_only_where_they_are_not(rendered_eyes):
