@@ -132,12 +132,11 @@ def map_skin_albedo(seen: torch.Tensor, cfg: SkinPriorConfig = SkinPriorConfig()
         H = np.eye(3)[ok]
         Ps = H.T @ np.linalg.inv(H @ S_s @ H.T) @ H
         Pa, Pl = (np.linalg.inv(m) for m in (S_a, S_l))
-        l = np.linalg.solve(Pa + Pl + Ps, Pa @ (x - mu_a) + Pl @ mu_l + Ps @ np.where(ok, g, 0.0))
-        t = load_skin_table().rgb
-        return torch.from_numpy(np.clip(np.exp(x - l), t.min(0), t.max(0))).to(seen.dtype)
-    S_l = cfg.exposure_sigma ** 2 * np.ones((3, 3)) + cfg.colour_sigma ** 2 * np.eye(3)
-    a = mu_a + S_a @ np.linalg.solve(S_a + S_l, x - mu_a - mu_l)
-    if cfg.chroma_from_colour:
+        a = x - np.linalg.solve(Pa + Pl + Ps, Pa @ (x - mu_a) + Pl @ mu_l + Ps @ np.where(ok, g, 0.0))
+    else:
+        S_l = cfg.exposure_sigma ** 2 * np.ones((3, 3)) + cfg.colour_sigma ** 2 * np.eye(3)
+        a = mu_a + S_a @ np.linalg.solve(S_a + S_l, x - mu_a - mu_l)
+    if cfg.chroma_from_colour and sclera_log_gain is None:
         # the albedo's chromaticity from the seen chromaticity alone (observation Q x, Q removes the
         # mean log): an exposure change (x + k 1) then moves the albedo by one factor on all channels
         Q = np.eye(3) - np.ones((3, 3)) / 3
