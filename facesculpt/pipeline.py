@@ -540,7 +540,7 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
 
             light, albedo_init, losses["skin_prior"] = anchor_light_photo(light, albedo_init, seen_skin,
                                                                              cfg.texture.skin, image,
-                                                                             landmarks.points, pose)
+                                                                             landmarks.points)
     else:
         light, albedo_init = initial_light_and_albedo(target, shape_fit.render_vertices(shape), view, pose, cam_fit,
                                                       cfg.texture, valid=fit.valid)

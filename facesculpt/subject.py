@@ -193,7 +193,7 @@ def joint_photometric(images, lms, per, model, cfg: Config, progress: Progress =
                 from facesculpt.texture.skin_prior import anchor_light_photo
 
                 light, albedo_init, _ = anchor_light_photo(light, albedo_init, skin, cfg.texture.skin, im,
-                                                           lm.points, pose)
+                                                           lm.points)
         else:
             light, albedo_init = initial_light_and_albedo(fit.image, dense, view, pose, fit.camera, cfg.texture,
                                                           valid=fit.valid)

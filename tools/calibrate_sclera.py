@@ -2,10 +2,10 @@
 
 Run from the repository root::
 
-    OMP_NUM_THREADS=1 .venv/bin/python tools/calibrate_sclera.py [--seeds 20-59] [--light white]
+    OMP_NUM_THREADS=1 .venv/bin/python tools/calibrate_sclera.py [--seeds 20-59] [--light white] [--band 0.7,0.97] [--direction view]
 
 Why: ``texture.sclera.sclera_light_gain`` reads the light's gain from the whites of the eyes as
-``sclera colour / (reflectance x the light's irradiance at the head's forward direction)``. The sclera in a
+``sclera colour / (reflectance x the light's irradiance at the view direction)``. The sclera in a
 photo is darker than its albedo (the lids, lashes and the socket shade it); ``ScleraConfig.reflectance`` is
 the albedo times that shading. This renders the relight benchmark's synthetic heads (``bench.relight.Subject``:
 the project's sclera colour, sRGB (0.85, 0.82, 0.78), AO and cast shadows on) under one of its lights for seeds
@@ -37,6 +37,10 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="20-59", help="first-last seeds (inclusive)")
     ap.add_argument("--light", default="white", help="one of bench.relight.SCENE_LIGHTS")
+    ap.add_argument("--band", default="0.7,0.97", help="ScleraConfig.band: the luminance percentiles read")
+    ap.add_argument("--direction", choices=("view", "head"), default="view",
+                    help="the irradiance at the view direction (what sclera_light_gain uses) or at the head's "
+                         "forward axis (session 29's, for comparison)")
     args = ap.parse_args(argv)
     from facesculpt.bench.relight import SCENE_LIGHTS, Subject, sh_light
     from facesculpt.detect.mediapipe_landmarker import detect_faces
@@ -46,11 +50,17 @@ def main(argv=None) -> int:
     lo, hi = (int(x) for x in args.seeds.split("-"))
     albedo = np.where(SCLERA_ALBEDO <= 0.04045, SCLERA_ALBEDO / 12.92, ((SCLERA_ALBEDO + 0.055) / 1.055) ** 2.4)
     light = sh_light(*SCENE_LIGHTS[args.light])
-    E = (sh_basis(torch.tensor([[0.0, 0.0, 1.0]]))[0][:, None] * light[0]).sum(0).double().numpy()
-    cfg = ScleraConfig(enabled=True)
+    cfg = ScleraConfig(enabled=True, band=tuple(float(x) for x in args.band.split(",")))
     ks = []
     for seed in range(lo, hi + 1):
-        photo = Subject(seed).photo(light, seed=seed)
+        subject = Subject(seed)
+        d = torch.tensor([[0.0, 0.0, 1.0]])
+        if args.direction == "head":
+            from facesculpt.render.face import to_view_frame
+
+            d = torch.nn.functional.normalize(to_view_frame(d[None], subject.pose).reshape(1, 3), dim=-1)
+        E = (sh_basis(d)[0][:, None] * light[0]).sum(0).double().numpy()
+        photo = subject.photo(light, seed=seed)
         faces = detect_faces(photo)
         if not faces:
             print(f"seed {seed}: no face")

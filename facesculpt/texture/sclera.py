@@ -31,11 +31,12 @@ class ScleraConfig:
     enabled: bool = True
     """Use the whites of the eyes as an observation of the light's gain (session 29; off: the skin prior
     alone, as before)."""
-    reflectance: tuple = (0.461, 0.425, 0.380)
-    """Effective linear reflectance of the sclera as photographed under the light's irradiance at the
-    head's forward direction: the project's sclera colour (sRGB (0.85, 0.82, 0.78), linear (0.692, 0.638,
-    0.570)) times 0.666, its shading by lids, lashes and the socket measured on rendered heads
-    (``tools/calibrate_sclera.py``; docs/appearance.md)."""
+    reflectance: tuple = (0.531, 0.490, 0.438)
+    """Effective linear reflectance of the sclera as read (the ``band`` of its pixels) under the light's
+    irradiance at the view direction: the project's sclera colour (sRGB (0.85, 0.82, 0.78), linear (0.692,
+    0.638, 0.570)) times 0.768, its shading by lids, lashes and the socket measured on 40 rendered heads
+    (``tools/calibrate_sclera.py --seeds 20-59``; docs/appearance.md). Session 29's was 0.666 for the
+    band (0.3, 0.95)."""
     sigma_brightness: float = 0.25
     """Std of the log of the sclera's brightness between people and photos (its shading by lids and
     lashes, its ageing): the spread of the exposure it reads."""
@@ -44,8 +45,14 @@ class ScleraConfig:
     exposure_sigma: float = 0.6
     """The skin prior's exposure spread when the sclera is read (it then pins the exposure, and the
     tight spread that keeps dark skin dark without it is not needed)."""
-    min_pixels: int = 24
-    """Fewest usable sclera pixels (both eyes) for a reading."""
+    band: tuple = (0.7, 0.97)
+    """Luminance percentiles of each eye's sclera pixels whose median is read: below the first, lashes,
+    lid and socket shadow; above the second, specular highlights. The bright part is read because the
+    shadowed share varies between eyes: on the calibration heads the reading's spread between heads is
+    0.108 in log with (0.7, 0.97) against 0.149 with session 29's (0.3, 0.95) (``tools/calibrate_sclera.py
+    --band``). Its median sits at the 83.5th percentile: ``max_clipped_share`` must stay below 0.165."""
+    min_pixels: int = 36
+    """Fewest sclera pixels (both eyes, before the luminance band) for a reading."""
     max_eye_disagreement: float = 0.7
     """Largest |log| ratio of the two eyes' luminance for a reading of the exposure (beyond it, one eye is
     in shade: a side light, a turned head); the colour is still read."""
@@ -55,7 +62,11 @@ class ScleraConfig:
     """Largest difference of the channels' log gains the reading implies (the light's colour): a light
     more coloured than a factor e^2 (7.4) between two channels is taken for a misread eye (skin, lids, a
     red eye), not for the light."""
-    max_clipped_share: float = 0.2
+    floor_slack: float = 0.22
+    """A clipped channel's reading is a lower bound (its pixels were at least that bright): the light's log
+    gain is kept at least that bound minus this slack, two spreads of the reading between the calibration
+    heads (0.108; a head whose whites are brighter than the mean clips under less light)."""
+    max_clipped_share: float = 0.15
     """Largest share of the sclera pixels at 255 in a channel for that channel to be read (clipped: a
     bound, not a value); a channel beyond it is left out of the reading (NaN)."""
 
@@ -121,79 +132,93 @@ def sclera_colour(image: np.ndarray, points: np.ndarray, cfg: ScleraConfig = Scl
                   ) -> tuple[Optional[np.ndarray], dict]:
     """The whites of the eyes' colour, linear light: ((3,) float64 or None, info).
 
-    Per eye: its sclera pixels (``sclera_pixels``) decoded from sRGB, those between the 30th and
-    95th luminance percentiles kept (the darker part is lashes and lid shadow; the top 5 % specular
-    highlights), their per-channel median. The reading is the mean of the eyes' medians weighted by
-    their pixel counts. A channel at 255 on more than ``cfg.max_clipped_share`` of the pixels is NaN
-    (``info["clipped_channels"]``). None (with the reason in ``info["refused"]``) when fewer than
-    ``cfg.min_pixels`` pixels are kept or when every channel is clipped. ``info["sigma_brightness"]`` is the
+    Per eye: its sclera pixels (``sclera_pixels``) decoded from sRGB, those between the ``cfg.band``
+    luminance percentiles kept (70th-97th: the darker part is lashes, lid and socket shadow, whose share
+    varies from eye to eye; the top 3 % specular highlights), their per-channel median. The reading is
+    the mean of the eyes' medians weighted by their pixel counts. A channel at 255 on more than
+    ``cfg.max_clipped_share`` of the pixels is NaN (``info["clipped_channels"]``). None (with the reason
+    in ``info["refused"]``) when the eyes show fewer than ``cfg.min_pixels`` sclera pixels or when every
+    channel is clipped. ``info["sigma_brightness"]`` is the
     reading's brightness spread: ``cfg.sigma_brightness``, or ``cfg.sigma_brightness_disagree`` when the two eyes' luminances
     differ by more than ``cfg.max_eye_disagreement`` in log (one eye in shade)."""
     eyes = sclera_pixels(image, points)
-    meds, counts, lums, clipped = [], [], [], np.zeros(3)
+    meds, counts, lums, clipped, total = [], [], [], np.zeros(3), 0
     for px in eyes:
         if len(px) < 4:
             continue
         clipped += (px >= 255).sum(axis=0)
+        total += len(px)
         lin = _decode(px)
         lum = lin @ np.array([0.2126, 0.7152, 0.0722])
-        lo, hi = np.quantile(lum, [0.3, 0.95])
+        lo, hi = np.quantile(lum, list(cfg.band))
         keep = (lum >= lo) & (lum <= hi)
         if keep.sum() < 2:
             continue
         meds.append(np.median(lin[keep], axis=0))
         counts.append(int(keep.sum()))
         lums.append(float(np.median(lum[keep])))
-    info = {"pixels": int(sum(counts)), "eyes": len(meds)}
-    total = sum(len(px) for px in eyes)
-    if sum(counts) < cfg.min_pixels:
+    info = {"pixels": int(total), "band_pixels": int(sum(counts)), "eyes": len(meds)}
+    if total < cfg.min_pixels:
         info["refused"] = "too few sclera pixels"
         return None, info
     unread = clipped / max(total, 1) > cfg.max_clipped_share
+    w = np.asarray(counts, dtype=np.float64)
+    colour = (np.asarray(meds) * w[:, None]).sum(0) / w.sum()
+    if unread.any():
+        # clipped pixels read darker than they are: the reading is a lower bound of those channels
+        info["clipped_channels"] = [int(i) for i in np.flatnonzero(unread)]
+        info["floor"] = [float(c) if u else None for c, u in zip(colour, unread)]
     if unread.all():
         info["refused"] = "clipped"
         return None, info
-    if unread.any():
-        info["clipped_channels"] = [int(i) for i in np.flatnonzero(unread)]
     info["sigma_brightness"] = cfg.sigma_brightness
     if len(lums) == 2 and abs(np.log(max(lums[0], 1e-6) / max(lums[1], 1e-6))) > cfg.max_eye_disagreement:
         # one eye lit, one in shade (a side light, a turned head): the colour holds, the level does not
         info["eyes_disagree"] = lums
         info["sigma_brightness"] = cfg.sigma_brightness_disagree
-    w = np.asarray(counts, dtype=np.float64)
-    colour = (np.asarray(meds) * w[:, None]).sum(0) / w.sum()
     colour[unread] = np.nan
     info["colour"] = [None if not np.isfinite(c) else float(c) for c in colour]
     return colour, info
 
 
-def sclera_light_gain(image: np.ndarray, points, light, pose, cfg: ScleraConfig) -> tuple[Optional[np.ndarray], dict]:
+def sclera_light_gain(image: np.ndarray, points, light, cfg: ScleraConfig) -> tuple[Optional[np.ndarray], dict]:
     """The light's log gain per channel (3,; NaN where the whites are clipped) that the whites of the eyes
     read, relative to ``light`` (1, 9, 3) linear SH, view frame: log(sclera colour / (``cfg.reflectance`` x
-    the light's irradiance at the head's forward direction)), or None (``sclera_colour`` refused, or an
-    implausible light colour). ``pose``: the head's ``Pose`` (its forward axis, model +z, in the view frame)."""
+    the light's irradiance at the view direction)), or None (``sclera_colour`` refused, or an implausible
+    light colour). ``info["log_floor"]`` (3, None where unbounded), when channels are clipped: the lower
+    bounds of those channels' log gains (``sclera_colour``'s ``floor``), also when every channel is.
+
+    The view direction, not the head's forward axis: the visible part of the eyeball faces the camera
+    whichever way the head turns (its normals spread around the line of sight), and on rendered heads
+    turned up to 30 degrees under a side light the reading's spread between heads is 0.21 in log at the
+    view direction against 0.33 at the head's forward axis (0.15 / 0.16 under a frontal light; measured
+    with session 29's band; docs/appearance.md)."""
     import torch
 
     from facesculpt.ops.sh import sh_basis
-    from facesculpt.render.face import to_view_frame
 
     pts = points.detach().cpu().numpy() if hasattr(points, "detach") else np.asarray(points)
     colour, info = sclera_colour(np.asarray(image), pts, cfg)
-    if colour is None:
+    if colour is None and "floor" not in info:
         return None, info
-    fwd = to_view_frame(torch.tensor([[[0.0, 0.0, 1.0]]], dtype=light.dtype), pose)
-    fwd = torch.nn.functional.normalize(fwd.reshape(1, 3), dim=-1)
-    E = (sh_basis(fwd)[0][:, None] * light[0].detach().cpu()).sum(0).double().numpy()
+    view = torch.tensor([[0.0, 0.0, 1.0]], dtype=light.dtype)
+    E = (sh_basis(view)[0][:, None] * light[0].detach().cpu()).sum(0).double().numpy()
     if not np.all(E > 1e-4):
         info["refused"] = "no light on the eyes"
         return None, info
-    log_gain = np.log(np.clip(colour, 1e-5, None)) - np.log(np.asarray(cfg.reflectance)) - np.log(E)
+    norm = np.log(np.asarray(cfg.reflectance)) + np.log(E)
+    info["E"] = E.tolist()
+    if "floor" in info:  # the clipped channels' lower bounds, as log gains (None: no bound)
+        info["log_floor"] = [None if f is None else float(np.log(max(f, 1e-5)) - n) for f, n in zip(info["floor"], norm)]
+    if colour is None:  # every channel clipped: the bound alone
+        return None, info
+    log_gain = np.log(np.clip(colour, 1e-5, None)) - norm
     info["log_gain"] = [None if not np.isfinite(g) else float(g) for g in log_gain]
     finite = log_gain[np.isfinite(log_gain)]
     if float(finite.max() - finite.min()) > cfg.max_colour_log_range:
         info["refused"] = "implausible light colour"
+        info.pop("log_floor", None)
         return None, info
-    info["E"] = E.tolist()
     return log_gain, info
 
 

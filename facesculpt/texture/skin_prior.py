@@ -109,14 +109,19 @@ def skin_log_gaussian() -> tuple[np.ndarray, np.ndarray]:
 
 def map_skin_albedo(seen: torch.Tensor, cfg: SkinPriorConfig = SkinPriorConfig(),
                     sclera_log_gain: Optional[np.ndarray] = None,
-                    sclera_sigma_brightness: Optional[float] = None) -> torch.Tensor:
+                    sclera_sigma_brightness: Optional[float] = None,
+                    sclera_log_floor: Optional[np.ndarray] = None) -> torch.Tensor:
     """MAP skin albedo (3,) linear of a seen mean skin colour ``seen`` (3,) linear (= albedo x light gain).
 
     ``sclera_log_gain``: (3,) the light's log gain the whites of the eyes read (``texture.sclera``), or
     None. With it the log light l is the MAP of three Gaussian terms: the skin prior on the albedo
     x - l, the light prior (``cfg.sclera.exposure_sigma`` as its exposure spread) and the sclera's
     reading (spread ``sclera_sigma_brightness``, by default ``cfg.sclera.sigma_brightness``, on all
-    channels together, ``sigma_colour`` on each; its NaN channels, clipped in the photo, are not read)."""
+    channels together, ``sigma_colour`` on each; its NaN channels, clipped in the photo, are not read).
+
+    ``sclera_log_floor``: (3,) lower bounds of the light's log gain from clipped whites (NaN: none), or
+    None. Where the MAP light falls below a bound less ``cfg.sclera.floor_slack``, the light rises on all
+    channels alike (the albedo darkens by one factor, its colour kept) until none does."""
     if seen.shape != (3,):
         raise ShapeError(f"seen: expected shape (3,), got {tuple(seen.shape)}")
     mu_a, S_a = skin_log_gaussian()
@@ -146,6 +151,11 @@ def map_skin_albedo(seen: torch.Tensor, cfg: SkinPriorConfig = SkinPriorConfig()
             S_lc = cfg.chroma_exposure_sigma ** 2 * np.ones((3, 3)) + cfg.colour_sigma ** 2 * np.eye(3)
             a_c = mu_a + S_a @ np.linalg.solve(S_a + S_lc, x - mu_a - mu_l)
         a = Q @ a_c + (a - Q @ a)
+    if sclera_log_floor is not None:
+        f = np.asarray(sclera_log_floor, dtype=np.float64) - cfg.sclera.floor_slack
+        short = f - (x - a)  # how far each channel's light lies below its bound
+        if np.isfinite(short).any():
+            a = a - max(0.0, float(np.nanmax(short)))
     # never outside the measured (and extended) skin: per channel within the table's range
     t = load_skin_table().rgb
     a = np.clip(np.exp(a), t.min(0), t.max(0))
@@ -167,14 +177,15 @@ def robust_skin_mean(albedo: torch.Tensor, weight: torch.Tensor) -> torch.Tensor
 
 def anchor_light(light: torch.Tensor, albedo: torch.Tensor, weight: torch.Tensor,
                  cfg: SkinPriorConfig = SkinPriorConfig(), sclera_log_gain: Optional[np.ndarray] = None,
-                 sclera_sigma_brightness: Optional[float] = None) -> tuple[torch.Tensor, torch.Tensor, dict]:
+                 sclera_sigma_brightness: Optional[float] = None,
+                 sclera_log_floor: Optional[np.ndarray] = None) -> tuple[torch.Tensor, torch.Tensor, dict]:
     """Move exposure and light colour out of the albedo.
 
     light: (1, 9, 3) linear SH light; albedo: (1, S, S, 3) linear albedo it implies; weight:
     (1, S, S) the seen skin texels. Returns (light (1, 9, 3) scaled per channel, albedo scaled by
     the inverse, info {"seen_skin", "skin_albedo", "light_gain"} as lists)."""
     seen = robust_skin_mean(albedo, weight).clamp(min=1e-4)
-    target = map_skin_albedo(seen, cfg, sclera_log_gain, sclera_sigma_brightness)
+    target = map_skin_albedo(seen, cfg, sclera_log_gain, sclera_sigma_brightness, sclera_log_floor)
     gain = seen / target
     info = {"seen_skin": seen.tolist(), "skin_albedo": target.tolist(), "light_gain": gain.tolist(),
             "sclera": sclera_log_gain is not None}
@@ -182,7 +193,7 @@ def anchor_light(light: torch.Tensor, albedo: torch.Tensor, weight: torch.Tensor
 
 
 def anchor_light_photo(light: torch.Tensor, albedo: torch.Tensor, weight: torch.Tensor, cfg: SkinPriorConfig,
-                       image: np.ndarray, points, pose) -> tuple[torch.Tensor, torch.Tensor, dict]:
+                       image: np.ndarray, points) -> tuple[torch.Tensor, torch.Tensor, dict]:
     """``anchor_light`` on one photo: with ``cfg.sclera.enabled`` the whites of the eyes of ``image`` (H, W, 3)
     uint8 at the mediapipe ``points`` (478, 2+) read the light's gain first (``texture.sclera``);
     ``info["sclera"]`` then records the reading (or why there was none)."""
@@ -190,9 +201,11 @@ def anchor_light_photo(light: torch.Tensor, albedo: torch.Tensor, weight: torch.
     if cfg.sclera.enabled:
         from facesculpt.texture.sclera import sclera_light_gain
 
-        gain, sclera_info = sclera_light_gain(image, points, light, pose, cfg.sclera)
+        gain, sclera_info = sclera_light_gain(image, points, light, cfg.sclera)
+    floor = None if sclera_info is None or "log_floor" not in sclera_info else \
+        np.array([np.nan if f is None else f for f in sclera_info["log_floor"]])
     light, albedo, info = anchor_light(light, albedo, weight, cfg, gain,
-                                       None if sclera_info is None else sclera_info.get("sigma_brightness"))
+                                       None if sclera_info is None else sclera_info.get("sigma_brightness"), floor)
     if sclera_info is not None:
         info["sclera"] = sclera_info
     return light, albedo, info

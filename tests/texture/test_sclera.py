@@ -63,17 +63,17 @@ def _exposed(photo, k):
 
 
 def test_clipped_whites_are_read_only_where_they_are_not(rendered_eyes):
-    """Over-exposed x 1.6 the whites read 1.6 times brighter; x 1.8 red and green clip on them (a bound, not
-    a value) and only blue is read (NaN elsewhere); x 2 every channel clips: no reading."""
+    """Over-exposed x 1.5 the whites read 1.5 times brighter; x 1.7 red and green clip on them (a bound, not
+    a value) and only blue is read (NaN elsewhere); x 1.9 every channel clips: no reading."""
     photo, pts = rendered_eyes["white"]
     ref, _ = sclera_colour(photo, pts)
-    c16, _ = sclera_colour(_exposed(photo, 1.6), pts)
-    np.testing.assert_allclose(c16 / ref, 1.6, rtol=0.03)
-    c18, info = sclera_colour(_exposed(photo, 1.8), pts)
-    assert info["clipped_channels"] == [0, 1] and np.isnan(c18[:2]).all()
-    assert abs(c18[2] / ref[2] - 1.8) < 0.05
-    c20, info = sclera_colour(_exposed(photo, 2.0), pts)
-    assert c20 is None and info["refused"] == "clipped"
+    c15, _ = sclera_colour(_exposed(photo, 1.5), pts)
+    np.testing.assert_allclose(c15 / ref, 1.5, rtol=0.03)
+    c17, info = sclera_colour(_exposed(photo, 1.7), pts)
+    assert info["clipped_channels"] == [0, 1] and np.isnan(c17[:2]).all()
+    assert abs(c17[2] / ref[2] - 1.7) < 0.05
+    c19, info = sclera_colour(_exposed(photo, 1.9), pts)
+    assert c19 is None and info["refused"] == "clipped"
     # the split takes the channels it has: finite, and not the full reading's
     seen = torch.tensor([0.3, 0.18, 0.12])
     full = map_skin_albedo(seen, ON, np.zeros(3)).numpy()
@@ -131,3 +131,33 @@ def test_the_reading_pins_the_lights_colour():
         return float(r.max() - r.min())
     assert chroma_err(a_on) < 0.05
     assert chroma_err(a_off) > 2 * chroma_err(a_on)
+
+
+def test_clipped_whites_bound_the_light_from_below(rendered_eyes):
+    """Whites clipped in every channel (x 2.2) give no reading but a lower bound per channel (clipped pixels
+    read darker than they are): below the true 2.2 x and above the unclipped x 1.5. In the split the bound
+    raises a light the prior put below it, on all channels alike (the albedo's colour is kept), and leaves a
+    light above it alone."""
+    photo, pts = rendered_eyes["white"]
+    ref, _ = sclera_colour(photo, pts)
+    colour, info = sclera_colour(_exposed(photo, 2.2), pts)
+    assert colour is None and info["refused"] == "clipped"
+    floor = np.asarray(info["floor"])
+    assert np.all(floor < 2.2 * ref) and np.all(floor > 1.5 * ref)
+
+    t = load_skin_table()
+    skin = t.rgb[ita_class(t.ita) == 3].mean(0)  # an intermediate skin: x 2.2 stays inside the table's range
+    seen = torch.tensor(skin * 2.2)
+    free = map_skin_albedo(seen, ON).numpy()
+    log_floor = np.log(floor / ref)  # the bound relative to the nominal light the skin is seen under x 1
+    bound = map_skin_albedo(seen, ON, None, None, log_floor).numpy()
+    light = np.log(skin * 2.2 / bound)
+    assert light.min() >= log_floor.max() - ON.sclera.floor_slack - 1e-9
+    assert _lum(bound) < 0.9 * _lum(free)
+    ratio = np.log(bound / free)
+    assert ratio.max() - ratio.min() < 1e-6
+    # a bound the prior's light already clears changes nothing
+    np.testing.assert_allclose(map_skin_albedo(seen, ON, None, None, np.full(3, -3.0)).numpy(), free)
+    # one bounded channel (NaN: unbounded) moves the whole light
+    one = map_skin_albedo(seen, ON, None, None, np.where(log_floor == log_floor.max(), log_floor, np.nan)).numpy()
+    assert _lum(one) < _lum(free) and np.ptp(np.log(one / free)) < 1e-6
