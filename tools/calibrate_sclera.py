@@ -51,7 +51,7 @@ def main(argv=None) -> int:
     albedo = np.where(SCLERA_ALBEDO <= 0.04045, SCLERA_ALBEDO / 12.92, ((SCLERA_ALBEDO + 0.055) / 1.055) ** 2.4)
     light = sh_light(*SCENE_LIGHTS[args.light])
     cfg = ScleraConfig(enabled=True, band=tuple(float(x) for x in args.band.split(",")))
-    ks = []
+    ks, disagree = [], []
     for seed in range(lo, hi + 1):
         subject = Subject(seed)
         d = torch.tensor([[0.0, 0.0, 1.0]])
@@ -71,7 +71,9 @@ def main(argv=None) -> int:
             continue
         k = colour / (albedo * E)
         ks.append(k)
-        print(f"seed {seed}: {info['pixels']} px, shading factor per channel {np.round(k, 3).tolist()}")
+        disagree.append("eyes_disagree" in info)
+        print(f"seed {seed}: {info['pixels']} px, shading factor per channel {np.round(k, 3).tolist()}"
+              + (" (eyes disagree)" if disagree[-1] else ""))
     if not ks:
         print("no reading")
         return 1
@@ -79,6 +81,11 @@ def main(argv=None) -> int:
     print(f"{len(ks)} heads read of {hi - lo + 1}: geometric-mean shading factor {np.exp(lk.mean()):.3f} "
           f"(per channel {np.round(np.exp(lk.mean(0)), 3).tolist()}); std of its log between heads "
           f"{lk.mean(1).std():.3f}, across channels {np.round((lk - lk.mean(1, keepdims=True)).std(0), 3).tolist()}")
+    dis = np.asarray(disagree)
+    if dis.any():  # the readings sclera_colour gives the wide level spread (sigma_brightness_disagree)
+        ld = lk[dis].mean(1)
+        print(f"{int(dis.sum())} heads whose eyes disagree: their log factor {ld.mean() - lk.mean():+.3f} from the "
+              f"mean above, std {ld.std():.3f}")
     print(f"reflectance = albedo {np.round(albedo, 3).tolist()} x factor = {np.round(albedo * np.exp(lk.mean()), 3).tolist()}")
     return 0
 
