@@ -140,7 +140,8 @@ def sclera_colour(image: np.ndarray, points: np.ndarray, cfg: ScleraConfig = Scl
     luminance percentiles kept (70th-97th: the darker part is lashes, lid and socket shadow, whose share
     varies from eye to eye; the top 3 % specular highlights), their per-channel median. The reading is
     the mean of the eyes' medians weighted by their pixel counts. A channel at 255 on more than
-    ``cfg.max_clipped_share`` of the pixels is NaN (``info["clipped_channels"]``). None (with the reason
+    ``cfg.max_clipped_share`` of the pixels is NaN (``info["clipped_channels"]``; its band median, which
+    clipped pixels can only pull down, is kept as a lower bound in ``info["floor"]``). None (with the reason
     in ``info["refused"]``) when the eyes show fewer than ``cfg.min_pixels`` sclera pixels or when every
     channel is clipped. ``info["sigma_brightness"]`` is the
     reading's brightness spread: ``cfg.sigma_brightness``, or ``cfg.sigma_brightness_disagree`` when the two eyes' luminances
@@ -177,7 +178,7 @@ def sclera_colour(image: np.ndarray, points: np.ndarray, cfg: ScleraConfig = Scl
         return None, info
     info["sigma_brightness"] = cfg.sigma_brightness
     if len(lums) == 2 and abs(np.log(max(lums[0], 1e-6) / max(lums[1], 1e-6))) > cfg.max_eye_disagreement:
-        # one eye lit, one in shade (a side light, a turned head): the colour holds, the level does not
+        # one eye lit, one in shade (a side light, a turned head): the level is looser than the colour
         info["eyes_disagree"] = lums
         info["sigma_brightness"] = cfg.sigma_brightness_disagree
     colour[unread] = np.nan
@@ -194,9 +195,9 @@ def sclera_light_gain(image: np.ndarray, points, light, cfg: ScleraConfig) -> tu
 
     The view direction, not the head's forward axis: the visible part of the eyeball faces the camera
     whichever way the head turns (its normals spread around the line of sight), and on rendered heads
-    turned up to 30 degrees under a side light the reading's spread between heads is 0.21 in log at the
-    view direction against 0.33 at the head's forward axis (0.15 / 0.16 under a frontal light; measured
-    with session 29's band; docs/appearance.md)."""
+    turned up to 30 degrees under a side light the reading's spread between heads is 0.125 in log at the
+    view direction against 0.245 at the head's forward axis (0.108 / 0.120 under a frontal light;
+    ``tools/calibrate_sclera.py --light L --direction D``; docs/appearance.md)."""
     import torch
 
     from facesculpt.ops.sh import sh_basis
