@@ -128,6 +128,36 @@ class PhotometricFitConfig:
     w_landmark_head: float = 0.5
     """``w_landmark`` on the morphable head ("ict"): strong enough that the shape keeps the landmarks
     (at 2e-3 the photometric term moved them; docs/results.md, issue 11)."""
+    feature_detail: bool = True
+    """On the morphable head's single photo, the stage's coarse albedo (``albedo_size``) times a fixed detail layer
+    on the face's own texture features (``feature_detail_parts``), taken from the initial unwrap
+    (``fitting.photometric_stage.feature_detail``), when the face is near frontal (``feature_detail_max_turn``).
+    The coarse grid cannot draw a lip's edge, so without it the shape moved to put the lips' colour where the photo
+    has it: on real photos the mouth's points slid down, away from mediapipe's lips and from AFLW2000-3D's (False:
+    as before session 31; docs/large_poses.md). The multi-photo and clip joint stages do not use it."""
+    feature_detail_grow: float = 0.05
+    """How far beyond the features' landmark hulls the detail layer reaches, as a share of the texture's side
+    (then a linear fall-off over as much again). On the lips, on every photo (no turn limit): 0.05 kept the six
+    synthetic heads' shape (1.94 mm against 1.93) and took the AFLW sample's frontal bin 4.05 -> 3.96 %; 0.1: 2.00
+    mm, 3.96 % (docs/results.md, session 31)."""
+    feature_detail_limit: float = 4.0
+    """The detail layer's ratio is clamped to [1 / limit, limit]."""
+    feature_detail_max_turn: float = 25.0
+    """The layer is used only when stage 1's head turns at most this many degrees from the camera (yaw and pitch
+    together): on a turned face stage 1 places the lips less well, and the stage's freedom to move them is worth
+    more than the layer (three rendered photos at +-45 deg: the single photos 0.12-0.15 mm worse with it;
+    docs/results.md, session 31). ``params.json`` records the turn and whether the layer was used
+    (``losses.photometric.feature_detail``)."""
+    feature_detail_seen: bool = False
+    """Fade the detail layer by how squarely the initial unwrap saw each texel (its confidence): on a turned photo
+    the far half of the lips is seen at a grazing angle or not at all, and its detail is stretched pixels or the
+    completion's."""
+    feature_detail_parts: tuple[str, ...] = ("lips",)
+    """The features the detail layer holds (of ``fitting.photometric_stage.FEATURE_PARTS``: brows, eyes, lips,
+    nose). The lips alone by default: on every photo, with the eyes too (lids and lash lines) the AFLW sample gained
+    a little more (5.52 % against 5.54; with the brows and the nose tip as well 5.51) but the synthetic heads lost
+    0.13 mm (2.06 mm): their painted brows and the lids' shading at stage 1's shape are a cue there
+    (docs/results.md, session 31)."""
 
 
 @dataclass(frozen=True)

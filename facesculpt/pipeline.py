@@ -7,6 +7,7 @@ path for convenience, through ``facesculpt.io``).
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Union
@@ -522,19 +523,20 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
         from facesculpt.texture.clipping import clipped_face_share, crop_clipped
 
         share = clipped_face_share(image, landmarks.points[:, :2].numpy(), cfg.texture.clipping)
-        clip_use = share <= cfg.texture.clipping.max_face_share
+        clip_use = cfg.texture.clipping.min_face_share <= share <= cfg.texture.clipping.max_face_share
         losses["clipping"] = {"face_share": share, "applied": clip_use}
         clip_fit = crop_clipped(image, x0, y0, side, R, cfg.texture.clipping) if clip_use else None
     if linear:  # shade in linear light: decode the sRGB photo (issue 12)
         from facesculpt.texture.color import srgb_to_linear
 
         target_light = srgb_to_linear(target)
+    init_seen: dict = {}  # the initial unwrap's confidence per texel (the photometric stage's feature detail)
     if linear:
         from facesculpt.texture.light import initial_linear_light
 
         light, albedo_init, seen_skin = initial_linear_light(target_light, shape_fit.render_vertices(shape), view,
                                                              pose, cam_fit, cfg.texture, valid=fit.valid,
-                                                             clipped=clip_fit)
+                                                             clipped=clip_fit, record=init_seen)
         if cfg.texture.skin_prior:
             from facesculpt.texture.skin_prior import anchor_light_photo
 
@@ -562,6 +564,17 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
         lm_xy = _landmark_targets(landmarks, model, pose, head, cam, (x0, y0, side, R), n_pts, cfg)
         from dataclasses import replace as dc_replace
 
+        detail, turn = None, None
+        if pc.feature_detail:  # the lips' edges held in the albedo, not drawn by the shape, on a frontal face
+            from facesculpt.track import head_turn
+
+            turn = math.degrees(math.acos(float(head_turn(pose.rotvec)[0, 2, 2].clamp(-1.0, 1.0))))
+        if turn is not None and turn <= pc.feature_detail_max_turn:
+            from facesculpt.fitting.photometric_stage import feature_detail
+
+            detail = feature_detail(albedo_init, model, pc.albedo_size, max(64, pc.albedo_size * 4),
+                                    pc.feature_detail_grow, pc.feature_detail_limit, pc.feature_detail_parts,
+                                    seen=init_seen.get("visibility") if pc.feature_detail_seen else None)
         pose, shape, light, _, ph_losses = fit_photometric(
             target, lm_xy, landmarks.size * R / side, shape_fit, shape, None, view.dense_faces,
             view.dense_uvs, _face_weights(view), pose, cam_fit, light, low,
@@ -569,8 +582,10 @@ def reconstruct_head(image: np.ndarray, landmarks: Landmarks, cfg: Config, progr
                        lr_schedule=pc.lr_schedule_head),
             progress, extra_terms=extra,
             valid=fit.valid, linear=linear, occluded=vis_transfer,
-            clipped=clip_fit if cfg.texture.clipping.photometric else None,
+            clipped=clip_fit if cfg.texture.clipping.photometric else None, albedo_detail=detail,
         )
+        if turn is not None:
+            ph_losses["feature_detail"] = {"turn_deg": turn, "applied": detail is not None}
         losses["photometric"] = ph_losses
         timings["photometric"] = time.perf_counter() - t
 

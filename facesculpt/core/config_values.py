@@ -13,7 +13,8 @@ The rules (one place, so every stage config gets them without repeating them per
   a few have an upper bound too (``_RANGES``);
 - ``float`` fields take finite numbers; weights (``w_*``) are >= 0, learning rates (``lr_*``) > 0;
 - ``str`` fields with a fixed set of values are checked against it (``_CHOICES``);
-- ``tuple`` fields take a list of the same length (``tuple[float, ...]``: of numbers, any length);
+- ``tuple`` fields take a list of the same length (``tuple[float, ...]``: of numbers, any length;
+  ``tuple[str, ...]``: of text, any length);
 - a section (``photometric``, ``texture``, ...) takes only a mapping of its own fields.
 """
 from __future__ import annotations
@@ -69,6 +70,10 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "min_share": (0.0, 1.0),  # texture.clipping
     "clipped_confidence": (0.0, 1.0),  # texture.clipping
     "max_face_share": (0.0, 1.0),  # texture.clipping
+    "min_face_share": (0.0, 1.0),  # texture.clipping
+    "feature_detail_grow": (0.0, 1.0),  # photometric
+    "feature_detail_limit": (1.0, None),  # photometric
+    "feature_detail_max_turn": (0.0, 180.0),  # photometric
 }
 #: int fields that must be at least 1 (they count steps between events or divide by themselves)
 _INT_MIN1 = ("iterations", "every", "_every", "random_views", "low_cells", "symmetry_scale", "albedo_blur")
@@ -183,6 +188,10 @@ def check_value(cfg: Any, name: str, value: Any, key: str | None = None) -> Any:
             raise _bad(key, value, f"expected a list like {list(current)}")
         if typing.get_args(kind) == (float, ...):  # a list of numbers of any length
             return tuple(_as_float(key, v) for v in value)
+        if typing.get_args(kind) == (str, ...):  # a list of words of any length
+            if not all(isinstance(v, str) for v in value):
+                raise _bad(key, value, "expected a list of text")
+            return tuple(value)
         return tuple(value)
     return value
 

@@ -12,6 +12,7 @@ import math
 from dataclasses import replace as dc_replace
 from typing import Callable, Optional
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -58,19 +59,79 @@ def albedo_from_param(albedo_low: torch.Tensor, linear: bool) -> torch.Tensor:
 
 def render_view(dense: torch.Tensor, faces: torch.Tensor, uvs: torch.Tensor, pose: Pose, camera: Camera,
                 albedo_low: torch.Tensor, light: torch.Tensor, tex_size: int, target_bg: torch.Tensor, linear: bool,
-                antialias: bool, occluded=None):
+                antialias: bool, occluded=None, detail: Optional[torch.Tensor] = None):
     """Render the fitted face over ``target_bg``: the low-res albedo parameter upsampled to ``tex_size``
-    (decoded to linear light with ``linear``), shaded by ``light`` (1, 9, 3) less what the head blocks
-    (``occluded``: ``render_face``'s visibility term, or None). Returns (FaceRender whose image is
-    sRGB-encoded with ``linear``, the albedo texture (1, T, T, 3) it used)."""
+    (decoded to linear light with ``linear``), times ``detail`` (1, T, T, 3) if given (``feature_detail``),
+    shaded by ``light`` (1, 9, 3) less what the head blocks (``occluded``: ``render_face``'s visibility term,
+    or None). Returns (FaceRender whose image is sRGB-encoded with ``linear``, the albedo texture (1, T, T, 3)
+    it used)."""
     albedo_tex = upsample_albedo(albedo_low, tex_size)
     if linear:
         albedo_tex = srgb_to_linear(albedo_tex)
+    if detail is not None:
+        albedo_tex = albedo_tex * detail
     rend = render_face(dense, faces, uvs, pose, camera, albedo_tex, light, background=target_bg, antialias=antialias,
                        occluded=occluded)
     if linear:
         rend = dc_replace(rend, image=linear_to_srgb(rend.image))
     return rend, albedo_tex
+
+
+#: ``texture.occlusion.FEATURE_POINTS``' groups by name
+FEATURE_PARTS = {"brows": (0, 1), "eyes": (2, 3), "lips": (4,), "nose": (5,)}
+
+
+def feature_uv_mask(model, size: int, grow: float, parts: tuple = ("lips",)) -> torch.Tensor:
+    """(1, size, size) float in [0, 1]: the face chart's texels of the face's own texture features ``parts``
+    (of ``FEATURE_PARTS``: brows, eye openings and lids, lips, nose tip; the convex hulls of
+    ``texture.occlusion.FEATURE_POINTS`` of the mediapipe embedding in UV), grown by ``grow`` x ``size`` texels
+    with a linear fall-off of the same width."""
+    import cv2
+    from scipy import ndimage
+
+    from facesculpt.texture.occlusion import FEATURE_POINTS
+
+    emb = model.landmarks["mediapipe"]
+    tri_uv = model.uvs[model.face_uvs[emb.faces]]  # (N, 3, 2)
+    uv = (tri_uv * emb.bary.to(tri_uv.dtype)[..., None]).sum(1).numpy().astype(np.float64)
+    uv[:, 0] -= np.floor(uv[:, 0])  # tile-local (the face tile is 0)
+    xy = np.stack([uv[:, 0] * size, (1.0 - uv[:, 1]) * size], -1)
+    im = np.zeros((size, size), np.uint8)
+    for part in parts:
+        if part not in FEATURE_PARTS:
+            from facesculpt.core.errors import ConfigError
+
+            raise ConfigError(f"photometric.feature_detail_parts: unknown part {part!r} (choose from "
+                              f"{', '.join(FEATURE_PARTS)})")
+        for g in FEATURE_PARTS[part]:
+            hull = cv2.convexHull(np.round(xy[list(FEATURE_POINTS[g])]).astype(np.int32))
+            cv2.fillConvexPoly(im, hull, 1)
+    d = ndimage.distance_transform_edt(im == 0)
+    g = max(grow * size, 1e-6)
+    m = np.clip(2.0 - d / g, 0.0, 1.0)  # 1 inside and up to g outside, falling to 0 at 2 g
+    return torch.from_numpy(m.astype(np.float32))[None]
+
+
+def feature_detail(albedo_init: torch.Tensor, model, albedo_size: int, tex_size: int, grow: float,
+                   limit: float, parts: tuple = ("lips",), seen: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """(1, T, T, 3) multiplicative detail of the initial albedo ``albedo_init`` (1, S, S, 3) at ``tex_size`` T: its
+    ratio to itself brought down to the stage's ``albedo_size`` grid and back up, kept only on the face's texture
+    features (``feature_uv_mask``), clamped to [1 / ``limit``, ``limit``], 1 elsewhere; with ``seen`` (1, s, s) the
+    initial unwrap's confidence per texel (0-1), the detail is faded by it (a texel seen at a grazing angle or not
+    at all has no detail of its own: stretched pixels or the completion's). Multiplied into the stage's
+    albedo (``render_view``), it holds the lips', brows' and lids' edges where the initial unwrap put them, so the
+    shape is not moved to draw them with the coarse grid (``PhotometricFitConfig.feature_detail``)."""
+    a = albedo_init.detach().float().clamp(min=1e-3)
+    hi = F.interpolate(a.permute(0, 3, 1, 2), size=(tex_size, tex_size), mode="area")
+    lo = F.interpolate(hi, size=(albedo_size, albedo_size), mode="area")
+    lo = F.interpolate(lo, size=(tex_size, tex_size), mode="bilinear", align_corners=False)
+    ratio = (hi / lo.clamp(min=1e-3)).clamp(1.0 / limit, limit).permute(0, 2, 3, 1)
+    m = feature_uv_mask(model, tex_size, grow, parts)[..., None]
+    if seen is not None:
+        c = F.interpolate(seen.detach().float()[:, None], size=(tex_size, tex_size), mode="bilinear",
+                          align_corners=False)
+        m = m * c[:, 0, :, :, None].clamp(0.0, 1.0)
+    return 1.0 + m * (ratio - 1.0)
 
 
 def photo_region(rend, face_weight: torch.Tensor, valid: Optional[torch.Tensor]) -> torch.Tensor:
@@ -138,6 +199,7 @@ def fit_photometric(
     linear: bool = False,
     occluded: Optional[torch.Tensor] = None,
     clipped=None,
+    albedo_detail: Optional[torch.Tensor] = None,
 ):
     """Fit against ``target`` (1, R, R, 3) seen by ``camera`` (the crop camera).
 
@@ -164,6 +226,9 @@ def fit_photometric(
     (``censored_target``): a prediction above a high-clipped channel (below a low-clipped one) costs
     nothing. (Exactly at 0 and 255 the clamped sRGB render already made the loss one-sided; this extends
     it to the levels ``ClippingConfig.high_level`` takes as clipped and to resampled crop pixels.)
+
+    ``albedo_detail``: (1, T, T, 3) with T = ``max(64, 4 cfg.albedo_size)``, a fixed multiplicative detail of the
+    albedo (``feature_detail``; linear light with ``linear``), or None.
     """
     rotvec = pose.rotvec.clone().requires_grad_(True)
     depth0 = pose.translation[:, 2:3].clone()
@@ -206,7 +271,7 @@ def fit_photometric(
             coarse = model.vertices(shape)
             dense = densify(coarse)
         rend, albedo_tex = render_view(dense, faces, uvs, p, camera, albedo_low, light * unit, tex_size, target_bg,
-                                       linear, cfg.antialias, occluded=occluded)
+                                       linear, cfg.antialias, occluded=occluded, detail=albedo_detail)
         state.update(render=rend, pose=p, coarse=coarse, dense=dense, light=light * unit, albedo_tex=albedo_tex,
                      camera=camera, shape=shape, shape_model=model)
         return p, coarse, rend

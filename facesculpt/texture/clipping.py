@@ -75,6 +75,10 @@ class ClippingConfig:
     """If more than this share of the face's landmark points (mediapipe's 478, at their photo pixels)
     have a clipped channel, the photo is taken as measured (the rule is not applied): with almost all
     the skin clipped there is too little unclipped skin to complete from. 1.0: always applied."""
+    min_face_share: float = 0.0
+    """The rule is applied only when at least this share of the face's landmark points (as
+    ``max_face_share``) have a clipped channel: below it the clipped pixels are a few highlights (a
+    forehead's or nose's sheen, a glint on glasses), not an over-exposed face. 0.0: always applied."""
     photometric: bool = False
     """The photometric fit's loss is one-sided on clipped channels (``fitting.photometric_stage.
     censored_target``); False: the fit's target as measured (one-sided only exactly at 0 and 255, by the

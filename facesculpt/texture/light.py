@@ -129,7 +129,7 @@ def _fit_light_shape(n: torch.Tensor, lum: torch.Tensor, w: torch.Tensor, keep: 
 
 def initial_linear_light(image: torch.Tensor, dense: torch.Tensor, view, pose: Pose, camera: Camera, tex_cfg,
                          size: int = 64, valid: Optional[torch.Tensor] = None, clipped=None,
-                         shape: Optional[torch.Tensor] = None):
+                         shape: Optional[torch.Tensor] = None, record: Optional[dict] = None):
     """Unit-ambient, white SH light (1, 9, 3) fitted to the seen skin of ``image`` (1, R, R, 3),
     linear light, and the albedo (1, size, size, 3) it implies, with the skin weights (1, size, size).
 
@@ -140,7 +140,8 @@ def initial_linear_light(image: torch.Tensor, dense: torch.Tensor, view, pose: P
     ``tex_cfg.light_prior.enabled`` the light's shape is fitted under the light-shape prior
     (``texture.light_prior``) instead of the band-1 ridge. ``shape``: a (1, 9, 3) unit-ambient white light to
     take instead of fitting one (the same scene's light from another photo: a clip's texture frame); the albedo
-    and weights are then those it implies."""
+    and weights are then those it implies. ``record``: a dict or None; given, ``record["visibility"]`` gets the
+    unwrap's confidence (1, size, size) of every texel (how squarely the photo saw it; 0 unseen)."""
     from facesculpt.texture.unwrap import unwrap, view_geometry
 
     clip_cfg = getattr(tex_cfg, "clipping", None)
@@ -185,6 +186,8 @@ def initial_linear_light(image: torch.Tensor, dense: torch.Tensor, view, pose: P
     # the clipped texels count with their completed, bounded albedo (``texture.clipping.censor_albedo``):
     # left out, the skin colour would come from the unclipped, darker texels only
     weight = (seen > 0.3) & skin.reshape(1, size, size)
+    if record is not None:
+        record["visibility"] = maps.visibility
     return light, maps.albedo, weight.float()
 
 

@@ -212,6 +212,30 @@ def test_pipeline_with_clipped_pixels():
     assert float(rel_on) > float(rel_off) + 0.03, (float(rel_on), float(rel_off))
 
 
+def test_min_face_share_skips_a_photo_with_few_clipped_points():
+    """``min_face_share``: the rule applies only when at least that share of the 478 points sit on clipped pixels;
+    below it the photo is taken as measured (the same reconstruction as with the rule off) and the record says so."""
+    from importlib import resources
+
+    from PIL import Image
+
+    from facesculpt.pipeline import reconstruct
+    from facesculpt.texture.clipping import clipped_face_share
+
+    with resources.files("facesculpt").joinpath("assets/grace_hopper.jpg").open("rb") as f:
+        img = np.clip(np.asarray(Image.open(f).convert("RGB")).astype(np.float32) * 1.6, 0, 255).astype(np.uint8)
+    off = reconstruct(img, config=make_config("fast"))
+    share = clipped_face_share(img, off.landmarks.points[:, :2].numpy(), ClippingConfig())
+    assert 0.05 < share < 0.95, share
+    above = reconstruct(img, config=make_config("fast", **{"texture.clipping.enabled": True,
+                                                           "texture.clipping.min_face_share": share + 0.02}))
+    assert above.losses["clipping"] == {"face_share": share, "applied": False}
+    assert above.maps.censored is None and torch.equal(above.maps.albedo, off.maps.albedo)
+    below = reconstruct(img, config=make_config("fast", **{"texture.clipping.enabled": True,
+                                                           "texture.clipping.min_face_share": share - 0.02}))
+    assert below.losses["clipping"]["applied"] and below.maps.censored is not None
+
+
 def test_presets_clipping():
     """Bounds for clipped channels are an option (they cost grace_hopper's identity distance, see the
     config's docstring); every preset takes the photo's channels as measured."""
