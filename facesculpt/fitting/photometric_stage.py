@@ -86,27 +86,23 @@ def feature_uv_mask(model, size: int, grow: float, parts: tuple = ("lips",)) -> 
     (of ``FEATURE_PARTS``: brows, eye openings and lids, lips, nose tip; the convex hulls of
     ``texture.occlusion.FEATURE_POINTS`` of the mediapipe embedding in UV), grown by ``grow`` x ``size`` texels
     with a linear fall-off of the same width."""
-    import cv2
     from scipy import ndimage
 
-    from facesculpt.texture.occlusion import FEATURE_POINTS
+    from facesculpt.texture.occlusion import FEATURE_POINTS, _hulls
 
     emb = model.landmarks["mediapipe"]
     tri_uv = model.uvs[model.face_uvs[emb.faces]]  # (N, 3, 2)
     uv = (tri_uv * emb.bary.to(tri_uv.dtype)[..., None]).sum(1).numpy().astype(np.float64)
     uv[:, 0] -= np.floor(uv[:, 0])  # tile-local (the face tile is 0)
     xy = np.stack([uv[:, 0] * size, (1.0 - uv[:, 1]) * size], -1)
-    im = np.zeros((size, size), np.uint8)
     for part in parts:
         if part not in FEATURE_PARTS:
             from facesculpt.core.errors import ConfigError
 
             raise ConfigError(f"photometric.feature_detail_parts: unknown part {part!r} (choose from "
                               f"{', '.join(FEATURE_PARTS)})")
-        for g in FEATURE_PARTS[part]:
-            hull = cv2.convexHull(np.round(xy[list(FEATURE_POINTS[g])]).astype(np.int32))
-            cv2.fillConvexPoly(im, hull, 1)
-    d = ndimage.distance_transform_edt(im == 0)
+    im = _hulls(xy, (size, size), [FEATURE_POINTS[g] for part in parts for g in FEATURE_PARTS[part]])[0].numpy()
+    d = ndimage.distance_transform_edt(~im)
     g = max(grow * size, 1e-6)
     m = np.clip(2.0 - d / g, 0.0, 1.0)  # 1 inside and up to g outside, falling to 0 at 2 g
     return torch.from_numpy(m.astype(np.float32))[None]

@@ -168,13 +168,14 @@ def _erode(m: torch.Tensor, r: int) -> torch.Tensor:
     return ~_dilate(~m, r)
 
 
-def _hulls(points_xy: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
-    """(1, H, W) bool union of the convex hulls of ``FEATURE_POINTS`` of ``points_xy`` (N, 2) pixels."""
+def _hulls(points_xy: np.ndarray, size: tuple[int, int], groups=FEATURE_POINTS) -> torch.Tensor:
+    """(1, H, W) bool union of the convex hulls of ``groups`` (of mediapipe point indices; ``FEATURE_POINTS``) of
+    ``points_xy`` (N, 2) pixels."""
     import cv2
 
     H, W = size
     im = np.zeros((H, W), np.uint8)
-    for group in FEATURE_POINTS:
+    for group in groups:
         idx = [i for i in group if i < len(points_xy)]
         if len(idx) >= 3:
             hull = cv2.convexHull(np.round(points_xy[idx]).astype(np.int32))
