@@ -6,7 +6,7 @@
     facesculpt benchmark holdout PATH... -o DIR [--preset default] [--regions cheek,eye] [--set K=V]
     facesculpt benchmark aflw2000 DIR [-o OUT] [--preset default] [--from-results RESULTS] [--set K=V]
     facesculpt benchmark clip -o DIR [--kinds motion,channels] [--n 1] [--seed 0] [--frames 240]
-        [--noise-px 0.5] [--frames-from points|photos] [--photo-noise 0.008] [--set track.K=V]
+        [--noise-px 0.5] [--frames-from points|photos] [--photo-noise 0.008] [--eye-look gaze|lids] [--set track.K=V]
 
 Each prints a table and writes it as JSON (``DIR/results.json``, written atomically). Errors are
 one line on stderr and a non-zero exit; a bad image is reported and the rest go on.
@@ -32,12 +32,13 @@ HEAD_YAW_MAX = 60.0
 
 def _row(name: str, m: dict, head: bool = False) -> str:
     """One line of the synthetic benchmark's table (a face's metrics or a variant's means); ``head``
-    adds the shape columns (vertex error aligned / in the camera frame, mm; expression MAE)."""
+    adds the shape columns (vertex error aligned / in the camera frame, mm; expression MAE; gaze error, degrees)."""
     rel = m.get("detail_normal_mad_deg", {})
     shape = ""
     if head:
         v = m.get("vertex_error_mm", {})
-        shape = f"{_fmt(v.get('aligned')):>9}{_fmt(v.get('camera')):>9}{_fmt(m.get('expression_mae'), '.3f'):>9}"
+        shape = (f"{_fmt(v.get('aligned')):>9}{_fmt(v.get('camera')):>9}{_fmt(m.get('expression_mae'), '.3f'):>9}"
+                 f"{_fmt(m.get('gaze_error_deg'), '.1f'):>9}")
     return (f"{name:<16}{shape}{_fmt(m['normal_mad_deg']['coarse']):>11}{_fmt(m['normal_mad_deg']['detail']):>11}"
             f"{_fmt(m['normal_mad_deg'].get('perfect_detail')):>11}"
             f"{_fmt(rel.get('coarse')):>11}{_fmt(rel.get('detail')):>11}"
@@ -187,7 +188,7 @@ def cmd_synthetic(args) -> int:
     out = Path(args.output)
     topo = None if head else load_topology(cfg.subdivision_levels)
     rows, failures = [], []
-    shape_cols = f"{'mm align':>9}{'mm cam':>9}{'expr MAE':>9}" if head else ""
+    shape_cols = f"{'mm align':>9}{'mm cam':>9}{'expr MAE':>9}{'gaze deg':>9}" if head else ""
     title = (f"{'face':<16}{shape_cols}{'MAD coarse':>11}{'MAD detail':>11}{'MAD perf.':>11}{'rel coarse':>11}{'rel detail':>11}{'SIDE coarse':>12}"
             f"{'SIDE detail':>12}{'alb PSNR':>9}{'light %':>8}{'l.gain':>7}{'t_det s':>8}")
     print(title)
@@ -399,7 +400,7 @@ def cmd_clip(args) -> int:
         for i in range(args.n):
             r = run_clip_benchmark(args.seed + i, kind, args.frames, args.noise_px, cfg.track, cfg.head_landmarks,
                                    fps=args.fps, rendered=args.frames_from == "photos", photo_noise=args.photo_noise,
-                                   still_cfg=cfg)
+                                   still_cfg=cfg, look_gaze=args.eye_look == "gaze")
             rows.append(r)
             print(f"{kind + ' ' + str(args.seed + i):<16}{r['frames']:>7}{_fmt(r['identity_error_mm']):>8}"
                   f"{_fmt(r['expression_mae'], '.3f'):>10}{_fmt(r.get('jitter_mm'), '.3f'):>11}"
@@ -481,6 +482,9 @@ def register(subparsers) -> None:
                         "mediapipe, as a video's (measures detector and tracker; slower)")
     c.add_argument("--photo-noise", type=float, default=2.0 / 255,
                    help="with --frames-from photos: per-frame Gaussian pixel noise sd, 0-1 scale (default 2/255)")
+    c.add_argument("--eye-look", choices=("gaze", "lids"), default="gaze",
+                   help="channels clips: an eye-look shape's bump turns both eyes the way its lids look (gaze, the "
+                        "default) or moves the lids alone over straight eyes (lids: the clip before session 32)")
     common(c)
     c.set_defaults(func=cmd_clip)
     h = bs.add_parser("holdout", help="hide a face region, reconstruct, score the completed texture there")

@@ -18,14 +18,19 @@ kinds of clip:
   cheek puff, sneer) and the gaze wanders;
 * ``channels``: each of the 53 model expressions moves in turn (a 0 -> 0.8 -> 0 bump of
   ``bump_frames`` frames, then rest), with the head turning slowly (yaw +-15 deg), so a channel
-  that stays near zero or follows the head turn shows as a low correlation.
+  that stays near zero or follows the head turn shows as a low correlation. An eye-look shape (lids)
+  moves with the gaze it belongs to (``look_gaze``, the default): both eyes turn, as eyes do, by the
+  angle that ``io.live_link.eye_look_from_gaze`` reads as the shape's weight (0.8: 24 degrees sideways,
+  20 up or down), so the truth's ARKit eye-look channels (the gaze's, ``to_arkit52``) are the bump; ``look_gaze=False`` keeps the eyeballs straight (the clip before session 32:
+  lids looking one way over eyes looking ahead, a face that does not occur).
 
 Metrics (``evaluate_clip``): identity vertex error (narrow face, neutral expression, similarity
 aligned, mm), expression-curve MAE (53 weights x frames, and over ARKit's 52), still-segment
 jitter (RMS frame-to-frame motion of the narrow face's vertices in the camera frame, mm),
 rotation error (deg, mean), per-frame tracking cost (s, wall and this process's CPU time; the
 identity fit included), and per-ARKit-channel Pearson
-correlation of the fitted curve with the truth.
+correlation of the fitted curve with the truth (the ARKit curves take the gaze into the eye-look channels,
+``io.live_link.to_arkit52``), gaze error (mean |fitted - true| of the four angles, degrees).
 """
 from __future__ import annotations
 
@@ -36,7 +41,7 @@ import numpy as np
 import torch
 
 from facesculpt.face_model import HeadParams, load_face_model
-from facesculpt.io.live_link import ARKIT_52, to_arkit52
+from facesculpt.io.live_link import ARKIT_52, GAZE_FULL_DEG, to_arkit52
 from facesculpt.structures import Camera, Landmarks, Pose
 from facesculpt.synthetic.generator import SyntheticConfig
 from facesculpt.synthetic.head import face_pose
@@ -87,9 +92,15 @@ _ACTIONS = (
 )
 
 
+#: the model's eye-look shapes -> (gaze axis: 0 yaw, 1 pitch; sign): yaw positive turns the eyes towards the
+#: subject's left (+X), where the left eye looks out and the right eye in
+_LOOK_GAZE = {"eyeLookOut_L": (0, 1.0), "eyeLookIn_L": (0, -1.0), "eyeLookOut_R": (0, -1.0), "eyeLookIn_R": (0, 1.0),
+              "eyeLookUp_L": (1, 1.0), "eyeLookUp_R": (1, 1.0), "eyeLookDown_L": (1, -1.0), "eyeLookDown_R": (1, -1.0)}
+
+
 def make_clip(seed: int = 0, kind: str = "motion", frames: int = 240, fps: float = 30.0, size: int = 512,
               noise_px: float = 0.5, still_s: float = 2.0, bump_frames: int = 12, rendered: bool = False,
-              photo_noise: float = 2.0 / 255, crop_cfg=None) -> SyntheticClip:
+              photo_noise: float = 2.0 / 255, crop_cfg=None, look_gaze: bool = True) -> SyntheticClip:
     """A synthetic clip (module docstring); a deterministic function of the arguments. ``frames`` is
     ignored for ``channels`` (53 x (bump_frames + 4) + 10 frames).
 
@@ -132,6 +143,10 @@ def make_clip(seed: int = 0, kind: str = "motion", frames: int = 240, fps: float
         for e in range(E):
             start = 10 + e * (bump_frames + rest)
             expr[:, e] = 0.8 * _bump(np.arange(T, dtype=float), start, bump_frames)
+            look = _LOOK_GAZE.get(names[e]) if look_gaze else None
+            if look is not None:  # both eyes turn the way the lids look (module docstring)
+                axis, sign = look
+                gaze[:, :, axis] += sign * np.radians(GAZE_FULL_DEG[axis]) * expr[:, e][:, None]
         yaw = 15 * np.sin(2 * np.pi * t / 4.0)
         pitch = 3 + 0 * t
         roll = 0 * t
@@ -296,7 +311,7 @@ def _rotation_error_deg(r1: torch.Tensor, r2: torch.Tensor) -> np.ndarray:
 
 def evaluate_clip(clip: SyntheticClip, track, seconds: float) -> dict:
     """Metrics of ``track`` (``fitting.head_track.Track``) against ``clip``'s truth (module docstring)."""
-    from facesculpt.bench.synthetic import similarity_error_mm
+    from facesculpt.bench.synthetic import gaze_error_deg, similarity_error_mm
 
     model = load_face_model()
     names = model.expression_names
@@ -305,8 +320,8 @@ def evaluate_clip(clip: SyntheticClip, track, seconds: float) -> dict:
         zero = lambda ident: model.vertices(HeadParams(ident, torch.zeros(1, len(names)), torch.zeros(1, 2, 2)))  # noqa: E731
         id_err = similarity_error_mm(zero(track.identity)[0, region], zero(clip.identity)[0, region])
     ef, et = track.expression.double(), clip.expression.double()
-    a_f = to_arkit52(names, ef.numpy())
-    a_t = to_arkit52(names, et.numpy())
+    a_f = to_arkit52(names, ef.numpy(), track.gaze.double().numpy())
+    a_t = to_arkit52(names, et.numpy(), clip.gaze.double().numpy())
     out = {
         "frames": len(clip.landmarks),
         "identity_error_mm": id_err,
@@ -315,6 +330,7 @@ def evaluate_clip(clip: SyntheticClip, track, seconds: float) -> dict:
         "expression_mae_raw": float((track.raw_expression.double() - et).abs().mean()),
         "rotation_error_deg": float(_rotation_error_deg(track.rotvec, clip.rotvec).mean()),
         "rotation_error_raw_deg": float(_rotation_error_deg(track.raw_rotvec, clip.rotvec).mean()),
+        "gaze_error_deg": gaze_error_deg(track.gaze, clip.gaze),
         "seconds_per_frame": seconds / len(clip.landmarks),
     }
     if clip.still is not None:
@@ -402,7 +418,8 @@ def clip_views(clip: SyntheticClip, seed: int, photo_noise: float, track_cfg) ->
 
 
 def run_clip_benchmark(seed: int, kind: str, frames: int, noise_px: float, track_cfg, lm_cfg, fps: float = 30.0,
-                       rendered: bool = False, photo_noise: float = 2.0 / 255, still_cfg=None) -> dict:
+                       rendered: bool = False, photo_noise: float = 2.0 / 255, still_cfg=None,
+                       look_gaze: bool = True) -> dict:
     """Make one clip, track it, evaluate: the metrics of ``evaluate_clip`` plus the settings. ``rendered``:
     the frames are rendered photos and their landmarks mediapipe's (``make_clip``); the per-frame cost
     then also reports the detection (``detect_seconds_per_frame``) and the frames with a face. With
@@ -413,7 +430,8 @@ def run_clip_benchmark(seed: int, kind: str, frames: int, noise_px: float, track
 
     photometric = bool(rendered and track_cfg.photometric.enabled)
     clip = make_clip(seed, kind, frames=frames, fps=fps, noise_px=noise_px, rendered=rendered,
-                     photo_noise=photo_noise, crop_cfg=track_cfg.photometric if photometric else None)
+                     photo_noise=photo_noise, crop_cfg=track_cfg.photometric if photometric else None,
+                     look_gaze=look_gaze)
     t0, c0 = time.perf_counter(), time.process_time()
     views, prior = None, None
     prior_on = False
@@ -442,7 +460,8 @@ def run_clip_benchmark(seed: int, kind: str, frames: int, noise_px: float, track
     res = evaluate_clip(clip, track, seconds)
     # CPU time of this process: on a shared machine the wall time also counts the other processes
     res["cpu_seconds_per_frame"] = cpu / len(clip.landmarks)
-    res.update(seed=seed, kind=kind, noise_px=noise_px, fps=fps, source="rendered" if rendered else "points")
+    res.update(seed=seed, kind=kind, noise_px=noise_px, fps=fps, source="rendered" if rendered else "points",
+               look_gaze=bool(look_gaze))
     if photometric:
         res["photometric_seconds_per_frame"] = (t2 - t1) / len(clip.landmarks)
     if rendered:

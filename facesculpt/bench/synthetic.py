@@ -285,7 +285,9 @@ def evaluate_head_synthetic(face, rec) -> dict:
       alignment of the fitted head to the true one), ``camera`` (both in the camera frame, by their
       poses), ``mean_head`` (the mean identity with a neutral expression, aligned: a baseline);
     * ``expression_mae``: mean absolute error of the 53 expression weights; ``expression_mae_active``:
-      over the weights the truth sets (nan when neutral); ``jaw_open_error``: |fitted - true| jawOpen.
+      over the weights the truth sets (nan when neutral); ``jaw_open_error``: |fitted - true| jawOpen;
+    * ``gaze_error_deg``: mean |fitted - true| of the gaze's four angles (each eye's yaw and pitch in the
+      head's frame), degrees.
     """
     if rec.head is None or face.head is None:
         raise ValueError("evaluate_head_synthetic: needs a head face and a morphable-head reconstruction "
@@ -301,8 +303,14 @@ def evaluate_head_synthetic(face, rec) -> dict:
     jaw = model.expression_names.index("jawOpen")
     out.update(vertex_error_mm=verr, expression_mae=float((ef - et).abs().mean()),
                expression_mae_active=float((ef - et)[active].abs().mean()) if bool(active.any()) else float("nan"),
-               jaw_open_error=float((ef[jaw] - et[jaw]).abs()))
+               jaw_open_error=float((ef[jaw] - et[jaw]).abs()),
+               gaze_error_deg=gaze_error_deg(rec.head.gaze.detach(), face.head.gaze))
     return out
+
+
+def gaze_error_deg(pred: torch.Tensor, true: torch.Tensor) -> float:
+    """Mean |pred - true| over the gaze angles ((..., 2, 2) radians: each eye's yaw and pitch), degrees."""
+    return float(np.degrees((pred.double() - true.double()).abs().mean()))
 
 
 def truth_proxy_head_reconstruction(face, cfg):

@@ -7,14 +7,17 @@
   frame at the clip's frame times (linear). The head node's rotation is the head's turn as a
   camera looking along -Z sees it (identity: the face looks at the camera); its translation is
   the head's movement relative to its mean position (metres, glTF axes: +X right, +Y up, +Z
-  towards the camera); the mean distance from the camera is in frames.json. Gaze is not animated
-  in the GLB (the eyeballs are in the mesh; the gaze angles are in the CSV and frames.json);
-* ``blendshapes.csv``: Live Link Face's CSV layout (``io.live_link``);
+  towards the camera); the mean distance from the camera is in frames.json. The eyeballs are two
+  child nodes of the head (``eye_left``, ``eye_right``) at their centres, and the animation turns them
+  by the gaze (rotation keys, relative to the head; session 32: before, the gaze was in the CSV and
+  frames.json only);
+* ``blendshapes.csv``: Live Link Face's CSV layout (``io.live_link``; the eye-look columns carry the gaze);
 * ``frames.json``: per frame its index, time, status (fitted / interpolated / held), pose,
   head yaw/pitch/roll, the 53 expression weights, gaze and the landmark error.
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +28,9 @@ from facesculpt.face_model import HeadParams
 from facesculpt.io.atomic import write_json
 from facesculpt.io.export_head import HeadAnimation, write_head_glb
 from facesculpt.io.live_link import ARKIT_52, to_arkit52, write_live_link_csv
+
+#: the export parts that the gaze turns, left eye then right (``io.head_results.MATERIALS``)
+EYE_PARTS = ("eye_left", "eye_right")
 
 
 def clip_animation(clip) -> HeadAnimation:
@@ -43,7 +49,25 @@ def clip_animation(clip) -> HeadAnimation:
     t_gl = (t_gl - t_gl.mean(0)) * EXPORT_SCALE
     times = np.asarray(clip.times_s, dtype=np.float64)
     times = times - times[0]
-    return HeadAnimation(times=times, weights=tr.expression.double().numpy(), rotations=quat, translations=t_gl)
+    return HeadAnimation(times=times, weights=tr.expression.double().numpy(), rotations=quat, translations=t_gl,
+                         part_rotations=gaze_rotations(tr.gaze))
+
+
+def gaze_rotations(gaze: torch.Tensor) -> dict:
+    """{"eye_left", "eye_right": (T, 4) quaternions (x, y, z, w)} of each eyeball's turn by the gaze (T, 2, 2),
+    relative to the head, in the export frame (the model frame's axes, as ``face_model.gaze_matrix``)."""
+    from scipy.spatial.transform import Rotation
+
+    from facesculpt.face_model import gaze_matrix
+
+    out = {}
+    for k, name in enumerate(EYE_PARTS):
+        q = Rotation.from_matrix(gaze_matrix(gaze[:, k].double()).numpy()).as_quat()
+        for j in range(1, len(q)):  # the short way between neighbouring keys
+            if float(np.dot(q[j], q[j - 1])) < 0:
+                q[j] = -q[j]
+        out[name] = q
+    return out
 
 
 def frames_dict(clip, video: dict) -> dict:
@@ -97,17 +121,21 @@ def write_clip_result(folder, clip, video: dict, extra_writers=()) -> Path:
         tmp = Path(tmp)
         names = list(rec.model.expression_names)
         base = HeadParams(tr.identity, torch.zeros_like(tr.expression[:1]), torch.zeros(1, 2, 2))
-        parts = head_parts(rec, base)
+        with torch.no_grad():
+            centres = rec.model.eye_centres_of(rec.model.vertices(base))[0].double().numpy()  # (2, 3) cm
+        parts = [dataclasses.replace(p, pivot=centres[EYE_PARTS.index(p.name)], morph_deltas=None)
+                 if p.name in EYE_PARTS else p for p in head_parts(rec, base)]
         write_head_glb(tmp / "mesh.glb", parts, target_names=names, weights=tr.expression[0].numpy(),
                        animation=clip_animation(clip))
         from facesculpt.track import head_yaw_pitch_roll
 
         write_live_link_csv(tmp / "blendshapes.csv", clip.times_s - clip.times_s[0], clip.fps,
-                            to_arkit52(names, tr.expression.double().numpy()), head_yaw_pitch_roll(tr.rotvec),
+                            to_arkit52(names, tr.expression.double().numpy(), tr.gaze.double().numpy()),
+                            head_yaw_pitch_roll(tr.rotvec),
                             tr.gaze.double().numpy())
         write_json(tmp / "frames.json", frames_dict(clip, video))
 
     return write_result(Path(folder), clip.still_image, rec, extra_writers=(writer, *extra_writers))
 
 
-__all__ = ["write_clip_result", "clip_animation", "frames_dict", "ARKIT_52"]
+__all__ = ["write_clip_result", "clip_animation", "gaze_rotations", "frames_dict", "ARKIT_52", "EYE_PARTS"]

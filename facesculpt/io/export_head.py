@@ -78,6 +78,11 @@ class HeadPart:
               (glTF convention: RGB = n * 0.5 + 0.5, x along +u, y along +v), or None. The GLB carries it as
               the material's ``normalTexture``; the OBJ/MTL does not (Blender 4.2 reads an MTL ``map_Bump``
               image as sRGB, docs/results.md "The outputs in Blender").
+    pivot:    (3,) float, model frame cm, or None. A part with a pivot is written as its own mesh on a child
+              node of the head, placed at the pivot (its vertices relative to it), so that an animation can
+              turn it about that point (the eyeballs, by the gaze: ``HeadAnimation.part_rotations``). Such a
+              part carries no morph targets (its ``morph_deltas`` must be None or all below
+              ``_MORPH_EPS_M``). The OBJ writes its vertices where they are, as any part's.
     """
 
     name: str
@@ -91,6 +96,7 @@ class HeadPart:
     texture_name: str | None = None
     morph_deltas: np.ndarray | None = None
     normal_texture: np.ndarray | None = None
+    pivot: np.ndarray | tuple | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -103,6 +109,8 @@ class HeadAnimation:
     rotations:    (T, 4) float — unit quaternions (x, y, z, w) of the head node in the export frame;
                   None: not animated.
     translations: (T, 3) float — head node translation in metres (export frame); None: not animated.
+    part_rotations: {part name: (T, 4) unit quaternions (x, y, z, w)} — the rotation of a part with a
+                  ``pivot`` about it, relative to the head (e.g. each eyeball's gaze); None: none animated.
     name:         the glTF animation's name.
     """
 
@@ -111,9 +119,10 @@ class HeadAnimation:
     rotations: np.ndarray | None = None
     translations: np.ndarray | None = None
     name: str = "track"
+    part_rotations: dict | None = None
 
 
-def _check_animation(anim: Any, n_targets: int, fn: str) -> Optional[HeadAnimation]:
+def _check_animation(anim: Any, n_targets: int, fn: str, pivots: Sequence[str] = ()) -> Optional[HeadAnimation]:
     if anim is None:
         return None
     if not isinstance(anim, HeadAnimation):
@@ -140,7 +149,22 @@ def _check_animation(anim: Any, n_targets: int, fn: str) -> Optional[HeadAnimati
         raise ShapeError(f"{fn}: animation.weights given but the mesh has no morph targets")
     if out["rotations"] is not None:
         out["rotations"] = out["rotations"] / np.linalg.norm(out["rotations"], axis=1, keepdims=True).clip(1e-12)
-    return HeadAnimation(t, out["weights"], out["rotations"], out["translations"], anim.name)
+    parts_rot = None
+    if anim.part_rotations is not None:
+        if not isinstance(anim.part_rotations, dict):
+            raise ValueError(f"{fn}: animation.part_rotations must be a dict of part name -> (T, 4) quaternions")
+        parts_rot = {}
+        for name, q in anim.part_rotations.items():
+            if name not in pivots:
+                raise ValueError(f"{fn}: animation.part_rotations: {name!r} is not a part with a pivot "
+                                 f"(parts with one: {sorted(pivots) or 'none'})")
+            q = np.asarray(q, dtype=np.float64)
+            if q.shape != (T, 4):
+                raise ShapeError(f"{fn}: animation.part_rotations[{name!r}]: expected shape ({T}, 4), got {tuple(q.shape)}")
+            if not np.isfinite(q).all():
+                raise ValueError(f"{fn}: animation.part_rotations[{name!r}] contains NaN or infinite values")
+            parts_rot[name] = q / np.linalg.norm(q, axis=1, keepdims=True).clip(1e-12)
+    return HeadAnimation(t, out["weights"], out["rotations"], out["translations"], anim.name, parts_rot)
 
 
 @dataclass(frozen=True, eq=False)
@@ -158,6 +182,7 @@ class _Part:
     roughness: float
     deltas: Optional[np.ndarray]  # (E, V, 3) float64, metres
     normal_texture: Optional[np.ndarray] = None  # (H, W, 3) uint8
+    pivot: Optional[np.ndarray] = None  # (3,) float64, metres
 
 
 # ----------------------------------------------------------------------------- validation
@@ -215,8 +240,16 @@ def _check_parts(parts: Any, fn: str) -> list[_Part]:
                 raise ValueError(f"{where}: morph_deltas contains NaN or infinite values")
             deltas = d.astype(np.float64) * EXPORT_SCALE
         ntex = _check_texture(f"{where}: normal_texture", part.normal_texture) if part.normal_texture is not None else None
+        pivot = None
+        if part.pivot is not None:
+            pivot = np.asarray(part.pivot, dtype=np.float64)
+            if pivot.shape != (3,) or not np.isfinite(pivot).all():
+                raise ValueError(f"{where}: pivot must be 3 finite numbers (cm), got {part.pivot!r}")
+            if deltas is not None and np.abs(deltas).max() > _MORPH_EPS_M:
+                raise ValueError(f"{where}: a part with a pivot carries no morph targets, but its morph_deltas move")
+            deltas, pivot = None, pivot * EXPORT_SCALE
         out.append(_Part(part.name, v * EXPORT_SCALE, f, t, n, tex, tex_name if tex is not None else None,
-                         color, roughness, deltas, ntex))
+                         color, roughness, deltas, ntex, pivot))
     return out
 
 
@@ -288,9 +321,10 @@ def _build_glb(parts: list[_Part], names: list[str], weights: np.ndarray,
     image_of: dict[str, int] = {}
     materials: list = []
     primitives: list = []
+    child_meshes: list = []  # (part name, pivot, primitive) of the parts with a pivot
     for p in parts:
         nv = len(p.pos)
-        pos = p.pos.astype(np.float32)
+        pos = (p.pos if p.pivot is None else p.pos - p.pivot).astype(np.float32)
         tc = np.stack([p.uvs[:, 0], 1.0 - p.uvs[:, 1]], axis=1).astype(np.float32)
         attributes = gl.Attributes(
             POSITION=vec_accessor(pos, _ARRAY_BUFFER, with_bounds=True),
@@ -303,7 +337,7 @@ def _build_glb(parts: list[_Part], names: list[str], weights: np.ndarray,
 
         targets = []
         zero: Optional[int] = None  # one shared all-zero accessor per part (no bufferView, no bytes)
-        for e in range(len(names)):
+        for e in range(len(names) if p.pivot is None else 0):
             d = p.deltas[e] if p.deltas is not None else None
             moving = np.flatnonzero(np.linalg.norm(d, axis=1) > _MORPH_EPS_M) if d is not None else np.empty(0, int)
             if moving.size == 0:
@@ -343,8 +377,13 @@ def _build_glb(parts: list[_Part], names: list[str], weights: np.ndarray,
             normal = gl.NormalMaterialTexture(index=len(images) - 1)
         materials.append(gl.Material(name=p.name, pbrMetallicRoughness=pbr, normalTexture=normal, alphaMode="OPAQUE",
                                      doubleSided=False))
-        primitives.append(gl.Primitive(attributes=attributes, indices=indices, material=len(materials) - 1,
-                                       mode=gl.TRIANGLES, targets=targets))
+        prim = gl.Primitive(attributes=attributes, indices=indices, material=len(materials) - 1, mode=gl.TRIANGLES,
+                            targets=targets if p.pivot is None else None)
+        if p.pivot is None:
+            primitives.append(prim)
+        else:
+            child_meshes.append((p.name, p.pivot, prim))
+    child_node = {name: 1 + k for k, (name, _, _) in enumerate(child_meshes)}
     animations = []
     if animation is not None:
         t = animation.times.astype(np.float32)
@@ -361,6 +400,12 @@ def _build_glb(parts: list[_Part], names: list[str], weights: np.ndarray,
             samplers.append(gl.AnimationSampler(input=t_acc, output=out, interpolation="LINEAR"))
             channels.append(gl.AnimationChannel(sampler=len(samplers) - 1,
                                                 target=gl.AnimationChannelTarget(node=0, path=path)))
+        for name, q in (animation.part_rotations or {}).items():
+            out = add_accessor(bufferView=add_view(q.astype(np.float32).tobytes(), None), componentType=_FLOAT,
+                               count=len(q), type="VEC4")
+            samplers.append(gl.AnimationSampler(input=t_acc, output=out, interpolation="LINEAR"))
+            channels.append(gl.AnimationChannel(sampler=len(samplers) - 1,
+                                                target=gl.AnimationChannelTarget(node=child_node[name], path="rotation")))
         animations.append(gl.Animation(name=animation.name, samplers=samplers, channels=channels))
     blob.extend(b"\0" * (-len(blob) % 4))
 
@@ -372,8 +417,9 @@ def _build_glb(parts: list[_Part], names: list[str], weights: np.ndarray,
         asset=gl.Asset(version="2.0", generator="facesculpt"),
         scene=0,
         scenes=[gl.Scene(nodes=[0])],
-        nodes=[gl.Node(mesh=0, name="head")],
-        meshes=[mesh],
+        nodes=[gl.Node(mesh=0, name="head", children=list(child_node.values()) or None)]
+        + [gl.Node(mesh=1 + k, name=name, translation=pivot.tolist()) for k, (name, pivot, _) in enumerate(child_meshes)],
+        meshes=[mesh] + [gl.Mesh(name=name, primitives=[prim]) for name, _, prim in child_meshes],
         materials=materials,
         samplers=[gl.Sampler(magFilter=gl.LINEAR, minFilter=gl.LINEAR_MIPMAP_LINEAR,
                              wrapS=gl.CLAMP_TO_EDGE, wrapT=gl.CLAMP_TO_EDGE)] if images else [],
@@ -407,7 +453,8 @@ def write_head_glb(
              sampler per animated path (``weights``: T x E scalars, key-major as glTF requires;
              ``rotation``; ``translation``) over one shared time accessor (with min/max).
 
-    Layout: one node and one mesh ``"head"``; per part a primitive with POSITION (metres,
+    Layout: one node and one mesh ``"head"`` (and, per part with a ``pivot``, a child node of that part's
+    name at the pivot with its own one-primitive mesh, no morph targets); per part a primitive with POSITION (metres,
     with min/max), NORMAL, TEXCOORD_0 = (u, 1 - v) (float32), uint32 indices, and E
     POSITION-only morph targets in metres. A target that moves some vertices of the part is
     a sparse accessor over those vertices (|delta| > 1e-7 m); a target that moves none is
@@ -423,8 +470,10 @@ def write_head_glb(
     """
     fn = "write_head_glb"
     checked = _check_parts(parts, fn)
+    if all(p.pivot is not None for p in checked):
+        raise ValueError(f"{fn}: at least one part must have no pivot (the head mesh)")
     names, w = _check_targets(checked, target_names, weights, fn)
-    anim = _check_animation(animation, len(names), fn)
+    anim = _check_animation(animation, len(names), fn, [p.name for p in checked if p.pivot is not None])
     _write_bytes_atomic(Path(path), _build_glb(checked, names, w, anim))
 
 

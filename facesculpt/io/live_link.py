@@ -8,7 +8,18 @@ LeftEyePitch, LeftEyeRoll, RightEyeYaw, RightEyePitch, RightEyeRoll``; ``BlendSh
 
 The model has 53 expressions (``face_model.arkit_name``): ICT splits ``browInnerUp`` and
 ``cheekPuff`` into left and right, so ARKit's value is the mean of the two; ARKit's ``tongueOut``
-has no shape in the model and is written as 0. Angles are in radians (what the app writes): head
+has no shape in the model and is written as 0.
+
+The eight eye-look coefficients (``eyeLookIn/Out/Up/Down`` x Left/Right) are, in ARKit, the gaze: the app
+raises ``eyeLookOutLeft`` and ``eyeLookInRight`` as the eyes turn to the subject's left, and rigs (MetaHuman's
+among them) turn the eyes from these curves. The model's ``eyeLook*`` shapes move only the lids; its gaze
+turns the eyeballs. With ``gaze`` given, ``to_arkit52`` writes each eye-look coefficient from the gaze alone:
+the gaze angle in that direction over ``GAZE_FULL_DEG`` (30 degrees sideways, 25 up or down, for a coefficient
+of 1; clamped to [0, 1]). The lid shapes' own weights (in ``frames.json``) are not mixed in: fitted from the
+landmarks they are mostly other channels' leakage (session 32, a rendered channels clip: the lid weights of
+eyeLookOut* average 0.08-0.11 where the truth averages 0.011, and correlate at -0.02-0.08; the gaze's at 0.55-0.92). Apple does not publish the angle a
+coefficient of 1 stands for; these are a choice, within the range eyes turn without the head (about 15-30
+degrees). Angles are in radians (what the app writes): head
 yaw positive turning the face towards the subject's left, pitch positive tilting the face up,
 roll positive tilting the head towards the subject's right shoulder (rotations about the model's
 +Y, +X and +Z axes, ``R = Rz(roll) Rx(pitch) Ry(yaw)``, as ``ops.rotations.euler_yxz_to_matrix``);
@@ -55,9 +66,37 @@ def arkit52_matrix(model_names: Sequence[str]) -> np.ndarray:
     return M / np.maximum(counts, 1.0)
 
 
-def to_arkit52(model_names: Sequence[str], weights: np.ndarray) -> np.ndarray:
-    """(T, E) model expression weights -> (T, 52) ARKit coefficients in ``ARKIT_52`` order."""
-    return np.asarray(weights, dtype=np.float64) @ arkit52_matrix(model_names).T
+#: gaze angles (degrees) at which an eye-look coefficient reaches 1: (sideways, up or down)
+GAZE_FULL_DEG = (30.0, 25.0)
+
+
+def eye_look_from_gaze(gaze: np.ndarray, full_deg: tuple = GAZE_FULL_DEG) -> dict:
+    """(T, 2, 2) gaze (eyes (left, right) x (yaw, pitch) radians; yaw positive towards the subject's left,
+    +X; pitch positive up) -> {ARKit eye-look name: (T,) coefficient in [0, 1]} (module docstring). The
+    left eye sits at +X, so looking towards +X is "out" for it and "in" for the right eye."""
+    g = np.degrees(np.asarray(gaze, dtype=np.float64))
+    h, v = float(full_deg[0]), float(full_deg[1])
+    out = {}
+    for k, side in enumerate(("Left", "Right")):
+        yaw, pitch = g[:, k, 0], g[:, k, 1]
+        towards_left = np.clip(yaw / h, 0, 1)
+        towards_right = np.clip(-yaw / h, 0, 1)
+        out[f"eyeLookOut{side}"] = towards_left if side == "Left" else towards_right
+        out[f"eyeLookIn{side}"] = towards_right if side == "Left" else towards_left
+        out[f"eyeLookUp{side}"] = np.clip(pitch / v, 0, 1)
+        out[f"eyeLookDown{side}"] = np.clip(-pitch / v, 0, 1)
+    return out
+
+
+def to_arkit52(model_names: Sequence[str], weights: np.ndarray, gaze: np.ndarray | None = None) -> np.ndarray:
+    """(T, E) model expression weights -> (T, 52) ARKit coefficients in ``ARKIT_52`` order. ``gaze`` (T, 2, 2)
+    radians: the eight eye-look coefficients are the gaze's (``eye_look_from_gaze``) instead of the lid shapes'
+    weights (module docstring)."""
+    a = np.asarray(weights, dtype=np.float64) @ arkit52_matrix(model_names).T
+    if gaze is not None:
+        for n, v in eye_look_from_gaze(gaze).items():
+            a[:, ARKIT_52.index(n)] = v
+    return a
 
 
 def timecode(t_s: float, fps: float) -> str:
@@ -95,4 +134,5 @@ def write_live_link_csv(path: os.PathLike | str, times_s: Sequence[float], fps: 
     _write_bytes_atomic(path, buf.getvalue().encode("utf-8"))
 
 
-__all__ = ["ARKIT_52", "POSE_COLUMNS", "arkit52_matrix", "to_arkit52", "timecode", "write_live_link_csv"]
+__all__ = ["ARKIT_52", "GAZE_FULL_DEG", "POSE_COLUMNS", "arkit52_matrix", "eye_look_from_gaze", "to_arkit52", "timecode",
+           "write_live_link_csv"]

@@ -26,6 +26,29 @@ def test_clip_truth_is_consistent():
         make_clip(kind="dance")
 
 
+def test_channels_clip_turns_the_eyes_with_the_eye_look_lids():
+    """An eye-look shape's bump turns both eyes the way the lids look, by the angle the ARKit curves (the gaze's)
+    read back as the shape's weight; every other bump keeps the eyes straight; ``look_gaze=False`` never turns them."""
+    from facesculpt.face_model import load_face_model
+    from facesculpt.io.live_link import ARKIT_52, to_arkit52
+
+    names = load_face_model().expression_names
+    ch = make_clip(seed=1, kind="channels", bump_frames=6)
+    g, w = ch.gaze.double().numpy(), ch.expression.double().numpy()
+    a = to_arkit52(names, w, g)
+    out_l = w[:, names.index("eyeLookOut_L")]
+    assert out_l.max() == pytest.approx(0.8, abs=1e-6)
+    assert np.allclose(a[:, ARKIT_52.index("eyeLookOutLeft")][out_l > 0], out_l[out_l > 0], atol=1e-6)
+    peak = int(np.argmax(out_l))
+    assert g[peak, 0, 0] > 0.4 and g[peak, 1, 0] > 0.4  # both eyes towards the subject's left, 24 degrees
+    down_r = w[:, names.index("eyeLookDown_R")]
+    assert g[int(np.argmax(down_r)), :, 1].max() < -0.3  # both eyes down
+    looks = [names.index(n) for n in names if n.startswith("eyeLook")]
+    quiet = np.delete(w, looks, axis=1).max(1) > 0  # frames where another shape moves
+    assert np.abs(g[quiet]).max() == 0
+    assert float(make_clip(seed=1, kind="channels", bump_frames=6, look_gaze=False).gaze.abs().max()) == 0
+
+
 def test_benchmark_clip_cli(tmp_path, capsys):
     out = tmp_path / "b"
     assert main(["benchmark", "clip", "--kinds", "motion", "--frames", "60", "-o", str(out), "--preset", "fast",

@@ -59,6 +59,10 @@ def test_track_clip_end_to_end(tmp_path, clip, capsys):
         paths[ch.target.path] = (g.accessors[s.input].count, g.accessors[s.output].count)
     assert paths == {"weights": (7, 7 * 53), "rotation": (7, 7), "translation": (7, 7)}
     assert len(g.meshes[0].extras["targetNames"]) == 53
+    # the eyeballs are child nodes turned by the gaze, one key a frame
+    assert [g.nodes[i].name for i in g.nodes[0].children] == ["eye_left", "eye_right"]
+    eye_keys = sorted((g.nodes[c.target.node].name, c.target.path) for c in anim.channels if c.target.node != 0)
+    assert eye_keys == [("eye_left", "rotation"), ("eye_right", "rotation")]
     rows = list(csv.reader((out / "blendshapes.csv").open()))
     assert len(rows) == 8 and len(rows[0]) == 63 and rows[0][:2] == ["Timecode", "BlendShapeCount"]
     assert rows[2][0] == "00:00:00:01.000"

@@ -232,3 +232,29 @@ def test_ibug_jaw_sides_on_the_frontal_outline(model):
         assert abs(P[j, 0] - centre[0]) > 5.5
     for j in range(5, 12):
         assert int((ib.bary[j] > 0.999).sum()) == 1, f"chin point {j} should stay on its vertex"
+
+
+def test_landmark_stage_recovers_the_gaze(model):
+    """A head looking 14 degrees to its left and 6 down, its points projected: the landmark stage's gaze
+    comes back near the truth (the first head's gaze prior, 1e-3, held it at about 7 % of it)."""
+    from facesculpt.fitting.head_landmarks import HeadLandmarkConfig, fit_head_landmarks
+    from facesculpt.fitting.initialize import initialize
+    from facesculpt.ops.rotations import euler_yxz_to_matrix, matrix_to_rotvec
+    from facesculpt.structures import Camera, Landmarks, Pose
+
+    gaze = torch.tensor([[[0.25, -0.1], [0.25, -0.1]]])
+    truth = HeadParams(torch.zeros(1, 100), torch.zeros(1, 53), gaze)
+    R = torch.diag(torch.tensor([1.0, -1.0, -1.0])) @ euler_yxz_to_matrix(math.radians(-10), math.radians(4))
+    pose = Pose(matrix_to_rotvec(R[None]).float(), torch.tensor([[0.0, 1.0, 60.0]]))
+    cam = Camera(torch.tensor([1200.0]), torch.tensor([[500.0, 500.0]]), (1000, 1000))
+    X = pose.apply(model.points(model.vertices(truth), "mediapipe"))
+    uv = cam.project(X)[0]
+    z = (X[0, :, 2] - X[0, :, 2].mean()) * 1200.0 / 60.0
+    lm = Landmarks(torch.cat([uv, z[:, None]], 1), torch.cat([uv.min(0).values, uv.max(0).values]), (1000, 1000))
+    _, pose0, cam0 = initialize(lm, fit_view(model).canonical)
+    _, head, _ = fit_head_landmarks(lm, model, pose0, cam0, HeadLandmarkConfig(view_bias=False))
+    got = head.gaze[0]
+    # measured 2026-12-06: yaw 0.226 / 0.227, pitch -0.091 / -0.091 (w_gaze 1e-3: 0.021 and -0.008)
+    assert torch.allclose(got, gaze[0], atol=0.03), got
+    _, head_old, _ = fit_head_landmarks(lm, model, pose0, cam0, HeadLandmarkConfig(view_bias=False, w_gaze=1e-3))
+    assert float(head_old.gaze[0, :, 0].abs().max()) < 0.1  # the old prior's shrinkage, which this test guards

@@ -102,3 +102,70 @@ def test_bad_animation_fails(tmp_path, bad):
     with pytest.raises((ShapeError, ValueError)):
         write_head_glb(tmp_path / "x.glb", [_part()], ["a", "b"], animation=HeadAnimation(**bad))
     assert not (tmp_path / "x.glb").exists()
+
+
+def test_eye_look_channels_carry_the_gaze():
+    """ARKit's eye-look coefficients are the gaze: eyes turned to the subject's left (+X, positive yaw) raise
+    eyeLookOutLeft and eyeLookInRight by yaw / 30 degrees, looking down raises both eyeLookDown by pitch /
+    25 degrees; the lid shapes' weights are not mixed in; without a gaze they are written as before."""
+    import math
+
+    from facesculpt.face_model import load_face_model
+    from facesculpt.io.live_link import eye_look_from_gaze
+
+    names = load_face_model().expression_names
+    w = np.zeros((2, len(names)))
+    w[1, names.index("eyeLookOut_L")] = 0.9
+    gaze = np.zeros((2, 2, 2))
+    gaze[:, :, 0] = math.radians(15.0)
+    gaze[:, :, 1] = -math.radians(5.0)
+    a = to_arkit52(names, w, gaze)
+    col = {n: a[:, ARKIT_52.index(n)] for n in ARKIT_52}
+    assert np.allclose(col["eyeLookOutLeft"], [0.5, 0.5]) and np.allclose(col["eyeLookInRight"], [0.5, 0.5])
+    assert np.allclose(col["eyeLookDownLeft"], 0.2) and np.allclose(col["eyeLookDownRight"], 0.2)
+    for n in ("eyeLookInLeft", "eyeLookOutRight", "eyeLookUpLeft", "eyeLookUpRight"):
+        assert np.allclose(col[n], 0.0), n
+    assert to_arkit52(names, w)[1, ARKIT_52.index("eyeLookOutLeft")] == pytest.approx(0.9)
+    far = eye_look_from_gaze(np.full((1, 2, 2), -math.radians(60.0)))
+    assert far["eyeLookOutRight"][0] == 1.0 and far["eyeLookDownLeft"][0] == 1.0  # clamped at 1
+
+
+def test_a_part_with_a_pivot_is_a_child_node_turned_by_the_animation(tmp_path):
+    """An eyeball-like part with a pivot: its own mesh on a child node at the pivot (vertices relative to it, no
+    morph targets), turned by ``part_rotations``; the head keeps its targets; unknown or misshapen rotations fail."""
+    import pygltflib
+
+    from facesculpt.io.clip_results import gaze_rotations
+
+    eye_v = np.array([[3, 3, 8], [4, 3, 8], [3, 4, 8]], float)
+    eye = HeadPart("eye_left", eye_v, np.array([[0, 1, 2]]), np.zeros((3, 2)), np.tile([0, 0, 1.0], (3, 1)),
+                   morph_deltas=np.zeros((2, 3, 3)), pivot=(3.0, 3.0, 7.0))
+    T = 5
+    gaze = torch.zeros(T, 2, 2)
+    gaze[:, :, 0] = torch.linspace(0, 0.4, T)[:, None]
+    rot = gaze_rotations(gaze)
+    anim = HeadAnimation(times=np.arange(T) / 25, weights=np.zeros((T, 2)), part_rotations={"eye_left": rot["eye_left"]})
+    write_head_glb(tmp_path / "e.glb", [_part(), eye], ["a", "b"], animation=anim)
+    g = pygltflib.GLTF2().load(str(tmp_path / "e.glb"))
+    assert [n.name for n in g.nodes] == ["head", "eye_left"] and g.nodes[0].children == [1]
+    assert g.nodes[1].translation == pytest.approx([0.03, 0.03, 0.07])
+    head_prim, = g.meshes[0].primitives
+    eye_prim, = g.meshes[g.nodes[1].mesh].primitives
+    assert len(head_prim.targets) == 2 and not eye_prim.targets
+    assert g.accessors[eye_prim.attributes.POSITION].min == pytest.approx([0.0, 0.0, 0.01])
+    (a,) = g.animations
+    eye_ch = [c for c in a.channels if c.target.node == 1]
+    assert len(eye_ch) == 1 and eye_ch[0].target.path == "rotation"
+    assert g.accessors[a.samplers[eye_ch[0].sampler].output].count == T
+    # the last key turns the front (+Z) towards +X by the gaze's yaw (0.4 rad)
+    from scipy.spatial.transform import Rotation
+
+    z = Rotation.from_quat(rot["eye_left"][-1]).apply([0, 0, 1.0])
+    assert z == pytest.approx([np.sin(0.4), 0, np.cos(0.4)], abs=1e-6)
+    with pytest.raises(ValueError):
+        write_head_glb(tmp_path / "x.glb", [_part(), eye], ["a", "b"],
+                       animation=HeadAnimation(times=np.arange(T) / 25, part_rotations={"skin": rot["eye_left"]}))
+    with pytest.raises(ShapeError):
+        write_head_glb(tmp_path / "x.glb", [_part(), eye], ["a", "b"],
+                       animation=HeadAnimation(times=np.arange(T) / 25, part_rotations={"eye_left": np.ones((2, 4))}))
+    assert not (tmp_path / "x.glb").exists()
