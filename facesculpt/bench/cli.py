@@ -395,7 +395,7 @@ def cmd_clip(args) -> int:
         return EXIT_USAGE
     rows = []
     print(f"{'clip':<16}{'frames':>7}{'id mm':>8}{'expr MAE':>10}{'jitter mm':>11}{'raw jit':>9}{'rot deg':>9}"
-          f"{'s/frame':>9}{'cpu s/fr':>9}{'min corr':>10}")
+          f"{'s/frame':>9}{'cpu s/fr':>9}{'min corr':>10}{'gaze deg':>10}")
     for kind in kinds:
         for i in range(args.n):
             r = run_clip_benchmark(args.seed + i, kind, args.frames, args.noise_px, cfg.track, cfg.head_landmarks,
@@ -406,7 +406,7 @@ def cmd_clip(args) -> int:
                   f"{_fmt(r['expression_mae'], '.3f'):>10}{_fmt(r.get('jitter_mm'), '.3f'):>11}"
                   f"{_fmt(r.get('jitter_raw_mm'), '.3f'):>9}{_fmt(r['rotation_error_deg']):>9}"
                   f"{_fmt(r['seconds_per_frame'], '.3f'):>9}{_fmt(r['cpu_seconds_per_frame'], '.3f'):>9}"
-                  f"{_fmt(r.get('channel_correlation_min'), '.2f'):>10}",
+                  f"{_fmt(r.get('channel_correlation_min'), '.2f'):>10}{_fmt(r.get('gaze_error_deg'), '.2f'):>10}",
                   flush=True)
             if "frames_with_face" in r:
                 print(f"  rendered frames: {r['frames_with_face']}/{r['frames']} with a face, detection "

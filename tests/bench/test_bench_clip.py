@@ -56,6 +56,8 @@ def test_benchmark_clip_cli(tmp_path, capsys):
     res = json.loads((out / "results.json").read_text())
     (r,) = res["clips"]
     assert r["frames"] == 60 and r["identity_error_mm"] < 2.0 and r["expression_mae"] < 0.1
+    # reported; 60 frames are all the still segment (gaze 0): measured 1.56 deg, the iris points' 0.5 px noise
+    assert 0 <= r["gaze_error_deg"] < 3.0
     assert res["track"]["identity_frames"] == 3
     assert "motion 0" in capsys.readouterr().out
     assert main(["benchmark", "clip", "--kinds", "dance", "-o", str(out)]) == 2
