@@ -21,8 +21,9 @@ kinds of clip:
   that stays near zero or follows the head turn shows as a low correlation. An eye-look shape (lids)
   moves with the gaze it belongs to (``look_gaze``, the default): both eyes turn, as eyes do, by the
   angle that ``io.live_link.eye_look_from_gaze`` reads as the shape's weight (0.8: 24 degrees sideways,
-  20 up or down), so the truth's ARKit eye-look channels (the gaze's, ``to_arkit52``) are the bump; ``look_gaze=False`` keeps the eyeballs straight (the clip before session 32:
-  lids looking one way over eyes looking ahead, a face that does not occur).
+  20 up or down), so the truth's ARKit eye-look channels (the gaze's, ``to_arkit52``) are the bump;
+  ``look_gaze=False`` keeps the eyeballs straight (the clip before session 32: lids looking one way over
+  eyes looking ahead, a face that does not occur).
 
 Metrics (``evaluate_clip``): identity vertex error (narrow face, neutral expression, similarity
 aligned, mm), expression-curve MAE (53 weights x frames, and over ARKit's 52), still-segment

@@ -40,11 +40,7 @@ def clip_animation(clip) -> HeadAnimation:
     from facesculpt.track import head_turn
 
     tr = clip.track
-    quat = Rotation.from_matrix(head_turn(tr.rotvec).numpy()).as_quat()  # x, y, z, w
-    # keep neighbouring keys in the same hemisphere so linear interpolation takes the short way
-    for k in range(1, len(quat)):
-        if float(np.dot(quat[k], quat[k - 1])) < 0:
-            quat[k] = -quat[k]
+    quat = _short_way(Rotation.from_matrix(head_turn(tr.rotvec).numpy()).as_quat())  # x, y, z, w
     t_gl = tr.translation.double().numpy() @ MODEL_TO_CV.double().numpy().T
     t_gl = (t_gl - t_gl.mean(0)) * EXPORT_SCALE
     times = np.asarray(clip.times_s, dtype=np.float64)
@@ -60,14 +56,17 @@ def gaze_rotations(gaze: torch.Tensor) -> dict:
 
     from facesculpt.face_model import gaze_matrix
 
-    out = {}
-    for k, name in enumerate(EYE_PARTS):
-        q = Rotation.from_matrix(gaze_matrix(gaze[:, k].double()).numpy()).as_quat()
-        for j in range(1, len(q)):  # the short way between neighbouring keys
-            if float(np.dot(q[j], q[j - 1])) < 0:
-                q[j] = -q[j]
-        out[name] = q
-    return out
+    return {name: _short_way(Rotation.from_matrix(gaze_matrix(gaze[:, k].double()).numpy()).as_quat())
+            for k, name in enumerate(EYE_PARTS)}
+
+
+def _short_way(quat: np.ndarray) -> np.ndarray:
+    """(T, 4) quaternions with each key in the same hemisphere as the one before, so that linear interpolation
+    between neighbouring keys takes the short way (in place; returned)."""
+    for k in range(1, len(quat)):
+        if float(np.dot(quat[k], quat[k - 1])) < 0:
+            quat[k] = -quat[k]
+    return quat
 
 
 def frames_dict(clip, video: dict) -> dict:
