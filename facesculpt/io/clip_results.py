@@ -122,8 +122,10 @@ def write_clip_result(folder, clip, video: dict, extra_writers=()) -> Path:
         base = HeadParams(tr.identity, torch.zeros_like(tr.expression[:1]), torch.zeros(1, 2, 2))
         with torch.no_grad():
             centres = rec.model.eye_centres_of(rec.model.vertices(base))[0].double().numpy()  # (2, 3) cm
-        parts = [dataclasses.replace(p, pivot=centres[EYE_PARTS.index(p.name)], morph_deltas=None)
-                 if p.name in EYE_PARTS else p for p in head_parts(rec, base)]
+        # the expressions do not move the eyeballs: their (zero) targets are dropped by the writer, which refuses
+        # a pivoted part whose targets move
+        parts = [dataclasses.replace(p, pivot=centres[EYE_PARTS.index(p.name)]) if p.name in EYE_PARTS else p
+                 for p in head_parts(rec, base)]
         write_head_glb(tmp / "mesh.glb", parts, target_names=names, weights=tr.expression[0].numpy(),
                        animation=clip_animation(clip))
         from facesculpt.track import head_yaw_pitch_roll

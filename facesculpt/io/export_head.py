@@ -133,22 +133,25 @@ def _check_animation(anim: Any, n_targets: int, fn: str, pivots: Sequence[str] =
     if not np.isfinite(t).all() or (len(t) > 1 and not (np.diff(t) > 0).all()):
         raise ValueError(f"{fn}: animation.times must be finite and strictly increasing")
     T = len(t)
-    out = {}
-    for key, width in (("weights", n_targets), ("rotations", 4), ("translations", 3)):
-        a = getattr(anim, key)
-        if a is None:
-            out[key] = None
-            continue
+
+    def keys(a: Any, width: int, label: str) -> np.ndarray:
+        """(T, width) finite float64 keys of ``animation.<label>``."""
         a = np.asarray(a, dtype=np.float64)
         if a.shape != (T, width):
-            raise ShapeError(f"{fn}: animation.{key}: expected shape ({T}, {width}), got {tuple(a.shape)}")
+            raise ShapeError(f"{fn}: animation.{label}: expected shape ({T}, {width}), got {tuple(a.shape)}")
         if not np.isfinite(a).all():
-            raise ValueError(f"{fn}: animation.{key} contains NaN or infinite values")
-        out[key] = a
+            raise ValueError(f"{fn}: animation.{label} contains NaN or infinite values")
+        return a
+
+    def unit(q: np.ndarray) -> np.ndarray:
+        return q / np.linalg.norm(q, axis=1, keepdims=True).clip(1e-12)
+
+    out = {key: None if getattr(anim, key) is None else keys(getattr(anim, key), width, key)
+           for key, width in (("weights", n_targets), ("rotations", 4), ("translations", 3))}
     if out["weights"] is not None and n_targets == 0:
         raise ShapeError(f"{fn}: animation.weights given but the mesh has no morph targets")
     if out["rotations"] is not None:
-        out["rotations"] = out["rotations"] / np.linalg.norm(out["rotations"], axis=1, keepdims=True).clip(1e-12)
+        out["rotations"] = unit(out["rotations"])
     parts_rot = None
     if anim.part_rotations is not None:
         if not isinstance(anim.part_rotations, dict):
@@ -158,12 +161,7 @@ def _check_animation(anim: Any, n_targets: int, fn: str, pivots: Sequence[str] =
             if name not in pivots:
                 raise ValueError(f"{fn}: animation.part_rotations: {name!r} is not a part with a pivot "
                                  f"(parts with one: {sorted(pivots) or 'none'})")
-            q = np.asarray(q, dtype=np.float64)
-            if q.shape != (T, 4):
-                raise ShapeError(f"{fn}: animation.part_rotations[{name!r}]: expected shape ({T}, 4), got {tuple(q.shape)}")
-            if not np.isfinite(q).all():
-                raise ValueError(f"{fn}: animation.part_rotations[{name!r}] contains NaN or infinite values")
-            parts_rot[name] = q / np.linalg.norm(q, axis=1, keepdims=True).clip(1e-12)
+            parts_rot[name] = unit(keys(q, 4, f"part_rotations[{name!r}]"))
     return HeadAnimation(t, out["weights"], out["rotations"], out["translations"], anim.name, parts_rot)
 
 
