@@ -139,12 +139,15 @@ class TrackConfig:
     """Speeds (per second) that count as one unit for ``beta``, per group: rotation (rad/s),
     translation (relative to the head distance, /s), expression weights (/s), gaze (rad/s);
     i.e. at 1 rad/s head rotation the cut-off rises by beta / 0.05 Hz."""
-    w_expression_l1: float = 5e-7
+    w_expression_l1: float = 1e-6
     """L1 weight on the expression in the per-frame fits (the still photo's stage 1 uses 5e-6, at
     which a blink, a brow or a sideways jaw, which move few of the 478 points, stay at 0: their cost
     exceeds the landmark error they remove; docs/tracking.md). On clips rendered and detected by
-    mediapipe 2e-6 halves the expression MAE and lowers the still jitter, but on projected points it
-    leaves five eye channels at 0: a trade-off, measured in docs/results.md (session 10)."""
+    mediapipe a stronger L1 lowers the expression MAE and the still jitter (mediapipe's frame noise no
+    longer turns into phantom weights), but on projected points 2e-6 leaves eyeWide L/R at 0. 1e-6 since
+    session 33 (5e-7 before): rendered motion clip 6's MAE 0.080 -> 0.064, the projected channels clip's
+    lowest channel 0.87 -> 0.91 (the eye-look columns are the gaze since session 32, so the lid eye-look
+    channels no longer count); docs/results.md, sessions 10 and 33."""
     w_expression_l2: float = 3e-7
     """L2 weight on the expression in the per-frame fits (stage 1 uses 3e-6)."""
     active_set: str = "gradient"
