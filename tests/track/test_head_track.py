@@ -168,3 +168,25 @@ def test_an_identity_prior_moves_the_clip_identity_and_can_leave_the_frames_alon
     assert dist(pulled) < 0.5 * dist(plain)
     assert torch.allclose(apart.identity, pulled.identity)
     assert torch.equal(apart.expression, plain.expression) and not torch.equal(pulled.expression, plain.expression)
+
+
+def test_default_expression_l1_keeps_eye_wide_alive_where_a_stronger_one_kills_it():
+    """``TrackConfig.w_expression_l1``'s trade-off (docs/tracking.md): on projected points the default keeps
+    eyeWide_L, which moves few of the 478 points, following its bump; 2e-6 (steadier curves on detected clips)
+    leaves it at exactly 0, so this test fails if the default drifts past what the channel survives."""
+    import dataclasses
+
+    model = load_face_model()
+    e = model.expression_names.index("eyeWide_L")
+    clip = make_clip(seed=0, kind="channels", noise_px=0.5)
+    k = int(clip.expression[:, e].argmax())
+    window = slice(k - 40, k + 40)  # the bump, its neighbours' bumps and rests
+    truth = clip.expression[window, e].numpy()
+    got = {}
+    for l1 in (TrackConfig().w_expression_l1, 2e-6):
+        track = track_landmarks(clip.landmarks[window], model, clip.fps, HeadLandmarkConfig(),
+                                dataclasses.replace(TrackConfig(), w_expression_l1=l1), identity=clip.identity)
+        got[l1] = track.expression[:, e].numpy()
+    alive = got[TrackConfig().w_expression_l1]
+    assert alive.std() > 0 and np.corrcoef(alive, truth)[0, 1] >= 0.8, alive.max()
+    assert np.abs(got[2e-6]).max() < 1e-6, got[2e-6].max()
