@@ -57,6 +57,12 @@ class HeadLandmarkConfig:
     """Weight of the identity prior sum(alpha^2) (N(0, 1) coefficients)."""
     w_expression_l1: float = 5e-6
     """Weight of the L1 (sparsity) term sum(beta) on the expression weights."""
+    expression_l1_motion: float = 0.0
+    """Each expression weight's L1 weight times (its shape's landmark motion / the median shape's)^this, the motion
+    being the RMS over mediapipe's points of the shape's x, y displacement at weight 1 (model frame; eyeWide 0.28,
+    jawOpen 10 times the median). 0 (the default): one L1 weight for every shape. 1: a shape turns on when the
+    landmarks' residual along its own direction passes the same threshold for every shape, so shapes that move
+    few points (eyeWide, blinks) cost less and large ones (jawOpen, mouthClose) more."""
     w_expression_l2: float = 3e-6
     """Weight of sum(beta^2)."""
     w_gaze: float = 1e-5
@@ -350,9 +356,14 @@ def fit_head_landmarks(landmarks: Landmarks, model: FaceModel, pose: Pose, camer
             hub = torch.where(err <= cfg.huber, torch.ones_like(err), cfg.huber / err.clamp(min=1e-12))
             return vis * hub * pt_w * rel, vis
 
+    l1_w = torch.full((E,), float(cfg.w_expression_l1), dtype=dt)
+    if cfg.expression_l1_motion:
+        motion = exb[:, :, :2].pow(2).sum(-1).mean(1).sqrt()
+        l1_w = l1_w * (motion / motion.median()).pow(float(cfg.expression_l1_motion))
+
     def cost(th, w):
         r = residuals(th, w)
-        return float(0.5 * r.pow(2).sum() + cfg.w_expression_l1 * th[ex_sl].sum())
+        return float(0.5 * r.pow(2).sum() + (l1_w * th[ex_sl]).sum())
 
     def lm_error(th, w):
         P, R, T = model_points(th)
@@ -365,7 +376,7 @@ def fit_head_landmarks(landmarks: Landmarks, model: FaceModel, pose: Pose, camer
     lm0 = lm_error(theta, w)
     lam = 1e-3
     l1_grad = torch.zeros(n_all, dtype=dt)
-    l1_grad[ex_sl] = cfg.w_expression_l1
+    l1_grad[ex_sl] = l1_w
     it_done = 0
     for it in range(cfg.iterations):
         target = biased_target(theta)

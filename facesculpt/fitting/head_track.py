@@ -139,17 +139,24 @@ class TrackConfig:
     """Speeds (per second) that count as one unit for ``beta``, per group: rotation (rad/s),
     translation (relative to the head distance, /s), expression weights (/s), gaze (rad/s);
     i.e. at 1 rad/s head rotation the cut-off rises by beta / 0.05 Hz."""
-    w_expression_l1: float = 1e-6
-    """L1 weight on the expression in the per-frame fits (the still photo's stage 1 uses 5e-6, at
-    which a blink, a brow or a sideways jaw, which move few of the 478 points, stay at 0: their cost
-    exceeds the landmark error they remove; docs/tracking.md). On clips rendered and detected by
-    mediapipe a stronger L1 lowers the expression MAE and the still jitter (mediapipe's frame noise no
-    longer turns into phantom weights), but on projected points 2e-6 leaves eyeWide L/R at 0. 1e-6 since
-    session 33 (5e-7 before): rendered motion clip 6's MAE 0.080 -> 0.064, the projected channels clip's
-    lowest channel 0.87 -> 0.91 (the eye-look columns are the gaze since session 32, so the lid eye-look
-    channels no longer count); docs/results.md, sessions 10 and 33."""
+    w_expression_l1: float = 2e-6
+    """L1 weight on the expression in the per-frame fits, for a shape of the median landmark motion (scaled per
+    shape by ``expression_l1_motion``; the still photo's stage 1 uses 5e-6 for every shape, at which a blink, a brow
+    or a sideways jaw, which move few of the 478 points, stay at 0: their cost exceeds the landmark error they
+    remove; docs/tracking.md). On clips rendered and detected by mediapipe a stronger L1 lowers the expression MAE
+    and the still jitter (mediapipe's frame noise no longer turns into phantom weights), but on projected points
+    one weight of 2e-6 for every shape leaves eyeWide L/R at 0. Sessions 10 and 33 (docs/results.md): 5e-7 until
+    session 33, then 1e-6 for every shape, then 2e-6 scaled by the motion's square root (eyeWide 1.1e-6, jawOpen
+    6.3e-6): rendered motion clip 6's MAE 0.080 -> 0.064 -> 0.051, the projected channels clip's lowest channel
+    0.87 -> 0.91 -> 0.93."""
     w_expression_l2: float = 3e-7
     """L2 weight on the expression in the per-frame fits (stage 1 uses 3e-6)."""
+    expression_l1_motion: float = 0.5
+    """``HeadLandmarkConfig.expression_l1_motion`` of the per-frame fits: the L1 weight of each shape scaled by its
+    landmark motion (relative to the median shape's) to this power; 0: one weight for all. 0.5 (session 33): shapes
+    that move few points (eyeWide, the lids) keep a weak L1 and stay alive on clean points, the large mouth and jaw
+    shapes where mediapipe's misplaced points turn into phantom weights get a stronger one (1: the identity of
+    rendered clip 6 1.01 mm against 0.94 at 0.5; docs/results.md)."""
     active_set: str = "gradient"
     """``HeadLandmarkConfig.active_set`` of the per-frame fits (see there; "step" leaves eye channels
     stuck at 0 on the channels clip)."""
@@ -641,7 +648,7 @@ def track_landmarks(landmarks: Sequence[Optional[Landmarks]], model: FaceModel, 
         identity = fit_clip_identity(landmarks, model, camera, lm_cfg, cfg, progress, identity_prior)
     held = dataclasses.replace(lm_cfg, fit_identity=False, expression_first=0,
                                w_expression_l1=cfg.w_expression_l1, w_expression_l2=cfg.w_expression_l2,
-                               active_set=cfg.active_set)
+                               expression_l1_motion=cfg.expression_l1_motion, active_set=cfg.active_set)
     first = dataclasses.replace(held, iterations=max(lm_cfg.iterations, cfg.iterations))
     per_frame = dataclasses.replace(held, iterations=cfg.iterations)
     E = model.num_expression
