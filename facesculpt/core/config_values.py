@@ -31,6 +31,7 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "size": (16, 4096),
     "polish_prior_scale": (0.0, None),  # regressor
     "identity_features_prior": (0.0, None),  # track
+    "expression_l1_motion": (0.0, None),  # head_landmarks, track (a power)
     "render_size": (32, 2048),
     "albedo_size": (2, 512),
     "random_view_size": (32, 1024),
