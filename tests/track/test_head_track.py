@@ -184,7 +184,8 @@ def test_default_expression_l1_keeps_eye_wide_alive_where_a_stronger_one_kills_i
     window = slice(k - 40, k + 40)  # the bump, its neighbours' bumps and rests
     truth = clip.expression[window, e].numpy()
     got = {}
-    for name, cfg in (("default", TrackConfig()), ("uniform", dataclasses.replace(TrackConfig(), expression_l1_motion=0.0))):
+    uniform = dataclasses.replace(TrackConfig(), expression_l1_motion=0.0)
+    for name, cfg in (("default", TrackConfig()), ("uniform", uniform)):
         track = track_landmarks(clip.landmarks[window], model, clip.fps, HeadLandmarkConfig(), cfg,
                                 identity=clip.identity)
         got[name] = track.expression[:, e].numpy()
