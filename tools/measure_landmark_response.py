@@ -34,6 +34,11 @@ What it does:
    (git-ignored, ~25 MB each); ``--fit`` writes the package asset ``facesculpt/assets/mediapipe_response.npz``:
    ``identity`` (K, 478, 3), ``expression`` (E, 478, 3) float16 (model cm per unit coefficient) and the
    embedding they were measured on (``load_face_model`` refuses another).
+5. ``--rebase ASSET``: after the embedding changed (``ASSET`` a new build of ``ict_head.npz``), re-expresses the
+   packaged responses from the old embedded points to the new ones without new renders: a point's detections are
+   ``P_old(theta) + D_old theta = P_new(theta) + D_new theta``, so ``D_new = D_old + (J_old - J_new)`` with ``J`` the
+   bases at the embedded point (exact for the linear model; the view bias the offsets were measured on top of is
+   re-measured separately). Session 35 rebased the eyelid points this way (docs/landmark_registration.md).
 
 Deterministic (seeded renders, repeatable mediapipe CPU inference). A tool, not the package: it may print.
 """
@@ -66,6 +71,30 @@ from facesculpt.synthetic.head import (  # noqa: E402
 DEFAULT_OBS = ROOT / "tools" / "data" / "mediapipe_response.npz"
 DEFAULT_OUT = ROOT / "facesculpt" / "assets" / "mediapipe_response.npz"
 SEED0 = 40000
+
+
+def rebase(asset: Path, out: Path) -> int:
+    """``--rebase``: the responses in ``out`` re-expressed on ``asset``'s mediapipe embedding (module doc, 5.)."""
+    with np.load(asset) as z:
+        F = z["faces"].astype(np.int64)
+        faces_new, bary_new = z["lmk_mediapipe_faces"].astype(np.int64), z["lmk_mediapipe_bary"].astype(np.float64)
+        bases = {"identity": z["identity_basis"].astype(np.float64),
+                 "expression": z["expression_basis"].astype(np.float64)}
+    with np.load(out) as z:
+        resp = {k: z[k].astype(np.float64) for k in z.files if k in bases}
+        faces_old, bary_old = z["embedding_faces"].astype(np.int64), z["embedding_bary"].astype(np.float64)
+    changed = np.nonzero((faces_old != faces_new) | (np.abs(bary_old - bary_new) > 1e-6).any(1))[0]
+
+    def at(basis, faces, bary):  # (C, N, 3) the basis at the embedded points
+        return (basis[:, F[faces]] * bary[None, :, :, None]).sum(2)
+
+    for k, r in resp.items():
+        r[:, changed] += (at(bases[k], faces_old[changed], bary_old[changed])
+                          - at(bases[k], faces_new[changed], bary_new[changed]))
+    np.savez_compressed(out, **{k: v.astype(np.float16) for k, v in resp.items()},
+                        embedding_faces=faces_new.astype(np.int32), embedding_bary=bary_new.astype(np.float32))
+    print(f"rebased {len(changed)} points' responses onto {asset}'s embedding; wrote {out}", flush=True)
+    return 0
 
 
 def scene(model, seed: int, p_channel: float, yaw_max: float):
@@ -195,9 +224,13 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(DEFAULT_OUT))
     ap.add_argument("--fit", action="store_true", help="fit from the parts' raw observations and write --out")
     ap.add_argument("--holdout", action="store_true", help="with --fit: fit on half, score the other half, write nothing")
+    ap.add_argument("--rebase", default=None, metavar="ASSET",
+                    help="re-express --out's responses on the mediapipe embedding of ASSET (a new ict_head.npz build)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     out, obs_stem = Path(args.out), Path(args.obs)
+    if args.rebase:
+        return rebase(Path(args.rebase), out)
     model = load_face_model()
     if args.part is not None:
         i, k = (int(x) for x in args.part.split("/"))

@@ -22,14 +22,21 @@ What it does (measured facts in ``facesculpt/assets/FACE_MODEL.md``):
 2. runs the project's landmarker (``detect_faces``) on each and, with the true camera and
    geometry, casts every detected 2D point onto the true surface: the nearest triangle of the
    whole head under the pixel (perspective-correct barycentrics: identity- and expression-
-   independent). Eyelid and inner-lip contour points instead go to the closest point (in the
-   image) of their hole boundary in the true head, within a quarter of the loop around the
-   current embedding's edge (so an upper-lid point stays on the upper lid);
+   independent). Inner-lip contour points instead go to the closest point (in the image) of their
+   hole boundary in the true head, within a quarter of the loop around the current embedding's edge
+   (so an upper-lip point stays on the upper lip). Eyelid contour points go to the closest pixel
+   (within ``--lid-radius`` px) where the rasterised head shows the face part: the visible lid
+   margin. (Until session 35 they went to the eye hole's boundary like the lips: on this model that
+   loop is the lid's inner rim, folded back against the eyeball 0.2-0.3 cm above the margin, hidden
+   from the front, and a blink moves it half as far as the margin, so a closed eye's embedded upper
+   lid stayed a third of the eye's width open: docs/landmark_registration.md, "The eyelids");
 3. aggregates over the registration views (|yaw| <= ``--reg-yaw``): each hit is mapped to the
    mean neutral head, pooled with the mirror images (x -> -x) of the left/right partner point's
    hits (so the embedding is symmetric), the coordinate-wise median is taken and snapped back to
-   the face surface (contours: to their loop). Brows and outer lips use the plain renders only (on the painted
-   ones the detector finds the paint, i.e. the current embedding). A point whose rays hit the
+   the face surface (inner lips: to their loop; eyelids: to the triangles their hits, or their partner's
+   mirrored hits, were seen on, so the point stays on the visible side of the lid's fold). Brows and
+   outer lips use the plain renders only (on the painted ones the detector finds the paint, i.e. the
+   current embedding). A point whose rays hit the
    face in fewer than ``--min-hits`` views keeps its current embedding. The 10 iris points keep
    theirs (the limbus circle of the eyeball, built geometrically);
 4. with the new embedding, measures each point's residual (detection minus the projected true
@@ -65,6 +72,7 @@ from build_face_model import boundary_loops, closest_on_polyline, closest_on_tri
 from facesculpt.core.errors import FaceSculptError  # noqa: E402
 from facesculpt.detect import detect_faces  # noqa: E402
 from facesculpt.face_model import PART_FACE, HeadParams, load_face_model  # noqa: E402
+from facesculpt.render.rasterize import rasterize  # noqa: E402
 from facesculpt.synthetic.generator import base_skin_albedo, make_light  # noqa: E402
 from facesculpt.synthetic.head import (  # noqa: E402
     BROWS,
@@ -83,6 +91,7 @@ DEFAULT_OUT = ROOT / "tools" / "data" / "mediapipe_on_renders.npz"
 EYE_RIGHT_LOOP = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246)
 EYE_LEFT_LOOP = (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466)
 LIPS_INNER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 415, 310, 311, 312, 13, 82, 81, 80, 191)
+EYELIDS = EYE_RIGHT_LOOP + EYE_LEFT_LOOP
 IRIS = tuple(range(468, 478))
 SEED0 = 10000
 #: mediapipe's left/right point map (the 468-point mask topology's ``mirror``, package data)
@@ -171,12 +180,43 @@ def cast(pts2d, Xc, faces, f, c):
     return tri, bary
 
 
+def visible_face_pixels(pts2d, Xc, faces, fpart, f, c, size, radius):
+    """Closest pixel showing the face part within ``radius`` px of each 2D point, on the head rasterised
+    (every part, so the eyeballs hide what lies behind them): (tri (N,) -1 if none, bary (N, 3))."""
+    H, W = size
+    scr = torch.from_numpy(np.c_[Xc[:, :2] / Xc[:, 2:3] * f + c, Xc[:, 2:3]]).float()[None]
+    fr = rasterize(scr, torch.from_numpy(faces).long(), (H, W))
+    p2f = fr.pix_to_face[0].numpy()
+    bar = fr.bary[0].double().numpy()
+    face_px = (p2f >= 0) & (fpart[np.maximum(p2f, 0)] == PART_FACE)
+    N = len(pts2d)
+    tri = np.full(N, -1)
+    bary = np.zeros((N, 3))
+    for n, (x, y) in enumerate(pts2d):
+        i0, i1 = max(int(np.floor(y - radius)), 0), min(int(np.ceil(y + radius)) + 1, H)
+        j0, j1 = max(int(np.floor(x - radius)), 0), min(int(np.ceil(x + radius)) + 1, W)
+        if i0 >= i1 or j0 >= j1:
+            continue
+        ii, jj = np.nonzero(face_px[i0:i1, j0:j1])
+        if len(ii) == 0:
+            continue
+        d2 = (jj + j0 + 0.5 - x) ** 2 + (ii + i0 + 0.5 - y) ** 2
+        k = int(np.argmin(d2))
+        if d2[k] > radius * radius:
+            continue
+        tri[n] = p2f[ii[k] + i0, jj[k] + j0]
+        bary[n] = bar[ii[k] + i0, jj[k] + j0]
+    return tri, bary
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=160, help="number of renders (160: the shipped registration)")
     ap.add_argument("--yaw-max", type=float, default=50.0)
     ap.add_argument("--reg-yaw", type=float, default=25.0, help="largest |yaw| of the registration views")
     ap.add_argument("--min-hits", type=int, default=8)
+    ap.add_argument("--lid-radius", type=float, default=8.0,
+                    help="eyelid points: search radius (px of the 512-px render) for the visible lid margin")
     ap.add_argument("--out", default=str(DEFAULT_OUT))
     ap.add_argument("--photo-encoding", default="none", choices=("srgb", "none"),
                     help="renders: the sRGB values shaded directly (none, the default: the shipped registration's) or "
@@ -206,7 +246,7 @@ def main(argv=None) -> int:
     # hole boundaries of the face part and each contour point's loop and edge in the current embedding
     loops = [np.array(L) for L in boundary_loops([F[t] for t in face_tris])]
     contour = {}
-    for ids in (EYE_RIGHT_LOOP, EYE_LEFT_LOOP, LIPS_INNER):
+    for ids in (LIPS_INNER,):
         for m in ids:
             t = old_faces[m]
             vs = F[t][old_bary[m] > 1e-6]
@@ -238,6 +278,8 @@ def main(argv=None) -> int:
         f = float(cam.focal[0]); c = cam.principal[0].double().numpy()
         pts = lm.points[:, :2].double().numpy()
         tri, bary = cast(pts, Xc, F, f, c)
+        lids = np.array(EYELIDS)
+        tri[lids], bary[lids] = visible_face_pixels(pts[lids], Xc, F, fpart, f, c, img.shape[:2], args.lid_radius)
         # contour points: closest point of their loop (within a quarter loop of the current edge) in the image
         uv = Xc[:, :2] / Xc[:, 2:3] * f + c
         uv3 = np.c_[uv, np.zeros(len(uv))]
@@ -262,6 +304,12 @@ def main(argv=None) -> int:
     moved = np.zeros(478)
     # observations of every point on the mean head, per point
     obs = {}
+    hit_tris = {m: {int(v["tri"][m]) for v in reg if v["tri"][m] >= 0 and fpart[v["tri"][m]] == PART_FACE}
+                for m in EYELIDS}
+    mirror_np = model.mirror.numpy()
+    tri_of = {frozenset(int(x) for x in F[t]): int(t) for t in face_tris}
+    mirror_tri = {int(t): tri_of[k] for t in face_tris
+                  if (k := frozenset(int(mirror_np[x]) for x in F[t])) in tri_of}
     for m in range(468):
         use = [v for v in reg if (m not in painted or v["info"]["plain"])]
         P = []
@@ -293,6 +341,11 @@ def main(argv=None) -> int:
             tt, ia, ib = edge_face[(a, b)]
             w = np.zeros(3); w[ia] = 1 - t; w[ib] = t
             new_faces[m], new_bary[m] = tt, w
+        elif m in EYELIDS:  # onto the triangles seen: the visible side of the lid's fold
+            seen = sorted(hit_tris[m] | {mirror_tri[t] for t in hit_tris[int(MP_MIRROR[m])] if t in mirror_tri})
+            T = V0[F[seen]]
+            tri_i, bary_i, _ = closest_on_triangles(med[None], T[:, 0], T[:, 1], T[:, 2])
+            new_faces[m], new_bary[m] = seen[tri_i[0]], bary_i[0]
         else:
             tri_i, bary_i, _ = closest_on_triangles(med[None], Fv[:, 0], Fv[:, 1], Fv[:, 2])
             new_faces[m], new_bary[m] = face_tris[tri_i[0]], bary_i[0]

@@ -173,8 +173,10 @@ def test_an_identity_prior_moves_the_clip_identity_and_can_leave_the_frames_alon
 def test_default_expression_l1_keeps_eye_wide_alive_where_a_stronger_one_kills_it():
     """``TrackConfig.w_expression_l1``'s trade-off (docs/tracking.md): on projected points the default (2e-6 scaled by
     each shape's landmark motion, ``expression_l1_motion`` 0.5) keeps eyeWide_L, which moves few of the 478 points,
-    following its bump; the same 2e-6 for every shape leaves it at exactly 0, so this test fails if the default
-    drifts past what the channel survives or the motion scaling stops working."""
+    following its bump; twice the default weight for every shape leaves it at exactly 0, so this test fails if the
+    default drifts past what the channel survives or the motion scaling stops working. (Until session 35 the default
+    weight itself, for every shape, killed it; with the eyelid points on the lid margin eyeWide moves them further
+    and survives that, session 35: max 0.24 at 2e-6 and 0.06 at 3e-6, 0 at 4e-6.)"""
     import dataclasses
 
     model = load_face_model()
@@ -184,12 +186,13 @@ def test_default_expression_l1_keeps_eye_wide_alive_where_a_stronger_one_kills_i
     window = slice(k - 40, k + 40)  # the bump, its neighbours' bumps and rests
     truth = clip.expression[window, e].numpy()
     got = {}
-    uniform = dataclasses.replace(TrackConfig(), expression_l1_motion=0.0)
+    uniform = dataclasses.replace(TrackConfig(), w_expression_l1=2 * TrackConfig().w_expression_l1,
+                                  expression_l1_motion=0.0)
     for name, cfg in (("default", TrackConfig()), ("uniform", uniform)):
         track = track_landmarks(clip.landmarks[window], model, clip.fps, HeadLandmarkConfig(), cfg,
                                 identity=clip.identity)
         got[name] = track.expression[:, e].numpy()
-    assert TrackConfig().w_expression_l1 >= 2e-6  # the uniform run below is the one that kills it
+    assert TrackConfig().w_expression_l1 >= 2e-6  # twice it, uniform, is the run below that kills it
     alive = got["default"]
     assert alive.std() > 0 and np.corrcoef(alive, truth)[0, 1] >= 0.8, alive.max()
     assert np.abs(got["uniform"]).max() < 1e-6, got["uniform"].max()
