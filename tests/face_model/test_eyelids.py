@@ -66,7 +66,10 @@ def test_visible_face_pixels_take_the_nearest_face_pixel_in_front():
     pts = np.array([[32.0, 40.0], [32.0, 20.0], [32.0, 63.0]])
     tri, bary = tool.visible_face_pixels(pts, X, faces, fpart, f, c, (64, 64), radius=10.0)
     assert tri[1] in (0, 1) and np.allclose(bary[1].sum(), 1.0)
-    assert tri[0] in (0, 1)  # found above the cover's edge, 8-9 px up
+    assert tri[0] in (0, 1)
+    P = bary[0] @ X[faces[tri[0]]]  # the face point found for (32, 40): above the cover's edge, 8-9 px up
+    y = P[1] / P[2] * f + c[1]
+    assert 31.0 < y < 32.0, y
     assert tri[2] == -1  # the nearest face pixel is 31 px away
 
 
