@@ -75,8 +75,9 @@ def scene():
 
 @pytest.mark.parametrize("channel", ["mouthPucker", "noseSneer_L"])
 def test_photometric_pass_moves_a_channel_the_landmark_fit_misses(scene, channel):
-    """At the channel's 0.8 the landmark fit alone gives it <= 0.1 (mediapipe's points explained by other
-    channels); the pass brings it at least 0.15 closer to the truth."""
+    """At the channel's 0.8 the landmark fit alone gives it <= 0.15 (mediapipe's points explained by other
+    channels; 0.10 for noseSneer_L since session 35's eyelid points and tracker L1, <= 0.1 before); the pass brings it
+    at least 0.15 closer to the truth."""
     pc = dataclasses.replace(scene["cfg"].track.photometric, enabled=True)
     fitter = FramePhotometricFit(scene["model"], scene["ident"], appearance_from_reconstruction(scene["rec"], pc), pc)
     img, cam = scene["render"]({channel: 0.8}, 8.0)
@@ -86,7 +87,8 @@ def test_photometric_pass_moves_a_channel_the_landmark_fit_misses(scene, channel
     _, e, stats = fitter.fit(crop_frame(img, lm, pc), cam, pose, head.expression,
                              debiased_landmarks(lm, scene["model"], pose, head))
     after = float(e[0, j])
-    assert before <= 0.1
+    print(f"{channel}: landmark fit {before:.3f}, with the pass {after:.3f}")
+    assert before <= 0.15, before
     assert after - before >= 0.15, (before, after)
     assert stats["photo_final"] < stats["photo_initial"]
     assert float(e.min()) >= 0 and float(e.max()) <= 1
