@@ -41,6 +41,18 @@ FACE_OVAL = (10, 109, 67, 103, 54, 21, 162, 127, 234, 93, 132, 58, 172, 136, 150
 #: mediapipe's iris points (centre + ring), right eye then left eye
 IRIS_RIGHT = tuple(range(468, 473))
 IRIS_LEFT = tuple(range(473, 478))
+#: mediapipe's closed contours whose points may slide along the detected curve (``slide_contours``): each eye's
+#: lid margin (from the outer corner along the lower lid, back along the upper), the inner and outer lips; the
+#: corners (first entry of ``CONTOUR_CORNERS``) are point features and never slide
+EYE_RIGHT_LOOP = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246)
+EYE_LEFT_LOOP = (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466)
+LIPS_INNER_LOOP = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 415, 310, 311, 312, 13, 82, 81, 80, 191)
+LIPS_OUTER_LOOP = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185)
+CONTOUR_CORNERS = (33, 133, 263, 362, 78, 308, 61, 291)
+#: the brows' upper and lower lines (open chains, from the outer end inwards; their ends do not slide)
+BROW_CHAINS = ((70, 63, 105, 66, 107), (46, 53, 52, 65, 55), (300, 293, 334, 296, 336), (276, 283, 282, 295, 285))
+SLIDE_GROUPS = {"lids": (EYE_RIGHT_LOOP, EYE_LEFT_LOOP), "lips": (LIPS_INNER_LOOP, LIPS_OUTER_LOOP),
+                "brows": BROW_CHAINS, "oval": (FACE_OVAL,)}
 
 
 @dataclass(frozen=True)
@@ -121,6 +133,16 @@ class HeadLandmarkConfig:
     shape error, and on rendered clips "expression" revived a few channels but raised the expression
     MAE and the still jitter past their targets (docs/results.md, "The detector's response", session 10).
     The video tracker follows this setting too."""
+    slide_contours: str = "lids,lips"
+    """Contour points whose error along the detected contour counts ``slide_weight`` times as much as across it: a
+    comma list of "lids" (the 32 eyelid-margin points), "lips" (the 40 inner and outer lip-contour points), "brows"
+    (the 12 inner points of the brows' upper and lower lines); "off": every point a fixed surface point. The detector spaces its lid and lip points evenly along the curve it sees, while the model's
+    points are fixed on the surface and slide along it as the lid closes (a blink moves point 374 0.31 cm towards the
+    nose), so the error along the curve says little about the expression. The corners stay point features.
+    Each contour point's 2D error is split on the detected contour's tangent (from its two neighbours)."""
+    slide_weight: float = 0.2
+    """Weight of the along-contour part of a sliding contour point's error (1: as a fixed point, 0: free to slide);
+    its square multiplies that part's squared error."""
     fit_identity: bool = True
     """Fit the identity coefficients (False: the mean head)."""
     fit_expression: bool = True
@@ -157,6 +179,44 @@ def _landmark_normals(model: FaceModel, verts: torch.Tensor) -> torch.Tensor:
     tri = verts[model.faces[emb.faces]]
     n = torch.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0], dim=-1)
     return torch.nn.functional.normalize(n, dim=-1)
+
+
+def slide_groups(contours: str) -> tuple:
+    """The contour groups named by ``HeadLandmarkConfig.slide_contours`` ("off" or "": none; else a comma list of
+    lids, lips, brows); a ConfigError for any other name."""
+    names = tuple(g.strip() for g in str(contours).split(",") if g.strip())
+    if names in ((), ("off",)):
+        return ()
+    bad = [g for g in names if g not in SLIDE_GROUPS]
+    if bad:
+        from facesculpt.core.errors import ConfigError
+
+        raise ConfigError(f"head_landmarks.slide_contours must be 'off' or a comma list of {', '.join(SLIDE_GROUPS)}; "
+                          f"got {contours!r}")
+    return names
+
+
+def contour_frames(points: torch.Tensor, contours: str, slide_weight: float) -> Optional[torch.Tensor]:
+    """(N, 2, 2) per-point residual transforms for ``points`` (N, 2) detections: the identity for every point but
+    the sliding contours' (``HeadLandmarkConfig.slide_contours``), whose rows are the detected curve's normal and
+    ``slide_weight`` x its tangent (from the neighbours on the closed loop). None when ``contours`` is "off"."""
+    groups = slide_groups(contours)
+    if not groups:
+        return None
+    N = points.shape[0]
+    M = torch.eye(2, dtype=points.dtype).repeat(N, 1, 1)
+    corners = set(CONTOUR_CORNERS)
+    for loop in (c for g in groups for c in SLIDE_GROUPS[g]):
+        idx = torch.tensor(loop)
+        closed = loop not in BROW_CHAINS
+        tang = points[idx.roll(-1)] - points[idx.roll(1)]
+        tang = tang / tang.norm(dim=-1, keepdim=True).clamp(min=1e-9)
+        nrm = torch.stack([-tang[:, 1], tang[:, 0]], -1)
+        for j, i in enumerate(loop):
+            if i in corners or i >= N or (not closed and j in (0, len(loop) - 1)):
+                continue
+            M[i] = torch.stack([nrm[j], float(slide_weight) * tang[j]])
+    return M
 
 
 def fit_head_landmarks(landmarks: Landmarks, model: FaceModel, pose: Pose, camera: Camera,
@@ -221,6 +281,11 @@ def fit_head_landmarks(landmarks: Landmarks, model: FaceModel, pose: Pose, camer
 
         raise ConfigError(f"head_landmarks.point_sigma must be view, inverse, inverse2 or off, got {cfg.point_sigma!r}")
     sig = sig.to(dt)[:N] if (cfg.point_sigma != "off" and sig is not None) else None
+    frames = contour_frames(target_raw, cfg.slide_contours, cfg.slide_weight)
+
+    def split(d):
+        """(N, 2) image-plane errors in the contour frames (along the normal, weighted tangent)."""
+        return d if frames is None else torch.einsum("nij,nj->ni", frames, d)
 
     def unpack(th):
         R = rotvec_to_matrix(th[0:3]) @ R0
@@ -244,7 +309,7 @@ def fit_head_landmarks(landmarks: Landmarks, model: FaceModel, pose: Pose, camer
         P, R, T = model_points(th)
         X = P @ R.T + T
         uv = X[:, :2] / X[:, 2:3] * f + c
-        r_lm = ((uv - target) / scale) * torch.sqrt(w * cfg.w_landmark / w.sum())[:, None]
+        r_lm = split((uv - target) / scale) * torch.sqrt(w * cfg.w_landmark / w.sum())[:, None]
         z = X[:, 2] * f / T[2]
         z = z - z.mean()
         r_z = ((z - zt) / scale) * torch.sqrt(cfg.w_depth * w / w.sum())
@@ -315,6 +380,8 @@ def fit_head_landmarks(landmarks: Landmarks, model: FaceModel, pose: Pose, camer
         dv = fz[:, None] * (D[:, 1] - (y / z)[:, None] * D[:, 2])
         sw = torch.sqrt(w * cfg.w_landmark / w.sum()) / scale
         J_lm = torch.stack([du, dv], 1) * sw[:, None, None]  # (N, 2, n_all)
+        if frames is not None:
+            J_lm = torch.einsum("nij,njp->nip", frames, J_lm)
         # depth: z_i f / T_z, mean removed
         Tz = T[2]
         dz = f / Tz * D[:, 2]
@@ -352,7 +419,7 @@ def fit_head_landmarks(landmarks: Landmarks, model: FaceModel, pose: Pose, camer
                     rel = rel.clamp(max=cfg.sigma_max_weight)
             else:
                 rel = torch.ones_like(cos)
-            err = ((uv - target) / scale).norm(dim=-1)
+            err = split((uv - target) / scale).norm(dim=-1)
             hub = torch.where(err <= cfg.huber, torch.ones_like(err), cfg.huber / err.clamp(min=1e-12))
             return vis * hub * pt_w * rel, vis
 
@@ -451,4 +518,4 @@ def fit_head_landmarks(landmarks: Landmarks, model: FaceModel, pose: Pose, camer
     return out_pose, head, losses
 
 
-__all__ = ["HeadLandmarkConfig", "fit_head_landmarks"]
+__all__ = ["HeadLandmarkConfig", "fit_head_landmarks", "contour_frames", "slide_groups"]
