@@ -75,6 +75,7 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "feature_detail_grow": (0.0, 1.0),  # photometric
     "feature_detail_limit": (1.0, None),  # photometric
     "feature_detail_max_turn": (0.0, 180.0),  # photometric
+    "slide_weight": (0.0, 1.0),  # head_landmarks
 }
 #: int fields that must be at least 1 (they count steps between events or divide by themselves)
 _INT_MIN1 = ("iterations", "every", "_every", "random_views", "low_cells", "symmetry_scale", "albedo_blur")
@@ -87,6 +88,10 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "albedo_weights": ("albedo", "chroma"),  # detail
     "lr_schedule": ("constant", "cosine"),  # photometric
     "lr_schedule_head": ("constant", "cosine"),  # photometric
+}
+#: str fields holding a comma list of names from a fixed set ("off" alone: none)
+_LIST_CHOICES: dict[str, tuple[str, ...]] = {
+    "slide_contours": ("lids", "lips", "brows"),  # head_landmarks (fitting.head_landmarks.SLIDE_GROUPS)
 }
 
 
@@ -182,6 +187,10 @@ def check_value(cfg: Any, name: str, value: Any, key: str | None = None) -> Any:
         choices = _CHOICES.get(name)
         if choices and value not in choices:
             raise _bad(key, value, f"choose from {', '.join(choices)}")
+        names = _LIST_CHOICES.get(name)
+        if names and value.strip() not in ("off", ""):
+            if any(part.strip() not in names for part in value.split(",")):
+                raise _bad(key, value, f"'off' or a comma list of {', '.join(names)}")
         return value
     if origin is tuple:
         if not isinstance(value, (list, tuple)) or (isinstance(current, tuple) and len(value) != len(current)

@@ -52,7 +52,7 @@ CONTOUR_CORNERS = (33, 133, 263, 362, 78, 308, 61, 291)
 #: the brows' upper and lower lines (open chains, from the outer end inwards; their ends do not slide)
 BROW_CHAINS = ((70, 63, 105, 66, 107), (46, 53, 52, 65, 55), (300, 293, 334, 296, 336), (276, 283, 282, 295, 285))
 SLIDE_GROUPS = {"lids": (EYE_RIGHT_LOOP, EYE_LEFT_LOOP), "lips": (LIPS_INNER_LOOP, LIPS_OUTER_LOOP),
-                "brows": BROW_CHAINS, "oval": (FACE_OVAL,)}
+                "brows": BROW_CHAINS}
 
 
 @dataclass(frozen=True)

@@ -118,3 +118,19 @@ def test_a_lid_point_moved_along_the_contour_barely_moves_a_free_sliding_fit(mod
     print(f"largest weight change: sliding {slid:.5f}, fixed points {fixed:.5f}")
     assert fixed > 1e-3
     assert slid < 0.2 * fixed
+
+
+def test_the_setting_is_checked_when_the_config_is_made():
+    """A bad group name or slide weight is refused by ``make_config`` (the CLI's one-line error), and the names the
+    config accepts are the fit's groups."""
+    from facesculpt.config import make_config
+    from facesculpt.core.config_values import _LIST_CHOICES
+    from facesculpt.fitting.head_landmarks import SLIDE_GROUPS
+
+    assert set(_LIST_CHOICES["slide_contours"]) == set(SLIDE_GROUPS)
+    assert make_config("fast", **{"head_landmarks.slide_contours": "lids,brows"}).head_landmarks.slide_contours == "lids,brows"
+    for bad in ("lids,nose", "lids_lips"):
+        with pytest.raises(ConfigError):
+            make_config("fast", **{"head_landmarks.slide_contours": bad})
+    with pytest.raises(ConfigError):
+        make_config("fast", **{"head_landmarks.slide_weight": 1.5})
