@@ -17,6 +17,8 @@ Parameters (``HeadParams``):
 """
 from __future__ import annotations
 
+import math
+
 import functools
 from dataclasses import dataclass
 from importlib import resources
@@ -199,6 +201,45 @@ class FaceModel:
             shift = shape[:, idx].mean(1) - self.template.to(shape.dtype)[idx].mean(0)
             out.append(self.eye_centres.to(shape.dtype)[k] + shift)
         return torch.stack(out, 1)
+
+    def cover_eyeballs(self, verts: torch.Tensor, neutral: torch.Tensor, margin: float = 0.04,
+                       bins: int = 90) -> torch.Tensor:
+        """``verts`` (B, V, 3) with the face part's vertices pushed out of each eyeball, radially from its
+        centre, to the eyeball's own radius in their direction (the cornea included) plus ``margin`` cm. A vertex
+        moves only by how much deeper inside it is than on ``neutral`` (B, V, 3), the same identity and gaze
+        with no expression, so the open face stays as it is. The expression shapes are added linearly to every
+        identity while the eyeballs move with it; on many heads a closed lid leaves the cornea outside
+        (``benchmarks/eyelid_cover.py``). Not used by the fit or the exports; the rendered clips' option
+        (``SyntheticConfig.lid_cover``)."""
+        face = torch.nonzero(self.vert_part == PART_FACE)[:, 0]
+        out = verts.clone()
+        c_now, c_rest = self.eye_centres_of(verts), self.eye_centres_of(neutral)
+        for b in range(verts.shape[0]):
+            for k, part in enumerate((PART_EYEBALL_LEFT, PART_EYEBALL_RIGHT)):
+                idx = self._part_verts(part)
+                depths = []
+                for v, cen in ((verts, c_now), (neutral, c_rest)):
+                    c = cen[b, k]
+                    d = v[b, idx] - c
+                    r = d.norm(dim=-1)
+                    axis = d[v[b, idx, 2].argmax()]  # the cornea's tip: the eyeball's front
+                    axis = axis / axis.norm()
+                    th = torch.acos((d @ axis / r.clamp(min=1e-9)).clamp(-1, 1))
+                    kk = (th / math.pi * bins).long().clamp(max=bins - 1)
+                    R = torch.zeros(bins, dtype=v.dtype).scatter_reduce(0, kk, r, reduce="amax", include_self=True)
+                    R = torch.maximum(R, torch.maximum(torch.cat([R[1:], R[-1:]]), torch.cat([R[:1], R[:-1]])))
+                    fd = v[b, face] - c
+                    fr = fd.norm(dim=-1)
+                    fth = torch.acos((fd @ axis / fr.clamp(min=1e-9)).clamp(-1, 1))
+                    need = R[(fth / math.pi * bins).long().clamp(max=bins - 1)] + margin
+                    depths.append((torch.where(fth < math.pi / 2, need - fr, torch.full_like(fr, -1e9)), fd, fr, c))
+                (p, fd, fr, c), (p0, _, _, _) = depths
+                excess = p - p0.clamp(min=0)
+                inside = excess > 0
+                if bool(inside.any()):
+                    moved = c + fd[inside] / fr[inside, None] * (fr[inside] + excess[inside])[:, None]
+                    out[b] = out[b].index_copy(0, face[inside], moved)
+        return out
 
     def _rotate_eyes(self, verts: torch.Tensor, shape: torch.Tensor, gaze: torch.Tensor) -> torch.Tensor:
         if not bool((gaze != 0).any()) and not gaze.requires_grad:

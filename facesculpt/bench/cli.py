@@ -6,7 +6,7 @@
     facesculpt benchmark holdout PATH... -o DIR [--preset default] [--regions cheek,eye] [--set K=V]
     facesculpt benchmark aflw2000 DIR [-o OUT] [--preset default] [--from-results RESULTS] [--set K=V]
     facesculpt benchmark clip -o DIR [--kinds motion,channels] [--n 1] [--seed 0] [--frames 240]
-        [--noise-px 0.5] [--frames-from points|photos] [--photo-noise 0.008] [--eye-look gaze|lids] [--set track.K=V]
+        [--noise-px 0.5] [--frames-from points|photos] [--photo-noise 0.008] [--eye-look gaze|lids] [--lid-cover] [--set track.K=V]
 
 Each prints a table and writes it as JSON (``DIR/results.json``, written atomically). Errors are
 one line on stderr and a non-zero exit; a bad image is reported and the rest go on.
@@ -400,7 +400,7 @@ def cmd_clip(args) -> int:
         for i in range(args.n):
             r = run_clip_benchmark(args.seed + i, kind, args.frames, args.noise_px, cfg.track, cfg.head_landmarks,
                                    fps=args.fps, rendered=args.frames_from == "photos", photo_noise=args.photo_noise,
-                                   still_cfg=cfg, look_gaze=args.eye_look == "gaze")
+                                   still_cfg=cfg, look_gaze=args.eye_look == "gaze", lid_cover=args.lid_cover)
             rows.append(r)
             print(f"{kind + ' ' + str(args.seed + i):<16}{r['frames']:>7}{_fmt(r['identity_error_mm']):>8}"
                   f"{_fmt(r['expression_mae'], '.3f'):>10}{_fmt(r.get('jitter_mm'), '.3f'):>11}"
@@ -485,6 +485,9 @@ def register(subparsers) -> None:
     c.add_argument("--eye-look", choices=("gaze", "lids"), default="gaze",
                    help="channels clips: an eye-look shape's bump turns both eyes the way its lids look (gaze, the "
                         "default) or moves the lids alone over straight eyes (lids: the clip before session 32)")
+    c.add_argument("--lid-cover", action="store_true",
+                   help="with --frames-from photos: push the lids out of the eyeballs before rendering, so a closed "
+                        "lid covers the cornea (FaceModel.cover_eyeballs; off: the recorded benchmarks' renders)")
     common(c)
     c.set_defaults(func=cmd_clip)
     h = bs.add_parser("holdout", help="hide a face region, reconstruct, score the completed texture there")

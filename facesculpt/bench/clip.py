@@ -56,7 +56,8 @@ class SyntheticClip:
     rotvec, translation (T, 3) (model -> camera, cm); camera; fps; still: (start, stop) frame
     range of the still segment or None; kind: "motion" or "channels"; detect_seconds: wall time the
     landmark detection of a rendered clip took (0 for projected points); crops: with ``make_clip(...,
-    crop_cfg=...)`` each rendered frame's ``track_photometric.FrameCrop`` (None without a face), else ()."""
+    crop_cfg=...)`` each rendered frame's ``track_photometric.FrameCrop`` (None without a face), else ();
+    lid_cover: the frames were rendered with the lids pushed out of the eyeballs (``make_clip(..., lid_cover=True)``)."""
 
     landmarks: list
     identity: torch.Tensor
@@ -70,6 +71,7 @@ class SyntheticClip:
     kind: str
     detect_seconds: float = 0.0
     crops: tuple = ()
+    lid_cover: bool = False
 
 
 def _bump(t: np.ndarray, start: float, length: float) -> np.ndarray:
@@ -101,7 +103,8 @@ _LOOK_GAZE = {"eyeLookOut_L": (0, 1.0), "eyeLookIn_L": (0, -1.0), "eyeLookOut_R"
 
 def make_clip(seed: int = 0, kind: str = "motion", frames: int = 240, fps: float = 30.0, size: int = 512,
               noise_px: float = 0.5, still_s: float = 2.0, bump_frames: int = 12, rendered: bool = False,
-              photo_noise: float = 2.0 / 255, crop_cfg=None, look_gaze: bool = True) -> SyntheticClip:
+              photo_noise: float = 2.0 / 255, crop_cfg=None, look_gaze: bool = True,
+              lid_cover: bool = False) -> SyntheticClip:
     """A synthetic clip (module docstring); a deterministic function of the arguments. ``frames`` is
     ignored for ``channels`` (53 x (bump_frames + 4) + 10 frames).
 
@@ -110,7 +113,8 @@ def make_clip(seed: int = 0, kind: str = "motion", frames: int = 240, fps: float
     seed, plus per-frame Gaussian pixel noise of sd ``photo_noise``, as a camera's) and detect its
     landmarks with ``detect_faces`` as the video path does (a frame without a face gets None);
     ``noise_px`` is then unused. ``crop_cfg`` (a ``TrackPhotometricConfig``, with ``rendered``): also keep each
-    frame's crop for the tracker's photometric pass (``SyntheticClip.crops``)."""
+    frame's crop for the tracker's photometric pass (``SyntheticClip.crops``). ``lid_cover`` (with ``rendered``):
+    the lids are pushed out of the eyeballs before each frame is rendered (``SyntheticConfig.lid_cover``)."""
     if kind not in ("motion", "channels"):
         raise ValueError(f"clip kind must be motion or channels, got {kind!r}")
     rng = np.random.default_rng(seed)
@@ -155,7 +159,7 @@ def make_clip(seed: int = 0, kind: str = "motion", frames: int = 240, fps: float
         still = None
     expr = np.clip(expr, 0, 1)
     head0 = HeadParams(ident, torch.zeros(1, E), torch.zeros(1, 2, 2))
-    cfg = SyntheticConfig(model="head", size=size)
+    cfg = SyntheticConfig(model="head", size=size, lid_cover=bool(lid_cover and rendered))
     with torch.no_grad():
         neutral = model.vertices(head0)
         heads = HeadParams(ident.expand(T, -1), torch.tensor(expr, dtype=torch.float32),
@@ -177,7 +181,8 @@ def make_clip(seed: int = 0, kind: str = "motion", frames: int = 240, fps: float
     return SyntheticClip(lms, ident, torch.tensor(expr, dtype=torch.float32), torch.tensor(gaze, dtype=torch.float32),
                          torch.stack(rot), torch.stack(trans), cam, fps, still, kind,
                          render.detect_seconds if render is not None else 0.0,
-                         tuple(render.crops) if render is not None and crop_cfg is not None else ())
+                         tuple(render.crops) if render is not None and crop_cfg is not None else (),
+                         bool(lid_cover and rendered))
 
 
 def _frame_renderer(model, seed: int, cfg: SyntheticConfig, crop_cfg=None):
@@ -197,7 +202,10 @@ def _frame_renderer(model, seed: int, cfg: SyntheticConfig, crop_cfg=None):
     def image(heads, k, pose, cam, photo_noise, rng):
         one = HeadParams(heads.identity[k:k + 1], heads.expression[k:k + 1], heads.gaze[k:k + 1])
         with torch.no_grad():
-            img = render_head_photo(model, model.vertices(one), tex, light, pose, cam, cfg)
+            rest = None
+            if cfg.lid_cover:
+                rest = model.vertices(HeadParams(one.identity, torch.zeros_like(one.expression), one.gaze))
+            img = render_head_photo(model, model.vertices(one), tex, light, pose, cam, cfg, rest)
         if photo_noise > 0:
             img = np.rint(np.clip(img + rng.normal(0, photo_noise * 255, img.shape), 0, 255)).astype(np.uint8)
         return img
@@ -227,7 +235,7 @@ def clip_frame_image(clip: SyntheticClip, seed: int, k: int, photo_noise: float 
     """(H, W, 3) uint8: frame ``k`` of the rendered clip ``make_clip(seed, ..., rendered=True)`` rendered again
     (the same albedo and light; its pixel noise drawn afresh), e.g. for the texture frame's reconstruction."""
     model = load_face_model()
-    cfg = SyntheticConfig(model="head", size=size)
+    cfg = SyntheticConfig(model="head", size=size, lid_cover=bool(getattr(clip, "lid_cover", False)))
     heads = HeadParams(clip.identity.expand(len(clip.expression), -1), clip.expression, clip.gaze)
     pose = Pose(clip.rotvec[k:k + 1], clip.translation[k:k + 1])
     render = _frame_renderer(model, seed, cfg)
@@ -420,7 +428,7 @@ def clip_views(clip: SyntheticClip, seed: int, photo_noise: float, track_cfg) ->
 
 def run_clip_benchmark(seed: int, kind: str, frames: int, noise_px: float, track_cfg, lm_cfg, fps: float = 30.0,
                        rendered: bool = False, photo_noise: float = 2.0 / 255, still_cfg=None,
-                       look_gaze: bool = True) -> dict:
+                       look_gaze: bool = True, lid_cover: bool = False) -> dict:
     """Make one clip, track it, evaluate: the metrics of ``evaluate_clip`` plus the settings. ``rendered``:
     the frames are rendered photos and their landmarks mediapipe's (``make_clip``); the per-frame cost
     then also reports the detection (``detect_seconds_per_frame``) and the frames with a face. With
@@ -432,7 +440,7 @@ def run_clip_benchmark(seed: int, kind: str, frames: int, noise_px: float, track
     photometric = bool(rendered and track_cfg.photometric.enabled)
     clip = make_clip(seed, kind, frames=frames, fps=fps, noise_px=noise_px, rendered=rendered,
                      photo_noise=photo_noise, crop_cfg=track_cfg.photometric if photometric else None,
-                     look_gaze=look_gaze)
+                     look_gaze=look_gaze, lid_cover=lid_cover)
     t0, c0 = time.perf_counter(), time.process_time()
     views, prior = None, None
     prior_on = False

@@ -87,6 +87,10 @@ class SyntheticConfig:
     """Which surface the faces are built on: "mask" (this module's ``generate_face``: hand-made
     shapes on the 468-point mask) or "head" (``synthetic.head.generate_head_face``: the ICT
     morphable head with sampled identity and expression); ``synthetic.head.generate`` dispatches on it."""
+    lid_cover: bool = False
+    """Head clips only (``synthetic.head.render_head_photo``): push the lids out of the eyeballs before rendering
+    (``FaceModel.cover_eyeballs``), so a closed lid covers the cornea. Off by default: the recorded benchmarks were
+    rendered without it (docs/results.md, session 36)."""
     head_levels: int = 2
     """Head faces only: subdivisions of the head's skin that carry the true displacement
     (2: ~150k face vertices, ~0.6 mm edges, about what ``render_levels`` = 4 gives the mask)."""

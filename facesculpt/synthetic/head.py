@@ -579,10 +579,13 @@ def generate_head_face(seed: int, cfg: SyntheticConfig | None = None, *, express
 
 
 def render_head_photo(model: FaceModel, head_verts: torch.Tensor, tex: torch.Tensor, light: torch.Tensor, pose: Pose,
-                      cam: Camera, cfg: SyntheticConfig) -> np.ndarray:
+                      cam: Camera, cfg: SyntheticConfig, neutral_verts: torch.Tensor | None = None) -> np.ndarray:
     """(H, W, 3) uint8 photo of the smooth head ``head_verts`` (1, V, 3) cm with the atlas ``tex`` (``atlas``)
     under ``light`` (``render_photo``, encoded as ``cfg.srgb`` says), without detail or degradation: the
-    frames of the rendered synthetic clips."""
+    frames of the rendered synthetic clips. With ``cfg.lid_cover`` and ``neutral_verts`` (the same identity and
+    gaze, no expression) the lids are pushed out of the eyeballs first (``FaceModel.cover_eyeballs``)."""
+    if cfg.lid_cover and neutral_verts is not None:
+        head_verts = model.cover_eyeballs(head_verts, neutral_verts)
     bg = torch.tensor(cfg.background, dtype=torch.float32).expand(1, cfg.size, cfg.size, 3).contiguous()
     verts, faces, uvs, vn, _ = head_mesh(model, head_verts, None, cfg.head_levels)
     _, img = render_photo(verts, faces, uvs, pose, cam, tex, light, bg, vn, srgb=cfg.srgb)

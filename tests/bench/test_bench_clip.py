@@ -80,3 +80,22 @@ def test_rendered_clip_frames_are_detected_where_the_truth_projects():
     s0, s1 = seen.still
     a, b = seen.landmarks[s0].points[:468, :2], seen.landmarks[s1 - 1].points[:468, :2]
     assert 0 < float((a - b).norm(dim=1).mean()) < 3.0
+
+
+def test_lid_cover_changes_the_rendered_blink_and_not_the_open_face():
+    """``--lid-cover`` (``SyntheticClip.lid_cover``): the frame at the left blink's peak renders differently with the
+    lids pushed out of the eyeballs; a frame with no expression renders the same, pixel for pixel."""
+    import dataclasses
+
+    from facesculpt.bench.clip import clip_frame_image
+    from facesculpt.face_model import load_face_model
+
+    clip = make_clip(seed=1, kind="channels")
+    names = list(load_face_model().expression_names)
+    peak = int(clip.expression[:, names.index("eyeBlink_L")].argmax())
+    calm = int((clip.expression.abs().sum(1) == 0).nonzero()[0, 0])
+    covered = dataclasses.replace(clip, lid_cover=True)
+    assert not clip.lid_cover
+    a, b = clip_frame_image(clip, 1, peak), clip_frame_image(covered, 1, peak)
+    assert np.abs(a.astype(int) - b.astype(int)).sum() > 0
+    assert np.array_equal(clip_frame_image(clip, 1, calm), clip_frame_image(covered, 1, calm))
