@@ -87,10 +87,9 @@ from facesculpt.synthetic.head import (  # noqa: E402
 )
 
 DEFAULT_OUT = ROOT / "tools" / "data" / "mediapipe_on_renders.npz"
-#: mediapipe's eyelid and inner-lip contours (as in the mask topology's loops)
-EYE_RIGHT_LOOP = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246)
-EYE_LEFT_LOOP = (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466)
-LIPS_INNER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 415, 310, 311, 312, 13, 82, 81, 80, 191)
+#: mediapipe's eyelid and inner-lip contours (as in the mask topology's loops; the landmark fit's sliding contours)
+from facesculpt.fitting.head_landmarks import EYE_LEFT_LOOP, EYE_RIGHT_LOOP  # noqa: E402
+from facesculpt.fitting.head_landmarks import LIPS_INNER_LOOP as LIPS_INNER  # noqa: E402
 EYELIDS = EYE_RIGHT_LOOP + EYE_LEFT_LOOP
 IRIS = tuple(range(468, 478))
 SEED0 = 10000

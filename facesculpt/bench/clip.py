@@ -57,7 +57,8 @@ class SyntheticClip:
     range of the still segment or None; kind: "motion" or "channels"; detect_seconds: wall time the
     landmark detection of a rendered clip took (0 for projected points); crops: with ``make_clip(...,
     crop_cfg=...)`` each rendered frame's ``track_photometric.FrameCrop`` (None without a face), else ();
-    lid_cover: the frames were rendered with the lids pushed out of the eyeballs (``make_clip(..., lid_cover=True)``)."""
+    lid_cover: the frames were rendered with the lids pushed out of the eyeballs
+    (``make_clip(..., lid_cover=True)``)."""
 
     landmarks: list
     identity: torch.Tensor

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable, Optional
 
 import torch
@@ -42,8 +43,8 @@ FACE_OVAL = (10, 109, 67, 103, 54, 21, 162, 127, 234, 93, 132, 58, 172, 136, 150
 IRIS_RIGHT = tuple(range(468, 473))
 IRIS_LEFT = tuple(range(473, 478))
 #: mediapipe's closed contours whose points may slide along the detected curve (``slide_contours``): each eye's
-#: lid margin (from the outer corner along the lower lid, back along the upper), the inner and outer lips; the
-#: corners (first entry of ``CONTOUR_CORNERS``) are point features and never slide
+#: lid margin (from the outer corner along the lower lid, back along the upper), the inner and outer lips; the eye and
+#: mouth corners (``CONTOUR_CORNERS``) are point features and never slide
 EYE_RIGHT_LOOP = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246)
 EYE_LEFT_LOOP = (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466)
 LIPS_INNER_LOOP = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 415, 310, 311, 312, 13, 82, 81, 80, 191)
@@ -136,10 +137,13 @@ class HeadLandmarkConfig:
     slide_contours: str = "lids,lips"
     """Contour points whose error along the detected contour counts ``slide_weight`` times as much as across it: a
     comma list of "lids" (the 32 eyelid-margin points), "lips" (the 40 inner and outer lip-contour points), "brows"
-    (the 12 inner points of the brows' upper and lower lines); "off": every point a fixed surface point. The detector spaces its lid and lip points evenly along the curve it sees, while the model's
-    points are fixed on the surface and slide along it as the lid closes (a blink moves point 374 0.31 cm towards the
-    nose), so the error along the curve says little about the expression. The corners stay point features.
-    Each contour point's 2D error is split on the detected contour's tangent (from its two neighbours)."""
+    (the 12 inner points of the brows' upper and lower lines); "off": every point a fixed surface point. The detector
+    spaces its lid and lip points evenly along the curve it sees, while the model's points are fixed on the surface
+    and slide along it as the lid closes (a blink moves point 374 0.31 cm towards the nose), so the error along the
+    curve says little about the expression. The corners stay point features. Each contour point's 2D error is split
+    on the detected contour's tangent (from its two neighbours). "lids,lips" since session 36: 36 -> 34 of the
+    rendered channels clip's channels below 0.8, a lower expression MAE on every motion clip, the still photo's
+    benchmarks level (docs/results.md, "Session 36"); "brows" cost the clips' identity."""
     slide_weight: float = 0.2
     """Weight of the along-contour part of a sliding contour point's error (1: as a fixed point, 0: free to slide);
     its square multiplies that part's squared error."""
@@ -196,26 +200,37 @@ def slide_groups(contours: str) -> tuple:
     return names
 
 
+@lru_cache(maxsize=None)
+def _sliding_points(groups: tuple) -> tuple:
+    """(ids, previous, next) index tensors of the sliding points of ``groups`` and their neighbours on their contour
+    (corners and the brows' ends excluded)."""
+    corners = set(CONTOUR_CORNERS)
+    ids, prev, nxt = [], [], []
+    for loop in (c for g in groups for c in SLIDE_GROUPS[g]):
+        closed = loop not in BROW_CHAINS
+        n = len(loop)
+        for j, i in enumerate(loop):
+            if i in corners or (not closed and j in (0, n - 1)):
+                continue
+            ids.append(i)
+            prev.append(loop[(j - 1) % n])
+            nxt.append(loop[(j + 1) % n])
+    return torch.tensor(ids), torch.tensor(prev), torch.tensor(nxt)
+
+
 def contour_frames(points: torch.Tensor, contours: str, slide_weight: float) -> Optional[torch.Tensor]:
     """(N, 2, 2) per-point residual transforms for ``points`` (N, 2) detections: the identity for every point but
     the sliding contours' (``HeadLandmarkConfig.slide_contours``), whose rows are the detected curve's normal and
-    ``slide_weight`` x its tangent (from the neighbours on the closed loop). None when ``contours`` is "off"."""
+    ``slide_weight`` x its tangent (from the neighbours on the contour). None when ``contours`` is "off"."""
     groups = slide_groups(contours)
     if not groups:
         return None
-    N = points.shape[0]
-    M = torch.eye(2, dtype=points.dtype).repeat(N, 1, 1)
-    corners = set(CONTOUR_CORNERS)
-    for loop in (c for g in groups for c in SLIDE_GROUPS[g]):
-        idx = torch.tensor(loop)
-        closed = loop not in BROW_CHAINS
-        tang = points[idx.roll(-1)] - points[idx.roll(1)]
-        tang = tang / tang.norm(dim=-1, keepdim=True).clamp(min=1e-9)
-        nrm = torch.stack([-tang[:, 1], tang[:, 0]], -1)
-        for j, i in enumerate(loop):
-            if i in corners or i >= N or (not closed and j in (0, len(loop) - 1)):
-                continue
-            M[i] = torch.stack([nrm[j], float(slide_weight) * tang[j]])
+    ids, prev, nxt = _sliding_points(groups)
+    tang = points[nxt] - points[prev]
+    tang = tang / tang.norm(dim=-1, keepdim=True).clamp(min=1e-9)
+    nrm = torch.stack([-tang[:, 1], tang[:, 0]], -1)
+    M = torch.eye(2, dtype=points.dtype).repeat(points.shape[0], 1, 1)
+    M[ids] = torch.stack([nrm, float(slide_weight) * tang], 1)
     return M
 
 

@@ -128,7 +128,8 @@ def test_the_setting_is_checked_when_the_config_is_made():
     from facesculpt.fitting.head_landmarks import SLIDE_GROUPS
 
     assert set(_LIST_CHOICES["slide_contours"]) == set(SLIDE_GROUPS)
-    assert make_config("fast", **{"head_landmarks.slide_contours": "lids,brows"}).head_landmarks.slide_contours == "lids,brows"
+    cfg = make_config("fast", **{"head_landmarks.slide_contours": "lids,brows"})
+    assert cfg.head_landmarks.slide_contours == "lids,brows"
     for bad in ("lids,nose", "lids_lips"):
         with pytest.raises(ConfigError):
             make_config("fast", **{"head_landmarks.slide_contours": bad})
