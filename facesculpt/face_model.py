@@ -17,9 +17,8 @@ Parameters (``HeadParams``):
 """
 from __future__ import annotations
 
-import math
-
 import functools
+import math
 from dataclasses import dataclass
 from importlib import resources
 from typing import Optional
@@ -213,28 +212,30 @@ class FaceModel:
         (``SyntheticConfig.lid_cover``)."""
         face = torch.nonzero(self.vert_part == PART_FACE)[:, 0]
         out = verts.clone()
-        c_now, c_rest = self.eye_centres_of(verts), self.eye_centres_of(neutral)
+        centres = self.eye_centres_of(verts)  # the expression shapes do not move the eyeballs: the same on neutral
         for b in range(verts.shape[0]):
             for k, part in enumerate((PART_EYEBALL_LEFT, PART_EYEBALL_RIGHT)):
                 idx = self._part_verts(part)
-                depths = []
-                for v, cen in ((verts, c_now), (neutral, c_rest)):
-                    c = cen[b, k]
-                    d = v[b, idx] - c
-                    r = d.norm(dim=-1)
-                    axis = d[v[b, idx, 2].argmax()]  # the cornea's tip: the eyeball's front
-                    axis = axis / axis.norm()
-                    th = torch.acos((d @ axis / r.clamp(min=1e-9)).clamp(-1, 1))
-                    kk = (th / math.pi * bins).long().clamp(max=bins - 1)
-                    R = torch.zeros(bins, dtype=v.dtype).scatter_reduce(0, kk, r, reduce="amax", include_self=True)
-                    R = torch.maximum(R, torch.maximum(torch.cat([R[1:], R[-1:]]), torch.cat([R[:1], R[:-1]])))
+                c = centres[b, k]
+                d = verts[b, idx] - c
+                r = d.norm(dim=-1)
+                axis = d[verts[b, idx, 2].argmax()]  # the cornea's tip: the eyeball's front
+                axis = axis / axis.norm()
+                th = torch.acos((d @ axis / r.clamp(min=1e-9)).clamp(-1, 1))
+                kk = (th / math.pi * bins).long().clamp(max=bins - 1)
+                R = torch.zeros(bins, dtype=verts.dtype).scatter_reduce(0, kk, r, reduce="amax", include_self=True)
+                R = torch.maximum(R, torch.maximum(torch.cat([R[1:], R[-1:]]), torch.cat([R[:1], R[:-1]])))
+
+                def depth(v):
+                    """How far each face vertex of ``v`` lies inside the eyeball (+ margin); -1e9 behind it."""
                     fd = v[b, face] - c
                     fr = fd.norm(dim=-1)
                     fth = torch.acos((fd @ axis / fr.clamp(min=1e-9)).clamp(-1, 1))
                     need = R[(fth / math.pi * bins).long().clamp(max=bins - 1)] + margin
-                    depths.append((torch.where(fth < math.pi / 2, need - fr, torch.full_like(fr, -1e9)), fd, fr, c))
-                (p, fd, fr, c), (p0, _, _, _) = depths
-                excess = p - p0.clamp(min=0)
+                    return torch.where(fth < math.pi / 2, need - fr, torch.full_like(fr, -1e9)), fd, fr
+
+                p, fd, fr = depth(verts)
+                excess = p - depth(neutral)[0].clamp(min=0)
                 inside = excess > 0
                 if bool(inside.any()):
                     moved = c + fd[inside] / fr[inside, None] * (fr[inside] + excess[inside])[:, None]
