@@ -5,7 +5,10 @@ started from the regressor vs from the mean head.
         [--weights facesculpt/assets/regressor.pt]
 
 Faces: ``synthetic.head.generate`` (rendered photos with known truth, never seen in training: the
-regressor trains on projected points, not photos), landmarks by mediapipe (``detect_faces``).
+regressor trains on projected points, not photos), landmarks by mediapipe as the pipeline detects them
+(``detect_faces``, then ``detect.turned.refine_turned`` with the default ``TurnedDetectConfig``: the mirrored photo's
+detection averaged in; ``--turned-min-yaw 30``: only on faces turned 30 degrees or more, the rule before session 37);
+``--detection one``: the first detection alone (what this benchmark measured before session 37).
 Variants (all fitted to the same detections):
 
 * ``mean``: the current landmark stage (``fit_head_landmarks`` from the mean head, 16 iterations);
@@ -37,23 +40,30 @@ from pathlib import Path
 import torch
 
 
-def faces(n, seed, yaw_max, cache):
+def faces(n, seed, yaw_max, cache, detection="pipeline", min_yaw=None):
     from facesculpt.detect import detect_faces
-    from facesculpt.face_model import load_face_model
+    from facesculpt.detect.turned import TurnedDetectConfig, refine_turned
+    from facesculpt.face_model import fit_view, load_face_model
     from facesculpt.fitting.regress_init import identity_features, photo_identity_features
     from facesculpt.synthetic.head import generate, head_config
 
-    key = (n, seed, yaw_max, "embedding", "mirrored", "feature_map")
+    turned = TurnedDetectConfig() if min_yaw is None else TurnedDetectConfig(min_yaw_deg=min_yaw)
+    key = (n, seed, yaw_max, "embedding", "mirrored", "feature_map", detection,
+           (turned.min_yaw_deg, turned.max_yaw_deg, turned.residual_scale) if detection == "pipeline" else None)
     if cache and Path(cache).exists():
         blob = torch.load(cache, weights_only=False)
         if blob["key"] == key:
             return blob["faces"]
     model = load_face_model()
+    mean = fit_view(model).canonical.detach().numpy()  # the mean head's 468 points, as the pipeline passes them
     out = []
     for i in range(n):
         f = generate(seed + i, head_config(yaw_max=yaw_max, detail=False))
         try:
             lm = detect_faces(f.image, max_faces=1, name=f"seed{seed + i}")[0]
+            if detection == "pipeline":
+                lm = refine_turned(f.image, [lm], lambda im: detect_faces(im, max_faces=1, name=f"seed{seed + i}"),
+                                   mean, turned)[0]
         except Exception as e:  # report and go on
             print(f"seed {seed + i}: {e}", file=sys.stderr)
             continue
@@ -73,6 +83,12 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=100)
     ap.add_argument("--yaw-max", type=float, default=60.0)
     ap.add_argument("--cache", default=None, help="file to keep the generated faces' detections in")
+    ap.add_argument("--detection", choices=("pipeline", "one"), default="pipeline",
+                    help="landmarks as the pipeline detects them (the mirrored photo's detection averaged in, "
+                         "default) or the first detection alone")
+    ap.add_argument("--turned-min-yaw", type=float, default=None,
+                    help="with --detection pipeline: the mirrored detection only from this estimated yaw (degrees; "
+                         "the pipeline's turned.min_yaw_deg, 0 since session 37, 30 before)")
     ap.add_argument("--weights", default=None, help="regressor weights (default: the packaged ones)")
     ap.add_argument("--refiner", default="", help="identity refiner for the +emb rows (default: the packaged one)")
     args = ap.parse_args(argv)
@@ -90,7 +106,7 @@ def main(argv=None) -> int:
         reg.load_regressor = lambda: net_meta  # noqa: E731 (benchmark only)
     model = load_face_model()
     view = fit_view(model)
-    data = faces(args.n, args.seed, args.yaw_max, args.cache)
+    data = faces(args.n, args.seed, args.yaw_max, args.cache, args.detection, args.turned_min_yaw)
     lm_cfg = HeadLandmarkConfig()
     mean_head = model.vertices(model.zero_params())
 
@@ -152,7 +168,8 @@ def main(argv=None) -> int:
             dR = pose.matrix()[0].double() @ d["pose"].matrix()[0].double().T
             rows[k][2].append(float(torch.rad2deg(torch.acos(((dR.trace() - 1) / 2).clamp(-1, 1)))))
     print(f"{len(data)} faces (seeds {args.seed}-{args.seed + args.n - 1}, |yaw| <= {args.yaw_max:g}), "
-          f"mean |yaw| {statistics.mean(abs(d['yaw']) for d in data):.1f} deg")
+          f"mean |yaw| {statistics.mean(abs(d['yaw']) for d in data):.1f} deg; detection {args.detection}, "
+          f"{sum(d['landmarks'].mirror_weight is not None for d in data)} with the mirrored photo's")
     print(f"{'variant':<14}{'mm aligned':>12}{'median mm':>11}{'rot deg':>9}{'median s':>10}")
     print(f"{'mean head':<14}{statistics.mean(base):>12.3f}{statistics.median(base):>11.3f}{'-':>9}{'-':>10}")
     for k, (err, ts, rot) in rows.items():

@@ -717,14 +717,11 @@ def _reconstruct_all(image: np.ndarray, cfg: Config, n: int, name: str, progress
 
     def detect(img):
         faces = detect_once(img)
-        turned = getattr(cfg, "turned", None)
-        if box is not None or turned is None or not turned.enabled or cfg.face_model != "ict":
+        if box is not None or cfg.face_model != "ict":
             return faces
-        from facesculpt.detect.turned import refine_turned  # a turned face: the mirrored photo's detection too
-        from facesculpt.face_model import fit_view, load_face_model
+        from facesculpt.detect.turned import with_mirrored_detection  # the mirrored photo's detection too
 
-        mean = fit_view(load_face_model()).canonical.detach().numpy()  # the mean head's 468 points (cached)
-        return refine_turned(img, faces, detect_once, mean, turned)
+        return with_mirrored_detection(img, faces, detect_once, getattr(cfg, "turned", None))
 
     if box is not None:  # a user's box refers to the photo as given: no turning
         faces, turns = detect(image), 0

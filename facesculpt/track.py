@@ -239,8 +239,16 @@ def reconstruct_clip(frames: Iterable, fps: float, cfg: Config, track_cfg: Optio
         found = detections.get(int(fr.index)) if detections is not None else None
         if found is None:
             try:
-                found = detect_faces(fr.image, max_faces=1, min_face_size=cfg.min_face_size,
-                                     detection_max_side=cfg.detection_max_side, name=f"{name} frame {fr.index}")[0]
+                def detect_once(img, k=fr.index):
+                    return detect_faces(img, max_faces=1, min_face_size=cfg.min_face_size,
+                                        detection_max_side=cfg.detection_max_side, name=f"{name} frame {k}")
+
+                found = detect_once(fr.image)
+                if track_cfg.mirrored_detection:  # the mirrored frame's detection too (Config.turned)
+                    from facesculpt.detect.turned import with_mirrored_detection
+
+                    found = with_mirrored_detection(fr.image, found, detect_once, getattr(cfg, "turned", None))
+                found = found[0]
             except (FaceNotFoundError, FaceTooSmallError) as e:
                 found = str(e).splitlines()[0]
             if detections is not None:

@@ -58,7 +58,8 @@ class SyntheticClip:
     landmark detection of a rendered clip took (0 for projected points); crops: with ``make_clip(...,
     crop_cfg=...)`` each rendered frame's ``track_photometric.FrameCrop`` (None without a face), else ();
     lid_cover: the frames were rendered with the lids pushed out of the eyeballs
-    (``make_clip(..., lid_cover=True)``)."""
+    (``make_clip(..., lid_cover=True)``); mirrored_detection: each frame was detected mirrored too
+    (``make_clip(..., turned=...)``)."""
 
     landmarks: list
     identity: torch.Tensor
@@ -73,6 +74,7 @@ class SyntheticClip:
     detect_seconds: float = 0.0
     crops: tuple = ()
     lid_cover: bool = False
+    mirrored_detection: bool = False
 
 
 def _bump(t: np.ndarray, start: float, length: float) -> np.ndarray:
@@ -105,7 +107,7 @@ _LOOK_GAZE = {"eyeLookOut_L": (0, 1.0), "eyeLookIn_L": (0, -1.0), "eyeLookOut_R"
 def make_clip(seed: int = 0, kind: str = "motion", frames: int = 240, fps: float = 30.0, size: int = 512,
               noise_px: float = 0.5, still_s: float = 2.0, bump_frames: int = 12, rendered: bool = False,
               photo_noise: float = 2.0 / 255, crop_cfg=None, look_gaze: bool = True,
-              lid_cover: bool = False) -> SyntheticClip:
+              lid_cover: bool = False, turned=None) -> SyntheticClip:
     """A synthetic clip (module docstring); a deterministic function of the arguments. ``frames`` is
     ignored for ``channels`` (53 x (bump_frames + 4) + 10 frames).
 
@@ -115,7 +117,9 @@ def make_clip(seed: int = 0, kind: str = "motion", frames: int = 240, fps: float
     landmarks with ``detect_faces`` as the video path does (a frame without a face gets None);
     ``noise_px`` is then unused. ``crop_cfg`` (a ``TrackPhotometricConfig``, with ``rendered``): also keep each
     frame's crop for the tracker's photometric pass (``SyntheticClip.crops``). ``lid_cover`` (with ``rendered``):
-    the lids are pushed out of the eyeballs before each frame is rendered (``SyntheticConfig.lid_cover``)."""
+    the lids are pushed out of the eyeballs before each frame is rendered (``SyntheticConfig.lid_cover``).
+    ``turned`` (a ``detect.turned.TurnedDetectConfig``, with ``rendered``): each frame is detected mirrored too and
+    the two combined, as ``TrackConfig.mirrored_detection`` makes the video path do."""
     if kind not in ("motion", "channels"):
         raise ValueError(f"clip kind must be motion or channels, got {kind!r}")
     rng = np.random.default_rng(seed)
@@ -168,7 +172,7 @@ def make_clip(seed: int = 0, kind: str = "motion", frames: int = 240, fps: float
         pts = model.points(model.vertices(heads), "mediapipe").double()  # (T, 478, 3)
     rot, trans, lms = [], [], []
     cam = None
-    render = _frame_renderer(model, seed, cfg, crop_cfg) if rendered else None
+    render = _frame_renderer(model, seed, cfg, crop_cfg, turned) if rendered else None
     for k in range(T):
         pose, cam, z = face_pose(model, neutral, float(yaw[k]), float(pitch[k]), float(roll[k]), np.zeros(2), cfg)
         T_k = pose.translation[0].double() + torch.tensor(sway[k])
@@ -183,10 +187,10 @@ def make_clip(seed: int = 0, kind: str = "motion", frames: int = 240, fps: float
                          torch.stack(rot), torch.stack(trans), cam, fps, still, kind,
                          render.detect_seconds if render is not None else 0.0,
                          tuple(render.crops) if render is not None and crop_cfg is not None else (),
-                         bool(lid_cover and rendered))
+                         bool(lid_cover and rendered), bool(rendered and turned is not None and turned.enabled))
 
 
-def _frame_renderer(model, seed: int, cfg: SyntheticConfig, crop_cfg=None):
+def _frame_renderer(model, seed: int, cfg: SyntheticConfig, crop_cfg=None, turned=None):
     """``render(heads, k, pose, cam, photo_noise) -> Landmarks or None``: frame k of the clip rendered
     (one albedo, iris colour and light for the clip, from their own stream of ``seed``: the projected
     clip of the same seed is unchanged) and detected as the video path detects."""
@@ -215,7 +219,12 @@ def _frame_renderer(model, seed: int, cfg: SyntheticConfig, crop_cfg=None):
         img = image(heads, k, pose, cam, photo_noise, r)
         t = time.perf_counter()
         try:
-            found = detect_faces(img, max_faces=1)[0]
+            found = detect_faces(img, max_faces=1)
+            if turned is not None:  # the mirrored frame's detection too (TrackConfig.mirrored_detection)
+                from facesculpt.detect.turned import with_mirrored_detection
+
+                found = with_mirrored_detection(img, found, lambda im: detect_faces(im, max_faces=1), turned)
+            found = found[0]
         except (FaceNotFoundError, FaceTooSmallError):
             found = None
         render.detect_seconds += time.perf_counter() - t
@@ -439,9 +448,14 @@ def run_clip_benchmark(seed: int, kind: str, frames: int, noise_px: float, track
     from facesculpt.fitting.head_track import track_landmarks
 
     photometric = bool(rendered and track_cfg.photometric.enabled)
+    turned = None
+    if rendered and track_cfg.mirrored_detection:  # as track.reconstruct_clip: Config.turned
+        from facesculpt.detect.turned import TurnedDetectConfig
+
+        turned = getattr(still_cfg, "turned", None) or TurnedDetectConfig()
     clip = make_clip(seed, kind, frames=frames, fps=fps, noise_px=noise_px, rendered=rendered,
                      photo_noise=photo_noise, crop_cfg=track_cfg.photometric if photometric else None,
-                     look_gaze=look_gaze, lid_cover=lid_cover)
+                     look_gaze=look_gaze, lid_cover=lid_cover, turned=turned)
     t0, c0 = time.perf_counter(), time.process_time()
     views, prior = None, None
     prior_on = False

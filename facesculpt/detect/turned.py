@@ -1,15 +1,18 @@
-"""Turned faces: a second detection on the mirrored photo, combined by how well a head explains each.
+"""A second detection on the mirrored photo, combined by how well a head explains each.
 
 mediapipe's landmark model is not equally good at faces turned either way, and on turned faces its
 first crop sometimes puts a mesh squashed onto the front of the face (docs/results.md, "Issue 11: the
-detector on turned faces (session 7)"). When the first detection says the face is turned
-(``estimate_yaw_deg`` of its 3D points from ``TurnedDetectConfig.min_yaw_deg`` to ``max_yaw_deg``), the
-photo is detected again mirrored, the points are mirrored back through the mesh's left/right map, and the two sets are
-averaged with weights from their **shape residual**: the RMS distance, in face sizes, of the points
-from the best scaled-orthographic view of the mean head's 468 points (``shape_residual``). A squashed
-or torn mesh is one no rigid head projects to, so it gets little weight; where both look like a head
-they are averaged (test-time augmentation). Frontal faces take one detection, as before. The mirrored
-detection counts only when the detector that found it is at least as reliable as the first one's
+detector on turned faces (session 7)"). The photo is detected again mirrored, the points are mirrored back
+through the mesh's left/right map, and the two sets are averaged with weights from their **shape residual**:
+the RMS distance, in face sizes, of the points from the best scaled-orthographic view of the mean head's 468
+points (``shape_residual``). A squashed or torn mesh is one no rigid head projects to, so it gets little
+weight; where both look like a head they are averaged (test-time augmentation: the detector's left/right
+asymmetric errors partly cancel). Since session 37 every face whose first detection is turned less than
+``TurnedDetectConfig.max_yaw_deg`` is detected twice (``min_yaw_deg`` 0; it was 30, turned faces only):
+the regressor's shape on held-out synthetic heads 2.013 -> 1.986 mm, the six synthetic heads' ``default``
+1.93 -> 1.89 mm, for one more landmarker pass (0.01-0.03 s; docs/results.md, "Session 37"). Near profile
+(beyond ``max_yaw_deg``) half the points are guesses behind the face and the faces keep one detection. The
+mirrored detection counts only when the detector that found it is at least as reliable as the first one's
 (``DETECTOR_RANK``: mediapipe's face detector and its crop, then the face mesh's own detector on the whole
 photo); faces placed by a fall-back keep their detection (``landmarks_in_box`` compared the mirrored
 photo already).
@@ -36,13 +39,14 @@ DETECTOR_RANK = {"mediapipe_face_detector": 0, "mediapipe_face_mesh": 1}
 
 @dataclass(frozen=True)
 class TurnedDetectConfig:
-    """The mirrored second detection of turned faces (``facesculpt.detect.turned``)."""
+    """The mirrored second detection (``facesculpt.detect.turned``)."""
 
     enabled: bool = True
-    """Detect turned faces a second time on the mirrored photo and combine both (off: one detection)."""
-    min_yaw_deg: float = 30.0
+    """Detect faces a second time on the mirrored photo and combine both (off: one detection)."""
+    min_yaw_deg: float = 0.0
     """Only faces whose first detection is turned at least this much (degrees, ``estimate_yaw_deg``)
-    are detected again; frontal faces keep their single detection and its cost."""
+    are detected again (0: every face up to ``max_yaw_deg``, since session 37; 30 before it, when frontal
+    faces kept their single detection and its cost)."""
     max_yaw_deg: float = 60.0
     """... and less than this much: nearer profile, half the points are the landmark model's guesses
     behind the face and the shape residual no longer tells which detection is better."""
@@ -152,10 +156,23 @@ def refine_turned(image: np.ndarray, faces: list[Landmarks], detect: Callable, m
     return out
 
 
+def with_mirrored_detection(image: np.ndarray, faces: list[Landmarks], detect: Callable,
+                            cfg: "TurnedDetectConfig | None") -> list[Landmarks]:
+    """``refine_turned`` with the morphable head's mean 468 points (what ``reconstruct`` and the video tracker
+    call): ``faces`` as given when ``cfg`` is None or off."""
+    if cfg is None or not cfg.enabled or not faces:
+        return faces
+    from facesculpt.face_model import fit_view, load_face_model
+
+    mean = fit_view(load_face_model()).canonical.detach().numpy()  # the mean head's 468 points (cached)
+    return refine_turned(image, faces, detect, mean, cfg)
+
+
 def _box(points: np.ndarray) -> list[float]:
     p = np.asarray(points)[:468, :2]
     return [float(p[:, 0].min()), float(p[:, 1].min()), float(p[:, 0].max()), float(p[:, 1].max())]
 
 
 __all__ = ["DETECTOR_RANK", "TurnedDetectConfig", "estimate_yaw_deg", "shape_residual", "mirror_back",
+           "with_mirrored_detection",
            "mirrored_weight", "refine_turned"]

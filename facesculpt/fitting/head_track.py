@@ -61,6 +61,9 @@ class TrackConfig:
 
     iterations: int = 5
     """Levenberg-Marquardt iterations per frame (warm-started from the previous frame)."""
+    mirrored_detection: bool = False
+    """Detect each frame a second time mirrored and combine both as ``reconstruct`` does (``Config.turned``,
+    ``detect.turned.with_mirrored_detection``): one more landmarker pass a frame."""
     identity_frames: int = 16
     """Frames (spread evenly over the clip) the identity is fitted to. 16, not 8: the identity's
     error leaks into the eye-lid channels, whose landmark motions nearly coincide (eyeLookUp /

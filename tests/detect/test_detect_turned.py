@@ -72,8 +72,34 @@ def test_frontal_face_keeps_its_single_detection(mean):
         return detect_faces(img)
 
     assert abs(estimate_yaw_deg(faces[0].points.numpy(), mean)) < 30
-    out = refine_turned(grace, faces, detect, mean, TurnedDetectConfig())
+    out = refine_turned(grace, faces, detect, mean, TurnedDetectConfig(min_yaw_deg=30.0))
     assert out[0] is faces[0] and not calls and out[0].mirror_weight is None
+
+
+def test_frontal_face_is_detected_mirrored_too_by_default(mean):
+    """Since session 37 every face up to ``max_yaw_deg`` takes the mirrored photo's detection as well: one more
+    call on the left-right flipped photo, both sets weighted alike when both look like a head, and the
+    combined points lie between the two sets."""
+    from facesculpt.cli import _bundled_photo
+    from facesculpt.io.image import load_image
+
+    grace = load_image(_bundled_photo())
+    faces = detect_faces(grace)
+    seen = []
+
+    def detect(img):
+        seen.append(img.copy())
+        return detect_faces(img)
+
+    out = refine_turned(grace, faces, detect, mean, TurnedDetectConfig())
+    assert len(seen) == 1 and np.array_equal(seen[0], grace[:, ::-1])
+    w = out[0].mirror_weight
+    assert w is not None and 0.2 < w < 0.8
+    back = mirror_back(detect_faces(grace[:, ::-1].copy())[0].points.numpy(), grace.shape[1],
+                       load_topology(0).mirror.numpy())
+    first = faces[0].points.numpy().astype(np.float64)
+    assert np.abs(back - first).max() > 1.0  # the two detections differ by more than a pixel somewhere
+    np.testing.assert_allclose(out[0].points.numpy(), (1 - w) * first + w * back, atol=1e-3)
 
 
 def test_turned_synthetic_face_detected_and_fitted_closer_to_the_truth(mean):
