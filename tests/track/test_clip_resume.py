@@ -24,15 +24,23 @@ def clip(tmp_path_factory, grace_hopper, write_video):
 
 
 class _Counting:
-    """detect_faces wrapper: counts calls, raises KeyboardInterrupt on call ``stop_at`` (1-based)."""
+    """detect_faces wrapper: records the frames it is called on (a frame with a face is detected twice, as it is
+    and mirrored: ``track.mirrored_detection``), raises KeyboardInterrupt when called on frame number ``stop_at``
+    (1-based, counting distinct frames)."""
 
     def __init__(self, real, stop_at=None):
         self.real, self.stop_at, self.calls = real, stop_at, []
 
+    @property
+    def frames(self) -> list:
+        """The distinct frame names called on, in order."""
+        return list(dict.fromkeys(self.calls))
+
     def __call__(self, image, *a, **k):
-        if self.stop_at is not None and len(self.calls) + 1 == self.stop_at:
+        name = k.get("name")
+        if self.stop_at is not None and name not in self.calls and len(self.frames) + 1 == self.stop_at:
             raise KeyboardInterrupt
-        self.calls.append(k.get("name"))
+        self.calls.append(name)
         return self.real(image, *a, **k)
 
 
@@ -60,7 +68,8 @@ def test_interrupted_clip_resumes_without_detecting_again(tmp_path, clip, monkey
     full = _Counting(real)
     monkeypatch.setattr(det, "detect_faces", full)
     assert cli.main(["reconstruct", str(clip), "-o", str(tmp_path / "a"), *ARGS]) == 0
-    assert len(full.calls) == 6
+    assert len(full.frames) == 6
+    assert len(full.calls) == 11  # the five frames with a face detected twice (as they are and mirrored)
     assert not checkpoint_path(tmp_path / "a" / "clip").exists()  # deleted once the result is committed
 
     # interrupted after k = 4 frames (the blank one included): no result, a checkpoint holding the 4
@@ -77,7 +86,7 @@ def test_interrupted_clip_resumes_without_detecting_again(tmp_path, clip, monkey
     again = _Counting(real)
     monkeypatch.setattr(det, "detect_faces", again)
     assert cli.main(["reconstruct", str(clip), "-o", str(tmp_path / "b"), *ARGS]) == 0
-    assert again.calls == [f"clip.mp4 frame {i}" for i in range(k, 6)]
+    assert again.frames == [f"clip.mp4 frame {i}" for i in range(k, 6)]
     assert not ck.exists()
     a, b = _result(tmp_path / "a" / "clip"), _result(out)
     assert a.keys() == b.keys() and {"mesh.glb", "blendshapes.csv", "frames.json", "albedo.png"} <= a.keys()
