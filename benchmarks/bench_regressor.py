@@ -6,7 +6,7 @@ started from the regressor vs from the mean head.
 
 Faces: ``synthetic.head.generate`` (rendered photos with known truth, never seen in training: the
 regressor trains on projected points, not photos), landmarks by mediapipe as the pipeline detects them
-(``detect_faces``, then ``detect.turned.refine_turned`` with the default ``TurnedDetectConfig``: the mirrored photo's
+(``detect_faces``, then ``detect.turned.with_mirrored_detection`` with the default ``TurnedDetectConfig``: the mirrored photo's
 detection averaged in; ``--turned-min-yaw 30``: only on faces turned 30 degrees or more, the rule before session 37);
 ``--detection one``: the first detection alone (what this benchmark measured before session 37).
 Variants (all fitted to the same detections):
@@ -42,8 +42,8 @@ import torch
 
 def faces(n, seed, yaw_max, cache, detection="pipeline", min_yaw=None):
     from facesculpt.detect import detect_faces
-    from facesculpt.detect.turned import TurnedDetectConfig, refine_turned
-    from facesculpt.face_model import fit_view, load_face_model
+    from facesculpt.detect.turned import TurnedDetectConfig, with_mirrored_detection
+    from facesculpt.face_model import load_face_model
     from facesculpt.fitting.regress_init import identity_features, photo_identity_features
     from facesculpt.synthetic.head import generate, head_config
 
@@ -55,15 +55,14 @@ def faces(n, seed, yaw_max, cache, detection="pipeline", min_yaw=None):
         if blob["key"] == key:
             return blob["faces"]
     model = load_face_model()
-    mean = fit_view(model).canonical.detach().numpy()  # the mean head's 468 points, as the pipeline passes them
     out = []
     for i in range(n):
         f = generate(seed + i, head_config(yaw_max=yaw_max, detail=False))
         try:
-            lm = detect_faces(f.image, max_faces=1, name=f"seed{seed + i}")[0]
-            if detection == "pipeline":
-                lm = refine_turned(f.image, [lm], lambda im: detect_faces(im, max_faces=1, name=f"seed{seed + i}"),
-                                   mean, turned)[0]
+            lm = detect_faces(f.image, max_faces=1, name=f"seed{seed + i}")
+            if detection == "pipeline":  # as reconstruct detects
+                lm = with_mirrored_detection(f.image, lm, lambda im: detect_faces(im, max_faces=1), turned)
+            lm = lm[0]
         except Exception as e:  # report and go on
             print(f"seed {seed + i}: {e}", file=sys.stderr)
             continue

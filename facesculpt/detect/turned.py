@@ -9,8 +9,9 @@ points (``shape_residual``). A squashed or torn mesh is one no rigid head projec
 weight; where both look like a head they are averaged (test-time augmentation: the detector's left/right
 asymmetric errors partly cancel). Since session 37 every face whose first detection is turned less than
 ``TurnedDetectConfig.max_yaw_deg`` is detected twice (``min_yaw_deg`` 0; it was 30, turned faces only):
-the regressor's shape on held-out synthetic heads 2.013 -> 1.990 mm, the six synthetic heads' ``default``
-1.93 -> 1.89 mm, for one more landmarker pass (0.01-0.03 s; docs/results.md, "Session 37"). Near profile
+the regressor's shape on the benchmark's 30 held-out synthetic heads 2.036 (the first detection alone) -> 1.990 mm
+(2.116 -> 2.115 on a second set of 30), the six synthetic heads' ``default`` 1.93 -> 1.89 mm, for one more
+landmarker pass (0.01-0.03 s; docs/results.md, "Session 37"). Near profile
 (beyond ``max_yaw_deg``) half the points are guesses behind the face and the faces keep one detection. The
 mirrored detection counts only when the detector that found it is at least as reliable as the first one's
 (``DETECTOR_RANK``: mediapipe's face detector and its crop, then the face mesh's own detector on the whole
