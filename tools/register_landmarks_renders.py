@@ -105,14 +105,15 @@ def partner(m: int) -> int:
 
 
 def render_view(model, seed: int, plain: bool, yaw_max: float, size: int = 512, uv: int = 256, srgb: bool = False,
-                pitch_deg: float | None = None):
+                pitch_deg: float | None = None, pitch_max: float = 12.0):
     """One render: (image uint8, head verts (V, 3), pose, camera, info), through the synthetic
     benchmark's own ``synthetic.head.render_photo``. ``srgb=False`` (the default): the sRGB values
     shaded directly, the renders the shipped registration and view bias were measured on (byte for
     byte the same as before the option existed); True: shaded in linear light and sRGB-encoded like a
     camera's photo (measured in session 6, not shipped: docs/results.md). ``pitch_deg``: the view's pitch
     instead of the drawn one (the draws are made as before, so every other value of the view is the same);
-    None: the drawn pitch in +-12 degrees."""
+    None: the drawn pitch in +-``pitch_max`` degrees (12: the registration's and the view bias's renders until
+    session 38; a wider range scales the same draw, so every other value of the view stays the same)."""
     r_shape, r_alb, r_scene = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
     ident = r_shape.standard_normal(model.num_identity)
     if seed % 3 == 0:
@@ -132,7 +133,7 @@ def render_view(model, seed: int, plain: bool, yaw_max: float, size: int = 512, 
     tex = atlas(model, torch.as_tensor(alb)[None], (0.25, 0.18, 0.1))
     light = make_light(r_scene, cfg.light_strength)
     yaw = float(r_scene.uniform(-yaw_max, yaw_max))
-    pitch = float(r_scene.uniform(-12, 12))
+    pitch = float(r_scene.uniform(-pitch_max, pitch_max))
     if pitch_deg is not None:
         pitch = float(pitch_deg)
     roll = float(r_scene.uniform(-5, 5))

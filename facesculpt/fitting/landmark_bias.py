@@ -16,8 +16,12 @@ Conventions (shared by the tool and the fit, so both measure the angles the same
 - roll = the image angle of the model's x axis ``atan2(R[1, 0], R[0, 0])``; offsets are stored
   rotated by -roll (a frame that turns with the face), so the mirror image of an offset (dx, dy)
   at yaw y is (-dx, dy) at -y;
-- features: ``[1, s, s^2, s^3, p, s p]`` with s = sin(yaw), p = sin(pitch), both clamped to the
-  range the renders covered (stored with the coefficients) so the polynomial never extrapolates.
+- features: ``[1, s, s^2, s^3, p, s p, s^4, s^5, p^2, s^2 p, s p^2, s^3 p, p^3, s^2 p^2]`` with s = sin(yaw),
+  p = sin(pitch), both clamped to the range the renders covered (stored with the coefficients) so the polynomial
+  never extrapolates. A bias stores as many coefficients per axis as it was fitted with and is evaluated with that
+  many of the features, in this order: the shipped bias has the first six (renders to yaw 55 and pitch 12); all
+  fourteen fit renders to yaw 75 and pitch 30 as well as six fit the narrower range, but on the real photos of the
+  AFLW sample that bias was worse (docs/landmark_registration.md, "Wider renders, the combined detections").
 """
 from __future__ import annotations
 
@@ -25,8 +29,10 @@ import math
 
 import torch
 
-#: number of polynomial features per axis
+#: number of polynomial features per axis of the shipped bias
 NUM_FEATURES = 6
+#: the longer basis ``tools/measure_landmark_bias.py --features 14`` fits (measured in session 38, not shipped)
+MAX_FEATURES = 14
 
 
 def view_angles(R: torch.Tensor, centre: torch.Tensor) -> tuple:
@@ -40,16 +46,23 @@ def view_angles(R: torch.Tensor, centre: torch.Tensor) -> tuple:
     return yaw, pitch, roll
 
 
-def features(yaw, pitch, limits=None) -> torch.Tensor:
-    """(..., 6) float64 features of yaw and pitch (radians, tensors or floats of one shape).
+def features(yaw, pitch, limits=None, n: int = NUM_FEATURES) -> torch.Tensor:
+    """(..., n) float64 features of yaw and pitch (radians, tensors or floats of one shape): the first ``n`` of the
+    module docstring's list (6 or 14).
 
     limits: (2,) float, the largest |sin(yaw)| and |sin(pitch)| to use (clamped), or None."""
+    if n not in (NUM_FEATURES, MAX_FEATURES):
+        raise ValueError(f"landmark bias: {n} features per axis (expected {NUM_FEATURES} or {MAX_FEATURES})")
     s = torch.sin(torch.as_tensor(yaw, dtype=torch.float64))
     p = torch.sin(torch.as_tensor(pitch, dtype=torch.float64))
     if limits is not None:
         s = s.clamp(-float(limits[0]), float(limits[0]))
         p = p.clamp(-float(limits[1]), float(limits[1]))
-    return torch.stack([torch.ones_like(s), s, s * s, s * s * s, p, s * p], -1)
+    s2, p2 = s * s, p * p
+    cols = [torch.ones_like(s), s, s2, s2 * s, p, s * p]
+    if n > 6:
+        cols += [s2 * s2, s2 * s2 * s, p2, s2 * p, s * p2, s2 * s * p, p2 * p, s2 * p2]
+    return torch.stack(cols, -1)
 
 
 def rotate2d(v: torch.Tensor, angle: float) -> torch.Tensor:
@@ -62,9 +75,9 @@ def rotate2d(v: torch.Tensor, angle: float) -> torch.Tensor:
 def landmark_bias(coef: torch.Tensor, limits: torch.Tensor, R: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
     """(N, 2) float64 expected offset (detection minus projected embedded point) in the image frame,
     in units of the face size, of a head with rotation ``R`` (3, 3) and face centre ``centre`` (3,)
-    (camera frame). coef: (N, 2, 6) float; limits: (2,) float (see the module docstring)."""
+    (camera frame). coef: (N, 2, F) float, F = 6 or 14 features; limits: (2,) float (see the module docstring)."""
     yaw, pitch, roll = view_angles(R.to(torch.float64), centre.to(torch.float64))
-    phi = features(yaw, pitch, limits)
+    phi = features(yaw, pitch, limits, coef.shape[-1])
     local = torch.einsum("nkf,f->nk", coef.to(torch.float64), phi)
     return rotate2d(local, roll)
 

@@ -124,3 +124,26 @@ def test_debiased_landmarks_subtract_the_bias_at_the_pose():
     assert torch.allclose(out.points[:, :2].double(), pts[:, :2].double() - off, atol=1e-3)
     assert torch.equal(out.points[:, 2], pts[:, 2]) and torch.equal(out.bbox, lm.bbox)
     assert float(off.norm(dim=-1).mean()) > 1.0  # a 40-degree view moves the points by pixels
+
+
+def test_longer_basis_extends_the_shipped_one():
+    """``features(..., 14)`` (``tools/measure_landmark_bias.py --features 14``) starts with the six shipped terms, and
+    ``landmark_bias`` evaluates a 14-term bias whose extra terms are zero exactly as the six-term one."""
+    import pytest
+
+    yaw, pitch = torch.tensor([0.3, -0.9]), torch.tensor([0.1, -0.4])
+    f6, f14 = features(yaw, pitch, n=6), features(yaw, pitch, n=14)
+    assert f6.shape == (2, 6) and f14.shape == (2, 14)
+    assert torch.equal(f14[:, :6], f6)
+    s, p = torch.sin(yaw).double(), torch.sin(pitch).double()
+    assert torch.allclose(f14[:, 6:], torch.stack([s ** 4, s ** 5, p ** 2, s * s * p, s * p * p, s ** 3 * p, p ** 3,
+                                                   s * s * p * p], -1))
+    with pytest.raises(ValueError):
+        features(yaw, pitch, n=9)
+    emb = load_face_model().landmarks["mediapipe"]
+    long = torch.cat([emb.bias, torch.zeros(478, 2, 8)], -1)
+    R = torch.tensor([[0.8, 0.0, 0.6], [0.0, 1.0, 0.0], [-0.6, 0.0, 0.8]], dtype=torch.float64)
+    centre = torch.tensor([1.0, -2.0, 60.0], dtype=torch.float64)
+    a = landmark_bias(emb.bias, emb.bias_limits, R, centre)
+    b = landmark_bias(long, emb.bias_limits, R, centre)
+    assert torch.allclose(a, b, atol=1e-12) and float(a.abs().max()) > 0
