@@ -93,6 +93,8 @@ def cmd_render_landmarks(args) -> int:
 
     try:
         cfg = replace(RenderedConfig(), **REALISM) if args.realism else RenderedConfig()
+        if args.mirrored_detection:
+            cfg = replace(cfg, mirrored_detection=True)
         res = build_rendered(out, args.n, args.seed, cfg, args.workers, progress=progress, embed=args.embed)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -152,6 +154,9 @@ def register(sub) -> None:
     d.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     d.add_argument("--realism", action="store_true",
                    help="hair on 70 %% of the heads, textured backgrounds on half the photos, camera noise and blur")
+    d.add_argument("--mirrored-detection", action="store_true",
+                   help="detect each photo as 'reconstruct' does: the mirrored photo's detection averaged in "
+                        "(detect.turned; without it, one detection: the data of the weights shipped until session 38)")
     d.add_argument("--embed", action="store_true",
                    help="also each photo's face-recognition embedding (training data for the identity refiner: "
                         "'facesculpt train identity-refiner')")

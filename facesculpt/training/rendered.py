@@ -81,6 +81,10 @@ class RenderedConfig:
     """Largest standard deviation of Gaussian pixel noise (of 1.0; drawn uniformly up to it)."""
     camera_blur: float = 0.0
     """Largest Gaussian blur sigma, pixels (drawn uniformly up to it)."""
+    mirrored_detection: bool = False
+    """Detect each photo as ``reconstruct`` does since session 37: the mirrored photo's detection averaged in
+    (``detect.turned.with_mirrored_detection``, faces turned under 60 degrees). False: ``detect_faces`` alone (the
+    data of the weights shipped until session 38)."""
 
 
 #: the ``--realism`` settings of ``facesculpt train render-landmarks`` (``RenderedConfig`` fields)
@@ -233,10 +237,17 @@ def render_landmarks(model, seed: int, indices, cfg: RenderedConfig = RenderedCo
         from facesculpt.fitting.regress_init import photo_identity_outputs
     missed = []
     indices = list(indices)
+    turned = None
+    if cfg.mirrored_detection:
+        from facesculpt.detect.turned import TurnedDetectConfig, with_mirrored_detection
+
+        turned = TurnedDetectConfig()
     for j, i in enumerate(indices):
         image, lab = render_sample(model, seed, i, cfg)
         try:
             lm = detect_faces(image, max_faces=1, name=f"render {seed}/{i}")[0]
+            if turned is not None:
+                lm = with_mirrored_detection(image, [lm], lambda im: detect_faces(im, max_faces=1), turned)[0]
         except FaceSculptError:
             missed.append(int(i))
         else:

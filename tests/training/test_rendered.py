@@ -184,3 +184,22 @@ def test_photo_realism_options(model):
     off_img, _ = render_sample(model, 4, 1, replace(real, hair=0.0, textured_background=0.0, camera_noise=0.0,
                                                       camera_blur=0.0))
     assert np.array_equal(off_img, plain_img)
+
+
+def test_mirrored_detection_is_the_pipelines(model, rendered):
+    """``RenderedConfig.mirrored_detection``: each photo's points are what ``reconstruct`` detects (the mirrored
+    photo's detection averaged in, ``detect.turned.with_mirrored_detection``), not the single detection."""
+    from facesculpt.detect import detect_faces
+    from facesculpt.detect.turned import TurnedDetectConfig, with_mirrored_detection
+
+    both = render_landmarks(model, 5, range(2), replace(RenderedConfig(), mirrored_detection=True))
+    assert list(both["index"]) == list(rendered["index"][:len(both["index"])])
+    moved = 0
+    for j, i in enumerate(both["index"]):
+        image, _ = render_sample(model, 5, int(i))
+        one = detect_faces(image, max_faces=1)
+        want = with_mirrored_detection(image, one, lambda im: detect_faces(im, max_faces=1), TurnedDetectConfig())[0]
+        assert np.allclose(both["points"][j], want.points.float().numpy())
+        assert np.allclose(rendered["points"][j], one[0].points.float().numpy())
+        moved += int(not np.allclose(both["points"][j], rendered["points"][j]))
+    assert moved >= 1  # the combination changes the points of a face turned under 60 degrees
