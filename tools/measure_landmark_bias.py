@@ -21,7 +21,7 @@ What it does (method and measured facts in docs/landmark_registration.md, "View-
    Huber reweighting (threshold 2 x the point's median absolute residual) and a small ridge on the
    non-constant terms; brows and outer lips from the plain renders only (on painted ones the
    detector finds the paint, i.e. the embedding itself);
-4. writes ``tools/data/mediapipe_view_bias.npz``: ``coef`` (478, 2, 6) float32, ``limits`` (2,)
+4. writes ``tools/data/mediapipe_view_bias.npz``: ``coef`` (478, 2, F) float32 (F = ``--features``, 6 shipped), ``limits`` (2,)
    (the largest |s| and |p| seen: the fit clamps to them), ``photo_encoding`` (``--photo-encoding``),
    ``embedding_faces`` / ``embedding_bary`` (the embedding the offsets are from: ``build_face_model.py``
    refuses to combine them with another), and the raw offsets for analysis.
@@ -60,7 +60,7 @@ SEED0 = 20000
 
 
 def _detector(detection: str):
-    """``image -> Landmarks`` of the face: "one" (``detect_faces`` alone: the shipped bias until session 38) or
+    """``image -> Landmarks`` of the face: "one" (``detect_faces`` alone: the shipped bias) or
     "pipeline" (as ``reconstruct`` detects: the mirrored photo's detection averaged in, ``detect.turned``)."""
     if detection == "one":
         return lambda img: detect_faces(img)[0]
@@ -147,7 +147,7 @@ def main(argv=None) -> int:
                          "use the registration's")
     ap.add_argument("--max-offset", type=float, default=float("inf"),
                     help="leave out views whose mean |offset| is over this share of the face size (a detection that "
-                         "failed; inf: keep every view, as the shipped bias until session 38)")
+                         "failed; inf: keep every view, as the shipped bias did)")
     ap.add_argument("--features", type=int, default=NUM_FEATURES, choices=(NUM_FEATURES, MAX_FEATURES),
                     help=f"polynomial terms per axis (fitting.landmark_bias.features; {NUM_FEATURES}: the shipped bias; "
                          f"{MAX_FEATURES}: for renders over a wider range of views, measured in session 38, not shipped)")

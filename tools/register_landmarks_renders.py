@@ -112,8 +112,8 @@ def render_view(model, seed: int, plain: bool, yaw_max: float, size: int = 512, 
     byte the same as before the option existed); True: shaded in linear light and sRGB-encoded like a
     camera's photo (measured in session 6, not shipped: docs/results.md). ``pitch_deg``: the view's pitch
     instead of the drawn one (the draws are made as before, so every other value of the view is the same);
-    None: the drawn pitch in +-``pitch_max`` degrees (12: the registration's and the view bias's renders until
-    session 38; a wider range scales the same draw, so every other value of the view stays the same)."""
+    None: the drawn pitch in +-``pitch_max`` degrees (12: the registration's and the shipped view bias's renders;
+    a wider range scales the same draw, so every other value of the view stays the same)."""
     r_shape, r_alb, r_scene = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
     ident = r_shape.standard_normal(model.num_identity)
     if seed % 3 == 0:

@@ -156,7 +156,7 @@ def register(sub) -> None:
                    help="hair on 70 %% of the heads, textured backgrounds on half the photos, camera noise and blur")
     d.add_argument("--mirrored-detection", action="store_true",
                    help="detect each photo as 'reconstruct' does: the mirrored photo's detection averaged in "
-                        "(detect.turned; without it, one detection: the data of the weights shipped until session 38)")
+                        "(detect.turned; without it, one detection: the shipped weights' data)")
     d.add_argument("--embed", action="store_true",
                    help="also each photo's face-recognition embedding (training data for the identity refiner: "
                         "'facesculpt train identity-refiner')")

@@ -84,7 +84,7 @@ class RenderedConfig:
     mirrored_detection: bool = False
     """Detect each photo as ``reconstruct`` does since session 37: the mirrored photo's detection averaged in
     (``detect.turned.with_mirrored_detection``, faces turned under 60 degrees). False: ``detect_faces`` alone (the
-    data of the weights shipped until session 38)."""
+    shipped weights' data; the combined detections measured no better, docs/regressor.md "Session 38")."""
 
 
 #: the ``--realism`` settings of ``facesculpt train render-landmarks`` (``RenderedConfig`` fields)
