@@ -42,7 +42,7 @@ import torch
 
 def faces(n, seed, yaw_max, cache, detection="pipeline", min_yaw=None):
     from facesculpt.detect import detect_faces
-    from facesculpt.detect.turned import TurnedDetectConfig, with_mirrored_detection
+    from facesculpt.detect.turned import TurnedDetectConfig, detect_with_mirror
     from facesculpt.face_model import load_face_model
     from facesculpt.fitting.regress_init import identity_features, photo_identity_features
     from facesculpt.synthetic.head import generate, head_config
@@ -59,10 +59,8 @@ def faces(n, seed, yaw_max, cache, detection="pipeline", min_yaw=None):
     for i in range(n):
         f = generate(seed + i, head_config(yaw_max=yaw_max, detail=False))
         try:
-            lm = detect_faces(f.image, max_faces=1, name=f"seed{seed + i}")
-            if detection == "pipeline":  # as reconstruct detects
-                lm = with_mirrored_detection(f.image, lm, lambda im: detect_faces(im, max_faces=1), turned)
-            lm = lm[0]
+            lm = detect_with_mirror(f.image, lambda im: detect_faces(im, max_faces=1, name=f"seed{seed + i}"),
+                                    turned if detection == "pipeline" else None)[0]  # "pipeline": as reconstruct detects
         except Exception as e:  # report and go on
             print(f"seed {seed + i}: {e}", file=sys.stderr)
             continue

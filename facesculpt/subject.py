@@ -286,14 +286,14 @@ def _reconstruct_subject(images: Sequence[np.ndarray], cfg: Config, names: Optio
     names = list(names) if names is not None else [f"photo {i + 1}" for i in range(len(images))]
     timings = {}
     t0 = time.perf_counter()
-    from facesculpt.detect.turned import with_mirrored_detection
+    from facesculpt.detect.turned import detect_with_mirror
 
     def detect_one(im, n):  # as reconstruct detects: the mirrored photo's detection too (Config.turned)
         def once(img):
             return detect_faces(img, max_faces=1, min_face_size=cfg.min_face_size,
                                 detection_max_side=cfg.detection_max_side, name=n)
 
-        return with_mirrored_detection(im, once(im), once, getattr(cfg, "turned", None))[0]
+        return detect_with_mirror(im, once, getattr(cfg, "turned", None))[0]
 
     lms = [detect_one(im, n) for im, n in zip(images, names)]
     timings["detect"] = time.perf_counter() - t0

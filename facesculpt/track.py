@@ -243,12 +243,11 @@ def reconstruct_clip(frames: Iterable, fps: float, cfg: Config, track_cfg: Optio
                     return detect_faces(img, max_faces=1, min_face_size=cfg.min_face_size,
                                         detection_max_side=cfg.detection_max_side, name=f"{name} frame {k}")
 
-                found = detect_once(fr.image)
-                if track_cfg.mirrored_detection:  # the mirrored frame's detection too (Config.turned)
-                    from facesculpt.detect.turned import with_mirrored_detection
+                from facesculpt.detect.turned import detect_with_mirror
 
-                    found = with_mirrored_detection(fr.image, found, detect_once, getattr(cfg, "turned", None))
-                found = found[0]
+                # the mirrored frame's detection too (Config.turned) unless track.mirrored_detection is off
+                found = detect_with_mirror(fr.image, detect_once,
+                                           getattr(cfg, "turned", None) if track_cfg.mirrored_detection else None)[0]
             except (FaceNotFoundError, FaceTooSmallError) as e:
                 found = str(e).splitlines()[0]
             if detections is not None:

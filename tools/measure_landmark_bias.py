@@ -62,12 +62,10 @@ SEED0 = 20000
 def _detector(detection: str):
     """``image -> Landmarks`` of the face: "one" (``detect_faces`` alone: the shipped bias) or
     "pipeline" (as ``reconstruct`` detects: the mirrored photo's detection averaged in, ``detect.turned``)."""
-    if detection == "one":
-        return lambda img: detect_faces(img)[0]
-    from facesculpt.detect.turned import TurnedDetectConfig, with_mirrored_detection
+    from facesculpt.detect.turned import TurnedDetectConfig, detect_with_mirror
 
-    cfg = TurnedDetectConfig()
-    return lambda img: with_mirrored_detection(img, detect_faces(img), detect_faces, cfg)[0]
+    cfg = TurnedDetectConfig() if detection == "pipeline" else None
+    return lambda img: detect_with_mirror(img, detect_faces, cfg)[0]
 
 
 def observe(n: int, yaw_max: float, srgb: bool = False, pitch_max: float = 12.0, detection: str = "one",

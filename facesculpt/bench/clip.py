@@ -219,12 +219,10 @@ def _frame_renderer(model, seed: int, cfg: SyntheticConfig, crop_cfg=None, turne
         img = image(heads, k, pose, cam, photo_noise, r)
         t = time.perf_counter()
         try:
-            found = detect_faces(img, max_faces=1)
-            if turned is not None:  # the mirrored frame's detection too (TrackConfig.mirrored_detection)
-                from facesculpt.detect.turned import with_mirrored_detection
+            from facesculpt.detect.turned import detect_with_mirror
 
-                found = with_mirrored_detection(img, found, lambda im: detect_faces(im, max_faces=1), turned)
-            found = found[0]
+            # the mirrored frame's detection too with ``turned`` (TrackConfig.mirrored_detection)
+            found = detect_with_mirror(img, lambda im: detect_faces(im, max_faces=1), turned)[0]
         except (FaceNotFoundError, FaceTooSmallError):
             found = None
         render.detect_seconds += time.perf_counter() - t

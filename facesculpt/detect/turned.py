@@ -10,7 +10,7 @@ weight; where both look like a head they are averaged (test-time augmentation: t
 asymmetric errors partly cancel). Since session 37 every face whose first detection is turned less than
 ``TurnedDetectConfig.max_yaw_deg`` is detected twice (``min_yaw_deg`` 0; it was 30, turned faces only):
 the regressor's shape on the benchmark's 30 held-out synthetic heads 2.036 (the first detection alone) -> 1.990 mm
-(2.116 -> 2.115 on a second set of 30), the six synthetic heads' ``default`` 1.93 -> 1.89 mm, for one more
+(2.116 -> 2.115 on a second set of 30; 2.025 over four sets, 120 heads, session 38), the six synthetic heads' ``default`` 1.93 -> 1.89 mm, for one more
 landmarker pass (0.01-0.03 s; docs/results.md, "Session 37"). Near profile
 (beyond ``max_yaw_deg``) half the points are guesses behind the face and the faces keep one detection. The
 mirrored detection counts only when the detector that found it is at least as reliable as the first one's
@@ -169,11 +169,18 @@ def with_mirrored_detection(image: np.ndarray, faces: list[Landmarks], detect: C
     return refine_turned(image, faces, detect, mean, cfg)
 
 
+def detect_with_mirror(image: np.ndarray, detect: Callable, cfg: "TurnedDetectConfig | None") -> list[Landmarks]:
+    """``detect(image)``'s faces combined with the mirrored photo's detection (``with_mirrored_detection``; ``detect``
+    runs on both photos): the one call of every path that detects as ``reconstruct`` does. ``cfg`` None or off: the
+    first detection alone. Raises what ``detect`` raises on the photo itself."""
+    return with_mirrored_detection(image, detect(image), detect, cfg)
+
+
 def _box(points: np.ndarray) -> list[float]:
     p = np.asarray(points)[:468, :2]
     return [float(p[:, 0].min()), float(p[:, 1].min()), float(p[:, 0].max()), float(p[:, 1].max())]
 
 
 __all__ = ["DETECTOR_RANK", "TurnedDetectConfig", "estimate_yaw_deg", "shape_residual", "mirror_back",
-           "with_mirrored_detection",
+           "with_mirrored_detection", "detect_with_mirror",
            "mirrored_weight", "refine_turned"]

@@ -237,17 +237,14 @@ def render_landmarks(model, seed: int, indices, cfg: RenderedConfig = RenderedCo
         from facesculpt.fitting.regress_init import photo_identity_outputs
     missed = []
     indices = list(indices)
-    turned = None
-    if cfg.mirrored_detection:
-        from facesculpt.detect.turned import TurnedDetectConfig, with_mirrored_detection
+    from facesculpt.detect.turned import TurnedDetectConfig, detect_with_mirror
 
-        turned = TurnedDetectConfig()
+    turned = TurnedDetectConfig() if cfg.mirrored_detection else None
     for j, i in enumerate(indices):
         image, lab = render_sample(model, seed, i, cfg)
         try:
-            lm = detect_faces(image, max_faces=1, name=f"render {seed}/{i}")[0]
-            if turned is not None:
-                lm = with_mirrored_detection(image, [lm], lambda im: detect_faces(im, max_faces=1), turned)[0]
+            lm = detect_with_mirror(image, lambda im: detect_faces(im, max_faces=1, name=f"render {seed}/{i}"),
+                                    turned)[0]
         except FaceSculptError:
             missed.append(int(i))
         else:
