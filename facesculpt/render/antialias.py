@@ -32,6 +32,8 @@ and vertical neighbours are looked at (no diagonals).
 """
 from __future__ import annotations
 
+import weakref
+
 import torch
 
 from facesculpt.core.checks import check_float, check_shape
@@ -62,6 +64,9 @@ def silhouette_edges(verts_screen: torch.Tensor, faces: torch.Tensor) -> torch.T
 #: ``_edge_groups``' results by mesh: {(V, F, device, hash of the faces' bytes): (faces, inv, not_two, edges)}; a few
 #: meshes at most (a fit renders one; about 7 MB for the synthetic heads' 133,040 triangles)
 _EDGE_CACHE: dict = {}
+#: the last faces tensor looked up: (weak reference, (V, its version counter), result); a tensor that is still the
+#: same object and was not written to since has the same content
+_EDGE_LAST: list = [None]
 
 
 def _edge_groups(faces: torch.Tensor, V: int) -> tuple[torch.Tensor, torch.Tensor, int]:
@@ -70,9 +75,13 @@ def _edge_groups(faces: torch.Tensor, V: int) -> tuple[torch.Tensor, torch.Tenso
     other than two triangle edges share that edge; the number of edges). It depends on the connectivity alone,
     which a fit renders again and again: cached by the faces' content (checked equal on a hit), so repeated
     renders of one mesh skip the sort."""
+    last = _EDGE_LAST[0]
+    if last is not None and last[0]() is faces and last[1] == (int(V), faces._version):
+        return last[2]  # the same tensor, unchanged since: no hash of its bytes (1-2 ms a call on the head)
     key = (int(V), int(faces.shape[0]), str(faces.device), hash(faces.detach().cpu().numpy().tobytes()))
     hit = _EDGE_CACHE.get(key)
     if hit is not None and torch.equal(hit[0], faces):
+        _EDGE_LAST[0] = (weakref.ref(faces), (int(V), faces._version), hit[1:])
         return hit[1:]
     a = faces
     b = faces[:, [1, 2, 0]]
@@ -82,6 +91,7 @@ def _edge_groups(faces: torch.Tensor, V: int) -> tuple[torch.Tensor, torch.Tenso
     if len(_EDGE_CACHE) >= 4:
         _EDGE_CACHE.clear()
     _EDGE_CACHE[key] = (faces.detach().clone(), inv, not_two, int(counts.shape[0]))
+    _EDGE_LAST[0] = (weakref.ref(faces), (int(V), faces._version), (inv, not_two, int(counts.shape[0])))
     return inv, not_two, int(counts.shape[0])
 
 
