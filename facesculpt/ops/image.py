@@ -97,3 +97,14 @@ def push_pull_fill(values: torch.Tensor, weights: torch.Tensor, min_size: int = 
         alpha = (w_l * 4).clamp(0, 1)  # trust levels with a quarter of a texel of weight
         est = alpha * local + (1 - alpha) * up
     return est.permute(0, 2, 3, 1)
+
+
+def labels_among(lab: np.ndarray, count: int, chosen) -> np.ndarray:
+    """Bool mask of the pixels of the labelled image ``lab`` (``scipy.ndimage.label``'s labels, 1..``count``, 0 the
+    background) whose label is one of ``chosen`` (any labels, 0 ignored; e.g. ``lab[seeds]``): what
+    ``np.isin(lab, np.unique(chosen))`` gives without 0, by a lookup table instead of a sort (1-2 ms less on a 512 x 512
+    image)."""
+    lut = np.zeros(int(count) + 1, dtype=bool)
+    lut[np.asarray(chosen, dtype=np.int64).reshape(-1)] = True
+    lut[0] = False
+    return lut[lab]

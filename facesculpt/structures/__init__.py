@@ -85,10 +85,22 @@ class Pose:
         check_shape("Pose.translation", self.translation, ("B", 3))
 
     def matrix(self) -> torch.Tensor:
-        """(B, 3, 3) rotation matrices."""
+        """(B, 3, 3) rotation matrices. Without autograd on ``rotvec`` the matrix is made once per pose (a copy is
+        returned; ``rotvec`` written in place since is seen by its version counter): the texture stage asks a
+        pose for it a dozen times."""
         from facesculpt.ops.rotations import rotvec_to_matrix
 
-        return rotvec_to_matrix(self.rotvec)
+        if torch.is_grad_enabled() and self.rotvec.requires_grad:
+            return rotvec_to_matrix(self.rotvec)
+        hit = self.__dict__.get("_matrix")
+        if hit is not None and hit[0] == self.rotvec._version:
+            return hit[1].clone()
+        R = rotvec_to_matrix(self.rotvec)
+        object.__setattr__(self, "_matrix", (self.rotvec._version, R.detach().clone()))
+        return R
+
+    def __getstate__(self):  # pickles and copies carry the fields, not the cached matrix (a version counter restarts)
+        return {k: v for k, v in self.__dict__.items() if k != "_matrix"}
 
     def apply(self, verts: torch.Tensor) -> torch.Tensor:
         """Model-frame points (B, N, 3) -> camera frame (B, N, 3)."""

@@ -36,6 +36,8 @@ import numba
 import numpy as np
 import torch
 
+from facesculpt.ops.image import labels_among
+
 
 @dataclass(frozen=True)
 class GlassesConfig:
@@ -248,10 +250,8 @@ def _connected_lines(hs, seen, rims, eyes, D, cfg) -> np.ndarray:
     y = eyes[:, 1].mean()
     band = (rows > y - 0.4 * D) & (rows < y + 0.25 * D)
     line = (lam >= cfg.reach * cfg.threshold) & band & seen
-    lab, _ = ndimage.label(line | rims)
-    keep = np.unique(lab[rims])
-    keep = keep[keep > 0]
-    out = np.isin(lab, keep) & ~rims
+    lab, n = ndimage.label(line | rims)
+    out = labels_among(lab, n, lab[rims]) & ~rims
     r = max(1, int(round(cfg.widen * min(cfg.sigmas) * S / 256.0)))
     return ndimage.binary_dilation(out, iterations=r) & band
 

@@ -253,8 +253,9 @@ def _skin_colour(face_albedo: torch.Tensor, face_rmesh: RenderMesh) -> torch.Ten
     whose luminance lies between its 25th and 90th percentiles (leaves out brows, lashes, eye
     corners, beard and nostrils at the dark end, highlights at the bright end)."""
     S = face_albedo.shape[1]
-    inside = uv_raster(face_rmesh.uvs.float(), face_rmesh.faces.long(), S).inside
-    px = face_albedo[0][inside] if bool(inside.any()) else face_albedo[0].reshape(-1, 3)
+    texels = uv_raster(face_rmesh.uvs.float(), face_rmesh.faces.long(), S).texels  # the chart's, in row-major order
+    flat = face_albedo[0].reshape(-1, 3)
+    px = flat.index_select(0, texels) if texels.numel() else flat  # as [inside], gathered by the cached indices
     lum = px @ px.new_tensor([0.299, 0.587, 0.114])
     lo, hi = _quantiles(lum, (0.25, 0.9))
     band = px[(lum >= lo) & (lum <= hi)]

@@ -101,3 +101,28 @@ def test_fit_sh_robust_keeps_the_directional_part():
 def test_fit_sh_robust_shape_error():
     with pytest.raises(ShapeError, match="colors"):
         fit_sh_robust(torch.zeros(10, 3), torch.zeros(9, 3))
+
+
+def test_pose_matrix_made_once_and_follows_in_place_changes():
+    import copy
+    import pickle
+
+    from facesculpt.structures import Pose
+
+    pose = Pose(torch.tensor([[0.1, -0.2, 0.3]]), torch.zeros(1, 3))
+    a = pose.matrix()
+    assert torch.equal(a, rotvec_to_matrix(pose.rotvec))
+    b = pose.matrix()
+    assert torch.equal(a, b) and a.data_ptr() != b.data_ptr()  # a copy each time: callers may write into it
+    b.zero_()
+    assert torch.equal(pose.matrix(), a)
+    pose.rotvec.mul_(2.0)  # written in place: the version counter tells
+    assert torch.allclose(pose.matrix(), rotvec_to_matrix(pose.rotvec))
+    assert not torch.allclose(pose.matrix(), a)
+    back = pickle.loads(pickle.dumps(pose))  # the cached matrix is not pickled (a version counter restarts at 0)
+    assert "_matrix" not in back.__dict__ and torch.equal(back.matrix(), pose.matrix())
+    assert torch.equal(copy.deepcopy(pose).matrix(), pose.matrix())
+    r = torch.tensor([[0.1, -0.2, 0.3]], requires_grad=True)
+    m = Pose(r, torch.zeros(1, 3)).matrix()  # with autograd: made every time, differentiable
+    m.sum().backward()
+    assert r.grad is not None and torch.isfinite(r.grad).all()

@@ -215,3 +215,23 @@ def test_vertex_normals_batch_matches_each_mesh_alone():
         (fun(xr, f) if fun is mesh.vertex_normals else fun(xr)).mul(w).sum().backward()
         grads.append(xr.grad)
     assert torch.equal(grads[0], grads[1])
+
+
+def test_vertex_normals_reuse_is_the_same_and_follows_in_place_changes():
+    import torch
+
+    from facesculpt.ops.mesh import vertex_normals
+
+    g = torch.Generator().manual_seed(0)
+    v = torch.randn(1, 60, 3, generator=g)
+    f = torch.randint(0, 60, (90, 3), generator=g)
+    a = vertex_normals(v, f)
+    b = vertex_normals(v, f)
+    assert torch.equal(a, b) and a.data_ptr() != b.data_ptr()  # a copy: callers may write into theirs
+    b.zero_()
+    assert torch.equal(vertex_normals(v, f), a)
+    v[..., 0].mul_(3.0)  # an in-place change is seen (the version counter)
+    c = vertex_normals(v, f)
+    assert not torch.equal(c, a)
+    w = v.clone().requires_grad_(True)  # with autograd the normals stay differentiable
+    assert vertex_normals(w, f).requires_grad
