@@ -31,6 +31,20 @@ PRIOR_STEPS = (1.0, 10.0, 100.0, 1e4)
 #: a fitted light is accepted when its irradiance over the front hemisphere stays above this
 #: fraction of its ambient level
 MIN_FRONT_SHADING = 0.1
+#: ... and when its band-1 irradiance (the amplitude of its linear term in the normal) is at most this times its ambient
+#: irradiance: the most any light can have, a single point light (its irradiance's ambient term is I / 4, its band-1
+#: term I / 2 (n . d)); every light is a sum of such, so the ratio of a sum is at most 2. The front-hemisphere test
+#: alone let a frontal term grow without bound: an over-exposed photo (AFLW image01322 brightened x 1.6, a third of
+#: its pixels clipped) took a light of ratio 3.3 whose frontal shading was 3.4 times the right one, and an albedo
+#: 39 % darker than the same photo's unbrightened (docs/results.md, session 39); the other photos measured had 0.1-0.9
+MAX_BAND1_RATIO = 2.0
+
+
+def band1_ratio(coeffs: torch.Tensor) -> float:
+    """The ratio of the band-1 irradiance amplitude to the ambient irradiance of SH coefficients (9,) (one channel)."""
+    c = coeffs.double()
+    b1 = float(sh_basis(torch.tensor([[0.0, 0.0, 1.0]], dtype=torch.float64))[0, 2])
+    return float(b1 * c[1:4].norm() / max(float(AMBIENT_BASIS * c[0]), 1e-12))
 
 
 def _front_normals(n: int = 2000) -> torch.Tensor:
@@ -174,7 +188,7 @@ def initial_linear_light(image: torch.Tensor, dense: torch.Tensor, view, pose: P
         for ridge in (PRIOR_STEPS if prior is not None else RIDGES):
             c = _fit_light_shape(n, lum, w.double(), keep, ridge, high, low, prior)
             dc = float(c[0] * AMBIENT_BASIS)
-            if dc > 1e-6 and float((Yf @ c).min()) > MIN_FRONT_SHADING * dc:
+            if dc > 1e-6 and float((Yf @ c).min()) > MIN_FRONT_SHADING * dc and band1_ratio(c) <= MAX_BAND1_RATIO:
                 light = (c / dc)[None, :, None].expand(1, 9, 3)
                 break
     light = light.float().contiguous()
@@ -191,4 +205,4 @@ def initial_linear_light(image: torch.Tensor, dense: torch.Tensor, view, pose: P
     return light, maps.albedo, weight.float()
 
 
-__all__ = ["initial_linear_light", "seen_skin_texels", "RIDGES", "MIN_FRONT_SHADING"]
+__all__ = ["initial_linear_light", "seen_skin_texels", "band1_ratio", "RIDGES", "MIN_FRONT_SHADING", "MAX_BAND1_RATIO"]

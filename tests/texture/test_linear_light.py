@@ -121,3 +121,46 @@ def test_a_users_box_gives_the_detectors_skin_colour(grace_hopper):
         rec = facesculpt.reconstruct(grace_hopper, "fast", **kw)
         seen.append(np.array(rec.losses["skin_prior"]["seen_skin"]))
     assert np.all(np.abs(seen[1] / seen[0] - 1) < 0.1), seen
+
+
+def test_band1_ratio_of_a_point_light_is_the_most_a_light_can_have():
+    from facesculpt.ops.sh import fit_sh
+    from facesculpt.texture.light import MAX_BAND1_RATIO, band1_ratio
+
+    g = torch.Generator().manual_seed(0)
+    n = torch.randn(20000, 3, generator=g, dtype=torch.float64)
+    n = n / n.norm(dim=1, keepdim=True)
+    d = torch.tensor([0.3, 0.4, 0.866], dtype=torch.float64)
+    point = (n @ (d / d.norm())).clamp(min=0)[:, None].expand(-1, 3)
+    assert abs(band1_ratio(fit_sh(n, point, ridge=0.0)[:, 0]) - MAX_BAND1_RATIO) < 0.02
+    sky = 0.3 + point  # a point light and a uniform sky: less
+    assert band1_ratio(fit_sh(n, sky, ridge=0.0)[:, 0]) < 0.8 * MAX_BAND1_RATIO
+    assert band1_ratio(fit_sh(n, torch.ones_like(point), ridge=0.0)[:, 0]) < 1e-9
+
+
+def test_initial_light_refuses_a_light_no_radiance_can_make(monkeypatch):
+    """A fitted shape positive over the front hemisphere but with a band-1 term 3 times its ambient (what an
+    over-exposed photo once gave) is refused; the next ridge's plausible light is taken."""
+    import facesculpt.texture.light as L
+    from facesculpt.bench.relight import SCENE_LIGHTS, Subject, sh_light
+    from facesculpt.config import make_config
+    from facesculpt.ops.sh import AMBIENT_BASIS
+    from facesculpt.pipeline import reconstruct
+
+    b1 = float(L.sh_basis(torch.tensor([[0.0, 0.0, 1.0]], dtype=torch.float64))[0, 2])
+    frontal = torch.zeros(9, dtype=torch.float64)  # unit ambient irradiance, band-1 z of 3.3 x that
+    frontal[0], frontal[2] = 1.0 / AMBIENT_BASIS, 3.3 / b1
+    mild = torch.zeros(9, dtype=torch.float64)
+    mild[0], mild[2] = 1.0 / AMBIENT_BASIS, 0.5 / b1
+    calls = []
+
+    def fake(n, lum, w, keep, ridge, *rest):
+        calls.append(ridge)
+        return frontal.clone() if len(calls) == 1 else mild.clone()
+
+    monkeypatch.setattr(L, "_fit_light_shape", fake)
+    subject = Subject(0, size=256, uv_size=64)
+    rec = reconstruct(subject.photo(sh_light(*SCENE_LIGHTS["white"])), config=make_config("fast"))
+    assert len(calls) >= 2 and calls[0] < calls[1]  # the first ridge's light was refused
+    c = rec.params.light.coeffs[0, :, 0].double()
+    assert abs(L.band1_ratio(c) - 0.5) < 1e-4  # the mild shape (per-channel gains keep the ratio)
