@@ -161,3 +161,21 @@ def test_clipped_whites_bound_the_light_from_below(rendered_eyes):
     # one bounded channel (NaN: unbounded) moves the whole light
     one = map_skin_albedo(seen, ON, None, None, np.where(log_floor == log_floor.max(), log_floor, np.nan)).numpy()
     assert _lum(one) < _lum(free) and np.ptp(np.log(one / free)) < 1e-6
+
+
+def test_small_whites_of_a_small_photo_are_read():
+    """The relight benchmark's head photographed at 160 pixels shows about 30 pixels of white: enough for a reading
+    (``min_pixels`` 24; at 36 they were refused and a dim photo's exposure went into the albedo), and the reading
+    still finds the dim light a third of the white one."""
+    from facesculpt.bench.relight import SCENE_LIGHTS, Subject, sh_light
+    from facesculpt.detect.mediapipe_landmarker import detect_faces
+
+    subject = Subject(0, size=160, uv_size=64)
+    reads = {}
+    for name in ("white", "dim"):
+        photo = subject.photo(sh_light(*SCENE_LIGHTS[name]), seed=0)
+        colour, info = sclera_colour(photo, detect_faces(photo)[0].points.numpy())
+        assert colour is not None, info
+        assert ScleraConfig().min_pixels <= info["pixels"] < 36
+        reads[name] = colour
+    np.testing.assert_allclose(reads["dim"] / reads["white"], 1 / 3, rtol=0.2)
