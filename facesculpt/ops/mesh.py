@@ -11,6 +11,7 @@ the Laplacians are built as scipy/torch sparse matrices directly.
 """
 from __future__ import annotations
 
+import weakref
 from typing import Union
 
 import numpy as np
@@ -91,8 +92,6 @@ def vertex_normals(verts: torch.Tensor, faces: torch.Tensor, eps: float = 1e-12)
     (or only in degenerate faces) gets the zero vector. Without autograd (``verts`` needs no gradient or
     gradients are off) the same tensors, unchanged since (the same objects, the same version counters), give a
     copy of the last result."""
-    import weakref
-
     plain = not (torch.is_grad_enabled() and verts.requires_grad)
     if plain and isinstance(faces, torch.Tensor):
         last = _NORMALS_LAST[0]

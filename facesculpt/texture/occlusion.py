@@ -203,18 +203,12 @@ def _clipped_median_spread(vals: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
 
 
 def _even_sample(px: torch.Tensor, n: int = 4096) -> torch.Tensor:
-    """Every k-th of the indices ``px`` (k = ceil(len / n)): a face crop's 10-100 thousand pixels cost tens of ms of
-    medians a photo, their even sample of at most ``n`` a few."""
+    """Every k-th of the indices (or rows) ``px`` (k = ceil(len / n)): a face crop's 10-100 thousand pixels cost tens of
+    ms of medians a photo, their even sample of at most ``n`` a few. The skin statistics of ``skin_outliers`` read
+    4096 of the face's pixels, its chromaticity test 16384 (four rounds of clipped medians, and the test a drawn pair
+    of glasses moved: at 4096 the occlusion benchmark's astronaut with glasses lost 0.56 dB, at 16384 it scores as with
+    every pixel, 21.70 dB on its own run; docs/results.md, session 39)."""
     return px[::max(1, -(-len(px) // n))]
-
-
-def _even_rows(vals: torch.Tensor, n: int = 4096) -> torch.Tensor:
-    """Every k-th row of ``vals`` (M, C) (k = ceil(M / n), as ``_even_sample``): the skin statistics of a face crop
-    from at most ``n`` of its pixels spread over the whole face. The medians of all 40-100 thousand took about 12 ms
-    a photo; the brightness test reads 4096 of them, the chromaticity test 16384 (four rounds of clipped medians,
-    and the test a drawn pair of glasses moved: at 4096 the occlusion benchmark's astronaut with glasses lost 0.56 dB,
-    at 16384 it scores as with every pixel, 21.70 dB on its own run; docs/results.md, session 39)."""
-    return vals[::max(1, -(-vals.shape[0] // n))]
 
 
 def _chroma_outliers(la: torch.Tensor, face: torch.Tensor, cfg: OcclusionConfig) -> torch.Tensor:
@@ -227,7 +221,7 @@ def _chroma_outliers(la: torch.Tensor, face: torch.Tensor, cfg: OcclusionConfig)
     if vals.shape[0] < 16:
         return torch.zeros_like(face)
     # the dominant mode (skin): glasses, hair and lips do not widen it; from an even sample of the face's pixels
-    med, sigma = _clipped_median_spread(_even_rows(vals, 16384))
+    med, sigma = _clipped_median_spread(_even_sample(vals, 16384))
     thr = torch.clamp(cfg.chroma_k_sigma * sigma, min=cfg.chroma_floor)
     return bright & ((c - med).abs() > thr).any(-1)
 
@@ -260,7 +254,7 @@ def skin_outliers(albedo: torch.Tensor, face: torch.Tensor, features: torch.Tens
         vals = la[face]
         if vals.shape[0] < 16:
             return torch.zeros_like(face)
-        med, sigma = _median_spread(_even_rows(vals))
+        med, sigma = _median_spread(_even_sample(vals))
         thr = torch.clamp(cfg.k_sigma * sigma, min=cfg.floor)
         far = ((la - med).abs() > thr).any(-1)
         if cfg.chroma_k_sigma > 0:
