@@ -30,7 +30,7 @@ What it does (details and measured facts in ``facesculpt/assets/FACE_MODEL.md``)
      model's face surface, except the eyelid and inner-lip contours, which go to the closest point
      of the matching half (upper / lower) of the model's eye and mouth hole boundaries; the 10 iris
      points go on the eyeballs' limbus circle (centre + 4 points at the angles mediapipe uses,
-     measured on grace_hopper.jpg);
+     measured on grace_hopper.jpg and kept in ``tools/data/iris_ring_angles.json``, ``--iris-angles``);
    * then, when ``--registration`` (default ``tools/data/mediapipe_on_renders.npz``, written by
      ``tools/register_landmarks_renders.py`` from renders of the model) exists, the 468 mesh points
      are replaced by that render-based registration and its per-point spreads are stored as
@@ -270,9 +270,13 @@ def split_loop(loop, c0, c1):
     return L[:j + 1], L[j:] + [L[0]]
 
 
-def iris_ring_angles():
-    """Angles (image frame, y up) of mediapipe's 4 iris ring points around each iris centre,
-    measured on grace_hopper.jpg."""
+def iris_ring_angles(source="measure"):
+    """Angles (image frame, y up) of mediapipe's 4 iris ring points around each iris centre: read from the
+    JSON file ``source`` (``tools/data/iris_ring_angles.json``, what the packaged asset was built with), or
+    measured on grace_hopper.jpg with the package's detector when ``source`` is ``"measure"``."""
+    if source != "measure":
+        data = json.loads(Path(source).read_text())
+        return {key: np.asarray(data[key], np.float32) for key in ("right", "left")}
     from facesculpt.detect import detect_faces
     from facesculpt.io.image import load_image
 
@@ -337,6 +341,10 @@ def main(argv=None) -> int:
     ap.add_argument("--ibug-registration", default=str(ROOT / "tools" / "data" / "ibug68_on_renders.npz"),
                     help="render-based registration of the iBUG-68 brows, nose and lips "
                          "(tools/register_ibug68_renders.py), or 'none'")
+    ap.add_argument("--iris-angles", default=str(ROOT / "tools" / "data" / "iris_ring_angles.json"),
+                    help="angles of mediapipe's iris ring points around the iris centre: a JSON file (the default is "
+                         "what the packaged asset was built with), or 'measure' to detect them on grace_hopper.jpg "
+                         "with the installed package (moves whenever the detector's pre-processing does)")
     args = ap.parse_args(argv)
     src = Path(args.shared) / "ict-facekit"
 
@@ -497,7 +505,8 @@ def main(argv=None) -> int:
           f"contour points mean {np.mean(contour_dist):.3f} cm")
 
     # irises: centre and 4 limbus points on each eyeball
-    angles = iris_ring_angles()
+    angles = iris_ring_angles(args.iris_angles)
+    print(f"iris ring angles from {args.iris_angles}")
     eye_centres, iris_axes, iris_radius = [], [], []
     mp_faces_all = np.zeros(478, np.int64); mp_bary_all = np.zeros((478, 3))
     mp_faces_all[:468] = mp_faces; mp_bary_all[:468] = mp_bary
