@@ -254,14 +254,16 @@ def _skin_colour(face_albedo: torch.Tensor, face_rmesh: RenderMesh) -> torch.Ten
     corners, beard and nostrils at the dark end, highlights at the bright end)."""
     S = face_albedo.shape[1]
     texels = uv_raster(face_rmesh.uvs.float(), face_rmesh.faces.long(), S).texels  # the chart's, in row-major order
-    flat = face_albedo[0].reshape(-1, 3)
-    px = flat.index_select(0, texels) if texels.numel() else flat  # as [inside], gathered by the cached indices
-    lum = px @ px.new_tensor([0.299, 0.587, 0.114])
+    # one row per channel (a view of the channel-planar tile the pipeline makes; a copy otherwise): gathering
+    # whole rows is 6x faster than gathering (N, 3) pixels across planes, and the medians want rows anyway
+    planes = face_albedo[0].permute(2, 0, 1).reshape(3, -1)
+    px = planes.index_select(1, texels) if texels.numel() else planes  # as [inside], by the cached indices
+    lum = px.new_tensor([0.299, 0.587, 0.114]) @ px
     lo, hi = _quantiles(lum, (0.25, 0.9))
-    band = px[(lum >= lo) & (lum <= hi)]
-    if band.shape[0] == 0:
+    band = px[:, (lum >= lo) & (lum <= hi)]
+    if band.shape[1] == 0:
         band = px
-    return band.t().contiguous().median(1).values  # the same values; a contiguous row per channel is faster
+    return band.median(1).values
 
 
 def _plausible(col: np.ndarray, skin: np.ndarray) -> np.ndarray:

@@ -395,3 +395,27 @@ def test_eye_texture_changes_with_the_iris_colour(model):
     assert 0 < (diff > 0.05).float().mean() < 0.2  # only the iris region differs
     with pytest.raises(ShapeError, match="iris_rgb"):
         eye_texture(model, (0.1, 0.2), 64)
+
+
+def test_skin_colour_is_the_median_of_the_mid_luminance_texels_in_either_memory_layout(model):
+    """``_skin_colour`` gathers channel rows of the tile: the same colour whether the tile is stored pixel-interleaved
+    or channel-planar (as the pipeline makes it), and the per-channel median of the chart's texels whose luminance
+    lies between its 25th and 90th percentiles, computed here the plain way."""
+    from facesculpt.texture.head import _skin_colour
+
+    S = 96
+    face_rm = model.render_mesh((PART_FACE,))
+    g = torch.Generator().manual_seed(3)
+    interleaved = torch.rand(1, S, S, 3, generator=g)
+    planar = interleaved.permute(0, 3, 1, 2).contiguous().permute(0, 2, 3, 1)
+    assert not planar.is_contiguous()
+    got_i, got_p = _skin_colour(interleaved, face_rm), _skin_colour(planar, face_rm)
+    assert torch.equal(got_i, got_p)
+    inside = uv_raster(face_rm.uvs.float(), face_rm.faces.long(), S).inside
+    px = interleaved[0][inside].double()
+    lum = px @ px.new_tensor([0.299, 0.587, 0.114])
+    lo, hi = np.quantile(lum.numpy(), [0.25, 0.9])
+    band = px[(lum >= lo) & (lum <= hi)]
+    want = band.median(0).values
+    # the median of an even count may take either middle value; random values differ by ~1/N between neighbours
+    assert torch.allclose(got_i.double(), want, atol=2e-3), (got_i, want)
