@@ -189,26 +189,43 @@ def detect_faces(
         if any(_iou(_bbox_of(pts), _bbox_of(f)) > 0.5 for f in found):
             continue
         found.append(pts)
+    def side(pts):
+        bb = _bbox_of(pts)
+        return max(bb[2] - bb[0], bb[3] - bb[1])
+
     detector = "mediapipe_face_detector"
     if not found:
         found = [p / scale for p in _mesh_on(small)]
         detector = "mediapipe_face_mesh"
-    if not found:
+    small_candidate = None  # (detector, side) of a fall-back detector's face below the minimum
+    if not any(side(p) >= min_face_size for p in found):
+        # nothing big enough from mediapipe's own detectors (nothing at all, or a small face, perhaps in the
+        # background of a turned one): the fall-backs, skipping a face below the minimum (the pose landmarker
+        # can put a whole "face" on a sunglasses lens of an over-exposed profile)
         from facesculpt.detect.fallback import FALLBACKS, MIN_SCORE, landmarks_in_box
 
-        for detector, find_box in FALLBACKS:
+        for fb_detector, find_box in FALLBACKS:
             b = find_box(small)
             if b is None:
                 continue
             roi = landmarks_in_box(small, b)
-            if roi.score >= MIN_SCORE:
-                found = [roi.points / scale]
+            if roi.score < MIN_SCORE:
+                continue
+            pts = roi.points / scale
+            if side(pts) >= min_face_size:
+                found, detector = [pts], fb_detector
                 break
+            if small_candidate is None:
+                small_candidate = (fb_detector, side(pts))
     if not found:
+        if small_candidate is not None:
+            raise FaceNotFoundError(
+                f"no face of at least {min_face_size} px found in {name} (the only candidate, from "
+                f"{small_candidate[0]}, is {small_candidate[1]:.0f} px: a false find or a face too small; try a "
+                "larger, well-lit photo, or give 'reconstruct' its --box)")
         raise FaceNotFoundError(f"no face found in {name} (try a larger, frontal, well-lit photo, or give 'reconstruct' its --box)")
     found.sort(key=lambda p: -np.ptp(p[:468, 0]) * np.ptp(p[:468, 1]))
-    biggest = _bbox_of(found[0])
-    size = max(biggest[2] - biggest[0], biggest[3] - biggest[1])
+    size = side(found[0])
     if size < min_face_size:
         raise FaceTooSmallError(
             f"face in {name} is {size:.0f} px, smaller than the {min_face_size} px minimum (use a closer or larger photo)"

@@ -64,6 +64,60 @@ def test_fallback_boxes_find_grace(grace):
     assert all(find(np.full((200, 200, 3), 128, np.uint8)) is None for _, find in FALLBACKS)
 
 
+def test_a_fallback_find_below_the_minimum_is_no_face_and_the_next_fallback_is_tried(grace, monkeypatch):
+    """When mediapipe's own detectors find nothing, a fall-back's face below the minimum size is not taken for the
+    face (the pose landmarker put a 27-px "face" on the sunglasses of an over-exposed profile, session 40): the next
+    fall-back is tried, and if none finds a big enough face the error says no face was found and names the
+    candidate, instead of calling the photo's face small."""
+    import facesculpt.detect.fallback as fb
+    import facesculpt.detect.mediapipe_landmarker as ml
+    from facesculpt.core.errors import FaceNotFoundError
+
+    monkeypatch.setattr(ml, "_boxes", lambda image: [])
+    monkeypatch.setattr(ml, "_mesh_on", lambda image: [])
+    real = fb.landmarks_in_box(grace, (180.0, 150.0, 340.0, 320.0))  # grace's face
+    assert real.score >= fb.MIN_SCORE
+    tiny = real.points.copy()
+    tiny[:, :2] = 260 + (tiny[:, :2] - tiny[:, :2].mean(0)) * 0.15  # a 29-px copy of it
+    lens_box = (250.0, 220.0, 270.0, 240.0)
+    answers = {lens_box: fb.RoiLandmarks(tiny, -5.5)}
+    monkeypatch.setattr(fb, "landmarks_in_box", lambda image, box: answers.get(tuple(box), real))
+    monkeypatch.setattr(fb, "FALLBACKS", (("small_finder", lambda image: lens_box), ("none_finder", lambda image: None)))
+    with pytest.raises(FaceNotFoundError) as e:
+        detect_faces(grace, name="over.png")
+    msg = str(e.value)
+    assert "\n" not in msg and "no face of at least 64 px found in over.png" in msg
+    bb = ml._bbox_of(tiny)
+    assert "small_finder" in msg and f"is {max(bb[2] - bb[0], bb[3] - bb[1]):.0f} px" in msg
+    # a later fall-back that finds the whole face wins over the small find
+    monkeypatch.setattr(fb, "FALLBACKS", (("small_finder", lambda image: lens_box),
+                                          ("face_finder", lambda image: (180.0, 150.0, 340.0, 320.0))))
+    face = detect_faces(grace, name="over.png")[0]
+    assert face.detector == "face_finder" and face.size > 100
+
+
+def test_a_small_face_from_mediapipe_lets_a_fallback_find_a_big_one(grace, monkeypatch):
+    """mediapipe's detector finding only a small face (say one in the background of a turned one it misses) is not
+    the end: a fall-back that finds a face of the minimum size or more is used; without one the error is the small
+    face's, as before."""
+    import facesculpt.detect.fallback as fb
+    import facesculpt.detect.mediapipe_landmarker as ml
+    from facesculpt.core.errors import FaceTooSmallError
+
+    real = fb.landmarks_in_box(grace, (180.0, 150.0, 340.0, 320.0))
+    small = real.points.copy()
+    small[:, :2] = 100 + (small[:, :2] - small[:, :2].mean(0)) * 0.2
+    monkeypatch.setattr(ml, "_boxes", lambda image: [])
+    monkeypatch.setattr(ml, "_mesh_on", lambda image: [small.copy()])
+    monkeypatch.setattr(fb, "FALLBACKS", (("none_finder", lambda image: None),))
+    with pytest.raises(FaceTooSmallError, match="smaller than the 64 px minimum"):
+        detect_faces(grace)
+    monkeypatch.setattr(fb, "FALLBACKS", (("face_finder", lambda image: (180.0, 150.0, 340.0, 320.0)),))
+    face = detect_faces(grace)[0]
+    assert face.detector == "face_finder"
+    assert np.allclose(face.points.numpy(), real.points, atol=1e-3)
+
+
 def test_with_iris_layout():
     p = np.random.default_rng(0).normal(size=(468, 3)) * 10
     q = with_iris(p)
