@@ -29,6 +29,7 @@ import torch
 from facesculpt.core.checks import check_shape
 from facesculpt.core.determinism import sparse_mm
 from facesculpt.core.errors import AssetError
+from facesculpt.ops.mesh import unique_pairs
 
 #: part labels (``FaceModel.face_part`` / ``vert_part``)
 PART_FACE, PART_HEAD_NECK, PART_MOUTH_SOCKET, PART_EYE_SOCKET_LEFT, PART_EYE_SOCKET_RIGHT = 0, 1, 2, 3, 4
@@ -313,7 +314,7 @@ class FaceModel:
         fv = self.faces[sel].reshape(-1)
         fu = self.face_uvs[sel].reshape(-1)
         pairs = torch.stack([fv, fu], 1)
-        uniq, inv = torch.unique(pairs, dim=0, return_inverse=True)
+        uniq, inv = unique_pairs(pairs, return_inverse=True)
         vert_index, uv_index = uniq[:, 0], uniq[:, 1]
         uv = self.uvs[uv_index]
         tiles = torch.unique(torch.floor(uv[:, 0].clamp(min=0)).long())
@@ -333,7 +334,7 @@ class FaceModel:
         """(V, V) sparse uniform graph Laplacian (degree - adjacency) of the whole head."""
         f = self.faces
         e = torch.cat([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
-        e = torch.unique(torch.sort(torch.cat([e, e.flip(1)]), dim=1).values, dim=0)
+        e = unique_pairs(torch.sort(torch.cat([e, e.flip(1)]), dim=1).values)
         i = torch.cat([e, e.flip(1)]).T
         n = self.num_verts
         A = torch.sparse_coo_tensor(i, torch.ones(i.shape[1]), (n, n), check_invariants=False).coalesce()
@@ -419,7 +420,7 @@ def _hole_loops(model: "FaceModel", rm: RenderMesh) -> list:
     f = model.faces[rm.model_faces]
     e = torch.cat([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
     key = torch.sort(e, dim=1).values
-    uniq, inv, cnt = torch.unique(key, dim=0, return_inverse=True, return_counts=True)
+    uniq, inv, cnt = unique_pairs(key, return_inverse=True, return_counts=True)
     border = e[cnt[inv] == 1]
     nxt = {int(a): int(b) for a, b in border.tolist()}
     loops, seen = [], set()

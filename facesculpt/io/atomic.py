@@ -205,10 +205,16 @@ def to_uint8_image(arr: Any, name: str = "image") -> np.ndarray:
     raise ShapeError(f"{name}: expected uint8, bool or float in [0, 1], got {a.dtype}")
 
 
+#: zlib level of the PNGs written (PIL's default is 6): on one photo's outputs (grace_hopper, `fast`: albedo, texture,
+#: overlay, occluders, render, eyes, visibility) level 3 encodes in 0.16 s against 0.47 s for files 6.5 % larger
+#: (1.89 against 1.78 MB; level 1: 0.12 s, 12 % larger). The pixels are the same at every level.
+PNG_COMPRESS_LEVEL = 3
+
+
 def encode_png(arr: Any, name: str = "image") -> bytes:
     """PNG bytes of an 8-bit image (see ``to_uint8_image`` for accepted inputs)."""
     buf = io.BytesIO()
-    Image.fromarray(to_uint8_image(arr, name)).save(buf, format="PNG")
+    Image.fromarray(to_uint8_image(arr, name)).save(buf, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
     return buf.getvalue()
 
 
@@ -238,5 +244,5 @@ def write_png16(path: os.PathLike | str, arr: Any) -> None:
         raise ShapeError(f"{name}: expected uint16 or float in [0, 1], got {a.dtype}")
     im = Image.fromarray(np.ascontiguousarray(a, dtype=np.uint16))  # mode "I;16"
     buf = io.BytesIO()
-    im.save(buf, format="PNG")
+    im.save(buf, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
     _write_bytes_atomic(path, buf.getvalue())

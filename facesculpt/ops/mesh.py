@@ -134,6 +134,23 @@ def face_areas(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
 
 # ----------------------------------------------------------------------------- topology
 
+def unique_pairs(pairs: torch.Tensor, return_inverse: bool = False, return_counts: bool = False):
+    """``torch.unique(pairs, dim=0, return_inverse=..., return_counts=...)`` for (N, 2) non-negative integer rows,
+    found through one integer key per row (first * (max + 1) + second, whose order is the rows' lexicographic
+    order): the same sorted rows, inverse indices and counts. torch's row-wise unique took 0.45 s on the head's
+    293,016 directed edges, the key 5 ms."""
+    if pairs.dim() != 2 or pairs.shape[1] != 2 or pairs.dtype.is_floating_point:
+        raise ShapeError(f"unique_pairs: expected (N, 2) integers, got {tuple(pairs.shape)} {pairs.dtype}")
+    p = pairs.long()
+    if p.numel() and int(p.min()) < 0:
+        raise ShapeError("unique_pairs: expected non-negative integers")
+    n = int(p.max()) + 1 if p.numel() else 1
+    out = torch.unique(p[:, 0] * n + p[:, 1], return_inverse=return_inverse, return_counts=return_counts)
+    key, rest = (out[0], out[1:]) if isinstance(out, tuple) else (out, ())
+    rows = torch.stack([key // n, key % n], 1).to(pairs.dtype)
+    return (rows, *rest) if rest else rows
+
+
 def edges(faces: FacesLike) -> FacesLike:
     """Unique undirected edges (E, 2) of a triangle mesh, each as (min, max), sorted.
 

@@ -235,3 +235,21 @@ def test_vertex_normals_reuse_is_the_same_and_follows_in_place_changes():
     assert not torch.equal(c, a)
     w = v.clone().requires_grad_(True)  # with autograd the normals stay differentiable
     assert vertex_normals(w, f).requires_grad
+
+
+def test_unique_pairs_is_torch_row_unique():
+    """``unique_pairs`` gives what ``torch.unique(..., dim=0)`` gives: the sorted rows, the inverse and the counts."""
+    from facesculpt.core.errors import ShapeError
+    from facesculpt.ops.mesh import unique_pairs
+
+    g = torch.Generator().manual_seed(0)
+    for hi, n in ((5, 40), (1000, 5000), (3, 1)):
+        p = torch.randint(0, hi, (n, 2), generator=g)
+        want = torch.unique(p, dim=0, return_inverse=True, return_counts=True)
+        got = unique_pairs(p, return_inverse=True, return_counts=True)
+        assert all(torch.equal(a, b) for a, b in zip(got, want))
+        assert torch.equal(unique_pairs(p), torch.unique(p, dim=0))
+        assert torch.equal(unique_pairs(p.int()), torch.unique(p.int(), dim=0)) and unique_pairs(p.int()).dtype == torch.int32
+    for bad in (torch.zeros(4, 3, dtype=torch.long), torch.zeros(4, 2), torch.tensor([[0, -1]])):
+        with pytest.raises(ShapeError):
+            unique_pairs(bad)
