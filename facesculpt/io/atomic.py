@@ -10,13 +10,16 @@ import contextlib
 import dataclasses
 import enum
 import errno
+import hashlib
 import io
 import json
 import math
 import os
 import shutil
 import stat
+import threading
 import uuid
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -211,11 +214,31 @@ def to_uint8_image(arr: Any, name: str = "image") -> np.ndarray:
 PNG_COMPRESS_LEVEL = 3
 
 
+#: PNGs recently encoded, by their pixels' digest: one photo's outputs encode the same texture up to four times (the GLB,
+#: mesh.obj, mesh_neutral.obj and the PNG beside them; 18 encodes of 9 images, 0.12 of 0.27 s on grace_hopper)
+_PNG_MEMO: "OrderedDict[tuple, bytes]" = OrderedDict()
+_PNG_MEMO_SIZE = 8
+_PNG_MEMO_LOCK = threading.Lock()
+
+
 def encode_png(arr: Any, name: str = "image") -> bytes:
-    """PNG bytes of an 8-bit image (see ``to_uint8_image`` for accepted inputs)."""
+    """PNG bytes of an 8-bit image (see ``to_uint8_image`` for accepted inputs). The same pixels give the same bytes,
+    taken from a small memo of the last few images when encoded again."""
+    a = np.ascontiguousarray(to_uint8_image(arr, name))
+    key = (a.shape, hashlib.blake2b(a.data, digest_size=20).digest())
+    with _PNG_MEMO_LOCK:
+        hit = _PNG_MEMO.get(key)
+        if hit is not None:
+            _PNG_MEMO.move_to_end(key)
+            return hit
     buf = io.BytesIO()
-    Image.fromarray(to_uint8_image(arr, name)).save(buf, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
-    return buf.getvalue()
+    Image.fromarray(a).save(buf, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+    data = buf.getvalue()
+    with _PNG_MEMO_LOCK:
+        _PNG_MEMO[key] = data
+        while len(_PNG_MEMO) > _PNG_MEMO_SIZE:
+            _PNG_MEMO.popitem(last=False)
+    return data
 
 
 def write_png(path: os.PathLike | str, arr: Any) -> None:

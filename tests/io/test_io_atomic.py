@@ -131,3 +131,25 @@ def test_write_png16_roundtrip(tmp_path):
         write_png16(p, np.zeros((2, 2, 3), np.uint16))
     with pytest.raises(ShapeError):
         write_png16(p, a.astype(np.int32))
+
+
+def test_encode_png_memo_gives_the_same_bytes_and_stays_small():
+    """A texture encoded again (GLB, OBJ and PNG of one result) comes from the memo: the same bytes, which decode to
+    the pixels; another image is encoded afresh; the memo keeps a few images only."""
+    import io as _io
+
+    from facesculpt.io import atomic
+
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 256, (64, 48, 3), dtype=np.uint8)
+    first = atomic.encode_png(a)
+    assert atomic.encode_png(a.copy()) is first  # same pixels: the memo's bytes
+    assert np.array_equal(np.asarray(Image.open(_io.BytesIO(first))), a)
+    b = a.copy()
+    b[0, 0, 0] ^= 1
+    other = atomic.encode_png(b)
+    assert other != first and np.array_equal(np.asarray(Image.open(_io.BytesIO(other))), b)
+    assert atomic.encode_png(a.astype(np.float32) / 255.0) is first  # the 8-bit pixels are the key
+    for k in range(2 * atomic._PNG_MEMO_SIZE):
+        atomic.encode_png(np.full((4, 4), k, np.uint8))
+    assert len(atomic._PNG_MEMO) == atomic._PNG_MEMO_SIZE
