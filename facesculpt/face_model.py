@@ -29,7 +29,7 @@ import torch
 from facesculpt.core.checks import check_shape
 from facesculpt.core.determinism import sparse_mm
 from facesculpt.core.errors import AssetError
-from facesculpt.ops.mesh import unique_pairs
+from facesculpt.ops.mesh import edges, unique_pairs
 
 #: part labels (``FaceModel.face_part`` / ``vert_part``)
 PART_FACE, PART_HEAD_NECK, PART_MOUTH_SOCKET, PART_EYE_SOCKET_LEFT, PART_EYE_SOCKET_RIGHT = 0, 1, 2, 3, 4
@@ -332,9 +332,7 @@ class FaceModel:
     @functools.lru_cache(maxsize=None)
     def vertex_adjacency(self) -> torch.Tensor:
         """(V, V) sparse uniform graph Laplacian (degree - adjacency) of the whole head."""
-        f = self.faces
-        e = torch.cat([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
-        e = unique_pairs(torch.sort(torch.cat([e, e.flip(1)]), dim=1).values)
+        e = edges(self.faces)
         i = torch.cat([e, e.flip(1)]).T
         n = self.num_verts
         A = torch.sparse_coo_tensor(i, torch.ones(i.shape[1]), (n, n), check_invariants=False).coalesce()

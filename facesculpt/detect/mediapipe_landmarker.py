@@ -189,6 +189,7 @@ def detect_faces(
         if any(_iou(_bbox_of(pts), _bbox_of(f)) > 0.5 for f in found):
             continue
         found.append(pts)
+
     def side(pts):
         bb = _bbox_of(pts)
         return max(bb[2] - bb[0], bb[3] - bb[1])

@@ -138,7 +138,7 @@ def unique_pairs(pairs: torch.Tensor, return_inverse: bool = False, return_count
     """``torch.unique(pairs, dim=0, return_inverse=..., return_counts=...)`` for (N, 2) non-negative integer rows,
     found through one integer key per row (first * (max + 1) + second, whose order is the rows' lexicographic
     order): the same sorted rows, inverse indices and counts. torch's row-wise unique took 0.45 s on the head's
-    293,016 directed edges, the key 5 ms."""
+    293,016 directed edges (numpy's 0.09 s), the key 5-12 ms."""
     if pairs.dim() != 2 or pairs.shape[1] != 2 or pairs.dtype.is_floating_point:
         raise ShapeError(f"unique_pairs: expected (N, 2) integers, got {tuple(pairs.shape)} {pairs.dtype}")
     p = pairs.long()
@@ -160,8 +160,8 @@ def edges(faces: FacesLike) -> FacesLike:
     f = _faces_np(faces)
     e = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]], axis=0)
     e = np.sort(e, axis=1)
-    e = np.unique(e, axis=0) if len(e) else np.zeros((0, 2), np.int64)
-    return _like(e.astype(np.int64), faces)
+    e = unique_pairs(torch.from_numpy(e.astype(np.int64))).numpy() if len(e) else np.zeros((0, 2), np.int64)
+    return _like(e, faces)
 
 
 def face_edge_index(faces: FacesLike) -> tuple[np.ndarray, np.ndarray]:
@@ -172,8 +172,8 @@ def face_edge_index(faces: FacesLike) -> tuple[np.ndarray, np.ndarray]:
     f = _faces_np(faces)
     e = np.stack([f, np.roll(f, -1, axis=1)], axis=-1).reshape(-1, 2)  # (3F, 2) in face order
     e = np.sort(e, axis=1)
-    uniq, inv = np.unique(e, axis=0, return_inverse=True)
-    return uniq.astype(np.int64), inv.reshape(-1, 3).astype(np.int64)
+    uniq, inv = unique_pairs(torch.from_numpy(e.astype(np.int64)), return_inverse=True)
+    return uniq.numpy(), inv.numpy().reshape(-1, 3).astype(np.int64)
 
 
 def edge_face_counts(faces: FacesLike) -> tuple[FacesLike, FacesLike]:

@@ -36,7 +36,7 @@ from facesculpt.face_model import (
     RenderMesh,
 )
 from facesculpt.ops.image import inside_polygon, push_pull_fill, sample_pixels
-from facesculpt.ops.mesh import unique_pairs
+from facesculpt.ops.mesh import edges
 from facesculpt.render.interpolate import interpolate
 from facesculpt.render.rasterize import rasterize
 from facesculpt.texture.unwrap import uv_interpolate, uv_raster
@@ -325,8 +325,7 @@ def _head_extension(model: FaceModel, face_rmesh: RenderMesh, head_rmesh: Render
     tri = model.faces[head_rmesh.model_faces]  # (F, 3) model vertices
     nodes, local = torch.unique(tri.reshape(-1), return_inverse=True)
     local = local.reshape(-1, 3)
-    e = torch.cat([local[:, [0, 1]], local[:, [1, 2]], local[:, [2, 0]]])
-    e = unique_pairs(torch.sort(e, 1).values).numpy()
+    e = edges(local).numpy()
     pos = model.template.double()[nodes]
     length = (pos[e[:, 0]] - pos[e[:, 1]]).norm(dim=1).clamp(min=1e-4).numpy()
     N = len(nodes)
