@@ -25,8 +25,11 @@ plain text written with numpy formatting (see ``io/export.py``); it carries no m
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -292,6 +295,31 @@ def _check_targets(parts: list[_Part], target_names: Any, weights: Any, fn: str)
 # ----------------------------------------------------------------------------- GLB
 
 
+def _sparse_targets(deltas: Optional[np.ndarray], count: int) -> list:
+    """Per morph target of one part, (moving (K,) indices of the vertices that move by more than
+    ``_MORPH_EPS_M``, their (K, 3) float32 deltas, min [3], max [3] over the whole target, zeros included);
+    ``count`` targets that move nothing when ``deltas`` (E, V, 3) metres is None. The norms of all targets in one
+    pass, the bounds over the moving rows only (a per-target pass over all V rows cost ~0.1 s a head)."""
+    if deltas is None:
+        return [(np.empty(0, np.int64), None, None, None)] * count
+    nv = deltas.shape[1]
+    sq = deltas * deltas  # np.linalg.norm(d, axis=1)'s sum, x + y then + z, as three plane adds (a reduction over
+    moves = np.sqrt(sq[..., 0] + sq[..., 1] + sq[..., 2]) > _MORPH_EPS_M  # a length-3 axis is slow)
+    out = []
+    for e in range(deltas.shape[0]):
+        moving = np.flatnonzero(moves[e])
+        if moving.size == 0:
+            out.append((moving, None, None, None))
+            continue
+        values = deltas[e, moving].astype(np.float32)
+        cols = values.T.copy()  # (3, K): a column's min in one contiguous pass (25x faster than over axis 0)
+        lo, hi = cols.min(axis=1), cols.max(axis=1)
+        if moving.size < nv:  # the vertices that do not move hold zeros
+            lo, hi = np.minimum(lo, np.float32(0.0)), np.maximum(hi, np.float32(0.0))
+        out.append((moving, values, lo.tolist(), hi.tolist()))
+    return out
+
+
 def _build_glb(parts: list[_Part], names: list[str], weights: np.ndarray,
                animation: Optional[HeadAnimation] = None) -> bytes:
     import pygltflib as gl
@@ -335,27 +363,23 @@ def _build_glb(parts: list[_Part], names: list[str], weights: np.ndarray,
 
         targets = []
         zero: Optional[int] = None  # one shared all-zero accessor per part (no bufferView, no bytes)
-        for e in range(len(names) if p.pivot is None else 0):
-            d = p.deltas[e] if p.deltas is not None else None
-            moving = np.flatnonzero(np.linalg.norm(d, axis=1) > _MORPH_EPS_M) if d is not None else np.empty(0, int)
+        for moving, values, lo, hi in (_sparse_targets(p.deltas, len(names)) if p.pivot is None else ()):
             if moving.size == 0:
                 if zero is None:
                     zero = add_accessor(bufferView=None, byteOffset=None, componentType=_FLOAT, count=nv,
                                         type="VEC3", min=[0.0, 0.0, 0.0], max=[0.0, 0.0, 0.0])
                 targets.append(gl.Attributes(POSITION=zero))
                 continue
-            dense = np.zeros((nv, 3), np.float32)
-            dense[moving] = d[moving]
             index_type, index_dtype = (_UNSIGNED_SHORT, np.uint16) if nv <= 65536 else (_UNSIGNED_INT, np.uint32)
             sparse = gl.Sparse(
                 count=int(moving.size),
                 indices=gl.AccessorSparseIndices(bufferView=add_view(moving.astype(index_dtype).tobytes(), None),
                                                  componentType=index_type),
-                values=gl.AccessorSparseValues(bufferView=add_view(dense[moving].tobytes(), None)),
+                values=gl.AccessorSparseValues(bufferView=add_view(values.tobytes(), None)),
             )
             targets.append(gl.Attributes(POSITION=add_accessor(
                 bufferView=None, byteOffset=None, componentType=_FLOAT, count=nv, type="VEC3", sparse=sparse,
-                min=dense.min(axis=0).tolist(), max=dense.max(axis=0).tolist())))
+                min=lo, max=hi)))
 
         if p.texture is not None:
             if p.texture_name not in image_of:
@@ -500,6 +524,32 @@ def _write_files_atomic(files: list[tuple[Path, bytes]]) -> None:
         raise
 
 
+#: OBJ text blocks recently formatted, by format and the array's digest: a head's UV and face lines are the same for
+#: every photo (the model's), and each photo writes two OBJs (mesh.obj, mesh_neutral.obj); formatting them took 45 of
+#: the 75 ms of one OBJ of the ICT head
+_OBJ_MEMO: "OrderedDict[tuple, str]" = OrderedDict()
+_OBJ_MEMO_SIZE = 16
+_OBJ_MEMO_LOCK = threading.Lock()
+
+
+def _obj_lines(line: str, a: np.ndarray) -> str:
+    """``line`` repeated once per row of ``a`` (N, k), filled with the row's values (``%``-formatting of the values
+    as Python numbers), from a small memo of the blocks formatted recently."""
+    a = np.ascontiguousarray(a)
+    key = (line, a.shape, a.dtype.str, hashlib.blake2b(a.data, digest_size=20).digest())
+    with _OBJ_MEMO_LOCK:
+        hit = _OBJ_MEMO.get(key)
+        if hit is not None:
+            _OBJ_MEMO.move_to_end(key)
+            return hit
+    text = (line * len(a)) % tuple(a.ravel().tolist())
+    with _OBJ_MEMO_LOCK:
+        _OBJ_MEMO[key] = text
+        while len(_OBJ_MEMO) > _OBJ_MEMO_SIZE:
+            _OBJ_MEMO.popitem(last=False)
+    return text
+
+
 def write_head_obj(path_obj: os.PathLike | str, parts: list[HeadPart]) -> None:
     """Write a multi-part head as a Wavefront OBJ with one material per part.
 
@@ -534,11 +584,11 @@ def write_head_obj(path_obj: os.PathLike | str, parts: list[HeadPart]) -> None:
         idx = np.repeat(p.faces + 1 + offset, 3, axis=1)  # a a a b b b c c c -> "a/a/a b/b/b c/c/c"
         obj += [
             f"o {p.name}\n",
-            ("v %.6f %.6f %.6f\n" * len(p.pos)) % tuple(p.pos.ravel()),
-            ("vt %.6f %.6f\n" * len(p.uvs)) % tuple(p.uvs.ravel()),
-            ("vn %.6f %.6f %.6f\n" * len(p.normals)) % tuple(p.normals.ravel()),
+            ("v %.6f %.6f %.6f\n" * len(p.pos)) % tuple(p.pos.ravel().tolist()),
+            _obj_lines("vt %.6f %.6f\n", p.uvs),
+            ("vn %.6f %.6f %.6f\n" * len(p.normals)) % tuple(p.normals.ravel().tolist()),
             f"g {p.name}\nusemtl {p.name}\ns off\n",
-            ("f %d/%d/%d %d/%d/%d %d/%d/%d\n" * len(idx)) % tuple(idx.ravel().tolist()),
+            _obj_lines("f %d/%d/%d %d/%d/%d %d/%d/%d\n", idx),
         ]
         offset += len(p.pos)
         kd = (1.0, 1.0, 1.0) if p.texture is not None else p.color

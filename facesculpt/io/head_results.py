@@ -37,18 +37,9 @@ TEXTURE_FILES = {"albedo": "albedo.png", "head": "albedo_head.png", "eye_left": 
                  "eye_right": "eye_right.png"}
 
 
-def head_parts(rec, head: HeadParams, with_morphs: bool = True) -> list[HeadPart]:
-    """The head of ``rec`` with parameters ``head`` as export parts (one per material).
-
-    With ``with_morphs`` the parts carry the model's expression blendshapes restricted to their
-    vertices (E, Vs, 3) cm."""
-    from facesculpt.texture.head import GUMS_COLOUR, TEETH_COLOUR
-
-    model = rec.model
-    colours = {"gums": GUMS_COLOUR, "teeth": TEETH_COLOUR}
-    with torch.no_grad():
-        verts = model.vertices(head)
-        normals = vertex_normals(verts, model.faces)[0]
+def part_textures(rec) -> tuple[dict, np.ndarray | None]:
+    """(the export's textures by ``TEXTURE_FILES`` key, (H, W, 3) uint8 sRGB; the detail stage's tangent-space normal
+    map of the face tile or None): what every ``head_parts`` of ``rec`` shares."""
     from facesculpt.texture.color import to_display
 
     # the face and head tiles are linear light when ``rec.maps.linear``; the eye textures are sRGB
@@ -57,12 +48,26 @@ def head_parts(rec, head: HeadParams, with_morphs: bool = True) -> list[HeadPart
                 for key in TEXTURE_FILES}
     # the detail stage's tangent-space normal map (``full``) is in the face tile's UV layout, as the albedo
     detail = getattr(rec, "detail", None)
-    if detail is not None:
-        from facesculpt.detail import normal_map_image
+    if detail is None:
+        return textures, None
+    from facesculpt.detail import normal_map_image
 
-        face_normals = normal_map_image(detail)
-    else:
-        face_normals = None
+    return textures, normal_map_image(detail)
+
+
+def head_parts(rec, head: HeadParams, with_morphs: bool = True, textures: tuple | None = None) -> list[HeadPart]:
+    """The head of ``rec`` with parameters ``head`` as export parts (one per material).
+
+    With ``with_morphs`` the parts carry the model's expression blendshapes restricted to their
+    vertices (E, Vs, 3) cm. ``textures``: ``part_textures(rec)`` if made already (a result writes three heads)."""
+    from facesculpt.texture.head import GUMS_COLOUR, TEETH_COLOUR
+
+    model = rec.model
+    colours = {"gums": GUMS_COLOUR, "teeth": TEETH_COLOUR}
+    with torch.no_grad():
+        verts = model.vertices(head)
+        normals = vertex_normals(verts, model.faces)[0]
+    textures, face_normals = part_textures(rec) if textures is None else textures
     parts = []
     for name, pids, tex, plain, rough in MATERIALS:
         rm = model.render_mesh(pids)
@@ -120,13 +125,14 @@ def write_head_outputs(folder: Path, rec) -> None:
     h = rec.head
     names = list(rec.model.expression_names)
     base = HeadParams(h.identity, torch.zeros_like(h.expression), h.gaze, h.offsets)
-    parts = head_parts(rec, base)
+    shared = part_textures(rec)
+    parts = head_parts(rec, base, textures=shared)
     write_head_glb(folder / "mesh.glb", parts, target_names=names, weights=h.expression[0].numpy())
-    fitted = head_parts(rec, h, with_morphs=False)
+    fitted = head_parts(rec, h, with_morphs=False, textures=shared)
     write_head_obj(folder / "mesh.obj", fitted)
-    neutral = head_parts(rec, h.neutral(), with_morphs=False)
+    neutral = head_parts(rec, h.neutral(), with_morphs=False, textures=shared)
     write_head_obj(folder / "mesh_neutral.obj", neutral)
     write_json(folder / "landmarks.json", landmarks_dict(rec))
 
 
-__all__ = ["head_parts", "write_head_outputs", "landmarks_dict", "head_params_dict", "MATERIALS"]
+__all__ = ["head_parts", "part_textures", "write_head_outputs", "landmarks_dict", "head_params_dict", "MATERIALS"]

@@ -353,3 +353,42 @@ def test_failed_write_keeps_previous_files(tmp_path):
     with pytest.raises(ValueError, match="NaN"):
         write_head_obj(tmp_path / "h.obj", [bad, teeth])
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_sparse_targets_match_a_per_target_reference():
+    from facesculpt.io.export_head import _MORPH_EPS_M, _sparse_targets
+
+    rng = np.random.default_rng(3)
+    d = rng.normal(0.0, 1e-3, (4, 50, 3))
+    d[0, 10:] = 0.0  # moves 10 vertices, all down: the zeros bound its max
+    d[0, :10] = -np.abs(d[0, :10])
+    d[1, 7] = [0.0, 5e-8, 0.0]  # one vertex below the threshold, the rest move
+    d[2] = 0.0  # moves nothing
+    got = _sparse_targets(d, 4)
+    for e, (moving, values, lo, hi) in enumerate(got):
+        norm = np.linalg.norm(d[e], axis=1)
+        np.testing.assert_array_equal(moving, np.flatnonzero(norm > _MORPH_EPS_M))
+        if moving.size == 0:
+            assert values is None and lo is None and hi is None
+            continue
+        dense = np.zeros((50, 3), np.float32)
+        dense[moving] = d[e, moving]
+        np.testing.assert_array_equal(values, dense[moving])
+        assert lo == dense.min(axis=0).tolist() and hi == dense.max(axis=0).tolist()
+    assert got[0][3] == [0.0, 0.0, 0.0] and got[1][1].shape == (49, 3) and got[3][1].shape == (50, 3)
+    assert [m.size for m, *_ in _sparse_targets(None, 3)] == [0, 0, 0]
+
+
+def test_obj_lines_memo_gives_the_formatted_text():
+    from facesculpt.io.export_head import _obj_lines
+
+    a = np.array([[0.5, 1.0 / 3.0], [2.0, -0.25]])
+    first = _obj_lines("vt %.6f %.6f\n", a)
+    assert first == "vt 0.500000 0.333333\nvt 2.000000 -0.250000\n"
+    assert _obj_lines("vt %.6f %.6f\n", a.copy()) == first  # the same values: the same text
+    b = a.copy()
+    b[1, 1] = 0.75
+    assert _obj_lines("vt %.6f %.6f\n", b) == "vt 0.500000 0.333333\nvt 2.000000 0.750000\n"
+    faces = np.array([[1, 2, 3]])
+    assert _obj_lines("f %d/%d/%d\n", faces) == "f 1/2/3\n"
+    assert _obj_lines("f %d %d %d\n", faces) == "f 1 2 3\n"  # the format is part of the key
