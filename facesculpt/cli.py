@@ -118,6 +118,9 @@ def _reconstruct_video(path: Path, folder: Path, cfg, args, bars) -> tuple[Path,
         if not frames:
             raise FaceNotFoundError(f"{path.name}: no face found in any of the {n_read} frame(s) read"
                                     + (" (the video has no decodable frames)" if n_read == 0 else ""))
+        from facesculpt.io.names import source_writer
+
+        source_writer(path, 1, 1)(tmp, None)  # the folder says which video it holds (io.names)
         write_json(Path(tmp) / "frames.json", {
             "video": path.name, "fps": info.fps, "frame_count": info.frames, "size_hw": list(info.size_hw),
             "every": args.every, "frames_read": n_read, "faces": frames, "skipped": skipped,
@@ -184,9 +187,11 @@ def _track_video(path: Path, folder: Path, cfg, args, show: bool) -> tuple[Path,
         ckpt.save()
         for b in bars.values():
             b.close()
+    from facesculpt.io.names import source_writer
+
     write_clip_result(folder, clip, {"video": path.name, "fps": info.fps, "frame_count": info.frames,
                                      "size_hw": list(info.size_hw), "every": args.every},
-                      extra_writers=_report_writers(args, folder, clip.still_image))
+                      extra_writers=[source_writer(path, 1, 1)] + _report_writers(args, folder, clip.still_image))
     ckpt.delete()
     notes = [f"note: {path.name}: frame {s['frame']} has no face ({s['reason']}); "
              + ("interpolated" if clip.track.status[k] == "interpolated" else "held")
@@ -322,6 +327,10 @@ def cmd_reconstruct(args) -> int:
     try:
         return _reconstruct_entries(args, cfg, entries, outdir, box)
     finally:
+        if created:  # a folder this run made, left with only the viewer's shared scripts (interrupted before the
+            from facesculpt.report.cli import remove_lone_assets  # first result was in place): removed with them
+
+            remove_lone_assets(outdir)
         remove_created_if_empty(created)
 
 
@@ -482,9 +491,38 @@ def _version() -> str:
     return f"facesculpt {__version__}"
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``timeout``, a container or job scheduler stopping the run), raised where the program is:
+    as Ctrl-C does, it unwinds the atomic writers (``io.atomic``: no half-written result is left) and the video
+    checkpoint is kept; the command exits with 143."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
 def main(argv=None) -> int:
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import signal
+    import threading
+
+    on_main = threading.current_thread() is threading.main_thread()  # signal handlers can only be set there
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if on_main else None
+    try:
+        return _main(argv)
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return 143
+    except KeyboardInterrupt:  # also during start-up (the imports take seconds)
+        print("interrupted", file=sys.stderr)
+        return 130
+    finally:
+        if on_main:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "verbose", False):
@@ -499,8 +537,7 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        raise
     except Exception as e:
         if getattr(args, "verbose", False):
             traceback.print_exc()

@@ -70,8 +70,10 @@ def _run(graph, img: np.ndarray):
     """``graph().process(img)``. After any failure the graph is dropped (a mediapipe graph that failed
     once answers every later call with "Graph has errors") and the image tried once more on a fresh one;
     a second failure becomes a FaceNotFoundError. Images mediapipe cannot take are refused before it runs."""
-    if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8 or min(img.shape[:2]) < 2:
-        raise FaceNotFoundError(f"no face found: the image is too small or not RGB ({img.shape} {img.dtype})")
+    if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+        raise FaceNotFoundError(f"no face found: the image is not 8-bit RGB ({img.shape} {img.dtype})")
+    if min(img.shape[:2]) < 2:
+        raise FaceNotFoundError(f"no face found: the image is too small ({img.shape[1]} x {img.shape[0]} pixels)")
     img = np.ascontiguousarray(img)
     for attempt in range(2):  # a graph broken by an earlier failure is replaced and the image tried again
         try:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -41,6 +42,20 @@ def clip_report(outdir: Path, folder: Path, tmp: Path) -> None:
     """The clip page of a video written into ``tmp``, which becomes ``folder`` (after its frames)."""
     write_clip_report(Path(tmp), assets_rel(outdir, folder), title=Path(folder).name,
                       index_href=assets_rel(outdir, folder, "index.html"))
+
+
+def remove_lone_assets(outdir: Path) -> bool:
+    """Remove ``OUTDIR/_report`` when it is all ``OUTDIR`` holds (a run interrupted between writing the shared scripts
+    and putting its first result in place); only for a folder the run itself created. True if removed."""
+    outdir = Path(outdir)
+    try:
+        names = [p.name for p in outdir.iterdir()]
+    except OSError:
+        return False
+    if names != [ASSETS_DIR] or not (outdir / ASSETS_DIR).is_dir() or (outdir / ASSETS_DIR).is_symlink():
+        return False
+    shutil.rmtree(outdir / ASSETS_DIR, ignore_errors=True)
+    return not (outdir / ASSETS_DIR).exists()
 
 
 def start_batch(outdir: Path) -> None:

@@ -68,6 +68,8 @@ def test_track_clip_end_to_end(tmp_path, clip, capsys):
     assert rows[2][0] == "00:00:00:01.000"
     for name in ("albedo.png", "mesh.obj", "params.json"):
         assert (out / name).is_file()
+    # the folder names its video: another clip.mp4 into the same output folder gets clip_2, not this one
+    assert json.loads((out / "source.json").read_text())["input"] == str(clip.resolve())
     # the report: the tracked head's page plays its frames (every frame's 53 weights and rotation)
     page = (out / "report.html").read_text()
     assert 'id="clip-play"' in page and 'src="clip_data.js"' in page and 'max="6"' in page

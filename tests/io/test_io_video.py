@@ -103,7 +103,8 @@ def test_reconstruct_video_cli(tmp_path, clip):
         assert (out / f["folder"] / "mesh.glb").is_file() and (out / f["folder"] / "mesh.obj").is_file()
         assert f["metrics"]["inview_psnr"] > 20
     assert sorted(p.name for p in out.iterdir()) == ["clip_data.js", "frame_000000", "frame_000004", "frames.json",
-                                                     "report.html"]  # report.html: the clip page (docs/report.md)
+                                                     "report.html", "source.json"]  # the clip page (docs/report.md)
+    assert json.loads((out / "source.json").read_text())["input"] == str(clip.resolve())  # (io.names)
     clip = (out / "clip_data.js").read_text()
     assert '"frame_000004"' in clip and (out / "frame_000004" / "report.html").is_file()
     assert not (tmp_path / "out" / "broken").exists()
