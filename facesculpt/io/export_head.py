@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import struct
 import threading
 import uuid
 from collections import OrderedDict
@@ -452,8 +453,53 @@ def _build_glb(parts: list[_Part], names: list[str], weights: np.ndarray,
         bufferViews=views,
         buffers=[gl.Buffer(byteLength=len(blob))],
     )
-    gltf.set_binary_blob(bytes(blob))
-    return b"".join(gltf.save_to_bytes())
+    return glb_bytes(gltf, bytes(blob))
+
+
+_FIELDS: dict = {}
+
+
+def _plain(obj: Any) -> Any:
+    """``obj`` (pygltflib's dataclasses, lists, dicts, numbers, strings) as plain dicts and lists: what pygltflib's
+    ``gltf_asdict`` makes (the fields in their order; ``Attributes`` by its instance dict), without its deep copies."""
+    t = type(obj)
+    if t in (int, float, str, bool) or obj is None:
+        return obj
+    if t in (list, tuple):
+        return [_plain(v) for v in obj]
+    if t is dict:
+        return {k: _plain(v) for k, v in obj.items()}
+    import pygltflib as gl
+
+    if t is gl.Attributes:
+        return {k: _plain(v) for k, v in obj.__dict__.items()}
+    names = _FIELDS.get(t)
+    if names is None:
+        import dataclasses
+
+        if not dataclasses.is_dataclass(obj):
+            raise TypeError(f"cannot write a {t.__name__} into a glTF file")
+        names = _FIELDS[t] = [f.name for f in dataclasses.fields(obj)]
+    return {n: _plain(getattr(obj, n)) for n in names}
+
+
+def glb_bytes(gltf, blob: bytes) -> bytes:
+    """The binary glTF file of ``gltf`` (a ``pygltflib.GLTF2`` whose one buffer is ``blob``, its buffer views laid
+    out in order at 4-byte aligned offsets): the bytes ``GLTF2.save_to_bytes`` gives for it (a test compares them),
+    in a fifth of the time (pygltflib deep-copies every value on the way to JSON: 80 ms for a head's 300 morph-target
+    accessors)."""
+    import json
+
+    from pygltflib import delete_empty_keys
+
+    blob = bytes(blob) + b"\0" * (-len(blob) % 4)
+    doc = _plain(gltf)
+    doc["buffers"] = [{"byteLength": len(blob)}]
+    doc = delete_empty_keys(doc)
+    text = json.dumps(doc, allow_nan=False, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 4)
+    head = struct.pack("<4sII", b"glTF", 2, 12 + 8 + len(text) + 8 + len(blob))
+    return b"".join([head, struct.pack("<I", len(text)), b"JSON", text, struct.pack("<I", len(blob)), b"BIN\0", blob])
 
 
 def write_head_glb(

@@ -169,3 +169,31 @@ def test_a_part_with_a_pivot_is_a_child_node_turned_by_the_animation(tmp_path):
         write_head_glb(tmp_path / "x.glb", [_part(), eye], ["a", "b"],
                        animation=HeadAnimation(times=np.arange(T) / 25, part_rotations={"eye_left": np.ones((2, 4))}))
     assert not (tmp_path / "x.glb").exists()
+
+
+def test_glb_bytes_are_pygltflib_s(tmp_path, monkeypatch):
+    """The head GLB is serialised without pygltflib's deep copies (``export_head.glb_bytes``): the same bytes as
+    ``GLTF2.save_to_bytes`` on a file with a texture, morph targets, a pivot part and an animation."""
+    import facesculpt.io.export_head as eh
+
+    from facesculpt.io.clip_results import gaze_rotations
+
+    fast, compared = eh.glb_bytes, []
+
+    def both(gltf, blob):
+        ours = fast(gltf, blob)
+        gltf.set_binary_blob(bytes(blob))
+        compared.append(ours == b"".join(gltf.save_to_bytes()))
+        return ours
+
+    monkeypatch.setattr(eh, "glb_bytes", both)
+    eye = HeadPart("eye_left", np.array([[3, 3, 8], [4, 3, 8], [3, 4, 8]], float), np.array([[0, 1, 2]]),
+                   np.zeros((3, 2)), np.tile([0, 0, 1.0], (3, 1)), texture=np.full((4, 4, 3), 200, np.uint8),
+                   texture_name="eye.png", pivot=(3.0, 3.0, 7.0))
+    T = 3
+    anim = HeadAnimation(times=np.arange(T) / 25, weights=np.random.default_rng(1).random((T, 2)),
+                         part_rotations={"eye_left": gaze_rotations(torch.zeros(T, 2, 2))["eye_left"]})
+    write_head_glb(tmp_path / "a.glb", [_part(), eye], ["a", "b"], weights=np.array([0.25, 0.5]), animation=anim)
+    plain = _part()
+    write_head_glb(tmp_path / "b.glb", [HeadPart("skin", plain.verts, plain.faces, plain.uvs, plain.normals)])  # static
+    assert compared == [True, True]
