@@ -381,7 +381,7 @@ def _reconstruct_entries(args, cfg, entries, outdir: Path, box=None) -> int:
                            f"{n_read - len(notes)} of {n_read} frame(s) read; index in frames.json)", file=sys.stdout)
                 continue
             image = load_image(path)
-            recs = reconstruct_all(image, config=cfg, name=path.name, progress=bars, box=box)
+            recs = reconstruct_all(image, config=cfg, name=str(path), progress=bars, box=box)
             bars.close()
             folders = _stem_dirs(outdir, path, len(recs), used)
             for k, (folder, rec) in enumerate(zip(folders, recs)):
@@ -446,7 +446,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("-o", "--output", required=True, help="output folder (one sub-folder per image)")
         sp.add_argument("--preset", default="default", help="fast | default | full")
         sp.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="cpu (default) or cuda")
-        sp.add_argument("--max-faces", type=int, default=1, help="faces per image, largest first")
+        sp.add_argument("--max-faces", type=int, default=1,
+                        help="faces per image, largest first (default 1: only the largest face of a group photo)")
         sp.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="config override, e.g. --set photometric.iterations=40 (repeatable)")
         sp.add_argument("--verbose", action="store_true", help="print tracebacks and third-party logs and warnings")
