@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 import traceback
@@ -355,6 +356,7 @@ def _reconstruct_entries(args, cfg, entries, outdir: Path, box=None) -> int:
 
     it = tqdm(entries, desc="images", unit="img", file=sys.stderr, disable=not show, dynamic_ncols=True)
     for entry in it:
+        _check_interrupted()
         path, err = entry if isinstance(entry, tuple) else (entry, None)
         path = Path(path)
         t0 = time.perf_counter()
@@ -420,6 +422,7 @@ def _reconstruct_entries(args, cfg, entries, outdir: Path, box=None) -> int:
                 line = f"{path.name}: {line}"
             failures.append(line)
             tqdm.write(f"error: {line}", file=sys.stderr)
+    _check_interrupted()
     n_ok = len(done)
     if not args.no_report:
         from facesculpt.report.cli import finish_batch
@@ -502,14 +505,32 @@ def _on_sigterm(signum, frame):
     raise Terminated()
 
 
+#: set by the Ctrl-C handler: a KeyboardInterrupt raised inside a C callback (numba compiling its kernels on a first
+#: run, through llvmlite's ctypes callback) is printed and swallowed there; the batch checks this between inputs
+_INTERRUPTED = []
+
+
+def _on_sigint(signum, frame):
+    _INTERRUPTED.append(signum)
+    signal.default_int_handler(signum, frame)
+
+
+def _check_interrupted() -> None:
+    """Raise KeyboardInterrupt if Ctrl-C was pressed and the exception got lost on the way."""
+    if _INTERRUPTED:
+        raise KeyboardInterrupt
+
+
 def main(argv=None) -> int:
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import signal
     import threading
 
     on_main = threading.current_thread() is threading.main_thread()  # signal handlers can only be set there
-    previous = signal.signal(signal.SIGTERM, _on_sigterm) if on_main else None
+    previous = None
+    if on_main:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm), signal.signal(signal.SIGINT, _on_sigint)
+    _INTERRUPTED.clear()
     try:
         return _main(argv)
     except Terminated:
@@ -520,7 +541,8 @@ def main(argv=None) -> int:
         return 130
     finally:
         if on_main:
-            signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGTERM, previous[0])
+            signal.signal(signal.SIGINT, previous[1])
 
 
 def _main(argv=None) -> int:

@@ -62,6 +62,18 @@ class SkinPriorConfig:
     """With ``chroma_from_colour``: None conditions the chromaticity on the seen chromaticity alone; a
     number conditions it on the whole seen colour with this exposure spread instead of
     ``exposure_sigma`` (the brightness still tells a warm light from darker, redder skin, but less)."""
+    clipped_exposure: float = 1.4
+    """Log exposure the prior expects per unit of the face's clipped share beyond ``clipped_free`` (the share of
+    mediapipe's 478 points on a pixel with a channel at 250 or more, ``texture.clipping.clipped_face_share``): a face
+    clipped over a large share was photographed in more light than a well-exposed one. 1.4 since session 41: real
+    photos over-exposed by 1.3 / 1.6 / 2.0 give shares of 0.16-0.55 (``benchmarks/bench_exposure.py``, grace_hopper and
+    the astronaut), about a log exposure of 1.4 x (share - 0.1); on that benchmark 1.0 / 1.4 / 2.0 leave a mean albedo
+    change of 14.8 / 11.4 / 15.3 % (33.2 % at 0, the exposure prior ignoring clipping as before). Only when the
+    whites of the eyes neither read the light nor bound it (clipped whites give a floor, ``texture.sclera``): they are
+    the more direct evidence, and on the relight benchmark's bright photos (clipped whites) the shift with their floor
+    made the albedo brighter, not darker."""
+    clipped_free: float = 0.1
+    """Clipped share a well-exposed face may have (highlights on the forehead, nose and glasses): no shift below it."""
     sclera: ScleraConfig = field(default_factory=ScleraConfig)
     """The whites of the eyes as a second reading of the light's gain (``texture.sclera``)."""
 
@@ -110,8 +122,11 @@ def skin_log_gaussian() -> tuple[np.ndarray, np.ndarray]:
 def map_skin_albedo(seen: torch.Tensor, cfg: SkinPriorConfig = SkinPriorConfig(),
                     sclera_log_gain: Optional[np.ndarray] = None,
                     sclera_sigma_brightness: Optional[float] = None,
-                    sclera_log_floor: Optional[np.ndarray] = None) -> torch.Tensor:
+                    sclera_log_floor: Optional[np.ndarray] = None, clipped_share: float = 0.0) -> torch.Tensor:
     """MAP skin albedo (3,) linear of a seen mean skin colour ``seen`` (3,) linear (= albedo x light gain).
+
+    ``clipped_share``: the photo's clipped face share (``SkinPriorConfig.clipped_exposure``): the light prior's log
+    exposure is raised by ``cfg.clipped_exposure`` x its excess over ``cfg.clipped_free``.
 
     ``sclera_log_gain``: (3,) the light's log gain the whites of the eyes read (``texture.sclera``), or
     None. With it the log light l is the MAP of three Gaussian terms: the skin prior on the albedo
@@ -126,7 +141,7 @@ def map_skin_albedo(seen: torch.Tensor, cfg: SkinPriorConfig = SkinPriorConfig()
         raise ShapeError(f"seen: expected shape (3,), got {tuple(seen.shape)}")
     mu_a, S_a = skin_log_gaussian()
     x = np.log(np.clip(seen.detach().double().numpy(), 1e-4, None))
-    mu_l = np.full(3, np.log(cfg.exposure))
+    mu_l = np.full(3, np.log(cfg.exposure) + cfg.clipped_exposure * max(0.0, clipped_share - cfg.clipped_free))
     if sclera_log_gain is not None:
         sc = cfg.sclera
         S_l = sc.exposure_sigma ** 2 * np.ones((3, 3)) + cfg.colour_sigma ** 2 * np.eye(3)
@@ -178,14 +193,16 @@ def robust_skin_mean(albedo: torch.Tensor, weight: torch.Tensor) -> torch.Tensor
 def anchor_light(light: torch.Tensor, albedo: torch.Tensor, weight: torch.Tensor,
                  cfg: SkinPriorConfig = SkinPriorConfig(), sclera_log_gain: Optional[np.ndarray] = None,
                  sclera_sigma_brightness: Optional[float] = None,
-                 sclera_log_floor: Optional[np.ndarray] = None) -> tuple[torch.Tensor, torch.Tensor, dict]:
+                 sclera_log_floor: Optional[np.ndarray] = None,
+                 clipped_share: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, dict]:
     """Move exposure and light colour out of the albedo.
 
     light: (1, 9, 3) linear SH light; albedo: (1, S, S, 3) linear albedo it implies; weight:
-    (1, S, S) the seen skin texels. Returns (light (1, 9, 3) scaled per channel, albedo scaled by
-    the inverse, info {"seen_skin", "skin_albedo", "light_gain"} as lists)."""
+    (1, S, S) the seen skin texels; ``clipped_share``: the photo's clipped face share (``map_skin_albedo``).
+    Returns (light (1, 9, 3) scaled per channel, albedo scaled by the inverse, info {"seen_skin", "skin_albedo",
+    "light_gain"} as lists)."""
     seen = robust_skin_mean(albedo, weight).clamp(min=1e-4)
-    target = map_skin_albedo(seen, cfg, sclera_log_gain, sclera_sigma_brightness, sclera_log_floor)
+    target = map_skin_albedo(seen, cfg, sclera_log_gain, sclera_sigma_brightness, sclera_log_floor, clipped_share)
     gain = seen / target
     info = {"seen_skin": seen.tolist(), "skin_albedo": target.tolist(), "light_gain": gain.tolist(),
             "sclera": sclera_log_gain is not None}
@@ -204,8 +221,19 @@ def anchor_light_photo(light: torch.Tensor, albedo: torch.Tensor, weight: torch.
         gain, sclera_info = sclera_light_gain(image, points, light, cfg.sclera)
     floor = None if sclera_info is None or "log_floor" not in sclera_info else \
         np.array([np.nan if f is None else f for f in sclera_info["log_floor"]])
+    share = 0.0
+    if cfg.clipped_exposure and gain is None and floor is None:
+        # a face clipped over a large share: more light expected (``clipped_exposure``); not when the whites read the
+        # light or bound it (clipped whites: a floor), the more direct evidence
+        from facesculpt.texture.clipping import ClippingConfig, clipped_face_share
+
+        pts = points.detach().cpu().numpy() if hasattr(points, "detach") else np.asarray(points)
+        share = clipped_face_share(image, pts[:, :2], ClippingConfig())
     light, albedo, info = anchor_light(light, albedo, weight, cfg, gain,
-                                       None if sclera_info is None else sclera_info.get("sigma_brightness"), floor)
+                                       None if sclera_info is None else sclera_info.get("sigma_brightness"), floor,
+                                       share)
+    if cfg.clipped_exposure and gain is None and floor is None:
+        info["clipped_share"] = share
     if sclera_info is not None:
         info["sclera"] = sclera_info
     return light, albedo, info

@@ -58,3 +58,30 @@ def test_interrupt_before_the_first_result_removes_the_folder_it_made(tmp_path, 
     start_batch(kept)
     assert cli.main(["reconstruct", str(photo), "-o", str(kept), "--quiet"]) == 130
     assert [p.name for p in kept.iterdir()] == ["_report"]
+
+
+def test_a_swallowed_ctrl_c_still_stops_the_batch(tmp_path, grace_hopper, monkeypatch, capsys):
+    """Ctrl-C while numba compiles its kernels (a first run) raises inside llvmlite's ctypes callback, which prints
+    and swallows the exception; the handler's flag stops the batch before the next input all the same."""
+    from PIL import Image
+
+    import facesculpt.pipeline as pipeline
+
+    for name in ("a.jpg", "b.jpg"):
+        Image.fromarray(grace_hopper).save(tmp_path / name)
+    fitted = []
+
+    def swallowed(image, config=None, **kw):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)  # the handler raises here ...
+        except KeyboardInterrupt:
+            pass  # ... and a C callback swallows it
+        fitted.append(kw.get("name"))
+        raise RuntimeError("no result in this test")
+
+    monkeypatch.setattr(pipeline, "reconstruct_all", swallowed)
+    assert cli.main(["reconstruct", str(tmp_path / "a.jpg"), str(tmp_path / "b.jpg"), "-o", str(tmp_path / "out"),
+                     "--quiet"]) == 130
+    assert len(fitted) == 1 and not (tmp_path / "out").exists()
+    assert capsys.readouterr().err.strip().endswith("interrupted")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -164,3 +164,68 @@ def test_initial_light_refuses_a_light_no_radiance_can_make(monkeypatch):
     assert len(calls) >= 2 and calls[0] < calls[1]  # the first ridge's light was refused
     c = rec.params.light.coeffs[0, :, 0].double()
     assert abs(L.band1_ratio(c) - 0.5) < 1e-4  # the mild shape (per-channel gains keep the ratio)
+
+
+def test_a_clipped_face_expects_more_light():
+    """``SkinPriorConfig.clipped_exposure``: a face clipped over a large share raises the light prior's exposure, so
+    an over-exposed photo's brightness goes to the light, not the albedo; a share within ``clipped_free`` (highlights)
+    or the rule off (0) changes nothing."""
+    t = load_skin_table()
+    skin = torch.tensor(t.rgb[[s == "nist" for s in t.source]].mean(0) * 2.0)  # twice the exposure
+    off = SkinPriorConfig(clipped_exposure=0.0)
+    on = SkinPriorConfig(clipped_exposure=1.4, clipped_free=0.1)
+    assert SkinPriorConfig().clipped_exposure == 1.4  # the default (session 41)
+    base = map_skin_albedo(skin, off, clipped_share=0.5).numpy()
+    assert np.allclose(map_skin_albedo(skin, on, clipped_share=0.08).numpy(), base)  # highlights only
+    assert np.allclose(map_skin_albedo(skin, off).numpy(), base)  # the rule off: the share is not read
+    darker = map_skin_albedo(skin, on, clipped_share=0.5).numpy()
+    # the prior's log exposure is raised by 1.4 x 0.4 = 0.56: every channel of the albedo darkens (by 12-24 % here:
+    # the skin prior's own brightness spread and the table's range take the rest), the light carries it
+    assert (darker < 0.9 * base).all() and _lum(darker) > 0.5 * _lum(base)
+    light = torch.zeros(1, 9, 3)
+    light[0, 0] = 1.0
+    _, _, info_off = anchor_light(light, skin.view(1, 1, 1, 3).expand(1, 8, 8, 3), torch.ones(1, 8, 8), off)
+    _, _, info_on = anchor_light(light, skin.view(1, 1, 1, 3).expand(1, 8, 8, 3), torch.ones(1, 8, 8), on,
+                                 clipped_share=0.5)
+    assert (np.array(info_on["light_gain"]) > 1.1 * np.array(info_off["light_gain"])).all()
+
+
+def test_anchor_light_photo_reads_the_clipped_share_of_the_photo():
+    from dataclasses import replace
+
+    from facesculpt.texture.sclera import ScleraConfig
+    from facesculpt.texture.skin_prior import anchor_light_photo
+
+    img = np.full((40, 40, 3), 120, np.uint8)
+    img[:, 20:] = (255, 200, 180)  # the right half clipped in red
+    pts = torch.tensor([[5.0, 5.0], [10.0, 30.0], [25.0, 5.0], [30.0, 30.0], [35.0, 12.0]])
+    light = torch.zeros(1, 9, 3)
+    light[0, 0] = 1.0
+    albedo = torch.full((1, 8, 8, 3), 0.3)
+    cfg = replace(SkinPriorConfig(clipped_exposure=1.4), sclera=ScleraConfig(enabled=False))
+    _, _, info = anchor_light_photo(light, albedo, torch.ones(1, 8, 8), cfg, img, pts)
+    assert info["clipped_share"] == pytest.approx(0.6)
+    _, _, info0 = anchor_light_photo(light, albedo, torch.ones(1, 8, 8), replace(cfg, clipped_exposure=0.0), img, pts)
+    assert "clipped_share" not in info0 and info["light_gain"][0] > info0["light_gain"][0]
+
+
+def test_whites_that_read_or_bound_the_light_leave_the_exposure_prior_alone(monkeypatch):
+    """The clipped share moves the exposure prior only when the whites give nothing: read whites (a gain) or clipped
+    ones (a floor) are the more direct evidence of the light."""
+    import facesculpt.texture.sclera as sclera
+    from facesculpt.texture.skin_prior import anchor_light_photo
+
+    img = np.full((40, 40, 3), 255, np.uint8)  # every point clipped
+    pts = torch.tensor([[5.0, 5.0], [30.0, 30.0]])
+    light = torch.zeros(1, 9, 3)
+    light[0, 0] = 1.0
+    albedo = torch.full((1, 8, 8, 3), 0.3)
+    cfg = SkinPriorConfig(clipped_exposure=1.4)
+    for reading in ((np.zeros(3), {"sigma_brightness": 0.25}),
+                    (None, {"refused": "clipped", "log_floor": [0.1, 0.1, 0.1]})):
+        monkeypatch.setattr(sclera, "sclera_light_gain", lambda *a, r=reading: r)
+        _, _, info = anchor_light_photo(light, albedo, torch.ones(1, 8, 8), cfg, img, pts)
+        assert "clipped_share" not in info
+    monkeypatch.setattr(sclera, "sclera_light_gain", lambda *a: (None, {"refused": "too few sclera pixels"}))
+    _, _, info = anchor_light_photo(light, albedo, torch.ones(1, 8, 8), cfg, img, pts)
+    assert info["clipped_share"] == 1.0
