@@ -174,7 +174,7 @@ def _track_video(path: Path, folder: Path, cfg, args, show: bool) -> tuple[Path,
 
     # the detections are kept in a hidden checkpoint beside the result: a rerun resumes (io.clip_checkpoint)
     ckpt = ClipCheckpoint.open(folder, checkpoint_key(path, cfg, args.every))
-    if ckpt.resumed and show:
+    if ckpt.resumed:  # also without progress bars (a log file, --quiet): the rerun says it resumed, as other notes
         tqdm.write(f"{path.name}: resuming: {ckpt.resumed} frame(s) already detected by an interrupted run",
                    file=sys.stderr)
     try:
@@ -219,6 +219,12 @@ def _reconstruct_subject(entries, outdir: Path, cfg, args, bars) -> int:
             if err is not None:
                 raise err if isinstance(err, BaseException) else FaceSculptError(str(err))
             paths.append(Path(path))
+        from facesculpt.io.video import is_video_name
+
+        videos = [p.name for p in paths if is_video_name(p)]
+        if videos:
+            raise FaceSculptError(f"--subject takes photos, not videos ({videos[0]}: reconstruct it without --subject, "
+                                  "which tracks its frames into one animated head)")
         if len(paths) < 2:
             raise FaceSculptError("--subject needs at least two photos of the person")
         images = [load_image(p) for p in paths]

@@ -159,3 +159,15 @@ def test_box_is_refused_for_videos_and_subjects(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("error: --box applies to")
         assert not out.exists()
+
+
+def test_subject_refuses_a_video_in_one_line(tmp_path, capsys):
+    from facesculpt.cli import _bundled_photo
+
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"")  # refused by name, before it is read
+    out = tmp_path / "o"
+    assert main(["reconstruct", "--subject", str(_bundled_photo()), str(video), "-o", str(out), "--quiet"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --subject takes photos, not videos (clip.mp4")
+    assert not out.exists()

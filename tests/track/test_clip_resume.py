@@ -60,7 +60,7 @@ def _result(folder):
     return out
 
 
-def test_interrupted_clip_resumes_without_detecting_again(tmp_path, clip, monkeypatch):
+def test_interrupted_clip_resumes_without_detecting_again(tmp_path, clip, monkeypatch, capsys):
     import facesculpt.detect as det
 
     real = det.detect_faces
@@ -85,8 +85,10 @@ def test_interrupted_clip_resumes_without_detecting_again(tmp_path, clip, monkey
     # the rerun detects only the frames after k
     again = _Counting(real)
     monkeypatch.setattr(det, "detect_faces", again)
+    capsys.readouterr()
     assert cli.main(["reconstruct", str(clip), "-o", str(tmp_path / "b"), *ARGS]) == 0
     assert again.frames == [f"clip.mp4 frame {i}" for i in range(k, 6)]
+    assert f"clip.mp4: resuming: {k} frame(s) already detected" in capsys.readouterr().err  # said without bars
     assert not ck.exists()
     a, b = _result(tmp_path / "a" / "clip"), _result(out)
     assert a.keys() == b.keys() and {"mesh.glb", "blendshapes.csv", "frames.json", "albedo.png"} <= a.keys()
