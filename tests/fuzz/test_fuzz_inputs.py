@@ -40,6 +40,7 @@ def stub_fit(monkeypatch):
 
     def fake_all(image, preset="default", config=None, *, name="image", **kw):
         n = 1
+        name = Path(name).name  # the CLI names a photo by its path as given
         if name.startswith("collage") and "_face" not in name:
             n = int(name[len("collage")])
         n = min(n, config.max_faces if config is not None else 1)
