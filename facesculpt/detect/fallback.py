@@ -111,7 +111,9 @@ def _quiet() -> None:
 @lru_cache(maxsize=1)
 def _graph_config():
     _quiet()
-    import mediapipe as mp
+    from facesculpt.detect._mp import import_mediapipe
+
+    mp = import_mediapipe()
     from google.protobuf import text_format
     from mediapipe.framework import calculator_pb2
     from mediapipe.python._framework_bindings import resource_util
@@ -124,7 +126,9 @@ def _graph_config():
 @lru_cache(maxsize=1)
 def _graph():
     """The landmarks-in-a-box graph (built once; one run per call) and the dict its outputs go to."""
-    import mediapipe as mp
+    from facesculpt.detect._mp import import_mediapipe
+
+    mp = import_mediapipe()
 
     sink: dict = {}
     graph = mp.CalculatorGraph(graph_config=_graph_config())
@@ -136,7 +140,9 @@ def _graph():
 
 def _run_roi(image: np.ndarray, cx: float, cy: float, side: float) -> tuple[Optional[np.ndarray], float]:
     """(468, 3) pixel landmarks and the presence logit of the landmark model on the square ROI."""
-    import mediapipe as mp
+    from facesculpt.detect._mp import import_mediapipe
+
+    mp = import_mediapipe()
     from mediapipe.framework.formats import rect_pb2
 
     from facesculpt.core.quiet import quiet_native_stderr
@@ -216,7 +222,9 @@ def face_presence(image: np.ndarray, box: tuple[float, float, float, float]) -> 
 @lru_cache(maxsize=1)
 def _pose():
     _quiet()
-    import mediapipe as mp
+    from facesculpt.detect._mp import import_mediapipe
+
+    mp = import_mediapipe()
 
     return mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1, min_detection_confidence=0.3)
 

@@ -55,7 +55,9 @@ def _landmarker(min_confidence: float):
     import os
 
     os.environ.setdefault("GLOG_minloglevel", "2")
-    import mediapipe as mp
+    from facesculpt.detect._mp import import_mediapipe
+
+    mp = import_mediapipe()
 
     return mp.solutions.hands.Hands(static_image_mode=True, max_num_hands=2, model_complexity=1,
                                     min_detection_confidence=float(min_confidence))

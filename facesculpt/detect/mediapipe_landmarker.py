@@ -35,7 +35,9 @@ def _quiet_mediapipe() -> None:
 @lru_cache(maxsize=1)
 def _detector():
     _quiet_mediapipe()
-    import mediapipe as mp
+    from facesculpt.detect._mp import import_mediapipe
+
+    mp = import_mediapipe()
 
     return mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5)
 
@@ -43,7 +45,9 @@ def _detector():
 @lru_cache(maxsize=1)
 def _mesher():
     _quiet_mediapipe()
-    import mediapipe as mp
+    from facesculpt.detect._mp import import_mediapipe
+
+    mp = import_mediapipe()
 
     return mp.solutions.face_mesh.FaceMesh(
         static_image_mode=True, max_num_faces=4, refine_landmarks=True, min_detection_confidence=0.3

@@ -43,7 +43,9 @@ def _segmenter():
     import os
 
     os.environ.setdefault("GLOG_minloglevel", "2")
-    import mediapipe as mp
+    from facesculpt.detect._mp import import_mediapipe
+
+    mp = import_mediapipe()
 
     return mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
 
