@@ -413,6 +413,10 @@ def _reconstruct_entries(args, cfg, entries, outdir: Path, box=None) -> int:
                     tqdm.write(f"  hair over the forehead found ({100 * hair['face_share']:.0f} % of the face) and "
                                "completed as skin in the albedo (--set texture.occlusion.hair=0 keeps it)",
                                file=sys.stdout)
+            more = getattr(getattr(recs[0], "landmarks", None), "more_faces", 0) if recs else 0
+            if more:  # a group photo: only the largest faces were reconstructed
+                tqdm.write(f"note: {path.name}: {more} more face(s) found; --max-faces {len(recs) + more} "
+                           "reconstructs them too", file=sys.stderr)
             for stale in remove_stale_faces(folders, path, used):
                 tqdm.write(f"note: removed {stale} (a face of an earlier run of {path.name} not found this time)",
                            file=sys.stderr)

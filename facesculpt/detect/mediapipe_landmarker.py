@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import threading
 import zlib
+from dataclasses import replace
 from functools import lru_cache
 from typing import Optional, Sequence
 
@@ -168,7 +169,8 @@ def detect_faces(
     scale = min(1.0, detection_max_side / max(H, W))
     small = _resize(image, scale) if scale < 1.0 else image
     found: list[np.ndarray] = []
-    for x0, y0, x1, y1 in sorted(_boxes(small), key=lambda b: -(b[2] - b[0]) * (b[3] - b[1])):
+    boxes = sorted(_boxes(small), key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
+    for x0, y0, x1, y1 in boxes:
         if len(found) >= max_faces:
             break
         cx, cy = (x0 + x1) / 2 / scale, (y0 + y1) / 2 / scale
@@ -244,7 +246,24 @@ def detect_faces(
             continue
         out.append(Landmarks(torch.tensor(pts, dtype=torch.float32), torch.tensor(bb, dtype=torch.float32), (H, W),
                              detector))
+    if out and len(out) == max_faces and detector == "mediapipe_face_detector":
+        more = _more_faces(boxes, scale, [f.bbox.numpy() for f in out], min_face_size)
+        if more:
+            out[0] = replace(out[0], more_faces=more)
     return out
+
+
+def _more_faces(boxes: list, scale: float, taken: list, min_face_size: int) -> int:
+    """How many of the face detector's ``boxes`` (in the detection image, ``scale`` x the photo) are faces of at least
+    ``min_face_size`` photo pixels whose centre lies in none of the ``taken`` faces' boxes (photo pixels)."""
+    n = 0
+    for x0, y0, x1, y1 in boxes:
+        if max(x1 - x0, y1 - y0) / scale < min_face_size:
+            continue
+        cx, cy = (x0 + x1) / 2 / scale, (y0 + y1) / 2 / scale
+        if not any(b[0] <= cx <= b[2] and b[1] <= cy <= b[3] for b in taken):
+            n += 1
+    return n
 
 
 def check_box(box, image_size: tuple[int, int], name: str = "image") -> tuple[float, float, float, float]:

@@ -22,6 +22,8 @@ class Landmarks:
              "dlib_hog" (fall-backs, landmarks from the box) or "user_box".
     mirror_weight: weight (0..1) of the mirrored photo's detection averaged into ``points`` for a turned
              face (``facesculpt.detect.turned``); None when the face was detected once.
+    more_faces: on the first face of a detection that stopped at its ``max_faces``: how many more faces of at
+             least the minimum size the face detector found (a group photo; ``detect_faces``), else 0.
     """
 
     points: torch.Tensor
@@ -29,6 +31,7 @@ class Landmarks:
     image_size: tuple[int, int]
     detector: str = "mediapipe_face_detector"
     mirror_weight: Optional[float] = None
+    more_faces: int = 0
 
     def __post_init__(self):
         check_shape("Landmarks.points", self.points, (None, 3))

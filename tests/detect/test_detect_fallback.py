@@ -171,3 +171,38 @@ def test_subject_refuses_a_video_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: --subject takes photos, not videos (clip.mp4")
     assert not out.exists()
+
+
+def test_a_group_photo_says_how_many_faces_were_left(grace_hopper, monkeypatch, capsys, tmp_path):
+    """Two faces, ``max_faces`` 1: the first face records the other (``Landmarks.more_faces``), and the command says
+    which ``--max-faces`` takes it too; with room for both, nothing is left."""
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    import facesculpt.pipeline as pipeline
+    import facesculpt.io.results as results
+    from facesculpt.detect.mediapipe_landmarker import detect_faces
+    from facesculpt.io.atomic import atomic_output_dir
+
+    canvas = np.full((300, 520, 3), 200, np.uint8)
+    canvas[:, :256] = np.asarray(Image.fromarray(grace_hopper).resize((256, 300)))
+    canvas[21:279, 280:500] = np.asarray(Image.fromarray(grace_hopper).resize((220, 258)))
+    one = detect_faces(canvas, max_faces=1)
+    assert len(one) == 1 and one[0].more_faces == 1
+    assert [f.more_faces for f in detect_faces(canvas, max_faces=2)] == [0, 0]
+    assert detect_faces(grace_hopper)[0].more_faces == 0
+
+    Image.fromarray(canvas).save(tmp_path / "group.png")
+    rec = SimpleNamespace(metrics={"inview_psnr": 30.0, "inview_ssim": 0.9, "warnings": []}, timings={},
+                          landmarks=one[0])
+    monkeypatch.setattr(pipeline, "reconstruct_all", lambda image, **kw: [rec])
+
+    def write(folder, image, r, extra_writers=()):
+        with atomic_output_dir(folder):
+            pass
+
+    monkeypatch.setattr(results, "write_result", write)
+    assert main(["reconstruct", str(tmp_path / "group.png"), "-o", str(tmp_path / "out"), "--quiet",
+                 "--no-report"]) == 0
+    assert "note: group.png: 1 more face(s) found; --max-faces 2 reconstructs them too" in capsys.readouterr().err
