@@ -10,7 +10,8 @@ photo is darker than its albedo (the lids, lashes and the socket shade it); ``Sc
 the albedo times that shading. This renders the relight benchmark's synthetic heads (``bench.relight.Subject``:
 the project's sclera colour, sRGB (0.85, 0.82, 0.78), AO and cast shadows on) under one of its lights for seeds
 the benchmark does not use (it uses 0 and 1), detects them, and prints per head the ratio of the sclera's
-reading (``sclera_colour``) to the sclera albedo times the true light's irradiance at the view direction, then
+reading (``sclera_colour``) to the sclera albedo times the true light's irradiance at the view direction (its
+best-lit normal within ``--cone`` degrees, ``texture.sclera.sclera_irradiance``), then
 the geometric mean (the shading factor the default reflectance uses) and the spread of its log (between heads:
 ``sigma_brightness``'s floor; across channels: ``sigma_colour``'s). Deterministic. A tool: it may print.
 """
@@ -39,13 +40,17 @@ def main(argv=None) -> int:
     ap.add_argument("--light", default="white", help="one of bench.relight.SCENE_LIGHTS")
     ap.add_argument("--band", default="0.7,0.97", help="ScleraConfig.band: the luminance percentiles read")
     ap.add_argument("--direction", choices=("view", "head"), default="view",
-                    help="the irradiance at the view direction (what sclera_light_gain uses) or at the head's "
+                    help="the irradiance around the view direction (what sclera_light_gain uses) or at the head's "
                          "forward axis (session 29's, for comparison)")
+    ap.add_argument("--cone", type=float, default=None,
+                    help="with --direction view: the irradiance at the best-lit normal within this many degrees of "
+                         "the view direction (default ScleraConfig.cone_deg; 0: at the view direction itself, "
+                         "sessions 30-40)")
     args = ap.parse_args(argv)
     from facesculpt.bench.relight import SCENE_LIGHTS, Subject, sh_light
     from facesculpt.detect.mediapipe_landmarker import detect_faces
     from facesculpt.ops.sh import sh_basis
-    from facesculpt.texture.sclera import ScleraConfig, sclera_colour
+    from facesculpt.texture.sclera import ScleraConfig, sclera_colour, sclera_irradiance
 
     lo, hi = (int(x) for x in args.seeds.split("-"))
     albedo = np.where(SCLERA_ALBEDO <= 0.04045, SCLERA_ALBEDO / 12.92, ((SCLERA_ALBEDO + 0.055) / 1.055) ** 2.4)
@@ -59,7 +64,9 @@ def main(argv=None) -> int:
             from facesculpt.render.face import to_view_frame
 
             d = torch.nn.functional.normalize(to_view_frame(d[None], subject.pose).reshape(1, 3), dim=-1)
-        E = (sh_basis(d)[0][:, None] * light[0]).sum(0).double().numpy()
+            E = (sh_basis(d)[0][:, None] * light[0]).sum(0).double().numpy()
+        else:
+            E = sclera_irradiance(light, ScleraConfig().cone_deg if args.cone is None else args.cone)
         photo = subject.photo(light, seed=seed)
         faces = detect_faces(photo)
         if not faces:

@@ -179,3 +179,26 @@ def test_small_whites_of_a_small_photo_are_read():
         assert ScleraConfig().min_pixels <= info["pixels"] < 36
         reads[name] = colour
     np.testing.assert_allclose(reads["dim"] / reads["white"], 1 / 3, rtol=0.2)
+
+
+def test_the_reading_s_irradiance_is_the_best_lit_normal_near_the_view():
+    """``sclera_irradiance``: at 0 degrees the light's irradiance at the view direction; within a cone the best-lit
+    normal's, which a side light raises above the view direction's and a frontal light leaves near it."""
+    from facesculpt.bench.relight import SCENE_LIGHTS, sh_light
+    from facesculpt.ops.sh import sh_basis
+    from facesculpt.texture.sclera import _cap_normals, sclera_irradiance
+
+    view = torch.tensor([[0.0, 0.0, 1.0]])
+    for name in ("white", "side"):
+        light = sh_light(*SCENE_LIGHTS[name])
+        at_view = (sh_basis(view)[0][:, None] * light[0]).sum(0).double().numpy()
+        np.testing.assert_allclose(sclera_irradiance(light, 0.0), at_view, rtol=1e-6)
+        cone = sclera_irradiance(light, 12.0)
+        assert _lum(cone) >= _lum(at_view)
+        if name == "side":  # the light from the side: the cone's best normal leans towards it
+            assert _lum(cone) > 1.05 * _lum(at_view)
+        else:
+            assert _lum(cone) < 1.03 * _lum(at_view)
+    n = _cap_normals(12.0)
+    assert np.allclose(np.linalg.norm(n, axis=1), 1.0) and n[:, 2].min() >= np.cos(np.radians(12.0)) - 1e-9
+    assert ScleraConfig().cone_deg == 12.0
