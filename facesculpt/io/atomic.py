@@ -217,7 +217,7 @@ PNG_COMPRESS_LEVEL = 3
 #: PNGs recently encoded, by their pixels' digest: one photo's outputs encode the same texture up to four times (the GLB,
 #: mesh.obj, mesh_neutral.obj and the PNG beside them; 18 encodes of 9 images, 0.12 of 0.27 s on grace_hopper)
 _PNG_MEMO: "OrderedDict[tuple, bytes]" = OrderedDict()
-_PNG_MEMO_SIZE = 8
+_PNG_MEMO_SIZE = 12  # a result's images (nine or ten) are encoded up front, then written (``io.results``)
 _PNG_MEMO_LOCK = threading.Lock()
 
 

@@ -118,14 +118,14 @@ def head_params_dict(rec) -> dict:
     }
 
 
-def write_head_outputs(folder: Path, rec) -> None:
+def write_head_outputs(folder: Path, rec, textures: tuple | None = None) -> None:
     """mesh.obj/.mtl/.glb (whole head, fitted expression; GLB with the 53 morph targets and the fitted
-    weights), mesh_neutral.obj, the textures, landmarks.json."""
+    weights), mesh_neutral.obj, the textures, landmarks.json. ``textures``: ``part_textures(rec)`` if made already."""
     folder = Path(folder)
     h = rec.head
     names = list(rec.model.expression_names)
     base = HeadParams(h.identity, torch.zeros_like(h.expression), h.gaze, h.offsets)
-    shared = part_textures(rec)
+    shared = part_textures(rec) if textures is None else textures
     parts = head_parts(rec, base, textures=shared)
     write_head_glb(folder / "mesh.glb", parts, target_names=names, weights=h.expression[0].numpy())
     fitted = head_parts(rec, h, with_morphs=False, textures=shared)

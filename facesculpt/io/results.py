@@ -113,6 +113,19 @@ def occluder_overlay(image: np.ndarray, rec):
     return out
 
 
+def _encode_pngs(images: list) -> None:
+    """Encode the (H, W[, C]) uint8 ``images`` into ``io.atomic.encode_png``'s memo, two at a time (zlib runs without
+    the GIL: one result's nine PNGs took 0.13 s one after another)."""
+    if len(images) < 2:
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    from facesculpt.io.atomic import encode_png
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(encode_png, images))
+
+
 def write_result(folder: Path, image: np.ndarray, rec, extra_writers=()) -> Path:
     """Write every output of ``rec`` into ``folder`` (replaced atomically). Returns the folder."""
     folder = Path(folder)
@@ -123,22 +136,32 @@ def write_result(folder: Path, image: np.ndarray, rec, extra_writers=()) -> Path
         from facesculpt.texture.color import to_display
 
         albedo = to_uint8(to_display(rec.maps.albedo, rec.maps.linear))
-        write_png(tmp / "albedo.png", albedo)
-        write_png(tmp / "texture.png", to_uint8(to_display(rec.maps.texture, rec.maps.linear)))
-        write_png(tmp / "visibility.png", to_uint8(rec.maps.visibility[..., None].expand(-1, -1, -1, 3))[..., 0])
+        texture = to_uint8(to_display(rec.maps.texture, rec.maps.linear))
+        visibility = to_uint8(rec.maps.visibility[..., None].expand(-1, -1, -1, 3))[..., 0]
+        over, rgba = render_overlay(image, rec)
+        occ = occluder_overlay(image, rec)
+        shared = None
+        pngs = [albedo, texture, visibility, over, rgba] + ([] if occ is None else [occ])
         if getattr(rec, "head", None) is not None:
+            from facesculpt.io.head_results import part_textures
+
+            shared = part_textures(rec)
+            pngs += [t for k, t in shared[0].items() if k != "albedo"] + ([] if shared[1] is None else [shared[1]])
+        _encode_pngs(pngs)  # on both cores; the writes below take them from encode_png's memo
+        write_png(tmp / "albedo.png", albedo)
+        write_png(tmp / "texture.png", texture)
+        write_png(tmp / "visibility.png", visibility)
+        if shared is not None:
             from facesculpt.io.head_results import write_head_outputs
 
-            write_head_outputs(tmp, rec)
+            write_head_outputs(tmp, rec, textures=shared)
         else:
             write_obj(tmp / "mesh.obj", verts.numpy(), rec.mesh.faces.numpy(), rec.mesh.uvs.numpy(), normals.numpy(),
                       texture_name="albedo.png")
             write_glb(tmp / "mesh.glb", verts.numpy(), rec.mesh.faces.numpy(), rec.mesh.uvs.numpy(), normals.numpy(),
                       albedo)
-        over, rgba = render_overlay(image, rec)
         write_png(tmp / "overlay.png", over)
         write_png(tmp / "render.png", rgba)
-        occ = occluder_overlay(image, rec)
         if occ is not None:
             write_png(tmp / "occluders.png", occ)
         if getattr(rec, "detail", None) is not None:

@@ -153,3 +153,27 @@ def test_encode_png_memo_gives_the_same_bytes_and_stays_small():
     for k in range(2 * atomic._PNG_MEMO_SIZE):
         atomic.encode_png(np.full((4, 4), k, np.uint8))
     assert len(atomic._PNG_MEMO) == atomic._PNG_MEMO_SIZE
+
+
+def test_a_result_s_pngs_are_encoded_up_front_into_the_memo():
+    """``io.results._encode_pngs``: the images encoded two at a time land in the memo, so the writes that follow take
+    their bytes from it; the bytes are those of one encode after another."""
+    import io as _io
+
+    from PIL import Image
+
+    from facesculpt.io import atomic
+    from facesculpt.io.results import _encode_pngs
+
+    rng = np.random.default_rng(7)
+    images = [rng.integers(0, 256, (32 + k, 40, 3), dtype=np.uint8) for k in range(5)] + [np.full((9, 9), 3, np.uint8)]
+    atomic._PNG_MEMO.clear()
+    _encode_pngs(images)
+    assert len(atomic._PNG_MEMO) == len(images)
+    for im in images:
+        data = atomic.encode_png(im)
+        assert data in atomic._PNG_MEMO.values()
+        buf = _io.BytesIO()
+        Image.fromarray(im).save(buf, format="PNG", compress_level=atomic.PNG_COMPRESS_LEVEL)
+        assert data == buf.getvalue()
+    assert atomic._PNG_MEMO_SIZE >= 10  # a result's nine or ten images stay in it until written
