@@ -222,7 +222,8 @@ def anchor_light_photo(light: torch.Tensor, albedo: torch.Tensor, weight: torch.
     floor = None if sclera_info is None or "log_floor" not in sclera_info else \
         np.array([np.nan if f is None else f for f in sclera_info["log_floor"]])
     share = 0.0
-    if cfg.clipped_exposure and gain is None and floor is None:
+    cue = bool(cfg.clipped_exposure) and gain is None and floor is None
+    if cue:
         # a face clipped over a large share: more light expected (``clipped_exposure``); not when the whites read the
         # light or bound it (clipped whites: a floor), the more direct evidence
         from facesculpt.texture.clipping import ClippingConfig, clipped_face_share
@@ -232,7 +233,7 @@ def anchor_light_photo(light: torch.Tensor, albedo: torch.Tensor, weight: torch.
     light, albedo, info = anchor_light(light, albedo, weight, cfg, gain,
                                        None if sclera_info is None else sclera_info.get("sigma_brightness"), floor,
                                        share)
-    if cfg.clipped_exposure and gain is None and floor is None:
+    if cue:
         info["clipped_share"] = share
     if sclera_info is not None:
         info["sclera"] = sclera_info
