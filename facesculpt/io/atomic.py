@@ -214,31 +214,54 @@ def to_uint8_image(arr: Any, name: str = "image") -> np.ndarray:
 PNG_COMPRESS_LEVEL = 3
 
 
+class RecentMemo(OrderedDict):
+    """The values of the last ``size`` keys kept (the least recently used dropped first), safe across threads: the
+    outputs a result writes from the same arrays (``encode_png``; the OBJs' constant lines, ``io.export_head``)."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = int(size)
+        self._lock = threading.Lock()
+
+    def recall(self, key):
+        """The value kept for ``key``, or None."""
+        with self._lock:
+            hit = self.get(key)
+            if hit is not None:
+                self.move_to_end(key)
+            return hit
+
+    def keep(self, key, value):
+        """Keep ``value`` for ``key``; returns it."""
+        with self._lock:
+            self[key] = value
+            while len(self) > self.size:
+                self.popitem(last=False)
+        return value
+
+
+def array_digest(a: np.ndarray) -> bytes:
+    """A digest of the C-contiguous array ``a``'s bytes (BLAKE2b, 20 bytes): with its shape and dtype, a memo key."""
+    return hashlib.blake2b(a.data, digest_size=20).digest()
+
+
 #: PNGs recently encoded, by their pixels' digest: one photo's outputs encode the same texture up to four times (the GLB,
 #: mesh.obj, mesh_neutral.obj and the PNG beside them; 18 encodes of 9 images, 0.12 of 0.27 s on grace_hopper)
-_PNG_MEMO: "OrderedDict[tuple, bytes]" = OrderedDict()
 _PNG_MEMO_SIZE = 12  # a result's images (nine or ten) are encoded up front, then written (``io.results``)
-_PNG_MEMO_LOCK = threading.Lock()
+_PNG_MEMO = RecentMemo(_PNG_MEMO_SIZE)
 
 
 def encode_png(arr: Any, name: str = "image") -> bytes:
     """PNG bytes of an 8-bit image (see ``to_uint8_image`` for accepted inputs). The same pixels give the same bytes,
     taken from a small memo of the last few images when encoded again."""
     a = np.ascontiguousarray(to_uint8_image(arr, name))
-    key = (a.shape, hashlib.blake2b(a.data, digest_size=20).digest())
-    with _PNG_MEMO_LOCK:
-        hit = _PNG_MEMO.get(key)
-        if hit is not None:
-            _PNG_MEMO.move_to_end(key)
-            return hit
+    key = (a.shape, array_digest(a))
+    hit = _PNG_MEMO.recall(key)
+    if hit is not None:
+        return hit
     buf = io.BytesIO()
     Image.fromarray(a).save(buf, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
-    data = buf.getvalue()
-    with _PNG_MEMO_LOCK:
-        _PNG_MEMO[key] = data
-        while len(_PNG_MEMO) > _PNG_MEMO_SIZE:
-            _PNG_MEMO.popitem(last=False)
-    return data
+    return _PNG_MEMO.keep(key, buf.getvalue())
 
 
 def write_png(path: os.PathLike | str, arr: Any) -> None:

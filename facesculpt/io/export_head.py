@@ -25,12 +25,9 @@ plain text written with numpy formatting (see ``io/export.py``); it carries no m
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import struct
-import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +37,7 @@ import numpy as np
 
 from facesculpt.core.conventions import EXPORT_SCALE
 from facesculpt.core.errors import ShapeError
-from facesculpt.io.atomic import _write_bytes_atomic, encode_png
+from facesculpt.io.atomic import RecentMemo, _write_bytes_atomic, array_digest, encode_png
 from facesculpt.io.export import (
     _ARRAY_BUFFER,
     _ELEMENT_ARRAY_BUFFER,
@@ -573,27 +570,16 @@ def _write_files_atomic(files: list[tuple[Path, bytes]]) -> None:
 #: OBJ text blocks recently formatted, by format and the array's digest: a head's UV and face lines are the same for
 #: every photo (the model's), and each photo writes two OBJs (mesh.obj, mesh_neutral.obj); formatting them took 45 of
 #: the 75 ms of one OBJ of the ICT head
-_OBJ_MEMO: "OrderedDict[tuple, str]" = OrderedDict()
-_OBJ_MEMO_SIZE = 16
-_OBJ_MEMO_LOCK = threading.Lock()
+_OBJ_MEMO = RecentMemo(16)
 
 
 def _obj_lines(line: str, a: np.ndarray) -> str:
     """``line`` repeated once per row of ``a`` (N, k), filled with the row's values (``%``-formatting of the values
     as Python numbers), from a small memo of the blocks formatted recently."""
     a = np.ascontiguousarray(a)
-    key = (line, a.shape, a.dtype.str, hashlib.blake2b(a.data, digest_size=20).digest())
-    with _OBJ_MEMO_LOCK:
-        hit = _OBJ_MEMO.get(key)
-        if hit is not None:
-            _OBJ_MEMO.move_to_end(key)
-            return hit
-    text = (line * len(a)) % tuple(a.ravel().tolist())
-    with _OBJ_MEMO_LOCK:
-        _OBJ_MEMO[key] = text
-        while len(_OBJ_MEMO) > _OBJ_MEMO_SIZE:
-            _OBJ_MEMO.popitem(last=False)
-    return text
+    key = (line, a.shape, a.dtype.str, array_digest(a))
+    hit = _OBJ_MEMO.recall(key)
+    return hit if hit is not None else _OBJ_MEMO.keep(key, (line * len(a)) % tuple(a.ravel().tolist()))
 
 
 def write_head_obj(path_obj: os.PathLike | str, parts: list[HeadPart]) -> None:

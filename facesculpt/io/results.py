@@ -135,17 +135,20 @@ def write_result(folder: Path, image: np.ndarray, rec, extra_writers=()) -> Path
         normals = vertex_normals(rec.mesh.verts.detach(), rec.mesh.faces)[0]
         from facesculpt.texture.color import to_display
 
-        albedo = to_uint8(to_display(rec.maps.albedo, rec.maps.linear))
-        texture = to_uint8(to_display(rec.maps.texture, rec.maps.linear))
-        visibility = to_uint8(rec.maps.visibility[..., None].expand(-1, -1, -1, 3))[..., 0]
-        over, rgba = render_overlay(image, rec)
-        occ = occluder_overlay(image, rec)
-        shared = None
-        pngs = [albedo, texture, visibility, over, rgba] + ([] if occ is None else [occ])
+        shared = None  # the head's export textures (the albedo among them)
         if getattr(rec, "head", None) is not None:
             from facesculpt.io.head_results import part_textures
 
             shared = part_textures(rec)
+            albedo = shared[0]["albedo"]
+        else:
+            albedo = to_uint8(to_display(rec.maps.albedo, rec.maps.linear))
+        texture = to_uint8(to_display(rec.maps.texture, rec.maps.linear))
+        visibility = to_uint8(rec.maps.visibility[..., None].expand(-1, -1, -1, 3))[..., 0]
+        over, rgba = render_overlay(image, rec)
+        occ = occluder_overlay(image, rec)
+        pngs = [albedo, texture, visibility, over, rgba] + ([] if occ is None else [occ])
+        if shared is not None:
             pngs += [t for k, t in shared[0].items() if k != "albedo"] + ([] if shared[1] is None else [shared[1]])
         _encode_pngs(pngs)  # on both cores; the writes below take them from encode_png's memo
         write_png(tmp / "albedo.png", albedo)
