@@ -331,6 +331,11 @@ def cmd_reconstruct(args) -> int:
     except FaceSculptError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    from facesculpt.io.atomic import remove_stale_temps
+
+    stale = remove_stale_temps(outdir)  # what a killed run (SIGKILL, out of memory) was writing there
+    if stale:
+        print(f"note: removed {stale} unfinished result folder(s) a killed run left in {outdir}", file=sys.stderr)
     try:
         return _reconstruct_entries(args, cfg, entries, outdir, box)
     finally:

@@ -15,6 +15,7 @@ import io
 import json
 import math
 import os
+import re
 import shutil
 import stat
 import threading
@@ -29,8 +30,55 @@ from PIL import Image
 from facesculpt.core.errors import FaceSculptError, ShapeError
 
 
+def _owner() -> str:
+    """``<pid>-<host>``: the process that owns a temporary folder, and its machine (8 hex digits of a hash of the
+    host name), so a later run can tell a folder left by a killed process from one a live writer is filling."""
+    return f"{os.getpid()}-{_HOST}"
+
+
+_HOST = hashlib.sha1(os.uname().nodename.encode("utf-8", "replace")).hexdigest()[:8] if hasattr(os, "uname") else "0" * 8
+#: ``.<name>.tmp-<8 hex>-<pid>-<host>`` / ``.<name>.old-...``: an atomic folder's temporary and set-aside names
+_STALE_RE = re.compile(r"^\..+\.(?:tmp|old)-[0-9a-f]{8}-(\d+)-([0-9a-f]{8})$")
+
+
 def _sibling(final: Path, tag: str) -> Path:
-    return final.parent / f".{final.name}.{tag}-{uuid.uuid4().hex[:8]}"
+    return final.parent / f".{final.name}.{tag}-{uuid.uuid4().hex[:8]}-{_owner()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError, OverflowError):  # another user's process, or not checkable: keep its folder
+        return True
+    return True
+
+
+def remove_stale_temps(folder: os.PathLike | str) -> int:
+    """Delete the hidden temporary folders (``atomic_output_dir``'s ``.<name>.tmp-*`` and ``.<name>.old-*``) in
+    ``folder`` that a process of this machine left behind when it was killed (SIGKILL, out of memory, a power
+    cut: no clean-up ran). Only folders whose owner, recorded in the name, is a process id of this machine that
+    no longer runs; a live writer's folder, another machine's and names of another form are left alone.
+    Returns how many were removed; a folder that cannot be listed gives 0."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    removed = 0
+    for e in entries:
+        m = _STALE_RE.match(e.name)
+        if m is None or m.group(2) != _HOST or _alive(int(m.group(1))):
+            continue
+        try:
+            if e.is_dir(follow_symlinks=False):
+                shutil.rmtree(e.path)
+            else:
+                os.unlink(e.path)
+            removed += 1
+        except OSError:
+            continue
+    return removed
 
 
 def _not_a_folder(final: Path) -> FaceSculptError:
@@ -52,7 +100,7 @@ def _is_file(path: Path) -> bool:
 def atomic_output_dir(final: os.PathLike | str) -> Iterator[Path]:
     """Yield a temporary folder that becomes ``final`` when the block succeeds.
 
-    The temporary folder is ``<parent>/.<name>.tmp-XXXXXXXX`` (same file system, so the
+    The temporary folder is ``<parent>/.<name>.tmp-XXXXXXXX-<pid>-<host>`` (same file system, so the
     final step is a rename; parents are created). On success an existing ``final`` folder
     is renamed aside (``.<name>.old-XXXXXXXX``), the new one renamed in, and the old one
     deleted; if the rename in fails the old result is put back. On any exception

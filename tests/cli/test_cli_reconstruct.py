@@ -142,3 +142,21 @@ def test_unreadable_weights_file_is_one_usage_error_before_any_photo(tmp_path, c
         err = capsys.readouterr().err.strip().splitlines()
         assert code == 2 and len(err) == 1 and str(path) in err[0] and words in err[0], err
         assert not out.exists()
+
+
+def test_a_killed_runs_unfinished_folder_is_removed_with_a_note(tmp_path, inputs):
+    from facesculpt.io import atomic
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    out = tmp_path / "out"
+    (out / "good").mkdir(parents=True)  # an earlier, finished result: kept
+    stale = out / f".good.tmp-0123abcd-{dead.pid}-{atomic._HOST}"
+    stale.mkdir()
+    (stale / "params.json").write_text("{")
+    r = run("reconstruct", inputs / "empty.jpg", "-o", out, "--preset", "fast")
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr
+    notes = [line for line in r.stderr.splitlines() if line.startswith("note: removed 1 unfinished result folder")]
+    assert len(notes) == 1, r.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["good"]
