@@ -2,7 +2,8 @@
 
 Run from the repository root::
 
-    OMP_NUM_THREADS=1 .venv/bin/python tools/calibrate_sclera.py [--seeds 20-59] [--light white] [--band 0.7,0.97] [--direction view]
+    OMP_NUM_THREADS=1 .venv/bin/python tools/calibrate_sclera.py [--seeds 20-59] [--light white[,cool,side]] [--band 0.7,0.97] [--direction view]
+        [--censored-ratio] [--check-censored]
 
 Why: ``texture.sclera.sclera_light_gain`` reads the light's gain from the whites of the eyes as
 ``sclera colour / (reflectance x the light's irradiance at the view direction)``. The sclera in a
@@ -37,7 +38,13 @@ SCLERA_ALBEDO = np.array([0.85, 0.82, 0.78])  # texture.head.SCLERA_COLOUR, sRGB
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="20-59", help="first-last seeds (inclusive)")
-    ap.add_argument("--light", default="white", help="one of bench.relight.SCENE_LIGHTS")
+    ap.add_argument("--light", default="white", help="one of bench.relight.SCENE_LIGHTS, or a comma list (pooled)")
+    ap.add_argument("--censored-ratio", action="store_true",
+                    help="also print ScleraConfig.censored_ratio: the mean over the heads of log(band reading / each "
+                         "channel's quantile) at the levels texture.sclera.CENSORED_LEVELS (on unclipped lights)")
+    ap.add_argument("--check-censored", action="store_true",
+                    help="also print the error of the band's reading (before session 42, a floor where clipped) and "
+                         "of the shipped reading (with censored_quantiles) against the calibrated factor")
     ap.add_argument("--band", default="0.7,0.97", help="ScleraConfig.band: the luminance percentiles read")
     ap.add_argument("--direction", choices=("view", "head"), default="view",
                     help="the irradiance around the view direction (what sclera_light_gain uses) or at the head's "
@@ -50,14 +57,17 @@ def main(argv=None) -> int:
     from facesculpt.bench.relight import SCENE_LIGHTS, Subject, sh_light
     from facesculpt.detect.mediapipe_landmarker import detect_faces
     from facesculpt.ops.sh import sh_basis
-    from facesculpt.texture.sclera import ScleraConfig, sclera_colour, sclera_irradiance
+    from facesculpt.texture.sclera import (CENSORED_LEVELS, ScleraConfig, censored_reading, sclera_colour,
+                                           sclera_irradiance, sclera_pixels)
 
     lo, hi = (int(x) for x in args.seeds.split("-"))
     albedo = np.where(SCLERA_ALBEDO <= 0.04045, SCLERA_ALBEDO / 12.92, ((SCLERA_ALBEDO + 0.055) / 1.055) ** 2.4)
-    light = sh_light(*SCENE_LIGHTS[args.light])
     cfg = ScleraConfig(enabled=True, band=tuple(float(x) for x in args.band.split(",")))
-    ks, disagree = [], []
-    for seed in range(lo, hi + 1):
+    band_cfg = ScleraConfig(enabled=True, band=cfg.band, censored_quantiles=False, max_clipped_share=1.0)
+    ks, disagree, ratios, checks = [], [], [], []
+    runs = [(name, seed) for name in args.light.split(",") for seed in range(lo, hi + 1)]
+    for light_name, seed in runs:
+        light = sh_light(*SCENE_LIGHTS[light_name])
         subject = Subject(seed)
         d = torch.tensor([[0.0, 0.0, 1.0]])
         if args.direction == "head":
@@ -72,20 +82,36 @@ def main(argv=None) -> int:
         if not faces:
             print(f"seed {seed}: no face")
             continue
-        colour, info = sclera_colour(photo, faces[0].points.numpy(), cfg)
+        pts = faces[0].points.numpy()
+        if args.censored_ratio or args.check_censored:
+            band, _ = sclera_colour(photo, pts, band_cfg)  # the band's reading, clipped pixels and all
+            if band is not None:
+                if args.censored_ratio:
+                    eyes = sclera_pixels(photo, pts)
+                    ratios.append([float(np.log(band / censored_reading(eyes, t, ScleraConfig(
+                        censored_ratio=(0.0,) * len(CENSORED_LEVELS)))).mean()) for t in CENSORED_LEVELS])
+                shipped, sinfo = sclera_colour(photo, pts, cfg)
+                checks.append((float(np.log(band / (albedo * E)).mean()),
+                               None if shipped is None or not np.all(np.isfinite(shipped))
+                               else float(np.log(shipped / (albedo * E)).mean()), sinfo.get("censored_level")))
+        colour, info = sclera_colour(photo, pts, cfg)
         if colour is None:
-            print(f"seed {seed}: refused ({info.get('refused')})")
+            print(f"{light_name} seed {seed}: refused ({info.get('refused')})")
+            continue
+        if not np.all(np.isfinite(colour)):
+            print(f"{light_name} seed {seed}: clipped channels {info.get('clipped_channels')} (a floor, not a reading)")
             continue
         k = colour / (albedo * E)
         ks.append(k)
         disagree.append("eyes_disagree" in info)
-        print(f"seed {seed}: {info['pixels']} px, shading factor per channel {np.round(k, 3).tolist()}"
-              + (" (eyes disagree)" if disagree[-1] else ""))
+        print(f"{light_name} seed {seed}: {info['pixels']} px, shading factor per channel {np.round(k, 3).tolist()}"
+              + (" (eyes disagree)" if disagree[-1] else "")
+              + (f" (censored: quantile {info['censored_level']:.2f})" if "censored_level" in info else ""))
     if not ks:
         print("no reading")
         return 1
     lk = np.log(np.asarray(ks))
-    print(f"{len(ks)} heads read of {hi - lo + 1}: geometric-mean shading factor {np.exp(lk.mean()):.3f} "
+    print(f"{len(ks)} heads read of {len(runs)}: geometric-mean shading factor {np.exp(lk.mean()):.3f} "
           f"(per channel {np.round(np.exp(lk.mean(0)), 3).tolist()}); std of its log between heads "
           f"{lk.mean(1).std():.3f}, across channels {np.round((lk - lk.mean(1, keepdims=True)).std(0), 3).tolist()}")
     dis = np.asarray(disagree)
@@ -94,6 +120,19 @@ def main(argv=None) -> int:
         print(f"{int(dis.sum())} heads whose eyes disagree: their log factor {ld.mean() - lk.mean():+.3f} from the "
               f"mean above, std {ld.std():.3f}")
     print(f"reflectance = albedo {np.round(albedo, 3).tolist()} x factor = {np.round(albedo * np.exp(lk.mean()), 3).tolist()}")
+    if ratios:
+        r = np.asarray(ratios)
+        print(f"censored_ratio over {len(r)} heads (levels {CENSORED_LEVELS[0]}-{CENSORED_LEVELS[-1]} by 0.05): "
+              f"({', '.join(f'{x:.3f}' for x in r.mean(0))}); spread between heads "
+              f"({', '.join(f'{x:.3f}' for x in r.std(0))})")
+    if checks:  # against the shipped reflectance's factor
+        ref = float(np.log(np.asarray(cfg.reflectance) / albedo).mean())
+        b = np.array([c[0] for c in checks]) - ref
+        sh = np.array([c[1] for c in checks if c[1] is not None]) - ref
+        nc = sum(c[2] is not None for c in checks)
+        print(f"log error against the reflectance's factor ({len(checks)} heads; {nc} read below the clipping): band "
+              f"mean {b.mean():+.3f} std {b.std():.3f}; shipped reading ({len(sh)} read) mean {sh.mean():+.3f} std "
+              f"{sh.std():.3f}")
     return 0
 
 

@@ -84,8 +84,36 @@ class ScleraConfig:
     gain is kept at least that bound minus this slack, two spreads of the reading between the calibration
     heads (0.108; a head whose whites are brighter than the mean clips under less light)."""
     max_clipped_share: float = 0.15
-    """Largest share of the sclera pixels at 255 in a channel for that channel to be read (clipped: a
-    bound, not a value); a channel beyond it is left out of the reading (NaN)."""
+    """Largest share of the sclera pixels at 255 in a channel for that channel to be read from the ``band`` (clipped:
+    a bound, not a value). Beyond it the whites are read from a lower quantile (``censored_quantiles``), or, where
+    that is off or too little is unclipped, the channel is left out of the reading (NaN) and bounds it."""
+    censored_quantiles: bool = True
+    """Whites clipped beyond ``max_clipped_share`` are read below the clipping: each channel's quantile at the level
+    ``1 - q - censored_margin`` (q: the largest channel's clipped share), which the clipped pixels do not reach,
+    times the calibrated ratio of the band's reading to that quantile (``censored_ratio``). Session 42: on the 40
+    calibration heads photographed under the relight benchmark's bright light (28 % of the whites' pixels clipped in
+    the worst channel, on average; 37 of the 40 beyond ``max_clipped_share``) the band reads 0.159 low in log and
+    only bounded the light (a floor, ``floor_slack`` below that); the quantile reads 0.033 low with a spread of 0.139
+    between heads (``tools/calibrate_sclera.py --light bright --check-censored``). False: the floor, as sessions
+    30-41."""
+    censored_margin: float = 0.1
+    """How far below the unclipped share the quantile is read (resampled pixels next to clipped ones are darkened
+    by them): 0 / 0.05 / 0.1 read 0.085 / 0.059 / 0.034 low on the bright calibration photos, spreads 0.116-0.139."""
+    censored_min_level: float = 0.2
+    """Lowest quantile read (a sclera more than 70 % clipped is not read: below the 20th percentile are lashes,
+    lids and the socket's shadow); below it the clipped channels bound the light as before."""
+    censored_ratio: tuple = (0.623, 0.554, 0.483, 0.422, 0.377, 0.333, 0.288, 0.243, 0.187, 0.136, 0.091, 0.055,
+                             0.022, -0.010)
+    """log(band reading / channel quantile) at the quantile levels 0.20, 0.25, ..., 0.85 (interpolated between):
+    the mean over the 40 calibration heads (seeds 20-59) under the white, cool and side lights, none of them
+    clipped (``tools/calibrate_sclera.py --light white,cool,side --censored-ratio``)."""
+    sigma_brightness_censored: float = 0.32
+    """``sigma_brightness`` of a reading from a lower quantile: 0.25 x 0.139 / 0.108, the calibrated spreads of the
+    quantile and band readings between heads."""
+    sigma_colour_censored: float = 0.08
+    """``sigma_colour`` of a reading from a lower quantile: the more clipped channels read lower (on the bright
+    calibration photos, under a white light, the 40 heads' factors per channel 0.690 / 0.728 / 0.772: red -0.055
+    and blue +0.058 in log from their mean; RMS over the censored heads 0.06): 0.05 and 0.06 in quadrature."""
 
 
 def _decode(px: np.ndarray) -> np.ndarray:
@@ -152,11 +180,13 @@ def sclera_colour(image: np.ndarray, points: np.ndarray, cfg: ScleraConfig = Scl
     Per eye: its sclera pixels (``sclera_pixels``) decoded from sRGB, those between the ``cfg.band``
     luminance percentiles kept (70th-97th: the darker part is lashes, lid and socket shadow, whose share
     varies from eye to eye; the top 3 % specular highlights), their per-channel median. The reading is
-    the mean of the eyes' medians weighted by their pixel counts. A channel at 255 on more than
-    ``cfg.max_clipped_share`` of the pixels is NaN (``info["clipped_channels"]``; its band median, which
-    clipped pixels can only pull down, is kept as a lower bound in ``info["floor"]``). None (with the reason
-    in ``info["refused"]``) when the eyes show fewer than ``cfg.min_pixels`` sclera pixels or when every
-    channel is clipped. ``info["sigma_brightness"]`` is the
+    the mean of the eyes' medians weighted by their pixel counts. When a channel is at 255 on more than
+    ``cfg.max_clipped_share`` of the pixels, the reading comes from a lower quantile instead (``censored_reading``,
+    ``cfg.censored_quantiles``; ``info["censored_level"]``), or, where that is off or more than
+    ``1 - cfg.censored_min_level - cfg.censored_margin`` of the pixels clipped, that channel is NaN
+    (``info["clipped_channels"]``; its band median, which clipped pixels can only pull down, is kept as a lower
+    bound in ``info["floor"]``). None (with the reason in ``info["refused"]``) when the eyes show fewer than
+    ``cfg.min_pixels`` sclera pixels or when every channel is clipped and unread. ``info["sigma_brightness"]`` is the
     reading's brightness spread: ``cfg.sigma_brightness``, or ``cfg.sigma_brightness_disagree`` when the two eyes' luminances
     differ by more than ``cfg.max_eye_disagreement`` in log (one eye in shade)."""
     eyes = sclera_pixels(image, points)
@@ -182,21 +212,55 @@ def sclera_colour(image: np.ndarray, points: np.ndarray, cfg: ScleraConfig = Scl
     unread = clipped / max(total, 1) > cfg.max_clipped_share
     w = np.asarray(counts, dtype=np.float64)
     colour = (np.asarray(meds) * w[:, None]).sum(0) / w.sum()
-    if unread.any():
+    level = 1.0 - float((clipped / max(total, 1)).max()) - cfg.censored_margin
+    censored = bool(unread.any()) and cfg.censored_quantiles and level >= cfg.censored_min_level
+    if censored:
+        # read below the clipping: the quantile the clipped pixels do not reach, times the calibrated ratio of the
+        # band's reading to it (so ``reflectance`` holds for both); every channel is then read
+        colour = censored_reading(eyes, level, cfg)
+        unread = np.zeros(3, dtype=bool)
+        info["censored_level"] = level
+        info["sigma_colour"] = cfg.sigma_colour_censored
+    elif unread.any():
         # clipped pixels read darker than they are: the reading is a lower bound of those channels
         info["clipped_channels"] = [int(i) for i in np.flatnonzero(unread)]
         info["floor"] = [float(c) if u else None for c, u in zip(colour, unread)]
     if unread.all():
         info["refused"] = "clipped"
         return None, info
-    info["sigma_brightness"] = cfg.sigma_brightness
+    info["sigma_brightness"] = cfg.sigma_brightness_censored if censored else cfg.sigma_brightness
     if len(lums) == 2 and abs(np.log(max(lums[0], 1e-6) / max(lums[1], 1e-6))) > cfg.max_eye_disagreement:
         # one eye lit, one in shade (a side light, a turned head): the level is looser than the colour
         info["eyes_disagree"] = lums
-        info["sigma_brightness"] = cfg.sigma_brightness_disagree
+        info["sigma_brightness"] = cfg.sigma_brightness_disagree if not censored else \
+            max(cfg.sigma_brightness_censored, cfg.sigma_brightness_disagree)
     colour[unread] = np.nan
     info["colour"] = [None if not np.isfinite(c) else float(c) for c in colour]
     return colour, info
+
+
+CENSORED_LEVELS = tuple(round(0.2 + 0.05 * i, 2) for i in range(14))
+"""The quantile levels of ``ScleraConfig.censored_ratio``."""
+
+
+def censored_reading(eyes: list, level: float, cfg: ScleraConfig) -> np.ndarray:
+    """(3,) float64 linear: the whites' reading from each channel's ``level`` quantile of the eyes' sclera pixels
+    (``sclera_pixels``; mean over the eyes weighted by their pixel counts) times exp of ``cfg.censored_ratio`` at
+    that level: what the ``band`` would read were the pixels not clipped."""
+    qs, counts = [], []
+    for px in eyes:
+        if len(px) < 4:
+            continue
+        qs.append(np.quantile(_decode(px), level, axis=0))
+        counts.append(len(px))
+    w = np.asarray(counts, dtype=np.float64)
+    q = (np.asarray(qs) * w[:, None]).sum(0) / w.sum()
+    if len(cfg.censored_ratio) != len(CENSORED_LEVELS):
+        from facesculpt.core.errors import ConfigError
+
+        raise ConfigError(f"texture.skin.sclera.censored_ratio must hold {len(CENSORED_LEVELS)} values (levels "
+                          f"{CENSORED_LEVELS[0]}-{CENSORED_LEVELS[-1]}), got {len(cfg.censored_ratio)}")
+    return q * float(np.exp(np.interp(level, CENSORED_LEVELS, cfg.censored_ratio)))
 
 
 @functools.lru_cache(maxsize=8)
@@ -260,4 +324,4 @@ def sclera_light_gain(image: np.ndarray, points, light, cfg: ScleraConfig) -> tu
     return log_gain, info
 
 
-__all__ = ["ScleraConfig", "sclera_pixels", "sclera_colour", "sclera_irradiance", "sclera_light_gain"]
+__all__ = ["ScleraConfig", "CENSORED_LEVELS", "censored_reading", "sclera_pixels", "sclera_colour", "sclera_irradiance", "sclera_light_gain"]

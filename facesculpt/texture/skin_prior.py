@@ -122,7 +122,8 @@ def skin_log_gaussian() -> tuple[np.ndarray, np.ndarray]:
 def map_skin_albedo(seen: torch.Tensor, cfg: SkinPriorConfig = SkinPriorConfig(),
                     sclera_log_gain: Optional[np.ndarray] = None,
                     sclera_sigma_brightness: Optional[float] = None,
-                    sclera_log_floor: Optional[np.ndarray] = None, clipped_share: float = 0.0) -> torch.Tensor:
+                    sclera_log_floor: Optional[np.ndarray] = None, clipped_share: float = 0.0,
+                    sclera_sigma_colour: Optional[float] = None) -> torch.Tensor:
     """MAP skin albedo (3,) linear of a seen mean skin colour ``seen`` (3,) linear (= albedo x light gain).
 
     ``clipped_share``: the photo's clipped face share (``SkinPriorConfig.clipped_exposure``): the light prior's log
@@ -132,7 +133,8 @@ def map_skin_albedo(seen: torch.Tensor, cfg: SkinPriorConfig = SkinPriorConfig()
     None. With it the log light l is the MAP of three Gaussian terms: the skin prior on the albedo
     x - l, the light prior (``cfg.sclera.exposure_sigma`` as its exposure spread) and the sclera's
     reading (spread ``sclera_sigma_brightness``, by default ``cfg.sclera.sigma_brightness``, on all
-    channels together, ``sigma_colour`` on each; its NaN channels, clipped in the photo, are not read).
+    channels together, ``sclera_sigma_colour``, by default ``cfg.sclera.sigma_colour``, on each; its NaN channels,
+    clipped in the photo, are not read).
 
     ``sclera_log_floor``: (3,) lower bounds of the light's log gain from clipped whites (NaN: none), or
     None. Where the MAP light falls below a bound less ``cfg.sclera.floor_slack``, the light rises on all
@@ -146,7 +148,8 @@ def map_skin_albedo(seen: torch.Tensor, cfg: SkinPriorConfig = SkinPriorConfig()
         sc = cfg.sclera
         S_l = sc.exposure_sigma ** 2 * np.ones((3, 3)) + cfg.colour_sigma ** 2 * np.eye(3)
         sb = sc.sigma_brightness if sclera_sigma_brightness is None else sclera_sigma_brightness
-        S_s = sb ** 2 * np.ones((3, 3)) + sc.sigma_colour ** 2 * np.eye(3)
+        scol = sc.sigma_colour if sclera_sigma_colour is None else sclera_sigma_colour
+        S_s = sb ** 2 * np.ones((3, 3)) + scol ** 2 * np.eye(3)
         g = np.asarray(sclera_log_gain, dtype=np.float64)
         ok = np.isfinite(g)  # the channels read (a clipped channel is not)
         H = np.eye(3)[ok]
@@ -194,7 +197,8 @@ def anchor_light(light: torch.Tensor, albedo: torch.Tensor, weight: torch.Tensor
                  cfg: SkinPriorConfig = SkinPriorConfig(), sclera_log_gain: Optional[np.ndarray] = None,
                  sclera_sigma_brightness: Optional[float] = None,
                  sclera_log_floor: Optional[np.ndarray] = None,
-                 clipped_share: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, dict]:
+                 clipped_share: float = 0.0,
+                 sclera_sigma_colour: Optional[float] = None) -> tuple[torch.Tensor, torch.Tensor, dict]:
     """Move exposure and light colour out of the albedo.
 
     light: (1, 9, 3) linear SH light; albedo: (1, S, S, 3) linear albedo it implies; weight:
@@ -202,7 +206,8 @@ def anchor_light(light: torch.Tensor, albedo: torch.Tensor, weight: torch.Tensor
     Returns (light (1, 9, 3) scaled per channel, albedo scaled by the inverse, info {"seen_skin", "skin_albedo",
     "light_gain"} as lists)."""
     seen = robust_skin_mean(albedo, weight).clamp(min=1e-4)
-    target = map_skin_albedo(seen, cfg, sclera_log_gain, sclera_sigma_brightness, sclera_log_floor, clipped_share)
+    target = map_skin_albedo(seen, cfg, sclera_log_gain, sclera_sigma_brightness, sclera_log_floor, clipped_share,
+                             sclera_sigma_colour)
     gain = seen / target
     info = {"seen_skin": seen.tolist(), "skin_albedo": target.tolist(), "light_gain": gain.tolist(),
             "sclera": sclera_log_gain is not None}
@@ -232,7 +237,7 @@ def anchor_light_photo(light: torch.Tensor, albedo: torch.Tensor, weight: torch.
         share = clipped_face_share(image, pts[:, :2], ClippingConfig())
     light, albedo, info = anchor_light(light, albedo, weight, cfg, gain,
                                        None if sclera_info is None else sclera_info.get("sigma_brightness"), floor,
-                                       share)
+                                       share, None if sclera_info is None else sclera_info.get("sigma_colour"))
     if cue:
         info["clipped_share"] = share
     if sclera_info is not None:

@@ -62,23 +62,71 @@ def _exposed(photo, k):
     return np.round(linear_to_srgb(x.clamp(0, 1)).numpy() * 255).astype(np.uint8)
 
 
+FLOOR_ONLY = ScleraConfig(enabled=True, censored_quantiles=False)  # sessions 30-41: clipped channels only bound
+
+
 def test_clipped_whites_are_read_only_where_they_are_not(rendered_eyes):
-    """Over-exposed x 1.5 the whites read 1.5 times brighter; x 1.7 red and green clip on them (a bound, not
-    a value) and only blue is read (NaN elsewhere); x 1.9 every channel clips: no reading."""
+    """Without the reading below the clipping: over-exposed x 1.5 the whites read 1.5 times brighter; x 1.7 red
+    and green clip on them (a bound, not a value) and only blue is read (NaN elsewhere); x 1.9 every channel
+    clips: no reading."""
     photo, pts = rendered_eyes["white"]
     ref, _ = sclera_colour(photo, pts)
-    c15, _ = sclera_colour(_exposed(photo, 1.5), pts)
+    c15, _ = sclera_colour(_exposed(photo, 1.5), pts, FLOOR_ONLY)
     np.testing.assert_allclose(c15 / ref, 1.5, rtol=0.03)
-    c17, info = sclera_colour(_exposed(photo, 1.7), pts)
+    c17, info = sclera_colour(_exposed(photo, 1.7), pts, FLOOR_ONLY)
     assert info["clipped_channels"] == [0, 1] and np.isnan(c17[:2]).all()
     assert abs(c17[2] / ref[2] - 1.7) < 0.05
-    c19, info = sclera_colour(_exposed(photo, 1.9), pts)
+    c19, info = sclera_colour(_exposed(photo, 1.9), pts, FLOOR_ONLY)
     assert c19 is None and info["refused"] == "clipped"
     # the split takes the channels it has: finite, and not the full reading's
     seen = torch.tensor([0.3, 0.18, 0.12])
     full = map_skin_albedo(seen, ON, np.zeros(3)).numpy()
     part = map_skin_albedo(seen, ON, np.array([np.nan, np.nan, 0.0])).numpy()
     assert np.all(np.isfinite(part)) and not np.allclose(part, full)
+
+
+def test_clipped_whites_are_read_below_the_clipping(rendered_eyes):
+    """By default whites clipped beyond ``max_clipped_share`` are read from the quantile below the clipping
+    (``censored_reading``): over-exposed x 1.7 / 1.9 / 2.2 (red clipped on 26-46 % of the pixels) every channel
+    reads k times the unexposed reading within 10 % (the band's median, which the clipped pixels pull down, reads
+    its most clipped channel lower, and from x 1.9 the level: it only bounded the light), the colour within 3 %,
+    with the wider spread of such a reading; x 2.6
+    (72 % of red clipped, below ``censored_min_level``) falls back to the bound."""
+    photo, pts = rendered_eyes["white"]
+    ref, _ = sclera_colour(photo, pts)
+    cfg = ScleraConfig()
+    for k in (1.7, 1.9, 2.2):
+        c, info = sclera_colour(_exposed(photo, k), pts)
+        assert c is not None and np.all(np.isfinite(c)) and "clipped_channels" not in info, (k, info)
+        assert cfg.censored_min_level <= info["censored_level"] < 0.7
+        assert info["sigma_brightness"] == cfg.sigma_brightness_censored
+        assert info["sigma_colour"] == cfg.sigma_colour_censored
+        r = c / ref / k
+        assert np.all(np.abs(np.log(r)) < np.log(1.1)), (k, r)
+        assert np.ptp(np.log(r)) < 0.03, (k, r)
+        band, _ = sclera_colour(_exposed(photo, k), pts, ScleraConfig(max_clipped_share=1.0))  # the band, clipped
+        assert np.log(band / ref / k).min() < np.log(r).min() - 0.02  # its most clipped channel reads lower
+        if k >= 1.9:
+            assert np.log(band / ref / k).mean() < np.log(r).mean() - 0.05
+    c, info = sclera_colour(_exposed(photo, 2.6), pts)
+    assert c is None and info["refused"] == "clipped" and len(info["clipped_channels"]) == 3
+
+
+def test_the_censored_ratio_is_the_bands_over_the_quantile(rendered_eyes):
+    """On unclipped whites the reading below the clipping, taken at any level, is the band's reading within the
+    calibration's spread between heads (0.18 in log at the lowest levels)."""
+    from facesculpt.texture.sclera import CENSORED_LEVELS, censored_reading
+
+    cfg = ScleraConfig()
+    assert len(cfg.censored_ratio) == len(CENSORED_LEVELS)
+    assert np.all(np.diff(cfg.censored_ratio) < 0)  # a higher quantile lies nearer the band
+    for name in ("white", "warm", "dim"):
+        photo, pts = rendered_eyes[name]
+        band, _ = sclera_colour(photo, pts)
+        eyes = sclera_pixels(photo, pts)
+        for level in (0.2, 0.43, 0.6, 0.85):
+            got = censored_reading(eyes, level, cfg)
+            assert np.all(np.abs(np.log(got / band)) < 0.2), (name, level, got / band)
 
 
 def test_with_the_sclera_an_exposure_change_scales_the_albedo():
@@ -140,7 +188,7 @@ def test_clipped_whites_bound_the_light_from_below(rendered_eyes):
     light above it alone."""
     photo, pts = rendered_eyes["white"]
     ref, _ = sclera_colour(photo, pts)
-    colour, info = sclera_colour(_exposed(photo, 2.2), pts)
+    colour, info = sclera_colour(_exposed(photo, 2.2), pts, FLOOR_ONLY)
     assert colour is None and info["refused"] == "clipped"
     floor = np.asarray(info["floor"])
     assert np.all(floor < 2.2 * ref) and np.all(floor > 1.5 * ref)
