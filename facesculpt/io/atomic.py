@@ -17,6 +17,7 @@ import math
 import os
 import re
 import shutil
+import socket
 import stat
 import threading
 import uuid
@@ -36,7 +37,7 @@ def _owner() -> str:
     return f"{os.getpid()}-{_HOST}"
 
 
-_HOST = hashlib.sha1(os.uname().nodename.encode("utf-8", "replace")).hexdigest()[:8] if hasattr(os, "uname") else "0" * 8
+_HOST = hashlib.sha1(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
 #: ``.<name>.tmp-<8 hex>-<pid>-<host>`` / ``.<name>.old-...``: an atomic folder's temporary and set-aside names
 _STALE_RE = re.compile(r"^\..+\.(?:tmp|old)-[0-9a-f]{8}-(\d+)-([0-9a-f]{8})$")
 

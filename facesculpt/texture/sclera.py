@@ -187,8 +187,9 @@ def sclera_colour(image: np.ndarray, points: np.ndarray, cfg: ScleraConfig = Scl
     (``info["clipped_channels"]``; its band median, which clipped pixels can only pull down, is kept as a lower
     bound in ``info["floor"]``). None (with the reason in ``info["refused"]``) when the eyes show fewer than
     ``cfg.min_pixels`` sclera pixels or when every channel is clipped and unread. ``info["sigma_brightness"]`` is the
-    reading's brightness spread: ``cfg.sigma_brightness``, or ``cfg.sigma_brightness_disagree`` when the two eyes' luminances
-    differ by more than ``cfg.max_eye_disagreement`` in log (one eye in shade)."""
+    reading's brightness spread: ``cfg.sigma_brightness`` (``cfg.sigma_brightness_censored`` read below the clipping,
+    which also sets ``info["sigma_colour"]``), or ``cfg.sigma_brightness_disagree`` (at least) when the two eyes'
+    luminances differ by more than ``cfg.max_eye_disagreement`` in log (one eye in shade)."""
     eyes = sclera_pixels(image, points)
     meds, counts, lums, clipped, total = [], [], [], np.zeros(3), 0
     for px in eyes:
@@ -324,4 +325,5 @@ def sclera_light_gain(image: np.ndarray, points, light, cfg: ScleraConfig) -> tu
     return log_gain, info
 
 
-__all__ = ["ScleraConfig", "CENSORED_LEVELS", "censored_reading", "sclera_pixels", "sclera_colour", "sclera_irradiance", "sclera_light_gain"]
+__all__ = ["ScleraConfig", "CENSORED_LEVELS", "censored_reading", "sclera_pixels", "sclera_colour", "sclera_irradiance",
+           "sclera_light_gain"]
