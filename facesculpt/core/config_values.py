@@ -72,6 +72,10 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "clipped_confidence": (0.0, 1.0),  # texture.clipping
     "max_face_share": (0.0, 1.0),  # texture.clipping
     "min_face_share": (0.0, 1.0),  # texture.clipping
+    "censored_margin": (0.0, 0.8),  # texture.skin.sclera: the quantile read stays within [0, 1]
+    "censored_min_level": (0.0, 1.0),  # texture.skin.sclera
+    "sigma_brightness_censored": (1e-3, None),  # texture.skin.sclera: spreads of a Gaussian
+    "sigma_colour_censored": (1e-3, None),  # texture.skin.sclera
     "feature_detail_grow": (0.0, 1.0),  # photometric
     "feature_detail_limit": (1.0, None),  # photometric
     "feature_detail_max_turn": (0.0, 180.0),  # photometric

@@ -250,3 +250,18 @@ def test_the_reading_s_irradiance_is_the_best_lit_normal_near_the_view():
     n = _cap_normals(12.0)
     assert np.allclose(np.linalg.norm(n, axis=1), 1.0) and n[:, 2].min() >= np.cos(np.radians(12.0)) - 1e-9
     assert ScleraConfig().cone_deg == 12.0
+
+
+def test_the_censored_readings_settings_are_range_checked():
+    """A margin or level outside [0, 1] would ask numpy for a quantile it refuses mid-fit: refused up front, with
+    one line naming the field."""
+    from facesculpt.config import make_config
+    from facesculpt.core.errors import ConfigError
+
+    for key, value in (("censored_margin", -0.5), ("censored_margin", 0.9), ("censored_min_level", -1.0),
+                       ("censored_min_level", 1.5), ("sigma_brightness_censored", 0.0), ("sigma_colour_censored", -1.0),
+                       ("censored_ratio", [0.1, 0.2])):
+        with pytest.raises(ConfigError, match=f"texture.skin.sclera.{key}"):
+            make_config("fast", **{f"texture.skin.sclera.{key}": value})
+    cfg = make_config("fast", **{"texture.skin.sclera.censored_margin": 0.2})
+    assert cfg.texture.skin.sclera.censored_margin == 0.2
