@@ -335,7 +335,7 @@ def cmd_reconstruct(args) -> int:
 
     stale = remove_stale_temps(outdir)  # what a killed run (SIGKILL, out of memory) was writing there
     if stale:
-        print(f"note: removed {stale} unfinished result folder(s) a killed run left in {outdir}", file=sys.stderr)
+        print(f"note: cleaned up {stale} unfinished result folder(s) a killed run left in {outdir}", file=sys.stderr)
     try:
         return _reconstruct_entries(args, cfg, entries, outdir, box)
     finally:

@@ -39,7 +39,7 @@ def _owner() -> str:
 
 _HOST = hashlib.sha1(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
 #: ``.<name>.tmp-<8 hex>-<pid>-<host>`` / ``.<name>.old-...``: an atomic folder's temporary and set-aside names
-_STALE_RE = re.compile(r"^\..+\.(?:tmp|old)-[0-9a-f]{8}-(\d+)-([0-9a-f]{8})$")
+_STALE_RE = re.compile(r"^\.(?P<name>.+)\.(?P<kind>tmp|old)-[0-9a-f]{8}-(?P<pid>\d+)-(?P<host>[0-9a-f]{8})$")
 
 
 def _sibling(final: Path, tag: str) -> Path:
@@ -60,8 +60,10 @@ def remove_stale_temps(folder: os.PathLike | str) -> int:
     """Delete the hidden temporary folders (``atomic_output_dir``'s ``.<name>.tmp-*`` and ``.<name>.old-*``) in
     ``folder`` that a process of this machine left behind when it was killed (SIGKILL, out of memory, a power
     cut: no clean-up ran). Only folders whose owner, recorded in the name, is a process id of this machine that
-    no longer runs; a live writer's folder, another machine's and names of another form are left alone.
-    Returns how many were removed; a folder that cannot be listed gives 0."""
+    no longer runs; a live writer's folder, another machine's and names of another form are left alone. A
+    set-aside previous result (``.old-``) whose ``<name>`` is missing (killed between the two renames of a commit)
+    is put back as ``<name>`` instead. Returns how many were removed or put back; a folder that cannot be listed
+    gives 0."""
     try:
         entries = list(os.scandir(folder))
     except OSError:
@@ -69,10 +71,13 @@ def remove_stale_temps(folder: os.PathLike | str) -> int:
     removed = 0
     for e in entries:
         m = _STALE_RE.match(e.name)
-        if m is None or m.group(2) != _HOST or _alive(int(m.group(1))):
+        if m is None or m["host"] != _HOST or _alive(int(m["pid"])):
             continue
         try:
-            if e.is_dir(follow_symlinks=False):
+            final = os.path.join(os.fspath(folder), m["name"])
+            if m["kind"] == "old" and not os.path.lexists(final):
+                os.rename(e.path, final)  # the previous result, whose replacement never arrived
+            elif e.is_dir(follow_symlinks=False):
                 shutil.rmtree(e.path)
             else:
                 os.unlink(e.path)
@@ -103,7 +108,7 @@ def atomic_output_dir(final: os.PathLike | str) -> Iterator[Path]:
 
     The temporary folder is ``<parent>/.<name>.tmp-XXXXXXXX-<pid>-<host>`` (same file system, so the
     final step is a rename; parents are created). On success an existing ``final`` folder
-    is renamed aside (``.<name>.old-XXXXXXXX``), the new one renamed in, and the old one
+    is renamed aside (``.<name>.old-XXXXXXXX-<pid>-<host>``), the new one renamed in, and the old one
     deleted; if the rename in fails the old result is put back. On any exception
     (KeyboardInterrupt included) the temporary folder is deleted and the exception
     re-raised, so nothing is left behind. ``final`` being an existing *file* is an error

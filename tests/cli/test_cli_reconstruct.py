@@ -157,6 +157,6 @@ def test_a_killed_runs_unfinished_folder_is_removed_with_a_note(tmp_path, inputs
     r = run("reconstruct", inputs / "empty.jpg", "-o", out, "--preset", "fast")
     assert r.returncode == 1
     assert "Traceback" not in r.stderr
-    notes = [line for line in r.stderr.splitlines() if line.startswith("note: removed 1 unfinished result folder")]
+    notes = [line for line in r.stderr.splitlines() if line.startswith("note: cleaned up 1 unfinished result folder")]
     assert len(notes) == 1, r.stderr
     assert sorted(p.name for p in out.iterdir()) == ["good"]

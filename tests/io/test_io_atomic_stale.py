@@ -40,9 +40,13 @@ def test_a_killed_writers_folder_is_removed_and_nothing_else(tmp_path):
     }
     for name in keep:
         (out / name).mkdir()
-    (out / f".old.old-89abcdef-{_dead_pid()}-{atomic._HOST}").mkdir()  # a set-aside old result, owner killed
-    assert remove_stale_temps(out) == 2
-    assert sorted(p.name for p in out.iterdir()) == sorted(keep)
+    (out / f".result.old-89abcdef-{_dead_pid()}-{atomic._HOST}").mkdir()  # set aside, its replacement in place
+    gone = out / f".gone.old-89abcdef-{_dead_pid()}-{atomic._HOST}"  # set aside, killed before the new one arrived
+    gone.mkdir()
+    write_json(gone / "params.json", {"previous": "result"})
+    assert remove_stale_temps(out) == 3
+    assert sorted(p.name for p in out.iterdir()) == sorted(keep | {"gone"})  # the previous result put back
+    assert (out / "gone" / "params.json").read_text().strip().startswith("{")
     assert remove_stale_temps(out) == 0
     assert remove_stale_temps(tmp_path / "missing") == 0
 
