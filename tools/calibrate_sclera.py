@@ -57,8 +57,8 @@ def main(argv=None) -> int:
     from facesculpt.bench.relight import SCENE_LIGHTS, Subject, sh_light
     from facesculpt.detect.mediapipe_landmarker import detect_faces
     from facesculpt.ops.sh import sh_basis
-    from facesculpt.texture.sclera import (CENSORED_LEVELS, ScleraConfig, censored_reading, sclera_colour,
-                                           sclera_irradiance, sclera_pixels)
+    from facesculpt.texture.sclera import (CENSORED_LEVELS, ScleraConfig, sclera_colour, sclera_irradiance,
+                                           sclera_pixels, whites_quantile)
 
     lo, hi = (int(x) for x in args.seeds.split("-"))
     albedo = np.where(SCLERA_ALBEDO <= 0.04045, SCLERA_ALBEDO / 12.92, ((SCLERA_ALBEDO + 0.055) / 1.055) ** 2.4)
@@ -83,18 +83,16 @@ def main(argv=None) -> int:
             print(f"seed {seed}: no face")
             continue
         pts = faces[0].points.numpy()
+        colour, info = sclera_colour(photo, pts, cfg)
         if args.censored_ratio or args.check_censored:
             band, _ = sclera_colour(photo, pts, band_cfg)  # the band's reading, clipped pixels and all
             if band is not None:
                 if args.censored_ratio:
                     eyes = sclera_pixels(photo, pts)
-                    ratios.append([float(np.log(band / censored_reading(eyes, t, ScleraConfig(
-                        censored_ratio=(0.0,) * len(CENSORED_LEVELS)))).mean()) for t in CENSORED_LEVELS])
-                shipped, sinfo = sclera_colour(photo, pts, cfg)
+                    ratios.append([float(np.log(band / whites_quantile(eyes, t)).mean()) for t in CENSORED_LEVELS])
                 checks.append((float(np.log(band / (albedo * E)).mean()),
-                               None if shipped is None or not np.all(np.isfinite(shipped))
-                               else float(np.log(shipped / (albedo * E)).mean()), sinfo.get("censored_level")))
-        colour, info = sclera_colour(photo, pts, cfg)
+                               None if colour is None or not np.all(np.isfinite(colour))
+                               else float(np.log(colour / (albedo * E)).mean()), info.get("censored_level")))
         if colour is None:
             print(f"{light_name} seed {seed}: refused ({info.get('refused')})")
             continue

@@ -244,10 +244,9 @@ CENSORED_LEVELS = tuple(round(0.2 + 0.05 * i, 2) for i in range(14))
 """The quantile levels of ``ScleraConfig.censored_ratio``."""
 
 
-def censored_reading(eyes: list, level: float, cfg: ScleraConfig) -> np.ndarray:
-    """(3,) float64 linear: the whites' reading from each channel's ``level`` quantile of the eyes' sclera pixels
-    (``sclera_pixels``; mean over the eyes weighted by their pixel counts) times exp of ``cfg.censored_ratio`` at
-    that level: what the ``band`` would read were the pixels not clipped."""
+def whites_quantile(eyes: list, level: float) -> np.ndarray:
+    """(3,) float64 linear: each channel's ``level`` quantile of the eyes' sclera pixels (``sclera_pixels``; eyes
+    with fewer than 4 left out), the mean over the eyes weighted by their pixel counts."""
     qs, counts = [], []
     for px in eyes:
         if len(px) < 4:
@@ -255,13 +254,14 @@ def censored_reading(eyes: list, level: float, cfg: ScleraConfig) -> np.ndarray:
         qs.append(np.quantile(_decode(px), level, axis=0))
         counts.append(len(px))
     w = np.asarray(counts, dtype=np.float64)
-    q = (np.asarray(qs) * w[:, None]).sum(0) / w.sum()
-    if len(cfg.censored_ratio) != len(CENSORED_LEVELS):
-        from facesculpt.core.errors import ConfigError
+    return (np.asarray(qs) * w[:, None]).sum(0) / w.sum()
 
-        raise ConfigError(f"texture.skin.sclera.censored_ratio must hold {len(CENSORED_LEVELS)} values (levels "
-                          f"{CENSORED_LEVELS[0]}-{CENSORED_LEVELS[-1]}), got {len(cfg.censored_ratio)}")
-    return q * float(np.exp(np.interp(level, CENSORED_LEVELS, cfg.censored_ratio)))
+
+def censored_reading(eyes: list, level: float, cfg: ScleraConfig) -> np.ndarray:
+    """(3,) float64 linear: the whites' reading from their ``level`` quantile (``whites_quantile``) times exp of
+    ``cfg.censored_ratio`` at that level (``CENSORED_LEVELS``, interpolated): what the ``band`` would read were the
+    pixels not clipped."""
+    return whites_quantile(eyes, level) * float(np.exp(np.interp(level, CENSORED_LEVELS, cfg.censored_ratio)))
 
 
 @functools.lru_cache(maxsize=8)
@@ -325,5 +325,5 @@ def sclera_light_gain(image: np.ndarray, points, light, cfg: ScleraConfig) -> tu
     return log_gain, info
 
 
-__all__ = ["ScleraConfig", "CENSORED_LEVELS", "censored_reading", "sclera_pixels", "sclera_colour", "sclera_irradiance",
+__all__ = ["ScleraConfig", "CENSORED_LEVELS", "whites_quantile", "censored_reading", "sclera_pixels", "sclera_colour", "sclera_irradiance",
            "sclera_light_gain"]
