@@ -98,6 +98,15 @@ def turn_head(verts_model: torch.Tensor, pose: Pose, yaw: float, pitch: float = 
     return (verts_model - c) @ M.transpose(1, 2) + c
 
 
+def head_turn_view(yaw: float, pitch: float = 0.0) -> torch.Tensor:
+    """(3, 3) float64 rotation that ``turn_head`` gives the head, in the view frame of the SH light
+    (``render.face``: the model-convention camera axes, x right, y up, z towards the viewer)."""
+    from facesculpt.core.conventions import MODEL_TO_CV
+
+    F = MODEL_TO_CV.double()
+    return F @ _axis_rotation(yaw, pitch, torch.float64, None) @ F
+
+
 def chip_box(landmarks68: torch.Tensor, padding: float, margin: float = 1.04) -> tuple[float, float, float]:
     """(x0, y0, side) of a square (facesculpt pixels) holding the face chip of the 68 landmarks
     (1, 68, 2) facesculpt pixels, with a small ``margin``."""
@@ -313,5 +322,5 @@ def make_identity_terms(target: torch.Tensor, landmarks68_xy: torch.Tensor, cfg:
     return terms
 
 
-__all__ = ["make_identity_terms", "turn_head", "chip_box", "expression_offsets", "photo_textured_view",
+__all__ = ["make_identity_terms", "turn_head", "head_turn_view", "chip_box", "expression_offsets", "photo_textured_view",
            "photo_confidence", "DLIB_PIXEL_OFFSET"]

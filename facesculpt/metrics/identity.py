@@ -107,9 +107,13 @@ def render_embedding(rec, topo, yaw_deg: float = 0.0, *, pitch_deg: float = 0.0,
             bg = torch.full((1, S, S, 3), BACKGROUND)
         else:
             bg = to_tensor(crop_resize(_as_image(image), bx, by, side, S))
-        # the head's own shadowing (``rec.vis_transfer``, view frame) holds for the fitted view only;
-        # turned renders go without it
-        occ = rec.vis_transfer if yaw_deg == 0.0 and pitch_deg == 0.0 else None
+        # the head's own shadowing (``rec.vis_transfer``, view frame) turns with the head
+        occ = rec.vis_transfer
+        if occ is not None and (yaw_deg != 0.0 or pitch_deg != 0.0):
+            from facesculpt.identity.fitting import head_turn_view
+            from facesculpt.render.visibility import turn_transfer
+
+            occ = turn_transfer(occ, head_turn_view(yaw, pitch))
         rend = render_face(verts, rec.mesh.faces, rec.mesh.uvs, pose, cam, rec.maps.albedo,
                            rec.params.light.coeffs, background=bg, occluded=occ)
         from facesculpt.texture.color import to_display

@@ -53,6 +53,26 @@ def sh_shade(normals: torch.Tensor, coeffs: torch.Tensor) -> torch.Tensor:
     return (flat @ coeffs).reshape(normals.shape[:-1] + (3,))
 
 
+def sh_rotation(rotation: torch.Tensor) -> torch.Tensor:
+    """(9, 9) matrix D of a rotation (3, 3) acting on order-2 SH: ``sh_basis(n @ rotation.T) ==
+    sh_basis(n) @ D.T`` for every unit n (the same D rotates the plain harmonics without the
+    cosine-lobe factors, which are constant within a band). D(QP) = D(Q) D(P); this basis is not
+    orthonormal (its x^2 - y^2 term is twice the unit-norm one), so D is not orthogonal.
+
+    Solved by least squares on a Fibonacci set of directions; exact up to rounding, since each band
+    is closed under rotation."""
+    check_shape("rotation", rotation, (3, 3))
+    n = 64
+    i = torch.arange(n, dtype=torch.float64) + 0.5
+    z = 1.0 - 2.0 * i / n
+    r = torch.sqrt((1.0 - z * z).clamp(min=0.0))
+    phi = i * math.pi * (3.0 - math.sqrt(5.0))
+    u = torch.stack([r * torch.cos(phi), r * torch.sin(phi), z], dim=-1)
+    R = rotation.detach().to(torch.float64)
+    B, Bq = sh_basis(u), sh_basis(u @ R.T)
+    return torch.linalg.lstsq(B, Bq).solution.T.to(rotation.dtype)
+
+
 def ambient_coeffs(batch: int = 1, level: float = 1.0, dtype=torch.float32) -> torch.Tensor:
     """(batch, 9, 3) coefficients of a uniform light that shades every normal to ``level``."""
     c = torch.zeros(batch, 9, 3, dtype=dtype)

@@ -206,6 +206,17 @@ def head_occluded_transfer(dense: torch.Tensor, faces: torch.Tensor, pose, cfg: 
     return occluded_transfer_view(d, faces, n, pose, cfg)
 
 
+def turn_transfer(occluded: torch.Tensor, rotation_view: torch.Tensor) -> torch.Tensor:
+    """The occluded transfer (B, ..., 9) of a mesh turned rigidly by ``rotation_view`` (3, 3) in the
+    frame of the transfer (the SH light's view frame), under the same light: the mesh's own
+    shadowing turns with it, so ``O'(p') = D O(p)`` with D the SH rotation (``ops.sh.sh_rotation``).
+    Exact for the quadrature's integral; a re-rasterised transfer differs by its direction sampling."""
+    from facesculpt.ops.sh import sh_rotation
+
+    D = sh_rotation(rotation_view.to(torch.float64)).to(occluded.dtype)
+    return occluded @ D.T
+
+
 def shade_with_visibility(shading: torch.Tensor, occluded: torch.Tensor, coeffs: torch.Tensor) -> torch.Tensor:
     """Shading (B, ..., 3) without visibility minus the light the occluders block, floored at 0.
 
@@ -216,5 +227,5 @@ def shade_with_visibility(shading: torch.Tensor, occluded: torch.Tensor, coeffs:
 
 
 __all__ = ["VisibilityConfig", "fibonacci_directions", "visibility", "occluded_transfer", "occluded_transfer_view",
-           "head_occluded_transfer",
+           "head_occluded_transfer", "turn_transfer",
            "shade_with_visibility"]

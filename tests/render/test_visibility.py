@@ -127,3 +127,40 @@ def test_pipeline_keeps_the_transfer_for_the_in_view_metrics(grace_hopper):
     assert "visibility" in rec.timings
     off = facesculpt.reconstruct(grace_hopper, preset="fast")
     assert off.vis_transfer is None and "visibility" not in off.timings
+
+
+def test_sh_rotation_is_a_representation_of_the_rotations():
+    from facesculpt.ops.sh import sh_basis, sh_rotation
+
+    from scipy.spatial.transform import Rotation
+    Q = torch.tensor(Rotation.from_rotvec([0.3, -0.7, 0.4]).as_matrix())
+    P = torch.tensor(Rotation.from_rotvec([-0.5, 0.2, 0.9]).as_matrix())
+    D = sh_rotation(Q)
+    assert torch.allclose(D @ sh_rotation(Q.T), torch.eye(9, dtype=D.dtype), atol=1e-10)
+    assert torch.allclose(sh_rotation(torch.eye(3, dtype=torch.float64)), torch.eye(9, dtype=torch.float64),
+                          atol=1e-12)
+    assert torch.allclose(sh_rotation(Q @ P), D @ sh_rotation(P), atol=1e-10)  # a representation
+    n = torch.nn.functional.normalize(torch.randn(20, 3, dtype=torch.float64), dim=-1)
+    assert torch.allclose(sh_basis(n @ Q.T), sh_basis(n) @ D.T, atol=1e-10)
+
+
+def test_a_turned_meshs_transfer_is_its_rotated_transfer():
+    # points inside a bowl (their shadowing depends on the bowl's direction), the bowl turned 40 deg:
+    # re-rasterising the turned bowl and rotating the transfer agree to the quadrature's noise, and
+    # both differ from the unturned transfer by far more
+    from scipy.spatial.transform import Rotation
+
+    from facesculpt.render.visibility import turn_transfer
+
+    verts, faces = _bowl()
+    p = torch.tensor([[0.0, 0.0, -0.9], [0.5, 0.0, -0.7], [0.0, -0.6, -0.6], [-0.4, 0.4, -0.75]],
+                     dtype=torch.float64)
+    n = torch.nn.functional.normalize(-p, dim=-1)  # facing the bowl's centre
+    dirs = fibonacci_directions(1024)
+    O = occluded_transfer(p, n, verts, faces, dirs, resolution=256)
+    Q = torch.tensor(Rotation.from_rotvec([0.0, math.radians(40.0), 0.0]).as_matrix())
+    O_turned = occluded_transfer(p @ Q.T, n @ Q.T, verts @ Q.T, faces, dirs, resolution=256)
+    O_rot = turn_transfer(O, Q)
+    err = float((O_rot - O_turned).abs().mean())
+    assert err < 0.01
+    assert float((O - O_turned).abs().mean()) > 5 * err
