@@ -3,7 +3,7 @@
 Run from the repository root::
 
     OMP_NUM_THREADS=1 .venv/bin/python tools/calibrate_sclera.py [--seeds 20-59] [--light white[,cool,side]] [--band 0.7,0.97] [--direction view]
-        [--censored-ratio] [--check-censored]
+        [--censored-ratio] [--check-censored] [--openness]
 
 Why: ``texture.sclera.sclera_light_gain`` reads the light's gain from the whites of the eyes as
 ``sclera colour / (reflectance x the light's irradiance at the view direction)``. The sclera in a
@@ -45,6 +45,11 @@ def main(argv=None) -> int:
     ap.add_argument("--check-censored", action="store_true",
                     help="also print the error of the band's reading (before session 42, a floor where clipped) and "
                          "of the shipped reading (with censored_quantiles) against the calibrated factor")
+    ap.add_argument("--openness", action="store_true",
+                    help="also print ScleraConfig.openness_offset and openness_spread: the uncorrected readings' log "
+                         "factor (each light's mean removed) against the eyes' opening in iris diameters "
+                         "(texture.sclera.eye_openness), a hinge at 0.6 fitted over openings held to 0.45-0.75, and the "
+                         "corrected readings' RMS in openings below 0.55, 0.55-0.62 and above")
     ap.add_argument("--band", default="0.7,0.97", help="ScleraConfig.band: the luminance percentiles read")
     ap.add_argument("--direction", choices=("view", "head"), default="view",
                     help="the irradiance around the view direction (what sclera_light_gain uses) or at the head's "
@@ -57,14 +62,15 @@ def main(argv=None) -> int:
     from facesculpt.bench.relight import SCENE_LIGHTS, Subject, sh_light
     from facesculpt.detect.mediapipe_landmarker import detect_faces
     from facesculpt.ops.sh import sh_basis
-    from facesculpt.texture.sclera import (CENSORED_LEVELS, ScleraConfig, sclera_colour, sclera_irradiance,
-                                           sclera_pixels, whites_quantile)
+    from facesculpt.texture.sclera import (CENSORED_LEVELS, ScleraConfig, eye_openness, sclera_colour,
+                                           sclera_irradiance, sclera_pixels, whites_quantile)
 
     lo, hi = (int(x) for x in args.seeds.split("-"))
     albedo = np.where(SCLERA_ALBEDO <= 0.04045, SCLERA_ALBEDO / 12.92, ((SCLERA_ALBEDO + 0.055) / 1.055) ** 2.4)
     cfg = ScleraConfig(enabled=True, band=tuple(float(x) for x in args.band.split(",")))
     band_cfg = ScleraConfig(enabled=True, band=cfg.band, censored_quantiles=False, max_clipped_share=1.0)
-    ks, disagree, ratios, checks = [], [], [], []
+    raw_cfg = ScleraConfig(enabled=True, band=cfg.band, openness_correction=False)
+    ks, disagree, ratios, checks, opens = [], [], [], [], []
     runs = [(name, seed) for name in args.light.split(",") for seed in range(lo, hi + 1)]
     for light_name, seed in runs:
         light = sh_light(*SCENE_LIGHTS[light_name])
@@ -93,6 +99,11 @@ def main(argv=None) -> int:
                 checks.append((float(np.log(band / (albedo * E)).mean()),
                                None if colour is None or not np.all(np.isfinite(colour))
                                else float(np.log(colour / (albedo * E)).mean()), info.get("censored_level")))
+        if args.openness:
+            raw, raw_info = sclera_colour(photo, pts, raw_cfg)
+            o = eye_openness(pts)
+            if raw is not None and np.all(np.isfinite(raw)) and o is not None and "censored_level" not in raw_info:
+                opens.append((light_name, o, float(np.log(raw / (albedo * E)).mean())))
         if colour is None:
             print(f"{light_name} seed {seed}: refused ({info.get('refused')})")
             continue
@@ -123,6 +134,27 @@ def main(argv=None) -> int:
         print(f"censored_ratio over {len(r)} heads (levels {CENSORED_LEVELS[0]}-{CENSORED_LEVELS[-1]} by 0.05): "
               f"({', '.join(f'{x:.3f}' for x in r.mean(0))}); spread between heads "
               f"({', '.join(f'{x:.3f}' for x in r.std(0))})")
+    if opens:
+        names = sorted({r[0] for r in opens})
+        o = np.array([r[1] for r in opens])
+        k = np.array([r[2] for r in opens])
+        for name in names:  # each light's own mean out (their factors differ by up to 0.008)
+            m = np.array([r[0] == name for r in opens])
+            k[m] -= k[m].mean()
+        hinge, lo_o, hi_o = 0.6, 0.45, 0.75
+        A = np.stack([np.ones_like(o), np.minimum(np.clip(o, lo_o, hi_o) - hinge, 0.0)], 1)
+        (c, b), *_ = np.linalg.lstsq(A, k, rcond=None)
+        res = k - A @ np.array([c, b])
+        print(f"openness over {len(o)} readings ({o.min():.2f}-{o.max():.2f} iris diameters): log factor spread "
+              f"{k.std():.3f} -> {res.std():.3f} corrected; openness_offset ((0.45, {c + b * (lo_o - hinge):.3f}), "
+              f"(0.6, {c:.3f}), (0.75, {c:.3f}))")
+        knots = []
+        for a, z in ((0.0, 0.55), (0.55, 0.62), (0.62, 1.01)):
+            m = (o >= a) & (o < z)
+            knots.append(f"({o[m].mean():.3f}, {np.sqrt((res[m] ** 2).mean()):.3f})")
+            print(f"  openings {a:.2f}-{min(z, 1.0):.2f}: {int(m.sum())} readings, raw mean {k[m].mean():+.3f}, corrected "
+                  f"RMS {np.sqrt((res[m] ** 2).mean()):.3f}")
+        print(f"openness_spread ({', '.join(knots)})")
     if checks:  # against the shipped reflectance's factor
         ref = float(np.log(np.asarray(cfg.reflectance) / albedo).mean())
         b = np.array([c[0] for c in checks]) - ref

@@ -114,6 +114,25 @@ class ScleraConfig:
     """``sigma_colour`` of a reading from a lower quantile: the more clipped channels read lower (on the bright
     calibration photos, under a white light, the 40 heads' factors per channel 0.690 / 0.728 / 0.772: red -0.055
     and blue +0.058 in log from their mean; RMS over the censored heads 0.06): 0.05 and 0.06 in quadrature."""
+    openness_correction: bool = True
+    """Read the whites against their expected shade at the eyes' opening (``openness_offset``, ``openness_spread``;
+    session 43). False: as before."""
+    openness_offset: tuple = ((0.45, -0.229), (0.6, 0.039), (0.75, 0.039))
+    """(openness, log offset) knots: how much brighter (+) or darker (-) than the calibrated mean the whites read
+    at an eye opening of this many iris diameters (each eye's opening: its lid loop's area over its width, over the
+    iris diameter; the mean over the eyes read), interpolated linearly and held beyond the ends (the calibration's
+    range, 0.43-0.74). A narrowly open eye's whites sit in the lids' shade and read darker: on the 40 calibration
+    heads under the white, cool and side lights a hinge at 0.6 takes the spread of the 120 readings from 0.116 to
+    0.098 (``tools/calibrate_sclera.py --light white,cool,side --openness``). The reading is divided by
+    exp(offset), so the light it gives is the whites' expected shading's at that opening; not applied to a reading
+    below the clipping (``censored_quantiles``, uncalibrated for it)."""
+    openness_spread: tuple = ((0.506, 0.139), (0.586, 0.099), (0.666, 0.073))
+    """(openness, spread) knots of the corrected reading's log spread between heads by opening (the calibration's
+    RMS in openings below 0.55, 0.55-0.62 and above 0.62, at those bins' mean openings; interpolated, held beyond
+    the ends; ``tools/calibrate_sclera.py --light white,cool,side --openness``): ``sigma_brightness`` (or ``sigma_brightness_disagree``) is scaled by it over ``openness_spread_ref``."""
+    openness_spread_ref: float = 0.108
+    """The spread ``sigma_brightness`` 0.25 was set against (the frontal readings' between heads, session 30)."""
+
 
 
 def _decode(px: np.ndarray) -> np.ndarray:
@@ -123,6 +142,46 @@ def _decode(px: np.ndarray) -> np.ndarray:
     from facesculpt.texture.color import srgb_to_linear
 
     return srgb_to_linear(torch.from_numpy(px.astype(np.float64) / 255.0)).numpy()
+
+
+def _eye_openings(pts: np.ndarray) -> list:
+    """Per eye whose lid loop is open (area at least 20 px^2): (loop (K, 2), its area, the nearest iris's centre (2,)
+    and ring radius), from mediapipe's 478 points (pixels)."""
+    from facesculpt.texture.head import _MP_EYE_LOOPS, _MP_IRISES
+
+    out = []
+    for loop_ids in _MP_EYE_LOOPS:
+        loop = pts[list(loop_ids), :2]
+        if not np.all(np.isfinite(loop)):
+            continue
+        xa, ya = loop[:, 0], loop[:, 1]
+        area = 0.5 * abs(float(np.dot(xa, np.roll(ya, -1)) - np.dot(ya, np.roll(xa, -1))))
+        if area < 20.0:  # closed or tiny
+            continue
+        # the iris nearest this opening
+        centre_id, ring_ids = min(_MP_IRISES, key=lambda ir: float(np.linalg.norm(pts[ir[0], :2] - loop.mean(0))))
+        c = pts[centre_id, :2]
+        R = float(np.linalg.norm(pts[list(ring_ids), :2] - c, axis=1).mean())
+        out.append((loop, area, c, R))
+    return out
+
+
+def eye_openness(points) -> Optional[float]:
+    """How open the eyes are, in iris diameters: per open eye its lid loop's mean height (area over width) over its
+    iris's diameter, averaged over the eyes; None when no eye is open. ``points``: (478, 2 or 3) mediapipe landmarks,
+    pixels (``ScleraConfig.openness_offset``)."""
+    pts = np.asarray(points.detach().cpu().numpy() if hasattr(points, "detach") else points, dtype=np.float64)
+    vals = []
+    for loop, area, _, R in _eye_openings(pts):
+        width = float(loop[:, 0].max() - loop[:, 0].min())
+        if width > 0 and np.isfinite(R) and R > 0:
+            vals.append(area / width / (2.0 * R))
+    return float(np.mean(vals)) if vals else None
+
+
+def _knots(table: tuple, x: float) -> float:
+    xs, ys = zip(*table)
+    return float(np.interp(x, xs, ys))
 
 
 def sclera_pixels(image: np.ndarray, points: np.ndarray, blue_ratio: float = 1.4) -> list[np.ndarray]:
@@ -136,23 +195,13 @@ def sclera_pixels(image: np.ndarray, points: np.ndarray, blue_ratio: float = 1.4
     every light alike (a light's colour multiplies both ratios by the same factor), so the lids
     and skin the loop takes in are left out."""
     from facesculpt.ops.image import inside_polygon
-    from facesculpt.texture.head import _MP_EYE_LOOPS, _MP_IRISES, photo_and_points
+    from facesculpt.texture.head import photo_and_points
 
     img, pts = photo_and_points(image, points)
     H, W = img.shape[:2]
     out = []
-    for loop_ids in _MP_EYE_LOOPS:
-        loop = pts[list(loop_ids)]
-        if not np.all(np.isfinite(loop)):
-            continue
+    for loop, area, c, R in _eye_openings(pts):
         xa, ya = loop[:, 0], loop[:, 1]
-        area = 0.5 * abs(float(np.dot(xa, np.roll(ya, -1)) - np.dot(ya, np.roll(xa, -1))))
-        if area < 20.0:  # closed or tiny
-            continue
-        # the iris nearest this opening
-        centre_id, ring_ids = min(_MP_IRISES, key=lambda ir: float(np.linalg.norm(pts[ir[0]] - loop.mean(0))))
-        c = pts[centre_id]
-        R = float(np.linalg.norm(pts[list(ring_ids)] - c, axis=1).mean())
         m = 0.5 * float(xa.max() - xa.min())
         x0, x1 = max(0, int(np.floor(xa.min() - m))), min(W, int(np.ceil(xa.max() + m)) + 1)
         y0, y1 = max(0, int(np.floor(ya.min() - m))), min(H, int(np.ceil(ya.max() + m)) + 1)
@@ -215,6 +264,15 @@ def sclera_colour(image: np.ndarray, points: np.ndarray, cfg: ScleraConfig = Scl
     colour = (np.asarray(meds) * w[:, None]).sum(0) / w.sum()
     level = 1.0 - float((clipped / max(total, 1)).max()) - cfg.censored_margin
     censored = bool(unread.any()) and cfg.censored_quantiles and level >= cfg.censored_min_level
+    spread_scale = 1.0
+    if cfg.openness_correction and not censored:
+        # a narrowly open eye's whites sit in the lids' shade: read against the expected shading at its opening
+        o = eye_openness(points)
+        if o is not None:
+            off = _knots(cfg.openness_offset, o)
+            colour = colour / np.exp(off)
+            spread_scale = _knots(cfg.openness_spread, o) / cfg.openness_spread_ref if cfg.openness_spread else 1.0
+            info.update(openness=o, openness_offset=off)
     if censored:
         # read below the clipping: the quantile the clipped pixels do not reach, times the calibrated ratio of the
         # band's reading to it (so ``reflectance`` holds for both); every channel is then read
@@ -229,11 +287,11 @@ def sclera_colour(image: np.ndarray, points: np.ndarray, cfg: ScleraConfig = Scl
     if unread.all():
         info["refused"] = "clipped"
         return None, info
-    info["sigma_brightness"] = cfg.sigma_brightness_censored if censored else cfg.sigma_brightness
+    info["sigma_brightness"] = cfg.sigma_brightness_censored if censored else cfg.sigma_brightness * spread_scale
     if len(lums) == 2 and abs(np.log(max(lums[0], 1e-6) / max(lums[1], 1e-6))) > cfg.max_eye_disagreement:
         # one eye lit, one in shade (a side light, a turned head): the level is looser than the colour
         info["eyes_disagree"] = lums
-        info["sigma_brightness"] = cfg.sigma_brightness_disagree if not censored else \
+        info["sigma_brightness"] = cfg.sigma_brightness_disagree * spread_scale if not censored else \
             max(cfg.sigma_brightness_censored, cfg.sigma_brightness_disagree)
     colour[unread] = np.nan
     info["colour"] = [None if not np.isfinite(c) else float(c) for c in colour]
@@ -325,5 +383,5 @@ def sclera_light_gain(image: np.ndarray, points, light, cfg: ScleraConfig) -> tu
     return log_gain, info
 
 
-__all__ = ["ScleraConfig", "CENSORED_LEVELS", "whites_quantile", "censored_reading", "sclera_pixels", "sclera_colour", "sclera_irradiance",
+__all__ = ["ScleraConfig", "CENSORED_LEVELS", "eye_openness", "whites_quantile", "censored_reading", "sclera_pixels", "sclera_colour", "sclera_irradiance",
            "sclera_light_gain"]

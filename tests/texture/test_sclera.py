@@ -265,3 +265,66 @@ def test_the_censored_readings_settings_are_range_checked():
             make_config("fast", **{f"texture.skin.sclera.{key}": value})
     cfg = make_config("fast", **{"texture.skin.sclera.censored_margin": 0.2})
     assert cfg.texture.skin.sclera.censored_margin == 0.2
+
+
+def _reshaped_eyes(pts, height_over_width, iris_radius):
+    """``pts`` with each eye's lid loop an ellipse of the given height-to-width ratio about its centre (its width
+    kept) and the nearest iris ring a circle of ``iris_radius`` px about the iris centre; and the ellipses' half
+    widths."""
+    from facesculpt.texture.head import _MP_EYE_LOOPS, _MP_IRISES
+
+    out, halves = pts.copy(), []
+    for loop in _MP_EYE_LOOPS:
+        ids = list(loop)
+        xy = pts[ids, :2]
+        c, a = xy.mean(0), 0.5 * float(xy[:, 0].max() - xy[:, 0].min())
+        halves.append(a)
+        t = np.linspace(0.0, 2 * np.pi, len(ids), endpoint=False)
+        out[ids, 0] = c[0] + a * np.cos(t)
+        out[ids, 1] = c[1] + height_over_width * a * np.sin(t)
+        centre, ring = min(_MP_IRISES, key=lambda ir: float(np.linalg.norm(pts[ir[0], :2] - c)))
+        ring = list(ring)
+        u = np.linspace(0.0, 2 * np.pi, len(ring), endpoint=False)
+        out[ring, 0] = pts[centre, 0] + iris_radius * np.cos(u)
+        out[ring, 1] = pts[centre, 1] + iris_radius * np.sin(u)
+    return out, halves
+
+
+def test_eye_openness_is_the_lids_mean_height_over_the_iris_diameter(rendered_eyes):
+    from facesculpt.texture.sclera import eye_openness
+
+    _, pts = rendered_eyes["white"]
+    for ratio in (0.2, 0.35):
+        shaped, halves = _reshaped_eyes(pts, ratio, 8.0)
+        K = 16  # the loop's points: a K-gon's area is K/(2 pi) sin(2 pi / K) of its ellipse's
+        expect = np.mean([np.pi * a * (ratio * a) / (2 * a) / 16.0 * (K / (2 * np.pi)) * np.sin(2 * np.pi / K)
+                          for a in halves])
+        assert eye_openness(shaped) == pytest.approx(expect, rel=1e-3)
+    flat = pts.copy()
+    from facesculpt.texture.head import _MP_EYE_LOOPS
+    for loop in _MP_EYE_LOOPS:
+        flat[list(loop), 1] = flat[list(loop), 1].mean()
+    assert eye_openness(flat) is None  # closed lids: no opening to measure
+
+
+def test_a_narrowly_open_eyes_whites_are_read_against_their_shade(rendered_eyes):
+    """The reading is divided by exp(the calibrated offset at the eyes' opening) and its level spread scaled by the
+    opening's calibrated spread; the offset is lower (the whites shaded more) for a narrower opening, and off with
+    ``openness_correction=False``."""
+    from facesculpt.texture.sclera import eye_openness
+
+    photo, pts = rendered_eyes["white"]
+    cfg = ScleraConfig(enabled=True)
+    raw, raw_info = sclera_colour(photo, pts, ScleraConfig(enabled=True, openness_correction=False))
+    got, info = sclera_colour(photo, pts, cfg)
+    o = eye_openness(pts)
+    assert info["openness"] == pytest.approx(o)
+    xs, ys = zip(*cfg.openness_offset)
+    off = float(np.interp(o, xs, ys))
+    np.testing.assert_allclose(got, raw / np.exp(off), rtol=1e-9)
+    sx, sy = zip(*cfg.openness_spread)
+    assert info["sigma_brightness"] == pytest.approx(cfg.sigma_brightness * np.interp(o, sx, sy) / cfg.openness_spread_ref)
+    assert "openness" not in raw_info and raw_info["sigma_brightness"] == cfg.sigma_brightness
+    # the knots: a narrow opening reads darker than a wide one, and is the less certain
+    assert np.interp(0.45, xs, ys) < np.interp(0.75, xs, ys) - 0.2
+    assert np.interp(0.45, sx, sy) > np.interp(0.75, sx, sy)
