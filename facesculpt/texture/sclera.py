@@ -124,8 +124,9 @@ class ScleraConfig:
     range, 0.43-0.74). A narrowly open eye's whites sit in the lids' shade and read darker: on the 40 calibration
     heads under the white, cool and side lights a hinge at 0.6 takes the spread of the 120 readings from 0.116 to
     0.098 (``tools/calibrate_sclera.py --light white,cool,side --openness``). The reading is divided by
-    exp(offset), so the light it gives is the whites' expected shading's at that opening; not applied to a reading
-    below the clipping (``censored_quantiles``, uncalibrated for it)."""
+    exp(offset), so the light it gives is the whites' expected shading's at that opening; also a reading below the
+    clipping (``censored_quantiles``; on the 40 bright calibration photos the same offset takes its spread from 0.139
+    to 0.124), whose spread stays ``sigma_brightness_censored``."""
     openness_spread: tuple = ((0.506, 0.139), (0.586, 0.099), (0.666, 0.073))
     """(openness, spread) knots of the corrected reading's log spread between heads by opening (the calibration's
     RMS in openings below 0.55, 0.55-0.62 and above 0.62, at those bins' mean openings; interpolated, held beyond
@@ -264,19 +265,20 @@ def sclera_colour(image: np.ndarray, points: np.ndarray, cfg: ScleraConfig = Scl
     colour = (np.asarray(meds) * w[:, None]).sum(0) / w.sum()
     level = 1.0 - float((clipped / max(total, 1)).max()) - cfg.censored_margin
     censored = bool(unread.any()) and cfg.censored_quantiles and level >= cfg.censored_min_level
-    spread_scale = 1.0
-    if cfg.openness_correction and not censored:
+    off, spread_scale = 0.0, 1.0
+    if cfg.openness_correction:
         # a narrowly open eye's whites sit in the lids' shade: read against the expected shading at its opening
         o = eye_openness(points)
         if o is not None:
             off = _knots(cfg.openness_offset, o)
-            colour = colour / np.exp(off)
-            spread_scale = _knots(cfg.openness_spread, o) / cfg.openness_spread_ref if cfg.openness_spread else 1.0
+            if not censored:  # the spread below the clipping keeps its own calibration
+                spread_scale = _knots(cfg.openness_spread, o) / cfg.openness_spread_ref
             info.update(openness=o, openness_offset=off)
+    colour = colour / np.exp(off)
     if censored:
         # read below the clipping: the quantile the clipped pixels do not reach, times the calibrated ratio of the
         # band's reading to it (so ``reflectance`` holds for both); every channel is then read
-        colour = censored_reading(eyes, level, cfg)
+        colour = censored_reading(eyes, level, cfg) / np.exp(off)
         unread = np.zeros(3, dtype=bool)
         info["censored_level"] = level
         info["sigma_colour"] = cfg.sigma_colour_censored

@@ -108,6 +108,10 @@ def test_clipped_whites_are_read_below_the_clipping(rendered_eyes):
         assert np.log(band / ref / k).min() < np.log(r).min() - 0.02  # its most clipped channel reads lower
         if k >= 1.9:
             assert np.log(band / ref / k).mean() < np.log(r).mean() - 0.05
+        # the eyes' opening corrects it as it does an unclipped reading (the same offset; its spread its own)
+        off = info["openness_offset"]
+        raw, _ = sclera_colour(_exposed(photo, k), pts, ScleraConfig(openness_correction=False))
+        np.testing.assert_allclose(c, raw / np.exp(off), rtol=1e-9)
     c, info = sclera_colour(_exposed(photo, 2.6), pts)
     assert c is None and info["refused"] == "clipped" and len(info["clipped_channels"]) == 3
 
